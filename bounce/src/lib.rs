@@ -1,0 +1,27 @@
+//! bounce, built from a listener and a configuration so tests run the real service on
+//! port 0.
+
+mod error;
+mod routes;
+mod state;
+
+pub use error::BounceError;
+pub use state::AppState;
+
+use actix_web::web;
+use bouncer_core::config::Config;
+use bouncer_service::Application;
+use std::net::TcpListener;
+
+/// Builds the state (pools, metrics) and the HTTP server on `listener`.
+pub fn build(config: Config, listener: TcpListener) -> Result<Application, BounceError> {
+    if config.database.migrate_on_start {
+        bouncer_service::migrate(&config)?;
+    }
+    let state = web::Data::new(AppState::new(config)?);
+    tracing::info!(config = %state.config.redacted(), "bounce starting");
+    Ok(Application::start(listener, move |cfg| {
+        cfg.app_data(state.clone());
+        routes::routes(cfg);
+    })?)
+}

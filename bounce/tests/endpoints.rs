@@ -1,0 +1,80 @@
+//! Service endpoints of a real bounce instance on port 0, on both backends.
+
+use bouncer_core::config::Config;
+use bouncer_test_support::TestDb;
+
+/// Starts bounce against `database_url` and returns its base URL.
+fn spawn(database_url: &str) -> String {
+    let mut config = Config::default();
+    config.database.url = database_url.to_owned();
+    config.database.connect_timeout_ms = 500;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let app = bounce::build(config, listener).unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    base
+}
+
+async fn endpoints_answer(db: TestDb) {
+    let base = spawn(&db.url);
+    let client = reqwest::Client::new();
+    let lb = client
+        .get(format!("{base}/__lbheartbeat__"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lb.status(), 200);
+    let hb = client
+        .get(format!("{base}/__heartbeat__"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hb.status(), 200);
+    let body: serde_json::Value = hb.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["checks"][0]["name"], "database");
+    let v: serde_json::Value = client
+        .get(format!("{base}/__version__"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    let m = client.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(m.status(), 200);
+}
+
+#[tokio::test]
+async fn endpoints_answer_on_mysql() {
+    endpoints_answer(TestDb::mysql()).await;
+}
+
+#[tokio::test]
+async fn endpoints_answer_on_sqlite() {
+    endpoints_answer(TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn heartbeat_names_a_dead_database() {
+    // Nothing listens on port 1: the database check must fail, and say so, fast.
+    let base = spawn("mysql://root@127.0.0.1:1/nothing");
+    let resp = reqwest::get(format!("{base}/__heartbeat__")).await.unwrap();
+    assert_eq!(resp.status(), 500);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "failed");
+    assert_eq!(body["checks"][0]["name"], "database");
+    assert!(body["checks"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("unavailable"));
+    // The load balancer heartbeat does no I/O and stays up.
+    assert_eq!(
+        reqwest::get(format!("{base}/__lbheartbeat__"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}

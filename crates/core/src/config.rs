@@ -1,0 +1,392 @@
+//! Configuration shared by the three services.
+//!
+//! Layered: built-in defaults, then a TOML file, then environment variables prefixed
+//! `BOUNCER_` with `__` between levels (`BOUNCER_BOUNCE__LISTEN=0.0.0.0:80`). Everything is
+//! validated once at start; an error names the offending key. With no file and no
+//! environment the stack runs on a SQLite file in the working directory, without memcached.
+
+use crate::{CoreError, Result};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration. Every key is documented in `docs/configuration.md`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub memcached: MemcachedConfig,
+    pub geoip: GeoipConfig,
+    pub network: NetworkConfig,
+    pub bounce: BounceConfig,
+    pub tuxedo: TuxedoConfig,
+    pub sentry: SentryConfig,
+}
+
+/// Where the catalogue lives. Debug output masks passwords.
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// The master: tuxedo and sentry write here.
+    pub url: String,
+    /// Read replicas for bounce; empty means bounce reads the master.
+    pub replicas: Vec<String>,
+    /// Whether bounce may read the master when every replica is down.
+    pub master_as_last_resort: bool,
+    pub pool_size: u32,
+    pub connect_timeout_ms: u64,
+    /// Apply pending migrations when a service starts (the `migrate` subcommand always can).
+    pub migrate_on_start: bool,
+}
+
+/// The shared cache tier. No servers = no memcached.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemcachedConfig {
+    /// `host:port` entries; keys are spread over them by consistent hashing.
+    pub servers: Vec<String>,
+    /// Prefix of every key, so several deployments (or tests) can share servers.
+    pub prefix: String,
+    /// Connect and read/write timeout of one call.
+    pub timeout_ms: u64,
+    /// Lifetime of cached catalogue entries.
+    pub ttl_secs: u32,
+}
+
+/// The MaxMind database used to find a client's country.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct GeoipConfig {
+    /// Path of a GeoIP2/GeoLite2 Country or City `.mmdb`; unset = no regions.
+    pub database: Option<PathBuf>,
+}
+
+/// Proxies whose `X-Forwarded-For` entries are trusted.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// The redirector.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BounceConfig {
+    pub listen: SocketAddr,
+    /// Where an empty `product` goes.
+    pub home_url: String,
+    /// `Cache-Control: max-age` of redirects; 0 = no header.
+    pub cache_time_secs: u32,
+    /// CDN mode: host (and path) used as `http://<pinned_http>`; unset = pick mirrors.
+    pub pinned_http: Option<String>,
+    /// CDN mode: host (and path) used as `https://<pinned_https>`.
+    pub pinned_https: Option<String>,
+    /// Request header that, equal to `https`, selects the https pin / https-only mirrors.
+    pub pin_https_header: String,
+    /// Base URL used when no mirror qualifies (e.g. a CDN); unset = 404.
+    pub fallback_base_url: Option<String>,
+    /// Stub attribution service; unset = attribution off.
+    pub stub_root: Option<String>,
+    /// Honour an `ip=` query parameter (testing only).
+    pub allow_ip_override: bool,
+    /// Longest accepted query string, in bytes.
+    pub max_query_bytes: usize,
+    /// Lifetime of the in-process cache tier.
+    pub local_cache_ttl_ms: u64,
+    /// Entries in the in-process cache tier.
+    pub local_cache_capacity: u64,
+}
+
+/// The admin service.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TuxedoConfig {
+    pub listen: SocketAddr,
+    /// Whether GET calls of the XML API need credentials (today's admin: no).
+    pub get_requires_auth: bool,
+    /// Largest accepted request body (the XML API answers 413 past it).
+    pub max_body_bytes: usize,
+}
+
+/// The mirror health checker.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SentryConfig {
+    /// Metrics and heartbeat listener of the daemon.
+    pub listen: SocketAddr,
+    /// Seconds between runs of the daemon.
+    pub interval_secs: u64,
+    /// Probes in flight over all mirrors.
+    pub concurrency: usize,
+    /// Probes in flight against one mirror.
+    pub per_mirror_concurrency: usize,
+    pub request_timeout_ms: u64,
+    /// A mirror not done by then is cut short and marked unhealthy for this run.
+    pub mirror_deadline_secs: u64,
+    /// Language substituted for `:lang` in probed paths.
+    pub probe_lang: String,
+    pub user_agent: String,
+    /// Consecutive failed runs before a mirror is marked down.
+    pub failures_to_down: u32,
+    /// Consecutive good runs before a mirror is marked up again.
+    pub successes_to_up: u32,
+    /// Runs over which a recovered mirror's effective weight ramps back to its rating.
+    pub ramp_runs: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://bouncer.db".into(),
+            replicas: Vec::new(),
+            master_as_last_resort: true,
+            pool_size: 8,
+            connect_timeout_ms: 2_000,
+            migrate_on_start: false,
+        }
+    }
+}
+
+impl Default for MemcachedConfig {
+    fn default() -> Self {
+        Self {
+            servers: Vec::new(),
+            prefix: "bouncer".into(),
+            timeout_ms: 50,
+            ttl_secs: 3_600,
+        }
+    }
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        let loopback = ["127.0.0.0/8", "::1/128"];
+        Self {
+            trusted_proxies: loopback.iter().filter_map(|n| n.parse().ok()).collect(),
+        }
+    }
+}
+
+impl Default for BounceConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            home_url: "https://www.mozilla.org/".into(),
+            cache_time_secs: 60,
+            pinned_http: None,
+            pinned_https: None,
+            pin_https_header: "X-Forwarded-Proto".into(),
+            fallback_base_url: None,
+            stub_root: None,
+            allow_ip_override: false,
+            max_query_bytes: 4_096,
+            local_cache_ttl_ms: 1_000,
+            local_cache_capacity: 100_000,
+        }
+    }
+}
+
+impl Default for TuxedoConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8001)),
+            get_requires_auth: false,
+            max_body_bytes: 500 * 1024,
+        }
+    }
+}
+
+impl Default for SentryConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8002)),
+            interval_secs: 300,
+            concurrency: 64,
+            per_mirror_concurrency: 4,
+            request_timeout_ms: 10_000,
+            mirror_deadline_secs: 360,
+            probe_lang: "en-US".into(),
+            user_agent: "Mozilla Mirror Monitor/1.0".into(),
+            failures_to_down: 2,
+            successes_to_up: 2,
+            ramp_runs: 4,
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if given, it must exist; otherwise `bouncer.toml` in the
+    /// working directory if present), then `BOUNCER_*` variables; then validates.
+    pub fn load(file: Option<&Path>) -> Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(CoreError::Config(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )))
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new("bouncer.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("bouncer.toml"))
+            }
+            None => {}
+        }
+        // Only `SECTION__KEY` variables are configuration; `BOUNCER_CONFIG`,
+        // `BOUNCER_LOG_FORMAT` and the test variables are read elsewhere.
+        let env = Env::prefixed("BOUNCER_")
+            .filter(|k| k.as_str().contains("__"))
+            .split("__");
+        Self::from_figment(figment.merge(env))
+    }
+
+    /// Extracts and validates a configuration from any figment (used by tests).
+    pub fn from_figment(figment: Figment) -> Result<Self> {
+        let config: Config = figment.extract().map_err(|e| {
+            let key = e.path.join(".");
+            let msg = e.to_string();
+            CoreError::Config(if key.is_empty() {
+                msg
+            } else {
+                format!("{key}: {msg}")
+            })
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot; the error names the key.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |key: &str, why: String| Err(CoreError::Config(format!("{key}: {why}")));
+        crate::db::DbUrl::parse(&self.database.url)
+            .map_err(|e| CoreError::Config(format!("database.url: {e}")))?;
+        for (i, r) in self.database.replicas.iter().enumerate() {
+            crate::db::DbUrl::parse(r)
+                .map_err(|e| CoreError::Config(format!("database.replicas[{i}]: {e}")))?;
+        }
+        if self.database.pool_size == 0 {
+            return bad("database.pool_size", "must be at least 1".into());
+        }
+        for (i, s) in self.memcached.servers.iter().enumerate() {
+            if !valid_host_port(s.trim_start_matches("memcache://")) {
+                return bad(
+                    &format!("memcached.servers[{i}]"),
+                    format!("expected host:port, got {s:?}"),
+                );
+            }
+        }
+        if self.memcached.timeout_ms == 0 {
+            return bad("memcached.timeout_ms", "must be at least 1".into());
+        }
+        check_http_url("bounce.home_url", &self.bounce.home_url)?;
+        if let Some(u) = &self.bounce.fallback_base_url {
+            check_http_url("bounce.fallback_base_url", u)?;
+        }
+        if let Some(u) = &self.bounce.stub_root {
+            check_http_url("bounce.stub_root", u)?;
+        }
+        for (key, pin) in [
+            ("bounce.pinned_http", &self.bounce.pinned_http),
+            ("bounce.pinned_https", &self.bounce.pinned_https),
+        ] {
+            if let Some(p) = pin {
+                check_http_url(key, &format!("https://{p}"))?;
+                if p.contains("://") {
+                    return bad(key, "give the host (and path) without a scheme".into());
+                }
+            }
+        }
+        if self.bounce.pinned_http.is_some() != self.bounce.pinned_https.is_some() {
+            return bad(
+                "bounce.pinned_https",
+                "pinned_http and pinned_https must be set together".into(),
+            );
+        }
+        if self.bounce.pin_https_header.trim().is_empty() {
+            return bad("bounce.pin_https_header", "must not be empty".into());
+        }
+        if self.bounce.max_query_bytes < 256 {
+            return bad("bounce.max_query_bytes", "must be at least 256".into());
+        }
+        let s = &self.sentry;
+        for (key, v) in [
+            ("sentry.concurrency", s.concurrency as u64),
+            (
+                "sentry.per_mirror_concurrency",
+                s.per_mirror_concurrency as u64,
+            ),
+            ("sentry.request_timeout_ms", s.request_timeout_ms),
+            ("sentry.interval_secs", s.interval_secs),
+            ("sentry.mirror_deadline_secs", s.mirror_deadline_secs),
+            ("sentry.failures_to_down", u64::from(s.failures_to_down)),
+            ("sentry.successes_to_up", u64::from(s.successes_to_up)),
+        ] {
+            if v == 0 {
+                return bad(key, "must be at least 1".into());
+            }
+        }
+        if s.probe_lang.trim().is_empty() {
+            return bad("sentry.probe_lang", "must not be empty".into());
+        }
+        Ok(())
+    }
+
+    /// A one-line summary safe to log: passwords in URLs are masked.
+    pub fn redacted(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &mask_url(&self.url))
+            .field(
+                "replicas",
+                &self
+                    .replicas
+                    .iter()
+                    .map(|r| mask_url(r))
+                    .collect::<Vec<_>>(),
+            )
+            .field("master_as_last_resort", &self.master_as_last_resort)
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("migrate_on_start", &self.migrate_on_start)
+            .finish()
+    }
+}
+
+/// Replaces the password of a URL by `***` so it can be logged.
+pub fn mask_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+fn check_http_url(key: &str, value: &str) -> Result<()> {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        _ => Err(CoreError::Config(format!(
+            "{key}: expected an absolute http(s) URL, got {value:?}"
+        ))),
+    }
+}
+
+fn valid_host_port(s: &str) -> bool {
+    match s.rsplit_once(':') {
+        Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

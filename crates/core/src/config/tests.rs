@@ -1,0 +1,110 @@
+#![allow(clippy::result_large_err)] // figment::Jail closures return figment::Error by design.
+
+use super::*;
+use figment::Jail;
+
+fn load_in(jail: &Jail) -> Result<Config> {
+    let _ = jail;
+    Config::load(None)
+}
+
+#[test]
+fn zero_config_is_sqlite_without_memcached() {
+    Jail::expect_with(|jail| {
+        let c = load_in(jail).map_err(|e| e.to_string())?;
+        assert_eq!(c.database.url, "sqlite://bouncer.db");
+        assert!(c.memcached.servers.is_empty());
+        assert_eq!(c.bounce.cache_time_secs, 60);
+        assert_eq!(c.bounce.home_url, "https://www.mozilla.org/");
+        assert_ne!(c.bounce.listen, c.tuxedo.listen);
+        Ok(())
+    });
+}
+
+#[test]
+fn file_then_env_layering() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "bouncer.toml",
+            r#"
+            [database]
+            url = "mysql://bouncer:s3cret@db1/bouncer"
+            replicas = ["mysql://ro@db2/bouncer"]
+            [bounce]
+            cache_time_secs = 5
+            listen = "0.0.0.0:9000"
+            "#,
+        )?;
+        jail.set_env("BOUNCER_BOUNCE__CACHE_TIME_SECS", "0");
+        // Variables of the same prefix that are not SECTION__KEY are not configuration.
+        jail.set_env("BOUNCER_LOG_FORMAT", "pretty");
+        jail.set_env("BOUNCER_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306");
+        jail.set_env(
+            "BOUNCER_MEMCACHED__SERVERS",
+            "[\"mc1:11211\",\"mc2:11211\"]",
+        );
+        let c = load_in(jail).map_err(|e| e.to_string())?;
+        assert_eq!(c.bounce.cache_time_secs, 0, "env overrides the file");
+        assert_eq!(c.bounce.listen.port(), 9000, "file overrides defaults");
+        assert_eq!(c.memcached.servers, vec!["mc1:11211", "mc2:11211"]);
+        assert_eq!(c.database.replicas.len(), 1);
+        let shown = c.redacted();
+        assert!(!shown.contains("s3cret"), "password leaked: {shown}");
+        assert!(shown.contains("***"));
+        Ok(())
+    });
+}
+
+#[test]
+fn errors_name_the_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("BOUNCER_BOUNCE__LISTEN", "not-an-address", "bounce.listen"),
+        ("BOUNCER_DATABASE__URL", "postgres://x/y", "database.url"),
+        (
+            "BOUNCER_BOUNCE__HOME_URL",
+            "ftp://example.com/",
+            "bounce.home_url",
+        ),
+        (
+            "BOUNCER_MEMCACHED__SERVERS",
+            "[\"nohostport\"]",
+            "memcached.servers[0]",
+        ),
+        (
+            "BOUNCER_NETWORK__TRUSTED_PROXIES",
+            "[\"10.0.0.0/33\"]",
+            "network.trusted_proxies",
+        ),
+        ("BOUNCER_SENTRY__CONCURRENCY", "0", "sentry.concurrency"),
+        (
+            "BOUNCER_BOUNCE__PINNED_HTTP",
+            "cdn.example.com",
+            "bounce.pinned_https",
+        ),
+        ("BOUNCER_BOUNCE__NO_SUCH_KEY", "1", "no_such_key"),
+    ];
+    for (var, value, key) in cases {
+        Jail::expect_with(|jail| {
+            jail.set_env(var, value);
+            let err = load_in(jail).expect_err(var).to_string();
+            assert!(
+                err.contains(key),
+                "{var}={value}: {err:?} should name {key}"
+            );
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn missing_explicit_file_is_an_error() {
+    let err = Config::load(Some(Path::new("/nonexistent/bouncer.toml"))).unwrap_err();
+    assert!(err.to_string().contains("does not exist"));
+}
+
+#[test]
+fn mask_url_only_touches_passwords() {
+    assert_eq!(mask_url("mysql://u:p@h/db"), "mysql://u:***@h/db");
+    assert_eq!(mask_url("mysql://u@h/db"), "mysql://u@h/db");
+    assert_eq!(mask_url("sqlite://x.db"), "sqlite://x.db");
+}

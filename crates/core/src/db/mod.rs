@@ -1,0 +1,58 @@
+//! Database access shared by the services: one connection type over every enabled
+//! backend, r2d2 pools, and the embedded migrations.
+
+mod connection;
+mod migrate;
+
+pub use connection::{Backend, DbConnection, DbUrl};
+pub use migrate::{pending_migrations, run_migrations};
+
+use crate::{CoreError, Result};
+use diesel::r2d2::{Pool, PooledConnection};
+use std::time::Duration;
+
+/// A pool of connections to one database.
+pub type DbPool = Pool<connection::Manager>;
+/// A connection checked out of a [`DbPool`].
+pub type PooledConn = PooledConnection<connection::Manager>;
+
+/// How a pool is sized and how long a caller may wait for a connection.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    pub connect_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 8,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Builds a pool for `url` without opening a connection up front, so a service can start
+/// (and report itself unhealthy) while its database is still down.
+pub fn pool(url: &str, options: PoolOptions) -> Result<DbPool> {
+    let target = DbUrl::parse(url)?;
+    Ok(Pool::builder()
+        .max_size(options.max_size.max(1))
+        .min_idle(Some(0))
+        .connection_timeout(options.connect_timeout)
+        .test_on_check_out(false)
+        .build_unchecked(connection::Manager::new(target)))
+}
+
+/// Checks out a connection, mapping a timeout to [`CoreError::Pool`].
+pub fn conn(pool: &DbPool) -> Result<PooledConn> {
+    pool.get().map_err(CoreError::from)
+}
+
+/// A cheap liveness query, used by the heartbeat endpoints.
+pub fn ping(pool: &DbPool) -> Result<()> {
+    use diesel::RunQueryDsl;
+    let mut c = conn(pool)?;
+    diesel::sql_query("SELECT 1").execute(&mut *c)?;
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! Shared core of Bouncer.
+//!
+//! Everything the three services agree on lives here: the database schema and its
+//! migrations, row types, the layered configuration, and the weighted mirror selection
+//! (which is deliberately free of any database type so it can be tested and benchmarked
+//! on plain in-memory data).
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod hash;
+pub mod models;
+pub mod schema;
+pub mod selection;
+pub mod telemetry;
+
+pub use error::{CoreError, Result};

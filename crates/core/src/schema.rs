@@ -1,0 +1,193 @@
+//! The one diesel schema for every backend.
+//!
+//! Table and column names are those of existing Bouncer deployments (see
+//! `shared/spec/schema.md`), so an operator can point this project at an old database.
+//! Column types are limited to what both MySQL and SQLite support (`Integer`, `BigInt`,
+//! `Text`, `Bool`, `Timestamp`); tables added by this project carry the `bouncer_` prefix.
+
+diesel::table! {
+    mirror_aliases (id) {
+        id -> Integer,
+        alias -> Text,
+        related_product -> Text,
+    }
+}
+
+diesel::table! {
+    mirror_products (id) {
+        id -> Integer,
+        name -> Text,
+        priority -> Integer,
+        count -> BigInt,
+        active -> Bool,
+        checknow -> Bool,
+        ssl_only -> Bool,
+    }
+}
+
+diesel::table! {
+    mirror_product_langs (id) {
+        id -> Integer,
+        product_id -> Integer,
+        language -> Text,
+    }
+}
+
+diesel::table! {
+    mirror_os (id) {
+        id -> Integer,
+        name -> Text,
+        priority -> Integer,
+    }
+}
+
+diesel::table! {
+    mirror_locations (id) {
+        id -> Integer,
+        product_id -> Integer,
+        os_id -> Integer,
+        path -> Text,
+    }
+}
+
+diesel::table! {
+    mirror_mirrors (id) {
+        id -> Integer,
+        name -> Text,
+        baseurl -> Text,
+        rating -> Integer,
+        active -> Bool,
+        count -> BigInt,
+    }
+}
+
+diesel::table! {
+    mirror_location_mirror_map (id) {
+        id -> BigInt,
+        location_id -> Integer,
+        mirror_id -> Integer,
+        active -> Bool,
+        healthy -> Bool,
+    }
+}
+
+diesel::table! {
+    geoip_regions (id) {
+        id -> Integer,
+        name -> Text,
+        priority -> Integer,
+        throttle -> Integer,
+        fallback_id -> Nullable<Integer>,
+        prevent_global_fallback -> Bool,
+    }
+}
+
+diesel::table! {
+    geoip_country_to_region (country_code) {
+        country_code -> Text,
+        region_id -> Nullable<Integer>,
+        country_name -> Nullable<Text>,
+        continent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    geoip_mirror_region_map (id) {
+        id -> Integer,
+        mirror_id -> Integer,
+        region_id -> Integer,
+    }
+}
+
+diesel::table! {
+    sentry_log (mirror_id, log_date) {
+        log_date -> Timestamp,
+        check_time -> Timestamp,
+        mirror_id -> Integer,
+        mirror_active -> Bool,
+        mirror_rating -> Integer,
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    /// Accounts for tuxedo (API and web UI).
+    bouncer_users (id) {
+        id -> Integer,
+        username -> Text,
+        password_hash -> Text,
+        role -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Scoped API tokens; only a hash of the secret is stored.
+    bouncer_api_tokens (id) {
+        id -> Integer,
+        user_id -> Integer,
+        name -> Text,
+        token_hash -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Every write through tuxedo or sentry: who, when, what, before and after (JSON).
+    bouncer_audit_log (id) {
+        id -> BigInt,
+        created_at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        before_json -> Nullable<Text>,
+        after_json -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Ordered rewrite rules bounce applies before resolving; conditions are a JSON list.
+    bouncer_rewrite_rules (id) {
+        id -> Integer,
+        position -> Integer,
+        enabled -> Bool,
+        description -> Text,
+        conditions -> Text,
+        set_product -> Nullable<Text>,
+        set_os -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(mirror_product_langs -> mirror_products (product_id));
+diesel::joinable!(mirror_locations -> mirror_products (product_id));
+diesel::joinable!(mirror_locations -> mirror_os (os_id));
+diesel::joinable!(mirror_location_mirror_map -> mirror_locations (location_id));
+diesel::joinable!(mirror_location_mirror_map -> mirror_mirrors (mirror_id));
+diesel::joinable!(geoip_mirror_region_map -> mirror_mirrors (mirror_id));
+diesel::joinable!(geoip_mirror_region_map -> geoip_regions (region_id));
+diesel::joinable!(geoip_country_to_region -> geoip_regions (region_id));
+diesel::joinable!(sentry_log -> mirror_mirrors (mirror_id));
+diesel::joinable!(bouncer_api_tokens -> bouncer_users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    mirror_aliases,
+    mirror_products,
+    mirror_product_langs,
+    mirror_os,
+    mirror_locations,
+    mirror_mirrors,
+    mirror_location_mirror_map,
+    geoip_regions,
+    geoip_country_to_region,
+    geoip_mirror_region_map,
+    sentry_log,
+    bouncer_users,
+    bouncer_api_tokens,
+    bouncer_audit_log,
+    bouncer_rewrite_rules,
+);

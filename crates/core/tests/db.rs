@@ -1,0 +1,320 @@
+//! The schema on every backend: migrations, round trips, case-insensitive names, cascades.
+//! Each test runs on MariaDB and on SQLite, each in a fresh database.
+
+use bouncer_core::db::{pending_migrations, run_migrations};
+use bouncer_core::models::*;
+use bouncer_core::schema::*;
+use bouncer_test_support::{db_tests, TestDb};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+db_tests! {
+    migrations_apply_once => migrations_apply_once,
+    catalogue_round_trip => catalogue_round_trip,
+    names_match_case_insensitively => names_match_case_insensitively,
+    deleting_a_product_cascades => deleting_a_product_cascades,
+    project_tables_round_trip => project_tables_round_trip,
+}
+
+fn migrations_apply_once(db: &TestDb) {
+    let mut c = db.conn();
+    assert!(pending_migrations(&mut c).unwrap().is_empty());
+    assert!(
+        run_migrations(&mut c).unwrap().is_empty(),
+        "second run applies nothing"
+    );
+}
+
+/// Inserts firefox-latest with two languages, two OSes, a location, a mirror and its map row.
+fn seed(c: &mut bouncer_core::db::DbConnection) -> (i32, i32, i32) {
+    diesel::insert_into(mirror_products::table)
+        .values(NewProduct {
+            name: "Firefox-Latest",
+            active: true,
+            checknow: true,
+            ssl_only: false,
+        })
+        .execute(c)
+        .unwrap();
+    let product: Product = mirror_products::table
+        .filter(mirror_products::name.eq("Firefox-Latest"))
+        .first(c)
+        .unwrap();
+    for language in ["de", "en-US"] {
+        diesel::insert_into(mirror_product_langs::table)
+            .values(NewProductLang {
+                product_id: product.id,
+                language,
+            })
+            .execute(c)
+            .unwrap();
+    }
+    for (name, priority) in [("win", 1), ("osx", 2)] {
+        diesel::insert_into(mirror_os::table)
+            .values(NewOs { name, priority })
+            .execute(c)
+            .unwrap();
+    }
+    let win: Os = mirror_os::table
+        .filter(mirror_os::name.eq("win"))
+        .first(c)
+        .unwrap();
+    diesel::insert_into(mirror_locations::table)
+        .values(NewLocation {
+            product_id: product.id,
+            os_id: win.id,
+            path: "/firefox/:lang/setup.exe",
+        })
+        .execute(c)
+        .unwrap();
+    let loc: Location = mirror_locations::table.first(c).unwrap();
+    diesel::insert_into(mirror_mirrors::table)
+        .values(NewMirror {
+            name: "m1",
+            baseurl: "https://m1.example/pub",
+            rating: 100,
+            active: true,
+        })
+        .execute(c)
+        .unwrap();
+    let mirror: Mirror = mirror_mirrors::table.first(c).unwrap();
+    diesel::insert_into(mirror_location_mirror_map::table)
+        .values(NewLocationMirror {
+            location_id: loc.id,
+            mirror_id: mirror.id,
+            active: true,
+            healthy: true,
+        })
+        .execute(c)
+        .unwrap();
+    (product.id, loc.id, mirror.id)
+}
+
+fn catalogue_round_trip(db: &TestDb) {
+    let mut c = db.conn();
+    let (product_id, location_id, mirror_id) = seed(&mut c);
+    let p: Product = mirror_products::table
+        .find(product_id)
+        .first(&mut *c)
+        .unwrap();
+    assert_eq!(
+        (p.name.as_str(), p.count, p.active, p.checknow, p.ssl_only),
+        ("Firefox-Latest", 0, true, true, false)
+    );
+    let langs: Vec<String> = mirror_product_langs::table
+        .filter(mirror_product_langs::product_id.eq(product_id))
+        .select(mirror_product_langs::language)
+        .order(mirror_product_langs::language.asc())
+        .load(&mut *c)
+        .unwrap();
+    assert_eq!(langs, ["de", "en-US"]);
+    let (path, os): (String, String) = mirror_locations::table
+        .inner_join(mirror_os::table)
+        .filter(mirror_locations::id.eq(location_id))
+        .select((mirror_locations::path, mirror_os::name))
+        .first(&mut *c)
+        .unwrap();
+    assert_eq!(
+        (path.as_str(), os.as_str()),
+        ("/firefox/:lang/setup.exe", "win")
+    );
+    let row: LocationMirror = mirror_location_mirror_map::table.first(&mut *c).unwrap();
+    assert_eq!(
+        (row.location_id, row.mirror_id, row.active, row.healthy),
+        (location_id, mirror_id, true, true)
+    );
+
+    // Regions, countries, membership and the sentry log.
+    diesel::insert_into(geoip_regions::table)
+        .values(NewRegion {
+            name: "Europe",
+            priority: 1,
+            throttle: 80,
+            fallback_id: None,
+            prevent_global_fallback: true,
+        })
+        .execute(&mut *c)
+        .unwrap();
+    let region: Region = geoip_regions::table.first(&mut *c).unwrap();
+    assert_eq!(
+        (
+            region.throttle,
+            region.fallback_id,
+            region.prevent_global_fallback
+        ),
+        (80, None, true)
+    );
+    let de = CountryRegion {
+        country_code: "DE".into(),
+        region_id: Some(region.id),
+        country_name: Some("Germany".into()),
+        continent: Some("EU".into()),
+    };
+    diesel::insert_into(geoip_country_to_region::table)
+        .values(&de)
+        .execute(&mut *c)
+        .unwrap();
+    let got: CountryRegion = geoip_country_to_region::table
+        .find("de")
+        .first(&mut *c)
+        .unwrap();
+    assert_eq!(got, de, "country codes match case-insensitively");
+    diesel::insert_into(geoip_mirror_region_map::table)
+        .values(NewMirrorRegion {
+            mirror_id,
+            region_id: region.id,
+        })
+        .execute(&mut *c)
+        .unwrap();
+    let when = NaiveDateTime::parse_from_str("2026-11-23 10:11:12.345678", "%Y-%m-%d %H:%M:%S%.f")
+        .unwrap();
+    let log = SentryLog {
+        log_date: when,
+        check_time: when,
+        mirror_id,
+        mirror_active: true,
+        mirror_rating: 100,
+        reason: "ok".into(),
+    };
+    diesel::insert_into(sentry_log::table)
+        .values(&log)
+        .execute(&mut *c)
+        .unwrap();
+    let back: SentryLog = sentry_log::table.first(&mut *c).unwrap();
+    assert_eq!(back, log, "timestamps keep microseconds");
+}
+
+fn names_match_case_insensitively(db: &TestDb) {
+    let mut c = db.conn();
+    let (product_id, _, _) = seed(&mut c);
+    let found: i32 = mirror_products::table
+        .filter(mirror_products::name.eq("firefox-latest"))
+        .select(mirror_products::id)
+        .first(&mut *c)
+        .unwrap();
+    assert_eq!(found, product_id);
+    let dup = diesel::insert_into(mirror_products::table)
+        .values(NewProduct {
+            name: "FIREFOX-LATEST",
+            active: true,
+            checknow: true,
+            ssl_only: false,
+        })
+        .execute(&mut *c);
+    assert!(dup.is_err(), "names are unique regardless of case");
+    let lang = diesel::insert_into(mirror_product_langs::table)
+        .values(NewProductLang {
+            product_id,
+            language: "EN-us",
+        })
+        .execute(&mut *c);
+    assert!(
+        lang.is_err(),
+        "languages are unique per product regardless of case"
+    );
+    assert!(mirror_os::table
+        .filter(mirror_os::name.eq("WIN"))
+        .first::<Os>(&mut *c)
+        .is_ok());
+    diesel::insert_into(mirror_aliases::table)
+        .values(NewAlias {
+            alias: "Firefox-Stub",
+            related_product: "firefox-latest",
+        })
+        .execute(&mut *c)
+        .unwrap();
+    let related: String = mirror_aliases::table
+        .filter(mirror_aliases::alias.eq("firefox-stub"))
+        .select(mirror_aliases::related_product)
+        .first(&mut *c)
+        .unwrap();
+    assert_eq!(related, "firefox-latest");
+    // Exact: no wildcard semantics for `=`.
+    let wild = mirror_products::table
+        .filter(mirror_products::name.eq("%"))
+        .count()
+        .get_result::<i64>(&mut *c)
+        .unwrap();
+    assert_eq!(wild, 0);
+}
+
+fn deleting_a_product_cascades(db: &TestDb) {
+    let mut c = db.conn();
+    let (product_id, _, _) = seed(&mut c);
+    diesel::delete(mirror_products::table.find(product_id))
+        .execute(&mut *c)
+        .unwrap();
+    let langs: i64 = mirror_product_langs::table
+        .count()
+        .get_result(&mut *c)
+        .unwrap();
+    let locs: i64 = mirror_locations::table.count().get_result(&mut *c).unwrap();
+    let map: i64 = mirror_location_mirror_map::table
+        .count()
+        .get_result(&mut *c)
+        .unwrap();
+    assert_eq!((langs, locs, map), (0, 0, 0));
+    let mirrors: i64 = mirror_mirrors::table.count().get_result(&mut *c).unwrap();
+    assert_eq!(mirrors, 1, "mirrors are not owned by products");
+    let orphan = diesel::insert_into(mirror_locations::table)
+        .values(NewLocation {
+            product_id: 9999,
+            os_id: 9999,
+            path: "/x",
+        })
+        .execute(&mut *c);
+    assert!(orphan.is_err(), "foreign keys are enforced");
+}
+
+fn project_tables_round_trip(db: &TestDb) {
+    let mut c = db.conn();
+    let now = chrono::Utc::now().naive_utc();
+    diesel::insert_into(bouncer_users::table)
+        .values(NewUser {
+            username: "Admin",
+            password_hash: "$argon2id$x",
+            role: "admin",
+            active: true,
+            created_at: now,
+        })
+        .execute(&mut *c)
+        .unwrap();
+    let u: User = bouncer_users::table
+        .filter(bouncer_users::username.eq("admin"))
+        .first(&mut *c)
+        .unwrap();
+    assert_eq!(u.role, "admin");
+    diesel::insert_into(bouncer_audit_log::table)
+        .values(NewAuditEntry {
+            created_at: now,
+            actor: "admin",
+            action: "product.create",
+            target: "firefox",
+            before_json: None,
+            after_json: Some("{}"),
+        })
+        .execute(&mut *c)
+        .unwrap();
+    let a: AuditEntry = bouncer_audit_log::table.first(&mut *c).unwrap();
+    assert_eq!(
+        (a.action.as_str(), a.before_json, a.after_json.as_deref()),
+        ("product.create", None, Some("{}"))
+    );
+    diesel::insert_into(bouncer_rewrite_rules::table)
+        .values(NewRewriteRule {
+            position: 10,
+            enabled: true,
+            description: "win7",
+            conditions: "[]",
+            set_product: Some("firefox-esr115-latest-ssl"),
+            set_os: None,
+            updated_at: now,
+        })
+        .execute(&mut *c)
+        .unwrap();
+    let r: RewriteRuleRow = bouncer_rewrite_rules::table.first(&mut *c).unwrap();
+    assert_eq!(
+        (r.position, r.set_product.as_deref(), r.set_os),
+        (10, Some("firefox-esr115-latest-ssl"), None)
+    );
+}

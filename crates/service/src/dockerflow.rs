@@ -1,0 +1,122 @@
+//! Dockerflow endpoints: load-balancer heartbeat, dependency heartbeat, version.
+
+use actix_web::{http::header::ContentType, HttpResponse};
+use serde::Serialize;
+
+/// `/__lbheartbeat__`: no I/O; says only that the process answers.
+pub async fn lbheartbeat() -> HttpResponse {
+    HttpResponse::Ok().finish()
+}
+
+/// Identity of the running build, served as `/__version__`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Version {
+    pub source: &'static str,
+    pub version: &'static str,
+    pub commit: &'static str,
+    pub build: &'static str,
+}
+
+impl Version {
+    /// The version of a service crate (pass `env!("CARGO_PKG_VERSION")`); the commit comes
+    /// from `BOUNCER_COMMIT` at build time, if set.
+    pub fn new(version: &'static str) -> Self {
+        Self {
+            source: "https://github.com/mozilla-services/bouncer",
+            version,
+            commit: option_env!("BOUNCER_COMMIT").unwrap_or("unknown"),
+            build: option_env!("BOUNCER_BUILD").unwrap_or("local"),
+        }
+    }
+
+    /// The `/__version__` response.
+    pub fn respond(&self) -> HttpResponse {
+        HttpResponse::Ok().json(self)
+    }
+}
+
+/// State of one dependency in `/__heartbeat__`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckState {
+    Ok,
+    /// Serving, but from a fallback (stale data, master instead of replicas, no cache).
+    Degraded,
+    Failed,
+}
+
+/// One dependency check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub state: CheckState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Check {
+    /// A check from a result: `Err` is a failure with its message.
+    pub fn from_result<E: std::fmt::Display>(name: &'static str, r: Result<(), E>) -> Self {
+        match r {
+            Ok(()) => Self {
+                name,
+                state: CheckState::Ok,
+                detail: None,
+            },
+            Err(e) => Self {
+                name,
+                state: CheckState::Failed,
+                detail: Some(e.to_string()),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    status: CheckState,
+    checks: &'a [Check],
+}
+
+/// `/__heartbeat__`: 200 when nothing failed (degraded still serves), 500 with the JSON
+/// report naming what failed otherwise.
+pub fn heartbeat(checks: &[Check]) -> HttpResponse {
+    let status = checks
+        .iter()
+        .map(|c| c.state)
+        .max_by_key(|s| match s {
+            CheckState::Ok => 0,
+            CheckState::Degraded => 1,
+            CheckState::Failed => 2,
+        })
+        .unwrap_or(CheckState::Ok);
+    let body = Report { status, checks };
+    let mut resp = if status == CheckState::Failed {
+        HttpResponse::InternalServerError()
+    } else {
+        HttpResponse::Ok()
+    };
+    resp.content_type(ContentType::json()).json(body)
+}
+
+/// Checks that at least one of `pools` answers a query (run off the async executor).
+/// `Ok` names nothing; the error is the first failure's message.
+pub async fn database_check(name: &'static str, pools: Vec<bouncer_core::db::DbPool>) -> Check {
+    let results = actix_web::web::block(move || {
+        pools
+            .iter()
+            .map(|p| bouncer_core::db::ping(p).map_err(|e| e.to_string()))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_else(|e| vec![Err(e.to_string())]);
+    let outcome = if results.iter().any(Result::is_ok) {
+        Ok(())
+    } else {
+        Err(results
+            .into_iter()
+            .find_map(Result::err)
+            .unwrap_or_else(|| "no database configured".into()))
+    };
+    Check::from_result(name, outcome)
+}

@@ -1,0 +1,80 @@
+//! Plumbing shared by bounce, tuxedo and sentry, so each service's own crate holds only
+//! what is its own: command-line flags every binary takes, the Dockerflow endpoints
+//! (`/__lbheartbeat__`, `/__heartbeat__`, `/__version__`), Prometheus rendering, and the
+//! `migrate` subcommand.
+
+pub mod dockerflow;
+pub mod metrics;
+
+use bouncer_core::config::Config;
+use bouncer_core::db::{self, PoolOptions};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Flags every service binary accepts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Configuration file (TOML). Default: `bouncer.toml` in the working directory, if any.
+    #[arg(long, short, env = "BOUNCER_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    /// Loads and validates the configuration these flags name.
+    pub fn load(&self) -> bouncer_core::Result<Config> {
+        Config::load(self.config.as_deref())
+    }
+}
+
+/// Pool options from the configuration.
+pub fn pool_options(config: &Config) -> PoolOptions {
+    PoolOptions {
+        max_size: config.database.pool_size,
+        connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
+    }
+}
+
+/// Applies pending migrations to the master database and logs what was applied.
+pub fn migrate(config: &Config) -> bouncer_core::Result<Vec<String>> {
+    let pool = db::pool(&config.database.url, pool_options(config))?;
+    let mut conn = db::conn(&pool)?;
+    let applied = db::run_migrations(&mut conn)?;
+    tracing::info!(
+        database = %bouncer_core::config::mask_url(&config.database.url),
+        applied = ?applied,
+        "migrations up to date"
+    );
+    Ok(applied)
+}
+
+/// A bound, not yet running, HTTP server: what each service's `build` returns, so tests
+/// can start the real thing on port 0 and learn the port.
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+}
+
+impl Application {
+    /// Serves the routes `configure` installs (state included) on `listener`.
+    pub fn start<F>(listener: std::net::TcpListener, configure: F) -> std::io::Result<Self>
+    where
+        F: Fn(&mut actix_web::web::ServiceConfig) + Send + Clone + 'static,
+    {
+        let port = listener.local_addr()?.port();
+        let server =
+            actix_web::HttpServer::new(move || actix_web::App::new().configure(configure.clone()))
+                .listen(listener)?
+                .run();
+        Ok(Self { port, server })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is stopped (Ctrl-C or SIGTERM stop it gracefully).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,46 @@
+//! Test harness shared by every crate's integration tests.
+//!
+//! - [`TestDb`]: a fresh, migrated database per test, on the real MariaDB (a database of
+//!   its own, dropped afterwards) or on SQLite (a temporary file), so tests run in parallel.
+//! - [`db_tests!`]: runs one test body on both backends.
+//! - [`TestCache`]: a memcached client whose keys carry a unique prefix.
+//! - [`write_country_mmdb`]: a tiny GeoIP2-shaped `.mmdb` for GeoIP tests.
+//!
+//! Environment: `BOUNCER_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306`) and
+//! `BOUNCER_TEST_MEMCACHED` (default `127.0.0.1:11211`).
+
+mod cache;
+mod db;
+mod geoip;
+
+pub use cache::TestCache;
+pub use db::TestDb;
+pub use geoip::write_country_mmdb;
+
+/// A short random suffix for names that must not collide across parallel tests.
+pub fn unique_suffix() -> String {
+    use rand::Rng;
+    let n: u64 = rand::rng().random();
+    format!("{}_{n:016x}", std::process::id())
+}
+
+/// Declares one test per backend for each body: `db_tests!(name => body_fn, …)` expands
+/// to `mod name { #[test] fn mysql() …; #[test] fn sqlite() … }` calling
+/// `body_fn(&TestDb)`.
+#[macro_export]
+macro_rules! db_tests {
+    ($($name:ident => $body:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn mysql() {
+                    super::$body(&$crate::TestDb::mysql());
+                }
+                #[test]
+                fn sqlite() {
+                    super::$body(&$crate::TestDb::sqlite());
+                }
+            }
+        )*
+    };
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The full test suite: installs and starts what it needs (memcached, MariaDB client
+# library), then checks formatting and lints, then runs every test on MariaDB and SQLite.
+#   BOUNCER_TEST_MYSQL_URL   MariaDB server for tests (default mysql://root@127.0.0.1:3306)
+#   BOUNCER_TEST_MEMCACHED   memcached for tests      (default 127.0.0.1:11211)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '== %s\n' "$*"; }
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+wait_port() { for _ in $(seq 1 60); do port_open "$1" "$2" && return 0; sleep 0.5; done; return 1; }
+
+# 1. System packages: diesel's mysql feature links libmariadb; the tests need memcached.
+missing=()
+dpkg -s libmariadb-dev >/dev/null 2>&1 || missing+=(libmariadb-dev)
+dpkg -s libsqlite3-dev >/dev/null 2>&1 || missing+=(libsqlite3-dev)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v memcached >/dev/null || missing+=(memcached)
+if ((${#missing[@]})); then
+  say "installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# 2. memcached for the cache tests.
+mc="${BOUNCER_TEST_MEMCACHED:-127.0.0.1:11211}"
+if ! port_open "${mc%:*}" "${mc##*:}"; then
+  say "starting memcached on $mc"
+  memcached -d -u "$(id -un)" -l "${mc%:*}" -p "${mc##*:}" -m 64 -c 1024
+  wait_port "${mc%:*}" "${mc##*:}" || { echo "memcached did not start on $mc" >&2; exit 1; }
+fi
+
+# 3. MariaDB: start it when installed but stopped; say clearly when it is missing.
+mysql_url="${BOUNCER_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306}"
+hostport="${mysql_url#*://}"; hostport="${hostport#*@}"; hostport="${hostport%%/*}"
+db_host="${hostport%:*}"; db_port="${hostport##*:}"
+if ! port_open "$db_host" "$db_port"; then
+  if [ -x /usr/sbin/mariadbd ] && [ "$db_host" = "127.0.0.1" ]; then
+    say "starting MariaDB"
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+    wait_port "$db_host" "$db_port" || { echo "MariaDB did not come up on $hostport" >&2; exit 1; }
+  else
+    echo "MariaDB is not reachable at $hostport and is not installed here." >&2
+    echo "Install it (apt-get install mariadb-server) or point BOUNCER_TEST_MYSQL_URL at a server." >&2
+    exit 1
+  fi
+fi
+# Databases left behind by an interrupted earlier run.
+if command -v mariadb >/dev/null && [ "$db_host" = "127.0.0.1" ]; then
+  for d in $(mariadb -h "$db_host" -P "$db_port" -uroot -N -e \
+      "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'bt\\_%'" 2>/dev/null); do
+    mariadb -h "$db_host" -P "$db_port" -uroot -e "DROP DATABASE \`$d\`" || true
+  done
+fi
+
+# 4. Format, lints, tests.
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+say "cargo test"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
+# One closing line over every test binary (cargo prints one per binary, doc tests last).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1); if ($(i) ~ /^ignored;?$/) s += $(i-1) } }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"

@@ -1,0 +1,15 @@
+DROP TABLE bouncer_rewrite_rules;
+DROP TABLE bouncer_audit_log;
+DROP TABLE bouncer_api_tokens;
+DROP TABLE bouncer_users;
+DROP TABLE sentry_log;
+DROP TABLE geoip_mirror_region_map;
+DROP TABLE geoip_country_to_region;
+DROP TABLE geoip_regions;
+DROP TABLE mirror_location_mirror_map;
+DROP TABLE mirror_mirrors;
+DROP TABLE mirror_locations;
+DROP TABLE mirror_os;
+DROP TABLE mirror_product_langs;
+DROP TABLE mirror_aliases;
+DROP TABLE mirror_products;

@@ -1,0 +1,42 @@
+//! sentry: the mirror health checker.
+
+use bouncer_service::GlobalArgs;
+use clap::Parser;
+use sentry::RunOptions;
+
+#[derive(Parser)]
+#[command(version, about = "Bouncer mirror health checker")]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// One checking run (for cron); the exit code says whether it completed.
+    Run(RunOptions),
+    /// Run forever, one run every `sentry.interval_secs`.
+    Daemon(RunOptions),
+    /// Apply pending database migrations to the master and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    bouncer_core::telemetry::init("sentry");
+    let cli = Cli::parse();
+    let config = cli.global.load()?;
+    match cli.command {
+        Command::Migrate => {
+            bouncer_service::migrate(&config)?;
+        }
+        Command::Run(opts) => {
+            let summary = sentry::run_once(&config, &opts).await?;
+            tracing::info!(?summary, "run complete");
+        }
+        Command::Daemon(opts) => sentry::daemon(&config, &opts).await?,
+    }
+    Ok(())
+}
