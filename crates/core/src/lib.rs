@@ -8,6 +8,7 @@
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod generation;
 pub mod hash;
 pub mod models;
 pub mod schema;

@@ -163,6 +163,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Counters bumped by every write that changes what bounce serves (see `generation`).
+    bouncer_generation (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
 diesel::joinable!(mirror_product_langs -> mirror_products (product_id));
 diesel::joinable!(mirror_locations -> mirror_products (product_id));
 diesel::joinable!(mirror_locations -> mirror_os (os_id));
@@ -190,4 +198,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     bouncer_api_tokens,
     bouncer_audit_log,
     bouncer_rewrite_rules,
+    bouncer_generation,
 );

@@ -318,3 +318,21 @@ fn project_tables_round_trip(db: &TestDb) {
         (10, Some("firefox-esr115-latest-ssl"), None)
     );
 }
+
+db_tests! {
+    generation_moves_with_the_transaction => generation_moves_with_the_transaction,
+}
+
+fn generation_moves_with_the_transaction(db: &TestDb) {
+    use bouncer_core::generation;
+    let mut c = db.conn();
+    let start = generation::current(&mut c).unwrap();
+    assert_eq!(start, 1, "migrations seed the counter");
+    assert_eq!(generation::bump(&mut c).unwrap(), start + 1);
+    // A rolled-back write takes its bump along.
+    let _ = c.transaction::<(), diesel::result::Error, _>(|t| {
+        generation::bump(t).unwrap();
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    assert_eq!(generation::current(&mut c).unwrap(), start + 1);
+}
