@@ -1,7 +1,15 @@
 //! bounce, built from a listener and a configuration so tests run the real service on
 //! port 0.
 
+mod attribution;
+mod catalogue;
+mod client;
 mod error;
+mod geo;
+mod metrics;
+mod redirect;
+mod request;
+mod respond;
 mod routes;
 mod state;
 
@@ -20,6 +28,8 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Bounc
     }
     let state = web::Data::new(AppState::new(config)?);
     tracing::info!(config = %state.config.redacted(), "bounce starting");
+    let every = std::time::Duration::from_secs(state.config.geoip.reload_check_secs);
+    state.geo.spawn_reloader(every);
     Ok(Application::start(listener, move |cfg| {
         cfg.app_data(state.clone());
         routes::routes(cfg);

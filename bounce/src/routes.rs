@@ -1,10 +1,12 @@
-//! bounce's routing table.
+//! bounce's routing table and its thin handlers.
 
-use crate::AppState;
-use actix_web::{web, HttpResponse};
+use crate::redirect::{self, RequestInfo};
+use crate::{respond, AppState};
+use actix_web::{http::header, web, HttpRequest, HttpResponse, ResponseError};
 use bouncer_service::dockerflow;
+use std::time::Instant;
 
-/// Every path except the service endpoints is the redirector.
+/// Every path except the service endpoints is the redirector; any method.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/__lbheartbeat__", web::to(dockerflow::lbheartbeat))
         .route("/__heartbeat__", web::to(heartbeat))
@@ -13,8 +15,44 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(redirect));
 }
 
+async fn redirect(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let started = Instant::now();
+    let text = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let info = RequestInfo {
+        query: req.query_string(),
+        peer: req.peer_addr().map(|a| a.ip()),
+        forwarded_for: text(header::HeaderName::from_static("x-forwarded-for")),
+        user_agent: text(header::USER_AGENT).unwrap_or_default(),
+        referer: text(header::REFERER).unwrap_or_default(),
+        https: req
+            .headers()
+            .get(state.config.bounce.pin_https_header.as_str())
+            .is_some_and(|v| v.as_bytes() == b"https"),
+    };
+    let response = match redirect::decide(&state, info).await {
+        Ok(outcome) => {
+            state
+                .metrics
+                .requests
+                .with_label_values(&[outcome.label()])
+                .inc();
+            respond::render(outcome, state.config.bounce.cache_time_secs)
+        }
+        Err(e) => {
+            state.metrics.requests.with_label_values(&["error"]).inc();
+            tracing::warn!(error = %e, "redirect failed");
+            e.error_response()
+        }
+    };
+    state
+        .metrics
+        .latency
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
 async fn heartbeat(state: web::Data<AppState>) -> HttpResponse {
-    let db = dockerflow::database_check("database", state.readers.clone()).await;
+    let db = dockerflow::database_check("database", state.catalogue.readers()).await;
     dockerflow::heartbeat(&[db])
 }
 
@@ -24,11 +62,4 @@ async fn version(state: web::Data<AppState>) -> HttpResponse {
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     bouncer_service::metrics::render(&state.registry)
-}
-
-/// Placeholder until the redirector lands: the exact not-found answer of the spec.
-async fn redirect() -> HttpResponse {
-    HttpResponse::NotFound()
-        .content_type("text/plain; charset=utf-8")
-        .body("404 page not found\n")
 }

@@ -1,16 +1,30 @@
 //! Shared state of one bounce instance.
 
+use crate::catalogue::Catalogue;
+use crate::geo::Geo;
+use crate::metrics::Metrics;
 use crate::BounceError;
 use bouncer_core::config::Config;
-use bouncer_core::db::{self, DbPool};
+use bouncer_core::db;
 use bouncer_service::dockerflow::Version;
 use prometheus::Registry;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// CDN mode: the two base URLs, built once.
+#[derive(Debug, Clone)]
+pub struct Pinned {
+    pub http: String,
+    pub https: String,
+}
 
 /// Everything a handler needs, built once at start and passed explicitly.
 pub struct AppState {
     pub config: Config,
-    /// Read pools: the replicas, else the master.
-    pub readers: Vec<DbPool>,
+    pub catalogue: Catalogue,
+    pub geo: Arc<Geo>,
+    pub pinned: Option<Pinned>,
+    pub metrics: Arc<Metrics>,
     pub registry: Registry,
     pub version: Version,
 }
@@ -18,19 +32,37 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config) -> Result<Self, BounceError> {
         let options = bouncer_service::pool_options(&config);
-        let urls = if config.database.replicas.is_empty() {
-            vec![config.database.url.clone()]
-        } else {
-            config.database.replicas.clone()
-        };
+        let mut urls = config.database.replicas.clone();
+        if urls.is_empty() || config.database.master_as_last_resort {
+            urls.push(config.database.url.clone());
+        }
         let readers = urls
             .iter()
             .map(|u| db::pool(u, options))
             .collect::<Result<_, _>>()?;
-        Ok(Self {
-            config,
+        let registry = Registry::new_custom(Some("bounce".into()), None)?;
+        let metrics = Arc::new(Metrics::new(&registry)?);
+        let b = &config.bounce;
+        let catalogue = Catalogue::new(
             readers,
-            registry: Registry::new_custom(Some("bounce".into()), None)?,
+            Duration::from_millis(b.local_cache_ttl_ms),
+            b.local_cache_capacity,
+            Arc::clone(&metrics),
+        );
+        let pinned = match (&b.pinned_http, &b.pinned_https) {
+            (Some(http), Some(https)) => Some(Pinned {
+                http: format!("http://{http}"),
+                https: format!("https://{https}"),
+            }),
+            _ => None,
+        };
+        Ok(Self {
+            geo: Arc::new(Geo::new(config.geoip.database.clone())),
+            config,
+            catalogue,
+            pinned,
+            metrics,
+            registry,
             version: Version::new(env!("CARGO_PKG_VERSION")),
         })
     }

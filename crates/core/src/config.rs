@@ -58,11 +58,22 @@ pub struct MemcachedConfig {
 }
 
 /// The MaxMind database used to find a client's country.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct GeoipConfig {
     /// Path of a GeoIP2/GeoLite2 Country or City `.mmdb`; unset = no regions.
     pub database: Option<PathBuf>,
+    /// How often the file's modification time is checked; a changed file is reloaded.
+    pub reload_check_secs: u64,
+}
+
+impl Default for GeoipConfig {
+    fn default() -> Self {
+        Self {
+            database: None,
+            reload_check_secs: 5,
+        }
+    }
 }
 
 /// Proxies whose `X-Forwarded-For` entries are trusted.

@@ -11,6 +11,7 @@ pub mod error;
 pub mod generation;
 pub mod hash;
 pub mod models;
+pub mod rules;
 pub mod schema;
 pub mod selection;
 pub mod telemetry;

@@ -336,3 +336,53 @@ fn generation_moves_with_the_transaction(db: &TestDb) {
     });
     assert_eq!(generation::current(&mut c).unwrap(), start + 1);
 }
+
+db_tests! {
+    rules_replace_is_all_or_nothing => rules_replace_is_all_or_nothing,
+}
+
+fn rules_replace_is_all_or_nothing(db: &TestDb) {
+    use bouncer_core::rules::{self, RuleInput, RuleSet, RuleSpec};
+    let mut c = db.conn();
+    let specs: Vec<RuleSpec> =
+        serde_json::from_str(include_str!("../../../deploy/rewrite-rules.json")).unwrap();
+    let gen_before = bouncer_core::generation::current(&mut c).unwrap();
+    assert_eq!(
+        rules::replace_all(&mut c, &specs, "test").unwrap(),
+        Ok(specs.len())
+    );
+    assert_eq!(
+        bouncer_core::generation::current(&mut c).unwrap(),
+        gen_before + 1
+    );
+    let rows = rules::load_rows(&mut c).unwrap();
+    assert_eq!(rows.len(), specs.len());
+    let (set, errors) = RuleSet::from_rows(&rows);
+    assert!(errors.is_empty(), "{errors:?}");
+    let input = RuleInput {
+        product: "firefox-latest",
+        os: "win",
+        lang: "de",
+        user_agent: "NSIS InetBgDL (Mozilla)",
+        referer: "",
+    };
+    assert_eq!(
+        set.apply(&input).unwrap().product.as_deref(),
+        Some("firefox-127.0")
+    );
+
+    // One invalid rule rejects the whole replacement; the stored rules stay.
+    let mut broken = specs.clone();
+    broken[3].conditions[1].value = "(unclosed".into();
+    let (index, _) = rules::replace_all(&mut c, &broken, "test")
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(index, 3);
+    assert_eq!(rules::load_rows(&mut c).unwrap(), rows);
+    let audits: i64 = bouncer_audit_log::table
+        .filter(bouncer_audit_log::action.eq("rules.replace"))
+        .count()
+        .get_result(&mut *c)
+        .unwrap();
+    assert_eq!(audits, 1);
+}

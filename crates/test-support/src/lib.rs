@@ -44,3 +44,24 @@ macro_rules! db_tests {
         )*
     };
 }
+
+/// Like [`db_tests!`] for async bodies: `async_db_tests!(name => body_fn, …)` expands to
+/// `mod name { #[tokio::test] async fn mysql() …; async fn sqlite() … }` awaiting
+/// `body_fn(TestDb)`. The calling crate needs `tokio` (macros, rt) as a dev-dependency.
+#[macro_export]
+macro_rules! async_db_tests {
+    ($($name:ident => $body:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn mysql() {
+                    super::$body($crate::TestDb::mysql()).await;
+                }
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$body($crate::TestDb::sqlite()).await;
+                }
+            }
+        )*
+    };
+}

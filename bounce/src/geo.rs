@@ -1,0 +1,147 @@
+//! Country of a client address from a MaxMind database, reloaded when the file changes.
+
+use arc_swap::ArcSwapOption;
+use maxminddb::Reader;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// The loaded database (if any) and where it came from.
+pub struct Geo {
+    path: Option<PathBuf>,
+    reader: ArcSwapOption<Reader<Vec<u8>>>,
+    loaded_mtime: Mutex<Option<SystemTime>>,
+}
+
+impl Geo {
+    /// Loads `path` if set. A missing or broken file is logged, not fatal: clients then
+    /// have no region until a good file appears.
+    pub fn new(path: Option<PathBuf>) -> Self {
+        let geo = Self {
+            path,
+            reader: ArcSwapOption::empty(),
+            loaded_mtime: Mutex::new(None),
+        };
+        geo.reload_if_changed();
+        geo
+    }
+
+    /// ISO country code (upper case) of `ip`, if the database knows it.
+    pub fn country(&self, ip: IpAddr) -> Option<String> {
+        let reader = self.reader.load();
+        let reader = reader.as_ref()?;
+        let found = reader.lookup(ip).ok()?;
+        let record: maxminddb::geoip2::Country<'_> = found.decode().ok()??;
+        record.country.iso_code.map(str::to_ascii_uppercase)
+    }
+
+    /// Whether a database is loaded.
+    pub fn is_loaded(&self) -> bool {
+        self.reader.load().is_some()
+    }
+
+    /// Reloads the file when its modification time moved; returns whether it did. A file
+    /// that fails to load leaves the previous database in service.
+    pub fn reload_if_changed(&self) -> bool {
+        let Some(path) = &self.path else {
+            return false;
+        };
+        let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let Ok(mut loaded) = self.loaded_mtime.lock() else {
+            return false;
+        };
+        if mtime.is_none() || *loaded == mtime {
+            return false;
+        }
+        match open(path) {
+            Ok(reader) => {
+                self.reader.store(Some(Arc::new(reader)));
+                *loaded = mtime;
+                tracing::info!(path = %path.display(), "GeoIP database loaded");
+                true
+            }
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "GeoIP database not loaded");
+                false
+            }
+        }
+    }
+
+    /// Checks the file every `every` until the process ends.
+    pub fn spawn_reloader(self: &Arc<Self>, every: Duration) {
+        if self.path.is_none() || every.is_zero() {
+            return;
+        }
+        let geo = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let g = Arc::clone(&geo);
+                let _ = tokio::task::spawn_blocking(move || g.reload_if_changed()).await;
+            }
+        });
+    }
+}
+
+fn open(path: &Path) -> Result<Reader<Vec<u8>>, maxminddb::MaxMindDbError> {
+    Reader::open_readfile(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bouncer_test_support::write_country_mmdb;
+
+    #[test]
+    fn reloads_when_the_file_changes_and_survives_a_bad_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("geo.mmdb");
+        let geo = Geo::new(Some(path.clone()));
+        assert!(!geo.is_loaded(), "a missing file is not fatal");
+        write_country_mmdb(&path, &[("203.0.113.0/24", "de")]);
+        assert!(geo.reload_if_changed());
+        assert_eq!(
+            geo.country("203.0.113.5".parse().unwrap()).as_deref(),
+            Some("DE")
+        );
+        assert!(!geo.reload_if_changed(), "unchanged file: no reload");
+
+        // Replace the file (new inode and modification time), as an updater would.
+        let next = dir.path().join("next.mmdb");
+        write_country_mmdb(&next, &[("203.0.113.0/24", "FR"), ("2001:db8::/32", "JP")]);
+        let later = SystemTime::now() + Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&next)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        std::fs::rename(&next, &path).unwrap();
+        assert!(geo.reload_if_changed());
+        assert_eq!(
+            geo.country("203.0.113.5".parse().unwrap()).as_deref(),
+            Some("FR")
+        );
+        assert_eq!(
+            geo.country("2001:db8::7".parse().unwrap()).as_deref(),
+            Some("JP")
+        );
+
+        // A corrupt file keeps the last good database in service.
+        std::fs::write(&path, b"not a maxmind database").unwrap();
+        let latest = SystemTime::now() + Duration::from_secs(10);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(latest)
+            .unwrap();
+        assert!(!geo.reload_if_changed());
+        assert_eq!(
+            geo.country("203.0.113.5".parse().unwrap()).as_deref(),
+            Some("FR")
+        );
+    }
+}

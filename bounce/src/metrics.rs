@@ -1,0 +1,54 @@
+//! bounce's Prometheus metrics, registered on the instance's own registry.
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
+
+pub struct Metrics {
+    /// Answers by outcome: redirect, print, not_found, bad_request, home, attribution, error.
+    pub requests: IntCounterVec,
+    pub latency: Histogram,
+    /// In-process cache lookups and fills (misses) by entry kind.
+    pub cache_lookups: IntCounterVec,
+    pub cache_fills: IntCounterVec,
+    pub db_queries: IntCounter,
+}
+
+impl Metrics {
+    pub fn new(registry: &Registry) -> prometheus::Result<Self> {
+        let m = Self {
+            requests: IntCounterVec::new(
+                Opts::new("requests_total", "Answers by outcome"),
+                &["outcome"],
+            )?,
+            latency: Histogram::with_opts(
+                HistogramOpts::new(
+                    "request_duration_seconds",
+                    "Time to answer a redirect request",
+                )
+                .buckets(vec![
+                    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0,
+                ]),
+            )?,
+            cache_lookups: IntCounterVec::new(
+                Opts::new(
+                    "cache_lookups_total",
+                    "In-process cache lookups by entry kind",
+                ),
+                &["kind"],
+            )?,
+            cache_fills: IntCounterVec::new(
+                Opts::new(
+                    "cache_fills_total",
+                    "In-process cache misses filled from the database",
+                ),
+                &["kind"],
+            )?,
+            db_queries: IntCounter::new("db_queries_total", "Database queries issued")?,
+        };
+        registry.register(Box::new(m.requests.clone()))?;
+        registry.register(Box::new(m.latency.clone()))?;
+        registry.register(Box::new(m.cache_lookups.clone()))?;
+        registry.register(Box::new(m.cache_fills.clone()))?;
+        registry.register(Box::new(m.db_queries.clone()))?;
+        Ok(m)
+    }
+}

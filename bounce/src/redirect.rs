@@ -1,0 +1,167 @@
+//! The redirector's pipeline (spec `bounce.md` part A, then part B for the base URL).
+
+use crate::catalogue::Resolved;
+use crate::request::{valid_lang, Params};
+use crate::{attribution, client, AppState, BounceError};
+use bouncer_core::hash::stable_hash;
+use bouncer_core::rules::RuleInput;
+use std::net::IpAddr;
+
+/// What a request asked, as far as bounce cares.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestInfo<'a> {
+    pub query: &'a str,
+    pub peer: Option<IpAddr>,
+    pub forwarded_for: Option<&'a str>,
+    pub user_agent: &'a str,
+    pub referer: &'a str,
+    /// The pin-https header said `https`: the client came over TLS.
+    pub https: bool,
+}
+
+/// The answer, before it is rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Empty product: the configured home page.
+    Home(String),
+    /// Stub attribution service.
+    Attribution(String),
+    Redirect(String),
+    /// `print=yes`: the URL as text.
+    Print(String),
+    NotFound,
+    BadRequest(String),
+    QueryTooLong(usize),
+}
+
+impl Outcome {
+    /// Label for the requests metric.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Home(_) => "home",
+            Outcome::Attribution(_) => "attribution",
+            Outcome::Redirect(_) => "redirect",
+            Outcome::Print(_) => "print",
+            Outcome::NotFound => "not_found",
+            Outcome::BadRequest(_) | Outcome::QueryTooLong(_) => "bad_request",
+        }
+    }
+}
+
+/// Runs the pipeline in the order of the spec.
+pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, BounceError> {
+    let config = &state.config.bounce;
+    if req.query.len() > config.max_query_bytes {
+        return Ok(Outcome::QueryTooLong(config.max_query_bytes));
+    }
+    let mut p = Params::parse(req.query);
+    if p.product.is_empty() {
+        return Ok(Outcome::Home(config.home_url.clone()));
+    }
+    p.apply_defaults();
+    if !valid_lang(&p.lang) {
+        let shown: String = p.lang.chars().take(40).collect();
+        return Ok(Outcome::BadRequest(format!(
+            "invalid lang {shown:?}: expected a language code such as en-US or ja-JP-mac"
+        )));
+    }
+    if let Some(root) = &config.stub_root {
+        if let Some(url) = attribution::stub_url(root, &p, req.referer) {
+            return Ok(Outcome::Attribution(url));
+        }
+    }
+    let snapshot = state.catalogue.snapshot().await?;
+    let rewrite = snapshot.rules.apply(&RuleInput {
+        product: &p.product,
+        os: &p.os,
+        lang: &p.lang,
+        user_agent: req.user_agent,
+        referer: req.referer,
+    });
+    if let Some(rw) = rewrite {
+        tracing::debug!(rule = rw.rule_id, "rewrite rule applied");
+        p.product = rw.product.unwrap_or(p.product);
+        p.os = rw.os.unwrap_or(p.os);
+    }
+    let resolved = state.catalogue.resolve(&p.product, &p.os).await?;
+    let Resolved::Found(target) = resolved.as_ref() else {
+        return Ok(Outcome::NotFound);
+    };
+    let Some(lang) = target.language(&p.lang) else {
+        return Ok(Outcome::NotFound);
+    };
+    let https_only = target.ssl_only || req.https;
+    let base = match &state.pinned {
+        Some(pin) if https_only => pin.https.clone(),
+        Some(pin) => pin.http.clone(),
+        None => {
+            let client = match (&p.ip, config.allow_ip_override) {
+                (Some(ip), true) => ip.parse().ok(),
+                _ => client::client_ip(
+                    req.peer,
+                    req.forwarded_for,
+                    &state.config.network.trusted_proxies,
+                ),
+            };
+            let region = client
+                .and_then(|ip| state.geo.country(ip))
+                .and_then(|cc| snapshot.countries.get(&cc))
+                .and_then(|id| snapshot.regions.get(id));
+            let entropy = if p.print {
+                let who = client.map(|ip| ip.to_string()).unwrap_or_default();
+                stable_hash(&[who.as_bytes(), &target.location_id.to_be_bytes()])
+            } else {
+                rand::random()
+            };
+            let mirrors = state
+                .catalogue
+                .location_mirrors(target.location_id, snapshot.clone())
+                .await?;
+            match mirrors.select(region, https_only, entropy) {
+                Some(chosen) => chosen.base_url.to_string(),
+                None => match &config.fallback_base_url {
+                    Some(f) if !https_only || bouncer_core::selection::is_https(f) => f.clone(),
+                    _ => return Ok(Outcome::NotFound),
+                },
+            }
+        }
+    };
+    let url = header_safe(&format!("{base}{}", target.path.replace(":lang", lang)));
+    Ok(if p.print {
+        Outcome::Print(url)
+    } else {
+        Outcome::Redirect(url)
+    })
+}
+
+/// Percent-encodes what must never reach a header raw (controls, space, non-ASCII), so a
+/// Location header cannot be split whatever the database holds. Plain ASCII URLs pass
+/// through byte for byte.
+pub fn header_safe(url: &str) -> String {
+    if url.bytes().all(|b| b.is_ascii_graphic()) {
+        return url.to_owned();
+    }
+    let mut out = String::with_capacity(url.len() + 16);
+    for &b in url.as_bytes() {
+        if b.is_ascii_graphic() {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn header_safe_encodes_only_unsafe_bytes() {
+        use super::header_safe;
+        assert_eq!(header_safe("https://m/a%20b?x=1"), "https://m/a%20b?x=1");
+        assert_eq!(
+            header_safe("https://m/a b\r\nSet-Cookie: x"),
+            "https://m/a%20b%0D%0ASet-Cookie:%20x"
+        );
+        assert_eq!(header_safe("https://m/é"), "https://m/%C3%A9");
+    }
+}

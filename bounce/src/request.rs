@@ -1,0 +1,121 @@
+//! The query string, as go-bouncer reads it: first value wins, `product` and `os` trimmed
+//! and lowercased, defaults for empty `os` and `lang`.
+
+use url::form_urlencoded;
+
+/// The parameters bounce reads, normalised.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params {
+    pub product: String,
+    pub os: String,
+    pub lang: String,
+    pub print: bool,
+    pub attribution_code: String,
+    pub attribution_sig: String,
+    /// `ip=` (honoured only when the configuration allows it).
+    pub ip: Option<String>,
+}
+
+impl Params {
+    /// Parses a raw query string. Defaults are not applied here (an empty product must be
+    /// seen as empty first).
+    pub fn parse(query: &str) -> Self {
+        let mut p = Params::default();
+        let mut seen = [false; 7];
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            let slot = match key.as_ref() {
+                "product" => 0,
+                "os" => 1,
+                "lang" => 2,
+                "print" => 3,
+                "attribution_code" => 4,
+                "attribution_sig" => 5,
+                "ip" => 6,
+                _ => continue,
+            };
+            if std::mem::replace(&mut seen[slot], true) {
+                continue;
+            }
+            match slot {
+                0 => p.product = value.trim().to_lowercase(),
+                1 => p.os = value.trim().to_lowercase(),
+                2 => p.lang = value.into_owned(),
+                3 => p.print = value == "yes",
+                4 => p.attribution_code = value.into_owned(),
+                5 => p.attribution_sig = value.into_owned(),
+                _ => p.ip = Some(value.into_owned()),
+            }
+        }
+        p
+    }
+
+    /// Empty `os` → `win`, empty `lang` → `en-US`.
+    pub fn apply_defaults(&mut self) {
+        if self.os.is_empty() {
+            self.os = "win".into();
+        }
+        if self.lang.is_empty() {
+            self.lang = "en-US".into();
+        }
+    }
+}
+
+/// `^[A-Za-z]{2,3}(-[A-Za-z0-9]+)*$`: what may stand for `:lang` in a path (spec part C:
+/// the raw value once reached the path, `lang=../../x`).
+pub fn valid_lang(lang: &str) -> bool {
+    let mut parts = lang.split('-');
+    let head = parts.next().unwrap_or_default();
+    (2..=3).contains(&head.len())
+        && head.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_value_wins_and_normalises() {
+        let p = Params::parse(
+            "product=+Firefox-Latest%20&product=x&os=WIN64&lang=de&lang=fr&print=yes",
+        );
+        assert_eq!(p.product, "firefox-latest");
+        assert_eq!(p.os, "win64");
+        assert_eq!(p.lang, "de");
+        assert!(p.print);
+        assert!(
+            !Params::parse("print=YES").print,
+            "print is on only for exactly `yes`"
+        );
+        assert!(!Params::parse("print=yes%20").print);
+    }
+
+    #[test]
+    fn defaults() {
+        let mut p = Params::parse("product=firefox&os=&lang=");
+        p.apply_defaults();
+        assert_eq!((p.os.as_str(), p.lang.as_str()), ("win", "en-US"));
+    }
+
+    #[test]
+    fn lang_validation() {
+        for ok in ["de", "en-US", "ja-JP-mac", "ast", "zh-TW", "es-419"] {
+            assert!(valid_lang(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "d",
+            "deut",
+            "../../x",
+            "en_US",
+            "en-",
+            "en--US",
+            "de/",
+            "en-US\r\n",
+            "dé",
+            "1a",
+        ] {
+            assert!(!valid_lang(bad), "{bad:?}");
+        }
+    }
+}
