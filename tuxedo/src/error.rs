@@ -1,13 +1,208 @@
-//! tuxedo's one error type.
+//! tuxedo's one error type, and the one place that maps it to HTTP: the status of every
+//! error, and for the XML API the error number and text each endpoint has always sent
+//! (release automation matches on them, so they are part of the API).
 
+use actix_web::http::StatusCode;
 use bouncer_core::CoreError;
 
+/// Everything that can go wrong in tuxedo. The first group are the caller's mistakes
+/// (4xx); the catalogue functions return them before touching anything, or from inside
+/// the transaction, which then rolls back.
 #[derive(Debug, thiserror::Error)]
 pub enum TuxedoError {
-    #[error(transparent)]
-    Core(#[from] CoreError),
+    #[error("missing parameter {0}")]
+    Missing(&'static str),
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("product name is empty")]
+    EmptyProductName,
+    #[error("product {0:?} already exists")]
+    ProductExists(String),
+    #[error("product {0} not found")]
+    ProductNotFound(String),
+    #[error("language(s) already exist(s): {0}")]
+    LanguagesExist(String),
+    #[error("os {0:?} not found")]
+    OsNotFound(String),
+    #[error("location of {product:?} on {os:?} already exists")]
+    LocationExists { product: String, os: String },
+    #[error("no location of {product:?} on {os:?}")]
+    LocationNotFound { product: String, os: String },
+    #[error("location {0} not found")]
+    LocationIdNotFound(String),
+    #[error("alias {0:?} is the name of a product")]
+    AliasIsProduct(String),
+    #[error("related product {0:?} not found")]
+    RelatedProductNotFound(String),
+    #[error("no products match")]
+    NoProductsMatch,
+    #[error("no operating systems match")]
+    NoOsesMatch,
+    #[error("user {0:?} already exists")]
+    UserExists(String),
+
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("this account's role may not do this")]
+    Forbidden,
+    #[error("too many failed logins; retry later")]
+    TooManyAttempts,
+    #[error("request body over {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+
+    /// The master is down or unreachable: 503, the caller may retry.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected database failure: opaque 500, details only in the log.
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+}
+
+pub type Result<T, E = TuxedoError> = std::result::Result<T, E>;
+
+impl From<CoreError> for TuxedoError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::Pool(e) => Self::Unavailable(e.to_string()),
+            CoreError::Query(e) => e.into(),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for TuxedoError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::Error as E;
+        match e {
+            // A lost connection mid-call is the database being down, not a bug.
+            E::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, info) => {
+                Self::Unavailable(info.message().to_owned())
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// An XML API command, as far as errors are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    ProductShow,
+    ProductAdd,
+    ProductDelete,
+    LanguageAdd,
+    LanguageDelete,
+    LocationShow,
+    LocationAdd,
+    LocationModify,
+    LocationDelete,
+    CreateUpdateAlias,
+    Uptake,
+    MirrorList,
+}
+
+impl Command {
+    /// The command's name in the URL (`/api/<name>`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ProductShow => "product_show",
+            Self::ProductAdd => "product_add",
+            Self::ProductDelete => "product_delete",
+            Self::LanguageAdd => "product_language_add",
+            Self::LanguageDelete => "product_language_delete",
+            Self::LocationShow => "location_show",
+            Self::LocationAdd => "location_add",
+            Self::LocationModify => "location_modify",
+            Self::LocationDelete => "location_delete",
+            Self::CreateUpdateAlias => "create_update_alias",
+            Self::Uptake => "uptake",
+            Self::MirrorList => "mirror_list",
+        }
+    }
+}
+
+impl TuxedoError {
+    /// The HTTP status of this error, whatever the API.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::UserExists(_) => StatusCode::CONFLICT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) | Self::Io(_) | Self::Metrics(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The `<error number="N">text</error>` of the XML API, for the errors that have one
+    /// (the caller's mistakes and 413); `None` for the rest, which get a plain-text body.
+    pub fn xml_number_and_text(&self, cmd: Command) -> Option<(u16, String)> {
+        use Command as C;
+        let (n, text) = match (self, cmd) {
+            (Self::PayloadTooLarge(_), _) => (101, "Request body is too large.".into()),
+            (Self::Missing(_), C::ProductShow) => (101, "product is required.".into()),
+            (Self::Missing(_), C::ProductDelete) => {
+                (101, "Either product_id or product is required.".into())
+            }
+            (Self::Missing(_), C::LanguageAdd | C::LanguageDelete) => {
+                (101, "Product name is required.".into())
+            }
+            (Self::Missing(_), C::LocationShow) => {
+                (103, "The GET parameter product is required".into())
+            }
+            (Self::Missing(_), C::LocationAdd | C::LocationModify) => (
+                101,
+                "product, os, and path are required POST parameters.".into(),
+            ),
+            (Self::Missing(_), C::LocationDelete) => (101, "location_id is required.".into()),
+            (Self::Missing("alias"), C::CreateUpdateAlias) => (102, "alias is required.".into()),
+            (Self::Missing(_), C::CreateUpdateAlias) => {
+                (103, "related_product is required.".into())
+            }
+            (Self::Missing(_), C::Uptake) => {
+                (101, "product and/or os are required GET parameters.".into())
+            }
+            (Self::Missing(p), _) => (101, format!("{p} is required.")),
+            (Self::EmptyProductName, _) => (103, "Cannot add an empty product name".into()),
+            (Self::ProductExists(_), _) => (104, "product already exists.".into()),
+            (Self::ProductNotFound(_), C::ProductDelete) => (102, "No product found.".into()),
+            (Self::ProductNotFound(p), C::LocationAdd | C::LocationModify) => {
+                (105, format!("FAILED: '{p}' does not exist"))
+            }
+            (Self::ProductNotFound(_), _) => (102, "Product not found.".into()),
+            (Self::LanguagesExist(_), _) => (104, "Language(s) already exist(s)".into()),
+            (Self::OsNotFound(os), _) => (106, format!("FAILED: '{os}' does not exist")),
+            (Self::LocationExists { .. }, _) => {
+                (104, "The specified location already exists.".into())
+            }
+            (Self::LocationNotFound { product, os }, _) => (
+                104,
+                format!("FAILED: location '{product}' on OS '{os}' does not exist"),
+            ),
+            (Self::LocationIdNotFound(_), _) => (102, "No location found.".into()),
+            (Self::RelatedProductNotFound(_), _) => (
+                103,
+                "You must specify a valid product to match with an alias".into(),
+            ),
+            (Self::AliasIsProduct(_), _) => (
+                104,
+                "You cannot create an alias with the same name as a product".into(),
+            ),
+            (Self::NoProductsMatch, _) => (102, "No products found".into()),
+            (Self::NoOsesMatch, _) => (102, "No OSes found".into()),
+            // Not in the old admin (it answered 500 or wrote bad rows): one number for
+            // every other invalid value, with a text naming the parameter.
+            (Self::Invalid { field, reason }, _) => (100, format!("Invalid {field}: {reason}")),
+            _ => return None,
+        };
+        Some((n, text))
+    }
 }

@@ -1,16 +1,32 @@
-//! tuxedo, built from a listener and a configuration so tests run the real service on
-//! port 0. Until the admin API lands it serves the Dockerflow endpoints only.
+//! tuxedo, the admin service, built from a listener and a configuration so tests run the
+//! real service on port 0.
+//!
+//! - [`catalogue`]: the operations every interface calls (one transaction each, audited).
+//! - [`xml`]: the XML API under `/api/` that release automation uses.
+//! - [`auth`]: accounts, roles, Basic credentials, the failed-login limit.
 
+pub mod auth;
+pub mod catalogue;
+pub mod cli;
 mod error;
+mod metrics;
+pub mod xml;
 
-pub use error::TuxedoError;
+pub use error::{Command, TuxedoError};
 
 use actix_web::{web, HttpResponse};
+use auth::limiter::LoginLimiter;
 use bouncer_core::config::Config;
 use bouncer_core::db::{self, DbPool};
 use bouncer_service::dockerflow::{self, Version};
 use bouncer_service::Application;
 use std::net::TcpListener;
+use std::time::Duration;
+
+/// Failed logins allowed per (username, client address) within [`LOGIN_WINDOW`].
+pub const MAX_LOGIN_FAILURES: u32 = 10;
+/// The window of the failed-login limit.
+pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// State shared by tuxedo's handlers.
 pub struct AppState {
@@ -19,19 +35,26 @@ pub struct AppState {
     pub master: DbPool,
     pub registry: prometheus::Registry,
     pub version: Version,
+    pub limiter: LoginLimiter,
+    metrics: metrics::ApiMetrics,
 }
 
-/// Builds the state and the HTTP server on `listener`.
+/// Builds the state and the HTTP server on `listener`. On a database without accounts it
+/// creates `admin` and prints its one-time password to stderr.
 pub fn build(config: Config, listener: TcpListener) -> Result<Application, TuxedoError> {
     if config.database.migrate_on_start {
         bouncer_service::migrate(&config)?;
     }
     let master = db::pool(&config.database.url, bouncer_service::pool_options(&config))?;
+    bootstrap_admin(&master);
+    let registry = prometheus::Registry::new_custom(Some("tuxedo".into()), None)?;
     let state = web::Data::new(AppState {
+        metrics: metrics::ApiMetrics::register(&registry)?,
         config,
         master,
-        registry: prometheus::Registry::new_custom(Some("tuxedo".into()), None)?,
+        registry,
         version: Version::new(env!("CARGO_PKG_VERSION")),
+        limiter: LoginLimiter::new(MAX_LOGIN_FAILURES, LOGIN_WINDOW),
     });
     tracing::info!(config = %state.config.redacted(), "tuxedo starting");
     Ok(Application::start(listener, move |cfg| {
@@ -45,7 +68,27 @@ fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/__lbheartbeat__", web::to(dockerflow::lbheartbeat))
         .route("/__heartbeat__", web::to(heartbeat))
         .route("/__version__", web::to(version))
-        .route("/metrics", web::to(metrics));
+        .route("/metrics", web::to(metrics))
+        .configure(xml::routes);
+}
+
+/// First start: no accounts yet, so make `admin` with a random password shown once. A
+/// database that is down now is not fatal (the heartbeat reports it); the next start
+/// retries.
+fn bootstrap_admin(master: &DbPool) {
+    let created = db::conn(master)
+        .map_err(TuxedoError::from)
+        .and_then(|mut c| auth::users::bootstrap(&mut c));
+    match created {
+        Ok(Some(password)) => {
+            tracing::warn!(
+                "no accounts: created user admin; its password is printed once on stderr"
+            );
+            eprintln!("tuxedo: created user `admin` with one-time password: {password}");
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "could not check for accounts"),
+    }
 }
 
 async fn heartbeat(state: web::Data<AppState>) -> HttpResponse {

@@ -1,0 +1,72 @@
+//! Authenticating an HTTP request: Basic credentials checked against the accounts, with
+//! the failed-login limit applied per (username, client address).
+
+use super::{parse_basic, users, Permission, Principal};
+use crate::error::{Result, TuxedoError};
+use crate::AppState;
+use actix_web::{web, HttpRequest};
+use bouncer_core::db;
+use std::net::IpAddr;
+
+/// The caller, checked for `permission`. Errors: 401 without valid credentials, 429 while
+/// locked out, 403 when the role does not grant `permission`.
+pub async fn authenticate(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    permission: Permission,
+) -> Result<Principal> {
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .ok_or(TuxedoError::Unauthorized)?;
+    let (user, password) = parse_basic(header).ok_or(TuxedoError::Unauthorized)?;
+    let ip = client_ip(req, state);
+    if state.limiter.is_blocked(&user, ip) {
+        tracing::warn!(user, %ip, "login refused: too many failures");
+        return Err(TuxedoError::TooManyAttempts);
+    }
+    let pool = state.master.clone();
+    let name = user.clone();
+    // A database lookup plus argon2 (deliberately slow): off the async executor.
+    let verified = web::block(move || {
+        let mut conn = db::conn(&pool)?;
+        users::verify(&mut conn, &name, &password)
+    })
+    .await
+    .map_err(|e| TuxedoError::Internal(e.to_string()))??;
+    let Some(principal) = verified else {
+        state.limiter.failed(&user, ip);
+        tracing::warn!(user, %ip, "login failed");
+        return Err(TuxedoError::Unauthorized);
+    };
+    state.limiter.succeeded(&user, ip);
+    principal.require(permission)?;
+    Ok(principal)
+}
+
+/// The client's address: the peer, or the last address a trusted proxy appended to
+/// `X-Forwarded-For`.
+fn client_ip(req: &HttpRequest, state: &AppState) -> IpAddr {
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let trusted = |ip: &IpAddr| {
+        state
+            .config
+            .network
+            .trusted_proxies
+            .iter()
+            .any(|n| n.contains(ip))
+    };
+    if !trusted(&peer) {
+        return peer;
+    }
+    req.headers()
+        .get("x-forwarded-for")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.rsplit(',').next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(peer)
+}

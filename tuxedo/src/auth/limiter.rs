@@ -1,0 +1,91 @@
+//! Failed-login limit: after `max_failures` failures for one (username, client address)
+//! within `window`, further attempts are refused until the window has passed, so a
+//! password cannot be guessed at request speed. In memory: a restart forgives.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Entries kept before expired ones are swept, bounding memory under a spray of names.
+const SWEEP_AT: usize = 10_000;
+
+pub struct LoginLimiter {
+    max_failures: u32,
+    window: Duration,
+    failures: Mutex<HashMap<(String, IpAddr), (u32, Instant)>>,
+}
+
+impl LoginLimiter {
+    pub fn new(max_failures: u32, window: Duration) -> Self {
+        Self {
+            max_failures,
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn key(user: &str, ip: IpAddr) -> (String, IpAddr) {
+        (user.to_lowercase(), ip)
+    }
+
+    /// Whether `user` from `ip` is currently locked out.
+    pub fn is_blocked(&self, user: &str, ip: IpAddr) -> bool {
+        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(&Self::key(user, ip)) {
+            Some((n, since)) => *n >= self.max_failures && since.elapsed() < self.window,
+            None => false,
+        }
+    }
+
+    /// Counts a failed login.
+    pub fn failed(&self, user: &str, ip: IpAddr) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= SWEEP_AT {
+            let window = self.window;
+            map.retain(|_, (_, since)| since.elapsed() < window);
+        }
+        let entry = map
+            .entry(Self::key(user, ip))
+            .or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= self.window {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
+
+    /// Forgets the failures of a successful login.
+    pub fn succeeded(&self, user: &str, ip: IpAddr) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&Self::key(user, ip));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_after_max_failures_per_user_and_address() {
+        let l = LoginLimiter::new(3, Duration::from_secs(60));
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        for _ in 0..3 {
+            assert!(!l.is_blocked("rel", a));
+            l.failed("REL", a);
+        }
+        assert!(l.is_blocked("rel", a));
+        assert!(!l.is_blocked("rel", b));
+        assert!(!l.is_blocked("other", a));
+        l.succeeded("rel", a);
+        assert!(!l.is_blocked("rel", a));
+    }
+
+    #[test]
+    fn window_expiry_forgives() {
+        let l = LoginLimiter::new(1, Duration::from_millis(0));
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        l.failed("rel", a);
+        assert!(!l.is_blocked("rel", a));
+    }
+}

@@ -1,0 +1,124 @@
+//! Accounts in `bouncer_users`; passwords are stored only as argon2id PHC strings.
+
+use super::{Principal, Role};
+use crate::catalogue::{audit, is_unique_violation, valid_name};
+use crate::error::{Result, TuxedoError};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Argon2, PasswordVerifier};
+use bouncer_core::db::DbConnection;
+use bouncer_core::models::{NewUser, User};
+use bouncer_core::schema::bouncer_users;
+use diesel::prelude::*;
+use serde_json::json;
+
+/// Shortest password accepted for a new account.
+pub const MIN_PASSWORD: usize = 12;
+
+/// Creates an account. `actor` is who did it (recorded in the audit log).
+pub fn add(
+    conn: &mut DbConnection,
+    actor: &str,
+    username: &str,
+    role: Role,
+    password: &str,
+) -> Result<()> {
+    let username = valid_name("username", username, 255)?;
+    if username.contains(':') {
+        return Err(TuxedoError::Invalid {
+            field: "username",
+            reason: "must not contain ':' (HTTP Basic splits there)".into(),
+        });
+    }
+    if password.chars().count() < MIN_PASSWORD {
+        return Err(TuxedoError::Invalid {
+            field: "password",
+            reason: format!("shorter than {MIN_PASSWORD} characters"),
+        });
+    }
+    let hash = hash_password(password)?;
+    conn.transaction(|conn| {
+        diesel::insert_into(bouncer_users::table)
+            .values(NewUser {
+                username,
+                password_hash: &hash,
+                role: role.as_str(),
+                active: true,
+                created_at: chrono::Utc::now().naive_utc(),
+            })
+            .execute(conn)
+            .map_err(|e| match is_unique_violation(&e) {
+                true => TuxedoError::UserExists(username.to_owned()),
+                false => e.into(),
+            })?;
+        audit(
+            conn,
+            actor,
+            "user.add",
+            &format!("user:{username}"),
+            None,
+            Some(json!({"username": username, "role": role.as_str()})),
+        )
+    })
+}
+
+/// The account `username` / `password` names, if the password is right and the account
+/// active; `None` otherwise (the caller counts the failure).
+pub fn verify(
+    conn: &mut DbConnection,
+    username: &str,
+    password: &str,
+) -> Result<Option<Principal>> {
+    let user: Option<User> = bouncer_users::table
+        .filter(bouncer_users::username.eq(username))
+        .filter(bouncer_users::active.eq(true))
+        .first(conn)
+        .optional()?;
+    let Some(user) = user else {
+        return Ok(None);
+    };
+    let parsed = PasswordHash::new(&user.password_hash)
+        .map_err(|e| TuxedoError::Internal(format!("stored hash of {username:?}: {e}")))?;
+    if Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_err()
+    {
+        return Ok(None);
+    }
+    let role = user.role.parse().map_err(|_| {
+        TuxedoError::Internal(format!("unknown role {:?} of {username:?}", user.role))
+    })?;
+    Ok(Some(Principal {
+        username: user.username,
+        role,
+    }))
+}
+
+/// On a database without accounts, creates `admin` with a random password and returns
+/// the password (to be shown once); `None` when accounts exist.
+pub fn bootstrap(conn: &mut DbConnection) -> Result<Option<String>> {
+    let count: i64 = bouncer_users::table.count().get_result(conn)?;
+    if count > 0 {
+        return Ok(None);
+    }
+    let password = random_password();
+    match add(conn, "bootstrap", "admin", Role::Admin, &password) {
+        Ok(()) => Ok(Some(password)),
+        // Another instance bootstrapped at the same moment.
+        Err(TuxedoError::UserExists(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn hash_password(password: &str) -> Result<String> {
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+        .map_err(|e| TuxedoError::Internal(format!("salt: {e}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| TuxedoError::Internal(format!("hashing a password: {e}")))
+}
+
+fn random_password() -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), 24)
+}

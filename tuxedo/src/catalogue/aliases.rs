@@ -1,0 +1,82 @@
+//! Aliases: a name bounce resolves to a product (`firefox-latest` → `Firefox-126.0`).
+
+use super::products::{lookup, ProductRef, MAX_NAME};
+use super::{audit, bump, valid_name};
+use crate::error::{Result, TuxedoError};
+use bouncer_core::db::DbConnection;
+use bouncer_core::models::{Alias, NewAlias};
+use bouncer_core::schema::mirror_aliases;
+use diesel::prelude::*;
+use serde_json::json;
+
+/// Whether [`create_or_update`] created the alias or pointed an existing one elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Points `alias` at `related_product`, creating it if needed. The product must exist and
+/// the alias must not be a product's name (bounce would never reach it).
+pub fn create_or_update(
+    conn: &mut DbConnection,
+    actor: &str,
+    alias: &str,
+    related_product: &str,
+) -> Result<Outcome> {
+    let alias = valid_name("alias", alias, MAX_NAME)?;
+    let related = valid_name("related_product", related_product, MAX_NAME)?;
+    conn.transaction(|conn| {
+        if lookup(conn, ProductRef::Name(alias)).is_ok() {
+            return Err(TuxedoError::AliasIsProduct(alias.to_owned()));
+        }
+        let product = lookup(conn, ProductRef::Name(related))
+            .map_err(|_| TuxedoError::RelatedProductNotFound(related.to_owned()))?;
+        let existing: Option<Alias> = mirror_aliases::table
+            .filter(mirror_aliases::alias.eq(alias))
+            .first(conn)
+            .optional()?;
+        let before = existing
+            .as_ref()
+            .map(|a| json!({"alias": a.alias, "related_product": a.related_product}));
+        let outcome = match &existing {
+            Some(a) if a.related_product == product.name => return Ok(Outcome::Unchanged),
+            Some(a) => {
+                diesel::update(mirror_aliases::table.find(a.id))
+                    .set(mirror_aliases::related_product.eq(&product.name))
+                    .execute(conn)?;
+                Outcome::Updated
+            }
+            None => {
+                diesel::insert_into(mirror_aliases::table)
+                    .values(NewAlias {
+                        alias,
+                        related_product: &product.name,
+                    })
+                    .execute(conn)?;
+                Outcome::Created
+            }
+        };
+        bump(conn)?;
+        let name = existing
+            .map(|a| a.alias)
+            .unwrap_or_else(|| alias.to_owned());
+        audit(
+            conn,
+            actor,
+            "alias.set",
+            &format!("alias:{name}"),
+            before,
+            Some(json!({"alias": name, "related_product": product.name})),
+        )?;
+        Ok(outcome)
+    })
+}
+
+/// Every alias, sorted by name.
+pub fn list(conn: &mut DbConnection) -> Result<Vec<Alias>> {
+    let mut all: Vec<Alias> = mirror_aliases::table.load(conn)?;
+    all.sort_by(|a, b| super::sort_key(&a.alias).cmp(&super::sort_key(&b.alias)));
+    Ok(all)
+}

@@ -1,0 +1,234 @@
+//! Download locations: one path per (product, operating system).
+
+use super::products::{lookup, ProductRef};
+use super::{audit, bump, is_unique_violation, matching_products, valid_name, Match};
+use crate::error::{Result, TuxedoError};
+use bouncer_core::db::DbConnection;
+use bouncer_core::models::{Location, NewLocation, NewLocationMirror, Os, Product};
+use bouncer_core::schema::{
+    mirror_location_mirror_map, mirror_locations, mirror_mirrors, mirror_os, mirror_products,
+};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+
+/// Longest path the schema holds.
+pub const MAX_PATH: usize = 255;
+
+/// One location as the APIs show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocationView {
+    pub id: i32,
+    pub os: String,
+    pub path: String,
+}
+
+/// A product with its locations, ordered by operating system id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProductLocations {
+    pub id: i32,
+    pub name: String,
+    pub locations: Vec<LocationView>,
+}
+
+/// The locations of the products matching `m`; products without a location are left out.
+pub fn find(conn: &mut DbConnection, m: Match<'_>) -> Result<Vec<ProductLocations>> {
+    let products = matching_products(conn, m)?;
+    let mut out = Vec::with_capacity(products.len());
+    for p in products {
+        let pl = of_product(conn, &p)?;
+        if !pl.locations.is_empty() {
+            out.push(pl);
+        }
+    }
+    Ok(out)
+}
+
+/// Adds the location of `product` on `os`; one already there is an error. Every mirror
+/// gets a (not yet active) row for it, which the checker turns on once the file is there.
+pub fn add(
+    conn: &mut DbConnection,
+    actor: &str,
+    product: &str,
+    os: &str,
+    path: &str,
+) -> Result<ProductLocations> {
+    let path = valid_path(path)?;
+    conn.transaction(|conn| {
+        let (p, o) = product_and_os(conn, product, os)?;
+        if find_one(conn, p.id, o.id)?.is_some() {
+            return Err(exists(&p, &o));
+        }
+        diesel::insert_into(mirror_locations::table)
+            .values(NewLocation {
+                product_id: p.id,
+                os_id: o.id,
+                path,
+            })
+            .execute(conn)
+            .map_err(|e| match is_unique_violation(&e) {
+                true => exists(&p, &o),
+                false => e.into(),
+            })?;
+        let location = find_one(conn, p.id, o.id)?
+            .ok_or_else(|| TuxedoError::Internal("inserted location not found".into()))?;
+        let mirrors: Vec<i32> = mirror_mirrors::table
+            .select(mirror_mirrors::id)
+            .load(conn)?;
+        for mirror_id in mirrors {
+            diesel::insert_into(mirror_location_mirror_map::table)
+                .values(NewLocationMirror {
+                    location_id: location.id,
+                    mirror_id,
+                    active: false,
+                    healthy: true,
+                })
+                .execute(conn)?;
+        }
+        mark_for_check(conn, p.id)?;
+        bump(conn)?;
+        let after = view(&location, &o);
+        audit(
+            conn,
+            actor,
+            "location.add",
+            &target(&p, &o),
+            None,
+            Some(json!(after)),
+        )?;
+        of_product(conn, &p)
+    })
+}
+
+/// Changes the path of an existing location (the nightly bump). Setting the path it
+/// already has changes nothing and records nothing.
+pub fn modify(
+    conn: &mut DbConnection,
+    actor: &str,
+    product: &str,
+    os: &str,
+    path: &str,
+) -> Result<ProductLocations> {
+    let path = valid_path(path)?;
+    conn.transaction(|conn| {
+        let (p, o) = product_and_os(conn, product, os)?;
+        let location =
+            find_one(conn, p.id, o.id)?.ok_or_else(|| TuxedoError::LocationNotFound {
+                product: p.name.clone(),
+                os: o.name.clone(),
+            })?;
+        if location.path != path {
+            diesel::update(mirror_locations::table.find(location.id))
+                .set(mirror_locations::path.eq(path))
+                .execute(conn)?;
+            mark_for_check(conn, p.id)?;
+            bump(conn)?;
+            let mut after = view(&location, &o);
+            after.path = path.to_owned();
+            audit(
+                conn,
+                actor,
+                "location.modify",
+                &target(&p, &o),
+                Some(json!(view(&location, &o))),
+                Some(json!(after)),
+            )?;
+        }
+        of_product(conn, &p)
+    })
+}
+
+/// Deletes a location by id (its mirror rows go with it).
+pub fn delete(conn: &mut DbConnection, actor: &str, location_id: i32) -> Result<()> {
+    conn.transaction(|conn| {
+        let found: Option<(Location, Os, Product)> = mirror_locations::table
+            .inner_join(mirror_os::table)
+            .inner_join(mirror_products::table)
+            .filter(mirror_locations::id.eq(location_id))
+            .select((Location::as_select(), Os::as_select(), Product::as_select()))
+            .first(conn)
+            .optional()?;
+        let (location, o, p) =
+            found.ok_or_else(|| TuxedoError::LocationIdNotFound(location_id.to_string()))?;
+        diesel::delete(mirror_locations::table.find(location.id)).execute(conn)?;
+        bump(conn)?;
+        audit(
+            conn,
+            actor,
+            "location.delete",
+            &target(&p, &o),
+            Some(json!(view(&location, &o))),
+            None,
+        )
+    })
+}
+
+fn product_and_os(conn: &mut DbConnection, product: &str, os: &str) -> Result<(Product, Os)> {
+    let p = lookup(conn, ProductRef::Name(product))?;
+    let o: Os = mirror_os::table
+        .filter(mirror_os::name.eq(os.trim()))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| TuxedoError::OsNotFound(os.to_owned()))?;
+    Ok((p, o))
+}
+
+fn find_one(conn: &mut DbConnection, product_id: i32, os_id: i32) -> Result<Option<Location>> {
+    Ok(mirror_locations::table
+        .filter(mirror_locations::product_id.eq(product_id))
+        .filter(mirror_locations::os_id.eq(os_id))
+        .first(conn)
+        .optional()?)
+}
+
+fn of_product(conn: &mut DbConnection, p: &Product) -> Result<ProductLocations> {
+    let rows: Vec<(Location, Os)> = mirror_locations::table
+        .inner_join(mirror_os::table)
+        .filter(mirror_locations::product_id.eq(p.id))
+        .order(mirror_os::id.asc())
+        .select((Location::as_select(), Os::as_select()))
+        .load(conn)?;
+    Ok(ProductLocations {
+        id: p.id,
+        name: p.name.clone(),
+        locations: rows.iter().map(|(l, o)| view(l, o)).collect(),
+    })
+}
+
+/// Tells the checker to probe the product's files again.
+fn mark_for_check(conn: &mut DbConnection, product_id: i32) -> Result<()> {
+    diesel::update(mirror_products::table.find(product_id))
+        .set(mirror_products::checknow.eq(true))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn valid_path(path: &str) -> Result<&str> {
+    let path = valid_name("path", path, MAX_PATH)?;
+    if !path.starts_with('/') {
+        return Err(TuxedoError::Invalid {
+            field: "path",
+            reason: "must start with /".into(),
+        });
+    }
+    Ok(path)
+}
+
+fn exists(p: &Product, o: &Os) -> TuxedoError {
+    TuxedoError::LocationExists {
+        product: p.name.clone(),
+        os: o.name.clone(),
+    }
+}
+
+fn view(l: &Location, o: &Os) -> LocationView {
+    LocationView {
+        id: l.id,
+        os: o.name.clone(),
+        path: l.path.clone(),
+    }
+}
+
+fn target(p: &Product, o: &Os) -> String {
+    format!("location:{}:{}", p.name, o.name)
+}

@@ -1,0 +1,165 @@
+//! The catalogue operations: plain functions over a database connection that every
+//! interface (the XML API, the JSON API, a web UI) calls, so the rules live in one place.
+//!
+//! Each write runs in one transaction (all or nothing), bumps the catalogue generation when
+//! it changes what bounce serves, and records an audit row (actor, action, target, before
+//! and after as JSON). Input is validated before anything is written; a uniqueness clash
+//! found by the database inside the transaction rolls everything back.
+
+pub mod aliases;
+pub mod locations;
+pub mod products;
+pub mod uptake;
+
+use crate::error::{Result, TuxedoError};
+use bouncer_core::db::DbConnection;
+use bouncer_core::models::NewAuditEntry;
+use bouncer_core::schema::{bouncer_audit_log, mirror_os as os_t, mirror_products as products_t};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+/// How a name given by a caller selects rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match<'a> {
+    /// Case-insensitive equality.
+    Exact(&'a str),
+    /// Case-insensitive substring; `%` and `_` in the input match themselves.
+    Fuzzy(&'a str),
+}
+
+/// The LIKE escape character: not `\`, which MySQL would also read as a string escape.
+const LIKE_ESCAPE: char = '!';
+
+impl Match<'_> {
+    /// The LIKE pattern of a fuzzy match, with the caller's wildcards escaped.
+    fn like_pattern(s: &str) -> String {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('%');
+        for c in s.chars() {
+            if matches!(c, '%' | '_') || c == LIKE_ESCAPE {
+                out.push(LIKE_ESCAPE);
+            }
+            out.push(c);
+        }
+        out.push('%');
+        out
+    }
+}
+
+/// Products whose name matches, sorted by name.
+pub(crate) fn matching_products(
+    conn: &mut DbConnection,
+    m: Match<'_>,
+) -> Result<Vec<bouncer_core::models::Product>> {
+    use products_t::dsl::*;
+    let mut rows: Vec<bouncer_core::models::Product> = match m {
+        Match::Exact(s) => mirror_products.filter(name.eq(s)).load(conn)?,
+        Match::Fuzzy(s) => mirror_products
+            .filter(name.like(Match::like_pattern(s)).escape(LIKE_ESCAPE))
+            .load(conn)?,
+    };
+    rows.sort_by(|a, b| sort_key(&a.name).cmp(&sort_key(&b.name)));
+    Ok(rows)
+}
+
+/// Operating systems whose name matches, by id.
+pub(crate) fn matching_oses(
+    conn: &mut DbConnection,
+    m: Match<'_>,
+) -> Result<Vec<bouncer_core::models::Os>> {
+    use os_t::dsl::*;
+    Ok(match m {
+        Match::Exact(s) => mirror_os.filter(name.eq(s)).order(id.asc()).load(conn)?,
+        Match::Fuzzy(s) => mirror_os
+            .filter(name.like(Match::like_pattern(s)).escape(LIKE_ESCAPE))
+            .order(id.asc())
+            .load(conn)?,
+    })
+}
+
+/// The order names are listed in, the same on every backend (the collations of MySQL and
+/// SQLite disagree on punctuation against letters).
+pub(crate) fn sort_key(s: &str) -> (String, &str) {
+    (s.to_lowercase(), s)
+}
+
+/// Checks a caller-given name: trimmed, not empty, at most `max` characters.
+pub(crate) fn valid_name<'a>(field: &'static str, value: &'a str, max: usize) -> Result<&'a str> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(TuxedoError::Missing(field));
+    }
+    if v.chars().count() > max {
+        return Err(TuxedoError::Invalid {
+            field,
+            reason: format!("longer than {max} characters"),
+        });
+    }
+    if v.chars().any(char::is_control) {
+        return Err(TuxedoError::Invalid {
+            field,
+            reason: "contains control characters".into(),
+        });
+    }
+    Ok(v)
+}
+
+/// Whether a database error is a unique-key clash (a concurrent or repeated write).
+pub(crate) fn is_unique_violation(e: &DieselError) -> bool {
+    matches!(
+        e,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// Records one write in the audit log; call inside the writing transaction.
+pub(crate) fn audit(
+    conn: &mut DbConnection,
+    actor: &str,
+    action: &str,
+    target: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> Result<()> {
+    let before = before.map(|v| v.to_string());
+    let after = after.map(|v| v.to_string());
+    diesel::insert_into(bouncer_audit_log::table)
+        .values(NewAuditEntry {
+            created_at: chrono::Utc::now().naive_utc(),
+            actor,
+            action,
+            target,
+            before_json: before.as_deref(),
+            after_json: after.as_deref(),
+        })
+        .execute(conn)?;
+    tracing::info!(actor, action, target, "catalogue write");
+    Ok(())
+}
+
+/// Bumps the catalogue generation: the write changes what bounce serves.
+pub(crate) fn bump(conn: &mut DbConnection) -> Result<i64> {
+    Ok(bouncer_core::generation::bump(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_pattern_escapes_wildcards() {
+        assert_eq!(Match::like_pattern("a%b_c!d"), "%a!%b!_c!!d%");
+        assert_eq!(Match::like_pattern("firefox"), "%firefox%");
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(matches!(
+            valid_name("product", "  ", 10),
+            Err(TuxedoError::Missing("product"))
+        ));
+        assert_eq!(valid_name("product", " a ", 10).unwrap(), "a");
+        assert!(valid_name("product", "abcdefghijk", 10).is_err());
+        assert!(valid_name("product", "a\nb", 10).is_err());
+    }
+}

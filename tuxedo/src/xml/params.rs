@@ -1,0 +1,106 @@
+//! Parameters of an XML API call: the query string, and for POSTs the form-encoded body
+//! (read up to the configured limit; past it the call is refused with 413).
+
+use crate::catalogue::Match;
+use crate::error::{Result, TuxedoError};
+use actix_web::{web, HttpRequest};
+
+/// The decoded parameters, in the order given; a name may repeat (`languages`).
+#[derive(Debug, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Reads the parameters of `req`: for POSTs the body first, then the query string.
+    pub async fn read(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<Self> {
+        let mut pairs = Vec::new();
+        if req.method() == actix_web::http::Method::POST {
+            let declared = req
+                .headers()
+                .get(actix_web::http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok());
+            if declared.is_some_and(|n| n > limit) {
+                return Err(TuxedoError::PayloadTooLarge(limit));
+            }
+            let body = payload
+                .to_bytes_limited(limit)
+                .await
+                .map_err(|_| TuxedoError::PayloadTooLarge(limit))?
+                .map_err(|e| TuxedoError::Invalid {
+                    field: "body",
+                    reason: e.to_string(),
+                })?;
+            pairs.extend(url::form_urlencoded::parse(&body).into_owned());
+        }
+        pairs.extend(url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned());
+        Ok(Self(pairs))
+    }
+
+    /// The first non-blank value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, v)| k == key && !v.trim().is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first non-blank value of `key`, or [`TuxedoError::Missing`].
+    pub fn required(&self, key: &'static str) -> Result<&str> {
+        self.get(key).ok_or(TuxedoError::Missing(key))
+    }
+
+    /// Every value of `key`.
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// A boolean flag: `true` in any case, or `1`.
+    pub fn flag(&self, key: &str) -> bool {
+        self.get(key)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true") || v.trim() == "1")
+    }
+
+    /// How `key` selects names: fuzzy (substring) when `fuzzy` is set, else exact.
+    pub fn matcher(&self, key: &'static str) -> Option<Match<'_>> {
+        let value = self.get(key)?.trim();
+        Some(match self.flag("fuzzy") {
+            true => Match::Fuzzy(value),
+            false => Match::Exact(value),
+        })
+    }
+
+    /// Like [`Params::matcher`], but the parameter is required.
+    pub fn required_matcher(&self, key: &'static str) -> Result<Match<'_>> {
+        self.matcher(key).ok_or(TuxedoError::Missing(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(q: &str) -> Params {
+        Params(
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn repeated_and_flags() {
+        let q = p("product=Firefox&languages=de&languages=fr&fuzzy=TRUE&ssl_only=1&x=");
+        assert_eq!(q.all("languages"), vec!["de", "fr"]);
+        assert!(q.flag("fuzzy") && q.flag("ssl_only") && !q.flag("x"));
+        assert_eq!(q.matcher("product"), Some(Match::Fuzzy("Firefox")));
+        assert!(matches!(q.required("x"), Err(TuxedoError::Missing("x"))));
+        assert_eq!(
+            p("product=a%26b").matcher("product"),
+            Some(Match::Exact("a&b"))
+        );
+    }
+}

@@ -1,0 +1,170 @@
+//! Auth on the XML API: credentials, roles, GET policy, failed-login limit, accounts.
+
+mod common;
+
+use bouncer_test_support::{db_tests, TestDb};
+use common::*;
+use tuxedo::auth::{users, Role};
+
+const WRITES: [&str; 8] = [
+    "product_add",
+    "product_delete",
+    "product_language_add",
+    "product_language_delete",
+    "location_add",
+    "location_modify",
+    "location_delete",
+    "create_update_alias",
+];
+const READS: [&str; 4] = ["product_show", "location_show", "uptake", "mirror_list"];
+
+db_tests! {
+    every_write_needs_the_right_role => every_write_needs_the_right_role,
+    gets_follow_the_setting => gets_follow_the_setting,
+    failed_logins_are_limited => failed_logins_are_limited,
+    accounts => accounts,
+}
+
+fn every_write_needs_the_right_role(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let form = [
+            ("product", "Guarded"),
+            ("os", "win"),
+            ("path", "/p"),
+            ("alias", "a"),
+            ("related_product", "Guarded"),
+            ("languages", "de"),
+            ("location_id", "1"),
+        ];
+        for cmd in WRITES {
+            let r = t.client.post(t.url(cmd)).form(&form).send().await.unwrap();
+            assert_eq!(r.status(), 401, "{cmd} without credentials");
+            assert_eq!(r.headers()["www-authenticate"], r#"Basic realm="tuxedo""#);
+            let (status, _) = t.post_as(cmd, &form, Some((RELEASE.0, "wrong"))).await;
+            assert_eq!(status, 401, "{cmd} with a wrong password");
+            let (status, _) = t.post_as(cmd, &form, Some(("nobody", "whatever"))).await;
+            assert_eq!(status, 401, "{cmd} as an unknown user");
+            for who in [READER, MIRROR_OP] {
+                let (status, _) = t.post_as(cmd, &form, Some(who)).await;
+                assert_eq!(status, 403, "{cmd} as {}", who.0);
+            }
+        }
+        // Nothing got through.
+        assert_eq!(
+            t.get("product_show", &[("product", "Guarded")]).await.1,
+            format!("{DECL}<products/>")
+        );
+        // The release role (password with colons) may write.
+        assert_eq!(
+            t.post("product_add", &[("product", "Guarded")]).await.0,
+            200
+        );
+    });
+}
+
+fn gets_follow_the_setting(db: &TestDb) {
+    block_on(async {
+        let open = start(db, |_| {});
+        for cmd in READS {
+            let (status, _) = open.get(cmd, &[("product", "x"), ("os", "win")]).await;
+            assert_ne!(status, 401, "{cmd} is open by default");
+        }
+        let closed = start_again(db, |c| c.tuxedo.get_requires_auth = true);
+        for cmd in READS {
+            let query = [("product", "x"), ("os", "win")];
+            let r = closed
+                .client
+                .get(closed.url(cmd))
+                .query(&query)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 401, "{cmd} needs credentials");
+            let r = closed
+                .client
+                .get(closed.url(cmd))
+                .query(&query)
+                .basic_auth(READER.0, Some(READER.1))
+                .send()
+                .await
+                .unwrap();
+            assert_ne!(r.status().as_u16(), 401, "{cmd} as a reader");
+            assert_ne!(r.status().as_u16(), 403, "{cmd} as a reader");
+        }
+    });
+}
+
+/// A second tuxedo on a database `start` already seeded.
+fn start_again(db: &TestDb, tweak: impl FnOnce(&mut bouncer_core::config::Config)) -> Tux {
+    let mut config = bouncer_core::config::Config::default();
+    config.database.url = db.url.clone();
+    tweak(&mut config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let app = tuxedo::build(config, listener).unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    Tux {
+        base,
+        client: reqwest::Client::new(),
+    }
+}
+
+fn failed_logins_are_limited(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let form = [("product", "Limited")];
+        for _ in 0..tuxedo::MAX_LOGIN_FAILURES {
+            assert_eq!(
+                t.post_as("product_add", &form, Some((RELEASE.0, "guess")))
+                    .await
+                    .0,
+                401
+            );
+        }
+        // Locked out now, even with the right password.
+        assert_eq!(t.post("product_add", &form).await.0, 429);
+        // Another account from the same address is not affected.
+        assert_eq!(t.post_as("product_add", &form, Some(READER)).await.0, 403);
+    });
+}
+
+fn accounts(db: &TestDb) {
+    let mut conn = db.conn();
+    // First start: an admin with a one-time password; later starts create nothing.
+    let password = users::bootstrap(&mut conn).unwrap().expect("admin created");
+    assert!(password.len() >= 20);
+    let admin = users::verify(&mut conn, "admin", &password)
+        .unwrap()
+        .unwrap();
+    assert_eq!(admin.role, Role::Admin);
+    assert_eq!(users::bootstrap(&mut conn).unwrap(), None);
+    assert_eq!(users::verify(&mut conn, "admin", "wrong").unwrap(), None);
+    // The CLI reads the password from stdin.
+    let mut config = bouncer_core::config::Config::default();
+    config.database.url = db.url.clone();
+    let stdin = std::io::Cursor::new("correct:horse:battery\nignored\n");
+    tuxedo::cli::user_add(&config, "ops", "mirror-operator", stdin).unwrap();
+    let ops = users::verify(&mut conn, "OPS", "correct:horse:battery")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (ops.username.as_str(), ops.role),
+        ("ops", Role::MirrorOperator)
+    );
+    let again = std::io::Cursor::new("another-long-password\n");
+    let err = tuxedo::cli::user_add(&config, "ops", "release", again).unwrap_err();
+    assert!(matches!(err, tuxedo::TuxedoError::UserExists(_)), "{err}");
+    let short = std::io::Cursor::new("short\n");
+    assert!(tuxedo::cli::user_add(&config, "x", "release", short).is_err());
+    let bad_role = std::io::Cursor::new("long-enough-password\n");
+    assert!(tuxedo::cli::user_add(&config, "y", "root", bad_role).is_err());
+    // Only a hash is stored.
+    use diesel::prelude::*;
+    let hash: String = bouncer_core::schema::bouncer_users::table
+        .filter(bouncer_core::schema::bouncer_users::username.eq("ops"))
+        .select(bouncer_core::schema::bouncer_users::password_hash)
+        .first(&mut *conn)
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$") && !hash.contains("horse"));
+}

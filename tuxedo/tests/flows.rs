@@ -1,0 +1,216 @@
+//! The release client's three flows end to end, twice (idempotency), plus what every write
+//! leaves behind: an audit row and a generation bump, or nothing at all when it fails.
+
+mod common;
+
+use bouncer_core::generation;
+use bouncer_core::schema::bouncer_audit_log as audit;
+use bouncer_test_support::{db_tests, TestDb};
+use common::*;
+use diesel::prelude::*;
+use std::collections::BTreeSet;
+
+db_tests! {
+    release_client_replay_is_idempotent => release_client_replay_is_idempotent,
+    writes_are_audited_and_all_or_nothing => writes_are_audited_and_all_or_nothing,
+}
+
+const PRODUCT: &str = "Firefox-130.0-SSL";
+const NIGHTLY: &str = "Firefox-nightly-latest-SSL";
+const PLATFORMS: [(&str, &str); 3] = [
+    (
+        "win64",
+        "/firefox/releases/130.0/win64/:lang/Firefox Setup 130.0.exe",
+    ),
+    ("osx", "/firefox/releases/130.0/mac/:lang/Firefox 130.0.dmg"),
+    (
+        "linux64",
+        "/firefox/releases/130.0/linux-x86_64/:lang/firefox-130.0.tar.bz2",
+    ),
+];
+
+/// bouncerscript's submission: show, add if missing, add the missing locations, and
+/// check the paths read back equal what was submitted.
+async fn submission(t: &Tux, product: &str) {
+    let q = [("product", product)];
+    let (_, body) = t.get("product_show", &q).await;
+    if !body.contains(&format!("name=\"{product}\"")) {
+        let form = [
+            ("product", product),
+            ("languages", "en-US"),
+            ("languages", "de"),
+            ("ssl_only", "true"),
+        ];
+        assert_eq!(t.post("product_add", &form).await.0, 200);
+    }
+    let (_, body) = t.get("product_show", &q).await;
+    assert!(body.contains(&format!("name=\"{product}\"")), "{body}");
+    let (_, existing) = t.get("location_show", &q).await;
+    for (os, path) in PLATFORMS {
+        if !existing.contains(&format!("os=\"{os}\"")) {
+            let (status, body) = t
+                .post(
+                    "location_add",
+                    &[("product", product), ("os", os), ("path", path)],
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    }
+    let (_, body) = t.get("location_show", &q).await;
+    assert_eq!(
+        paths(&body),
+        PLATFORMS.iter().map(|(_, p)| p.to_string()).collect()
+    );
+}
+
+/// The alias step (the redirector check is added with bounce).
+async fn aliases(t: &Tux) {
+    for alias in ["firefox-latest-ssl", "firefox-beta-latest-ssl"] {
+        let (status, body) = t
+            .post(
+                "create_update_alias",
+                &[("alias", alias), ("related_product", PRODUCT)],
+            )
+            .await;
+        assert_eq!(
+            (status, body),
+            (200, xml_success(&format!("Created/updated alias {alias}")))
+        );
+    }
+}
+
+/// The nightly bump: read, then point every location of the nightly product at `dir`.
+async fn nightly(t: &Tux, dir: &str) {
+    let q = [("product", NIGHTLY)];
+    assert_eq!(t.get("product_show", &q).await.0, 200);
+    let (_, body) = t.get("location_show", &q).await;
+    assert_eq!(paths(&body).len(), PLATFORMS.len());
+    for (os, _) in PLATFORMS {
+        let path = format!("/firefox/nightly/{dir}/{os}/:lang/f");
+        let (status, body) = t
+            .post(
+                "location_modify",
+                &[("product", NIGHTLY), ("os", os), ("path", &path)],
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert!(
+            body.contains(&format!("os=\"{os}\">{path}</location>")),
+            "{body}"
+        );
+    }
+}
+
+fn paths(body: &str) -> BTreeSet<String> {
+    body.split("</location>")
+        .filter_map(|s| s.rsplit_once('>').map(|(_, p)| p.replace("&amp;", "&")))
+        .filter(|p| p.starts_with('/'))
+        .collect()
+}
+
+fn audit_count(db: &TestDb) -> i64 {
+    audit::table.count().get_result(&mut *db.conn()).unwrap()
+}
+
+fn generation_now(db: &TestDb) -> i64 {
+    generation::current(&mut db.conn()).unwrap()
+}
+
+fn release_client_replay_is_idempotent(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        submission(&t, NIGHTLY).await;
+        let (audits0, gen0) = (audit_count(db), generation_now(db));
+        submission(&t, PRODUCT).await;
+        aliases(&t).await;
+        nightly(&t, "2026-11-23").await;
+        let (audits1, gen1) = (audit_count(db), generation_now(db));
+        // product + 3 locations + 2 aliases + 3 path changes.
+        assert_eq!(audits1 - audits0, 9);
+        assert_eq!(gen1 - gen0, 9);
+        // Second run: every step succeeds and changes nothing.
+        submission(&t, PRODUCT).await;
+        aliases(&t).await;
+        nightly(&t, "2026-11-23").await;
+        assert_eq!((audit_count(db), generation_now(db)), (audits1, gen1));
+        // The next night moves every path and the generation with it.
+        nightly(&t, "2026-11-24").await;
+        assert_eq!(generation_now(db), gen1 + 3);
+        let (_, body) = t.get("location_show", &[("product", NIGHTLY)]).await;
+        assert!(
+            paths(&body).iter().all(|p| p.contains("2026-11-24")),
+            "{body}"
+        );
+    });
+}
+
+fn writes_are_audited_and_all_or_nothing(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let gen0 = generation_now(db);
+        t.post(
+            "product_add",
+            &[("product", "Audited"), ("languages", "fr")],
+        )
+        .await;
+        let row: bouncer_core::models::AuditEntry = audit::table
+            .order(audit::id.desc())
+            .first(&mut *db.conn())
+            .unwrap();
+        assert_eq!(
+            (row.actor.as_str(), row.action.as_str(), row.target.as_str()),
+            ("releng", "product.add", "product:Audited")
+        );
+        let after: serde_json::Value =
+            serde_json::from_str(row.after_json.as_deref().unwrap()).unwrap();
+        assert_eq!(after["languages"], serde_json::json!(["fr"]));
+        assert_eq!(row.before_json, None);
+        assert_eq!(generation_now(db), gen0 + 1);
+        // A write failing half-way ("de" inserted, then "FR" clashes) leaves nothing.
+        let (audits, gen) = (audit_count(db), generation_now(db));
+        let mut conn = db.conn();
+        let langs = vec!["de".to_owned(), "FR".to_owned()];
+        let err = tuxedo::catalogue::products::add_languages(&mut conn, "t", "Audited", &langs)
+            .unwrap_err();
+        assert!(
+            matches!(err, tuxedo::TuxedoError::LanguagesExist(_)),
+            "{err}"
+        );
+        let now = tuxedo::catalogue::products::find(
+            &mut conn,
+            tuxedo::catalogue::Match::Exact("audited"),
+        )
+        .unwrap();
+        assert_eq!(now[0].languages, vec!["fr"]);
+        drop(conn);
+        assert_eq!((audit_count(db), generation_now(db)), (audits, gen));
+        // Refused calls write nothing either.
+        assert_eq!(
+            t.post(
+                "location_add",
+                &[("product", "Audited"), ("os", "beos"), ("path", "/x")]
+            )
+            .await
+            .0,
+            400
+        );
+        assert_eq!(
+            t.post_as("product_delete", &[("product", "Audited")], None)
+                .await
+                .0,
+            401
+        );
+        assert_eq!((audit_count(db), generation_now(db)), (audits, gen));
+        // A delete records what was there.
+        t.post("product_delete", &[("product", "audited")]).await;
+        let row: bouncer_core::models::AuditEntry = audit::table
+            .order(audit::id.desc())
+            .first(&mut *db.conn())
+            .unwrap();
+        assert_eq!(row.action, "product.delete");
+        assert!(row.before_json.unwrap().contains("\"Audited\""));
+        assert_eq!(row.after_json, None);
+        assert_eq!(generation_now(db), gen + 1);
+    });
+}

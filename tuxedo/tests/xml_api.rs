@@ -1,0 +1,602 @@
+//! The XML API, endpoint by endpoint and error by error, on MariaDB and SQLite.
+
+mod common;
+
+use bouncer_test_support::{db_tests, TestDb};
+use common::*;
+
+db_tests! {
+    products => products,
+    languages => languages,
+    locations => locations,
+    aliases => aliases,
+    uptake_and_mirrors => uptake_and_mirrors,
+    transport => transport,
+}
+
+fn products(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        assert_eq!(
+            t.get("product_show", &[("product", "Firefox-1.0")]).await,
+            (200, format!("{DECL}<products/>"))
+        );
+        let (status, body) = t
+            .post(
+                "product_add",
+                &[
+                    ("product", "Firefox-1.0"),
+                    ("languages", "fr"),
+                    ("languages", "de"),
+                    ("ssl_only", "TRUE"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200);
+        let id = body
+            .split("id=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        let shown = format!(
+            "{DECL}<products><product id=\"{id}\" name=\"Firefox-1.0\"><language locale=\"de\"/>\
+             <language locale=\"fr\"/></product></products>"
+        );
+        assert_eq!(body, shown);
+        // Exact match is case-insensitive; the stored spelling is returned.
+        assert_eq!(
+            t.get("product_show", &[("product", "firefox-1.0")]).await,
+            (200, shown)
+        );
+        assert_eq!(
+            t.post("product_add", &[("product", "FIREFOX-1.0")]).await,
+            (400, xml_error(104, "product already exists."))
+        );
+        for empty in [&[("product", "  ")][..], &[]] {
+            assert_eq!(
+                t.post("product_add", empty).await,
+                (400, xml_error(103, "Cannot add an empty product name"))
+            );
+        }
+        assert_eq!(
+            t.get("product_show", &[]).await,
+            (400, xml_error(101, "product is required."))
+        );
+        // Fuzzy: substring, case-insensitive, with LIKE wildcards taken literally.
+        t.post("product_add", &[("product", "x_y")]).await;
+        t.post("product_add", &[("product", "xzy & <b>")]).await;
+        let (_, body) = t
+            .get("product_show", &[("product", "_"), ("fuzzy", "True")])
+            .await;
+        assert!(
+            body.contains("name=\"x_y\"") && !body.contains("xzy"),
+            "{body}"
+        );
+        let (_, body) = t
+            .get("product_show", &[("product", "Y"), ("fuzzy", "1")])
+            .await;
+        let x_y = body.find("x_y").unwrap();
+        let xzy = body.find("name=\"xzy &amp; &lt;b&gt;\"").unwrap();
+        assert!(x_y < xzy, "sorted by name: {body}");
+        assert!(!body.contains("Firefox"));
+        // Deleting.
+        assert_eq!(
+            t.post("product_delete", &[]).await,
+            (
+                400,
+                xml_error(101, "Either product_id or product is required.")
+            )
+        );
+        for bad in ["999999", "abc"] {
+            assert_eq!(
+                t.post("product_delete", &[("product_id", bad)]).await,
+                (400, xml_error(102, "No product found."))
+            );
+        }
+        assert_eq!(
+            t.post("product_delete", &[("product", "nope")]).await,
+            (400, xml_error(102, "No product found."))
+        );
+        assert_eq!(
+            t.post("product_delete", &[("product_id", id.as_str())])
+                .await,
+            (200, xml_success("SUCCESS: product has been deleted"))
+        );
+        assert_eq!(
+            t.post("product_delete", &[("product", "X_Y")]).await,
+            (200, xml_success("SUCCESS: product has been deleted"))
+        );
+        let (_, body) = t
+            .get("product_show", &[("product", "x"), ("fuzzy", "true")])
+            .await;
+        assert!(!body.contains("x_y") && !body.contains("Firefox") && body.contains("xzy"));
+    });
+}
+
+fn languages(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        t.post("product_add", &[("product", "P"), ("languages", "fr")])
+            .await;
+        assert_eq!(
+            t.post("product_language_add", &[("languages", "de")]).await,
+            (400, xml_error(101, "Product name is required."))
+        );
+        assert_eq!(
+            t.post(
+                "product_language_add",
+                &[("product", "Q"), ("languages", "de")]
+            )
+            .await,
+            (400, xml_error(102, "Product not found."))
+        );
+        // All or nothing: "de" would be new, "FR" exists, so neither is added.
+        assert_eq!(
+            t.post(
+                "product_language_add",
+                &[("product", "P"), ("languages", "de"), ("languages", "FR")]
+            )
+            .await,
+            (400, xml_error(104, "Language(s) already exist(s)"))
+        );
+        let (_, body) = t.get("product_show", &[("product", "P")]).await;
+        assert!(!body.contains("\"de\""), "{body}");
+        let (status, body) = t
+            .post(
+                "product_language_add",
+                &[("product", "p"), ("languages", "ja"), ("languages", "de")],
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert!(body.ends_with(
+            "<language locale=\"de\"/><language locale=\"fr\"/><language locale=\"ja\"/></product></products>"
+        ), "{body}");
+        assert_eq!(
+            t.post("product_language_delete", &[("languages", "de")])
+                .await,
+            (400, xml_error(101, "Product name is required."))
+        );
+        assert_eq!(
+            t.post(
+                "product_language_delete",
+                &[("product", "Q"), ("languages", "de")]
+            )
+            .await,
+            (400, xml_error(102, "Product not found."))
+        );
+        let deleted = (200, xml_success("SUCCESS: language has been deleted"));
+        assert_eq!(
+            t.post(
+                "product_language_delete",
+                &[("product", "P"), ("languages", "de")]
+            )
+            .await,
+            deleted
+        );
+        let (_, body) = t.get("product_show", &[("product", "P")]).await;
+        assert!(
+            !body.contains("\"de\"") && body.contains("\"ja\""),
+            "{body}"
+        );
+        assert_eq!(
+            t.post(
+                "product_language_delete",
+                &[("product", "P"), ("languages", "*")]
+            )
+            .await,
+            deleted
+        );
+        let (_, body) = t.get("product_show", &[("product", "P")]).await;
+        assert!(body.ends_with("name=\"P\"/></products>"), "{body}");
+    });
+}
+
+fn locations(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        t.post("product_add", &[("product", "Firefox-2.0")]).await;
+        assert_eq!(
+            t.get("location_show", &[]).await,
+            (400, xml_error(103, "The GET parameter product is required"))
+        );
+        assert_eq!(
+            t.get("location_show", &[("product", "Firefox-2.0")]).await,
+            (200, format!("{DECL}<locations/>"))
+        );
+        let required = (
+            400,
+            xml_error(101, "product, os, and path are required POST parameters."),
+        );
+        for cmd in ["location_add", "location_modify"] {
+            assert_eq!(
+                t.post(cmd, &[("product", "Firefox-2.0"), ("os", "win")])
+                    .await,
+                required
+            );
+            assert_eq!(
+                t.post(cmd, &[("product", "Nope"), ("os", "win"), ("path", "/a")])
+                    .await,
+                (400, xml_error(105, "FAILED: 'Nope' does not exist"))
+            );
+            assert_eq!(
+                t.post(
+                    cmd,
+                    &[("product", "Firefox-2.0"), ("os", "beos"), ("path", "/a")]
+                )
+                .await,
+                (400, xml_error(106, "FAILED: 'beos' does not exist"))
+            );
+        }
+        assert_eq!(
+            t.post(
+                "location_modify",
+                &[("product", "Firefox-2.0"), ("os", "linux"), ("path", "/x")]
+            )
+            .await,
+            (
+                400,
+                xml_error(
+                    104,
+                    "FAILED: location 'Firefox-2.0' on OS 'linux' does not exist"
+                )
+            )
+        );
+        let (status, linux) = t
+            .post(
+                "location_add",
+                &[
+                    ("product", "Firefox-2.0"),
+                    ("os", "linux"),
+                    ("path", "/f/2.0/linux/:lang/f.tar.bz2"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{linux}");
+        let (status, both) = t
+            .post(
+                "location_add",
+                &[
+                    ("product", "Firefox-2.0"),
+                    ("os", "win"),
+                    ("path", "/f/2.0/win/:lang/F & \"S\".exe"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200);
+        let ids: Vec<&str> = both
+            .split("location id=\"")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap())
+            .collect();
+        let pid = both
+            .split("product id=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        // Ordered by os id: win (seeded first) before linux, whatever the insertion order.
+        let expected = format!(
+            "{DECL}<locations><product id=\"{pid}\" name=\"Firefox-2.0\">\
+             <location id=\"{}\" os=\"win\">/f/2.0/win/:lang/F &amp; &quot;S&quot;.exe</location>\
+             <location id=\"{}\" os=\"linux\">/f/2.0/linux/:lang/f.tar.bz2</location></product></locations>",
+            ids[0], ids[1]
+        );
+        assert_eq!(both, expected);
+        assert!(linux.contains(&format!("location id=\"{}\"", ids[1])));
+        assert_eq!(
+            t.get("location_show", &[("product", "firefox-2.0")]).await,
+            (200, expected)
+        );
+        assert_eq!(
+            t.post(
+                "location_add",
+                &[
+                    ("product", "Firefox-2.0"),
+                    ("os", "LINUX"),
+                    ("path", "/other")
+                ]
+            )
+            .await,
+            (
+                400,
+                xml_error(104, "The specified location already exists.")
+            )
+        );
+        let (status, body) = t
+            .post(
+                "location_modify",
+                &[
+                    ("product", "Firefox-2.0"),
+                    ("os", "linux"),
+                    ("path", "/nightly/2"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert!(body.contains(&format!(
+            "<location id=\"{}\" os=\"linux\">/nightly/2</location>",
+            ids[1]
+        )));
+        assert_eq!(
+            t.post(
+                "location_add",
+                &[
+                    ("product", "Firefox-2.0"),
+                    ("os", "osx"),
+                    ("path", "no-slash")
+                ]
+            )
+            .await,
+            (400, xml_error(100, "Invalid path: must start with /"))
+        );
+        // Deleting.
+        assert_eq!(
+            t.post("location_delete", &[]).await,
+            (400, xml_error(101, "location_id is required."))
+        );
+        for bad in ["999999", "x"] {
+            assert_eq!(
+                t.post("location_delete", &[("location_id", bad)]).await,
+                (400, xml_error(102, "No location found."))
+            );
+        }
+        assert_eq!(
+            t.post("location_delete", &[("location_id", ids[0])]).await,
+            (200, xml_success("SUCCESS: location has been deleted"))
+        );
+        let (_, body) = t
+            .get(
+                "location_show",
+                &[("product", "Firefox"), ("fuzzy", "true")],
+            )
+            .await;
+        assert!(
+            !body.contains("os=\"win\"") && body.contains("os=\"linux\""),
+            "{body}"
+        );
+    });
+}
+
+fn aliases(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        t.post("product_add", &[("product", "Firefox-3.0")]).await;
+        t.post("product_add", &[("product", "Firefox-3.1")]).await;
+        assert_eq!(
+            t.post("create_update_alias", &[("related_product", "Firefox-3.0")])
+                .await,
+            (400, xml_error(102, "alias is required."))
+        );
+        assert_eq!(
+            t.post("create_update_alias", &[("alias", "firefox-latest")])
+                .await,
+            (400, xml_error(103, "related_product is required."))
+        );
+        assert_eq!(
+            t.post(
+                "create_update_alias",
+                &[("alias", "firefox-latest"), ("related_product", "Nope")]
+            )
+            .await,
+            (
+                400,
+                xml_error(
+                    103,
+                    "You must specify a valid product to match with an alias"
+                )
+            )
+        );
+        assert_eq!(
+            t.post(
+                "create_update_alias",
+                &[("alias", "FIREFOX-3.1"), ("related_product", "Firefox-3.0")]
+            )
+            .await,
+            (
+                400,
+                xml_error(
+                    104,
+                    "You cannot create an alias with the same name as a product"
+                )
+            )
+        );
+        let ok = (200, xml_success("Created/updated alias firefox-latest"));
+        for target in ["Firefox-3.0", "firefox-3.1", "Firefox-3.1"] {
+            assert_eq!(
+                t.post(
+                    "create_update_alias",
+                    &[("alias", "firefox-latest"), ("related_product", target)]
+                )
+                .await,
+                ok
+            );
+        }
+        let mut conn = db.conn();
+        let all = tuxedo::catalogue::aliases::list(&mut conn).unwrap();
+        assert_eq!(all.len(), 1);
+        // Stored with the product's own spelling, so bounce's lookup matches exactly.
+        assert_eq!(all[0].related_product, "Firefox-3.1");
+    });
+}
+
+fn uptake_and_mirrors(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut conn = db.conn();
+        let a = add_mirror(&mut conn, "a-mirror", 100, true);
+        let b = add_mirror(&mut conn, "b-mirror", 30, true);
+        let c = add_mirror(&mut conn, "c-inactive", 1000, false);
+        t.post("product_add", &[("product", "Thunderbird-1")]).await;
+        t.post(
+            "location_add",
+            &[("product", "Thunderbird-1"), ("os", "win"), ("path", "/w")],
+        )
+        .await;
+        t.post(
+            "location_add",
+            &[
+                ("product", "Thunderbird-1"),
+                ("os", "linux"),
+                ("path", "/l"),
+            ],
+        )
+        .await;
+        let (_, body) = t
+            .get("location_show", &[("product", "Thunderbird-1")])
+            .await;
+        let ids: Vec<i32> = body
+            .split("location id=\"")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap().parse().unwrap())
+            .collect();
+        let item = |os: &str, available: i64| {
+            format!("<item><product>Thunderbird-1</product><os>{os}</os><available>{available}</available><total>130</total></item>")
+        };
+        // New locations are not yet served by any mirror.
+        assert_eq!(
+            t.get("uptake", &[("product", "Thunderbird-1")]).await,
+            (
+                200,
+                format!(
+                    "{DECL}<mirror_uptake>{}{}</mirror_uptake>",
+                    item("win", 0),
+                    item("linux", 0)
+                )
+            )
+        );
+        set_map(&mut conn, ids[0], a, true, true);
+        set_map(&mut conn, ids[0], b, true, false); // unhealthy: not counted
+        set_map(&mut conn, ids[0], c, true, true); // inactive mirror: not counted
+        set_map(&mut conn, ids[1], b, true, true);
+        set_map(&mut conn, ids[1], a, false, true); // inactive row: not counted
+        assert_eq!(
+            t.get("uptake", &[("product", "thunderbird"), ("fuzzy", "true")])
+                .await,
+            (
+                200,
+                format!(
+                    "{DECL}<mirror_uptake>{}{}</mirror_uptake>",
+                    item("win", 100),
+                    item("linux", 30)
+                )
+            )
+        );
+        assert_eq!(
+            t.get("uptake", &[("os", "linux")]).await,
+            (
+                200,
+                format!("{DECL}<mirror_uptake>{}</mirror_uptake>", item("linux", 30))
+            )
+        );
+        assert_eq!(
+            t.get("uptake", &[("product", "Thunderbird-1"), ("os", "win")])
+                .await,
+            (
+                200,
+                format!("{DECL}<mirror_uptake>{}</mirror_uptake>", item("win", 100))
+            )
+        );
+        assert_eq!(
+            t.get("uptake", &[]).await,
+            (
+                400,
+                xml_error(101, "product and/or os are required GET parameters.")
+            )
+        );
+        assert_eq!(
+            t.get("uptake", &[("product", "Nope")]).await,
+            (400, xml_error(102, "No products found"))
+        );
+        assert_eq!(
+            t.get("uptake", &[("os", "beos")]).await,
+            (400, xml_error(102, "No OSes found"))
+        );
+        assert_eq!(
+            t.get("uptake", &[("os", "osx")]).await,
+            (200, format!("{DECL}<mirror_uptake/>"))
+        );
+        assert_eq!(
+            t.get("mirror_list", &[]).await,
+            (
+                200,
+                format!(
+                    "{DECL}<mirrors><mirror baseurl=\"https://a-mirror.example/pub\"/>\
+                 <mirror baseurl=\"https://b-mirror.example/pub\"/></mirrors>"
+                )
+            )
+        );
+    });
+}
+
+fn transport(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |c| c.tuxedo.max_body_bytes = 1024);
+        let r = t
+            .client
+            .get(format!("{}/api/product_show/?product=x", t.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "text/xml; charset=utf-8");
+        assert_eq!(r.text().await.unwrap(), format!("{DECL}<products/>"));
+        let (status, _) = t.post("product_add/", &[("product", "Slash")]).await;
+        assert_eq!(status, 200);
+        // Wrong method on either form.
+        let r = t.client.get(t.url("product_add")).send().await.unwrap();
+        assert_eq!(r.status(), 405);
+        let r = t
+            .client
+            .post(format!("{}/api/product_show/", t.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405);
+        // Over the body limit: 413 with error 101, and nothing written.
+        let big = "l".repeat(2000);
+        let (status, body) = t
+            .post(
+                "product_add",
+                &[("product", "Big"), ("languages", big.as_str())],
+            )
+            .await;
+        assert_eq!(
+            (status, body),
+            (413, xml_error(101, "Request body is too large."))
+        );
+        assert_eq!(
+            t.get("product_show", &[("product", "Big")]).await.1,
+            format!("{DECL}<products/>")
+        );
+        // Values too long for the schema are a 4xx, never a 500.
+        let long = "p".repeat(300);
+        let (status, body) = t.post("product_add", &[("product", long.as_str())]).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body.contains("<error number=\"100\">Invalid product: longer than 255"),
+            "{body}"
+        );
+        // Metrics count calls by endpoint and status.
+        let metrics = t
+            .client
+            .get(format!("{}/metrics", t.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains(r#"tuxedo_api_requests_total{endpoint="product_add",status="413"} 1"#),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains(r#"tuxedo_api_requests_total{endpoint="product_add",status="405"} 1"#),
+            "{metrics}"
+        );
+    });
+}
