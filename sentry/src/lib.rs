@@ -1,20 +1,29 @@
-//! sentry's runs. The checking itself is not implemented yet: a run connects to the master,
-//! counts what it would check, and reports that (see the sentry issue).
+//! sentry, the mirror health checker: probes every (location, mirror) pair with HEAD
+//! requests, bounded and fast, and writes what it found to the master database with
+//! hysteresis (see `docs/sentry.md`).
+//!
+//! Entry points: [`run_once`] (cron) and [`daemon`] (a run every interval, plus the
+//! Dockerflow and metrics endpoints). Both build a [`Sentry`], which tests use directly.
+
+mod check;
+mod error;
+mod health;
+mod metrics;
+mod probe;
+mod run;
+mod server;
+mod store;
+
+pub use check::{Loc, MirrorReport, Target};
+pub use error::SentryError;
+pub use health::{MirrorState, Policy, RowState, State};
+pub use metrics::Metrics;
+pub use probe::{classify, Class, Outcome, Reason};
+pub use run::{RunSummary, Sentry};
+pub use server::serve;
 
 use bouncer_core::config::Config;
-use bouncer_core::db;
-use bouncer_core::schema::mirror_mirrors;
-use diesel::prelude::*;
 use std::time::Duration;
-
-/// sentry's one error type.
-#[derive(Debug, thiserror::Error)]
-pub enum SentryError {
-    #[error(transparent)]
-    Core(#[from] bouncer_core::CoreError),
-    #[error("run task failed: {0}")]
-    Join(#[from] tokio::task::JoinError),
-}
 
 /// What one run covers.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -22,51 +31,42 @@ pub struct RunOptions {
     /// Kept for cron compatibility: a run always exits when done.
     #[arg(long)]
     pub once: bool,
-    /// Only locations of products flagged `checknow`.
+    /// Only locations of products flagged `checknow` (new releases).
     #[arg(long, conflicts_with = "checkall")]
     pub checknow: bool,
-    /// Every location of every active product.
+    /// Every location of every active product (the default).
     #[arg(long)]
     pub checkall: bool,
-    /// Only this mirror (id, or part of its name or base URL).
+    /// Only this mirror: its id, its name, or part of exactly one mirror's name or base URL.
     #[arg(long)]
     pub mirror: Option<String>,
 }
 
-/// What a run did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunSummary {
-    pub mirrors: i64,
-}
-
-/// One run against the master database.
+/// One run against the master database (for cron: the caller exits non-zero on `Err`).
 pub async fn run_once(config: &Config, opts: &RunOptions) -> Result<RunSummary, SentryError> {
-    let pool = db::pool(&config.database.url, bouncer_service::pool_options(config))?;
-    let mirrors = tokio::task::spawn_blocking(move || -> Result<i64, SentryError> {
-        let mut conn = db::conn(&pool)?;
-        let n = mirror_mirrors::table
-            .filter(mirror_mirrors::active.eq(true))
-            .count()
-            .get_result(&mut *conn)
-            .map_err(bouncer_core::CoreError::from)?;
-        Ok(n)
-    })
-    .await??;
-    tracing::warn!(
-        mirrors,
-        checknow = opts.checknow,
-        "mirror checks are not implemented yet; nothing was probed"
-    );
-    Ok(RunSummary { mirrors })
+    Sentry::new(config)?.run(opts).await
 }
 
-/// Runs forever, one run per interval; a failed run is logged and retried next time.
+/// Serves the Dockerflow and metrics endpoints on `sentry.listen` and runs forever, one run
+/// per `sentry.interval_secs`; a failed run is logged and retried at the next tick.
 pub async fn daemon(config: &Config, opts: &RunOptions) -> Result<(), SentryError> {
-    let mut tick = tokio::time::interval(Duration::from_secs(config.sentry.interval_secs));
-    loop {
-        tick.tick().await;
-        if let Err(e) = run_once(config, opts).await {
-            tracing::error!(error = %e, "run failed");
+    let sentry = Sentry::new(config)?;
+    let listener = std::net::TcpListener::bind(config.sentry.listen)?;
+    let server = serve(&sentry, listener)?;
+    tracing::info!(listen = %config.sentry.listen, "sentry daemon starting");
+    let runs = async {
+        let mut tick = tokio::time::interval(Duration::from_secs(config.sentry.interval_secs));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = sentry.run(opts).await {
+                tracing::error!(error = %e, "run failed");
+            }
         }
+    };
+    tokio::select! {
+        served = server.run_until_stopped() => served?,
+        () = runs => {}
     }
+    Ok(())
 }

@@ -17,7 +17,7 @@ struct Cli {
 enum Command {
     /// One checking run (for cron); the exit code says whether it completed.
     Run(RunOptions),
-    /// Run forever, one run every `sentry.interval_secs`.
+    /// Run forever, one run every `sentry.interval_secs`, serving heartbeat and metrics.
     Daemon(RunOptions),
     /// Apply pending database migrations to the master and exit.
     Migrate,
@@ -33,8 +33,7 @@ async fn main() -> anyhow::Result<()> {
             bouncer_service::migrate(&config)?;
         }
         Command::Run(opts) => {
-            let summary = sentry::run_once(&config, &opts).await?;
-            tracing::info!(?summary, "run complete");
+            sentry::run_once(&config, &opts).await?;
         }
         Command::Daemon(opts) => sentry::daemon(&config, &opts).await?,
     }

@@ -183,6 +183,22 @@ pub struct SentryLog {
     pub reason: String,
 }
 
+/// sentry's health state of one mirror (see `bouncer_mirror_health` in the schema).
+#[derive(
+    Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Insertable, AsChangeset,
+)]
+#[diesel(table_name = bouncer_mirror_health, primary_key(mirror_id))]
+pub struct MirrorHealth {
+    pub mirror_id: i32,
+    pub state: String,
+    pub weight_percent: i32,
+    pub fail_streak: i32,
+    pub ok_streak: i32,
+    pub last_checked_at: Option<NaiveDateTime>,
+    pub last_reason: String,
+    pub changed_at: NaiveDateTime,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = bouncer_users)]
 pub struct User {

@@ -171,6 +171,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// sentry's hysteresis and ramp state per mirror; no row = up at 100 %.
+    /// `state` is `up`, `down` or `ramping`; bounce multiplies the rating by
+    /// `weight_percent / 100`.
+    bouncer_mirror_health (mirror_id) {
+        mirror_id -> Integer,
+        state -> Text,
+        weight_percent -> Integer,
+        fail_streak -> Integer,
+        ok_streak -> Integer,
+        last_checked_at -> Nullable<Timestamp>,
+        last_reason -> Text,
+        changed_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(mirror_product_langs -> mirror_products (product_id));
 diesel::joinable!(mirror_locations -> mirror_products (product_id));
 diesel::joinable!(mirror_locations -> mirror_os (os_id));
@@ -181,6 +197,7 @@ diesel::joinable!(geoip_mirror_region_map -> geoip_regions (region_id));
 diesel::joinable!(geoip_country_to_region -> geoip_regions (region_id));
 diesel::joinable!(sentry_log -> mirror_mirrors (mirror_id));
 diesel::joinable!(bouncer_api_tokens -> bouncer_users (user_id));
+diesel::joinable!(bouncer_mirror_health -> mirror_mirrors (mirror_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     mirror_aliases,
@@ -199,4 +216,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     bouncer_audit_log,
     bouncer_rewrite_rules,
     bouncer_generation,
+    bouncer_mirror_health,
 );

@@ -1,0 +1,2 @@
+ALTER TABLE mirror_location_mirror_map DROP COLUMN fail_streak, DROP COLUMN ok_streak;
+DROP TABLE bouncer_mirror_health;

@@ -1,0 +1,26 @@
+//! sentry's one error type. A run fails (non-zero exit under cron) only when it could not
+//! do its job: database down, a `--mirror` that names nothing, a failed write. A mirror
+//! that misbehaves is a result, never an error.
+
+/// Why a run (or the daemon) could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum SentryError {
+    #[error(transparent)]
+    Core(#[from] bouncer_core::CoreError),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("no active mirror matches {0:?}")]
+    NoSuchMirror(String),
+    #[error("{filter:?} matches several active mirrors ({}); give the id or the full name", .names.join(", "))]
+    AmbiguousMirror { filter: String, names: Vec<String> },
+    #[error("HTTP client setup failed: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("metrics setup failed: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("run task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    #[error("the result writer stopped before the run ended")]
+    WriterGone,
+}

@@ -1,0 +1,292 @@
+//! One HTTP probe: a HEAD request (never a body read), at most one redirect followed and
+//! never from https down to http, and the classification of the answer.
+
+use reqwest::header::{CONTENT_TYPE, LOCATION};
+use reqwest::{Client, Response, StatusCode};
+use std::error::Error as _;
+use std::fmt;
+use std::time::Duration;
+use url::Url;
+
+/// The three result classes of the original checker, as stored in the mirror map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// The file is there: `active = 1, healthy = 1`.
+    Healthy,
+    /// The mirror says the file is not there (404 or 403): `active = 0, healthy = 0`.
+    Inactive,
+    /// The mirror misbehaves: `active = 1, healthy = 0`.
+    Unhealthy,
+}
+
+impl Class {
+    /// Label used in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Healthy => "healthy",
+            Class::Inactive => "inactive",
+            Class::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+/// Why a probe (or a whole mirror) ended the way it did; the `Display` text is what
+/// operators read in `sentry_log.reason`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    Ok,
+    /// Any HTTP status that is not a plain success (404, 403, 500, 204, a 3xx without a
+    /// usable `Location`…).
+    Status(u16),
+    /// 200 with `Content-Type: text/html`: a mirror's "not found" page served as success.
+    SoftNotFound,
+    Timeout,
+    Refused,
+    Connect(String),
+    Tls(String),
+    /// A redirect answered by another redirect.
+    RedirectLoop,
+    /// An https URL redirected to http.
+    RedirectDowngrade,
+    Dns(String),
+    /// The mirror's overall deadline passed before this probe was done.
+    Deadline,
+    /// The URL could not be built from the base URL and path.
+    BadUrl(String),
+    Other(String),
+}
+
+impl Reason {
+    /// A low-cardinality label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reason::Ok => "ok",
+            Reason::Status(404) => "http_404",
+            Reason::Status(403) => "http_403",
+            Reason::Status(s) if *s >= 500 => "http_5xx",
+            Reason::Status(_) => "http_other",
+            Reason::SoftNotFound => "soft_404",
+            Reason::Timeout => "timeout",
+            Reason::Refused => "refused",
+            Reason::Connect(_) => "connect",
+            Reason::Tls(_) => "tls",
+            Reason::RedirectLoop => "redirect_loop",
+            Reason::RedirectDowngrade => "redirect_downgrade",
+            Reason::Dns(_) => "dns",
+            Reason::Deadline => "deadline",
+            Reason::BadUrl(_) => "bad_url",
+            Reason::Other(_) => "other",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Ok => f.write_str("ok"),
+            Reason::Status(s) => write!(f, "HTTP {s}"),
+            Reason::SoftNotFound => f.write_str("soft 404 (200 text/html)"),
+            Reason::Timeout => f.write_str("timeout"),
+            Reason::Refused => f.write_str("connection refused"),
+            Reason::Connect(e) => write!(f, "connect error: {e}"),
+            Reason::Tls(e) => write!(f, "TLS error: {e}"),
+            Reason::RedirectLoop => f.write_str("redirect loop"),
+            Reason::RedirectDowngrade => f.write_str("redirect from https to http"),
+            Reason::Dns(host) => write!(f, "DNS failed: {host}"),
+            Reason::Deadline => f.write_str("mirror deadline exceeded"),
+            Reason::BadUrl(u) => write!(f, "invalid URL: {u}"),
+            Reason::Other(e) => write!(f, "error: {e}"),
+        }
+    }
+}
+
+/// A classified probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub class: Class,
+    pub reason: Reason,
+}
+
+impl Outcome {
+    pub fn unhealthy(reason: Reason) -> Self {
+        Self {
+            class: Class::Unhealthy,
+            reason,
+        }
+    }
+}
+
+/// The original checker's rules: 200 and not `text/html` → healthy; 404 or 403 →
+/// inactive; anything else (5xx, a soft-404 HTML page, other statuses) → unhealthy.
+pub fn classify(status: u16, content_type: Option<&str>) -> Outcome {
+    let html = content_type
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("text/html"));
+    match status {
+        200 if html => Outcome::unhealthy(Reason::SoftNotFound),
+        200 => Outcome {
+            class: Class::Healthy,
+            reason: Reason::Ok,
+        },
+        404 | 403 => Outcome {
+            class: Class::Inactive,
+            reason: Reason::Status(status),
+        },
+        s => Outcome::unhealthy(Reason::Status(s)),
+    }
+}
+
+/// Where a redirect leads, if it may be followed: a relative `Location` resolves against
+/// the request URL; https → http is refused, because a user sent there would be downgraded.
+pub fn redirect_target(from: &Url, status: u16, location: Option<&str>) -> Result<Url, Reason> {
+    let location = location.ok_or(Reason::Status(status))?;
+    let target = from
+        .join(location)
+        .map_err(|_| Reason::BadUrl(location.to_owned()))?;
+    if from.scheme() == "https" && target.scheme() != "https" {
+        return Err(Reason::RedirectDowngrade);
+    }
+    if !matches!(target.scheme(), "http" | "https") {
+        return Err(Reason::BadUrl(location.to_owned()));
+    }
+    Ok(target)
+}
+
+/// The shared client: connection reuse across probes of one mirror, the per-request
+/// timeout, no automatic redirects (handled by [`head`]).
+pub fn client(
+    user_agent: &str,
+    timeout: Duration,
+    idle_per_host: usize,
+) -> reqwest::Result<Client> {
+    Client::builder()
+        .user_agent(user_agent)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .pool_max_idle_per_host(idle_per_host)
+        .build()
+}
+
+/// HEADs `url`, follows at most one redirect, and classifies the answer.
+pub async fn head(client: &Client, url: Url) -> Outcome {
+    let first = match send(client, url.clone()).await {
+        Ok(r) => r,
+        Err(reason) => return Outcome::unhealthy(reason),
+    };
+    if !is_redirect(first.status()) {
+        return classify_response(&first);
+    }
+    let target = match redirect_target(&url, first.status().as_u16(), header(&first, LOCATION)) {
+        Ok(t) => t,
+        Err(reason) => return Outcome::unhealthy(reason),
+    };
+    match send(client, target).await {
+        Ok(r) if is_redirect(r.status()) => Outcome::unhealthy(Reason::RedirectLoop),
+        Ok(r) => classify_response(&r),
+        Err(reason) => Outcome::unhealthy(reason),
+    }
+}
+
+fn is_redirect(s: StatusCode) -> bool {
+    matches!(s.as_u16(), 301 | 302 | 303 | 307 | 308)
+}
+
+fn header(r: &Response, name: reqwest::header::HeaderName) -> Option<&str> {
+    r.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn classify_response(r: &Response) -> Outcome {
+    classify(r.status().as_u16(), header(r, CONTENT_TYPE))
+}
+
+async fn send(client: &Client, url: Url) -> Result<Response, Reason> {
+    client.head(url).send().await.map_err(|e| reason_of(&e))
+}
+
+/// Maps a transport error to a reason: timeouts, refused connections and TLS failures
+/// are told apart because operators act differently on each.
+fn reason_of(e: &reqwest::Error) -> Reason {
+    if e.is_timeout() {
+        return Reason::Timeout;
+    }
+    let mut innermost = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return Reason::Refused;
+            }
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return Reason::Timeout;
+            }
+        }
+        innermost = s.to_string();
+        source = s.source();
+    }
+    let lower = innermost.to_ascii_lowercase();
+    if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        Reason::Tls(innermost)
+    } else if e.is_connect() {
+        Reason::Connect(innermost)
+    } else {
+        Reason::Other(innermost)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_follows_the_original_rules() {
+        let c = |s, ct| classify(s, ct).class;
+        assert_eq!(c(200, Some("application/octet-stream")), Class::Healthy);
+        assert_eq!(c(200, None), Class::Healthy);
+        assert_eq!(c(404, None), Class::Inactive);
+        assert_eq!(c(403, Some("text/html")), Class::Inactive);
+        assert_eq!(c(500, None), Class::Unhealthy);
+        assert_eq!(c(204, None), Class::Unhealthy);
+        assert_eq!(
+            classify(200, Some("Text/HTML; charset=utf-8")),
+            Outcome::unhealthy(Reason::SoftNotFound)
+        );
+    }
+
+    #[test]
+    fn redirects_resolve_and_never_downgrade() {
+        let https = Url::parse("https://m.example/pub/a.exe").unwrap();
+        assert_eq!(
+            redirect_target(&https, 302, Some("/other/a.exe"))
+                .unwrap()
+                .as_str(),
+            "https://m.example/other/a.exe"
+        );
+        assert_eq!(
+            redirect_target(&https, 302, Some("http://m.example/a.exe")),
+            Err(Reason::RedirectDowngrade)
+        );
+        let http = Url::parse("http://m.example/a").unwrap();
+        assert_eq!(
+            redirect_target(&http, 302, Some("https://cdn.example/a"))
+                .unwrap()
+                .as_str(),
+            "https://cdn.example/a"
+        );
+        assert_eq!(redirect_target(&http, 301, None), Err(Reason::Status(301)));
+        assert!(matches!(
+            redirect_target(&http, 302, Some("ftp://m.example/a")),
+            Err(Reason::BadUrl(_))
+        ));
+    }
+
+    #[test]
+    fn reasons_read_well_and_have_metric_kinds() {
+        assert_eq!(Reason::Status(500).to_string(), "HTTP 500");
+        assert_eq!(Reason::Status(503).kind(), "http_5xx");
+        assert_eq!(
+            Reason::Dns("x.invalid".into()).to_string(),
+            "DNS failed: x.invalid"
+        );
+    }
+}

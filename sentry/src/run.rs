@@ -1,0 +1,227 @@
+//! One run: load the scope, check mirrors concurrently, and stream their reports to a
+//! writer thread that commits them in batches as they arrive, so a dead mirror leaves
+//! bounce's view seconds after its check ends, not at the end of the run.
+
+use crate::check::{Checker, Loc, MirrorReport};
+use crate::health::{Policy, State};
+use crate::metrics::Metrics;
+use crate::probe::Class;
+use crate::{store, RunOptions, SentryError};
+use bouncer_core::config::Config;
+use bouncer_core::db::{self, DbPool};
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Semaphore};
+
+/// Most mirror reports committed in one transaction.
+const BATCH: usize = 64;
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Mirrors checked.
+    pub mirrors: usize,
+    /// (location, mirror) pairs with a result.
+    pub pairs: usize,
+    pub healthy: usize,
+    pub inactive: usize,
+    pub unhealthy: usize,
+    /// Mirrors whose run counted as failed (DNS, base URL, deadline, mostly unhealthy).
+    pub failed_mirrors: usize,
+    /// Whether anything bounce reads changed; `generation` is the catalogue generation
+    /// after the last bump.
+    pub catalogue_changed: bool,
+    pub generation: Option<i64>,
+    /// Mirrors by health state after the run.
+    pub up: usize,
+    pub down: usize,
+    pub ramping: usize,
+}
+
+/// A configured checker: database pool, HTTP client, limits and metrics. Built once per
+/// process; the daemon reuses it for every run (and its connections).
+pub struct Sentry {
+    pool: DbPool,
+    checker: Arc<Checker>,
+    policy: Policy,
+    concurrency: usize,
+    metrics: Arc<Metrics>,
+}
+
+impl Sentry {
+    pub fn new(config: &Config) -> Result<Self, SentryError> {
+        let s = &config.sentry;
+        let pool = db::pool(&config.database.url, bouncer_service::pool_options(config))?;
+        let metrics = Arc::new(Metrics::new()?);
+        let timeout = Duration::from_millis(s.request_timeout_ms);
+        let checker = Checker {
+            client: crate::probe::client(&s.user_agent, timeout, s.per_mirror_concurrency)?,
+            global: Arc::new(Semaphore::new(s.concurrency.max(1))),
+            per_mirror: s.per_mirror_concurrency.max(1),
+            request_timeout: timeout,
+            mirror_deadline: Duration::from_secs(s.mirror_deadline_secs),
+            probe_lang: s.probe_lang.clone(),
+            metrics: metrics.clone(),
+        };
+        Ok(Self {
+            pool,
+            checker: Arc::new(checker),
+            policy: Policy::from_config(s),
+            concurrency: s.concurrency.max(1),
+            metrics,
+        })
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// One run; `Err` means it could not complete (the database, a bad `--mirror`).
+    pub async fn run(&self, opts: &RunOptions) -> Result<RunSummary, SentryError> {
+        let clock = Instant::now();
+        let result = self.run_inner(opts).await;
+        self.metrics.run(result.is_ok());
+        self.metrics
+            .run_seconds
+            .observe(clock.elapsed().as_secs_f64());
+        match &result {
+            Ok(s) => tracing::info!(
+                summary = ?s,
+                seconds = clock.elapsed().as_secs_f64(),
+                "run complete"
+            ),
+            Err(e) => tracing::error!(error = %e, "run failed"),
+        }
+        result
+    }
+
+    async fn run_inner(&self, opts: &RunOptions) -> Result<RunSummary, SentryError> {
+        let pool = self.pool.clone();
+        let scope_opts = opts.clone();
+        let (targets, locs) = tokio::task::spawn_blocking(move || {
+            let mut conn = db::conn(&pool)?;
+            store::load_scope(&mut conn, &scope_opts)
+        })
+        .await??;
+        let locs: Arc<[Loc]> = locs.into();
+        let progress = progress_bar((targets.len() * locs.len().max(1)) as u64);
+        tracing::info!(
+            mirrors = targets.len(),
+            locations = locs.len(),
+            checknow = opts.checknow && !opts.checkall,
+            "run starting"
+        );
+
+        let (tx, rx) = mpsc::channel::<MirrorReport>(BATCH * 4);
+        let writer = {
+            let (pool, policy, locs) = (self.pool.clone(), self.policy, locs.clone());
+            tokio::task::spawn_blocking(move || write_reports(&pool, &policy, rx, &locs))
+        };
+        let mut summary = RunSummary::default();
+        let checker = self.checker.clone();
+        let mut reports = futures_util::stream::iter(targets)
+            .map(|t| tokio::spawn(checker.clone().check_mirror(t, locs.clone())))
+            .buffer_unordered(self.concurrency);
+        while let Some(report) = reports.next().await {
+            let report = report?;
+            summary.mirrors += 1;
+            summary.pairs += report.results.len();
+            summary.healthy += report.count(Class::Healthy);
+            summary.inactive += report.count(Class::Inactive);
+            summary.unhealthy += report.count(Class::Unhealthy);
+            summary.failed_mirrors += usize::from(!report.run_ok());
+            progress.inc(locs.len().max(1) as u64);
+            if tx.send(report).await.is_err() {
+                break; // the writer failed; its error is reported below
+            }
+        }
+        drop(tx);
+        progress.finish_and_clear();
+        let written = writer.await??;
+        if written.mirrors < summary.mirrors {
+            return Err(SentryError::WriterGone);
+        }
+        summary.catalogue_changed = written.changed;
+        summary.generation = written.generation;
+        summary.up = written.count(State::Up);
+        summary.down = written.count(State::Down);
+        summary.ramping = written.count(State::Ramping);
+        self.metrics.mirror_states(
+            summary.up as i64,
+            summary.down as i64,
+            summary.ramping as i64,
+        );
+        Ok(summary)
+    }
+}
+
+#[derive(Default)]
+struct Written {
+    mirrors: usize,
+    changed: bool,
+    generation: Option<i64>,
+    states: Vec<State>,
+}
+
+impl Written {
+    fn count(&self, s: State) -> usize {
+        self.states.iter().filter(|x| **x == s).count()
+    }
+}
+
+/// The writer thread: commits whatever reports are waiting (up to [`BATCH`]) in one
+/// transaction, then waits for more. A failed write ends the run with that error.
+fn write_reports(
+    pool: &DbPool,
+    policy: &Policy,
+    mut rx: mpsc::Receiver<MirrorReport>,
+    locs: &[Loc],
+) -> Result<Written, SentryError> {
+    let mut conn = db::conn(pool)?;
+    let mut written = Written::default();
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let now = chrono::Utc::now().naive_utc();
+        let effect = store::write_batch(&mut conn, policy, &batch, locs, now)?;
+        written.mirrors += batch.len();
+        written.changed |= effect.catalogue_changed;
+        written.generation = effect.generation.or(written.generation);
+        written.states.extend(effect.states);
+        if let Some(g) = effect.generation {
+            tracing::info!(
+                generation = g,
+                mirrors = batch.len(),
+                "health changes committed"
+            );
+        }
+    }
+    Ok(written)
+}
+
+/// A progress bar when a person is watching (stderr is a terminal); hidden otherwise, so
+/// cron mails and JSON logs stay clean.
+fn progress_bar(pairs: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(pairs);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:40}] {pos}/{len} pairs ({per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}

@@ -1,0 +1,47 @@
+//! The daemon's endpoints, served by the real server on port 0: heartbeat checks the
+//! master, metrics show the checks of a run.
+
+mod support;
+
+use bouncer_test_support::TestDb;
+use support::fake::{Behaviour, FakeMirror};
+use support::*;
+
+#[actix_web::test]
+async fn endpoints_report_database_and_checks() {
+    let db = TestDb::sqlite();
+    let loc = product(&db, "Firefox", true, true, &["/f/:lang/a.exe"])[0];
+    let fake = FakeMirror::start(120, Behaviour::NotFound).await;
+    mirror(&db, "m", &fake.base_url(), &[loc]);
+    let config = config(&db, 300);
+    let sentry = sentry::Sentry::new(&config).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let app = sentry::serve(&sentry, listener).unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    sentry.run(&Default::default()).await.unwrap();
+
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(format!("{base}{path}")).send();
+    assert_eq!(get("/__lbheartbeat__").await.unwrap().status(), 200);
+    let hb = get("/__heartbeat__").await.unwrap();
+    assert_eq!(hb.status(), 200);
+    let hb: serde_json::Value = hb.json().await.unwrap();
+    assert_eq!(hb["checks"][0]["name"], "database");
+    assert_eq!(hb["checks"][0]["state"], "ok");
+    let v: serde_json::Value = get("/__version__").await.unwrap().json().await.unwrap();
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains(r#"sentry_checks_total{reason="http_404",result="inactive"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"sentry_runs_total{outcome="completed"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"sentry_mirrors{state="up"} 1"#),
+        "{metrics}"
+    );
+}

@@ -1,0 +1,266 @@
+//! sentry against a fleet of local fake mirrors, on MariaDB and SQLite: the exact map rows,
+//! log reasons, health rows and audit rows each kind of mirror produces.
+
+mod support;
+
+use bouncer_test_support::{db_tests, TestDb};
+use support::fake::{refused_addr, Behaviour, FakeMirror};
+use support::*;
+
+const PATH: &str = "/firefox/1.0/:lang/Setup.exe";
+
+fn ok_reason() -> String {
+    "1 checked: 1 healthy, 0 inactive, 0 unhealthy".into()
+}
+
+fn inactive(why: &str) -> String {
+    format!("1 checked: 0 healthy, 1 inactive, 0 unhealthy; {PATH}: {why}")
+}
+
+fn unhealthy(why: &str) -> String {
+    format!("1 checked: 0 healthy, 0 inactive, 1 unhealthy; {PATH}: {why}")
+}
+
+fn fleet(db: &TestDb) {
+    rt().block_on(async {
+        let loc = product(db, "Firefox", true, true, &[PATH])[0];
+        // Locations of an inactive product are never probed.
+        let retired = product(db, "Retired", true, false, &["/retired/:lang/x.exe"])[0];
+        use Behaviour::*;
+        let cases = [
+            ("healthy", Healthy, (true, true), true, ok_reason()),
+            (
+                "notfound",
+                NotFound,
+                (false, false),
+                true,
+                inactive("HTTP 404"),
+            ),
+            (
+                "forbidden",
+                Forbidden,
+                (false, false),
+                true,
+                inactive("HTTP 403"),
+            ),
+            (
+                "error500",
+                ServerError,
+                (true, false),
+                false,
+                unhealthy("HTTP 500"),
+            ),
+            (
+                "soft404",
+                SoftNotFound,
+                (true, false),
+                false,
+                unhealthy("soft 404 (200 text/html)"),
+            ),
+            ("redirect", Redirect, (true, true), true, ok_reason()),
+            (
+                "loop",
+                RedirectLoop,
+                (true, false),
+                false,
+                unhealthy("redirect loop"),
+            ),
+            ("slow", Slow, (true, false), false, unhealthy("timeout")),
+            (
+                "trickle",
+                Trickle,
+                (true, false),
+                false,
+                unhealthy("timeout"),
+            ),
+            (
+                "hangafterheaders",
+                HangAfterHeaders,
+                (true, true),
+                true,
+                ok_reason(),
+            ),
+            (
+                "hang",
+                Hang,
+                (true, false),
+                false,
+                "base URL: timeout".to_owned(),
+            ),
+            (
+                "down",
+                Down,
+                (true, false),
+                false,
+                "base URL: HTTP 500".to_owned(),
+            ),
+        ];
+        let mut checks = Vec::new();
+        for (i, (name, behaviour, row, up, reason)) in cases.into_iter().enumerate() {
+            let fake = FakeMirror::start(10 + i as u8, behaviour).await;
+            let id = mirror(db, name, &fake.base_url(), &[loc, retired]);
+            checks.push((name, id, row, up, reason, Some(fake)));
+        }
+        let refused = format!("http://{}/", refused_addr(40).await);
+        let id = mirror(db, "refused", &refused, &[loc]);
+        checks.push((
+            "refused",
+            id,
+            (true, false),
+            false,
+            "base URL: connection refused".into(),
+            None,
+        ));
+        let id = mirror(db, "nxdomain", "http://mirror.invalid/pub/", &[loc]);
+        checks.push((
+            "nxdomain",
+            id,
+            (true, false),
+            false,
+            "DNS failed: mirror.invalid".into(),
+            None,
+        ));
+        let before = generation(db);
+
+        let config = config(db, 300);
+        let started = std::time::Instant::now();
+        let summary = sentry::run_once(&config, &Default::default())
+            .await
+            .unwrap();
+        let elapsed = started.elapsed();
+
+        assert_eq!(summary.mirrors, checks.len());
+        assert_eq!(
+            (summary.healthy, summary.inactive, summary.unhealthy),
+            (3, 2, 5)
+        );
+        assert!(summary.catalogue_changed);
+        // Batches commit as mirrors finish; each batch that changed something bumps once.
+        assert!(generation(db) > before);
+        assert_eq!(summary.generation, Some(generation(db)));
+        // Timeouts run in parallel: the whole fleet takes about one timeout.
+        assert!(elapsed.as_millis() < 3 * 300 + 600, "run took {elapsed:?}");
+
+        for (name, id, (active, healthy), up, reason, fake) in &checks {
+            let rows = map_rows(db, *id);
+            let expected_retired: Vec<_> =
+                rows.iter().filter(|r| r.0 == retired).copied().collect();
+            let probed: Vec<_> = rows.iter().filter(|r| r.0 == loc).copied().collect();
+            assert_eq!(probed, vec![(loc, *active, *healthy)], "{name}: map row");
+            if fake.is_some() {
+                assert_eq!(
+                    expected_retired,
+                    vec![(retired, true, true)],
+                    "{name}: untouched"
+                );
+            }
+            assert_eq!(
+                log_rows(db, *id),
+                vec![(*up, 100, reason.clone())],
+                "{name}: log"
+            );
+            let (state, weight) = if *up { ("up", 100) } else { ("down", 0) };
+            let h = health(db, *id).unwrap();
+            assert_eq!((h.0.as_str(), h.1), (state, weight), "{name}: health");
+            if let Some(fake) = fake {
+                let reqs = fake.requests();
+                assert!(
+                    reqs.iter().all(|r| r.starts_with("HEAD ")),
+                    "{name}: {reqs:?}"
+                );
+                assert!(
+                    !reqs.iter().any(|r| r.contains("retired")),
+                    "{name}: {reqs:?}"
+                );
+            }
+        }
+        // The probe language replaced `:lang`; the redirect was followed once.
+        let redirect = checks.iter().find(|c| c.0 == "redirect").unwrap();
+        let reqs = redirect.5.as_ref().unwrap().requests();
+        assert_eq!(
+            reqs,
+            [
+                "HEAD /",
+                "HEAD /firefox/1.0/en-US/Setup.exe",
+                "HEAD /real/firefox/1.0/en-US/Setup.exe"
+            ]
+        );
+        // Every mirror marked down has an audit row with its reason.
+        let audits = audit_rows(db);
+        let downs: Vec<_> = audits.iter().filter(|a| a.1 == "mirror.down").collect();
+        assert_eq!(downs.len(), 9);
+        let (actor, _, target, after) = downs.iter().find(|a| a.2 == "mirror:loop").unwrap();
+        assert_eq!(actor, "sentry");
+        assert_eq!(target, "mirror:loop");
+        let after: serde_json::Value = serde_json::from_str(after.as_deref().unwrap()).unwrap();
+        assert_eq!(after["state"], "down");
+        assert_eq!(after["weight_percent"], 0);
+        assert_eq!(after["reason"], unhealthy("redirect loop"));
+    });
+}
+
+/// `--checknow` probes only products flagged checknow; `--mirror` restricts to one mirror,
+/// and a filter that names nothing fails the run.
+fn scope(db: &TestDb) {
+    rt().block_on(async {
+        let new = product(db, "Firefox-Beta", true, true, &["/beta/:lang/a.exe"])[0];
+        let old = product(db, "Firefox-Old", false, true, &["/old/:lang/a.exe"])[0];
+        let a = FakeMirror::start(50, Behaviour::Healthy).await;
+        let b = FakeMirror::start(51, Behaviour::Healthy).await;
+        let ida = mirror(db, "alpha.example", &a.base_url(), &[]);
+        let idb = mirror(db, "bravo.example", &b.base_url(), &[]);
+        let config = config(db, 300);
+        let checknow = sentry::RunOptions {
+            checknow: true,
+            mirror: Some("ALPHA".into()),
+            ..Default::default()
+        };
+        let s = sentry::run_once(&config, &checknow).await.unwrap();
+        assert_eq!((s.mirrors, s.pairs), (1, 1));
+        assert_eq!(map_rows(db, ida), vec![(new, true, true)]);
+        assert!(map_rows(db, idb).is_empty());
+        assert!(b.requests().is_empty());
+
+        let all = sentry::RunOptions {
+            mirror: Some(idb.to_string()),
+            ..Default::default()
+        };
+        sentry::run_once(&config, &all).await.unwrap();
+        assert_eq!(
+            map_rows(db, idb),
+            vec![(new, true, true), (old, true, true)]
+        );
+
+        let none = sentry::RunOptions {
+            mirror: Some("charlie".into()),
+            ..Default::default()
+        };
+        let err = sentry::run_once(&config, &none).await.unwrap_err();
+        assert_eq!(err.to_string(), "no active mirror matches \"charlie\"");
+        let ambiguous = sentry::RunOptions {
+            mirror: Some(".example".into()),
+            ..Default::default()
+        };
+        let err = sentry::run_once(&config, &ambiguous).await.unwrap_err();
+        assert!(
+            err.to_string().contains("alpha.example, bravo.example"),
+            "{err}"
+        );
+    });
+}
+
+db_tests! {
+    fleet_rows_and_reasons => fleet,
+    checknow_and_mirror_scope => scope,
+}
+
+#[tokio::test]
+async fn run_fails_when_database_is_down() {
+    let mut config = bouncer_core::config::Config::default();
+    config.database.url = "mysql://root@127.0.0.1:1/none".into();
+    config.database.connect_timeout_ms = 300;
+    let err = sentry::run_once(&config, &Default::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("database unavailable"), "{err}");
+}

@@ -1,0 +1,219 @@
+//! Fake mirrors: plain tokio TCP servers on 127.0.0.x ports that answer HTTP/1.1 the way
+//! real mirrors misbehave (errors, soft 404s, redirect loops, hanging, trickling bytes).
+//! Shared by the integration tests and the benchmark example.
+#![allow(dead_code)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// How a fake mirror answers. "Files" are every path except `/` (the base URL), which
+/// answers 200 unless the behaviour concerns the whole server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Behaviour {
+    Healthy,
+    NotFound,
+    Forbidden,
+    ServerError,
+    /// 200 `text/html` for files.
+    SoftNotFound,
+    /// Files redirect once to `/real/...`, which answers 200.
+    Redirect,
+    /// Files redirect forever.
+    RedirectLoop,
+    /// Files answer after a long sleep.
+    Slow,
+    /// Files get a complete header block, then the connection stays open without a body.
+    HangAfterHeaders,
+    /// Files get their headers one byte at a time, slower than any timeout.
+    Trickle,
+    /// Every request, the base URL included, is read and never answered.
+    Hang,
+    /// Every request, the base URL included, answers 500.
+    Down,
+}
+
+impl Behaviour {
+    fn from_u8(v: u8) -> Self {
+        use Behaviour::*;
+        [
+            Healthy,
+            NotFound,
+            Forbidden,
+            ServerError,
+            SoftNotFound,
+            Redirect,
+            RedirectLoop,
+            Slow,
+            HangAfterHeaders,
+            Trickle,
+            Hang,
+            Down,
+        ]
+        .get(usize::from(v))
+        .copied()
+        .unwrap_or(Healthy)
+    }
+}
+
+/// A running fake mirror; its behaviour can be switched between runs.
+#[derive(Clone)]
+pub struct FakeMirror {
+    pub addr: SocketAddr,
+    behaviour: Arc<AtomicU8>,
+    /// `"METHOD path"` of every request received.
+    pub requests: Arc<Mutex<Vec<String>>>,
+    pub count: Arc<AtomicU64>,
+    record: bool,
+}
+
+impl FakeMirror {
+    /// Starts a fake mirror on `127.0.0.<host>`, port chosen by the OS.
+    pub async fn start(host: u8, behaviour: Behaviour) -> Self {
+        Self::start_with(host, behaviour, true).await
+    }
+
+    /// Same, without keeping the request list (for the benchmark).
+    pub async fn start_with(host: u8, behaviour: Behaviour, record: bool) -> Self {
+        let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, host));
+        let listener = TcpListener::bind((ip, 0)).await.expect("bind fake mirror");
+        let mirror = Self {
+            addr: listener.local_addr().expect("local addr"),
+            behaviour: Arc::new(AtomicU8::new(behaviour as u8)),
+            requests: Arc::default(),
+            count: Arc::default(),
+            record,
+        };
+        let m = mirror.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(m.clone().serve(stream));
+            }
+        });
+        mirror
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    pub fn set(&self, b: Behaviour) {
+        self.behaviour.store(b as u8, Ordering::SeqCst);
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("requests").clone()
+    }
+
+    async fn serve(self, mut stream: TcpStream) {
+        let _ = stream.set_nodelay(true);
+        let mut buf = Vec::with_capacity(1024);
+        loop {
+            let Some((method, path)) = read_head(&mut stream, &mut buf).await else {
+                return;
+            };
+            self.count.fetch_add(1, Ordering::Relaxed);
+            if self.record {
+                self.requests
+                    .lock()
+                    .expect("requests")
+                    .push(format!("{method} {path}"));
+            }
+            let b = Behaviour::from_u8(self.behaviour.load(Ordering::SeqCst));
+            if !self.answer(&mut stream, b, &path).await {
+                return;
+            }
+        }
+    }
+
+    /// Writes one answer; `false` ends the connection.
+    async fn answer(&self, s: &mut TcpStream, b: Behaviour, path: &str) -> bool {
+        use Behaviour::*;
+        let base = path == "/";
+        match b {
+            Hang => return hang(s).await,
+            Down => return respond(s, 500, "text/plain", None).await,
+            _ if base => return respond(s, 200, "text/html", None).await,
+            _ => {}
+        }
+        match b {
+            Healthy => respond(s, 200, "application/octet-stream", None).await,
+            NotFound => respond(s, 404, "text/html", None).await,
+            Forbidden => respond(s, 403, "text/html", None).await,
+            ServerError => respond(s, 500, "text/html", None).await,
+            SoftNotFound => respond(s, 200, "text/html; charset=utf-8", None).await,
+            Redirect if path.starts_with("/real/") => {
+                respond(s, 200, "application/x-apple-diskimage", None).await
+            }
+            Redirect => respond(s, 302, "text/html", Some(&format!("/real{path}"))).await,
+            RedirectLoop => respond(s, 302, "text/html", Some(&format!("{path}x"))).await,
+            Slow => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                respond(s, 200, "application/octet-stream", None).await
+            }
+            HangAfterHeaders => {
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\
+                            Content-Length: 50000000\r\nConnection: close\r\n\r\n";
+                let _ = s.write_all(head.as_bytes()).await;
+                hang(s).await
+            }
+            Trickle => {
+                for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n" {
+                    if s.write_all(&[*byte]).await.is_err() {
+                        return false;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                hang(s).await
+            }
+            Hang | Down => false,
+        }
+    }
+}
+
+/// Reads one request head; `None` at end of stream.
+async fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, String)> {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            buf.drain(..end + 4);
+            let mut parts = head.lines().next()?.split_whitespace();
+            return Some((parts.next()?.to_owned(), parts.next()?.to_owned()));
+        }
+        let mut chunk = [0u8; 1024];
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+async fn respond(s: &mut TcpStream, status: u16, ctype: &str, location: Option<&str>) -> bool {
+    let location = location.map_or(String::new(), |l| format!("Location: {l}\r\n"));
+    let head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: 1048576\r\n{location}\r\n"
+    );
+    s.write_all(head.as_bytes()).await.is_ok()
+}
+
+/// Keeps the connection open without answering, until the client gives up.
+async fn hang(s: &mut TcpStream) -> bool {
+    let mut sink = [0u8; 256];
+    while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
+    false
+}
+
+/// An address on which nothing listens: connections are refused.
+pub async fn refused_addr(host: u8) -> SocketAddr {
+    let l = TcpListener::bind((Ipv4Addr::new(127, 0, 0, host), 0))
+        .await
+        .expect("bind");
+    let addr = l.local_addr().expect("addr");
+    drop(l);
+    addr
+}
