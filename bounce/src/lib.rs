@@ -30,6 +30,7 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Bounc
     tracing::info!(config = %state.config.redacted(), "bounce starting");
     let every = std::time::Duration::from_secs(state.config.geoip.reload_check_secs);
     state.geo.spawn_reloader(every);
+    catalogue::watch::start(state.catalogue.clone(), state.watch.clone());
     Ok(Application::start(listener, move |cfg| {
         cfg.app_data(state.clone());
         routes::routes(cfg);

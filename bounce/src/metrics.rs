@@ -1,6 +1,8 @@
 //! bounce's Prometheus metrics, registered on the instance's own registry.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 pub struct Metrics {
     /// Answers by outcome: redirect, print, not_found, bad_request, home, attribution, error.
@@ -10,6 +12,15 @@ pub struct Metrics {
     pub cache_lookups: IntCounterVec,
     pub cache_fills: IntCounterVec,
     pub db_queries: IntCounter,
+    /// memcached tier lookups and hits by entry kind.
+    pub shared_lookups: IntCounterVec,
+    pub shared_hits: IntCounterVec,
+    /// Readers passed over because they had not replicated the expected generation.
+    pub replica_behind: IntCounter,
+    /// memcached client counters (hit, miss, error, skipped), copied at scrape time.
+    pub memcached_calls: IntGaugeVec,
+    /// The catalogue generation this instance serves.
+    pub generation: IntGauge,
 }
 
 impl Metrics {
@@ -43,12 +54,43 @@ impl Metrics {
                 &["kind"],
             )?,
             db_queries: IntCounter::new("db_queries_total", "Database queries issued")?,
+            shared_lookups: IntCounterVec::new(
+                Opts::new(
+                    "shared_cache_lookups_total",
+                    "memcached tier lookups by entry kind",
+                ),
+                &["kind"],
+            )?,
+            shared_hits: IntCounterVec::new(
+                Opts::new(
+                    "shared_cache_hits_total",
+                    "memcached tier hits by entry kind",
+                ),
+                &["kind"],
+            )?,
+            replica_behind: IntCounter::new(
+                "replica_behind_total",
+                "Readers passed over for not having replicated the expected generation",
+            )?,
+            memcached_calls: IntGaugeVec::new(
+                Opts::new(
+                    "memcached_calls",
+                    "memcached client calls by result since start",
+                ),
+                &["result"],
+            )?,
+            generation: IntGauge::new("catalogue_generation", "Catalogue generation being served")?,
         };
         registry.register(Box::new(m.requests.clone()))?;
         registry.register(Box::new(m.latency.clone()))?;
         registry.register(Box::new(m.cache_lookups.clone()))?;
         registry.register(Box::new(m.cache_fills.clone()))?;
         registry.register(Box::new(m.db_queries.clone()))?;
+        registry.register(Box::new(m.shared_lookups.clone()))?;
+        registry.register(Box::new(m.shared_hits.clone()))?;
+        registry.register(Box::new(m.replica_behind.clone()))?;
+        registry.register(Box::new(m.memcached_calls.clone()))?;
+        registry.register(Box::new(m.generation.clone()))?;
         Ok(m)
     }
 }

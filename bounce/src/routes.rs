@@ -3,7 +3,7 @@
 use crate::redirect::{self, RequestInfo};
 use crate::{respond, AppState};
 use actix_web::{http::header, web, HttpRequest, HttpResponse, ResponseError};
-use bouncer_service::dockerflow;
+use bouncer_service::dockerflow::{self, Check};
 use std::time::Instant;
 
 /// Every path except the service endpoints is the redirector; any method.
@@ -52,8 +52,26 @@ async fn redirect(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 }
 
 async fn heartbeat(state: web::Data<AppState>) -> HttpResponse {
-    let db = dockerflow::database_check("database", state.catalogue.readers()).await;
-    dockerflow::heartbeat(&[db])
+    let sources = state.catalogue.sources().clone();
+    let db = dockerflow::database_check("database", sources.readers.clone()).await;
+    let mut checks = vec![db];
+    if let Some(cache) = sources.cache.clone() {
+        let failed = web::block(move || cache.probe()).await.unwrap_or_default();
+        let detail = failed
+            .iter()
+            .map(|(s, e)| format!("{s}: {e}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        checks.push(Check::from_result(
+            "memcached",
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(detail)
+            },
+        ));
+    }
+    dockerflow::heartbeat(&checks)
 }
 
 async fn version(state: web::Data<AppState>) -> HttpResponse {
@@ -61,5 +79,27 @@ async fn version(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let sources = state.catalogue.sources();
+    state.metrics.generation.set(
+        sources
+            .generation
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
+    if let Some(cache) = &sources.cache {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = &cache.stats;
+        for (label, counter) in [
+            ("hit", &s.hits),
+            ("miss", &s.misses),
+            ("error", &s.errors),
+            ("skipped", &s.skipped),
+        ] {
+            state
+                .metrics
+                .memcached_calls
+                .with_label_values(&[label])
+                .set(counter.load(Relaxed) as i64);
+        }
+    }
     bouncer_service::metrics::render(&state.registry)
 }

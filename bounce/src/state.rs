@@ -1,6 +1,7 @@
 //! Shared state of one bounce instance.
 
-use crate::catalogue::Catalogue;
+use crate::catalogue::watch::WatchConfig;
+use crate::catalogue::{Catalogue, Sources};
 use crate::geo::Geo;
 use crate::metrics::Metrics;
 use crate::BounceError;
@@ -21,7 +22,9 @@ pub struct Pinned {
 /// Everything a handler needs, built once at start and passed explicitly.
 pub struct AppState {
     pub config: Config,
-    pub catalogue: Catalogue,
+    pub catalogue: Arc<Catalogue>,
+    /// Polling of the catalogue generation, started by `crate::build`.
+    pub watch: WatchConfig,
     pub geo: Arc<Geo>,
     pub pinned: Option<Pinned>,
     pub metrics: Arc<Metrics>,
@@ -32,23 +35,38 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config) -> Result<Self, BounceError> {
         let options = bouncer_service::pool_options(&config);
-        let mut urls = config.database.replicas.clone();
-        if urls.is_empty() || config.database.master_as_last_resort {
-            urls.push(config.database.url.clone());
-        }
-        let readers = urls
+        let mut readers = config
+            .database
+            .replicas
             .iter()
             .map(|u| db::pool(u, options))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let master = if readers.is_empty() || config.database.master_as_last_resort {
+            let pool = db::pool(&config.database.url, options)?;
+            readers.push(pool.clone());
+            Some(pool)
+        } else {
+            None
+        };
         let registry = Registry::new_custom(Some("bounce".into()), None)?;
         let metrics = Arc::new(Metrics::new(&registry)?);
         let b = &config.bounce;
-        let catalogue = Catalogue::new(
+        let sources = Sources {
             readers,
+            cache: bouncer_core::cache::Memcached::from_config(&config.memcached).map(Arc::new),
+            generation: Default::default(),
+        };
+        let catalogue = Catalogue::new(
+            sources,
             Duration::from_millis(b.local_cache_ttl_ms),
             b.local_cache_capacity,
             Arc::clone(&metrics),
         );
+        let watch = WatchConfig {
+            cache_every: Duration::from_millis(b.generation_poll_ms),
+            db_every: Duration::from_millis(b.generation_db_poll_ms),
+            master,
+        };
         let pinned = match (&b.pinned_http, &b.pinned_https) {
             (Some(http), Some(https)) => Some(Pinned {
                 http: format!("http://{http}"),
@@ -59,7 +77,8 @@ impl AppState {
         Ok(Self {
             geo: Arc::new(Geo::new(config.geoip.database.clone())),
             config,
-            catalogue,
+            catalogue: Arc::new(catalogue),
+            watch,
             pinned,
             metrics,
             registry,

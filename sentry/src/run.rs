@@ -7,6 +7,7 @@ use crate::health::{Policy, State};
 use crate::metrics::Metrics;
 use crate::probe::Class;
 use crate::{store, RunOptions, SentryError};
+use bouncer_core::cache::Memcached;
 use bouncer_core::config::Config;
 use bouncer_core::db::{self, DbPool};
 use futures_util::StreamExt;
@@ -45,6 +46,9 @@ pub struct RunSummary {
 /// process; the daemon reuses it for every run (and its connections).
 pub struct Sentry {
     pool: DbPool,
+    /// Where the new generation is published after each committed batch that changed
+    /// what bounce serves, so users stop being sent to a dead mirror within seconds.
+    cache: Option<Arc<Memcached>>,
     checker: Arc<Checker>,
     policy: Policy,
     concurrency: usize,
@@ -68,6 +72,7 @@ impl Sentry {
         };
         Ok(Self {
             pool,
+            cache: Memcached::from_config(&config.memcached).map(Arc::new),
             checker: Arc::new(checker),
             policy: Policy::from_config(s),
             concurrency: s.concurrency.max(1),
@@ -122,7 +127,10 @@ impl Sentry {
         let (tx, rx) = mpsc::channel::<MirrorReport>(BATCH * 4);
         let writer = {
             let (pool, policy, locs) = (self.pool.clone(), self.policy, locs.clone());
-            tokio::task::spawn_blocking(move || write_reports(&pool, &policy, rx, &locs))
+            let cache = self.cache.clone();
+            tokio::task::spawn_blocking(move || {
+                write_reports(&pool, cache.as_deref(), &policy, rx, &locs)
+            })
         };
         let mut summary = RunSummary::default();
         let checker = self.checker.clone();
@@ -180,6 +188,7 @@ impl Written {
 /// transaction, then waits for more. A failed write ends the run with that error.
 fn write_reports(
     pool: &DbPool,
+    cache: Option<&Memcached>,
     policy: &Policy,
     mut rx: mpsc::Receiver<MirrorReport>,
     locs: &[Loc],
@@ -201,6 +210,9 @@ fn write_reports(
         written.generation = effect.generation.or(written.generation);
         written.states.extend(effect.states);
         if let Some(g) = effect.generation {
+            if let Some(cache) = cache {
+                bouncer_core::generation::publish(cache, g);
+            }
             tracing::info!(
                 generation = g,
                 mirrors = batch.len(),

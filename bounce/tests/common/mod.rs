@@ -150,11 +150,11 @@ pub fn member(c: &mut DbConnection, mirror_id: i32, region_id: i32) {
         .unwrap();
 }
 
-/// A configuration for `db` with a short cache (so tests see their writes quickly).
+/// A configuration for `db` (default cache lifetimes: writes must become visible through
+/// the generation watch, not through expiry).
 pub fn config(db: &TestDb) -> Config {
     let mut config = Config::default();
     config.database.url = db.url.clone();
-    config.bounce.local_cache_ttl_ms = 50;
     config
 }
 

@@ -55,6 +55,9 @@ pub struct MemcachedConfig {
     pub timeout_ms: u64,
     /// Lifetime of cached catalogue entries.
     pub ttl_secs: u32,
+    /// After a failed call, a server is skipped (counted as a miss) for this long, so a
+    /// dead server costs one timeout per interval, not one per request.
+    pub retry_after_ms: u64,
 }
 
 /// The MaxMind database used to find a client's country.
@@ -106,8 +109,14 @@ pub struct BounceConfig {
     pub allow_ip_override: bool,
     /// Longest accepted query string, in bytes.
     pub max_query_bytes: usize,
-    /// Lifetime of the in-process cache tier.
+    /// Lifetime of the in-process cache tier. Writes reach bounce through the generation
+    /// watch long before that; this only bounds staleness when no watch is possible.
     pub local_cache_ttl_ms: u64,
+    /// How often the published catalogue generation is read from memcached.
+    pub generation_poll_ms: u64,
+    /// How often the generation is read from the database instead, when there is no
+    /// memcached (or it is down, or has no published value).
+    pub generation_db_poll_ms: u64,
     /// Entries in the in-process cache tier.
     pub local_cache_capacity: u64,
 }
@@ -169,6 +178,7 @@ impl Default for MemcachedConfig {
             prefix: "bouncer".into(),
             timeout_ms: 50,
             ttl_secs: 3_600,
+            retry_after_ms: 1_000,
         }
     }
 }
@@ -195,7 +205,9 @@ impl Default for BounceConfig {
             stub_root: None,
             allow_ip_override: false,
             max_query_bytes: 4_096,
-            local_cache_ttl_ms: 1_000,
+            local_cache_ttl_ms: 60_000,
+            generation_poll_ms: 100,
+            generation_db_poll_ms: 250,
             local_cache_capacity: 100_000,
         }
     }

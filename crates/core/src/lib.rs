@@ -5,6 +5,7 @@
 //! (which is deliberately free of any database type so it can be tested and benchmarked
 //! on plain in-memory data).
 
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod error;

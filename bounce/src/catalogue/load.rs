@@ -1,22 +1,14 @@
-//! What bounce knows of the catalogue, read through an in-process cache.
-//!
-//! Three kinds of entry, each filled by one blocking database job on a miss (concurrent
-//! requests for the same missing key wait for that one fill):
-//! - the snapshot of small tables (rules, regions, countries, mirror regions);
-//! - a resolution per (product, os): alias, os, product, languages, location;
-//! - the weighted mirror indexes per location.
+//! The database side of the catalogue: one function per entry kind, each a few indexed
+//! queries on one connection.
 
 use crate::metrics::Metrics;
-use crate::BounceError;
-use bouncer_core::db::{self, DbConnection, DbPool};
+use bouncer_core::db::DbConnection;
 use bouncer_core::rules::RuleSet;
 use bouncer_core::schema::*;
 use bouncer_core::selection::{LocationMirrors, MirrorCandidate, RegionPolicy};
 use diesel::prelude::*;
-use moka::future::Cache;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
 
 /// The small tables, loaded whole.
 #[derive(Debug, Default)]
@@ -29,7 +21,7 @@ pub struct Snapshot {
 }
 
 /// What (product, os) resolves to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Resolved {
     NoOs,
     NoProduct,
@@ -38,10 +30,10 @@ pub enum Resolved {
 }
 
 /// A file bounce can redirect to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
     pub location_id: i32,
-    pub path: Arc<str>,
+    pub path: String,
     pub ssl_only: bool,
     /// Languages as stored; empty = the product accepts every language.
     pub langs: Vec<String>,
@@ -61,116 +53,7 @@ impl Target {
     }
 }
 
-/// The cached catalogue of one bounce instance.
-pub struct Catalogue {
-    readers: Arc<Vec<DbPool>>,
-    metrics: Arc<Metrics>,
-    snapshot: Cache<(), Arc<Snapshot>>,
-    resolved: Cache<(String, String), Arc<Resolved>>,
-    mirrors: Cache<i32, Arc<LocationMirrors>>,
-}
-
-impl Catalogue {
-    pub fn new(readers: Vec<DbPool>, ttl: Duration, capacity: u64, metrics: Arc<Metrics>) -> Self {
-        let ttl = ttl.max(Duration::from_millis(1));
-        Self {
-            readers: Arc::new(readers),
-            metrics,
-            snapshot: Cache::builder().max_capacity(1).time_to_live(ttl).build(),
-            resolved: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
-            mirrors: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
-        }
-    }
-
-    /// The read pools (for the heartbeat).
-    pub fn readers(&self) -> Vec<DbPool> {
-        self.readers.as_ref().clone()
-    }
-
-    pub async fn snapshot(&self) -> Result<Arc<Snapshot>, BounceError> {
-        self.cached("snapshot", &self.snapshot, (), load_snapshot)
-            .await
-    }
-
-    pub async fn resolve(&self, product: &str, os: &str) -> Result<Arc<Resolved>, BounceError> {
-        let (p, o) = (product.to_owned(), os.to_owned());
-        self.cached(
-            "resolve",
-            &self.resolved,
-            (p.clone(), o.clone()),
-            move |c, m| resolve(c, m, &p, &o),
-        )
-        .await
-    }
-
-    pub async fn location_mirrors(
-        &self,
-        location_id: i32,
-        snapshot: Arc<Snapshot>,
-    ) -> Result<Arc<LocationMirrors>, BounceError> {
-        self.cached("mirrors", &self.mirrors, location_id, move |c, m| {
-            load_location_mirrors(c, m, location_id, &snapshot)
-        })
-        .await
-    }
-
-    /// Looks `key` up; on a miss runs `fill` once on a blocking thread with a reader
-    /// connection, however many requests wait for it.
-    async fn cached<K, V, F>(
-        &self,
-        tier: &'static str,
-        cache: &Cache<K, Arc<V>>,
-        key: K,
-        fill: F,
-    ) -> Result<Arc<V>, BounceError>
-    where
-        K: std::hash::Hash + Eq + Send + Sync + 'static,
-        V: Send + Sync + 'static,
-        F: FnOnce(&mut DbConnection, &Metrics) -> QueryResult<V> + Send + 'static,
-    {
-        self.metrics.cache_lookups.with_label_values(&[tier]).inc();
-        let readers = Arc::clone(&self.readers);
-        let metrics = Arc::clone(&self.metrics);
-        cache
-            .try_get_with(key, async move {
-                metrics.cache_fills.with_label_values(&[tier]).inc();
-                let job = tokio::task::spawn_blocking(move || -> Result<V, BounceError> {
-                    let mut conn = reader_conn(&readers)?;
-                    fill(&mut conn, &metrics)
-                        .map_err(|e| BounceError::Unavailable(format!("database: {e}")))
-                });
-                let value = job
-                    .await
-                    .map_err(|e| BounceError::Unavailable(e.to_string()))??;
-                Ok::<_, BounceError>(Arc::new(value))
-            })
-            .await
-            .map_err(|e: Arc<BounceError>| BounceError::Unavailable(e.to_string()))
-    }
-}
-
-/// A connection from the first reader that gives one.
-fn reader_conn(readers: &[DbPool]) -> Result<db::PooledConn, BounceError> {
-    let mut last = None;
-    for pool in readers {
-        match db::conn(pool) {
-            Ok(c) => return Ok(c),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(BounceError::Unavailable(match last {
-        Some(e) => e.to_string(),
-        None => "no database configured".into(),
-    }))
-}
-
-fn load_snapshot(c: &mut DbConnection, m: &Metrics) -> QueryResult<Snapshot> {
+pub fn snapshot(c: &mut DbConnection, m: &Metrics) -> QueryResult<Snapshot> {
     m.db_queries.inc_by(4);
     let rows = rules_rows(c)?;
     let (rules, errors) = RuleSet::from_rows(&rows);
@@ -233,7 +116,12 @@ fn rules_rows(c: &mut DbConnection) -> QueryResult<Vec<bouncer_core::models::Rew
     })
 }
 
-fn resolve(c: &mut DbConnection, m: &Metrics, product: &str, os: &str) -> QueryResult<Resolved> {
+pub fn resolve(
+    c: &mut DbConnection,
+    m: &Metrics,
+    product: &str,
+    os: &str,
+) -> QueryResult<Resolved> {
     m.db_queries.inc();
     let related: Option<String> = mirror_aliases::table
         .filter(mirror_aliases::alias.eq(product))
@@ -275,7 +163,7 @@ fn resolve(c: &mut DbConnection, m: &Metrics, product: &str, os: &str) -> QueryR
         // host the user is sent to.
         Some((location_id, path)) if path.starts_with('/') => Resolved::Found(Target {
             location_id,
-            path: path.into(),
+            path,
             ssl_only,
             langs,
         }),
@@ -291,15 +179,28 @@ fn resolve(c: &mut DbConnection, m: &Metrics, product: &str, os: &str) -> QueryR
     })
 }
 
-fn load_location_mirrors(
+/// One mirror's row for one location, as stored in the shared tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorRow {
+    pub id: i32,
+    pub base: String,
+    pub rating: i32,
+    pub mirror_active: bool,
+    pub location_active: bool,
+    pub healthy: bool,
+    /// sentry's ramp after recovery (`bouncer_mirror_health.weight_percent`); no row = 100.
+    pub weight_percent: Option<i32>,
+}
+
+/// The map rows of one location with their mirrors and health.
+pub fn mirror_rows(
     c: &mut DbConnection,
     m: &Metrics,
     location_id: i32,
-    snapshot: &Snapshot,
-) -> QueryResult<LocationMirrors> {
+) -> QueryResult<Vec<MirrorRow>> {
     m.db_queries.inc();
     let rows = mirror_location_mirror_map::table
-        .inner_join(mirror_mirrors::table)
+        .inner_join(mirror_mirrors::table.left_join(bouncer_mirror_health::table))
         .filter(mirror_location_mirror_map::location_id.eq(location_id))
         .select((
             mirror_mirrors::id,
@@ -308,25 +209,47 @@ fn load_location_mirrors(
             mirror_mirrors::active,
             mirror_location_mirror_map::active,
             mirror_location_mirror_map::healthy,
+            bouncer_mirror_health::weight_percent.nullable(),
         ))
-        .load::<(i32, String, i32, bool, bool, bool)>(c)?;
-    Ok(LocationMirrors::build(
-        rows.into_iter().filter(|r| valid_base(&r.1)).map(
-            |(id, base, rating, mirror_active, location_active, healthy)| MirrorCandidate {
-                mirror_id: id,
-                base_url: base.into(),
-                rating,
-                mirror_active,
-                location_active,
-                healthy,
-                regions: snapshot
-                    .mirror_regions
-                    .get(&id)
-                    .cloned()
-                    .unwrap_or_default(),
+        .load::<(i32, String, i32, bool, bool, bool, Option<i32>)>(c)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, base, rating, mirror_active, location_active, healthy, weight_percent)| {
+                MirrorRow {
+                    id,
+                    base,
+                    rating,
+                    mirror_active,
+                    location_active,
+                    healthy,
+                    weight_percent,
+                }
             },
-        ),
-    ))
+        )
+        .collect())
+}
+
+/// Weighted indexes from rows: the effective weight is the rating scaled by sentry's
+/// ramp (rounded up, so a ramping mirror is never rounded out), regions from the snapshot.
+pub fn build_location_mirrors(rows: Vec<MirrorRow>, snapshot: &Snapshot) -> LocationMirrors {
+    LocationMirrors::build(rows.into_iter().filter(|r| valid_base(&r.base)).map(|r| {
+        let pct = i64::from(r.weight_percent.unwrap_or(100).clamp(0, 100));
+        let effective = (i64::from(r.rating.max(0)) * pct + 99) / 100;
+        MirrorCandidate {
+            mirror_id: r.id,
+            base_url: r.base.into(),
+            rating: i32::try_from(effective).unwrap_or(i32::MAX),
+            mirror_active: r.mirror_active,
+            location_active: r.location_active,
+            healthy: r.healthy,
+            regions: snapshot
+                .mirror_regions
+                .get(&r.id)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }))
 }
 
 /// A base URL users may be sent to: absolute http(s) with a host, no query or fragment.

@@ -1,0 +1,96 @@
+//! Watching the catalogue generation, so a committed write reaches every instance within
+//! a fraction of a second without a database query per request.
+//!
+//! tuxedo and sentry publish the generation to memcached after each commit; bounce reads
+//! it every `generation_poll_ms`. Without a usable published value (no memcached, server
+//! down, key evicted) it reads the generation from a database every
+//! `generation_db_poll_ms` instead. On any change the in-process tier is emptied and the
+//! expected generation becomes the larger of the published value and the master's, so a
+//! late, smaller value from a slow writer cannot hide a newer write.
+
+use super::{Catalogue, Sources};
+use bouncer_core::db::{self, DbPool};
+use bouncer_core::generation;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Polling intervals and where the truth lives.
+#[derive(Clone)]
+pub struct WatchConfig {
+    pub cache_every: Duration,
+    pub db_every: Duration,
+    /// The master, asked for its generation when a change is seen (if configured).
+    pub master: Option<DbPool>,
+}
+
+/// Reads the generation once and applies a change; returns the expected generation.
+pub fn check(
+    catalogue: &Catalogue,
+    cfg: &WatchConfig,
+    last_db_poll: &mut Option<Instant>,
+    seen: &mut Option<i64>,
+) -> i64 {
+    let sources: &Sources = catalogue.sources();
+    let published = sources.cache.as_deref().and_then(generation::published);
+    let observed = match published {
+        Some(v) => Some(v),
+        None if last_db_poll.is_none_or(|t| t.elapsed() >= cfg.db_every) => {
+            *last_db_poll = Some(Instant::now());
+            read_db(&sources.readers)
+        }
+        None => None,
+    };
+    if let Some(v) = observed {
+        if *seen != Some(v) {
+            let master = cfg
+                .master
+                .as_ref()
+                .and_then(|p| read_db(std::slice::from_ref(p)));
+            let expected = v.max(master.unwrap_or(0));
+            let before = sources.generation.swap(expected, Ordering::Relaxed);
+            if before != 0 {
+                catalogue.invalidate();
+            }
+            tracing::info!(
+                generation = expected,
+                previous = before,
+                "catalogue generation changed"
+            );
+            *seen = Some(v);
+        }
+    }
+    sources.generation.load(Ordering::Relaxed)
+}
+
+/// Checks once now (so the first requests already know the generation), then on a
+/// blocking thread every `cache_every` until the process ends.
+pub fn start(catalogue: Arc<Catalogue>, cfg: WatchConfig) {
+    let (mut last, mut seen) = (None, None);
+    check(&catalogue, &cfg, &mut last, &mut seen);
+    tokio::spawn(async move {
+        let cfg = Arc::new(cfg);
+        let mut state = (last, seen);
+        let mut tick = tokio::time::interval(cfg.cache_every.max(Duration::from_millis(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let (c, w) = (Arc::clone(&catalogue), Arc::clone(&cfg));
+            let (mut last, mut seen) = state;
+            let done = tokio::task::spawn_blocking(move || {
+                check(&c, &w, &mut last, &mut seen);
+                (last, seen)
+            })
+            .await;
+            state = done.unwrap_or(state);
+        }
+    });
+}
+
+/// The generation of the first database that answers.
+fn read_db(pools: &[DbPool]) -> Option<i64> {
+    pools.iter().find_map(|p| {
+        let mut conn = db::conn(p).ok()?;
+        generation::current(&mut conn).ok()
+    })
+}

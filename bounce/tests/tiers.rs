@@ -1,0 +1,192 @@
+//! The read tiers: in-process hits cost no query, other instances fill from memcached,
+//! committed writes are served within a second, lagging replicas are passed over, and a
+//! dead memcached only costs a heartbeat failure.
+
+mod common;
+
+use bouncer_core::cache::Memcached;
+use bouncer_core::generation;
+use bouncer_test_support::{async_db_tests, TestCache, TestDb};
+use common::*;
+use std::time::{Duration, Instant};
+
+async_db_tests! {
+    hot_path_needs_no_query => hot_path_needs_no_query,
+    second_instance_fills_from_memcached => second_instance_fills_from_memcached,
+    committed_writes_are_served_within_a_second => committed_writes_are_served_within_a_second,
+    lagging_replica_is_passed_over => lagging_replica_is_passed_over,
+    dead_memcached_is_a_miss_not_an_outage => dead_memcached_is_a_miss_not_an_outage,
+}
+
+/// A metric's value summed over its label sets (0 when absent).
+async fn metric(base: &str, name: &str) -> f64 {
+    let text = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn with_cache(db: &TestDb, cache: &TestCache) -> bouncer_core::config::Config {
+    let mut cfg = config(db);
+    cfg.memcached.servers = vec![cache.server.clone()];
+    cfg.memcached.prefix = cache.prefix.clone();
+    cfg
+}
+
+async fn print(base: &str, query: &str) -> (u16, String) {
+    let r = client()
+        .get(format!("{base}/?{query}&print=yes"))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn hot_path_needs_no_query(db: TestDb) {
+    standard(&mut db.conn());
+    let cache = TestCache::new();
+    let base = spawn(with_cache(&db, &cache));
+    for q in [
+        "product=firefox-latest&lang=de",
+        "product=firefox-stub&os=osx",
+        "product=nope",
+    ] {
+        print(&base, q).await;
+    }
+    let warm = metric(&base, "bounce_db_queries_total").await;
+    for i in 0..300 {
+        let q = [
+            "product=firefox-latest&lang=de",
+            "product=firefox-stub&os=osx",
+            "product=nope",
+        ][i % 3];
+        print(&base, q).await;
+    }
+    assert_eq!(
+        metric(&base, "bounce_db_queries_total").await,
+        warm,
+        "steady state: no query"
+    );
+}
+
+async fn second_instance_fills_from_memcached(db: TestDb) {
+    standard(&mut db.conn());
+    let cache = TestCache::new();
+    let cfg = with_cache(&db, &cache);
+    let first = spawn(cfg.clone());
+    let (status, url) = print(&first, "product=firefox-latest&lang=de").await;
+    assert_eq!(status, 200);
+    let second = spawn(cfg);
+    assert_eq!(
+        print(&second, "product=firefox-latest&lang=de").await.1,
+        url
+    );
+    assert_eq!(
+        metric(&second, "bounce_shared_cache_hits_total").await,
+        2.0,
+        "resolution and mirrors from memcached"
+    );
+}
+
+/// What tuxedo does: write, bump the generation in the same transaction, publish it.
+fn add_alias(db: &TestDb, cache: Option<&Memcached>, alias_name: &str, product: &str) {
+    use diesel::Connection;
+    let mut c = db.conn();
+    c.transaction::<_, bouncer_core::CoreError, _>(|t| {
+        alias(t, alias_name, product);
+        generation::bump(t)?;
+        Ok(())
+    })
+    .unwrap();
+    generation::publish_current(&mut c, cache).unwrap();
+}
+
+async fn committed_writes_are_served_within_a_second(db: TestDb) {
+    standard(&mut db.conn());
+    let cache = TestCache::new();
+    let cfg = with_cache(&db, &cache);
+    let mc = Memcached::from_config(&cfg.memcached).unwrap();
+    let instances = [spawn(cfg.clone()), spawn(cfg.clone())];
+    // Without memcached the database is polled instead.
+    let no_cache = spawn(config(&db));
+    let all = [&instances[0], &instances[1], &no_cache];
+    for base in all {
+        assert_eq!(
+            print(base, "product=firefox-new&lang=de").await.0,
+            404,
+            "cached as not found"
+        );
+    }
+    add_alias(&db, Some(&mc), "firefox-new", "firefox-latest");
+    let written = Instant::now();
+    let expected = print(&instances[0], "product=firefox-latest&lang=de")
+        .await
+        .1;
+    for base in all {
+        loop {
+            let (status, body) = print(base, "product=firefox-new&lang=de").await;
+            if status == 200 {
+                assert_eq!(body, expected);
+                break;
+            }
+            assert!(
+                written.elapsed() < Duration::from_secs(1),
+                "{base}: write not visible within 1 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+async fn lagging_replica_is_passed_over(db: TestDb) {
+    // The "replica" has the catalogue but not the newest write; the master has both.
+    let replica = TestDb::new(db.backend);
+    standard(&mut replica.conn());
+    standard(&mut db.conn());
+    add_alias(&db, None, "firefox-new", "firefox-latest");
+    let mut cfg = config(&db);
+    cfg.database.replicas = vec![replica.url.clone()];
+    cfg.database.master_as_last_resort = true;
+    let base = spawn(cfg.clone());
+    assert_eq!(
+        print(&base, "product=firefox-new&lang=de").await.0,
+        200,
+        "served from the master"
+    );
+    assert!(metric(&base, "bounce_replica_behind_total").await >= 1.0);
+    // Once the replica has caught up it is used again (and the master is not asked).
+    add_alias(&replica, None, "firefox-new", "firefox-latest");
+    let fresh = spawn(cfg);
+    assert_eq!(print(&fresh, "product=firefox-new&lang=de").await.0, 200);
+    assert_eq!(metric(&fresh, "bounce_replica_behind_total").await, 0.0);
+}
+
+async fn dead_memcached_is_a_miss_not_an_outage(db: TestDb) {
+    standard(&mut db.conn());
+    let mut cfg = config(&db);
+    cfg.memcached.servers = vec!["127.0.0.1:1".into()];
+    let base = spawn(cfg);
+    let started = Instant::now();
+    for _ in 0..20 {
+        assert_eq!(print(&base, "product=firefox-latest&lang=de").await.0, 200);
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let r = client()
+        .get(format!("{base}/__heartbeat__"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["checks"][1]["name"], "memcached");
+    assert_eq!(body["checks"][1]["state"], "failed");
+    assert_eq!(body["checks"][0]["state"], "ok");
+}
