@@ -6,6 +6,7 @@ mod catalogue;
 mod client;
 mod error;
 mod geo;
+mod health;
 mod metrics;
 mod redirect;
 mod request;

@@ -21,6 +21,8 @@ pub struct Metrics {
     pub memcached_calls: IntGaugeVec,
     /// The catalogue generation this instance serves.
     pub generation: IntGauge,
+    /// Answers from last-known data while the databases were unreachable, by entry kind.
+    pub stale_served: IntCounterVec,
 }
 
 impl Metrics {
@@ -80,6 +82,13 @@ impl Metrics {
                 &["result"],
             )?,
             generation: IntGauge::new("catalogue_generation", "Catalogue generation being served")?,
+            stale_served: IntCounterVec::new(
+                Opts::new(
+                    "stale_served_total",
+                    "Entries served from last-known data during an outage",
+                ),
+                &["kind"],
+            )?,
         };
         registry.register(Box::new(m.requests.clone()))?;
         registry.register(Box::new(m.latency.clone()))?;
@@ -91,6 +100,7 @@ impl Metrics {
         registry.register(Box::new(m.replica_behind.clone()))?;
         registry.register(Box::new(m.memcached_calls.clone()))?;
         registry.register(Box::new(m.generation.clone()))?;
+        registry.register(Box::new(m.stale_served.clone()))?;
         Ok(m)
     }
 }

@@ -1,9 +1,9 @@
 //! bounce's routing table and its thin handlers.
 
 use crate::redirect::{self, RequestInfo};
-use crate::{respond, AppState};
+use crate::{health, respond, AppState};
 use actix_web::{http::header, web, HttpRequest, HttpResponse, ResponseError};
-use bouncer_service::dockerflow::{self, Check};
+use bouncer_service::dockerflow;
 use std::time::Instant;
 
 /// Every path except the service endpoints is the redirector; any method.
@@ -52,25 +52,8 @@ async fn redirect(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 }
 
 async fn heartbeat(state: web::Data<AppState>) -> HttpResponse {
-    let sources = state.catalogue.sources().clone();
-    let db = dockerflow::database_check("database", sources.readers.clone()).await;
-    let mut checks = vec![db];
-    if let Some(cache) = sources.cache.clone() {
-        let failed = web::block(move || cache.probe()).await.unwrap_or_default();
-        let detail = failed
-            .iter()
-            .map(|(s, e)| format!("{s}: {e}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        checks.push(Check::from_result(
-            "memcached",
-            if failed.is_empty() {
-                Ok(())
-            } else {
-                Err(detail)
-            },
-        ));
-    }
+    let mut checks = vec![health::database(&state).await];
+    checks.extend(health::memcached(&state).await);
     dockerflow::heartbeat(&checks)
 }
 

@@ -51,15 +51,16 @@ impl AppState {
         let registry = Registry::new_custom(Some("bounce".into()), None)?;
         let metrics = Arc::new(Metrics::new(&registry)?);
         let b = &config.bounce;
-        let sources = Sources {
+        let sources = Sources::new(
             readers,
-            cache: bouncer_core::cache::Memcached::from_config(&config.memcached).map(Arc::new),
-            generation: Default::default(),
-        };
+            bouncer_core::cache::Memcached::from_config(&config.memcached).map(Arc::new),
+            Duration::from_millis(config.bounce.reader_retry_after_ms),
+        );
         let catalogue = Catalogue::new(
             sources,
             Duration::from_millis(b.local_cache_ttl_ms),
             b.local_cache_capacity,
+            Duration::from_millis(b.request_deadline_ms),
             Arc::clone(&metrics),
         );
         let watch = WatchConfig {

@@ -24,44 +24,134 @@ use bouncer_core::cache::Memcached;
 use bouncer_core::db::{self, DbConnection, DbPool};
 use bouncer_core::selection::LocationMirrors;
 use moka::future::Cache;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The read side of the databases plus the shared cache, as fills see them.
 pub struct Sources {
     /// Replicas in order, then the master when it may be read.
     pub readers: Vec<DbPool>,
+    /// One breaker per reader: a reader that failed is skipped for a while, so a dead
+    /// replica costs one connect timeout per interval, not one per fill.
+    pub breakers: Vec<Breaker>,
     pub cache: Option<Arc<Memcached>>,
     /// The catalogue generation this instance expects (0 = not known yet).
     pub generation: AtomicI64,
+}
+
+impl Sources {
+    pub fn new(readers: Vec<DbPool>, cache: Option<Arc<Memcached>>, retry_after: Duration) -> Self {
+        Self {
+            breakers: readers.iter().map(|_| Breaker::new(retry_after)).collect(),
+            readers,
+            cache,
+            generation: AtomicI64::new(0),
+        }
+    }
+}
+
+/// Open for `retry_after` after a failure; closed again by the next success.
+pub struct Breaker {
+    retry_after: Duration,
+    epoch: Instant,
+    open_until_ms: AtomicU64,
+}
+
+impl Breaker {
+    fn new(retry_after: Duration) -> Self {
+        Self {
+            retry_after,
+            epoch: Instant::now(),
+            open_until_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.open_until_ms.load(Ordering::Relaxed) > self.now_ms()
+    }
+
+    fn trip(&self) {
+        let until = self.now_ms() + self.retry_after.as_millis() as u64;
+        self.open_until_ms.store(until, Ordering::Relaxed);
+    }
+
+    fn reset(&self) {
+        self.open_until_ms.store(0, Ordering::Relaxed);
+    }
 }
 
 /// The cached catalogue of one bounce instance.
 pub struct Catalogue {
     sources: Arc<Sources>,
     metrics: Arc<Metrics>,
-    snapshot: Cache<(), Arc<Snapshot>>,
-    resolved: Cache<(String, String), Arc<Resolved>>,
-    mirrors: Cache<i32, Arc<LocationMirrors>>,
+    deadline: Duration,
+    snapshot: Tier<(), Snapshot>,
+    resolved: Tier<(String, String), Resolved>,
+    mirrors: Tier<i32, LocationMirrors>,
+    /// When the last answer was served from last-known data (ms since `epoch`, 0 = never).
+    stale_served_ms: AtomicU64,
+    epoch: Instant,
+}
+
+/// One kind of entry: the live in-process cache, and the last value ever filled for each
+/// key (no lifetime, not emptied by generation changes) to answer from while the
+/// databases are unreachable.
+struct Tier<K, V> {
+    live: Cache<K, Arc<V>>,
+    last_known: moka::sync::Cache<K, Arc<V>>,
+}
+
+impl<K, V> Tier<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    fn new(capacity: u64, ttl: Duration) -> Self {
+        Self {
+            live: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .build(),
+            last_known: moka::sync::Cache::builder().max_capacity(capacity).build(),
+        }
+    }
 }
 
 impl Catalogue {
-    pub fn new(sources: Sources, ttl: Duration, capacity: u64, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        sources: Sources,
+        ttl: Duration,
+        capacity: u64,
+        deadline: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let ttl = ttl.max(Duration::from_millis(1));
         Self {
             sources: Arc::new(sources),
             metrics,
-            snapshot: Cache::builder().max_capacity(1).time_to_live(ttl).build(),
-            resolved: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
-            mirrors: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
+            deadline,
+            snapshot: Tier::new(1, ttl),
+            resolved: Tier::new(capacity, ttl),
+            mirrors: Tier::new(capacity, ttl),
+            stale_served_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
         }
+    }
+
+    /// Whether last-known data was served within `window` (for the heartbeat).
+    pub fn served_stale_within(&self, window: Duration) -> bool {
+        let at = self.stale_served_ms.load(Ordering::Relaxed);
+        at > 0 && self.epoch.elapsed().as_millis() as u64 <= at + window.as_millis() as u64
+    }
+
+    /// Whether any last-known data exists to fall back on.
+    pub fn has_last_known(&self) -> bool {
+        self.resolved.last_known.entry_count() > 0 || self.snapshot.last_known.contains_key(&())
     }
 
     pub fn sources(&self) -> &Arc<Sources> {
@@ -70,9 +160,9 @@ impl Catalogue {
 
     /// Drops every in-process entry (the generation moved).
     pub fn invalidate(&self) {
-        self.snapshot.invalidate_all();
-        self.resolved.invalidate_all();
-        self.mirrors.invalidate_all();
+        self.snapshot.live.invalidate_all();
+        self.resolved.live.invalidate_all();
+        self.mirrors.live.invalidate_all();
     }
 
     pub async fn snapshot(&self) -> Result<Arc<Snapshot>, BounceError> {
@@ -103,32 +193,49 @@ impl Catalogue {
     }
 
     /// Looks `key` up in process; on a miss runs `fill` once on a blocking thread,
-    /// however many requests wait for it.
+    /// however many requests wait for it. A request waits at most the deadline; when the
+    /// fill fails or is late, the last known value answers (or 503 when there is none)
+    /// while a started fill finishes in the background.
     async fn cached<K, V, F>(
         &self,
         kind: &'static str,
-        cache: &Cache<K, Arc<V>>,
+        tier: &Tier<K, V>,
         key: K,
         fill: F,
     ) -> Result<Arc<V>, BounceError>
     where
-        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
         V: Send + Sync + 'static,
         F: FnOnce(&Sources, &Metrics) -> Result<V, BounceError> + Send + 'static,
     {
         self.metrics.cache_lookups.with_label_values(&[kind]).inc();
         let sources = Arc::clone(&self.sources);
         let metrics = Arc::clone(&self.metrics);
-        cache
-            .try_get_with(key, async move {
-                metrics.cache_fills.with_label_values(&[kind]).inc();
-                let value = tokio::task::spawn_blocking(move || fill(&sources, &metrics))
-                    .await
-                    .map_err(|e| BounceError::Unavailable(e.to_string()))??;
-                Ok::<_, BounceError>(Arc::new(value))
-            })
-            .await
-            .map_err(|e: Arc<BounceError>| BounceError::Unavailable(e.to_string()))
+        let last_known = tier.last_known.clone();
+        let filled_key = key.clone();
+        let lookup = tier.live.try_get_with(key.clone(), async move {
+            metrics.cache_fills.with_label_values(&[kind]).inc();
+            let value = tokio::task::spawn_blocking(move || fill(&sources, &metrics))
+                .await
+                .map_err(|e| BounceError::Unavailable(e.to_string()))??;
+            let value = Arc::new(value);
+            last_known.insert(filled_key, Arc::clone(&value));
+            Ok::<_, BounceError>(value)
+        });
+        let failure = match tokio::time::timeout(self.deadline, lookup).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer from the databases within {:?}", self.deadline),
+        };
+        match tier.last_known.get(&key) {
+            Some(value) => {
+                self.metrics.stale_served.with_label_values(&[kind]).inc();
+                let now = self.epoch.elapsed().as_millis() as u64;
+                self.stale_served_ms.store(now.max(1), Ordering::Relaxed);
+                Ok(value)
+            }
+            None => Err(BounceError::Unavailable(failure)),
+        }
     }
 }
 
@@ -143,10 +250,19 @@ pub fn with_reader<V>(
     let expected = sources.generation.load(Ordering::Relaxed);
     let mut fallback: Option<(i64, db::PooledConn)> = None;
     let mut last_error = None;
-    for pool in &sources.readers {
+    for (pool, breaker) in sources.readers.iter().zip(&sources.breakers) {
+        if breaker.is_open() {
+            last_error.get_or_insert_with(|| "reader skipped after a recent failure".to_owned());
+            continue;
+        }
         let mut conn = match db::conn(pool) {
-            Ok(c) => c,
+            Ok(c) => {
+                breaker.reset();
+                c
+            }
             Err(e) => {
+                breaker.trip();
+                tracing::warn!(error = %e, "database reader unavailable; skipped for a while");
                 last_error = Some(e.to_string());
                 continue;
             }

@@ -119,6 +119,11 @@ pub struct BounceConfig {
     pub generation_db_poll_ms: u64,
     /// Entries in the in-process cache tier.
     pub local_cache_capacity: u64,
+    /// Longest a request waits on infrastructure (cache fills); past it the last known
+    /// data is served, or 503 when there is none.
+    pub request_deadline_ms: u64,
+    /// A database reader that failed is skipped for this long.
+    pub reader_retry_after_ms: u64,
 }
 
 /// The admin service.
@@ -209,6 +214,8 @@ impl Default for BounceConfig {
             generation_poll_ms: 100,
             generation_db_poll_ms: 250,
             local_cache_capacity: 100_000,
+            request_deadline_ms: 1_000,
+            reader_retry_after_ms: 1_000,
         }
     }
 }
@@ -331,6 +338,9 @@ impl Config {
         }
         if self.bounce.pin_https_header.trim().is_empty() {
             return bad("bounce.pin_https_header", "must not be empty".into());
+        }
+        if self.bounce.request_deadline_ms == 0 {
+            return bad("bounce.request_deadline_ms", "must be at least 1".into());
         }
         if self.bounce.max_query_bytes < 256 {
             return bad("bounce.max_query_bytes", "must be at least 256".into());

@@ -40,7 +40,11 @@ pub fn pool(url: &str, options: PoolOptions) -> Result<DbPool> {
         .max_size(options.max_size.max(1))
         .min_idle(Some(0))
         .connection_timeout(options.connect_timeout)
-        .test_on_check_out(false)
+        // A connection whose server went away stays in the pool otherwise (nothing marks
+        // it broken) and fails every query after a database restart; the check costs one
+        // `SELECT 1` per check-out, which the services do per fill or write, not per
+        // redirect.
+        .test_on_check_out(true)
         .build_unchecked(connection::Manager::new(target)))
 }
 

@@ -1,0 +1,123 @@
+//! The databases go away under a running bounce (a TCP proxy in front of MariaDB is cut),
+//! then come back: known answers keep being served from last-known data within the
+//! request deadline, unknown ones get a fast 503, the heartbeat says degraded, and
+//! recovery needs no restart.
+
+mod common;
+
+use bouncer_test_support::TestDb;
+use common::*;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// A TCP forwarder to MariaDB that can be cut (listener and every connection) and
+/// restarted on the same port.
+struct Proxy {
+    port: u16,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(port: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let inner = Arc::clone(&tasks);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect("127.0.0.1:3306").await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                inner.lock().unwrap().push(conn);
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Self { port, tasks }
+    }
+
+    fn cut(&self) {
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+#[tokio::test]
+async fn databases_down_then_back() {
+    let db = TestDb::mysql();
+    standard(&mut db.conn());
+    let proxy = Proxy::start(0).await;
+    let mut cfg = config(&db);
+    cfg.database.url = db
+        .url
+        .replace("127.0.0.1:3306", &format!("127.0.0.1:{}", proxy.port));
+    assert_ne!(cfg.database.url, db.url);
+    cfg.database.connect_timeout_ms = 300;
+    cfg.bounce.local_cache_ttl_ms = 200;
+    cfg.bounce.request_deadline_ms = 500;
+    cfg.bounce.reader_retry_after_ms = 200;
+    let base = spawn(cfg);
+    let get = |q: &'static str| {
+        let base = base.clone();
+        async move {
+            let r = client()
+                .get(format!("{base}/?{q}&print=yes"))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, known) = get("product=firefox-latest&lang=de").await;
+    assert_eq!(status, 200);
+
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(300)).await; // let the live entries expire
+    for _ in 0..20 {
+        let started = Instant::now();
+        assert_eq!(
+            get("product=firefox-latest&lang=de").await,
+            (200, known.clone())
+        );
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "waited {:?}",
+            started.elapsed()
+        );
+    }
+    let started = Instant::now();
+    let (status, _) = get("product=firefox-beta-latest&lang=de").await;
+    assert_eq!(status, 503, "never seen: nothing to fall back on");
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    let hb = client()
+        .get(format!("{base}/__heartbeat__"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hb.status(), 200);
+    let body: serde_json::Value = hb.json().await.unwrap();
+    assert_eq!(body["checks"][0]["state"], "degraded", "{body}");
+
+    let _back = Proxy::start(proxy.port).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if get("product=firefox-beta-latest&lang=de").await.0 == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no recovery");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let hb: serde_json::Value = client()
+        .get(format!("{base}/__heartbeat__"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hb["checks"][0]["state"], "ok");
+}
