@@ -76,6 +76,7 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             ("miss", &s.misses),
             ("error", &s.errors),
             ("skipped", &s.skipped),
+            ("too_large", &s.too_large),
         ] {
             state
                 .metrics

@@ -15,6 +15,8 @@ async_db_tests! {
     regional_frequencies_match_ratings => regional_frequencies_match_ratings,
     region_fallback_and_prevent_global => region_fallback_and_prevent_global,
     rules_change_without_restart => rules_change_without_restart,
+    ramping_mirrors_get_part_of_their_weight => ramping_mirrors_get_part_of_their_weight,
+    concurrent_misses_fill_once => concurrent_misses_fill_once,
 }
 
 /// Base URL of the mirror chosen for one request.
@@ -388,4 +390,87 @@ async fn rules_change_without_restart(db: TestDb) {
         .await
         .unwrap();
     assert!(r.text().await.unwrap().contains("/releases/120.0/"));
+}
+
+async fn ramping_mirrors_get_part_of_their_weight(db: TestDb) {
+    use bouncer_core::models::MirrorHealth;
+    use bouncer_core::schema::bouncer_mirror_health;
+    use diesel::RunQueryDsl;
+    let mut c = db.conn();
+    let cat = standard(&mut c);
+    let ramping = mirror(
+        &mut c,
+        "ramping",
+        "https://ramping.example.org/pub",
+        100,
+        true,
+    );
+    serve(&mut c, cat.latest_win, ramping, true, true);
+    let now = chrono::Utc::now().naive_utc();
+    diesel::insert_into(bouncer_mirror_health::table)
+        .values(MirrorHealth {
+            mirror_id: ramping,
+            state: "ramping".into(),
+            weight_percent: 25,
+            fail_streak: 0,
+            ok_streak: 1,
+            last_checked_at: Some(now),
+            last_reason: "recovered".into(),
+            changed_at: now,
+        })
+        .execute(&mut *c)
+        .unwrap();
+    drop(c);
+    let base = spawn(config(&db));
+    let n = 2_000;
+    let counts = spread(&base, "product=firefox-latest", n, None).await;
+    // cdn 100 vs ramping 100 x 25 %: expected share 0.2 (sd ~0.009 over 2,000 picks).
+    let share = *counts.get("https://ramping.example.org/pub").unwrap_or(&0) as f64 / n as f64;
+    assert!(
+        (share - 0.2).abs() < 0.05,
+        "ramping share {share}: {counts:?}"
+    );
+}
+
+async fn concurrent_misses_fill_once(db: TestDb) {
+    standard(&mut db.conn());
+    let base = spawn(config(&db));
+    let fills = || {
+        let base = base.clone();
+        async move {
+            let text = client()
+                .get(format!("{base}/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            text.lines()
+                .find(|l| l.starts_with("bounce_cache_fills_total{kind=\"resolve\"}"))
+                .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+                .unwrap_or(0)
+        }
+    };
+    let before = fills().await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        let base = base.clone();
+        tasks.spawn(async move {
+            client()
+                .get(format!("{base}/?product=firefox-beta-latest&lang=de"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+    }
+    while let Some(status) = tasks.join_next().await {
+        assert_eq!(status.unwrap(), 302);
+    }
+    assert_eq!(
+        fills().await - before,
+        1,
+        "64 concurrent requests for one missing key: one fill"
+    );
 }

@@ -40,6 +40,18 @@ pub enum TuxedoError {
     NoOsesMatch,
     #[error("user {0:?} already exists")]
     UserExists(String),
+    /// A row named in the URL or body of a JSON API call does not exist.
+    #[error("{kind} {key} not found")]
+    NotFound { kind: &'static str, key: String },
+    /// The write would break a uniqueness rule (a name taken, a row still in use).
+    #[error("{0}")]
+    Conflict(String),
+    /// A JSON body or query string that does not parse.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// A rewrite rule of a replacement set does not compile; nothing was changed.
+    #[error("rule {index}: {reason}")]
+    InvalidRule { index: usize, reason: String },
 
     #[error("authentication required")]
     Unauthorized,
@@ -139,6 +151,53 @@ impl TuxedoError {
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) | Self::Io(_) | Self::Metrics(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The HTTP status of this error in the JSON API, which tells the caller's mistakes
+    /// apart (the XML API answers 400 for all of them, as the old admin did).
+    pub fn json_status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Missing(_)
+            | Self::Invalid { .. }
+            | Self::EmptyProductName
+            | Self::InvalidRule { .. }
+            | Self::OsNotFound(_)
+            | Self::RelatedProductNotFound(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::ProductExists(_)
+            | Self::LanguagesExist(_)
+            | Self::LocationExists { .. }
+            | Self::AliasIsProduct(_)
+            | Self::UserExists(_)
+            | Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::ProductNotFound(_)
+            | Self::LocationNotFound { .. }
+            | Self::LocationIdNotFound(_)
+            | Self::NoProductsMatch
+            | Self::NoOsesMatch
+            | Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            other => other.status(),
+        }
+    }
+
+    /// The machine-readable `code` of a JSON API error.
+    pub fn json_code(&self) -> &'static str {
+        match self.json_status() {
+            StatusCode::BAD_REQUEST => "bad_request",
+            StatusCode::UNPROCESSABLE_ENTITY => match self {
+                Self::Missing(_) => "missing",
+                Self::InvalidRule { .. } => "invalid_rule",
+                _ => "invalid",
+            },
+            StatusCode::CONFLICT => "conflict",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::TOO_MANY_REQUESTS => "too_many_attempts",
+            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+            _ => "internal",
         }
     }
 

@@ -3,12 +3,15 @@
 //!
 //! - [`catalogue`]: the operations every interface calls (one transaction each, audited).
 //! - [`xml`]: the XML API under `/api/` that release automation uses.
+//! - [`api`]: the JSON REST API under `/api/v2/`.
 //! - [`auth`]: accounts, roles, Basic credentials, the failed-login limit.
 
+pub mod api;
 pub mod auth;
 pub mod catalogue;
 pub mod cli;
 mod error;
+mod exec;
 mod metrics;
 pub mod xml;
 
@@ -16,11 +19,13 @@ pub use error::{Command, TuxedoError};
 
 use actix_web::{web, HttpResponse};
 use auth::limiter::LoginLimiter;
+use bouncer_core::cache::Memcached;
 use bouncer_core::config::Config;
 use bouncer_core::db::{self, DbPool};
 use bouncer_service::dockerflow::{self, Version};
 use bouncer_service::Application;
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Failed logins allowed per (username, client address) within [`LOGIN_WINDOW`].
@@ -33,6 +38,9 @@ pub struct AppState {
     pub config: Config,
     /// The master: tuxedo is the only writer of the catalogue.
     pub master: DbPool,
+    /// The shared memcached tier, where writes publish the catalogue generation; `None`
+    /// when no server is configured.
+    pub cache: Option<Arc<Memcached>>,
     pub registry: prometheus::Registry,
     pub version: Version,
     pub limiter: LoginLimiter,
@@ -50,6 +58,7 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Tuxed
     let registry = prometheus::Registry::new_custom(Some("tuxedo".into()), None)?;
     let state = web::Data::new(AppState {
         metrics: metrics::ApiMetrics::register(&registry)?,
+        cache: Memcached::from_config(&config.memcached).map(Arc::new),
         config,
         master,
         registry,
@@ -69,7 +78,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/__heartbeat__", web::to(heartbeat))
         .route("/__version__", web::to(version))
         .route("/metrics", web::to(metrics))
-        .configure(xml::routes);
+        .configure(xml::routes)
+        .configure(api::routes);
 }
 
 /// First start: no accounts yet, so make `admin` with a random password shown once. A

@@ -64,7 +64,8 @@ async fn submission(t: &Tux, product: &str) {
     );
 }
 
-/// The alias step (the redirector check is added with bounce).
+/// The alias step. The `print=yes` byte-identity check against real bounce instances is
+/// in `read_your_writes.rs`.
 async fn aliases(t: &Tux) {
     for alias in ["firefox-latest-ssl", "firefox-beta-latest-ssl"] {
         let (status, body) = t

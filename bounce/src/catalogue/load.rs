@@ -5,7 +5,7 @@ use crate::metrics::Metrics;
 use bouncer_core::db::DbConnection;
 use bouncer_core::rules::RuleSet;
 use bouncer_core::schema::*;
-use bouncer_core::selection::{LocationMirrors, MirrorCandidate, RegionPolicy};
+use bouncer_core::selection::{MirrorCandidate, RegionPolicy};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -179,16 +179,24 @@ pub fn resolve(
     })
 }
 
-/// One mirror's row for one location, as stored in the shared tier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One mirror's row for one location, as stored in the shared tier (short field names:
+/// a location served by 10,000 mirrors must still fit in one memcached item).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MirrorRow {
+    #[serde(rename = "i")]
     pub id: i32,
+    #[serde(rename = "b")]
     pub base: String,
+    #[serde(rename = "r")]
     pub rating: i32,
+    #[serde(rename = "m")]
     pub mirror_active: bool,
+    #[serde(rename = "l")]
     pub location_active: bool,
+    #[serde(rename = "h")]
     pub healthy: bool,
     /// sentry's ramp after recovery (`bouncer_mirror_health.weight_percent`); no row = 100.
+    #[serde(rename = "w")]
     pub weight_percent: Option<i32>,
 }
 
@@ -211,6 +219,7 @@ pub fn mirror_rows(
             mirror_location_mirror_map::healthy,
             bouncer_mirror_health::weight_percent.nullable(),
         ))
+        .order(mirror_mirrors::id.asc())
         .load::<(i32, String, i32, bool, bool, bool, Option<i32>)>(c)?;
     Ok(rows
         .into_iter()
@@ -230,26 +239,29 @@ pub fn mirror_rows(
         .collect())
 }
 
-/// Weighted indexes from rows: the effective weight is the rating scaled by sentry's
+/// Selection candidates from rows: the effective weight is the rating scaled by sentry's
 /// ramp (rounded up, so a ramping mirror is never rounded out), regions from the snapshot.
-pub fn build_location_mirrors(rows: Vec<MirrorRow>, snapshot: &Snapshot) -> LocationMirrors {
-    LocationMirrors::build(rows.into_iter().filter(|r| valid_base(&r.base)).map(|r| {
-        let pct = i64::from(r.weight_percent.unwrap_or(100).clamp(0, 100));
-        let effective = (i64::from(r.rating.max(0)) * pct + 99) / 100;
-        MirrorCandidate {
-            mirror_id: r.id,
-            base_url: r.base.into(),
-            rating: i32::try_from(effective).unwrap_or(i32::MAX),
-            mirror_active: r.mirror_active,
-            location_active: r.location_active,
-            healthy: r.healthy,
-            regions: snapshot
-                .mirror_regions
-                .get(&r.id)
-                .cloned()
-                .unwrap_or_default(),
-        }
-    }))
+pub fn candidates(rows: Vec<MirrorRow>, snapshot: &Snapshot) -> Vec<MirrorCandidate> {
+    rows.into_iter()
+        .filter(|r| valid_base(&r.base))
+        .map(|r| {
+            let pct = i64::from(r.weight_percent.unwrap_or(100).clamp(0, 100));
+            let effective = (i64::from(r.rating.max(0)) * pct + 99) / 100;
+            MirrorCandidate {
+                mirror_id: r.id,
+                base_url: r.base.into(),
+                rating: i32::try_from(effective).unwrap_or(i32::MAX),
+                mirror_active: r.mirror_active,
+                location_active: r.location_active,
+                healthy: r.healthy,
+                regions: snapshot
+                    .mirror_regions
+                    .get(&r.id)
+                    .cloned()
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
 }
 
 /// A base URL users may be sent to: absolute http(s) with a host, no query or fragment.

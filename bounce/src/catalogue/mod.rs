@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::BounceError;
 use bouncer_core::cache::Memcached;
 use bouncer_core::db::{self, DbConnection, DbPool};
-use bouncer_core::selection::LocationMirrors;
+use bouncer_core::selection::{LocationMirrors, MirrorCandidate};
 use moka::future::Cache;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -38,6 +38,40 @@ pub struct Sources {
     pub cache: Option<Arc<Memcached>>,
     /// The catalogue generation this instance expects (0 = not known yet).
     pub generation: AtomicI64,
+    /// Built mirror sets shared by every location with the same candidates.
+    pub mirror_sets: MirrorSets,
+}
+
+/// Locations usually share their mirror set (a mirror carries a whole release), so the
+/// weighted indexes are built once per distinct candidate list and shared: with 10,000
+/// mirrors and 1,000 locations that is one index, not a thousand.
+pub struct MirrorSets {
+    built: moka::sync::Cache<u64, (Arc<Vec<MirrorCandidate>>, Arc<LocationMirrors>)>,
+}
+
+impl MirrorSets {
+    fn new(capacity: u64) -> Self {
+        Self {
+            built: moka::sync::Cache::builder().max_capacity(capacity).build(),
+        }
+    }
+
+    /// The shared index for `candidates` (the candidates are compared in full, so a
+    /// fingerprint collision builds a new index instead of sharing a wrong one).
+    pub fn get_or_build(&self, candidates: Vec<MirrorCandidate>) -> Arc<LocationMirrors> {
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&candidates, &mut h);
+        let fingerprint = std::hash::Hasher::finish(&h);
+        if let Some((known, set)) = self.built.get(&fingerprint) {
+            if *known == candidates {
+                return set;
+            }
+        }
+        let set = Arc::new(LocationMirrors::build(candidates.iter().cloned()));
+        self.built
+            .insert(fingerprint, (Arc::new(candidates), Arc::clone(&set)));
+        set
+    }
 }
 
 impl Sources {
@@ -47,6 +81,7 @@ impl Sources {
             readers,
             cache,
             generation: AtomicI64::new(0),
+            mirror_sets: MirrorSets::new(10_000),
         }
     }
 }
@@ -92,7 +127,7 @@ pub struct Catalogue {
     deadline: Duration,
     snapshot: Tier<(), Snapshot>,
     resolved: Tier<(String, String), Resolved>,
-    mirrors: Tier<i32, LocationMirrors>,
+    mirrors: Tier<i32, Arc<LocationMirrors>>,
     /// When the last answer was served from last-known data (ms since `epoch`, 0 = never).
     stale_served_ms: AtomicU64,
     epoch: Instant,
@@ -185,7 +220,7 @@ impl Catalogue {
         &self,
         location_id: i32,
         snapshot: Arc<Snapshot>,
-    ) -> Result<Arc<LocationMirrors>, BounceError> {
+    ) -> Result<Arc<Arc<LocationMirrors>>, BounceError> {
         self.cached("mirrors", &self.mirrors, location_id, move |s, m| {
             shared::location_mirrors(s, m, location_id, &snapshot)
         })
@@ -304,4 +339,31 @@ fn run<V>(
     query: impl FnOnce(&mut DbConnection, &Metrics) -> diesel::QueryResult<V>,
 ) -> Result<V, BounceError> {
     query(conn, metrics).map_err(|e| BounceError::Unavailable(format!("database: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(id: i32, rating: i32) -> MirrorCandidate {
+        MirrorCandidate {
+            mirror_id: id,
+            base_url: format!("https://m{id}.example/").into(),
+            rating,
+            mirror_active: true,
+            location_active: true,
+            healthy: true,
+            regions: vec![1],
+        }
+    }
+
+    #[test]
+    fn equal_candidate_lists_share_one_index() {
+        let sets = MirrorSets::new(100);
+        let a = sets.get_or_build((0..1000).map(|i| candidate(i, 10)).collect());
+        let b = sets.get_or_build((0..1000).map(|i| candidate(i, 10)).collect());
+        assert!(Arc::ptr_eq(&a, &b));
+        let c = sets.get_or_build((0..1000).map(|i| candidate(i, 11)).collect());
+        assert!(!Arc::ptr_eq(&a, &c), "different weights, different index");
+    }
 }

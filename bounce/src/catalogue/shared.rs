@@ -12,6 +12,7 @@ use bouncer_core::selection::LocationMirrors;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 #[derive(Serialize, Deserialize)]
 struct Entry<K, V> {
@@ -37,7 +38,7 @@ pub fn location_mirrors(
     m: &Metrics,
     location_id: i32,
     snapshot: &Snapshot,
-) -> Result<LocationMirrors, BounceError> {
+) -> Result<Arc<LocationMirrors>, BounceError> {
     let rows: Vec<MirrorRow> = through(
         s,
         m,
@@ -46,7 +47,7 @@ pub fn location_mirrors(
         location_id,
         |c, m| load::mirror_rows(c, m, location_id),
     )?;
-    Ok(load::build_location_mirrors(rows, snapshot))
+    Ok(s.mirror_sets.get_or_build(load::candidates(rows, snapshot)))
 }
 
 /// memcached first (when the generation is known), then a reader; a value read from a

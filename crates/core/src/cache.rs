@@ -20,7 +20,12 @@ pub struct CacheStats {
     pub errors: AtomicU64,
     /// Calls answered as misses without I/O because the server's breaker was open.
     pub skipped: AtomicU64,
+    /// Values not stored because they exceed memcached's item size limit.
+    pub too_large: AtomicU64,
 }
+
+/// memcached's default item size limit (1 MiB) less room for the key and header.
+const MAX_ITEM_BYTES: usize = 1024 * 1024 - 1024;
 
 struct Server {
     addr: String,
@@ -113,8 +118,13 @@ impl Memcached {
         self.set_for(key, value, self.ttl);
     }
 
-    /// Stores `value` for `ttl` seconds (0 = no expiry).
+    /// Stores `value` for `ttl` seconds (0 = no expiry). Values over memcached's item
+    /// limit are not sent (the caller just fills from the database next time).
     pub fn set_for(&self, key: &str, value: &[u8], ttl: u32) {
+        if value.len() > MAX_ITEM_BYTES {
+            self.stats.too_large.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         if let Some(server) = self.server_for(key) {
             if let Err(e) = server.client.set(key, value, ttl) {
                 self.fail(server, &e);
@@ -159,6 +169,15 @@ impl Memcached {
 
     fn fail(&self, server: &Server, error: &memcache::MemcacheError) {
         self.stats.errors.fetch_add(1, Ordering::Relaxed);
+        // Only a server that cannot be reached is taken out; an answer that is an error
+        // (say, a refused item) proves the server is up.
+        if !matches!(
+            error,
+            memcache::MemcacheError::IOError(_) | memcache::MemcacheError::PoolError(_)
+        ) {
+            tracing::debug!(server = %server.addr, %error, "memcached refused a call");
+            return;
+        }
         let until = self.now_ms() + self.retry_after.as_millis() as u64;
         let was = server.down_until_ms.swap(until, Ordering::Relaxed);
         if was <= self.now_ms() {
@@ -186,11 +205,13 @@ fn client(addr: &str, timeout: Duration) -> Result<memcache::Client, memcache::M
         timeout.as_secs_f64()
     ))
     .map_err(|e| memcache::MemcacheError::BadURL(e.to_string()))?;
+    // Waiting for a free pooled connection under load is not a sign of a dead server, so
+    // that wait is allowed longer than one call's socket timeout.
     let pool = r2d2::Pool::builder()
-        .max_size(16)
+        .max_size(64)
         .min_idle(Some(0))
         .test_on_check_out(false)
-        .connection_timeout(timeout)
+        .connection_timeout(timeout.max(Duration::from_millis(250)))
         .build_unchecked(memcache::ConnectionManager::new(url));
     memcache::Client::with_pool(pool)
 }

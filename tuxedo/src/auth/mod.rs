@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod limiter;
+pub mod tokens;
 pub mod users;
 
 use crate::error::{Result, TuxedoError};
@@ -39,6 +40,12 @@ impl Role {
             Role::MirrorOperator => "mirror-operator",
             Role::ReadOnly => "read-only",
         }
+    }
+
+    /// Whether an account with this role may hand `other` to a token: the same role,
+    /// read-only, or anything for an admin.
+    pub fn covers(self, other: Role) -> bool {
+        self == Role::Admin || self == other || other == Role::ReadOnly
     }
 
     /// Whether this role grants `p`.

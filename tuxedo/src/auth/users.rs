@@ -122,3 +122,104 @@ fn random_password() -> String {
     use rand::distr::{Alphanumeric, SampleString};
     Alphanumeric.sample_string(&mut rand::rng(), 24)
 }
+
+/// An account as the API shows it (never the hash).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UserView {
+    pub username: String,
+    pub role: String,
+    pub active: bool,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+/// Changes to an account; a field left out is kept. Deactivating an account (or lowering
+/// its role) also stops its tokens (or those above the new role). The last active admin
+/// cannot be deactivated or demoted (no one could manage accounts any more).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    pub role: Option<String>,
+    pub active: Option<bool>,
+    /// A new password (at least [`MIN_PASSWORD`] characters).
+    pub password: Option<String>,
+}
+
+/// Every account, by name.
+pub fn list(conn: &mut DbConnection) -> Result<Vec<UserView>> {
+    let rows: Vec<User> = bouncer_users::table.load(conn)?;
+    let mut out: Vec<UserView> = rows.into_iter().map(view).collect();
+    out.sort_by_key(|u| u.username.to_lowercase());
+    Ok(out)
+}
+
+/// Applies `patch` to account `username`.
+pub fn update(
+    conn: &mut DbConnection,
+    actor: &str,
+    username: &str,
+    patch: &UserPatch,
+) -> Result<UserView> {
+    let role: Option<Role> = patch.role.as_deref().map(str::parse).transpose()?;
+    let hash = match &patch.password {
+        Some(p) if p.chars().count() < MIN_PASSWORD => {
+            return Err(TuxedoError::Invalid {
+                field: "password",
+                reason: format!("shorter than {MIN_PASSWORD} characters"),
+            })
+        }
+        Some(p) => Some(hash_password(p)?),
+        None => None,
+    };
+    conn.transaction(|conn| {
+        let user: User = bouncer_users::table
+            .filter(bouncer_users::username.eq(username.trim()))
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| TuxedoError::NotFound {
+                kind: "user",
+                key: username.trim().to_owned(),
+            })?;
+        let new_role = role.map_or_else(|| user.role.clone(), |r| r.as_str().to_owned());
+        diesel::update(bouncer_users::table.find(user.id))
+            .set((
+                bouncer_users::role.eq(&new_role),
+                bouncer_users::active.eq(patch.active.unwrap_or(user.active)),
+                bouncer_users::password_hash.eq(hash.as_deref().unwrap_or(&user.password_hash)),
+            ))
+            .execute(conn)?;
+        let admins: i64 = bouncer_users::table
+            .filter(bouncer_users::role.eq(Role::Admin.as_str()))
+            .filter(bouncer_users::active.eq(true))
+            .count()
+            .get_result(conn)?;
+        if admins == 0 {
+            return Err(TuxedoError::Conflict(
+                "the last active admin cannot be deactivated or demoted".into(),
+            ));
+        }
+        let after: User = bouncer_users::table.find(user.id).first(conn)?;
+        let (before, after) = (view(user), view(after));
+        let mut after_json = json!(after);
+        if hash.is_some() {
+            after_json["password"] = json!("changed");
+        }
+        audit(
+            conn,
+            actor,
+            "user.update",
+            &format!("user:{}", before.username),
+            Some(json!(before)),
+            Some(after_json),
+        )?;
+        Ok(after)
+    })
+}
+
+fn view(u: User) -> UserView {
+    UserView {
+        username: u.username,
+        role: u.role,
+        active: u.active,
+        created_at: u.created_at,
+    }
+}

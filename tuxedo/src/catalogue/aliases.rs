@@ -10,11 +10,20 @@ use diesel::prelude::*;
 use serde_json::json;
 
 /// Whether [`create_or_update`] created the alias or pointed an existing one elsewhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Created,
     Updated,
     Unchanged,
+}
+
+/// What [`create_or_update`] did, with the names as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AliasSet {
+    pub alias: String,
+    pub related_product: String,
+    pub outcome: Outcome,
 }
 
 /// Points `alias` at `related_product`, creating it if needed. The product must exist and
@@ -24,7 +33,7 @@ pub fn create_or_update(
     actor: &str,
     alias: &str,
     related_product: &str,
-) -> Result<Outcome> {
+) -> Result<AliasSet> {
     let alias = valid_name("alias", alias, MAX_NAME)?;
     let related = valid_name("related_product", related_product, MAX_NAME)?;
     conn.transaction(|conn| {
@@ -41,7 +50,13 @@ pub fn create_or_update(
             .as_ref()
             .map(|a| json!({"alias": a.alias, "related_product": a.related_product}));
         let outcome = match &existing {
-            Some(a) if a.related_product == product.name => return Ok(Outcome::Unchanged),
+            Some(a) if a.related_product == product.name => {
+                return Ok(AliasSet {
+                    alias: a.alias.clone(),
+                    related_product: product.name,
+                    outcome: Outcome::Unchanged,
+                })
+            }
             Some(a) => {
                 diesel::update(mirror_aliases::table.find(a.id))
                     .set(mirror_aliases::related_product.eq(&product.name))
@@ -70,7 +85,11 @@ pub fn create_or_update(
             before,
             Some(json!({"alias": name, "related_product": product.name})),
         )?;
-        Ok(outcome)
+        Ok(AliasSet {
+            alias: name,
+            related_product: product.name,
+            outcome,
+        })
     })
 }
 
@@ -79,4 +98,29 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<Alias>> {
     let mut all: Vec<Alias> = mirror_aliases::table.load(conn)?;
     all.sort_by(|a, b| super::sort_key(&a.alias).cmp(&super::sort_key(&b.alias)));
     Ok(all)
+}
+
+/// Deletes an alias.
+pub fn delete(conn: &mut DbConnection, actor: &str, alias: &str) -> Result<()> {
+    let alias = valid_name("alias", alias, MAX_NAME)?;
+    conn.transaction(|conn| {
+        let existing: Alias = mirror_aliases::table
+            .filter(mirror_aliases::alias.eq(alias))
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| TuxedoError::NotFound {
+                kind: "alias",
+                key: alias.to_owned(),
+            })?;
+        diesel::delete(mirror_aliases::table.find(existing.id)).execute(conn)?;
+        bump(conn)?;
+        audit(
+            conn,
+            actor,
+            "alias.delete",
+            &format!("alias:{}", existing.alias),
+            Some(json!({"alias": existing.alias, "related_product": existing.related_product})),
+            None,
+        )
+    })
 }

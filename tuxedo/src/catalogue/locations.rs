@@ -49,7 +49,7 @@ pub fn find(conn: &mut DbConnection, m: Match<'_>) -> Result<Vec<ProductLocation
 pub fn add(
     conn: &mut DbConnection,
     actor: &str,
-    product: &str,
+    product: ProductRef<'_>,
     os: &str,
     path: &str,
 ) -> Result<ProductLocations> {
@@ -111,45 +111,82 @@ pub fn modify(
 ) -> Result<ProductLocations> {
     let path = valid_path(path)?;
     conn.transaction(|conn| {
-        let (p, o) = product_and_os(conn, product, os)?;
+        let (p, o) = product_and_os(conn, ProductRef::Name(product), os)?;
         let location =
             find_one(conn, p.id, o.id)?.ok_or_else(|| TuxedoError::LocationNotFound {
                 product: p.name.clone(),
                 os: o.name.clone(),
             })?;
-        if location.path != path {
-            diesel::update(mirror_locations::table.find(location.id))
-                .set(mirror_locations::path.eq(path))
-                .execute(conn)?;
-            mark_for_check(conn, p.id)?;
-            bump(conn)?;
-            let mut after = view(&location, &o);
-            after.path = path.to_owned();
-            audit(
-                conn,
-                actor,
-                "location.modify",
-                &target(&p, &o),
-                Some(json!(view(&location, &o))),
-                Some(json!(after)),
-            )?;
-        }
+        change_path(conn, actor, &p, &o, &location, path)?;
         of_product(conn, &p)
     })
+}
+
+/// Changes the path of location `id` (the JSON API names locations by id).
+pub fn set_path(
+    conn: &mut DbConnection,
+    actor: &str,
+    id: i32,
+    path: &str,
+) -> Result<ProductLocations> {
+    let path = valid_path(path)?;
+    conn.transaction(|conn| {
+        let (location, o, p) = by_id(conn, id)?;
+        change_path(conn, actor, &p, &o, &location, path)?;
+        of_product(conn, &p)
+    })
+}
+
+/// The locations of one product (an empty list when it has none).
+pub fn of(conn: &mut DbConnection, product: ProductRef<'_>) -> Result<ProductLocations> {
+    let p = lookup(conn, product)?;
+    of_product(conn, &p)
+}
+
+/// Sets a new path; the same path changes and records nothing.
+fn change_path(
+    conn: &mut DbConnection,
+    actor: &str,
+    p: &Product,
+    o: &Os,
+    location: &Location,
+    path: &str,
+) -> Result<()> {
+    if location.path == path {
+        return Ok(());
+    }
+    diesel::update(mirror_locations::table.find(location.id))
+        .set(mirror_locations::path.eq(path))
+        .execute(conn)?;
+    mark_for_check(conn, p.id)?;
+    bump(conn)?;
+    let mut after = view(location, o);
+    after.path = path.to_owned();
+    audit(
+        conn,
+        actor,
+        "location.modify",
+        &target(p, o),
+        Some(json!(view(location, o))),
+        Some(json!(after)),
+    )
+}
+
+fn by_id(conn: &mut DbConnection, location_id: i32) -> Result<(Location, Os, Product)> {
+    let found: Option<(Location, Os, Product)> = mirror_locations::table
+        .inner_join(mirror_os::table)
+        .inner_join(mirror_products::table)
+        .filter(mirror_locations::id.eq(location_id))
+        .select((Location::as_select(), Os::as_select(), Product::as_select()))
+        .first(conn)
+        .optional()?;
+    found.ok_or_else(|| TuxedoError::LocationIdNotFound(location_id.to_string()))
 }
 
 /// Deletes a location by id (its mirror rows go with it).
 pub fn delete(conn: &mut DbConnection, actor: &str, location_id: i32) -> Result<()> {
     conn.transaction(|conn| {
-        let found: Option<(Location, Os, Product)> = mirror_locations::table
-            .inner_join(mirror_os::table)
-            .inner_join(mirror_products::table)
-            .filter(mirror_locations::id.eq(location_id))
-            .select((Location::as_select(), Os::as_select(), Product::as_select()))
-            .first(conn)
-            .optional()?;
-        let (location, o, p) =
-            found.ok_or_else(|| TuxedoError::LocationIdNotFound(location_id.to_string()))?;
+        let (location, o, p) = by_id(conn, location_id)?;
         diesel::delete(mirror_locations::table.find(location.id)).execute(conn)?;
         bump(conn)?;
         audit(
@@ -163,8 +200,12 @@ pub fn delete(conn: &mut DbConnection, actor: &str, location_id: i32) -> Result<
     })
 }
 
-fn product_and_os(conn: &mut DbConnection, product: &str, os: &str) -> Result<(Product, Os)> {
-    let p = lookup(conn, ProductRef::Name(product))?;
+fn product_and_os(
+    conn: &mut DbConnection,
+    product: ProductRef<'_>,
+    os: &str,
+) -> Result<(Product, Os)> {
+    let p = lookup(conn, product)?;
     let o: Os = mirror_os::table
         .filter(mirror_os::name.eq(os.trim()))
         .first(conn)

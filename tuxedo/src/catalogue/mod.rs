@@ -7,8 +7,14 @@
 //! found by the database inside the transaction rolls everything back.
 
 pub mod aliases;
+pub mod audit_log;
 pub mod locations;
+pub mod mirrors;
+pub mod oses;
+pub mod product_edit;
 pub mod products;
+pub mod regions;
+pub mod rules;
 pub mod uptake;
 
 use crate::error::{Result, TuxedoError};

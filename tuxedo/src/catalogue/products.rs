@@ -21,6 +21,8 @@ pub struct ProductView {
     pub name: String,
     pub active: bool,
     pub ssl_only: bool,
+    /// Set when sentry should probe the product's files on its next run.
+    pub checknow: bool,
     pub languages: Vec<String>,
 }
 
@@ -41,6 +43,14 @@ pub enum Languages<'a> {
 /// Products matching `m`, sorted by name, each with its sorted languages.
 pub fn find(conn: &mut DbConnection, m: Match<'_>) -> Result<Vec<ProductView>> {
     let products = matching_products(conn, m)?;
+    with_languages(conn, products)
+}
+
+/// The views of `products` (in the given order), each with its sorted languages.
+pub(crate) fn with_languages(
+    conn: &mut DbConnection,
+    products: Vec<Product>,
+) -> Result<Vec<ProductView>> {
     let ids: Vec<i32> = products.iter().map(|p| p.id).collect();
     let langs: Vec<(i32, String)> = mirror_product_langs::table
         .filter(mirror_product_langs::product_id.eq_any(&ids))
@@ -213,7 +223,7 @@ pub(crate) fn lookup(conn: &mut DbConnection, product: ProductRef<'_>) -> Result
 }
 
 /// One product's view by id.
-fn one(conn: &mut DbConnection, id: i32) -> Result<ProductView> {
+pub(crate) fn one(conn: &mut DbConnection, id: i32) -> Result<ProductView> {
     let p = lookup(conn, ProductRef::Id(id))?;
     let mut languages: Vec<String> = mirror_product_langs::table
         .filter(mirror_product_langs::product_id.eq(id))
@@ -268,10 +278,11 @@ fn view(p: Product, languages: Vec<String>) -> ProductView {
         name: p.name,
         active: p.active,
         ssl_only: p.ssl_only,
+        checknow: p.checknow,
         languages,
     }
 }
 
-fn target(name: &str) -> String {
+pub(crate) fn target(name: &str) -> String {
     format!("product:{name}")
 }

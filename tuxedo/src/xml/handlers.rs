@@ -130,7 +130,7 @@ pub fn location_add(req: HttpRequest, body: web::Payload, state: Data) -> Fut {
                 p.required("os")?,
                 p.required("path")?,
             );
-            let all = locations::add(conn, actor, product, os, path)?;
+            let all = locations::add(conn, actor, ProductRef::Name(product), os, path)?;
             Ok(render::locations(&[all])?)
         },
     ))

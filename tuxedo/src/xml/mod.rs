@@ -8,11 +8,11 @@ pub mod params;
 pub mod render;
 
 use crate::auth::{http::authenticate, Permission};
-use crate::error::{Command, Result, TuxedoError};
+use crate::error::{Command, Result};
 use crate::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use bouncer_core::db::{self, DbConnection};
+use bouncer_core::db::DbConnection;
 use params::Params;
 use std::time::Instant;
 
@@ -94,13 +94,8 @@ where
             true => authenticate(&req, &state, permission).await?.username,
             false => "anonymous".to_owned(),
         };
-        let pool = state.master.clone();
-        web::block(move || {
-            let mut conn = db::conn(&pool)?;
-            f(&mut conn, &actor, &params)
-        })
-        .await
-        .map_err(|e| TuxedoError::Internal(e.to_string()))?
+        let write = permission != Permission::Read;
+        crate::exec::on_master(&state, write, move |conn| f(conn, &actor, &params)).await
     }
     .await;
     let response = respond(cmd, result);

@@ -173,6 +173,7 @@ mod tests {
             name: r#"A&B <"x"> 'y'"#.into(),
             active: true,
             ssl_only: false,
+            checknow: true,
             languages: vec!["de".into(), "en-US".into()],
         };
         assert_eq!(

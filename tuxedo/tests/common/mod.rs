@@ -17,6 +17,7 @@ pub const DECL: &str = r#"<?xml version="1.0" encoding="utf-8"?>"#;
 pub const RELEASE: (&str, &str) = ("releng", "s3cret:with:colons");
 pub const READER: (&str, &str) = ("viewer", "viewer-password");
 pub const MIRROR_OP: (&str, &str) = ("mirrorop", "mirrorop-password");
+pub const ADMIN: (&str, &str) = ("boss", "admin-password-long");
 pub const OSES: [&str; 9] = [
     "win",
     "win64",
@@ -48,10 +49,11 @@ pub struct Tux {
 /// runtime). `tweak` adjusts the configuration.
 pub fn start(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Tux {
     let mut conn = db.conn();
-    for ((name, password), role) in [RELEASE, READER, MIRROR_OP].into_iter().zip([
+    for ((name, password), role) in [RELEASE, READER, MIRROR_OP, ADMIN].into_iter().zip([
         Role::Release,
         Role::ReadOnly,
         Role::MirrorOperator,
+        Role::Admin,
     ]) {
         users::add(&mut conn, "test", name, role, password).unwrap();
     }
@@ -173,4 +175,88 @@ pub fn xml_error(number: u16, text: &str) -> String {
 /// `<success>text</success>` with the declaration.
 pub fn xml_success(text: &str) -> String {
     format!("{DECL}<success>{text}</success>")
+}
+
+/// Credentials of a JSON API call.
+#[derive(Clone, Copy, Debug)]
+pub enum Auth<'a> {
+    None,
+    Basic((&'a str, &'a str)),
+    Bearer(&'a str),
+}
+
+impl Tux {
+    /// A JSON API call: (status, body as JSON; `Null` when empty).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self
+            .client
+            .request(method, format!("{}/api/v2{path}", self.base));
+        req = match auth {
+            Auth::None => req,
+            Auth::Basic((u, p)) => req.basic_auth(u, Some(p)),
+            Auth::Bearer(t) => req.bearer_auth(t),
+        };
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        let json = match text.is_empty() {
+            true => serde_json::Value::Null,
+            false => serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+        };
+        (status, json)
+    }
+
+    /// A JSON call as `who`.
+    pub async fn as_(
+        &self,
+        who: (&str, &str),
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        self.call(method, path, Auth::Basic(who), body).await
+    }
+
+    /// A JSON call as the admin.
+    pub async fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        self.as_(ADMIN, method, path, body).await
+    }
+}
+
+/// The error code of a JSON error body.
+pub fn code(body: &serde_json::Value) -> &str {
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error: {body}"))
+}
+
+/// The newest audit row as (actor, action, target).
+pub fn last_audit(conn: &mut DbConnection) -> (String, String, String) {
+    use bouncer_core::schema::bouncer_audit_log as a;
+    a::table
+        .order(a::id.desc())
+        .select((a::actor, a::action, a::target))
+        .first(conn)
+        .unwrap()
+}
+
+/// How many audit rows there are.
+pub fn audit_count(conn: &mut DbConnection) -> i64 {
+    use bouncer_core::schema::bouncer_audit_log as a;
+    a::table.count().get_result(conn).unwrap()
 }

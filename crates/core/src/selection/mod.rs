@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// One mirror's row for one location, as loaded from the database.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MirrorCandidate {
     pub mirror_id: i32,
     pub base_url: Arc<str>,

@@ -1,0 +1,148 @@
+//! The JSON REST API under `/api/v2/`: everything the XML API does, plus what operators
+//! never had (operating systems, mirrors, regions, countries, rewrite rules, the audit log,
+//! accounts and tokens). Every call needs credentials (Basic or a Bearer token); handlers
+//! are parse → catalogue function → JSON, and [`call`] does the rest the same way for all.
+
+mod admin;
+mod catalogue;
+mod network;
+mod table;
+
+pub use table::{route_list, Table};
+
+use crate::auth::{http::authenticate, Permission, Principal};
+use crate::error::{Result, TuxedoError};
+use crate::AppState;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use bouncer_core::db::DbConnection;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::time::Instant;
+
+/// Where the JSON API is mounted.
+pub const PREFIX: &str = "/api/v2";
+
+/// The committed OpenAPI document, served as is.
+const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+
+type Data = web::Data<AppState>;
+
+/// Mounts the JSON API: the routing table, JSON errors for bad paths and queries, and a
+/// JSON 404 for unknown URLs.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let path_config = web::PathConfig::default().error_handler(|e, _| {
+        let err = TuxedoError::NotFound {
+            kind: "resource",
+            key: e.to_string(),
+        };
+        actix_web::error::InternalError::from_response(e, error_response(&err)).into()
+    });
+    let query_config = web::QueryConfig::default().error_handler(|e, _| {
+        let err = TuxedoError::BadRequest(e.to_string());
+        actix_web::error::InternalError::from_response(e, error_response(&err)).into()
+    });
+    cfg.service(
+        web::scope(PREFIX)
+            .app_data(path_config)
+            .app_data(query_config)
+            .configure(|c| table::table(&mut table::Actix(c)))
+            .default_service(web::to(|| async {
+                error_response(&TuxedoError::NotFound {
+                    kind: "route",
+                    key: "of this method and path".into(),
+                })
+            })),
+    );
+}
+
+/// `GET /openapi.json`: the API's description (no credentials needed).
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(OPENAPI)
+}
+
+/// Runs one call: authenticates the caller for `permission`, reads the body as `B` (an
+/// empty body is JSON `null`, so `()` means "no body"), runs `f` on the master off the
+/// executor (publishing the generation after a write), and renders the result with `ok`
+/// or the error as `{"error": {"code", "message"}}`.
+pub(crate) async fn call<B, T, F>(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: Data,
+    permission: Permission,
+    ok: StatusCode,
+    f: F,
+) -> HttpResponse
+where
+    B: DeserializeOwned + Send + 'static,
+    T: Serialize + Send + 'static,
+    F: FnOnce(&mut DbConnection, &Principal, B) -> Result<T> + Send + 'static,
+{
+    let started = Instant::now();
+    let result = async {
+        let who = authenticate(&req, &state, permission).await?;
+        let body: B = read_body(payload, state.config.tuxedo.max_body_bytes).await?;
+        let write = permission != Permission::Read;
+        crate::exec::on_master(&state, write, move |conn| f(conn, &who, body)).await
+    }
+    .await;
+    let response = match result {
+        Ok(_) if ok == StatusCode::NO_CONTENT => HttpResponse::NoContent().finish(),
+        Ok(value) => HttpResponse::build(ok).json(value),
+        Err(e) => {
+            if e.json_status().is_server_error() {
+                tracing::error!(path = req.path(), error = %e, "JSON API call failed");
+            }
+            error_response(&e)
+        }
+    };
+    let endpoint = format!(
+        "{} {}",
+        req.method(),
+        req.match_pattern().unwrap_or_default()
+    );
+    state
+        .metrics
+        .observe(&endpoint, response.status(), started.elapsed());
+    response
+}
+
+/// The body as `B`, refused past `limit` bytes.
+async fn read_body<B: DeserializeOwned>(payload: web::Payload, limit: usize) -> Result<B> {
+    let bytes = payload
+        .to_bytes_limited(limit)
+        .await
+        .map_err(|_| TuxedoError::PayloadTooLarge(limit))?
+        .map_err(|e| TuxedoError::BadRequest(e.to_string()))?;
+    let text = match bytes.iter().all(u8::is_ascii_whitespace) {
+        true => &b"null"[..],
+        false => &bytes[..],
+    };
+    serde_json::from_slice(text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data if text == b"null" => {
+            TuxedoError::BadRequest("a JSON body is required".into())
+        }
+        serde_json::error::Category::Data => TuxedoError::Invalid {
+            field: "body",
+            reason: e.to_string(),
+        },
+        _ => TuxedoError::BadRequest(format!("body is not JSON: {e}")),
+    })
+}
+
+/// `{"error": {"code": "...", "message": "..."}}` with the error's status; bugs stay
+/// opaque.
+fn error_response(e: &TuxedoError) -> HttpResponse {
+    let status = e.json_status();
+    let message = match status {
+        StatusCode::INTERNAL_SERVER_ERROR => "internal error".to_owned(),
+        _ => e.to_string(),
+    };
+    let mut resp = HttpResponse::build(status);
+    if status == StatusCode::UNAUTHORIZED {
+        resp.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tuxedo", Bearer"#));
+    }
+    resp.json(serde_json::json!({"error": {"code": e.json_code(), "message": message}}))
+}

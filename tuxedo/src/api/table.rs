@@ -1,0 +1,116 @@
+//! The JSON API's table of contents. It is written once against [`Table`], so the same
+//! list mounts the routes and, in tests, is checked against the OpenAPI document.
+
+use super::{admin, catalogue as c, network as n};
+use actix_web::http::Method;
+use actix_web::{web, FromRequest, Handler, Responder};
+
+/// Something routes are added to.
+pub trait Table {
+    fn add<F, Args>(&mut self, method: Method, path: &'static str, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static;
+}
+
+/// Adds routes to an actix configuration.
+pub(super) struct Actix<'a>(pub &'a mut web::ServiceConfig);
+
+impl Table for Actix<'_> {
+    fn add<F, Args>(&mut self, method: Method, path: &'static str, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.0.route(path, web::method(method).to(handler));
+    }
+}
+
+/// Collects (method, path) pairs.
+struct Listing(Vec<(Method, &'static str)>);
+
+impl Table for Listing {
+    fn add<F, Args>(&mut self, method: Method, path: &'static str, _: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.0.push((method, path));
+    }
+}
+
+/// Every route as (method, path under [`super::PREFIX`]).
+pub fn route_list() -> Vec<(Method, &'static str)> {
+    let mut l = Listing(Vec::new());
+    table(&mut l);
+    l.0
+}
+
+/// The routes. Paths name rows by id, aliases and users by name, countries by code.
+pub(super) fn table(t: &mut impl Table) {
+    use Method as M;
+    t.add(M::GET, "/openapi.json", super::openapi);
+    // Catalogue (writes: admin, release).
+    t.add(M::GET, "/products", c::products);
+    t.add(M::POST, "/products", c::product_create);
+    t.add(M::GET, "/products/{id}", c::product);
+    t.add(M::PATCH, "/products/{id}", c::product_update);
+    t.add(M::DELETE, "/products/{id}", c::product_delete);
+    t.add(M::POST, "/products/{id}/languages", c::languages_add);
+    t.add(
+        M::DELETE,
+        "/products/{id}/languages/{language}",
+        c::language_delete,
+    );
+    t.add(M::GET, "/products/{id}/locations", c::locations);
+    t.add(M::POST, "/products/{id}/locations", c::location_create);
+    t.add(M::PATCH, "/locations/{id}", c::location_update);
+    t.add(M::DELETE, "/locations/{id}", c::location_delete);
+    t.add(M::GET, "/oses", c::oses);
+    t.add(M::POST, "/oses", c::os_create);
+    t.add(M::PATCH, "/oses/{id}", c::os_update);
+    t.add(M::DELETE, "/oses/{id}", c::os_delete);
+    t.add(M::GET, "/aliases", c::aliases);
+    t.add(M::PUT, "/aliases/{alias}", c::alias_set);
+    t.add(M::DELETE, "/aliases/{alias}", c::alias_delete);
+    t.add(M::GET, "/uptake", c::uptake);
+    // Mirrors and regions (writes: admin, mirror-operator).
+    t.add(M::GET, "/mirrors", n::mirrors);
+    t.add(M::POST, "/mirrors", n::mirror_create);
+    t.add(M::GET, "/mirrors/{id}", n::mirror);
+    t.add(M::PATCH, "/mirrors/{id}", n::mirror_update);
+    t.add(M::DELETE, "/mirrors/{id}", n::mirror_delete);
+    t.add(M::POST, "/mirrors/{id}/enable", n::mirror_enable);
+    t.add(M::POST, "/mirrors/{id}/disable", n::mirror_disable);
+    t.add(M::GET, "/mirrors/{id}/sentry-log", n::sentry_log);
+    t.add(
+        M::PUT,
+        "/mirrors/{id}/regions/{region}",
+        n::mirror_region_add,
+    );
+    t.add(
+        M::DELETE,
+        "/mirrors/{id}/regions/{region}",
+        n::mirror_region_remove,
+    );
+    t.add(M::GET, "/regions", n::regions);
+    t.add(M::POST, "/regions", n::region_create);
+    t.add(M::PATCH, "/regions/{id}", n::region_update);
+    t.add(M::DELETE, "/regions/{id}", n::region_delete);
+    t.add(M::GET, "/countries", n::countries);
+    t.add(M::PUT, "/countries/{code}", n::country_set);
+    t.add(M::DELETE, "/countries/{code}", n::country_clear);
+    // Administration (writes: admin).
+    t.add(M::GET, "/rules", admin::rules);
+    t.add(M::PUT, "/rules", admin::rules_replace);
+    t.add(M::GET, "/audit", admin::audit);
+    t.add(M::GET, "/users", admin::users);
+    t.add(M::POST, "/users", admin::user_create);
+    t.add(M::PATCH, "/users/{username}", admin::user_update);
+    t.add(M::GET, "/tokens", admin::tokens);
+    t.add(M::POST, "/tokens", admin::token_create);
+    t.add(M::DELETE, "/tokens/{id}", admin::token_delete);
+}

@@ -1,0 +1,413 @@
+//! Mirrors: where downloads are served from, their rating (share of traffic), whether they
+//! take traffic, the regions they serve, and what sentry found when it last checked them.
+
+use super::{audit, bump, is_unique_violation, valid_name};
+use crate::error::{Result, TuxedoError};
+use bouncer_core::db::DbConnection;
+use bouncer_core::models::{Mirror, MirrorHealth, NewLocationMirror, NewMirror, NewMirrorRegion};
+use bouncer_core::schema::{
+    bouncer_mirror_health as health, geoip_mirror_region_map as mrm, geoip_regions,
+    mirror_location_mirror_map as map, mirror_locations, mirror_mirrors, sentry_log,
+};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::HashMap;
+
+/// Longest name and base URL the schema holds.
+pub const MAX_NAME: usize = 255;
+/// Highest rating accepted (ratings are relative weights).
+pub const MAX_RATING: i32 = 1_000_000;
+
+/// sentry's view of a mirror; a mirror it never marked is `up` at 100 %.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthView {
+    pub state: String,
+    pub weight_percent: i32,
+    pub last_checked_at: Option<NaiveDateTime>,
+    pub last_reason: String,
+}
+
+/// A mirror as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MirrorView {
+    pub id: i32,
+    pub name: String,
+    pub baseurl: String,
+    pub rating: i32,
+    pub active: bool,
+    /// Names of the regions it serves, sorted.
+    pub regions: Vec<String>,
+    pub health: HealthView,
+}
+
+/// A new mirror. It starts inactive unless `active` is given.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMirrorForm {
+    pub name: String,
+    pub baseurl: String,
+    #[serde(default)]
+    pub rating: i32,
+    #[serde(default)]
+    pub active: bool,
+}
+
+/// Changes to a mirror; a field left out is kept.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorPatch {
+    pub name: Option<String>,
+    pub baseurl: Option<String>,
+    pub rating: Option<i32>,
+    pub active: Option<bool>,
+}
+
+/// One line of sentry's log of a mirror.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SentryLogView {
+    pub log_date: NaiveDateTime,
+    pub check_time: NaiveDateTime,
+    pub mirror_active: bool,
+    pub mirror_rating: i32,
+    pub reason: String,
+}
+
+/// Every mirror, sorted by name.
+pub fn list(conn: &mut DbConnection) -> Result<Vec<MirrorView>> {
+    let mut rows: Vec<Mirror> = mirror_mirrors::table.load(conn)?;
+    rows.sort_by(|a, b| super::sort_key(&a.name).cmp(&super::sort_key(&b.name)));
+    views(conn, rows)
+}
+
+/// One mirror by id.
+pub fn get(conn: &mut DbConnection, id: i32) -> Result<MirrorView> {
+    let m = find(conn, id)?;
+    Ok(views(conn, vec![m])?.remove(0))
+}
+
+/// Adds a mirror, with a (not yet active) row for every location so sentry probes it.
+pub fn add(conn: &mut DbConnection, actor: &str, form: &NewMirrorForm) -> Result<MirrorView> {
+    let name = valid_name("name", &form.name, MAX_NAME)?;
+    let baseurl = valid_baseurl(&form.baseurl)?;
+    valid_rating(form.rating)?;
+    conn.transaction(|conn| {
+        diesel::insert_into(mirror_mirrors::table)
+            .values(NewMirror {
+                name,
+                baseurl: &baseurl,
+                rating: form.rating,
+                active: form.active,
+            })
+            .execute(conn)
+            .map_err(|e| clash(e, name))?;
+        let m: Mirror = mirror_mirrors::table
+            .filter(mirror_mirrors::name.eq(name))
+            .first(conn)?;
+        let locations: Vec<i32> = mirror_locations::table
+            .select(mirror_locations::id)
+            .load(conn)?;
+        for location_id in locations {
+            diesel::insert_into(map::table)
+                .values(NewLocationMirror {
+                    location_id,
+                    mirror_id: m.id,
+                    active: false,
+                    healthy: true,
+                })
+                .execute(conn)?;
+        }
+        bump(conn)?;
+        let after = views(conn, vec![m])?.remove(0);
+        audit(
+            conn,
+            actor,
+            "mirror.add",
+            &target(name),
+            None,
+            Some(json!(after)),
+        )?;
+        Ok(after)
+    })
+}
+
+/// Applies `patch` to mirror `id`.
+pub fn update(
+    conn: &mut DbConnection,
+    actor: &str,
+    id: i32,
+    patch: &MirrorPatch,
+) -> Result<MirrorView> {
+    let name = patch
+        .name
+        .as_deref()
+        .map(|n| valid_name("name", n, MAX_NAME))
+        .transpose()?;
+    let baseurl = patch.baseurl.as_deref().map(valid_baseurl).transpose()?;
+    if let Some(r) = patch.rating {
+        valid_rating(r)?;
+    }
+    conn.transaction(|conn| {
+        let m = find(conn, id)?;
+        let before = views(conn, vec![m.clone()])?.remove(0);
+        let new_name = name.unwrap_or(&m.name).to_owned();
+        diesel::update(mirror_mirrors::table.find(id))
+            .set((
+                mirror_mirrors::name.eq(&new_name),
+                mirror_mirrors::baseurl.eq(baseurl.as_deref().unwrap_or(&m.baseurl)),
+                mirror_mirrors::rating.eq(patch.rating.unwrap_or(m.rating)),
+                mirror_mirrors::active.eq(patch.active.unwrap_or(m.active)),
+            ))
+            .execute(conn)
+            .map_err(|e| clash(e, &new_name))?;
+        let after = get(conn, id)?;
+        if after != before {
+            bump(conn)?;
+            let (b, a) = (json!(before), json!(after));
+            audit(
+                conn,
+                actor,
+                "mirror.update",
+                &target(&m.name),
+                Some(b),
+                Some(a),
+            )?;
+        }
+        Ok(after)
+    })
+}
+
+/// Deletes a mirror with its location rows, region links, health and log.
+pub fn delete(conn: &mut DbConnection, actor: &str, id: i32) -> Result<()> {
+    conn.transaction(|conn| {
+        let before = get(conn, id)?;
+        diesel::delete(mirror_mirrors::table.find(id)).execute(conn)?;
+        bump(conn)?;
+        audit(
+            conn,
+            actor,
+            "mirror.delete",
+            &target(&before.name),
+            Some(json!(before)),
+            None,
+        )
+    })
+}
+
+/// Lets mirror `id` serve region `region_id` (already serving it is fine).
+pub fn add_region(
+    conn: &mut DbConnection,
+    actor: &str,
+    id: i32,
+    region_id: i32,
+) -> Result<MirrorView> {
+    conn.transaction(|conn| {
+        let m = find(conn, id)?;
+        let region = super::regions::find(conn, region_id)?;
+        if link(conn, id, region_id)?.is_none() {
+            diesel::insert_into(mrm::table)
+                .values(NewMirrorRegion {
+                    mirror_id: id,
+                    region_id,
+                })
+                .execute(conn)?;
+            bump(conn)?;
+            let change = json!({"mirror": m.name, "region": region.name});
+            audit(
+                conn,
+                actor,
+                "mirror.region.add",
+                &target(&m.name),
+                None,
+                Some(change),
+            )?;
+        }
+        get(conn, id)
+    })
+}
+
+/// Stops mirror `id` serving region `region_id`; not serving it is a 404.
+pub fn remove_region(conn: &mut DbConnection, actor: &str, id: i32, region_id: i32) -> Result<()> {
+    conn.transaction(|conn| {
+        let m = find(conn, id)?;
+        let region = super::regions::find(conn, region_id)?;
+        let link_id = link(conn, id, region_id)?.ok_or_else(|| TuxedoError::NotFound {
+            kind: "mirror region",
+            key: format!("{}/{}", m.name, region.name),
+        })?;
+        diesel::delete(mrm::table.find(link_id)).execute(conn)?;
+        bump(conn)?;
+        let change = json!({"mirror": m.name, "region": region.name});
+        audit(
+            conn,
+            actor,
+            "mirror.region.remove",
+            &target(&m.name),
+            Some(change),
+            None,
+        )
+    })
+}
+
+/// sentry's log of mirror `id`, newest first, at most `limit` lines.
+pub fn sentry_log_of(conn: &mut DbConnection, id: i32, limit: i64) -> Result<Vec<SentryLogView>> {
+    find(conn, id)?;
+    let rows: Vec<bouncer_core::models::SentryLog> = sentry_log::table
+        .filter(sentry_log::mirror_id.eq(id))
+        .order(sentry_log::log_date.desc())
+        .limit(limit)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| SentryLogView {
+            log_date: r.log_date,
+            check_time: r.check_time,
+            mirror_active: r.mirror_active,
+            mirror_rating: r.mirror_rating,
+            reason: r.reason,
+        })
+        .collect())
+}
+
+pub(crate) fn find(conn: &mut DbConnection, id: i32) -> Result<Mirror> {
+    mirror_mirrors::table
+        .find(id)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| TuxedoError::NotFound {
+            kind: "mirror",
+            key: id.to_string(),
+        })
+}
+
+fn link(conn: &mut DbConnection, mirror_id: i32, region_id: i32) -> Result<Option<i32>> {
+    Ok(mrm::table
+        .filter(mrm::mirror_id.eq(mirror_id))
+        .filter(mrm::region_id.eq(region_id))
+        .select(mrm::id)
+        .first(conn)
+        .optional()?)
+}
+
+/// The views of `mirrors` (in the given order) with their regions and health.
+fn views(conn: &mut DbConnection, mirrors: Vec<Mirror>) -> Result<Vec<MirrorView>> {
+    let ids: Vec<i32> = mirrors.iter().map(|m| m.id).collect();
+    let mut regions: HashMap<i32, Vec<String>> = HashMap::new();
+    let links: Vec<(i32, String)> = mrm::table
+        .inner_join(geoip_regions::table)
+        .filter(mrm::mirror_id.eq_any(&ids))
+        .select((mrm::mirror_id, geoip_regions::name))
+        .load(conn)?;
+    for (mirror, region) in links {
+        regions.entry(mirror).or_default().push(region);
+    }
+    let mut healths: HashMap<i32, MirrorHealth> = health::table
+        .filter(health::mirror_id.eq_any(&ids))
+        .load::<MirrorHealth>(conn)?
+        .into_iter()
+        .map(|h| (h.mirror_id, h))
+        .collect();
+    Ok(mirrors
+        .into_iter()
+        .map(|m| {
+            let mut regions = regions.remove(&m.id).unwrap_or_default();
+            regions.sort_by(|a, b| super::sort_key(a).cmp(&super::sort_key(b)));
+            let health = match healths.remove(&m.id) {
+                Some(h) => HealthView {
+                    state: h.state,
+                    weight_percent: h.weight_percent,
+                    last_checked_at: h.last_checked_at,
+                    last_reason: h.last_reason,
+                },
+                None => HealthView {
+                    state: "up".into(),
+                    weight_percent: 100,
+                    last_checked_at: None,
+                    last_reason: String::new(),
+                },
+            };
+            MirrorView {
+                id: m.id,
+                name: m.name,
+                baseurl: m.baseurl,
+                rating: m.rating,
+                active: m.active,
+                regions,
+                health,
+            }
+        })
+        .collect())
+}
+
+/// An absolute http(s) URL with a host and neither query nor fragment (bounce appends the
+/// location path to it). A trailing `/` is dropped, since paths start with one.
+pub(crate) fn valid_baseurl(raw: &str) -> Result<String> {
+    let raw = valid_name("baseurl", raw, MAX_NAME)?;
+    let bad = |reason: &str| TuxedoError::Invalid {
+        field: "baseurl",
+        reason: reason.into(),
+    };
+    let url = url::Url::parse(raw).map_err(|e| bad(&format!("not an absolute URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("scheme must be http or https"));
+    }
+    // The parser is lenient (`https:///pub` has host `pub`); the text must name a host.
+    let authority = raw.split_once("://").map_or("", |(_, rest)| rest);
+    if url.host_str().is_none_or(str::is_empty) || authority.starts_with('/') {
+        return Err(bad("has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("must not have a query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not carry credentials"));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+fn valid_rating(rating: i32) -> Result<()> {
+    match (0..=MAX_RATING).contains(&rating) {
+        true => Ok(()),
+        false => Err(TuxedoError::Invalid {
+            field: "rating",
+            reason: format!("must be between 0 and {MAX_RATING}"),
+        }),
+    }
+}
+
+fn clash(e: diesel::result::Error, name: &str) -> TuxedoError {
+    match is_unique_violation(&e) {
+        true => TuxedoError::Conflict(format!("mirror {name:?} already exists")),
+        false => e.into(),
+    }
+}
+
+fn target(name: &str) -> String {
+    format!("mirror:{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn baseurls_are_checked() {
+        assert_eq!(
+            valid_baseurl(" https://m.example/pub/ ").unwrap(),
+            "https://m.example/pub"
+        );
+        assert!(valid_baseurl("http://m.example:8080").is_ok());
+        for bad in [
+            "ftp://m.example/pub",
+            "/pub",
+            "m.example/pub",
+            "https://m.example/pub?x=1",
+            "https://m.example/pub#f",
+            "https://u:p@m.example/",
+            "https:///pub",
+        ] {
+            assert!(valid_baseurl(bad).is_err(), "{bad}");
+        }
+    }
+}

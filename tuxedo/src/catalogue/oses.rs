@@ -1,0 +1,163 @@
+//! Operating systems: the `os` of a download (`win64`, `osx`, …), in priority order.
+
+use super::{audit, bump, is_unique_violation, valid_name};
+use crate::error::{Result, TuxedoError};
+use bouncer_core::db::DbConnection;
+use bouncer_core::models::{NewOs, Os};
+use bouncer_core::schema::{mirror_locations, mirror_os};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// Longest name the schema holds.
+pub const MAX_NAME: usize = 255;
+
+/// An operating system as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OsView {
+    pub id: i32,
+    pub name: String,
+    pub priority: i32,
+}
+
+/// A new operating system.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOsForm {
+    pub name: String,
+    #[serde(default)]
+    pub priority: i32,
+}
+
+/// Changes to an operating system; a field left out is kept.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OsPatch {
+    pub name: Option<String>,
+    pub priority: Option<i32>,
+}
+
+/// Every operating system, by id.
+pub fn list(conn: &mut DbConnection) -> Result<Vec<OsView>> {
+    let rows: Vec<Os> = mirror_os::table.order(mirror_os::id.asc()).load(conn)?;
+    Ok(rows.into_iter().map(view).collect())
+}
+
+/// Adds an operating system; a taken name (any case) is a conflict.
+pub fn add(conn: &mut DbConnection, actor: &str, form: &NewOsForm) -> Result<OsView> {
+    let name = valid_name("name", &form.name, MAX_NAME)?;
+    conn.transaction(|conn| {
+        diesel::insert_into(mirror_os::table)
+            .values(NewOs {
+                name,
+                priority: form.priority,
+            })
+            .execute(conn)
+            .map_err(|e| clash(e, name))?;
+        let os: Os = mirror_os::table
+            .filter(mirror_os::name.eq(name))
+            .first(conn)?;
+        bump(conn)?;
+        let after = view(os);
+        audit(
+            conn,
+            actor,
+            "os.add",
+            &target(name),
+            None,
+            Some(json!(after)),
+        )?;
+        Ok(after)
+    })
+}
+
+/// Renames an operating system or changes its priority.
+pub fn update(conn: &mut DbConnection, actor: &str, id: i32, patch: &OsPatch) -> Result<OsView> {
+    let name = match &patch.name {
+        Some(n) => Some(valid_name("name", n, MAX_NAME)?),
+        None => None,
+    };
+    conn.transaction(|conn| {
+        let before = view(find(conn, id)?);
+        let new_name = name.unwrap_or(&before.name).to_owned();
+        diesel::update(mirror_os::table.find(id))
+            .set((
+                mirror_os::name.eq(&new_name),
+                mirror_os::priority.eq(patch.priority.unwrap_or(before.priority)),
+            ))
+            .execute(conn)
+            .map_err(|e| clash(e, &new_name))?;
+        let after = view(find(conn, id)?);
+        if after != before {
+            bump(conn)?;
+            let (b, a) = (json!(before), json!(after));
+            audit(
+                conn,
+                actor,
+                "os.update",
+                &target(&before.name),
+                Some(b),
+                Some(a),
+            )?;
+        }
+        Ok(after)
+    })
+}
+
+/// Deletes an operating system no location uses (deleting a used one would silently take
+/// its locations along, so that is a conflict).
+pub fn delete(conn: &mut DbConnection, actor: &str, id: i32) -> Result<()> {
+    conn.transaction(|conn| {
+        let os = view(find(conn, id)?);
+        let used: i64 = mirror_locations::table
+            .filter(mirror_locations::os_id.eq(id))
+            .count()
+            .get_result(conn)?;
+        if used > 0 {
+            return Err(TuxedoError::Conflict(format!(
+                "os {:?} is used by {used} location(s)",
+                os.name
+            )));
+        }
+        diesel::delete(mirror_os::table.find(id)).execute(conn)?;
+        bump(conn)?;
+        audit(
+            conn,
+            actor,
+            "os.delete",
+            &target(&os.name),
+            Some(json!(os)),
+            None,
+        )
+    })
+}
+
+fn find(conn: &mut DbConnection, id: i32) -> Result<Os> {
+    mirror_os::table
+        .find(id)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| TuxedoError::NotFound {
+            kind: "os",
+            key: id.to_string(),
+        })
+}
+
+fn clash(e: diesel::result::Error, name: &str) -> TuxedoError {
+    match is_unique_violation(&e) {
+        true => TuxedoError::Conflict(format!("os {name:?} already exists")),
+        false => e.into(),
+    }
+}
+
+fn view(o: Os) -> OsView {
+    OsView {
+        id: o.id,
+        name: o.name,
+        priority: o.priority,
+    }
+}
+
+fn target(name: &str) -> String {
+    format!("os:{name}")
+}

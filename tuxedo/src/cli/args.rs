@@ -1,0 +1,60 @@
+//! The `tuxedo` command line.
+
+use bouncer_service::GlobalArgs;
+
+#[derive(clap::Parser)]
+#[command(version, about = "Bouncer admin service")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Serve the admin API (the default).
+    Serve,
+    /// Apply pending database migrations to the master and exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage bounce's rewrite rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(clap::Subcommand)]
+pub enum UserCommand {
+    /// Create an account; the password is read from the first line of stdin.
+    Add {
+        name: String,
+        /// admin, release, mirror-operator or read-only.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for an account and print its secret (shown once).
+    Add {
+        #[arg(long)]
+        user: String,
+        /// admin, release, mirror-operator or read-only; at most the account's role.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum RulesCommand {
+    /// Replace every rule by the JSON list in FILE (all or nothing).
+    Load { file: std::path::PathBuf },
+}

@@ -1,0 +1,93 @@
+//! What the `tuxedo` binary does besides serving, kept here so `main.rs` stays short.
+
+mod args;
+
+pub use args::{Cli, Command, RulesCommand, TokenCommand, UserCommand};
+
+use crate::auth::{tokens, users, Role};
+use crate::catalogue::rules;
+use crate::error::{Result, TuxedoError};
+use bouncer_core::cache::Memcached;
+use bouncer_core::config::Config;
+use bouncer_core::db;
+use bouncer_core::rules::RuleSpec;
+use std::io::BufRead;
+use std::path::Path;
+
+/// Runs a one-shot command; `Ok(true)` when the command is to serve.
+pub fn run(command: Command, config: &Config) -> anyhow::Result<bool> {
+    match command {
+        Command::Serve => return Ok(true),
+        Command::Migrate => {
+            bouncer_service::migrate(config)?;
+        }
+        Command::User(UserCommand::Add { name, role }) => {
+            user_add(config, &name, &role, std::io::stdin().lock())?
+        }
+        Command::Token(TokenCommand::Add { user, role, name }) => {
+            println!("{}", token_add(config, &user, &role, &name)?);
+        }
+        Command::Rules(RulesCommand::Load { file }) => {
+            let loaded = rules_load(config, &file)?;
+            println!("loaded {loaded} rewrite rules from {}", file.display());
+        }
+    }
+    Ok(false)
+}
+
+/// `tuxedo user add NAME --role ROLE`: creates an account; the password is the first line
+/// of `input` (stdin), so it never shows in the process list or shell history.
+pub fn user_add(config: &Config, name: &str, role: &str, input: impl BufRead) -> Result<()> {
+    let role: Role = role.parse()?;
+    let password = input
+        .lines()
+        .next()
+        .transpose()?
+        .ok_or(TuxedoError::Missing("password"))?;
+    let pool = db::pool(&config.database.url, bouncer_service::pool_options(config))?;
+    let mut conn = db::conn(&pool)?;
+    users::add(
+        &mut conn,
+        "cli",
+        name,
+        role,
+        password.trim_end_matches('\r'),
+    )?;
+    tracing::info!(user = name, role = role.as_str(), "account created");
+    Ok(())
+}
+
+/// `tuxedo token add --user NAME --role ROLE --name NAME`: creates an API token and
+/// returns its secret (shown once; only its hash is stored).
+pub fn token_add(config: &Config, user: &str, role: &str, name: &str) -> Result<String> {
+    let role: Role = role.parse()?;
+    let pool = db::pool(&config.database.url, bouncer_service::pool_options(config))?;
+    let mut conn = db::conn(&pool)?;
+    let created = tokens::create(&mut conn, "cli", user, role, name, None)?;
+    tracing::info!(
+        user,
+        role = role.as_str(),
+        token = created.token.id,
+        "token created"
+    );
+    Ok(created.secret)
+}
+
+/// `tuxedo rules load FILE`: replaces the rewrite rules by the JSON list of rules in
+/// `file` (e.g. `deploy/rewrite-rules.json`), all or nothing. Returns how many were
+/// loaded; an invalid rule is [`TuxedoError::InvalidRule`] with its index and reason.
+pub fn rules_load(config: &Config, file: &Path) -> Result<usize> {
+    let text = std::fs::read_to_string(file)?;
+    let specs: Vec<RuleSpec> = serde_json::from_str(&text)
+        .map_err(|e| TuxedoError::BadRequest(format!("{}: {e}", file.display())))?;
+    let pool = db::pool(&config.database.url, bouncer_service::pool_options(config))?;
+    let mut conn = db::conn(&pool)?;
+    let loaded = rules::replace(&mut conn, "cli", &specs)?;
+    if let Err(e) = bouncer_core::generation::publish_current(
+        &mut conn,
+        Memcached::from_config(&config.memcached).as_ref(),
+    ) {
+        tracing::warn!(error = %e, "rules loaded; could not publish the generation");
+    }
+    Ok(loaded)
+}

@@ -1,0 +1,145 @@
+//! Auth on every route of the JSON API, taken from its routing table: no credentials, a
+//! wrong password, a role that does not grant the call, and revoked or expired tokens.
+
+mod common;
+
+use actix_web::http::Method;
+use bouncer_core::schema::bouncer_api_tokens as tokens;
+use bouncer_test_support::{db_tests, TestDb};
+use common::*;
+use diesel::prelude::*;
+use serde_json::json;
+use tuxedo::auth::{users, Role};
+
+db_tests! {
+    every_route_checks_credentials_and_roles => every_route_checks_credentials_and_roles,
+}
+
+/// Who may write on `path`.
+fn writers(path: &str) -> &'static [&'static str] {
+    let first = path.split('/').nth(1).unwrap_or("");
+    match first {
+        "products" | "locations" | "oses" | "aliases" => &["release"],
+        "mirrors" | "regions" | "countries" => &["mirror-operator"],
+        "rules" | "users" | "tokens" => &[],
+        other => panic!("route {path} ({other}) not classified"),
+    }
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "1")
+        .replace("{language}", "de")
+        .replace("{alias}", "a")
+        .replace("{region}", "1")
+        .replace("{code}", "DE")
+        .replace("{username}", READER.0)
+}
+
+fn every_route_checks_credentials_and_roles(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut conn = db.conn();
+        // Accounts whose passwords get guessed (one per 9 routes stays under the limit).
+        for i in 0..8 {
+            users::add(
+                &mut conn,
+                "test",
+                &format!("victim{i}"),
+                Role::Admin,
+                "victim-password",
+            )
+            .unwrap();
+        }
+        let mut secrets = std::collections::HashMap::new();
+        for (user, role) in [
+            (READER.0, "read-only"),
+            (RELEASE.0, "release"),
+            (MIRROR_OP.0, "mirror-operator"),
+            (ADMIN.0, "admin"),
+        ] {
+            let (_, tok) = t
+                .admin(
+                    "POST",
+                    "/tokens",
+                    Some(json!({"user": user, "role": role, "name": "t"})),
+                )
+                .await;
+            secrets.insert(role, tok["secret"].as_str().unwrap().to_owned());
+        }
+        let (_, revoked) = t
+            .admin(
+                "POST",
+                "/tokens",
+                Some(json!({"user": ADMIN.0, "role": "admin", "name": "revoked"})),
+            )
+            .await;
+        t.admin("DELETE", &format!("/tokens/{}", revoked["id"]), None)
+            .await;
+        let (_, expired) = t
+            .admin(
+                "POST",
+                "/tokens",
+                Some(json!({"user": ADMIN.0, "role": "admin", "name": "expired"})),
+            )
+            .await;
+        diesel::update(tokens::table.find(expired["id"].as_i64().unwrap() as i32))
+            .set(tokens::expires_at.eq(Some(chrono::Utc::now().naive_utc())))
+            .execute(&mut *conn)
+            .unwrap();
+        let (revoked, expired) = (
+            revoked["secret"].as_str().unwrap(),
+            expired["secret"].as_str().unwrap(),
+        );
+        let before = audit_count(&mut conn);
+
+        let routes = tuxedo::api::route_list();
+        assert!(routes.len() > 40);
+        let mut writes = 0;
+        for (i, (method, path)) in routes.iter().enumerate() {
+            if *path == "/openapi.json" {
+                continue;
+            }
+            let url = concrete(path);
+            let m = method.as_str();
+            let what = format!("{m} {path}");
+            let (s, e) = t.call(m, &url, Auth::None, None).await;
+            assert_eq!(
+                (s, code(&e)),
+                (401, "unauthorized"),
+                "{what} without credentials"
+            );
+            let victim = format!("victim{}", i / 9);
+            let (s, _) = t
+                .call(m, &url, Auth::Basic((&victim, "wrong-password")), None)
+                .await;
+            assert_eq!(s, 401, "{what} with a wrong password");
+            for secret in [revoked, expired] {
+                let (s, _) = t.call(m, &url, Auth::Bearer(secret), None).await;
+                assert_eq!(s, 401, "{what} with a revoked or expired token");
+            }
+            let admin_only = matches!(path.split('/').nth(1), Some("users" | "tokens"));
+            if *method == Method::GET && !admin_only {
+                let (s, _) = t.call(m, &url, Auth::Basic(READER), None).await;
+                assert!(s != 401 && s != 403, "{what} as a reader: {s}");
+                continue;
+            }
+            writes += 1;
+            let allowed = writers(path);
+            for (who, role) in [
+                (READER, "read-only"),
+                (RELEASE, "release"),
+                (MIRROR_OP, "mirror-operator"),
+            ] {
+                if allowed.contains(&role) {
+                    continue;
+                }
+                let (s, e) = t.call(m, &url, Auth::Basic(who), None).await;
+                assert_eq!((s, code(&e)), (403, "forbidden"), "{what} as {role}");
+                let (s, _) = t.call(m, &url, Auth::Bearer(&secrets[role]), None).await;
+                assert_eq!(s, 403, "{what} with a {role} token");
+            }
+        }
+        assert!(writes > 25, "{writes}");
+        assert_eq!(audit_count(&mut conn), before, "nothing got through");
+    });
+}

@@ -1,0 +1,530 @@
+//! The JSON API's catalogue: products, languages, locations, operating systems, aliases
+//! and uptake; success, validation (422/400), missing rows (404), conflicts (409) and the
+//! audit rows writes leave.
+
+mod common;
+
+use bouncer_core::generation;
+use bouncer_test_support::{db_tests, TestDb};
+use common::*;
+use serde_json::{json, Value};
+
+db_tests! {
+    products_and_languages => products_and_languages,
+    locations_oses_and_uptake => locations_oses_and_uptake,
+    aliases_and_rename => aliases_and_rename,
+    bad_bodies => bad_bodies,
+}
+
+fn products_and_languages(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut conn = db.conn();
+        let g0 = generation::current(&mut conn).unwrap();
+        let body = json!({"name": " Firefox-130.0 ", "languages": ["de", "en-US", "DE"], "ssl_only": true});
+        let (s, p) = t
+            .as_(RELEASE, "POST", "/products", Some(body.clone()))
+            .await;
+        assert_eq!(s, 201, "{p}");
+        assert_eq!(p["name"], "Firefox-130.0");
+        assert_eq!(p["languages"], json!(["de", "en-US"]));
+        assert_eq!(
+            (
+                p["ssl_only"].clone(),
+                p["active"].clone(),
+                p["checknow"].clone()
+            ),
+            (json!(true), json!(true), json!(true))
+        );
+        assert!(generation::current(&mut conn).unwrap() > g0, "create bumps");
+        assert_eq!(
+            last_audit(&mut conn),
+            (
+                RELEASE.0.into(),
+                "product.add".into(),
+                "product:Firefox-130.0".into()
+            )
+        );
+        let id = p["id"].as_i64().unwrap();
+        // Same name in another case: 409.
+        let (s, e) = t
+            .as_(
+                RELEASE,
+                "POST",
+                "/products",
+                Some(json!({"name": "firefox-130.0"})),
+            )
+            .await;
+        assert_eq!((s, code(&e)), (409, "conflict"));
+        let (s, e) = t
+            .as_(RELEASE, "POST", "/products", Some(json!({"name": "  "})))
+            .await;
+        assert_eq!((s, code(&e)), (422, "invalid"), "{e}");
+        t.as_(
+            RELEASE,
+            "POST",
+            "/products",
+            Some(json!({"name": "Thunderbird-1"})),
+        )
+        .await;
+
+        let (s, all) = t.as_(READER, "GET", "/products", None).await;
+        assert_eq!(s, 200);
+        let names: Vec<&str> = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["Firefox-130.0", "Thunderbird-1"]);
+        let (_, some) = t
+            .as_(READER, "GET", "/products?search=FOX&ssl_only=true", None)
+            .await;
+        assert_eq!(some.as_array().unwrap().len(), 1);
+        let (_, none) = t.as_(READER, "GET", "/products?search=%25", None).await;
+        assert_eq!(none, json!([]), "% matches itself");
+        let (s, e) = t.as_(READER, "GET", "/products?active=maybe", None).await;
+        assert_eq!((s, code(&e)), (400, "bad_request"));
+        let (s, one) = t.as_(READER, "GET", &format!("/products/{id}"), None).await;
+        assert_eq!((s, one["name"].as_str()), (200, Some("Firefox-130.0")));
+        let (s, e) = t.as_(READER, "GET", "/products/99999", None).await;
+        assert_eq!((s, code(&e)), (404, "not_found"));
+        let (s, e) = t.as_(READER, "GET", "/products/abc", None).await;
+        assert_eq!((s, code(&e)), (404, "not_found"));
+
+        // Flags.
+        let g1 = generation::current(&mut conn).unwrap();
+        let (s, p) = t
+            .as_(
+                RELEASE,
+                "PATCH",
+                &format!("/products/{id}"),
+                Some(json!({"active": false, "checknow": false})),
+            )
+            .await;
+        assert_eq!(
+            (
+                s,
+                p["active"].clone(),
+                p["checknow"].clone(),
+                p["ssl_only"].clone()
+            ),
+            (200, json!(false), json!(false), json!(true))
+        );
+        assert!(generation::current(&mut conn).unwrap() > g1);
+        assert_eq!(last_audit(&mut conn).1, "product.update");
+        let (_, inactive) = t.as_(READER, "GET", "/products?active=false", None).await;
+        assert_eq!(inactive.as_array().unwrap().len(), 1);
+        // No change: nothing recorded.
+        let n = audit_count(&mut conn);
+        t.as_(
+            RELEASE,
+            "PATCH",
+            &format!("/products/{id}"),
+            Some(json!({"active": false})),
+        )
+        .await;
+        assert_eq!(audit_count(&mut conn), n);
+
+        // Languages.
+        let (s, p) = t
+            .as_(
+                RELEASE,
+                "POST",
+                &format!("/products/{id}/languages"),
+                Some(json!({"languages": ["fr"]})),
+            )
+            .await;
+        assert_eq!(
+            (s, p["languages"].clone()),
+            (200, json!(["de", "en-US", "fr"]))
+        );
+        let (s, e) = t
+            .as_(
+                RELEASE,
+                "POST",
+                &format!("/products/{id}/languages"),
+                Some(json!({"languages": ["fr", "it"]})),
+            )
+            .await;
+        assert_eq!((s, code(&e)), (409, "conflict"));
+        let (s, e) = t
+            .as_(
+                RELEASE,
+                "POST",
+                &format!("/products/{id}/languages"),
+                Some(json!({"languages": []})),
+            )
+            .await;
+        assert_eq!((s, code(&e)), (422, "missing"));
+        let (s, _) = t
+            .as_(
+                RELEASE,
+                "DELETE",
+                &format!("/products/{id}/languages/de"),
+                None,
+            )
+            .await;
+        assert_eq!(s, 204);
+        let (_, p) = t.as_(READER, "GET", &format!("/products/{id}"), None).await;
+        assert_eq!(p["languages"], json!(["en-US", "fr"]));
+        let (s, _) = t
+            .as_(
+                RELEASE,
+                "POST",
+                "/products/99999/languages",
+                Some(json!({"languages": ["fr"]})),
+            )
+            .await;
+        assert_eq!(s, 404);
+
+        // Delete.
+        let (s, body) = t
+            .as_(RELEASE, "DELETE", &format!("/products/{id}"), None)
+            .await;
+        assert_eq!((s, body), (204, Value::Null));
+        assert_eq!(last_audit(&mut conn).1, "product.delete");
+        let (s, _) = t
+            .as_(RELEASE, "DELETE", &format!("/products/{id}"), None)
+            .await;
+        assert_eq!(s, 404);
+    });
+}
+
+fn locations_oses_and_uptake(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut conn = db.conn();
+        let (_, p) = t
+            .as_(
+                RELEASE,
+                "POST",
+                "/products",
+                Some(json!({"name": "Firefox"})),
+            )
+            .await;
+        let pid = p["id"].as_i64().unwrap();
+        let m = add_mirror(&mut conn, "m1", 100, true);
+        add_mirror(&mut conn, "m2", 50, true);
+
+        // Operating systems.
+        let (s, oses) = t.as_(READER, "GET", "/oses", None).await;
+        assert_eq!((s, oses.as_array().unwrap().len()), (200, OSES.len()));
+        let (s, os) = t
+            .as_(
+                RELEASE,
+                "POST",
+                "/oses",
+                Some(json!({"name": "beos", "priority": 3})),
+            )
+            .await;
+        assert_eq!((s, os["name"].as_str()), (201, Some("beos")), "{os}");
+        assert_eq!(last_audit(&mut conn).1, "os.add");
+        let os_id = os["id"].as_i64().unwrap();
+        let (s, e) = t
+            .as_(RELEASE, "POST", "/oses", Some(json!({"name": "BEOS"})))
+            .await;
+        assert_eq!((s, code(&e)), (409, "conflict"));
+        let (s, os) = t
+            .as_(
+                RELEASE,
+                "PATCH",
+                &format!("/oses/{os_id}"),
+                Some(json!({"name": "haiku", "priority": 9})),
+            )
+            .await;
+        assert_eq!(
+            (s, os["name"].as_str(), os["priority"].as_i64()),
+            (200, Some("haiku"), Some(9))
+        );
+        let (s, e) = t
+            .as_(
+                RELEASE,
+                "PATCH",
+                &format!("/oses/{os_id}"),
+                Some(json!({"name": "win"})),
+            )
+            .await;
+        assert_eq!((s, code(&e)), (409, "conflict"));
+        let (s, _) = t
+            .as_(
+                RELEASE,
+                "PATCH",
+                "/oses/99999",
+                Some(json!({"priority": 1})),
+            )
+            .await;
+        assert_eq!(s, 404);
+
+        // Locations.
+        let path = "/firefox/haiku/:lang/firefox.zip";
+        let (s, l) = t
+            .as_(
+                RELEASE,
+                "POST",
+                &format!("/products/{pid}/locations"),
+                Some(json!({"os": "haiku", "path": path})),
+            )
+            .await;
+        assert_eq!(s, 201, "{l}");
+        assert_eq!(l["locations"][0]["path"], path);
+        let lid = l["locations"][0]["id"].as_i64().unwrap();
+        let (s, e) = t
+            .as_(
+                RELEASE,
+                "POST",
+                &format!("/products/{pid}/locations"),
+                Some(json!({"os": "haiku", "path": path})),
+            )
+            .await;
+        assert_eq!((s, code(&e)), (409, "conflict"));
+        let (s, e) = t
+            .as_(
+                RELEASE,
+                "POST",
+                &format!("/products/{pid}/locations"),
+                Some(json!({"os": "plan9", "path": path})),
+            )
+            .await;
+        assert_eq!((s, code(&e)), (422, "invalid"));
+        let (s, e) = t
+            .as_(
+                RELEASE,
+                "POST",
+                &format!("/products/{pid}/locations"),
+                Some(json!({"os": "win", "path": "no-slash"})),
+            )
+            .await;
+        assert_eq!((s, code(&e)), (422, "invalid"));
+        let (s, _) = t
+            .as_(
+                RELEASE,
+                "POST",
+                "/products/99999/locations",
+                Some(json!({"os": "win", "path": "/x"})),
+            )
+            .await;
+        assert_eq!(s, 404);
+        // The used OS cannot be deleted.
+        let (s, e) = t
+            .as_(RELEASE, "DELETE", &format!("/oses/{os_id}"), None)
+            .await;
+        assert_eq!((s, code(&e)), (409, "conflict"));
+        let (s, l) = t
+            .as_(
+                RELEASE,
+                "PATCH",
+                &format!("/locations/{lid}"),
+                Some(json!({"path": "/new/:lang/f.zip"})),
+            )
+            .await;
+        assert_eq!(
+            (s, l["locations"][0]["path"].as_str()),
+            (200, Some("/new/:lang/f.zip"))
+        );
+        assert_eq!(last_audit(&mut conn).1, "location.modify");
+        let (s, l) = t
+            .as_(READER, "GET", &format!("/products/{pid}/locations"), None)
+            .await;
+        assert_eq!((s, l["locations"].as_array().unwrap().len()), (200, 1));
+
+        // Uptake: m1 has the file.
+        set_map(&mut conn, lid as i32, m, true, true);
+        let (s, u) = t.as_(READER, "GET", "/uptake?product=firefox", None).await;
+        assert_eq!(s, 200);
+        assert_eq!(
+            u,
+            json!([{"product": "Firefox", "os": "haiku", "available": 100, "total": 150}])
+        );
+        let (s, e) = t.as_(READER, "GET", "/uptake", None).await;
+        assert_eq!((s, code(&e)), (422, "missing"));
+        let (s, _) = t.as_(READER, "GET", "/uptake?product=nothing", None).await;
+        assert_eq!(s, 404);
+
+        let (s, _) = t
+            .as_(RELEASE, "DELETE", &format!("/locations/{lid}"), None)
+            .await;
+        assert_eq!(s, 204);
+        let (s, _) = t
+            .as_(RELEASE, "DELETE", &format!("/locations/{lid}"), None)
+            .await;
+        assert_eq!(s, 404);
+        let (s, _) = t
+            .as_(RELEASE, "DELETE", &format!("/oses/{os_id}"), None)
+            .await;
+        assert_eq!(s, 204);
+        assert_eq!(last_audit(&mut conn).1, "os.delete");
+    });
+}
+
+fn aliases_and_rename(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut conn = db.conn();
+        let (_, p) = t
+            .as_(
+                RELEASE,
+                "POST",
+                "/products",
+                Some(json!({"name": "Firefox-130.0"})),
+            )
+            .await;
+        let pid = p["id"].as_i64().unwrap();
+        t.as_(
+            RELEASE,
+            "POST",
+            "/products",
+            Some(json!({"name": "Firefox-131.0"})),
+        )
+        .await;
+        let (s, a) = t
+            .as_(
+                RELEASE,
+                "PUT",
+                "/aliases/firefox-latest",
+                Some(json!({"related_product": "firefox-130.0"})),
+            )
+            .await;
+        assert_eq!(s, 200, "{a}");
+        assert_eq!(
+            a,
+            json!({"alias": "firefox-latest", "related_product": "Firefox-130.0", "outcome": "created"})
+        );
+        let (_, a) = t
+            .as_(
+                RELEASE,
+                "PUT",
+                "/aliases/firefox-latest",
+                Some(json!({"related_product": "Firefox-130.0"})),
+            )
+            .await;
+        assert_eq!(a["outcome"], "unchanged");
+        let (s, e) = t
+            .as_(
+                RELEASE,
+                "PUT",
+                "/aliases/Firefox-131.0",
+                Some(json!({"related_product": "Firefox-130.0"})),
+            )
+            .await;
+        assert_eq!((s, code(&e)), (409, "conflict"));
+        let (s, e) = t
+            .as_(
+                RELEASE,
+                "PUT",
+                "/aliases/x",
+                Some(json!({"related_product": "nope"})),
+            )
+            .await;
+        assert_eq!((s, code(&e)), (422, "invalid"));
+        // Renaming a product moves its aliases; a taken name is a conflict.
+        let (s, e) = t
+            .as_(
+                RELEASE,
+                "PATCH",
+                &format!("/products/{pid}"),
+                Some(json!({"name": "Firefox-131.0"})),
+            )
+            .await;
+        assert_eq!((s, code(&e)), (409, "conflict"));
+        let (s, e) = t
+            .as_(
+                RELEASE,
+                "PATCH",
+                &format!("/products/{pid}"),
+                Some(json!({"name": "firefox-latest"})),
+            )
+            .await;
+        assert_eq!((s, code(&e)), (409, "conflict"));
+        let (s, p) = t
+            .as_(
+                RELEASE,
+                "PATCH",
+                &format!("/products/{pid}"),
+                Some(json!({"name": "Firefox-130.0.1"})),
+            )
+            .await;
+        assert_eq!((s, p["name"].as_str()), (200, Some("Firefox-130.0.1")));
+        let (s, all) = t.as_(READER, "GET", "/aliases", None).await;
+        assert_eq!(
+            (s, all),
+            (
+                200,
+                json!([{"alias": "firefox-latest", "related_product": "Firefox-130.0.1"}])
+            )
+        );
+        let (s, _) = t
+            .as_(RELEASE, "DELETE", "/aliases/FIREFOX-LATEST", None)
+            .await;
+        assert_eq!(s, 204);
+        assert_eq!(
+            last_audit(&mut conn),
+            (
+                RELEASE.0.into(),
+                "alias.delete".into(),
+                "alias:firefox-latest".into()
+            )
+        );
+        let (s, e) = t
+            .as_(RELEASE, "DELETE", "/aliases/firefox-latest", None)
+            .await;
+        assert_eq!((s, code(&e)), (404, "not_found"));
+        assert_eq!(t.as_(READER, "GET", "/aliases", None).await.1, json!([]));
+    });
+}
+
+fn bad_bodies(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |c| c.tuxedo.max_body_bytes = 1000);
+        let url = format!("{}/api/v2/products", t.base);
+        let send = |body: String| {
+            t.client
+                .post(&url)
+                .basic_auth(RELEASE.0, Some(RELEASE.1))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+        };
+        let r = send("{not json".into()).await.unwrap();
+        assert_eq!(r.status(), 400);
+        let r = send(String::new()).await.unwrap();
+        assert_eq!(r.status(), 400, "a body is required");
+        let r = send(r#"{"name": "x", "colour": "red"}"#.into())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "unknown fields are refused");
+        let r = send(r#"{"name": 5}"#.into()).await.unwrap();
+        assert_eq!(r.status(), 422);
+        let r = send(format!(r#"{{"name": "{}"}}"#, "x".repeat(2000)))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(code(&body), "payload_too_large");
+        let r = t
+            .client
+            .get(format!("{}/api/v2/nothing-here", t.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+        assert_eq!(
+            t.as_(READER, "GET", "/products", None).await.1,
+            json!([]),
+            "nothing was written"
+        );
+        let metrics = t
+            .client
+            .get(format!("{}/metrics", t.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains(r#"endpoint="POST /api/v2/products",status="413""#),
+            "{metrics}"
+        );
+    });
+}

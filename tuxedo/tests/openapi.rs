@@ -1,0 +1,69 @@
+//! The committed OpenAPI document describes exactly the JSON API's routing table, its
+//! references resolve, and tuxedo serves it as committed.
+
+mod common;
+
+use bouncer_test_support::TestDb;
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+fn committed() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn document_matches_the_routing_table() {
+    let doc = committed();
+    let routes: BTreeSet<(String, String)> = tuxedo::api::route_list()
+        .into_iter()
+        .map(|(m, p)| (m.as_str().to_lowercase(), p.to_owned()))
+        .collect();
+    let mut documented = BTreeSet::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            documented.insert((method.clone(), path.clone()));
+        }
+    }
+    let missing: Vec<_> = routes.difference(&documented).collect();
+    assert!(
+        missing.is_empty(),
+        "routes not in docs/openapi.json: {missing:?}"
+    );
+    let extra: Vec<_> = documented.difference(&routes).collect();
+    assert!(extra.is_empty(), "documented but not routed: {extra:?}");
+}
+
+#[test]
+fn references_resolve() {
+    let doc = committed();
+    fn walk(v: &Value, doc: &Value) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    let pointer = r.strip_prefix('#').unwrap();
+                    assert!(doc.pointer(pointer).is_some(), "dangling {r}");
+                }
+                m.values().for_each(|v| walk(v, doc));
+            }
+            Value::Array(a) => a.iter().for_each(|v| walk(v, doc)),
+            _ => {}
+        }
+    }
+    walk(&doc, &doc);
+}
+
+#[tokio::test]
+async fn served_without_credentials_as_committed() {
+    let db = TestDb::sqlite();
+    let t = start(&db, |_| {});
+    let r = t
+        .client
+        .get(format!("{}/api/v2/openapi.json", t.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap(), committed());
+}

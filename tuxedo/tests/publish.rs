@@ -1,0 +1,93 @@
+//! Read-your-writes: after a committed write through the API, memcached holds the
+//! master's catalogue generation, which bounce instances watch.
+
+mod common;
+
+use bouncer_core::cache::Memcached;
+use bouncer_core::generation;
+use bouncer_test_support::{db_tests, TestCache, TestDb};
+use common::*;
+
+db_tests! {
+    xml_writes_publish_the_generation => xml_writes_publish_the_generation,
+    json_writes_publish_the_generation => json_writes_publish_the_generation,
+}
+
+fn reader(cache: &TestCache) -> Memcached {
+    Memcached::from_config(&bouncer_core::config::MemcachedConfig {
+        servers: vec![cache.server.clone()],
+        prefix: cache.prefix.clone(),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn json_writes_publish_the_generation(db: &TestDb) {
+    let cache = TestCache::new();
+    block_on(async {
+        let t = start(db, |c| {
+            c.memcached.servers = vec![cache.server.clone()];
+            c.memcached.prefix = cache.prefix.clone();
+        });
+        let reader = reader(&cache);
+        assert_eq!(t.as_(READER, "GET", "/mirrors", None).await.0, 200);
+        assert_eq!(
+            generation::published(&reader),
+            None,
+            "reads publish nothing"
+        );
+        let body = serde_json::json!({"name": "m", "baseurl": "https://m.example", "rating": 1});
+        assert_eq!(
+            t.as_(MIRROR_OP, "POST", "/mirrors", Some(body)).await.0,
+            201
+        );
+        let master = generation::current(&mut db.conn()).unwrap();
+        assert_eq!(generation::published(&reader), Some(master));
+        let rules = serde_json::json!([{"conditions": [{"field": "os", "op": "equals", "value": "x"}], "set_os": "win"}]);
+        assert_eq!(t.admin("PUT", "/rules", Some(rules)).await.0, 200);
+        let after = generation::current(&mut db.conn()).unwrap();
+        assert!(after > master);
+        assert_eq!(generation::published(&reader), Some(after));
+    });
+}
+
+fn xml_writes_publish_the_generation(db: &TestDb) {
+    let cache = TestCache::new();
+    block_on(async {
+        let t = start(db, |c| {
+            c.memcached.servers = vec![cache.server.clone()];
+            c.memcached.prefix = cache.prefix.clone();
+        });
+        let reader = reader(&cache);
+        assert_eq!(
+            generation::published(&reader),
+            None,
+            "nothing before a write"
+        );
+        // A read publishes nothing.
+        t.get("product_show", &[("product", "Firefox")]).await;
+        assert_eq!(generation::published(&reader), None);
+        assert_eq!(
+            t.post("product_add", &[("product", "Firefox")]).await.0,
+            200
+        );
+        let master = generation::current(&mut db.conn()).unwrap();
+        assert_eq!(generation::published(&reader), Some(master));
+        let (status, _) = t
+            .post(
+                "create_update_alias",
+                &[("alias", "fx-latest"), ("related_product", "Firefox")],
+            )
+            .await;
+        assert_eq!(status, 200);
+        let after = generation::current(&mut db.conn()).unwrap();
+        assert!(after > master);
+        assert_eq!(generation::published(&reader), Some(after));
+        // A failed write publishes nothing new.
+        assert_eq!(
+            t.post("product_add", &[("product", "Firefox")]).await.0,
+            400
+        );
+        assert_eq!(generation::published(&reader), Some(after));
+    });
+}
