@@ -23,6 +23,18 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# 1b. Headless Chromium for tuxedo's web UI end-to-end test (tuxedo/tests/ui_browser.rs
+#     drives it through chromedriver). Debian's packages, installed when missing.
+browser=()
+command -v chromium >/dev/null || browser+=(chromium)
+command -v chromedriver >/dev/null || browser+=(chromium-driver)
+if ((${#browser[@]})); then
+  say "installing ${browser[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${browser[@]}" >/dev/null
+fi
+
 # 2. memcached for the cache tests.
 mc="${BOUNCER_TEST_MEMCACHED:-127.0.0.1:11211}"
 if ! port_open "${mc%:*}" "${mc##*:}"; then
@@ -61,7 +73,9 @@ say "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 say "cargo test"
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+# The replicated-topology test starts deploy/topology (MariaDB primary + replica, two
+# memcached) on its own ports; stop it afterwards.
+trap 'rm -f "$log"; bash deploy/topology/stop.sh >/dev/null 2>&1 || true' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
 # One closing line over every test binary (cargo prints one per binary, doc tests last).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1); if ($(i) ~ /^ignored;?$/) s += $(i-1) } }

@@ -5,6 +5,7 @@
 //! - [`xml`]: the XML API under `/api/` that release automation uses.
 //! - [`api`]: the JSON REST API under `/api/v2/`.
 //! - [`auth`]: accounts, roles, Basic credentials, the failed-login limit.
+//! - [`ui`]: the server-rendered web UI under `/ui/` for operators.
 
 pub mod api;
 pub mod auth;
@@ -13,6 +14,7 @@ pub mod cli;
 mod error;
 mod exec;
 mod metrics;
+pub mod ui;
 pub mod xml;
 
 pub use error::{Command, TuxedoError};
@@ -44,6 +46,8 @@ pub struct AppState {
     pub registry: prometheus::Registry,
     pub version: Version,
     pub limiter: LoginLimiter,
+    /// The web UI's sessions and templates.
+    pub ui: ui::UiState,
     metrics: metrics::ApiMetrics,
 }
 
@@ -64,6 +68,7 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Tuxed
         registry,
         version: Version::new(env!("CARGO_PKG_VERSION")),
         limiter: LoginLimiter::new(MAX_LOGIN_FAILURES, LOGIN_WINDOW),
+        ui: ui::UiState::new()?,
     });
     tracing::info!(config = %state.config.redacted(), "tuxedo starting");
     Ok(Application::start(listener, move |cfg| {
@@ -79,7 +84,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/__version__", web::to(version))
         .route("/metrics", web::to(metrics))
         .configure(xml::routes)
-        .configure(api::routes);
+        .configure(api::routes)
+        .configure(ui::routes);
 }
 
 /// First start: no accounts yet, so make `admin` with a random password shown once. A

@@ -10,6 +10,7 @@
 use crate::config::MemcachedConfig;
 use crate::hash::{mix64, stable_hash};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 /// Counters a service can export as metrics.
@@ -30,7 +31,10 @@ const MAX_ITEM_BYTES: usize = 1024 * 1024 - 1024;
 struct Server {
     addr: String,
     seed: u64,
-    client: memcache::Client,
+    /// Replaced by a fresh client (empty pool) after an I/O failure: the pool has no way
+    /// to tell a connection whose server died, so its connections are dropped wholesale.
+    client: RwLock<Arc<memcache::Client>>,
+    timeout: Duration,
     /// Milliseconds since `Memcached::epoch` before which the server is skipped.
     down_until_ms: AtomicU64,
 }
@@ -62,7 +66,8 @@ impl Memcached {
                     Ok(client) => Some(Server {
                         seed: stable_hash(&[addr.as_bytes()]),
                         addr,
-                        client,
+                        client: RwLock::new(Arc::new(client)),
+                        timeout,
                         down_until_ms: AtomicU64::new(0),
                     }),
                     Err(e) => {
@@ -97,7 +102,7 @@ impl Memcached {
     /// The value at `key`; any error is a miss.
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
         let server = self.server_for(key)?;
-        match server.client.get::<Vec<u8>>(key) {
+        match server.client().get::<Vec<u8>>(key) {
             Ok(Some(v)) => {
                 self.stats.hits.fetch_add(1, Ordering::Relaxed);
                 Some(v)
@@ -126,7 +131,7 @@ impl Memcached {
             return;
         }
         if let Some(server) = self.server_for(key) {
-            if let Err(e) = server.client.set(key, value, ttl) {
+            if let Err(e) = server.client().set(key, value, ttl) {
                 self.fail(server, &e);
             }
         }
@@ -146,12 +151,15 @@ impl Memcached {
     pub fn probe(&self) -> Vec<(String, String)> {
         self.servers
             .iter()
-            .filter_map(|s| match s.client.version() {
+            .filter_map(|s| match s.client().version() {
                 Ok(_) => {
                     s.down_until_ms.store(0, Ordering::Relaxed);
                     None
                 }
-                Err(e) => Some((s.addr.clone(), e.to_string())),
+                Err(e) => {
+                    s.renew();
+                    Some((s.addr.clone(), e.to_string()))
+                }
             })
             .collect()
     }
@@ -178,6 +186,7 @@ impl Memcached {
             tracing::debug!(server = %server.addr, %error, "memcached refused a call");
             return;
         }
+        server.renew();
         let until = self.now_ms() + self.retry_after.as_millis() as u64;
         let was = server.down_until_ms.swap(until, Ordering::Relaxed);
         if was <= self.now_ms() {
@@ -195,6 +204,24 @@ impl Memcached {
         (0..self.servers.len())
             .max_by_key(|&i| mix64(h ^ self.servers[i].seed))
             .unwrap_or(0)
+    }
+}
+
+impl Server {
+    fn client(&self) -> Arc<memcache::Client> {
+        match self.client.read() {
+            Ok(c) => Arc::clone(&c),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Drops the pool (and every connection in it) for a fresh one.
+    fn renew(&self) {
+        if let Ok(fresh) = client(&self.addr, self.timeout) {
+            if let Ok(mut slot) = self.client.write() {
+                *slot = Arc::new(fresh);
+            }
+        }
     }
 }
 

@@ -31,7 +31,13 @@ impl TestDb {
     /// A new database on the MariaDB test server, migrated. Panics with the reason if the
     /// server cannot be reached (the test script starts it).
     pub fn mysql() -> Self {
-        let server = mysql_server_url();
+        Self::mysql_on(&mysql_server_url())
+    }
+
+    /// A new migrated database on the MariaDB server at `server` (`mysql://user@host:port`),
+    /// dropped afterwards: for tests against another server, such as a replicated primary.
+    pub fn mysql_on(server: &str) -> Self {
+        let server = server.trim_end_matches('/').to_owned();
         let name = format!("bt_{}", crate::unique_suffix());
         let mut admin = MysqlConnection::establish(&format!("{server}/mysql"))
             .unwrap_or_else(|e| panic!("MariaDB test server {server} unreachable: {e}"));

@@ -84,7 +84,7 @@ async fn with_token(
 
 /// The client's address: the peer, or the last address a trusted proxy appended to
 /// `X-Forwarded-For`.
-fn client_ip(req: &HttpRequest, state: &AppState) -> IpAddr {
+pub(crate) fn client_ip(req: &HttpRequest, state: &AppState) -> IpAddr {
     let peer = req
         .peer_addr()
         .map(|a| a.ip())

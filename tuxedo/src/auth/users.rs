@@ -93,6 +93,27 @@ pub fn verify(
     }))
 }
 
+/// The active account `username` as it is now (a web session re-reads it on every
+/// request, so deactivating or demoting an account takes effect at once); `None` when it
+/// is gone or inactive.
+pub fn current(conn: &mut DbConnection, username: &str) -> Result<Option<Principal>> {
+    let user: Option<User> = bouncer_users::table
+        .filter(bouncer_users::username.eq(username))
+        .filter(bouncer_users::active.eq(true))
+        .first(conn)
+        .optional()?;
+    user.map(|u| {
+        let role = u.role.parse().map_err(|_| {
+            TuxedoError::Internal(format!("unknown role {:?} of {username:?}", u.role))
+        })?;
+        Ok(Principal {
+            username: u.username,
+            role,
+        })
+    })
+    .transpose()
+}
+
 /// On a database without accounts, creates `admin` with a random password and returns
 /// the password (to be shown once); `None` when accounts exist.
 pub fn bootstrap(conn: &mut DbConnection) -> Result<Option<String>> {

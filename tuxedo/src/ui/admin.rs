@@ -1,0 +1,249 @@
+//! Pages and actions of administration: rewrite rules (read: everyone; replace: admin),
+//! the audit log (everyone), accounts and tokens (admin only).
+
+use super::flow::{act, done, page, CsrfOnly, Data};
+use crate::auth::Permission::{Accounts as W, Read as R};
+use crate::auth::{tokens, users, Role};
+use crate::catalogue::audit_log::{self, AuditQuery};
+use crate::catalogue::rules;
+use crate::error::TuxedoError;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bouncer_core::rules::RuleSpec;
+use minijinja::context;
+use serde::Deserialize;
+
+const ROLES: [&str; 4] = ["admin", "release", "mirror-operator", "read-only"];
+
+pub async fn rules(req: HttpRequest, state: Data) -> HttpResponse {
+    page(&req, &state, R, "rules.html", |c, _| {
+        let rules = rules::list(c)?;
+        // The replace form starts from the rules as they are, in the API's format.
+        let specs: Vec<_> = rules
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::json!({
+                    "description": r.description, "enabled": r.enabled, "conditions": r.conditions,
+                });
+                if let Some(p) = &r.set_product {
+                    v["set_product"] = p.as_str().into();
+                }
+                if let Some(o) = &r.set_os {
+                    v["set_os"] = o.as_str().into();
+                }
+                v
+            })
+            .collect();
+        let json = serde_json::to_string_pretty(&specs)
+            .map_err(|e| TuxedoError::Internal(e.to_string()))?;
+        Ok(context! { rules, json })
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct RulesForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    rules: String,
+}
+
+pub async fn rules_replace(req: HttpRequest, state: Data, f: web::Form<RulesForm>) -> HttpResponse {
+    let f = f.into_inner();
+    act(
+        &req,
+        &state,
+        W,
+        &f.csrf,
+        "/ui/rules".into(),
+        move |c, who| {
+            let specs: Vec<RuleSpec> =
+                serde_json::from_str(&f.rules).map_err(|e| TuxedoError::Invalid {
+                    field: "rules",
+                    reason: e.to_string(),
+                })?;
+            let n = rules::replace(c, &who.username, &specs)?;
+            Ok(done(format!("{n} rules stored.")))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct AuditFilter {
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    offset: i64,
+}
+
+const AUDIT_PAGE: i64 = 50;
+
+pub async fn audit(req: HttpRequest, state: Data, q: web::Query<AuditFilter>) -> HttpResponse {
+    let q = q.into_inner();
+    page(&req, &state, R, "audit.html", move |c, _| {
+        let nonblank = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        let query = AuditQuery {
+            actor: nonblank(&q.actor),
+            action: nonblank(&q.action),
+            target: nonblank(&q.target),
+            limit: Some(AUDIT_PAGE),
+            offset: Some(q.offset.max(0)),
+        };
+        let entries: Vec<_> = audit_log::list(c, &query)?
+            .into_iter()
+            .map(|e| {
+                context! {
+                    created_at => e.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    actor => e.actor, action => e.action, target => e.target,
+                    before => e.before.map(|v| v.to_string()),
+                    after => e.after.map(|v| v.to_string()),
+                }
+            })
+            .collect();
+        let more = entries.len() as i64 == AUDIT_PAGE;
+        let next = q.offset.max(0) + AUDIT_PAGE;
+        Ok(context! {
+            entries, more, next,
+            q => context! { actor => q.actor, action => q.action, target => q.target },
+        })
+    })
+    .await
+}
+
+pub async fn users(req: HttpRequest, state: Data) -> HttpResponse {
+    page(&req, &state, W, "users.html", |c, _| {
+        Ok(context! { users => users::list(c)?, roles => ROLES })
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct UserForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    password: String,
+    active: Option<String>,
+}
+
+pub async fn user_create(req: HttpRequest, state: Data, f: web::Form<UserForm>) -> HttpResponse {
+    let f = f.into_inner();
+    act(
+        &req,
+        &state,
+        W,
+        &f.csrf,
+        "/ui/users".into(),
+        move |c, who| {
+            let role: Role = f.role.parse()?;
+            users::add(c, &who.username, &f.username, role, &f.password)?;
+            Ok(done(format!("Account {} created.", f.username.trim())))
+        },
+    )
+    .await
+}
+
+/// Role and active flag; a new password only when one is typed.
+pub async fn user_update(req: HttpRequest, state: Data, f: web::Form<UserForm>) -> HttpResponse {
+    let f = f.into_inner();
+    act(
+        &req,
+        &state,
+        W,
+        &f.csrf,
+        "/ui/users".into(),
+        move |c, who| {
+            let patch = users::UserPatch {
+                role: Some(f.role),
+                active: Some(f.active.is_some()),
+                password: Some(f.password).filter(|p| !p.is_empty()),
+            };
+            let u = users::update(c, &who.username, &f.username, &patch)?;
+            Ok(done(format!("Account {} saved.", u.username)))
+        },
+    )
+    .await
+}
+
+pub async fn tokens(req: HttpRequest, state: Data) -> HttpResponse {
+    page(&req, &state, W, "tokens.html", |c, _| {
+        Ok(context! { tokens => tokens::list(c)?, users => users::list(c)?, roles => ROLES })
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    name: String,
+    /// `YYYY-MM-DD` (expires at the start of that day, UTC) or blank for never.
+    #[serde(default)]
+    expires: String,
+}
+
+pub async fn token_create(req: HttpRequest, state: Data, f: web::Form<TokenForm>) -> HttpResponse {
+    let f = f.into_inner();
+    act(
+        &req,
+        &state,
+        W,
+        &f.csrf,
+        "/ui/tokens".into(),
+        move |c, who| {
+            let role: Role = f.role.parse()?;
+            let expires = match f.expires.trim() {
+                "" => None,
+                d => Some(
+                    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                        .map_err(|e| TuxedoError::Invalid {
+                            field: "expires",
+                            reason: format!("{d:?}: {e} (expected YYYY-MM-DD)"),
+                        })?
+                        .and_time(chrono::NaiveTime::MIN),
+                ),
+            };
+            let t = tokens::create(c, &who.username, &f.user, role, &f.name, expires)?;
+            Ok(done(format!(
+                "Token {} created. Its secret, shown only now: {}",
+                t.token.name, t.secret
+            )))
+        },
+    )
+    .await
+}
+
+pub async fn token_delete(
+    req: HttpRequest,
+    state: Data,
+    id: web::Path<i32>,
+    f: web::Form<CsrfOnly>,
+) -> HttpResponse {
+    let id = id.into_inner();
+    act(
+        &req,
+        &state,
+        W,
+        &f.csrf,
+        "/ui/tokens".into(),
+        move |c, who| {
+            tokens::revoke(c, &who.username, id)?;
+            Ok(done("Token revoked."))
+        },
+    )
+    .await
+}

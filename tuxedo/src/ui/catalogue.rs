@@ -1,0 +1,448 @@
+//! Pages and actions of the catalogue: products (flags, languages, locations), aliases and
+//! uptake. Reads need any account; changes need admin or release.
+
+use super::flow::{act, done, page, CsrfOnly, Data};
+use crate::auth::Permission::{Catalogue as W, Read as R};
+use crate::catalogue::product_edit::{self, ProductFilter, ProductPatch};
+use crate::catalogue::products::{self, Languages, ProductRef};
+use crate::catalogue::uptake::{self as up, UptakeItem};
+use crate::catalogue::{aliases, locations, oses, Match};
+use crate::error::TuxedoError;
+use actix_web::{web, HttpRequest, HttpResponse};
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+
+type Id = web::Path<i32>;
+
+/// The filters of the product list, as the form sends them (`""` = any).
+#[derive(Deserialize, Default)]
+pub struct ProductQuery {
+    #[serde(default)]
+    search: String,
+    #[serde(default)]
+    active: String,
+    #[serde(default)]
+    ssl_only: String,
+    #[serde(default)]
+    checknow: String,
+}
+
+fn yes_no(v: &str) -> Option<bool> {
+    match v {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => None,
+    }
+}
+
+pub async fn products(req: HttpRequest, state: Data, q: web::Query<ProductQuery>) -> HttpResponse {
+    let q = q.into_inner();
+    page(&req, &state, R, "products.html", move |c, _| {
+        let filter = ProductFilter {
+            active: yes_no(&q.active),
+            ssl_only: yes_no(&q.ssl_only),
+            checknow: yes_no(&q.checknow),
+            search: Some(q.search.trim().to_owned()).filter(|s| !s.is_empty()),
+        };
+        let products = product_edit::list(c, &filter)?;
+        Ok(context! { products, q => context! {
+            search => q.search, active => q.active, ssl_only => q.ssl_only, checknow => q.checknow,
+        }})
+    })
+    .await
+}
+
+pub async fn product_new(req: HttpRequest, state: Data) -> HttpResponse {
+    page(&req, &state, W, "product_new.html", |_, _| Ok(context! {})).await
+}
+
+#[derive(Deserialize)]
+pub struct ProductCreate {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    languages: String,
+    ssl_only: Option<String>,
+}
+
+/// Languages typed in one field, separated by commas or spaces.
+fn split_languages(s: &str) -> Vec<String> {
+    s.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+pub async fn product_create(
+    req: HttpRequest,
+    state: Data,
+    f: web::Form<ProductCreate>,
+) -> HttpResponse {
+    let f = f.into_inner();
+    let back = "/ui/products/new".to_owned();
+    act(&req, &state, W, &f.csrf, back, move |c, who| {
+        let p = products::add(
+            c,
+            &who.username,
+            &f.name,
+            &split_languages(&f.languages),
+            f.ssl_only.is_some(),
+        )?;
+        Ok(done(format!("Product {} created.", p.name)).to(format!("/ui/products/{}", p.id)))
+    })
+    .await
+}
+
+/// Uptake rows with the share of capacity, for percentage bars.
+#[derive(Serialize)]
+struct UptakeRow {
+    product: String,
+    os: String,
+    available: i64,
+    total: i64,
+    percent: i64,
+}
+
+fn with_percent(items: Vec<UptakeItem>) -> Vec<UptakeRow> {
+    items
+        .into_iter()
+        .map(|i| UptakeRow {
+            percent: match i.total {
+                0 => 0,
+                t => (i.available * 100 / t).clamp(0, 100),
+            },
+            product: i.product,
+            os: i.os,
+            available: i.available,
+            total: i.total,
+        })
+        .collect()
+}
+
+pub async fn product(req: HttpRequest, state: Data, id: Id) -> HttpResponse {
+    let id = id.into_inner();
+    page(&req, &state, R, "product.html", move |c, _| {
+        let product = product_edit::get(c, id)?;
+        let locations = locations::of(c, ProductRef::Id(id))?.locations;
+        let rows = match locations.is_empty() {
+            true => Vec::new(),
+            false => with_percent(up::uptake(c, Some(Match::Exact(&product.name)), None)?),
+        };
+        let oses = oses::list(c)?;
+        Ok(context! { product, locations, oses, rows })
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct ProductUpdate {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    active: Option<String>,
+    ssl_only: Option<String>,
+    checknow: Option<String>,
+}
+
+pub async fn product_update(
+    req: HttpRequest,
+    state: Data,
+    id: Id,
+    f: web::Form<ProductUpdate>,
+) -> HttpResponse {
+    let (id, f) = (id.into_inner(), f.into_inner());
+    act(
+        &req,
+        &state,
+        W,
+        &f.csrf,
+        format!("/ui/products/{id}"),
+        move |c, who| {
+            let patch = ProductPatch {
+                name: Some(f.name),
+                active: Some(f.active.is_some()),
+                ssl_only: Some(f.ssl_only.is_some()),
+                checknow: Some(f.checknow.is_some()),
+            };
+            let p = product_edit::update(c, &who.username, id, &patch)?;
+            Ok(done(format!("Product {} saved.", p.name)))
+        },
+    )
+    .await
+}
+
+pub async fn product_delete_confirm(req: HttpRequest, state: Data, id: Id) -> HttpResponse {
+    let id = id.into_inner();
+    page(&req, &state, W, "confirm.html", move |c, _| {
+        let p = product_edit::get(c, id)?;
+        Ok(context! {
+            title => format!("Delete product {}", p.name),
+            question => format!("Delete product {} with its languages, locations and aliases? Bounce stops serving it at once.", p.name),
+            action => format!("/ui/products/{id}/delete"),
+            cancel => format!("/ui/products/{id}"),
+        })
+    })
+    .await
+}
+
+pub async fn product_delete(
+    req: HttpRequest,
+    state: Data,
+    id: Id,
+    f: web::Form<CsrfOnly>,
+) -> HttpResponse {
+    let id = id.into_inner();
+    act(
+        &req,
+        &state,
+        W,
+        &f.csrf,
+        format!("/ui/products/{id}"),
+        move |c, who| {
+            let p = product_edit::get(c, id)?;
+            products::delete(c, &who.username, ProductRef::Id(id))?;
+            Ok(done(format!("Product {} deleted.", p.name)).to("/ui/products"))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct LanguagesForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    languages: String,
+}
+
+pub async fn languages_add(
+    req: HttpRequest,
+    state: Data,
+    id: Id,
+    f: web::Form<LanguagesForm>,
+) -> HttpResponse {
+    let (id, f) = (id.into_inner(), f.into_inner());
+    act(
+        &req,
+        &state,
+        W,
+        &f.csrf,
+        format!("/ui/products/{id}"),
+        move |c, who| {
+            let langs = split_languages(&f.languages);
+            if langs.is_empty() {
+                return Err(TuxedoError::Missing("languages"));
+            }
+            let p = product_edit::get(c, id)?;
+            products::add_languages(c, &who.username, &p.name, &langs)?;
+            Ok(done(format!("Added {} to {}.", langs.join(", "), p.name)))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct LanguageForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    language: String,
+}
+
+pub async fn language_delete(
+    req: HttpRequest,
+    state: Data,
+    id: Id,
+    f: web::Form<LanguageForm>,
+) -> HttpResponse {
+    let (id, f) = (id.into_inner(), f.into_inner());
+    act(
+        &req,
+        &state,
+        W,
+        &f.csrf,
+        format!("/ui/products/{id}"),
+        move |c, who| {
+            let p = product_edit::get(c, id)?;
+            let lang = [f.language];
+            products::delete_languages(c, &who.username, &p.name, Languages::These(&lang))?;
+            Ok(done(format!("Removed {} from {}.", lang[0], p.name)))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct LocationForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    os: String,
+    #[serde(default)]
+    path: String,
+}
+
+pub async fn location_create(
+    req: HttpRequest,
+    state: Data,
+    id: Id,
+    f: web::Form<LocationForm>,
+) -> HttpResponse {
+    let (id, f) = (id.into_inner(), f.into_inner());
+    act(
+        &req,
+        &state,
+        W,
+        &f.csrf,
+        format!("/ui/products/{id}"),
+        move |c, who| {
+            locations::add(c, &who.username, ProductRef::Id(id), &f.os, &f.path)?;
+            Ok(done(format!("Location on {} added.", f.os.trim())))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct LocationEdit {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    path: String,
+    /// The product page to return to.
+    #[serde(default)]
+    product: i32,
+}
+
+pub async fn location_update(
+    req: HttpRequest,
+    state: Data,
+    id: Id,
+    f: web::Form<LocationEdit>,
+) -> HttpResponse {
+    let (id, f) = (id.into_inner(), f.into_inner());
+    act(
+        &req,
+        &state,
+        W,
+        &f.csrf,
+        format!("/ui/products/{}", f.product),
+        move |c, who| {
+            locations::set_path(c, &who.username, id, &f.path)?;
+            Ok(done("Location path saved."))
+        },
+    )
+    .await
+}
+
+pub async fn location_delete(
+    req: HttpRequest,
+    state: Data,
+    id: Id,
+    f: web::Form<LocationEdit>,
+) -> HttpResponse {
+    let (id, f) = (id.into_inner(), f.into_inner());
+    act(
+        &req,
+        &state,
+        W,
+        &f.csrf,
+        format!("/ui/products/{}", f.product),
+        move |c, who| {
+            locations::delete(c, &who.username, id)?;
+            Ok(done("Location deleted."))
+        },
+    )
+    .await
+}
+
+pub async fn aliases(req: HttpRequest, state: Data) -> HttpResponse {
+    page(&req, &state, R, "aliases.html", |c, _| {
+        let aliases: Vec<_> = aliases::list(c)?
+            .into_iter()
+            .map(|a| context! { alias => a.alias, related_product => a.related_product })
+            .collect();
+        Ok(context! { aliases })
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct AliasForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    alias: String,
+    #[serde(default)]
+    related_product: String,
+}
+
+/// Creates an alias or repoints an existing one.
+pub async fn alias_set(req: HttpRequest, state: Data, f: web::Form<AliasForm>) -> HttpResponse {
+    let f = f.into_inner();
+    act(
+        &req,
+        &state,
+        W,
+        &f.csrf,
+        "/ui/aliases".into(),
+        move |c, who| {
+            let set = aliases::create_or_update(c, &who.username, &f.alias, &f.related_product)?;
+            Ok(done(format!(
+                "Alias {} now points at {}.",
+                set.alias, set.related_product
+            )))
+        },
+    )
+    .await
+}
+
+pub async fn alias_delete(req: HttpRequest, state: Data, f: web::Form<AliasForm>) -> HttpResponse {
+    let f = f.into_inner();
+    act(
+        &req,
+        &state,
+        W,
+        &f.csrf,
+        "/ui/aliases".into(),
+        move |c, who| {
+            aliases::delete(c, &who.username, &f.alias)?;
+            Ok(done(format!("Alias {} deleted.", f.alias.trim())))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct UptakeQuery {
+    #[serde(default)]
+    product: String,
+    #[serde(default)]
+    os: String,
+}
+
+/// `GET /ui/uptake`: substring search on product and OS (at least one), as bars.
+pub async fn uptake(req: HttpRequest, state: Data, q: web::Query<UptakeQuery>) -> HttpResponse {
+    let q = q.into_inner();
+    page(&req, &state, R, "uptake.html", move |c, _| {
+        let p = q.product.trim();
+        let o = q.os.trim();
+        let rows = match (p.is_empty(), o.is_empty()) {
+            (true, true) => Vec::new(),
+            _ => match up::uptake(
+                c,
+                Some(Match::Fuzzy(p)).filter(|_| !p.is_empty()),
+                Some(Match::Fuzzy(o)).filter(|_| !o.is_empty()),
+            ) {
+                Ok(items) => with_percent(items),
+                Err(TuxedoError::NoProductsMatch | TuxedoError::NoOsesMatch) => Vec::new(),
+                Err(e) => return Err(e),
+            },
+        };
+        Ok(context! { rows, product => q.product, os => q.os, searched => !(p.is_empty() && o.is_empty()) })
+    })
+    .await
+}

@@ -1,0 +1,407 @@
+//! What every UI request goes through: the session (or a redirect to the login form), the
+//! account re-read from the database, the role, the CSRF token of forms, the catalogue call
+//! on the master, flash messages, and errors rendered as pages with the right status.
+
+use super::redirect;
+use super::session::{self, cookie, removal, same_secret, Session};
+use crate::auth::http::client_ip;
+use crate::auth::{users, Permission, Principal};
+use crate::error::{Result, TuxedoError};
+use crate::exec::on_master;
+use crate::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bouncer_core::db::DbConnection;
+use minijinja::{context, Value};
+use serde::Deserialize;
+use std::time::Instant;
+
+pub(super) type Data = web::Data<AppState>;
+
+/// What a successful action says, and where the browser goes next.
+pub(super) struct Done {
+    text: String,
+    to: Option<String>,
+}
+
+/// A success message; the browser returns to the form's page.
+pub(super) fn done(text: impl Into<String>) -> Done {
+    Done {
+        text: text.into(),
+        to: None,
+    }
+}
+
+impl Done {
+    /// Goes to `to` instead.
+    pub(super) fn to(mut self, to: impl Into<String>) -> Done {
+        self.to = Some(to.into());
+        self
+    }
+}
+
+/// A form with nothing but its CSRF token.
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// The session named by the request's cookie, with its id.
+fn session_of(req: &HttpRequest, state: &AppState) -> Option<(String, Session)> {
+    let id = req.cookie(session::COOKIE)?.value().to_owned();
+    let s = state.ui.sessions.get(&id)?;
+    Some((id, s))
+}
+
+/// Renders page `template` for a caller allowed `perm`, with what `f` reads from the
+/// master merged into the context (which also has the user, the CSRF token, the flash
+/// messages and what the role may change).
+pub(super) async fn page<F>(
+    req: &HttpRequest,
+    state: &Data,
+    perm: Permission,
+    template: &'static str,
+    f: F,
+) -> HttpResponse
+where
+    F: FnOnce(&mut DbConnection, &Principal) -> Result<Value> + Send + 'static,
+{
+    let started = Instant::now();
+    let Some((sid, s)) = session_of(req, state) else {
+        return to_login(req);
+    };
+    let name = s.username.clone();
+    let result = on_master(state, false, move |c| {
+        let who = account(c, &name, perm)?;
+        let v = f(c, &who)?;
+        Ok((who, v))
+    })
+    .await;
+    let response = match result {
+        Ok((who, v)) => {
+            let flash = state.ui.sessions.take_flash(&sid);
+            let ctx = context! { ..base(&who, &s.csrf, flash), ..v };
+            state.ui.templates.respond(StatusCode::OK, template, ctx)
+        }
+        Err(e) => failure(req, state, &sid, Some(&s), e),
+    };
+    observe(req, state, &response, started);
+    response
+}
+
+/// Runs the action of a form for a caller allowed `perm`: checks the CSRF token, runs `f`
+/// in its own transaction on the master, then redirects with its message (to `back`, the
+/// form's page, unless `f` says where). A caller's mistake is flashed on `back`.
+pub(super) async fn act<F>(
+    req: &HttpRequest,
+    state: &Data,
+    perm: Permission,
+    csrf: &str,
+    back: String,
+    f: F,
+) -> HttpResponse
+where
+    F: FnOnce(&mut DbConnection, &Principal) -> Result<Done> + Send + 'static,
+{
+    let started = Instant::now();
+    let Some((sid, s)) = session_of(req, state) else {
+        return to_login(req);
+    };
+    let response = if !same_secret(csrf, &s.csrf) {
+        tracing::warn!(
+            user = s.username,
+            path = req.path(),
+            "UI form without a valid CSRF token"
+        );
+        error_page(
+            state,
+            Some(&s),
+            StatusCode::FORBIDDEN,
+            "This form has no valid CSRF token (it may be stale: reload the page and retry).",
+        )
+    } else {
+        let name = s.username.clone();
+        let result = on_master(state, true, move |c| {
+            let who = account(c, &name, perm)?;
+            f(c, &who)
+        })
+        .await;
+        match result {
+            Ok(d) => {
+                state.ui.sessions.flash(&sid, "ok", d.text);
+                redirect(d.to.as_deref().unwrap_or(&back))
+            }
+            Err(e) if e.status().is_client_error() && !is_access(&e) => {
+                state.ui.sessions.flash(&sid, "error", e.to_string());
+                redirect(&back)
+            }
+            Err(e) => failure(req, state, &sid, Some(&s), e),
+        }
+    };
+    observe(req, state, &response, started);
+    response
+}
+
+/// The account behind a session as it is now, checked for `perm`.
+fn account(c: &mut DbConnection, name: &str, perm: Permission) -> Result<Principal> {
+    let who = users::current(c, name)?.ok_or(TuxedoError::Unauthorized)?;
+    who.require(perm)?;
+    Ok(who)
+}
+
+fn is_access(e: &TuxedoError) -> bool {
+    matches!(e, TuxedoError::Unauthorized | TuxedoError::Forbidden)
+}
+
+/// What every page knows.
+fn base(who: &Principal, csrf: &str, flash: Vec<session::Flash>) -> Value {
+    context! {
+        user => who.username,
+        role => who.role.as_str(),
+        csrf => csrf,
+        flash => flash,
+        can_catalogue => who.role.allows(Permission::Catalogue),
+        can_mirrors => who.role.allows(Permission::Mirrors),
+        is_admin => who.role.allows(Permission::Accounts),
+    }
+}
+
+/// The page of a failed request: a gone account logs out; the rest is an error page.
+fn failure(
+    req: &HttpRequest,
+    state: &AppState,
+    sid: &str,
+    s: Option<&Session>,
+    e: TuxedoError,
+) -> HttpResponse {
+    if matches!(e, TuxedoError::Unauthorized) {
+        state.ui.sessions.remove(sid);
+        return to_login(req);
+    }
+    let status = e.json_status();
+    let text = match e {
+        TuxedoError::Forbidden => "Your role may not use this page or action.".to_owned(),
+        _ if status.is_server_error() => {
+            tracing::error!(path = req.path(), error = %e, "UI request failed");
+            match status {
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    "The database is unavailable; retry in a moment.".to_owned()
+                }
+                _ => "Internal error (details are in the log).".to_owned(),
+            }
+        }
+        _ => e.to_string(),
+    };
+    error_page(state, s, status, &text)
+}
+
+/// An error page with `status`.
+pub(super) fn error_page(
+    state: &AppState,
+    s: Option<&Session>,
+    status: StatusCode,
+    text: &str,
+) -> HttpResponse {
+    let ctx = context! {
+        user => s.map(|s| s.username.clone()),
+        status => status.as_u16(),
+        reason => status.canonical_reason(),
+        message => text,
+    };
+    state.ui.templates.respond(status, "error.html", ctx)
+}
+
+fn to_login(req: &HttpRequest) -> HttpResponse {
+    let mut r = redirect("/ui/login");
+    // A session cookie that names no session is dropped.
+    if req.cookie(session::COOKIE).is_some() {
+        let _ = r.add_removal_cookie(&removal(req, session::COOKIE));
+    }
+    r
+}
+
+fn observe(req: &HttpRequest, state: &AppState, resp: &HttpResponse, started: Instant) {
+    let endpoint = format!(
+        "{} {}",
+        req.method(),
+        req.match_pattern().unwrap_or_default()
+    );
+    state
+        .metrics
+        .observe(&endpoint, resp.status(), started.elapsed());
+}
+
+/// `GET /ui/login`: the form, with a fresh CSRF token in a cookie and the form.
+pub(super) async fn login_page(req: HttpRequest, state: Data) -> HttpResponse {
+    if session_of(&req, &state).is_some() {
+        return redirect("/ui/");
+    }
+    login_form(&req, &state, StatusCode::OK, None)
+}
+
+fn login_form(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    error: Option<&str>,
+) -> HttpResponse {
+    let token = session::random_token();
+    let mut r = state.ui.templates.respond(
+        status,
+        "login.html",
+        context! { csrf => token, error => error },
+    );
+    let _ = r.add_cookie(&cookie(req, session::LOGIN_COOKIE, token));
+    r
+}
+
+#[derive(Deserialize)]
+pub(super) struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// `POST /ui/login`: the same password check and failed-login limit as the APIs.
+pub(super) async fn login(
+    req: HttpRequest,
+    state: Data,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
+    let form = form.into_inner();
+    let expected = req
+        .cookie(session::LOGIN_COOKIE)
+        .map(|c| c.value().to_owned());
+    if !expected.is_some_and(|t| same_secret(&form.csrf, &t)) {
+        return error_page(
+            &state,
+            None,
+            StatusCode::FORBIDDEN,
+            "The login form has no valid CSRF token (reload the login page and retry).",
+        );
+    }
+    let ip = client_ip(&req, &state);
+    let user = form.username.trim().to_owned();
+    if state.limiter.is_blocked(&user, ip) {
+        tracing::warn!(user, %ip, "UI login refused: too many failures");
+        return login_form(
+            &req,
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(&TuxedoError::TooManyAttempts.to_string()),
+        );
+    }
+    let pool = state.master.clone();
+    let (name, password) = (user.clone(), form.password);
+    let verified = web::block(move || {
+        let mut conn = bouncer_core::db::conn(&pool)?;
+        users::verify(&mut conn, &name, &password)
+    })
+    .await
+    .map_err(|e| TuxedoError::Internal(e.to_string()))
+    .and_then(|r| r);
+    match verified {
+        Ok(Some(who)) => {
+            state.limiter.succeeded(&user, ip);
+            tracing::info!(user = who.username, %ip, "UI login");
+            let sid = state.ui.sessions.create(&who.username, who.role);
+            let mut r = redirect("/ui/");
+            let _ = r.add_cookie(&cookie(&req, session::COOKIE, sid));
+            let _ = r.add_removal_cookie(&removal(&req, session::LOGIN_COOKIE));
+            r
+        }
+        Ok(None) => {
+            state.limiter.failed(&user, ip);
+            tracing::warn!(user, %ip, "UI login failed");
+            login_form(
+                &req,
+                &state,
+                StatusCode::UNAUTHORIZED,
+                Some("Wrong username or password."),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "UI login could not check the password");
+            error_page(
+                &state,
+                None,
+                e.json_status(),
+                "The database is unavailable; retry in a moment.",
+            )
+        }
+    }
+}
+
+/// `POST /ui/logout`: ends the session (CSRF-checked, so no page can log you out).
+pub(super) async fn logout(
+    req: HttpRequest,
+    state: Data,
+    form: web::Form<CsrfOnly>,
+) -> HttpResponse {
+    let Some((sid, s)) = session_of(&req, &state) else {
+        return to_login(&req);
+    };
+    if !same_secret(&form.csrf, &s.csrf) {
+        return error_page(
+            &state,
+            Some(&s),
+            StatusCode::FORBIDDEN,
+            "This form has no valid CSRF token.",
+        );
+    }
+    state.ui.sessions.remove(&sid);
+    tracing::info!(user = s.username, "UI logout");
+    let mut r = redirect("/ui/login");
+    let _ = r.add_removal_cookie(&removal(&req, session::COOKIE));
+    r
+}
+
+/// Unknown UI paths.
+pub(super) async fn not_found(req: HttpRequest, state: Data) -> HttpResponse {
+    let s = session_of(&req, &state).map(|(_, s)| s);
+    error_page(&state, s.as_ref(), StatusCode::NOT_FOUND, "No such page.")
+}
+
+/// A form that does not parse (a number that is not one) is the caller's mistake: 400.
+pub(super) fn form_config() -> web::FormConfig {
+    web::FormConfig::default().error_handler(|e, req| {
+        let text = format!("The form could not be read: {e}");
+        let resp = match req.app_data::<Data>() {
+            Some(state) => error_page(state, None, StatusCode::BAD_REQUEST, &text),
+            None => HttpResponse::BadRequest().body(text),
+        };
+        actix_web::error::InternalError::from_response(e, resp).into()
+    })
+}
+
+/// An id in the path that is not a number names no page: 404.
+pub(super) fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|e, req| {
+        let resp = match req.app_data::<Data>() {
+            Some(state) => error_page(state, None, StatusCode::NOT_FOUND, "No such page."),
+            None => HttpResponse::NotFound().finish(),
+        };
+        actix_web::error::InternalError::from_response(e, resp).into()
+    })
+}
+
+/// An optional number from a form field (blank = none).
+pub(super) fn opt_number(field: &'static str, v: &str) -> Result<Option<i32>> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse().map(Some).map_err(|_| TuxedoError::Invalid {
+        field,
+        reason: format!("{v:?} is not a whole number"),
+    })
+}
+
+/// A required number from a form field.
+pub(super) fn number(field: &'static str, v: &str) -> Result<i32> {
+    opt_number(field, v)?.ok_or(TuxedoError::Missing(field))
+}

@@ -1,0 +1,666 @@
+//! The web UI over real HTTP (a browser's cookie jar, following redirects) on MariaDB and
+//! SQLite: login and logout, CSRF, roles, and every kind of create/edit/delete action,
+//! checked in the pages and in the database through the catalogue functions.
+
+mod common;
+
+use bouncer_test_support::{db_tests, TestDb};
+use common::*;
+use tuxedo::catalogue::{aliases, locations, mirrors, product_edit, products, regions};
+
+db_tests! {
+    ui_login_logout_and_csrf => login_logout_and_csrf,
+    ui_roles => roles,
+    ui_catalogue_actions => catalogue_actions,
+    ui_network_actions => network_actions,
+    ui_accounts => accounts,
+    ui_cookie_flags => cookie_flags,
+}
+
+/// A browser: a cookie store and the CSRF token of the last page it saw.
+struct Browser {
+    base: String,
+    client: reqwest::Client,
+    csrf: String,
+}
+
+/// What a request ended on after redirects.
+struct Page {
+    status: u16,
+    path: String,
+    body: String,
+}
+
+impl Browser {
+    fn new(t: &Tux) -> Self {
+        Self {
+            base: t.base.clone(),
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .unwrap(),
+            csrf: String::new(),
+        }
+    }
+
+    async fn done(&mut self, r: reqwest::Response) -> Page {
+        let status = r.status().as_u16();
+        let path = r.url().path().to_owned();
+        let body = r.text().await.unwrap();
+        if let Some(t) = csrf_of(&body) {
+            self.csrf = t;
+        }
+        Page { status, path, body }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        self.done(r).await
+    }
+
+    /// Posts `form` with the current CSRF token.
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        let csrf = self.csrf.clone();
+        fields.push(("csrf", &csrf));
+        self.post_raw(path, &fields).await
+    }
+
+    async fn post_raw(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.done(r).await
+    }
+
+    async fn login(&mut self, (user, password): (&str, &str)) -> Page {
+        let p = self.get("/ui/login").await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        self.post("/ui/login", &[("username", user), ("password", password)])
+            .await
+    }
+}
+
+fn csrf_of(body: &str) -> Option<String> {
+    let marker = r#"name="csrf" value=""#;
+    let at = body.find(marker)? + marker.len();
+    Some(body[at..].split('"').next()?.to_owned())
+}
+
+fn login_logout_and_csrf(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut b = Browser::new(&t);
+        // Not logged in: every page leads to the login form; / leads to the UI.
+        let p = b.get("/ui/products").await;
+        assert_eq!((p.status, p.path.as_str()), (200, "/ui/login"));
+        assert_eq!(b.get("/").await.path, "/ui/login");
+        // Wrong password: 401 and a message; the login form itself needs its token.
+        b.get("/ui/login").await;
+        let p = b
+            .post(
+                "/ui/login",
+                &[("username", RELEASE.0), ("password", "nope")],
+            )
+            .await;
+        assert_eq!(p.status, 401);
+        assert!(p.body.contains("Wrong username or password"), "{}", p.body);
+        let p = b
+            .post_raw(
+                "/ui/login",
+                &[("username", RELEASE.0), ("password", RELEASE.1)],
+            )
+            .await;
+        assert_eq!(p.status, 403);
+        assert!(p.body.contains("CSRF"), "{}", p.body);
+        // Logged in: the product list, with the user shown.
+        let p = b.login(RELEASE).await;
+        assert_eq!((p.status, p.path.as_str()), (200, "/ui/products"));
+        assert!(p.body.contains(RELEASE.0));
+        // A form without (or with a wrong) CSRF token is refused and changes nothing.
+        let p = b.post_raw("/ui/products", &[("name", "NoToken")]).await;
+        assert_eq!(p.status, 403);
+        assert!(p.body.contains("no valid CSRF token"), "{}", p.body);
+        let p = b
+            .post_raw("/ui/products", &[("name", "NoToken"), ("csrf", "forged")])
+            .await;
+        assert_eq!(p.status, 403);
+        assert!(
+            products::find(&mut db.conn(), tuxedo::catalogue::Match::Exact("NoToken"))
+                .unwrap()
+                .is_empty()
+        );
+        // Logout ends the session on the server: the old cookie no longer works.
+        let p = b.post("/ui/logout", &[]).await;
+        assert_eq!(p.path, "/ui/login");
+        assert_eq!(b.get("/ui/products").await.path, "/ui/login");
+        // The failed-login limit applies to the form too.
+        let mut last = 0;
+        for _ in 0..=tuxedo::MAX_LOGIN_FAILURES {
+            b.get("/ui/login").await;
+            last = b
+                .post(
+                    "/ui/login",
+                    &[("username", READER.0), ("password", "wrong")],
+                )
+                .await
+                .status;
+        }
+        assert_eq!(last, 429);
+        let p = b.login(READER).await;
+        assert_eq!(p.status, 429, "locked out even with the right password");
+    })
+}
+
+fn roles(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut reader = Browser::new(&t);
+        reader.login(READER).await;
+        // Read pages work; write pages and actions are 403.
+        for path in [
+            "/ui/products",
+            "/ui/mirrors",
+            "/ui/aliases",
+            "/ui/regions",
+            "/ui/audit",
+            "/ui/rules",
+        ] {
+            assert_eq!(reader.get(path).await.status, 200, "{path}");
+        }
+        for path in [
+            "/ui/products/new",
+            "/ui/mirrors/new",
+            "/ui/users",
+            "/ui/tokens",
+        ] {
+            let p = reader.get(path).await;
+            assert_eq!(p.status, 403, "{path}");
+            assert!(p.body.contains("Your role may not"), "{}", p.body);
+        }
+        reader.get("/ui/products").await;
+        let p = reader.post("/ui/products", &[("name", "Sneaky")]).await;
+        assert_eq!(p.status, 403);
+        let p = reader
+            .post(
+                "/ui/mirrors",
+                &[("name", "m"), ("baseurl", "https://m.example")],
+            )
+            .await;
+        assert_eq!(p.status, 403);
+        // The list shows no write buttons to a reader.
+        assert!(!reader
+            .get("/ui/products")
+            .await
+            .body
+            .contains("New product"));
+
+        // A mirror operator cannot touch the catalogue; release cannot touch mirrors.
+        let mut op = Browser::new(&t);
+        op.login(MIRROR_OP).await;
+        assert_eq!(op.get("/ui/products/new").await.status, 403);
+        assert_eq!(op.get("/ui/mirrors/new").await.status, 200);
+        let mut rel = Browser::new(&t);
+        rel.login(RELEASE).await;
+        assert_eq!(rel.get("/ui/mirrors/new").await.status, 403);
+        assert_eq!(rel.get("/ui/users").await.status, 403);
+        assert!(!rel.get("/ui/products").await.body.contains("/ui/users"));
+        let mut admin = Browser::new(&t);
+        admin.login(ADMIN).await;
+        assert_eq!(admin.get("/ui/users").await.status, 200);
+        assert!(admin.get("/ui/products").await.body.contains("/ui/users"));
+
+        // Demoting an account takes effect on its open session at once.
+        let p = admin
+            .post(
+                "/ui/users/update",
+                &[
+                    ("username", RELEASE.0),
+                    ("role", "read-only"),
+                    ("active", "1"),
+                ],
+            )
+            .await;
+        assert!(p.body.contains("Account releng saved"), "{}", p.body);
+        assert_eq!(rel.get("/ui/products/new").await.status, 403);
+        // Deactivating it ends the session.
+        admin
+            .post(
+                "/ui/users/update",
+                &[("username", RELEASE.0), ("role", "read-only")],
+            )
+            .await;
+        assert_eq!(rel.get("/ui/products").await.path, "/ui/login");
+    })
+}
+
+fn catalogue_actions(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut b = Browser::new(&t);
+        b.login(RELEASE).await;
+        b.get("/ui/products/new").await;
+        let p = b
+            .post(
+                "/ui/products",
+                &[("name", "Firefox-150.0"), ("languages", "en-US, de fr")],
+            )
+            .await;
+        assert_eq!(p.status, 200);
+        assert!(
+            p.body.contains("Product Firefox-150.0 created."),
+            "{}",
+            p.body
+        );
+        let id: i32 = p.path.rsplit('/').next().unwrap().parse().unwrap();
+        let view = product_edit::get(&mut db.conn(), id).unwrap();
+        assert_eq!(view.languages, ["de", "en-US", "fr"]);
+        // A validation error is shown on the form's page.
+        b.get("/ui/products/new").await;
+        let p = b.post("/ui/products", &[("name", "firefox-150.0")]).await;
+        assert_eq!(p.path, "/ui/products/new");
+        assert!(p.body.contains("already exists"), "{}", p.body);
+        let p = b.post("/ui/products", &[("name", "  ")]).await;
+        assert!(p.body.contains("product name is empty"), "{}", p.body);
+
+        // Flags, languages, locations.
+        let at = format!("/ui/products/{id}");
+        b.get(&at).await;
+        let p = b
+            .post(
+                &at,
+                &[
+                    ("name", "Firefox-150.0"),
+                    ("active", "1"),
+                    ("ssl_only", "1"),
+                ],
+            )
+            .await;
+        assert!(
+            p.body.contains("Product Firefox-150.0 saved."),
+            "{}",
+            p.body
+        );
+        let v = product_edit::get(&mut db.conn(), id).unwrap();
+        assert!(v.active && v.ssl_only && !v.checknow);
+        b.post(&format!("{at}/languages"), &[("languages", "ja")])
+            .await;
+        let p = b
+            .post(&format!("{at}/languages/delete"), &[("language", "de")])
+            .await;
+        assert!(p.body.contains("Removed de"), "{}", p.body);
+        let v = product_edit::get(&mut db.conn(), id).unwrap();
+        assert_eq!(v.languages, ["en-US", "fr", "ja"]);
+        let p = b
+            .post(
+                &format!("{at}/locations"),
+                &[("os", "win64"), ("path", "/f/150/win64/:lang/setup.exe")],
+            )
+            .await;
+        assert!(p.body.contains("Location on win64 added."), "{}", p.body);
+        let p = b
+            .post(
+                &format!("{at}/locations"),
+                &[("os", "nosuchos"), ("path", "/x")],
+            )
+            .await;
+        assert!(
+            p.body.contains("os &quot;nosuchos&quot; not found"),
+            "{}",
+            p.body
+        );
+        let locs = locations::of(&mut db.conn(), products::ProductRef::Id(id))
+            .unwrap()
+            .locations;
+        assert_eq!(locs.len(), 1);
+        let loc = locs[0].id.to_string();
+        let pid = id.to_string();
+        b.post(
+            &format!("/ui/locations/{loc}"),
+            &[("path", "/f/150/new.exe"), ("product", &pid)],
+        )
+        .await;
+        let locs = locations::of(&mut db.conn(), products::ProductRef::Id(id))
+            .unwrap()
+            .locations;
+        assert_eq!(locs[0].path, "/f/150/new.exe");
+
+        // Uptake: one of two mirrors (by rating) serves the file.
+        let mut conn = db.conn();
+        let m1 = add_mirror(&mut conn, "m1", 30, true);
+        let m2 = add_mirror(&mut conn, "m2", 10, true);
+        set_map(&mut conn, locs[0].id, m1, true, true);
+        set_map(&mut conn, locs[0].id, m2, true, false);
+        let p = b.get(&at).await;
+        assert!(p.body.contains("width: 75%"), "{}", p.body);
+        let p = b.get("/ui/uptake?product=firefox-150&os=").await;
+        assert!(
+            p.body.contains("75 %") && p.body.contains("30 / 40"),
+            "{}",
+            p.body
+        );
+
+        // Aliases: create, repoint, refuse a product's name, delete.
+        b.get("/ui/aliases").await;
+        let p = b
+            .post(
+                "/ui/aliases",
+                &[
+                    ("alias", "firefox-latest"),
+                    ("related_product", "Firefox-150.0"),
+                ],
+            )
+            .await;
+        assert!(
+            p.body
+                .contains("Alias firefox-latest now points at Firefox-150.0."),
+            "{}",
+            p.body
+        );
+        products::add(&mut conn, "test", "Firefox-151.0", &[], false).unwrap();
+        b.post(
+            "/ui/aliases",
+            &[
+                ("alias", "firefox-latest"),
+                ("related_product", "Firefox-151.0"),
+            ],
+        )
+        .await;
+        let list = aliases::list(&mut conn).unwrap();
+        assert_eq!(list[0].related_product, "Firefox-151.0");
+        let p = b
+            .post(
+                "/ui/aliases",
+                &[
+                    ("alias", "Firefox-150.0"),
+                    ("related_product", "Firefox-151.0"),
+                ],
+            )
+            .await;
+        assert!(p.body.contains("is the name of a product"), "{}", p.body);
+        b.post("/ui/aliases/delete", &[("alias", "firefox-latest")])
+            .await;
+        assert!(aliases::list(&mut conn).unwrap().is_empty());
+
+        // Search and filters.
+        let p = b
+            .get("/ui/products?search=151&active=&ssl_only=&checknow=")
+            .await;
+        assert!(p.body.contains("Firefox-151.0") && !p.body.contains(">Firefox-150.0<"));
+        let p = b
+            .get("/ui/products?search=&active=yes&ssl_only=yes&checknow=")
+            .await;
+        assert!(
+            p.body.contains(">Firefox-150.0<") && !p.body.contains("Firefox-151.0"),
+            "{}",
+            p.body
+        );
+
+        // Location and product delete (after the confirmation page).
+        b.post(&format!("/ui/locations/{loc}/delete"), &[("product", &pid)])
+            .await;
+        assert!(locations::of(&mut conn, products::ProductRef::Id(id))
+            .unwrap()
+            .locations
+            .is_empty());
+        let p = b.get(&format!("{at}/delete")).await;
+        assert!(
+            p.body.contains("Delete product Firefox-150.0"),
+            "{}",
+            p.body
+        );
+        let p = b.post(&format!("{at}/delete"), &[]).await;
+        assert_eq!(p.path, "/ui/products");
+        assert!(p.body.contains("Product Firefox-150.0 deleted."));
+        assert_eq!(b.get(&at).await.status, 404);
+        // Every change was audited under the UI user.
+        let p = b
+            .get("/ui/audit?actor=releng&action=product.delete&target=")
+            .await;
+        assert!(p.body.contains("product.delete"), "{}", p.body);
+    })
+}
+
+fn network_actions(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut b = Browser::new(&t);
+        b.login(MIRROR_OP).await;
+        b.get("/ui/mirrors/new").await;
+        let p = b
+            .post(
+                "/ui/mirrors",
+                &[
+                    ("name", "mirror.example"),
+                    ("baseurl", "https://mirror.example/pub"),
+                    ("rating", "50"),
+                    ("active", "1"),
+                ],
+            )
+            .await;
+        assert!(
+            p.body.contains("Mirror mirror.example added."),
+            "{}",
+            p.body
+        );
+        let id: i32 = p.path.rsplit('/').next().unwrap().parse().unwrap();
+        let p = b
+            .post(
+                "/ui/mirrors",
+                &[
+                    ("name", "bad"),
+                    ("baseurl", "https://b.example"),
+                    ("rating", "many"),
+                ],
+            )
+            .await;
+        assert!(p.body.contains("invalid rating"), "{}", p.body);
+        // The list shows health at a glance (never checked = up at 100 %).
+        let p = b.get("/ui/mirrors").await;
+        assert!(
+            p.body.contains("state up") && p.body.contains("100 %"),
+            "{}",
+            p.body
+        );
+        let p = b.post(&format!("/ui/mirrors/{id}/disable"), &[]).await;
+        assert!(p.body.contains("Mirror mirror.example disabled."));
+        assert!(!mirrors::get(&mut db.conn(), id).unwrap().active);
+        let at = format!("/ui/mirrors/{id}");
+        b.get(&at).await;
+        b.post(
+            &at,
+            &[
+                ("name", "mirror.example"),
+                ("baseurl", "https://mirror.example/pub"),
+                ("rating", "70"),
+                ("active", "1"),
+            ],
+        )
+        .await;
+        let m = mirrors::get(&mut db.conn(), id).unwrap();
+        assert_eq!((m.rating, m.active), (70, true));
+
+        // Regions, a country, a mirror ↔ region link.
+        b.get("/ui/regions").await;
+        let p = b
+            .post(
+                "/ui/regions",
+                &[
+                    ("name", "Europe"),
+                    ("priority", "1"),
+                    ("throttle", "100"),
+                    ("fallback_id", ""),
+                ],
+            )
+            .await;
+        assert!(p.body.contains("Region Europe added."), "{}", p.body);
+        let region = regions::list(&mut db.conn()).unwrap()[0].id.to_string();
+        let p = b
+            .post(
+                "/ui/countries",
+                &[
+                    ("code", "de"),
+                    ("country_name", "Germany"),
+                    ("region_id", &region),
+                ],
+            )
+            .await;
+        assert!(p.body.contains("DE is now in Europe."), "{}", p.body);
+        b.post(&format!("{at}/regions"), &[("region_id", &region)])
+            .await;
+        assert_eq!(
+            mirrors::get(&mut db.conn(), id).unwrap().regions,
+            ["Europe"]
+        );
+        b.post(&format!("{at}/regions/delete"), &[("region_id", &region)])
+            .await;
+        assert!(mirrors::get(&mut db.conn(), id).unwrap().regions.is_empty());
+        b.post("/ui/countries/delete", &[("code", "DE")]).await;
+        b.post(&format!("/ui/regions/{region}/delete"), &[]).await;
+        assert!(regions::list(&mut db.conn()).unwrap().is_empty());
+        // Delete after confirmation.
+        assert_eq!(b.get(&format!("{at}/delete")).await.status, 200);
+        let p = b.post(&format!("{at}/delete"), &[]).await;
+        assert_eq!(p.path, "/ui/mirrors");
+        assert!(mirrors::list(&mut db.conn()).unwrap().is_empty());
+    })
+}
+
+fn accounts(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut b = Browser::new(&t);
+        b.login(ADMIN).await;
+        b.get("/ui/users").await;
+        let p = b
+            .post(
+                "/ui/users",
+                &[
+                    ("username", "newbie"),
+                    ("role", "release"),
+                    ("password", "short"),
+                ],
+            )
+            .await;
+        assert!(p.body.contains("shorter than 12"), "{}", p.body);
+        let p = b
+            .post(
+                "/ui/users",
+                &[
+                    ("username", "newbie"),
+                    ("role", "release"),
+                    ("password", "long-enough-pw"),
+                ],
+            )
+            .await;
+        assert!(p.body.contains("Account newbie created."), "{}", p.body);
+        let mut newbie = Browser::new(&t);
+        assert_eq!(
+            newbie.login(("newbie", "long-enough-pw")).await.path,
+            "/ui/products"
+        );
+        // A token's secret is shown once; revoking it works.
+        b.get("/ui/tokens").await;
+        let p = b
+            .post(
+                "/ui/tokens",
+                &[
+                    ("name", "ci"),
+                    ("user", "newbie"),
+                    ("role", "release"),
+                    ("expires", ""),
+                ],
+            )
+            .await;
+        assert!(p.body.contains("shown only now: bnct_"), "{}", p.body);
+        assert!(!b.get("/ui/tokens").await.body.contains("bnct_"));
+        let tokens = tuxedo::auth::tokens::list(&mut db.conn()).unwrap();
+        assert_eq!(tokens.len(), 1);
+        b.post(&format!("/ui/tokens/{}/delete", tokens[0].id), &[])
+            .await;
+        assert!(tuxedo::auth::tokens::list(&mut db.conn())
+            .unwrap()
+            .is_empty());
+        // Rules: an invalid set is refused with its reason.
+        b.get("/ui/rules").await;
+        let p = b
+            .post("/ui/rules", &[("rules", r#"[{"conditions": []}]"#)])
+            .await;
+        assert!(p.body.contains("rule 0"), "{}", p.body);
+        let rule = r#"[{"description": "XP to ESR", "conditions": [{"field": "user_agent", "op": "contains", "value": "Windows NT 5.1"}], "set_product": "firefox-esr-latest"}]"#;
+        let p = b.post("/ui/rules", &[("rules", rule)]).await;
+        assert!(p.body.contains("1 rules stored."), "{}", p.body);
+        assert!(p.body.contains("XP to ESR") && p.body.contains("firefox-esr-latest"));
+        // The replace form starts from the stored set, which round-trips unchanged.
+        let json = tuxedo::catalogue::rules::list(&mut db.conn()).unwrap();
+        assert_eq!(json.len(), 1);
+        let p = b.get("/ui/rules").await;
+        let start = p.body.find("<textarea").unwrap();
+        let text = &p.body
+            [p.body[start..].find('>').unwrap() + start + 1..p.body.find("</textarea>").unwrap()];
+        let text = text.replace("&quot;", "\"");
+        let specs: Vec<bouncer_core::rules::RuleSpec> = serde_json::from_str(&text).unwrap();
+        assert_eq!(specs[0].set_product.as_deref(), Some("firefox-esr-latest"));
+    })
+}
+
+/// The session cookie of a login, over plain http or behind a TLS front.
+async fn session_cookie(t: &Tux, forwarded_proto: Option<&str>) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client
+        .get(format!("{}/ui/login", t.base))
+        .send()
+        .await
+        .unwrap();
+    let login_cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(login_cookie.starts_with("tuxedo_login="), "{login_cookie}");
+    let pair = login_cookie.split(';').next().unwrap().to_owned();
+    let token = pair.trim_start_matches("tuxedo_login=").to_owned();
+    let mut req = client
+        .post(format!("{}/ui/login", t.base))
+        .header("cookie", pair)
+        .form(&[
+            ("username", ADMIN.0),
+            ("password", ADMIN.1),
+            ("csrf", &token),
+        ]);
+    if let Some(p) = forwarded_proto {
+        req = req.header("x-forwarded-proto", p);
+    }
+    let r = req.send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("tuxedo_session="))
+        .expect("a session cookie")
+}
+
+fn cookie_flags(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let plain = session_cookie(&t, None).await;
+        for flag in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
+            assert!(plain.contains(flag), "{plain}");
+        }
+        assert!(!plain.contains("Secure"), "{plain}");
+        let behind_tls = session_cookie(&t, Some("https")).await;
+        assert!(
+            behind_tls.contains("Secure") && behind_tls.contains("HttpOnly"),
+            "{behind_tls}"
+        );
+    })
+}
