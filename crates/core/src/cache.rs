@@ -179,10 +179,14 @@ impl Memcached {
         self.stats.errors.fetch_add(1, Ordering::Relaxed);
         // Only a server that cannot be reached is taken out; an answer that is an error
         // (say, a refused item) proves the server is up.
-        if !matches!(
-            error,
-            memcache::MemcacheError::IOError(_) | memcache::MemcacheError::PoolError(_)
-        ) {
+        // A pool timeout with no connection error behind it only means every pooled
+        // connection was busy (load, not failure): no breaker for that either.
+        let unreachable = match error {
+            memcache::MemcacheError::IOError(_) => true,
+            memcache::MemcacheError::PoolError(e) => e.to_string().contains(": "),
+            _ => false,
+        };
+        if !unreachable {
             tracing::debug!(server = %server.addr, %error, "memcached refused a call");
             return;
         }
