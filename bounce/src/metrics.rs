@@ -7,11 +7,15 @@ use prometheus::{
 pub struct Metrics {
     /// Answers by outcome: redirect, print, not_found, bad_request, home, attribution, error.
     pub requests: IntCounterVec,
+    /// `requests` resolved per outcome once, so an answer does not hash its label.
+    outcomes: Vec<(&'static str, IntCounter)>,
     pub latency: Histogram,
     /// In-process cache lookups and fills (misses) by entry kind.
     pub cache_lookups: IntCounterVec,
     pub cache_fills: IntCounterVec,
     pub db_queries: IntCounter,
+    /// Generation reads from the databases by the watch (not caused by requests).
+    pub watch_queries: IntCounter,
     /// memcached tier lookups and hits by entry kind.
     pub shared_lookups: IntCounterVec,
     pub shared_hits: IntCounterVec,
@@ -25,13 +29,38 @@ pub struct Metrics {
     pub stale_served: IntCounterVec,
 }
 
+/// Every `requests_total` outcome label.
+const OUTCOMES: [&str; 7] = [
+    "redirect",
+    "print",
+    "not_found",
+    "bad_request",
+    "home",
+    "attribution",
+    "error",
+];
+
 impl Metrics {
+    /// Counts one answer with outcome `label`.
+    pub fn count_request(&self, label: &'static str) {
+        match self.outcomes.iter().find(|(known, _)| *known == label) {
+            Some((_, counter)) => counter.inc(),
+            None => self.requests.with_label_values(&[label]).inc(),
+        }
+    }
+
     pub fn new(registry: &Registry) -> prometheus::Result<Self> {
+        let requests = IntCounterVec::new(
+            Opts::new("requests_total", "Answers by outcome"),
+            &["outcome"],
+        )?;
+        let outcomes = OUTCOMES
+            .iter()
+            .map(|&label| (label, requests.with_label_values(&[label])))
+            .collect();
         let m = Self {
-            requests: IntCounterVec::new(
-                Opts::new("requests_total", "Answers by outcome"),
-                &["outcome"],
-            )?,
+            requests,
+            outcomes,
             latency: Histogram::with_opts(
                 HistogramOpts::new(
                     "request_duration_seconds",
@@ -56,6 +85,10 @@ impl Metrics {
                 &["kind"],
             )?,
             db_queries: IntCounter::new("db_queries_total", "Database queries issued")?,
+            watch_queries: IntCounter::new(
+                "db_watch_queries_total",
+                "Generation reads from the databases by the generation watch",
+            )?,
             shared_lookups: IntCounterVec::new(
                 Opts::new(
                     "shared_cache_lookups_total",
@@ -95,6 +128,7 @@ impl Metrics {
         registry.register(Box::new(m.cache_lookups.clone()))?;
         registry.register(Box::new(m.cache_fills.clone()))?;
         registry.register(Box::new(m.db_queries.clone()))?;
+        registry.register(Box::new(m.watch_queries.clone()))?;
         registry.register(Box::new(m.shared_lookups.clone()))?;
         registry.register(Box::new(m.shared_hits.clone()))?;
         registry.register(Box::new(m.replica_behind.clone()))?;

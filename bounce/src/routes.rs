@@ -31,15 +31,11 @@ async fn redirect(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     };
     let response = match redirect::decide(&state, info).await {
         Ok(outcome) => {
-            state
-                .metrics
-                .requests
-                .with_label_values(&[outcome.label()])
-                .inc();
+            state.metrics.count_request(outcome.label());
             respond::render(outcome, state.config.bounce.cache_time_secs)
         }
         Err(e) => {
-            state.metrics.requests.with_label_values(&["error"]).inc();
+            state.metrics.count_request("error");
             tracing::warn!(error = %e, "redirect failed");
             e.error_response()
         }

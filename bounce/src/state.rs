@@ -66,6 +66,7 @@ impl AppState {
         let watch = WatchConfig {
             cache_every: Duration::from_millis(b.generation_poll_ms),
             db_every: Duration::from_millis(b.generation_db_poll_ms),
+            verify_every: Duration::from_millis(b.generation_verify_ms),
             master,
         };
         let pinned = match (&b.pinned_http, &b.pinned_https) {

@@ -15,6 +15,8 @@ async_db_tests! {
     second_instance_fills_from_memcached => second_instance_fills_from_memcached,
     committed_writes_are_served_within_a_second => committed_writes_are_served_within_a_second,
     lagging_replica_is_passed_over => lagging_replica_is_passed_over,
+    lagging_answers_are_short_lived_and_not_shared => lagging_answers_are_short_lived_and_not_shared,
+    a_missed_publication_is_seen_by_the_verify_poll => a_missed_publication_is_seen_by_the_verify_poll,
     dead_memcached_is_a_miss_not_an_outage => dead_memcached_is_a_miss_not_an_outage,
 }
 
@@ -167,6 +169,68 @@ async fn lagging_replica_is_passed_over(db: TestDb) {
     let fresh = spawn(cfg);
     assert_eq!(print(&fresh, "product=firefox-new&lang=de").await.0, 200);
     assert_eq!(metric(&fresh, "bounce_replica_behind_total").await, 0.0);
+}
+
+async fn lagging_answers_are_short_lived_and_not_shared(db: TestDb) {
+    // The only reader lags behind the master: its answer is served (better than none),
+    // but kept in process for about a second and never stored in memcached under the
+    // newer generation.
+    let replica = TestDb::new(db.backend);
+    standard(&mut replica.conn());
+    standard(&mut db.conn());
+    let cache = TestCache::new();
+    let mut cfg = with_cache(&db, &cache);
+    cfg.database.replicas = vec![replica.url.clone()];
+    cfg.database.master_as_last_resort = false;
+    let mc = Memcached::from_config(&cfg.memcached).unwrap();
+    add_alias(&db, Some(&mc), "firefox-new", "firefox-latest");
+    let base = spawn(cfg.clone());
+    let query = "product=firefox-new&lang=de";
+    assert_eq!(
+        print(&base, query).await.0,
+        404,
+        "the lagging replica's answer"
+    );
+    assert!(metric(&base, "bounce_replica_behind_total").await >= 1.0);
+    add_alias(&replica, None, "firefox-new", "firefox-latest");
+    let caught_up = Instant::now();
+    while print(&base, query).await.0 != 200 {
+        assert!(
+            caught_up.elapsed() < Duration::from_secs(3),
+            "the lagging answer outlived its short lifetime"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let other = spawn(cfg);
+    assert_eq!(
+        print(&other, query).await.0,
+        200,
+        "another instance must not find the lagging answer in memcached"
+    );
+}
+
+async fn a_missed_publication_is_seen_by_the_verify_poll(db: TestDb) {
+    // memcached holds a published generation, then a write commits but its publication
+    // fails: the database is still read every `generation_verify_ms`.
+    standard(&mut db.conn());
+    let cache = TestCache::new();
+    let mut cfg = with_cache(&db, &cache);
+    cfg.bounce.generation_verify_ms = 200;
+    let mc = Memcached::from_config(&cfg.memcached).unwrap();
+    generation::publish_current(&mut db.conn(), Some(&mc)).unwrap();
+    let base = spawn(cfg);
+    let query = "product=firefox-new&lang=de";
+    assert_eq!(print(&base, query).await.0, 404);
+    add_alias(&db, None, "firefox-new", "firefox-latest");
+    let written = Instant::now();
+    while print(&base, query).await.0 != 200 {
+        assert!(
+            written.elapsed() < Duration::from_secs(2),
+            "an unpublished write was not seen"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(metric(&base, "bounce_db_watch_queries_total").await >= 1.0);
 }
 
 async fn dead_memcached_is_a_miss_not_an_outage(db: TestDb) {

@@ -23,10 +23,13 @@ use crate::BounceError;
 use bouncer_core::cache::Memcached;
 use bouncer_core::db::{self, DbConnection, DbPool};
 use bouncer_core::selection::{LocationMirrors, MirrorCandidate};
-use moka::future::Cache;
+use prometheus::IntCounter;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// In-process lifetime of an entry a lagging reader answered (see [`with_reader`]).
+const LAGGING_TTL: Duration = Duration::from_secs(1);
 
 /// The read side of the databases plus the shared cache, as fills see them.
 pub struct Sources {
@@ -126,7 +129,7 @@ pub struct Catalogue {
     metrics: Arc<Metrics>,
     deadline: Duration,
     snapshot: Tier<(), Snapshot>,
-    resolved: Tier<(String, String), Resolved>,
+    resolved: Tier<ProductOs, Resolved>,
     mirrors: Tier<i32, Arc<LocationMirrors>>,
     /// When the last answer was served from last-known data (ms since `epoch`, 0 = never).
     stale_served_ms: AtomicU64,
@@ -136,24 +139,110 @@ pub struct Catalogue {
 /// One kind of entry: the live in-process cache, and the last value ever filled for each
 /// key (no lifetime, not emptied by generation changes) to answer from while the
 /// databases are unreachable.
+///
+/// The live cache is `quick_cache` rather than moka: a hit is a hash lookup under a shard
+/// read lock, with no access-order bookkeeping, and its placeholders give one fill per key
+/// with the other requests waiting for it. Lifetimes are checked on read.
 struct Tier<K, V> {
-    live: Cache<K, Arc<V>>,
+    live: quick_cache::sync::Cache<K, Live<V>>,
+    ttl: Duration,
     last_known: moka::sync::Cache<K, Arc<V>>,
+    counters: TierCounters,
+}
+
+/// A live entry and when it stops being served.
+struct Live<V> {
+    value: Arc<V>,
+    expires: Instant,
+}
+
+impl<V> Clone for Live<V> {
+    fn clone(&self) -> Self {
+        Self {
+            value: Arc::clone(&self.value),
+            expires: self.expires,
+        }
+    }
+}
+
+/// A borrowed form of a tier's key: a hit is looked up without allocating; the owned key
+/// is made only on a miss.
+trait KeyRef<K>: std::hash::Hash + quick_cache::Equivalent<K> {
+    fn to_key(&self) -> K;
+}
+
+impl<K: std::hash::Hash + Eq + Clone> KeyRef<K> for K {
+    fn to_key(&self) -> K {
+        self.clone()
+    }
+}
+
+/// The key of a resolution. `Hash` must match [`ProductOsRef`]'s (both hash two strs).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ProductOs {
+    product: String,
+    os: String,
+}
+
+#[derive(Hash)]
+struct ProductOsRef<'a> {
+    product: &'a str,
+    os: &'a str,
+}
+
+impl quick_cache::Equivalent<ProductOs> for ProductOsRef<'_> {
+    fn equivalent(&self, key: &ProductOs) -> bool {
+        self.product == key.product && self.os == key.os
+    }
+}
+
+impl KeyRef<ProductOs> for ProductOsRef<'_> {
+    fn to_key(&self) -> ProductOs {
+        ProductOs {
+            product: self.product.to_owned(),
+            os: self.os.to_owned(),
+        }
+    }
+}
+
+/// This kind's counters, resolved once so that a lookup does not hash label values.
+struct TierCounters {
+    lookups: IntCounter,
+    fills: IntCounter,
+    stale: IntCounter,
+}
+
+impl TierCounters {
+    fn new(metrics: &Metrics, kind: &str) -> Self {
+        Self {
+            lookups: metrics.cache_lookups.with_label_values(&[kind]),
+            fills: metrics.cache_fills.with_label_values(&[kind]),
+            stale: metrics.stale_served.with_label_values(&[kind]),
+        }
+    }
 }
 
 impl<K, V> Tier<K, V>
 where
-    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
     V: Send + Sync + 'static,
 {
-    fn new(capacity: u64, ttl: Duration) -> Self {
+    fn new(capacity: u64, ttl: Duration, counters: TierCounters) -> Self {
+        let items = usize::try_from(capacity).unwrap_or(usize::MAX).max(1);
         Self {
-            live: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
+            live: quick_cache::sync::Cache::new(items),
+            ttl,
             last_known: moka::sync::Cache::builder().max_capacity(capacity).build(),
+            counters,
         }
+    }
+
+    /// The live value for `key`, if it has not outlived the tier's lifetime.
+    fn fresh<Q: KeyRef<K> + ?Sized>(&self, key: &Q) -> Option<Arc<V>> {
+        self.live
+            .get(key)
+            .filter(|e| e.expires > Instant::now())
+            .map(|e| e.value)
     }
 }
 
@@ -166,13 +255,14 @@ impl Catalogue {
         metrics: Arc<Metrics>,
     ) -> Self {
         let ttl = ttl.max(Duration::from_millis(1));
+        let counters = |kind| TierCounters::new(&metrics, kind);
         Self {
+            snapshot: Tier::new(1, ttl, counters("snapshot")),
+            resolved: Tier::new(capacity, ttl, counters("resolve")),
+            mirrors: Tier::new(capacity, ttl, counters("mirrors")),
             sources: Arc::new(sources),
             metrics,
             deadline,
-            snapshot: Tier::new(1, ttl),
-            resolved: Tier::new(capacity, ttl),
-            mirrors: Tier::new(capacity, ttl),
             stale_served_ms: AtomicU64::new(0),
             epoch: Instant::now(),
         }
@@ -189,29 +279,32 @@ impl Catalogue {
         self.resolved.last_known.entry_count() > 0 || self.snapshot.last_known.contains_key(&())
     }
 
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     pub fn sources(&self) -> &Arc<Sources> {
         &self.sources
     }
 
     /// Drops every in-process entry (the generation moved).
     pub fn invalidate(&self) {
-        self.snapshot.live.invalidate_all();
-        self.resolved.live.invalidate_all();
-        self.mirrors.live.invalidate_all();
+        self.snapshot.live.clear();
+        self.resolved.live.clear();
+        self.mirrors.live.clear();
     }
 
     pub async fn snapshot(&self) -> Result<Arc<Snapshot>, BounceError> {
-        self.cached("snapshot", &self.snapshot, (), |s, m| {
+        self.cached(&self.snapshot, &(), |s, m, _| {
             with_reader(s, m, load::snapshot)
         })
         .await
     }
 
     pub async fn resolve(&self, product: &str, os: &str) -> Result<Arc<Resolved>, BounceError> {
-        let key = (product.to_owned(), os.to_owned());
-        let (p, o) = key.clone();
-        self.cached("resolve", &self.resolved, key, move |s, m| {
-            shared::resolve(s, m, &p, &o)
+        let key = ProductOsRef { product, os };
+        self.cached(&self.resolved, &key, |s, m, k: &ProductOs| {
+            shared::resolve(s, m, &k.product, &k.os)
         })
         .await
     }
@@ -221,46 +314,65 @@ impl Catalogue {
         location_id: i32,
         snapshot: Arc<Snapshot>,
     ) -> Result<Arc<Arc<LocationMirrors>>, BounceError> {
-        self.cached("mirrors", &self.mirrors, location_id, move |s, m| {
-            shared::location_mirrors(s, m, location_id, &snapshot)
+        self.cached(&self.mirrors, &location_id, move |s, m, id: &i32| {
+            shared::location_mirrors(s, m, *id, &snapshot)
         })
         .await
     }
 
     /// Looks `key` up in process; on a miss runs `fill` once on a blocking thread,
     /// however many requests wait for it. A request waits at most the deadline; when the
-    /// fill fails or is late, the last known value answers (or 503 when there is none)
-    /// while a started fill finishes in the background.
-    async fn cached<K, V, F>(
+    /// fill fails or is late, the last known value answers (or 503 when there is none).
+    /// A fill cut off by the deadline still completes on its blocking thread, and what it
+    /// wrote to memcached serves the next request.
+    async fn cached<Q, K, V, F>(
         &self,
-        kind: &'static str,
         tier: &Tier<K, V>,
-        key: K,
+        key: &Q,
         fill: F,
     ) -> Result<Arc<V>, BounceError>
     where
+        Q: KeyRef<K> + ?Sized,
         K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
         V: Send + Sync + 'static,
-        F: FnOnce(&Sources, &Metrics) -> Result<V, BounceError> + Send + 'static,
+        F: FnOnce(&Sources, &Metrics, &K) -> Result<V, BounceError> + Send + 'static,
     {
-        self.metrics.cache_lookups.with_label_values(&[kind]).inc();
-        // The hot path: a hit costs one lookup, no key clone and no fill future.
-        if let Some(value) = tier.live.get(&key).await {
+        tier.counters.lookups.inc();
+        // The hot path: a hit costs one lookup and no allocation.
+        if let Some(value) = tier.fresh(key) {
             return Ok(value);
         }
-        let sources = Arc::clone(&self.sources);
-        let metrics = Arc::clone(&self.metrics);
-        let last_known = tier.last_known.clone();
-        let filled_key = key.clone();
-        let lookup = tier.live.try_get_with(key.clone(), async move {
-            metrics.cache_fills.with_label_values(&[kind]).inc();
-            let value = tokio::task::spawn_blocking(move || fill(&sources, &metrics))
-                .await
-                .map_err(|e| BounceError::Unavailable(e.to_string()))??;
-            let value = Arc::new(value);
-            last_known.insert(filled_key, Arc::clone(&value));
+        let key = key.to_key();
+        let lookup = async {
+            // An expired entry is dropped first, so that the placeholder below is ours
+            // (or another request's fill), never the expired value again.
+            tier.live.remove_if(&key, |e| e.expires <= Instant::now());
+            let guard = match tier.live.get_value_or_guard_async(&key).await {
+                Ok(filled) => return Ok(filled.value),
+                Err(guard) => guard,
+            };
+            tier.counters.fills.inc();
+            let sources = Arc::clone(&self.sources);
+            let metrics = Arc::clone(&self.metrics);
+            let filled = key.clone();
+            let (value, behind) = tokio::task::spawn_blocking(move || {
+                fill_tracking_lag(|| fill(&sources, &metrics, &filled))
+            })
+            .await
+            .map_err(|e| BounceError::Unavailable(e.to_string()))?;
+            let value = Arc::new(value?);
+            let ttl = if behind {
+                tier.ttl.min(LAGGING_TTL)
+            } else {
+                tier.ttl
+            };
+            let _ = guard.insert(Live {
+                value: Arc::clone(&value),
+                expires: Instant::now() + ttl,
+            });
+            tier.last_known.insert(key.clone(), Arc::clone(&value));
             Ok::<_, BounceError>(value)
-        });
+        };
         let failure = match tokio::time::timeout(self.deadline, lookup).await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(e)) => e.to_string(),
@@ -268,7 +380,7 @@ impl Catalogue {
         };
         match tier.last_known.get(&key) {
             Some(value) => {
-                self.metrics.stale_served.with_label_values(&[kind]).inc();
+                tier.counters.stale.inc();
                 let now = self.epoch.elapsed().as_millis() as u64;
                 self.stale_served_ms.store(now.max(1), Ordering::Relaxed);
                 Ok(value)
@@ -278,9 +390,27 @@ impl Catalogue {
     }
 }
 
+thread_local! {
+    /// Set by [`with_reader`] when the fill running on this (blocking) thread was answered
+    /// by a reader behind the expected generation. A fill runs start to end on one thread,
+    /// so [`Catalogue::cached`] clears it before and reads it after.
+    static SERVED_BEHIND: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `fill` and tells whether a lagging reader answered any of its queries. Calls nest:
+/// an outer call also sees what an inner one saw.
+fn fill_tracking_lag<V>(fill: impl FnOnce() -> V) -> (V, bool) {
+    let outer = SERVED_BEHIND.with(|f| f.replace(false));
+    let value = fill();
+    let behind = SERVED_BEHIND.with(|f| f.get());
+    SERVED_BEHIND.with(|f| f.set(outer || behind));
+    (value, behind)
+}
+
 /// Runs `query` on the first reader that has replicated the expected generation (one
-/// extra query per fill). When none has, the freshest reachable one is used and the
-/// entry is still bounded by the in-process lifetime.
+/// extra query per fill). When none has, the freshest reachable one is used, and the
+/// entry it gives lives only [`LAGGING_TTL`] in process, so the caught-up data follows
+/// within a second.
 pub fn with_reader<V>(
     sources: &Sources,
     metrics: &Metrics,
@@ -323,6 +453,7 @@ pub fn with_reader<V>(
     }
     match fallback {
         Some((seen, mut conn)) => {
+            SERVED_BEHIND.with(|f| f.set(true));
             tracing::warn!(
                 expected,
                 seen,
@@ -359,6 +490,23 @@ mod tests {
             healthy: true,
             regions: vec![1],
         }
+    }
+
+    #[test]
+    fn a_borrowed_resolution_key_finds_the_owned_one() {
+        let live = quick_cache::sync::Cache::<ProductOs, u32>::new(16);
+        live.insert(
+            ProductOsRef {
+                product: "firefox",
+                os: "win64",
+            }
+            .to_key(),
+            7,
+        );
+        let found = |product, os| live.get(&ProductOsRef { product, os });
+        assert_eq!(found("firefox", "win64"), Some(7));
+        assert_eq!(found("firefox", "win"), None);
+        assert_eq!(found("firefoxwin", "64"), None, "the two parts stay apart");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! a wrong answer. While the generation is not known yet the tier is bypassed.
 
 use super::load::{self, MirrorRow, Resolved, Snapshot};
-use super::{with_reader, Sources};
+use super::{fill_tracking_lag, with_reader, Sources};
 use crate::metrics::Metrics;
 use crate::BounceError;
 use bouncer_core::selection::LocationMirrors;
@@ -51,7 +51,8 @@ pub fn location_mirrors(
 }
 
 /// memcached first (when the generation is known), then a reader; a value read from a
-/// reader is stored for the other instances.
+/// reader that has the expected generation is stored for the other instances (one from a
+/// lagging reader is not: it would be served under the newer generation's key).
 fn through<K, V>(
     s: &Sources,
     m: &Metrics,
@@ -84,12 +85,15 @@ where
             _ => tracing::debug!(kind, "shared entry for another key; treated as a miss"),
         }
     }
-    let value = with_reader(s, m, query)?;
+    let (value, behind) = fill_tracking_lag(|| with_reader(s, m, query));
     let entry = Entry {
         generation: current,
         key,
-        value,
+        value: value?,
     };
+    if behind {
+        return Ok(entry.value);
+    }
     if let Ok(raw) = serde_json::to_vec(&entry) {
         mc.set(&mc_key, &raw);
     }

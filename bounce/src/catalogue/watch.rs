@@ -4,9 +4,11 @@
 //! tuxedo and sentry publish the generation to memcached after each commit; bounce reads
 //! it every `generation_poll_ms`. Without a usable published value (no memcached, server
 //! down, key evicted) it reads the generation from a database every
-//! `generation_db_poll_ms` instead. On any change the in-process tier is emptied and the
-//! expected generation becomes the larger of the published value and the master's, so a
-//! late, smaller value from a slow writer cannot hide a newer write.
+//! `generation_db_poll_ms` instead, and while there is one, still every
+//! `generation_verify_ms`, so that a write whose publication failed is not missed. When
+//! the expected generation moves the in-process tier is emptied; it becomes the larger of
+//! the observed value and the master's, so a late, smaller value from a slow writer cannot
+//! hide a newer write.
 
 use super::{Catalogue, Sources};
 use bouncer_core::db::{self, DbPool};
@@ -20,6 +22,8 @@ use std::time::{Duration, Instant};
 pub struct WatchConfig {
     pub cache_every: Duration,
     pub db_every: Duration,
+    /// How often the database is read although memcached has a published value.
+    pub verify_every: Duration,
     /// The master, asked for its generation when a change is seen (if configured).
     pub master: Option<DbPool>,
 }
@@ -33,30 +37,39 @@ pub fn check(
 ) -> i64 {
     let sources: &Sources = catalogue.sources();
     let published = sources.cache.as_deref().and_then(generation::published);
-    let observed = match published {
-        Some(v) => Some(v),
-        None if last_db_poll.is_none_or(|t| t.elapsed() >= cfg.db_every) => {
-            *last_db_poll = Some(Instant::now());
-            read_db(&sources.readers)
-        }
-        None => None,
+    let every = match published {
+        Some(_) => cfg.verify_every,
+        None => cfg.db_every,
+    };
+    let from_db = if last_db_poll.is_none_or(|t| t.elapsed() >= every) {
+        *last_db_poll = Some(Instant::now());
+        catalogue.metrics().watch_queries.inc();
+        read_db(&sources.readers)
+    } else {
+        None
+    };
+    let observed = match (published, from_db) {
+        (Some(p), Some(d)) => Some(p.max(d)),
+        (p, d) => p.or(d),
     };
     if let Some(v) = observed {
         if *seen != Some(v) {
-            let master = cfg
-                .master
-                .as_ref()
-                .and_then(|p| read_db(std::slice::from_ref(p)));
+            let master = cfg.master.as_ref().and_then(|p| {
+                catalogue.metrics().watch_queries.inc();
+                read_db(std::slice::from_ref(p))
+            });
             let expected = v.max(master.unwrap_or(0));
             let before = sources.generation.swap(expected, Ordering::Relaxed);
-            if before != 0 {
+            if before != 0 && before != expected {
                 catalogue.invalidate();
             }
-            tracing::info!(
-                generation = expected,
-                previous = before,
-                "catalogue generation changed"
-            );
+            if before != expected {
+                tracing::info!(
+                    generation = expected,
+                    previous = before,
+                    "catalogue generation changed"
+                );
+            }
             *seen = Some(v);
         }
     }

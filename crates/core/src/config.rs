@@ -110,13 +110,17 @@ pub struct BounceConfig {
     /// Longest accepted query string, in bytes.
     pub max_query_bytes: usize,
     /// Lifetime of the in-process cache tier. Writes reach bounce through the generation
-    /// watch long before that; this only bounds staleness when no watch is possible.
+    /// watch long before that; this is only a last safety net. (An entry a lagging replica
+    /// answered lives one second at most.)
     pub local_cache_ttl_ms: u64,
     /// How often the published catalogue generation is read from memcached.
     pub generation_poll_ms: u64,
     /// How often the generation is read from the database instead, when there is no
     /// memcached (or it is down, or has no published value).
     pub generation_db_poll_ms: u64,
+    /// While memcached holds a published generation, the database's is also read this
+    /// often, so a write whose publication failed is still seen within this interval.
+    pub generation_verify_ms: u64,
     /// Entries in the in-process cache tier.
     pub local_cache_capacity: u64,
     /// Longest a request waits on infrastructure (cache fills); past it the last known
@@ -210,9 +214,10 @@ impl Default for BounceConfig {
             stub_root: None,
             allow_ip_override: false,
             max_query_bytes: 4_096,
-            local_cache_ttl_ms: 60_000,
+            local_cache_ttl_ms: 600_000,
             generation_poll_ms: 100,
             generation_db_poll_ms: 250,
+            generation_verify_ms: 5_000,
             local_cache_capacity: 100_000,
             request_deadline_ms: 1_000,
             reader_retry_after_ms: 1_000,
