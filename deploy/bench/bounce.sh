@@ -73,6 +73,17 @@ for case in $CASES; do
   set -- ${case/x/ }
   db="$work/bench-$1-$2.db"; urls="$work/urls-$1-$2.txt"; mmdb="$work/geo.mmdb"
   [ -f "$db" ] || "$bin/examples/seed_bench" "sqlite://$db" "$1" "$2" "$urls" "$mmdb" 2>/dev/null
+  # Publish the catalogue generation as tuxedo does after a write, so that bounce's watch
+  # reads memcached (and the database only every generation_verify_ms), as in production.
+  python3 - "$db" "bench$1x$2$layout:generation:catalogue" <<'PY'
+import socket, sqlite3, sys
+generation = sqlite3.connect(sys.argv[1]).execute(
+    "SELECT value FROM bouncer_generation WHERE name = 'catalogue'").fetchone()[0]
+value = str(generation).encode()
+with socket.create_connection(("127.0.0.1", 11299)) as s:
+    s.sendall(b"set %s 0 0 %d\r\n%s\r\n" % (sys.argv[2].encode(), len(value), value))
+    assert s.recv(64).startswith(b"STORED"), "memcached did not store the generation"
+PY
   BOUNCER_DATABASE__URL="sqlite://$db" BOUNCER_GEOIP__DATABASE="$mmdb" \
   BOUNCER_MEMCACHED__SERVERS='["127.0.0.1:11299"]' BOUNCER_MEMCACHED__PREFIX="bench$1x$2$layout" \
   BOUNCER_BOUNCE__LISTEN=127.0.0.1:8000 BOUNCER_BOUNCE__LOCAL_CACHE_CAPACITY=250000 RUST_LOG=warn $server "$bin/bounce" >"$work/bounce.log" 2>&1 &
