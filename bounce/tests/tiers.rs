@@ -17,6 +17,7 @@ async_db_tests! {
     lagging_replica_is_passed_over => lagging_replica_is_passed_over,
     lagging_answers_are_short_lived_and_not_shared => lagging_answers_are_short_lived_and_not_shared,
     a_missed_publication_is_seen_by_the_verify_poll => a_missed_publication_is_seen_by_the_verify_poll,
+    a_missed_publication_is_seen_through_replicas_only => a_missed_publication_is_seen_through_replicas_only,
     dead_memcached_is_a_miss_not_an_outage => dead_memcached_is_a_miss_not_an_outage,
 }
 
@@ -210,23 +211,46 @@ async fn lagging_answers_are_short_lived_and_not_shared(db: TestDb) {
 }
 
 async fn a_missed_publication_is_seen_by_the_verify_poll(db: TestDb) {
-    // memcached holds a published generation, then a write commits but its publication
-    // fails: the database is still read every `generation_verify_ms`.
+    missed_publication(db, false).await;
+}
+
+async fn a_missed_publication_is_seen_through_replicas_only(db: TestDb) {
+    missed_publication(db, true).await;
+}
+
+/// memcached holds a published generation, then a write commits but its publication
+/// fails: the database is still read every `generation_verify_ms`, and the older
+/// published value does not pull the expectation back between those reads (with
+/// `replicas_only` there is no master to correct it).
+async fn missed_publication(db: TestDb, replicas_only: bool) {
     standard(&mut db.conn());
     let cache = TestCache::new();
     let mut cfg = with_cache(&db, &cache);
     cfg.bounce.generation_verify_ms = 200;
+    if replicas_only {
+        cfg.database.replicas = vec![db.url.clone()];
+        cfg.database.master_as_last_resort = false;
+    }
     let mc = Memcached::from_config(&cfg.memcached).unwrap();
     generation::publish_current(&mut db.conn(), Some(&mc)).unwrap();
     let base = spawn(cfg);
     let query = "product=firefox-new&lang=de";
     assert_eq!(print(&base, query).await.0, 404);
     add_alias(&db, None, "firefox-new", "firefox-latest");
+    let committed = generation::current(&mut db.conn()).unwrap() as f64;
     let written = Instant::now();
     while print(&base, query).await.0 != 200 {
         assert!(
             written.elapsed() < Duration::from_secs(2),
             "an unpublished write was not seen"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for _ in 0..20 {
+        assert_eq!(
+            metric(&base, "bounce_catalogue_generation").await,
+            committed,
+            "the expected generation fell back to the stale published value"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

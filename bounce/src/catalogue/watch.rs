@@ -28,32 +28,36 @@ pub struct WatchConfig {
     pub master: Option<DbPool>,
 }
 
+/// What the watch remembers between checks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WatchState {
+    last_db_poll: Option<Instant>,
+    /// The last generation read from a database. It is kept between database reads, so a
+    /// published value below it (a lost publication) cannot pull the expectation back
+    /// down on the checks in between.
+    db_value: Option<i64>,
+    seen: Option<i64>,
+}
+
 /// Reads the generation once and applies a change; returns the expected generation.
-pub fn check(
-    catalogue: &Catalogue,
-    cfg: &WatchConfig,
-    last_db_poll: &mut Option<Instant>,
-    seen: &mut Option<i64>,
-) -> i64 {
+pub fn check(catalogue: &Catalogue, cfg: &WatchConfig, state: &mut WatchState) -> i64 {
     let sources: &Sources = catalogue.sources();
     let published = sources.cache.as_deref().and_then(generation::published);
     let every = match published {
         Some(_) => cfg.verify_every,
         None => cfg.db_every,
     };
-    let from_db = if last_db_poll.is_none_or(|t| t.elapsed() >= every) {
-        *last_db_poll = Some(Instant::now());
+    if state.last_db_poll.is_none_or(|t| t.elapsed() >= every) {
+        state.last_db_poll = Some(Instant::now());
         catalogue.metrics().watch_queries.inc();
-        read_db(&sources.readers)
-    } else {
-        None
-    };
-    let observed = match (published, from_db) {
+        state.db_value = read_db(&sources.readers);
+    }
+    let observed = match (published, state.db_value) {
         (Some(p), Some(d)) => Some(p.max(d)),
         (p, d) => p.or(d),
     };
     if let Some(v) = observed {
-        if *seen != Some(v) {
+        if state.seen != Some(v) {
             let master = cfg.master.as_ref().and_then(|p| {
                 catalogue.metrics().watch_queries.inc();
                 read_db(std::slice::from_ref(p))
@@ -70,7 +74,7 @@ pub fn check(
                     "catalogue generation changed"
                 );
             }
-            *seen = Some(v);
+            state.seen = Some(v);
         }
     }
     sources.generation.load(Ordering::Relaxed)
@@ -79,20 +83,19 @@ pub fn check(
 /// Checks once now (so the first requests already know the generation), then on a
 /// blocking thread every `cache_every` until the process ends.
 pub fn start(catalogue: Arc<Catalogue>, cfg: WatchConfig) {
-    let (mut last, mut seen) = (None, None);
-    check(&catalogue, &cfg, &mut last, &mut seen);
+    let mut state = WatchState::default();
+    check(&catalogue, &cfg, &mut state);
     tokio::spawn(async move {
         let cfg = Arc::new(cfg);
-        let mut state = (last, seen);
         let mut tick = tokio::time::interval(cfg.cache_every.max(Duration::from_millis(10)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             let (c, w) = (Arc::clone(&catalogue), Arc::clone(&cfg));
-            let (mut last, mut seen) = state;
+            let mut next = state;
             let done = tokio::task::spawn_blocking(move || {
-                check(&c, &w, &mut last, &mut seen);
-                (last, seen)
+                check(&c, &w, &mut next);
+                next
             })
             .await;
             state = done.unwrap_or(state);
