@@ -11,6 +11,9 @@ pub enum BounceError {
     /// A dependency (database, cache) is down.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// A defect in bounce (a fill that panicked): 500, logged.
+    #[error("internal error: {0}")]
+    Bug(String),
     #[error(transparent)]
     Core(#[from] CoreError),
     #[error(transparent)]
@@ -32,7 +35,11 @@ impl ResponseError for BounceError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let body = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+        // The detail of a server-side failure goes to the log, never to the client.
+        let body = if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(error = %self, "answered 503");
+            "service unavailable: the catalogue cannot be read right now; try again\n".to_owned()
+        } else if status.is_server_error() {
             tracing::error!(error = %self, "internal error");
             "internal error\n".to_owned()
         } else {

@@ -27,6 +27,10 @@ pub struct Metrics {
     pub generation: IntGauge,
     /// Answers from last-known data while the databases were unreachable, by entry kind.
     pub stale_served: IntCounterVec,
+    /// Change log entries applied (each reloads or drops only what it names).
+    pub changes_applied: IntCounter,
+    /// Whole catalogue loads: at start, and for a write the change log does not describe.
+    pub full_loads: IntCounter,
 }
 
 /// Every `requests_total` outcome label.
@@ -122,7 +126,17 @@ impl Metrics {
                 ),
                 &["kind"],
             )?,
+            changes_applied: IntCounter::new(
+                "changes_applied_total",
+                "Change log entries applied to the in-memory catalogue",
+            )?,
+            full_loads: IntCounter::new(
+                "catalogue_full_loads_total",
+                "Whole catalogue loads (start, or a write without a change list)",
+            )?,
         };
+        registry.register(Box::new(m.changes_applied.clone()))?;
+        registry.register(Box::new(m.full_loads.clone()))?;
         registry.register(Box::new(m.requests.clone()))?;
         registry.register(Box::new(m.latency.clone()))?;
         registry.register(Box::new(m.cache_lookups.clone()))?;

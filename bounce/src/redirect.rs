@@ -1,6 +1,6 @@
 //! The redirector's pipeline (spec `bounce.md` part A, then part B for the base URL).
 
-use crate::catalogue::Resolved;
+use crate::catalogue::names::Resolved;
 use crate::request::{valid_lang, Params};
 use crate::{attribution, client, AppState, BounceError};
 use bouncer_core::hash::stable_hash;
@@ -70,7 +70,8 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
             return Ok(Outcome::Attribution(url));
         }
     }
-    let snapshot = state.catalogue.snapshot().await?;
+    state.catalogue.ensure_loaded().await?;
+    let snapshot = state.catalogue.snapshot()?;
     let rewrite = snapshot.rules.apply(&RuleInput {
         product: &p.product,
         os: &p.os,
@@ -83,14 +84,14 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
         p.product = rw.product.unwrap_or(p.product);
         p.os = rw.os.unwrap_or(p.os);
     }
-    let resolved = state.catalogue.resolve(&p.product, &p.os).await?;
-    let Resolved::Found(target) = resolved.as_ref() else {
+    let names = state.catalogue.names()?;
+    let Resolved::Found(product, location) = names.resolve(&p.product, &p.os) else {
         return Ok(Outcome::NotFound);
     };
-    let Some(lang) = target.language(&p.lang) else {
+    let Some(lang) = product.language(&p.lang) else {
         return Ok(Outcome::NotFound);
     };
-    let https_only = target.ssl_only || req.https;
+    let https_only = product.ssl_only || req.https;
     let base = match &state.pinned {
         Some(pin) if https_only => pin.https.clone(),
         Some(pin) => pin.http.clone(),
@@ -109,13 +110,13 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
                 .and_then(|id| snapshot.regions.get(id));
             let entropy = if p.print {
                 let who = client.map(|ip| ip.to_string()).unwrap_or_default();
-                stable_hash(&[who.as_bytes(), &target.location_id.to_be_bytes()])
+                stable_hash(&[who.as_bytes(), &location.id.to_be_bytes()])
             } else {
                 rand::random()
             };
             let mirrors = state
                 .catalogue
-                .location_mirrors(target.location_id, snapshot.clone())
+                .location_mirrors(location.id, &snapshot)
                 .await?;
             match mirrors.select(region, https_only, entropy) {
                 Some(chosen) => chosen.base_url.to_string(),
@@ -126,7 +127,7 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
             }
         }
     };
-    let url = header_safe(&format!("{base}{}", target.path.replace(":lang", lang)));
+    let url = location.url(&base, lang);
     Ok(if p.print {
         Outcome::Print(url)
     } else {

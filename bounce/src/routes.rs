@@ -59,11 +59,7 @@ async fn version(state: web::Data<AppState>) -> HttpResponse {
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let sources = state.catalogue.sources();
-    state.metrics.generation.set(
-        sources
-            .generation
-            .load(std::sync::atomic::Ordering::Relaxed),
-    );
+    state.metrics.generation.set(state.catalogue.applied());
     if let Some(cache) = &sources.cache {
         use std::sync::atomic::Ordering::Relaxed;
         let s = &cache.stats;

@@ -447,7 +447,7 @@ async fn concurrent_misses_fill_once(db: TestDb) {
                 .await
                 .unwrap();
             text.lines()
-                .find(|l| l.starts_with("bounce_cache_fills_total{kind=\"resolve\"}"))
+                .find(|l| l.starts_with("bounce_cache_fills_total{kind=\"mirrors\"}"))
                 .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
                 .unwrap_or(0)
         }

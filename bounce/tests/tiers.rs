@@ -5,9 +5,11 @@
 mod common;
 
 use bouncer_core::cache::Memcached;
+use bouncer_core::changes::{self, Change};
 use bouncer_core::generation;
 use bouncer_test_support::{async_db_tests, TestCache, TestDb};
 use common::*;
+use diesel::prelude::*;
 use std::time::{Duration, Instant};
 
 async_db_tests! {
@@ -19,6 +21,11 @@ async_db_tests! {
     a_missed_publication_is_seen_by_the_verify_poll => a_missed_publication_is_seen_by_the_verify_poll,
     a_missed_publication_is_seen_through_replicas_only => a_missed_publication_is_seen_through_replicas_only,
     dead_memcached_is_a_miss_not_an_outage => dead_memcached_is_a_miss_not_an_outage,
+    a_write_to_one_product_leaves_the_rest_cached => a_write_to_one_product_leaves_the_rest_cached,
+    a_health_change_refills_only_that_location => a_health_change_refills_only_that_location,
+    a_mirror_change_rebuilds_without_reading_rows => a_mirror_change_rebuilds_without_reading_rows,
+    unknown_names_cost_nothing => unknown_names_cost_nothing,
+    rows_read_before_a_change_are_never_served => rows_read_before_a_change_are_never_served,
 }
 
 /// A metric's value summed over its label sets (0 when absent).
@@ -42,6 +49,16 @@ fn with_cache(db: &TestDb, cache: &TestCache) -> bouncer_core::config::Config {
     cfg.memcached.servers = vec![cache.server.clone()];
     cfg.memcached.prefix = cache.prefix.clone();
     cfg
+}
+
+/// The standard catalogue served by one instance with memcached, and a writer's handle
+/// on that memcached (the cache guard keeps its key prefix alive).
+fn cached_instance(db: &TestDb) -> (Catalogue, TestCache, Memcached, String) {
+    let cat = standard(&mut db.conn());
+    let cache = TestCache::new();
+    let cfg = with_cache(db, &cache);
+    let mc = Memcached::from_config(&cfg.memcached).unwrap();
+    (cat, cache, mc, spawn(cfg))
 }
 
 async fn print(base: &str, query: &str) -> (u16, String) {
@@ -94,12 +111,217 @@ async fn second_instance_fills_from_memcached(db: TestDb) {
     );
     assert_eq!(
         metric(&second, "bounce_shared_cache_hits_total").await,
-        2.0,
-        "resolution and mirrors from memcached"
+        1.0,
+        "mirror rows from memcached (names are in memory)"
     );
 }
 
-/// What tuxedo does: write, bump the generation in the same transaction, publish it.
+/// What every writer does: write and record what changed in one transaction, then publish
+/// the change lists and the generation.
+fn write(
+    db: &TestDb,
+    cache: Option<&Memcached>,
+    changed: &[Change],
+    f: impl FnOnce(&mut bouncer_core::db::DbConnection),
+) {
+    use diesel::Connection;
+    let mut c = db.conn();
+    let before = generation::current(&mut c).unwrap();
+    c.transaction::<_, bouncer_core::CoreError, _>(|t| {
+        f(t);
+        changes::record(t, changed)?;
+        Ok(())
+    })
+    .unwrap();
+    changes::publish_since(&mut c, cache, before).unwrap();
+}
+
+/// Asks `base` until `query` answers `status` (or fails after a second).
+async fn until(base: &str, query: &str, status: u16) -> String {
+    let started = Instant::now();
+    loop {
+        let (s, body) = print(base, query).await;
+        if s == status {
+            return body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{query}: not {status} within 1 s (last: {s} {body})"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+const MIRROR_FILLS: &str = "bounce_cache_fills_total";
+const QUERIES: &str = "bounce_db_queries_total";
+
+async fn a_write_to_one_product_leaves_the_rest_cached(db: TestDb) {
+    use bouncer_core::schema::{mirror_locations as l, mirror_products as p};
+    let (cat, _cache, mc, base) = cached_instance(&db);
+    let latest = "product=firefox-latest&lang=de";
+    let beta = "product=firefox-beta-latest&lang=de";
+    let latest_url = until(&base, latest, 200).await;
+    until(&base, beta, 200).await;
+    let (fills, queries) = (
+        metric(&base, MIRROR_FILLS).await,
+        metric(&base, QUERIES).await,
+    );
+    let beta_id: i32 = p::table
+        .filter(p::name.eq("firefox-beta-latest"))
+        .select(p::id)
+        .first(&mut db.conn())
+        .unwrap();
+    write(&db, Some(&mc), &[Change::Product(beta_id)], |t| {
+        diesel::update(l::table.find(cat.beta_win))
+            .set(l::path.eq("/beta/:lang/new.exe"))
+            .execute(t)
+            .unwrap();
+    });
+    let started = Instant::now();
+    while !print(&base, beta).await.1.ends_with("/beta/de/new.exe") {
+        assert!(started.elapsed() < Duration::from_secs(1), "not visible");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        metric(&base, MIRROR_FILLS).await,
+        fills,
+        "no mirror rows read again"
+    );
+    let cost = metric(&base, QUERIES).await - queries;
+    assert!(cost <= 4.0, "one product reloaded: {cost} queries");
+    assert_eq!(
+        metric(&base, "bounce_catalogue_full_loads_total").await,
+        1.0
+    );
+    for _ in 0..50 {
+        assert_eq!(print(&base, latest).await.1, latest_url);
+    }
+    assert_eq!(
+        metric(&base, QUERIES).await - queries,
+        cost,
+        "the rest: no query"
+    );
+}
+
+async fn a_health_change_refills_only_that_location(db: TestDb) {
+    use bouncer_core::schema::mirror_location_mirror_map as map;
+    let (cat, _cache, mc, base) = cached_instance(&db);
+    let latest = "product=firefox-latest&lang=de";
+    let beta = "product=firefox-beta-latest&lang=de";
+    until(&base, latest, 200).await;
+    until(&base, beta, 200).await;
+    let fills = metric(&base, MIRROR_FILLS).await;
+    write(&db, Some(&mc), &[Change::Location(cat.beta_win)], |t| {
+        diesel::update(map::table.filter(map::location_id.eq(cat.beta_win)))
+            .set(map::healthy.eq(false))
+            .execute(t)
+            .unwrap();
+    });
+    until(&base, beta, 404).await;
+    assert_eq!(print(&base, latest).await.0, 200);
+    assert_eq!(
+        metric(&base, MIRROR_FILLS).await - fills,
+        1.0,
+        "only the changed location is read again"
+    );
+}
+
+async fn a_mirror_change_rebuilds_without_reading_rows(db: TestDb) {
+    use bouncer_core::schema::mirror_mirrors as m;
+    let (cat, _cache, mc, base) = cached_instance(&db);
+    let latest = "product=firefox-latest&lang=de";
+    assert!(until(&base, latest, 200)
+        .await
+        .starts_with("https://cdn.example.org/"));
+    let fills = metric(&base, MIRROR_FILLS).await;
+    write(&db, Some(&mc), &[Change::Mirror(cat.mirror)], |t| {
+        diesel::update(m::table.find(cat.mirror))
+            .set(m::baseurl.eq("https://moved.example.org/pub"))
+            .execute(t)
+            .unwrap();
+    });
+    let started = Instant::now();
+    while !print(&base, latest)
+        .await
+        .1
+        .starts_with("https://moved.example.org/")
+    {
+        assert!(started.elapsed() < Duration::from_secs(1), "not visible");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        metric(&base, MIRROR_FILLS).await,
+        fills,
+        "the index is rebuilt from the rows in memory"
+    );
+}
+
+async fn unknown_names_cost_nothing(db: TestDb) {
+    standard(&mut db.conn());
+    let cache = TestCache::new();
+    let base = spawn(with_cache(&db, &cache));
+    until(&base, "product=firefox-latest&lang=de", 200).await;
+    let before = [
+        metric(&base, QUERIES).await,
+        metric(&base, MIRROR_FILLS).await,
+        metric(&base, "bounce_shared_cache_lookups_total").await,
+        metric(&base, "bounce_memcached_calls").await,
+    ];
+    for i in 0..200 {
+        for q in [
+            format!("product=junk-{i}&lang=de"),
+            format!("product=firefox-latest&os=junk-{i}"),
+            format!("product=fírefox-lätest-{i}&os=wîn"),
+        ] {
+            assert_eq!(print(&base, &q).await.0, 404, "{q}");
+        }
+    }
+    let after = [
+        metric(&base, QUERIES).await,
+        metric(&base, MIRROR_FILLS).await,
+        metric(&base, "bounce_shared_cache_lookups_total").await,
+        metric(&base, "bounce_memcached_calls").await,
+    ];
+    // The generation watch polls memcached in the background; requests add nothing else.
+    assert_eq!(
+        before[..3],
+        after[..3],
+        "no query, no fill, no shared lookup"
+    );
+    assert!(
+        after[3] - before[3] < 100.0,
+        "memcached calls: {before:?} → {after:?}"
+    );
+}
+
+async fn rows_read_before_a_change_are_never_served(db: TestDb) {
+    use bouncer_core::schema::mirror_location_mirror_map as map;
+    // memcached holds the rows another instance read; then the rows change and the change
+    // is committed, but its publication is lost. A starting instance learns the change from
+    // the log and does not take the older rows from memcached.
+    let cat = standard(&mut db.conn());
+    let cache = TestCache::new();
+    let cfg = with_cache(&db, &cache);
+    let beta = "product=firefox-beta-latest&lang=de";
+    let first = spawn(cfg.clone());
+    until(&first, beta, 200).await;
+    write(&db, None, &[Change::Location(cat.beta_win)], |t| {
+        diesel::update(map::table.filter(map::location_id.eq(cat.beta_win)))
+            .set(map::healthy.eq(false))
+            .execute(t)
+            .unwrap();
+    });
+    let second = spawn(cfg);
+    assert_eq!(
+        print(&second, beta).await.0,
+        404,
+        "the older shared rows are not served"
+    );
+    assert_eq!(metric(&second, "bounce_shared_cache_hits_total").await, 0.0);
+}
+
+/// A writer that predates the change log: bumps the generation and publishes it, with no
+/// list (bounce then reloads everything).
 fn add_alias(db: &TestDb, cache: Option<&Memcached>, alias_name: &str, product: &str) {
     use diesel::Connection;
     let mut c = db.conn();

@@ -65,8 +65,11 @@ SELECT s.log_date, COALESCE(s.check_time, s.log_date), s.mirror_id, s.mirror_act
        COALESCE(s.mirror_rating, 0), COALESCE(s.reason, '')
 FROM @SRC@.sentry_log s JOIN @DST@.mirror_mirrors m ON m.id = s.mirror_id;
 
--- Caches and replicas key on the generation: the imported catalogue is a new one.
+-- Caches and replicas key on the generation: the imported catalogue is a new one, and the
+-- change log says "everything" for it (the one write path, as core's changes::record).
 UPDATE @DST@.bouncer_generation SET value = value + 1 WHERE name = 'catalogue';
+INSERT INTO @DST@.bouncer_changes (generation, kind, entity)
+SELECT value, 'all', 0 FROM @DST@.bouncer_generation WHERE name = 'catalogue';
 INSERT INTO @DST@.bouncer_audit_log (created_at, actor, action, target, before_json, after_json)
 VALUES (NOW(6), 'import', 'catalogue.import', 'database:@SRC@', NULL, NULL);
 COMMIT;

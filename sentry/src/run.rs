@@ -211,6 +211,7 @@ fn write_reports(
         written.states.extend(effect.states);
         if let Some(g) = effect.generation {
             if let Some(cache) = cache {
+                bouncer_core::changes::publish(cache, g, &effect.changes);
                 bouncer_core::generation::publish(cache, g);
             }
             tracing::info!(

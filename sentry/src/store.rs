@@ -6,6 +6,7 @@ use crate::check::{Loc, MirrorReport, Target};
 use crate::health::{self, MirrorState, Policy, RowState, State, Transition};
 use crate::probe::Class;
 use crate::{RunOptions, SentryError};
+use bouncer_core::changes::Change;
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{MirrorHealth, NewAuditEntry, SentryLog};
 use bouncer_core::schema::{
@@ -109,6 +110,8 @@ pub struct BatchEffect {
     /// Something bounce reads changed (and the generation was bumped).
     pub catalogue_changed: bool,
     pub generation: Option<i64>,
+    /// What changed for bounce (recorded in the change log under `generation`).
+    pub changes: Vec<Change>,
     /// Health state of each written mirror after the batch.
     pub states: Vec<State>,
 }
@@ -124,13 +127,16 @@ pub fn write_batch(
     conn.transaction::<_, SentryError, _>(|conn| {
         let mut effect = BatchEffect::default();
         for report in reports {
-            if let Some((changed, state)) = write_report(conn, policy, report, locs, now)? {
-                effect.catalogue_changed |= changed;
+            if let Some((changes, state)) = write_report(conn, policy, report, locs, now)? {
+                effect.changes.extend(changes);
                 effect.states.push(state);
             }
         }
-        if effect.catalogue_changed {
-            effect.generation = Some(bouncer_core::generation::bump(conn)?);
+        effect.changes.sort();
+        effect.changes.dedup();
+        if !effect.changes.is_empty() {
+            effect.catalogue_changed = true;
+            effect.generation = Some(bouncer_core::changes::record(conn, &effect.changes)?);
         }
         Ok(effect)
     })
@@ -138,14 +144,15 @@ pub fn write_batch(
 
 type MapRow = (i64, i32, bool, bool, i32, i32);
 
-/// One mirror's results; `None` when the mirror was deleted during the run.
+/// One mirror's results and what they changed for bounce; `None` when the mirror was
+/// deleted during the run.
 fn write_report(
     conn: &mut DbConnection,
     policy: &Policy,
     report: &MirrorReport,
     locs: &[Loc],
     now: NaiveDateTime,
-) -> Result<Option<(bool, State)>, SentryError> {
+) -> Result<Option<(Vec<Change>, State)>, SentryError> {
     let Some((name, rating)) = mirror_mirrors::table
         .find(report.mirror_id)
         .select((mirror_mirrors::name, mirror_mirrors::rating))
@@ -154,7 +161,8 @@ fn write_report(
     else {
         return Ok(None);
     };
-    let mut changed = write_map_rows(conn, policy, report, locs)?;
+    let mut changes = write_map_rows(conn, policy, report, locs)?;
+    let mirror = Change::Mirror(report.mirror_id);
     let reason = report.summary(locs);
     let run_ok = report.run_ok();
     diesel::insert_into(sentry_log::table)
@@ -182,7 +190,9 @@ fn write_report(
             ok_streak: h.ok_streak,
         });
     let (next, transition) = health::mirror_step(policy, prev, run_ok);
-    changed |= next.weight_percent != prev.weight_percent;
+    if next.weight_percent != prev.weight_percent {
+        changes.push(mirror);
+    }
     let row = MirrorHealth {
         mirror_id: report.mirror_id,
         state: next.state.as_str().to_owned(),
@@ -234,19 +244,20 @@ fn write_report(
             now,
         )?;
         tracing::warn!(mirror = %name, rating, cut, "{why}; rating cut by 10 %");
-        changed = true;
+        changes.push(mirror);
     }
-    Ok(Some((changed, next.state)))
+    Ok(Some((changes, next.state)))
 }
 
-/// Applies the row-level hysteresis to the map; returns whether a row bounce reads changed.
+/// Applies the row-level hysteresis to the map; returns the locations whose rows bounce
+/// reads changed.
 /// A mirror-wide failure only touches existing rows; probed pairs get a row if missing.
 fn write_map_rows(
     conn: &mut DbConnection,
     policy: &Policy,
     report: &MirrorReport,
     locs: &[Loc],
-) -> Result<bool, SentryError> {
+) -> Result<Vec<Change>, SentryError> {
     use map_health::dsl as m;
     let existing: HashMap<i32, (i64, RowState)> = m::map_health
         .filter(m::mirror_id.eq(report.mirror_id))
@@ -282,7 +293,7 @@ fn write_map_rows(
             .filter_map(|(i, o)| locs.get(*i).map(|l| (l.id, o.class)))
             .collect()
     };
-    let mut changed = false;
+    let mut changed = Vec::new();
     for (location_id, class) in results {
         let prev = existing.get(&location_id);
         let next = health::row_step(policy, prev.map(|(_, s)| *s), class);
@@ -295,13 +306,15 @@ fn write_map_rows(
         match prev {
             Some((_, s)) if *s == next => {}
             Some((id, s)) => {
-                changed |= (s.active, s.healthy) != (next.active, next.healthy);
+                if (s.active, s.healthy) != (next.active, next.healthy) {
+                    changed.push(Change::Location(location_id));
+                }
                 diesel::update(m::map_health.find(*id))
                     .set(values)
                     .execute(conn)?;
             }
             None => {
-                changed = true;
+                changed.push(Change::Location(location_id));
                 diesel::insert_into(m::map_health)
                     .values((
                         m::location_id.eq(location_id),

@@ -1,13 +1,14 @@
 //! The one way handlers of both APIs reach the master: a pooled connection off the async
 //! executor, and after every committed write the catalogue generation published to
-//! memcached, so every bounce instance drops what it cached before the write (read your
-//! writes for release automation, which checks bounce right after setting aliases).
+//! memcached with the list of what changed, so every bounce instance updates exactly those
+//! entries (read your writes for release automation, which checks bounce right after
+//! setting aliases).
 
 use crate::error::{Result, TuxedoError};
 use crate::AppState;
 use actix_web::web;
 use bouncer_core::db::{self, DbConnection};
-use bouncer_core::generation;
+use bouncer_core::{changes, generation};
 
 /// Runs `f` on a master connection in the blocking pool. When `write` is set and `f`
 /// succeeded (its transaction committed), publishes the master's generation. A failed
@@ -21,9 +22,13 @@ where
     let state = state.clone();
     web::block(move || {
         let mut conn = db::conn(&state.master)?;
+        let before = match write {
+            true => generation::current(&mut conn).ok(),
+            false => None,
+        };
         let out = f(&mut conn)?;
         if write {
-            publish(&mut conn, &state);
+            publish(&mut conn, &state, before);
         }
         Ok(out)
     })
@@ -31,8 +36,15 @@ where
     .map_err(|e| TuxedoError::Internal(e.to_string()))?
 }
 
-fn publish(conn: &mut DbConnection, state: &AppState) {
-    match generation::publish_current(conn, state.cache.as_deref()) {
+/// Publishes the change lists of the generations after `before` (what this write, and any
+/// write that committed meanwhile, changed), then the generation.
+fn publish(conn: &mut DbConnection, state: &AppState, before: Option<i64>) {
+    let cache = state.cache.as_deref();
+    let published = match before {
+        Some(before) => changes::publish_since(conn, cache, before),
+        None => generation::publish_current(conn, cache),
+    };
+    match published {
         Ok(g) => tracing::debug!(generation = g, "generation published"),
         Err(e) => tracing::warn!(error = %e, "could not publish the catalogue generation"),
     }

@@ -4,6 +4,7 @@
 mod common;
 
 use bouncer_core::cache::Memcached;
+use bouncer_core::changes::{self, Change};
 use bouncer_core::generation;
 use bouncer_test_support::{db_tests, TestCache, TestDb};
 use common::*;
@@ -43,11 +44,20 @@ fn json_writes_publish_the_generation(db: &TestDb) {
         );
         let master = generation::current(&mut db.conn()).unwrap();
         assert_eq!(generation::published(&reader), Some(master));
+        let published = changes::published(&reader, master).unwrap();
+        assert!(
+            matches!(published[..], [Change::AllLocations, Change::Mirror(_)]),
+            "a new mirror: its row and every location's rows, {published:?}"
+        );
         let rules = serde_json::json!([{"conditions": [{"field": "os", "op": "equals", "value": "x"}], "set_os": "win"}]);
         assert_eq!(t.admin("PUT", "/rules", Some(rules)).await.0, 200);
         let after = generation::current(&mut db.conn()).unwrap();
         assert!(after > master);
         assert_eq!(generation::published(&reader), Some(after));
+        assert_eq!(
+            changes::published(&reader, after),
+            Some(vec![Change::Rules])
+        );
     });
 }
 
@@ -73,6 +83,16 @@ fn xml_writes_publish_the_generation(db: &TestDb) {
         );
         let master = generation::current(&mut db.conn()).unwrap();
         assert_eq!(generation::published(&reader), Some(master));
+        let product: i32 = {
+            use bouncer_core::schema::mirror_products::dsl::*;
+            use diesel::prelude::*;
+            mirror_products.select(id).first(&mut db.conn()).unwrap()
+        };
+        assert_eq!(
+            changes::published(&reader, master),
+            Some(vec![Change::Product(product)]),
+            "the list names what the write changed"
+        );
         let (status, _) = t
             .post(
                 "create_update_alias",
@@ -83,6 +103,10 @@ fn xml_writes_publish_the_generation(db: &TestDb) {
         let after = generation::current(&mut db.conn()).unwrap();
         assert!(after > master);
         assert_eq!(generation::published(&reader), Some(after));
+        assert!(matches!(
+            changes::published(&reader, after).as_deref(),
+            Some([Change::Alias(_)])
+        ));
         // A failed write publishes nothing new.
         assert_eq!(
             t.post("product_add", &[("product", "Firefox")]).await.0,

@@ -1,5 +1,5 @@
-//! The database side of the catalogue: one function per entry kind, each a few indexed
-//! queries on one connection.
+//! The database side of the snapshot and the mirror rows: one function per piece, each a
+//! few indexed queries on one connection.
 
 use crate::metrics::Metrics;
 use bouncer_core::db::DbConnection;
@@ -9,57 +9,68 @@ use bouncer_core::selection::{MirrorCandidate, RegionPolicy};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 
-/// The small tables, loaded whole.
-#[derive(Debug, Default)]
+/// The small tables, whole: rules, regions, countries, and every mirror with its rating,
+/// ramp and regions. Patched per change (see [`super::watch`]); `seq` moves with every
+/// patch, so a location's built mirror set knows when it has to be rebuilt.
+#[derive(Debug, Default, Clone)]
 pub struct Snapshot {
-    pub rules: RuleSet,
+    pub seq: u64,
+    pub rules: Arc<RuleSet>,
     pub regions: HashMap<i32, RegionPolicy>,
     /// Upper-case country code → region id.
     pub countries: HashMap<String, i32>,
     pub mirror_regions: HashMap<i32, Vec<i32>>,
+    /// Mirrors users may be sent to (a base URL that is not absolute http(s) is left out).
+    pub mirrors: HashMap<i32, MirrorInfo>,
 }
 
-/// What (product, os) resolves to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Resolved {
-    NoOs,
-    NoProduct,
-    NoLocation,
-    Found(Target),
+/// What a mirror contributes to every location it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorInfo {
+    pub base: Arc<str>,
+    pub rating: i32,
+    pub active: bool,
+    /// sentry's ramp after recovery (`bouncer_mirror_health.weight_percent`); no row = 100.
+    pub weight_percent: Option<i32>,
 }
 
-/// A file bounce can redirect to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Target {
-    pub location_id: i32,
-    pub path: String,
-    pub ssl_only: bool,
-    /// Languages as stored; empty = the product accepts every language.
-    pub langs: Vec<String>,
-}
-
-impl Target {
-    /// The language to put in the path: the stored spelling when the product lists
-    /// languages (none matching = not offered), else the requested one.
-    pub fn language<'a>(&'a self, requested: &'a str) -> Option<&'a str> {
-        if self.langs.is_empty() {
-            return Some(requested);
-        }
-        self.langs
-            .iter()
-            .find(|l| l.eq_ignore_ascii_case(requested))
-            .map(String::as_str)
-    }
-}
-
+/// Everything (5 queries).
 pub fn snapshot(c: &mut DbConnection, m: &Metrics) -> QueryResult<Snapshot> {
-    m.db_queries.inc_by(4);
+    let rules = rules(c, m)?;
+    let (regions, countries, mirror_regions) = network(c, m)?;
+    m.db_queries.inc();
+    let mirrors = mirror_infos(c, None)?;
+    Ok(Snapshot {
+        seq: 0,
+        rules,
+        regions,
+        countries,
+        mirror_regions,
+        mirrors,
+    })
+}
+
+pub fn rules(c: &mut DbConnection, m: &Metrics) -> QueryResult<Arc<RuleSet>> {
+    m.db_queries.inc();
     let rows = rules_rows(c)?;
     let (rules, errors) = RuleSet::from_rows(&rows);
     for (id, error) in errors {
         tracing::error!(rule = id, %error, "rewrite rule skipped");
     }
+    Ok(Arc::new(rules))
+}
+
+type Network = (
+    HashMap<i32, RegionPolicy>,
+    HashMap<String, i32>,
+    HashMap<i32, Vec<i32>>,
+);
+
+/// Regions, countries and mirror regions (3 queries).
+pub fn network(c: &mut DbConnection, m: &Metrics) -> QueryResult<Network> {
+    m.db_queries.inc_by(3);
     let regions = geoip_regions::table
         .select((
             geoip_regions::id,
@@ -101,12 +112,53 @@ pub fn snapshot(c: &mut DbConnection, m: &Metrics) -> QueryResult<Snapshot> {
     {
         mirror_regions.entry(mirror).or_default().push(region);
     }
-    Ok(Snapshot {
-        rules,
-        regions,
-        countries,
-        mirror_regions,
-    })
+    Ok((regions, countries, mirror_regions))
+}
+
+/// One mirror as it is now (`None`: deleted or not servable) and its regions (2 queries).
+pub fn mirror(
+    c: &mut DbConnection,
+    m: &Metrics,
+    id: i32,
+) -> QueryResult<(Option<MirrorInfo>, Vec<i32>)> {
+    m.db_queries.inc_by(2);
+    let info = mirror_infos(c, Some(id))?.remove(&id);
+    let regions = geoip_mirror_region_map::table
+        .filter(geoip_mirror_region_map::mirror_id.eq(id))
+        .select(geoip_mirror_region_map::region_id)
+        .load::<i32>(c)?;
+    Ok((info, regions))
+}
+
+fn mirror_infos(c: &mut DbConnection, only: Option<i32>) -> QueryResult<HashMap<i32, MirrorInfo>> {
+    let mut q = mirror_mirrors::table
+        .left_join(bouncer_mirror_health::table)
+        .select((
+            mirror_mirrors::id,
+            mirror_mirrors::baseurl,
+            mirror_mirrors::rating,
+            mirror_mirrors::active,
+            bouncer_mirror_health::weight_percent.nullable(),
+        ))
+        .into_boxed();
+    if let Some(id) = only {
+        q = q.filter(mirror_mirrors::id.eq(id));
+    }
+    Ok(q.load::<(i32, String, i32, bool, Option<i32>)>(c)?
+        .into_iter()
+        .filter(|(_, base, ..)| valid_base(base))
+        .map(|(id, base, rating, active, weight_percent)| {
+            (
+                id,
+                MirrorInfo {
+                    base: base.into(),
+                    rating,
+                    active,
+                    weight_percent,
+                },
+            )
+        })
+        .collect())
 }
 
 fn rules_rows(c: &mut DbConnection) -> QueryResult<Vec<bouncer_core::models::RewriteRuleRow>> {
@@ -116,91 +168,20 @@ fn rules_rows(c: &mut DbConnection) -> QueryResult<Vec<bouncer_core::models::Rew
     })
 }
 
-pub fn resolve(
-    c: &mut DbConnection,
-    m: &Metrics,
-    product: &str,
-    os: &str,
-) -> QueryResult<Resolved> {
-    m.db_queries.inc();
-    let related: Option<String> = mirror_aliases::table
-        .filter(mirror_aliases::alias.eq(product))
-        .select(mirror_aliases::related_product)
-        .first(c)
-        .optional()?;
-    let product = related.as_deref().unwrap_or(product);
-    m.db_queries.inc();
-    let Some(os_id) = mirror_os::table
-        .filter(mirror_os::name.eq(os))
-        .select(mirror_os::id)
-        .first::<i32>(c)
-        .optional()?
-    else {
-        return Ok(Resolved::NoOs);
-    };
-    m.db_queries.inc();
-    let Some((product_id, ssl_only)) = mirror_products::table
-        .filter(mirror_products::name.eq(product))
-        .select((mirror_products::id, mirror_products::ssl_only))
-        .first::<(i32, bool)>(c)
-        .optional()?
-    else {
-        return Ok(Resolved::NoProduct);
-    };
-    m.db_queries.inc_by(2);
-    let langs = mirror_product_langs::table
-        .filter(mirror_product_langs::product_id.eq(product_id))
-        .select(mirror_product_langs::language)
-        .load::<String>(c)?;
-    let location = mirror_locations::table
-        .filter(mirror_locations::product_id.eq(product_id))
-        .filter(mirror_locations::os_id.eq(os_id))
-        .select((mirror_locations::id, mirror_locations::path))
-        .first::<(i32, String)>(c)
-        .optional()?;
-    Ok(match location {
-        // A path must start with '/': appended to a base URL it then cannot change the
-        // host the user is sent to.
-        Some((location_id, path)) if path.starts_with('/') => Resolved::Found(Target {
-            location_id,
-            path,
-            ssl_only,
-            langs,
-        }),
-        Some((location_id, path)) => {
-            tracing::error!(
-                location_id,
-                path,
-                "location path does not start with '/'; not served"
-            );
-            Resolved::NoLocation
-        }
-        None => Resolved::NoLocation,
-    })
-}
-
-/// One mirror's row for one location, as stored in the shared tier (short field names:
-/// a location served by 10,000 mirrors must still fit in one memcached item).
+/// One map row of one location, as stored in the shared tier (short field names: a
+/// location served by 10,000 mirrors must still fit in one memcached item). What the
+/// mirror itself contributes comes from the snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MirrorRow {
     #[serde(rename = "i")]
     pub id: i32,
-    #[serde(rename = "b")]
-    pub base: String,
-    #[serde(rename = "r")]
-    pub rating: i32,
-    #[serde(rename = "m")]
-    pub mirror_active: bool,
     #[serde(rename = "l")]
     pub location_active: bool,
     #[serde(rename = "h")]
     pub healthy: bool,
-    /// sentry's ramp after recovery (`bouncer_mirror_health.weight_percent`); no row = 100.
-    #[serde(rename = "w")]
-    pub weight_percent: Option<i32>,
 }
 
-/// The map rows of one location with their mirrors and health.
+/// The map rows of one location.
 pub fn mirror_rows(
     c: &mut DbConnection,
     m: &Metrics,
@@ -208,50 +189,38 @@ pub fn mirror_rows(
 ) -> QueryResult<Vec<MirrorRow>> {
     m.db_queries.inc();
     let rows = mirror_location_mirror_map::table
-        .inner_join(mirror_mirrors::table.left_join(bouncer_mirror_health::table))
         .filter(mirror_location_mirror_map::location_id.eq(location_id))
         .select((
-            mirror_mirrors::id,
-            mirror_mirrors::baseurl,
-            mirror_mirrors::rating,
-            mirror_mirrors::active,
+            mirror_location_mirror_map::mirror_id,
             mirror_location_mirror_map::active,
             mirror_location_mirror_map::healthy,
-            bouncer_mirror_health::weight_percent.nullable(),
         ))
-        .order(mirror_mirrors::id.asc())
-        .load::<(i32, String, i32, bool, bool, bool, Option<i32>)>(c)?;
+        .order(mirror_location_mirror_map::mirror_id.asc())
+        .load::<(i32, bool, bool)>(c)?;
     Ok(rows
         .into_iter()
-        .map(
-            |(id, base, rating, mirror_active, location_active, healthy, weight_percent)| {
-                MirrorRow {
-                    id,
-                    base,
-                    rating,
-                    mirror_active,
-                    location_active,
-                    healthy,
-                    weight_percent,
-                }
-            },
-        )
+        .map(|(id, location_active, healthy)| MirrorRow {
+            id,
+            location_active,
+            healthy,
+        })
         .collect())
 }
 
-/// Selection candidates from rows: the effective weight is the rating scaled by sentry's
-/// ramp (rounded up, so a ramping mirror is never rounded out), regions from the snapshot.
-pub fn candidates(rows: Vec<MirrorRow>, snapshot: &Snapshot) -> Vec<MirrorCandidate> {
-    rows.into_iter()
-        .filter(|r| valid_base(&r.base))
-        .map(|r| {
-            let pct = i64::from(r.weight_percent.unwrap_or(100).clamp(0, 100));
-            let effective = (i64::from(r.rating.max(0)) * pct + 99) / 100;
-            MirrorCandidate {
+/// Selection candidates from rows and the snapshot: the effective weight is the rating
+/// scaled by sentry's ramp (rounded up, so a ramping mirror is never rounded out). Rows of
+/// mirrors the snapshot does not have (deleted, or not servable) are left out.
+pub fn candidates(rows: &[MirrorRow], snapshot: &Snapshot) -> Vec<MirrorCandidate> {
+    rows.iter()
+        .filter_map(|r| {
+            let info = snapshot.mirrors.get(&r.id)?;
+            let pct = i64::from(info.weight_percent.unwrap_or(100).clamp(0, 100));
+            let effective = (i64::from(info.rating.max(0)) * pct + 99) / 100;
+            Some(MirrorCandidate {
                 mirror_id: r.id,
-                base_url: r.base.into(),
+                base_url: Arc::clone(&info.base),
                 rating: i32::try_from(effective).unwrap_or(i32::MAX),
-                mirror_active: r.mirror_active,
+                mirror_active: info.active,
                 location_active: r.location_active,
                 healthy: r.healthy,
                 regions: snapshot
@@ -259,7 +228,7 @@ pub fn candidates(rows: Vec<MirrorRow>, snapshot: &Snapshot) -> Vec<MirrorCandid
                     .get(&r.id)
                     .cloned()
                     .unwrap_or_default(),
-            }
+            })
         })
         .collect()
 }

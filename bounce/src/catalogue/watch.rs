@@ -1,30 +1,44 @@
-//! Watching the catalogue generation, so a committed write reaches every instance within
-//! a fraction of a second without a database query per request.
+//! Watching the catalogue generation and applying the change log, so a committed write
+//! reaches every instance within a fraction of a second and costs what it changed.
 //!
-//! tuxedo and sentry publish the generation to memcached after each commit; bounce reads
-//! it every `generation_poll_ms`. Without a usable published value (no memcached, server
-//! down, key evicted) it reads the generation from a database every
-//! `generation_db_poll_ms` instead, and while there is one, still every
-//! `generation_verify_ms`, so that a write whose publication failed is not missed. When
-//! the expected generation moves the in-process tier is emptied; it becomes the larger of
-//! the observed value and the master's, so a late, smaller value from a slow writer cannot
-//! hide a newer write.
+//! tuxedo and sentry publish each generation's change list and then the generation to
+//! memcached after each commit; bounce reads the generation every `generation_poll_ms`.
+//! Without a usable published value (no memcached, server down, key evicted) it reads the
+//! generation from a database every `generation_db_poll_ms` instead, and while there is
+//! one, still every `generation_verify_ms`, so that a write whose publication failed is not
+//! missed. The expected generation only moves up, so a late, smaller value from a slow
+//! writer cannot hide a newer write.
+//!
+//! When the expected generation passes the applied one, the lists of the generations in
+//! between are taken from memcached (or from the log on a reader that has caught up), the
+//! entities they name are read again on such a reader, and the new name space and snapshot
+//! are swapped in at once; location rows named are dropped. A generation without a list,
+//! or one that says "everything", reloads everything. Nothing is swapped until every read
+//! succeeded on a reader that had the expected generation; until then the previous state
+//! keeps being served and the next check tries again.
 
-use super::{Catalogue, Sources};
-use bouncer_core::db::{self, DbPool};
+use super::load;
+use super::names::{self, Names};
+use super::readers::connect;
+use super::{Catalogue, Snapshot, Sources};
+use crate::BounceError;
+use bouncer_core::changes::{self, Change, Touched};
+use bouncer_core::db::{self, DbConnection, DbPool};
 use bouncer_core::generation;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Polling intervals and where the truth lives.
+/// Polling intervals.
 #[derive(Clone)]
 pub struct WatchConfig {
     pub cache_every: Duration,
     pub db_every: Duration,
     /// How often the database is read although memcached has a published value.
     pub verify_every: Duration,
-    /// The master, asked for its generation when a change is seen (if configured).
+    /// The master, asked for its generation when a database poll (no published value)
+    /// sees a change: a replica may not have the newest write yet.
     pub master: Option<DbPool>,
 }
 
@@ -36,10 +50,13 @@ pub struct WatchState {
     /// published value below it (a lost publication) cannot pull the expectation back
     /// down on the checks in between.
     db_value: Option<i64>,
-    seen: Option<i64>,
 }
 
-/// Reads the generation once and applies a change; returns the expected generation.
+/// How many generations' lists are fetched one by one from memcached; a longer gap reads
+/// the log from the database in one query.
+const MAX_LIST_GETS: i64 = 64;
+
+/// Reads the generation once and catches up with it; returns the expected generation.
 pub fn check(catalogue: &Catalogue, cfg: &WatchConfig, state: &mut WatchState) -> i64 {
     let sources: &Sources = catalogue.sources();
     let published = sources.cache.as_deref().and_then(generation::published);
@@ -50,41 +67,210 @@ pub fn check(catalogue: &Catalogue, cfg: &WatchConfig, state: &mut WatchState) -
     if state.last_db_poll.is_none_or(|t| t.elapsed() >= every) {
         state.last_db_poll = Some(Instant::now());
         catalogue.metrics().watch_queries.inc();
+        let before = state.db_value;
         state.db_value = read_db(&sources.readers);
-    }
-    let observed = match (published, state.db_value) {
-        (Some(p), Some(d)) => Some(p.max(d)),
-        (p, d) => p.or(d),
-    };
-    if let Some(v) = observed {
-        if state.seen != Some(v) {
-            let master = cfg.master.as_ref().and_then(|p| {
+        if published.is_none() && state.db_value != before {
+            if let Some(master) = &cfg.master {
                 catalogue.metrics().watch_queries.inc();
-                read_db(std::slice::from_ref(p))
-            });
-            let expected = v.max(master.unwrap_or(0));
-            let before = sources.generation.swap(expected, Ordering::Relaxed);
-            if before != 0 && before != expected {
-                catalogue.invalidate();
+                let truth = read_db(std::slice::from_ref(master));
+                state.db_value = state.db_value.into_iter().chain(truth).max();
             }
-            if before != expected {
-                tracing::info!(
-                    generation = expected,
-                    previous = before,
-                    "catalogue generation changed"
-                );
-            }
-            state.seen = Some(v);
         }
     }
-    sources.generation.load(Ordering::Relaxed)
+    let observed = published.into_iter().chain(state.db_value).max();
+    if let Some(v) = observed {
+        let before = sources.generation.fetch_max(v, Ordering::AcqRel);
+        if v > before {
+            tracing::info!(
+                generation = v,
+                previous = before,
+                "catalogue generation changed"
+            );
+        }
+    }
+    if let Err(e) = catch_up(catalogue) {
+        tracing::warn!(error = %e, "catalogue not brought up to date; retrying");
+    }
+    sources.generation.load(Ordering::Acquire)
 }
 
-/// Checks once now (so the first requests already know the generation), then on a
-/// blocking thread every `cache_every` until the process ends.
+/// Brings the in-memory catalogue to the expected generation (a full load the first time).
+pub fn catch_up(catalogue: &Catalogue) -> Result<(), BounceError> {
+    let _one = catalogue
+        .apply_lock
+        .lock()
+        .map_err(|_| BounceError::Bug("catalogue update lock poisoned".into()))?;
+    let sources = catalogue.sources();
+    let expected = sources.generation.load(Ordering::Acquire);
+    let applied = catalogue.applied();
+    if applied > 0 && applied >= expected {
+        return Ok(());
+    }
+    let lists = match applied {
+        0 => None,
+        _ => published_lists(sources, applied, expected),
+    };
+    let (mut conn, seen, behind) = connect(sources, catalogue.metrics(), expected)?;
+    if behind && applied > 0 {
+        return Err(BounceError::Unavailable(format!(
+            "no reader has generation {expected} yet (freshest: {seen})"
+        )));
+    }
+    sources.generation.fetch_max(seen, Ordering::AcqRel);
+    if applied == 0 {
+        return load_everything(catalogue, &mut conn, seen);
+    }
+    let (lists, target) = match lists {
+        Some(l) => (l, expected),
+        None => {
+            catalogue.metrics().db_queries.inc();
+            (changes::since(&mut conn, applied)?, seen)
+        }
+    };
+    let complete = (applied + 1..=target).all(|g| lists.contains_key(&g));
+    let all: Vec<(i64, Change)> = lists
+        .into_iter()
+        .filter(|(g, _)| *g <= target)
+        .flat_map(|(g, l)| l.into_iter().map(move |c| (g, c)))
+        .collect();
+    if !complete || all.iter().any(|(_, c)| *c == Change::Everything) {
+        tracing::info!(
+            from = applied,
+            to = target,
+            "change log incomplete or says everything; reloading all"
+        );
+        return load_everything(catalogue, &mut conn, target.max(seen));
+    }
+    apply(catalogue, &mut conn, &all)?;
+    catalogue.applied.store(target, Ordering::Release);
+    catalogue.metrics().changes_applied.inc_by(all.len() as u64);
+    Ok(())
+}
+
+/// The published lists of the generations after `applied` up to `expected`, when
+/// memcached has every one of them.
+fn published_lists(
+    sources: &Sources,
+    applied: i64,
+    expected: i64,
+) -> Option<BTreeMap<i64, Vec<Change>>> {
+    let cache = sources.cache.as_deref()?;
+    if expected - applied > MAX_LIST_GETS {
+        return None;
+    }
+    (applied + 1..=expected)
+        .map(|g| Some((g, changes::published(cache, g)?)))
+        .collect()
+}
+
+/// Everything from one connection at generation `seen` or later; location rows read
+/// before the oldest generation the log still covers are no longer trusted.
+fn load_everything(
+    catalogue: &Catalogue,
+    conn: &mut DbConnection,
+    seen: i64,
+) -> Result<(), BounceError> {
+    let m = catalogue.metrics();
+    let q = |e: diesel::result::Error| BounceError::Unavailable(format!("database: {e}"));
+    let names = names::load_all(conn, m).map_err(q)?;
+    let snapshot = load::snapshot(conn, m).map_err(q)?;
+    m.db_queries.inc_by(3);
+    let (horizon, per_location) = changes::location_history(conn, seen)?;
+    catalogue.floors.reset(horizon, per_location);
+    catalogue.mirrors.live.clear();
+    catalogue.install_all(names, snapshot, seen);
+    m.full_loads.inc();
+    tracing::info!(
+        generation = seen,
+        products = catalogue.names()?.products(),
+        "catalogue loaded"
+    );
+    Ok(())
+}
+
+/// Reads again what `all` names and swaps the result in.
+fn apply(
+    catalogue: &Catalogue,
+    conn: &mut DbConnection,
+    all: &[(i64, Change)],
+) -> Result<(), BounceError> {
+    let m = catalogue.metrics();
+    let q = |e: diesel::result::Error| BounceError::Unavailable(format!("database: {e}"));
+    let t: Touched = all.iter().map(|(_, c)| c).collect();
+
+    let old_names = catalogue.names()?;
+    let names = if !t.names() {
+        None
+    } else {
+        let mut n: Names = (*old_names).clone();
+        for &id in &t.products {
+            n.set_product(id, names::load_product(conn, m, id).map_err(q)?);
+        }
+        if t.all_aliases {
+            m.db_queries.inc();
+            n.replace_aliases(names::load_aliases(conn).map_err(q)?);
+        } else {
+            for &id in &t.aliases {
+                n.set_alias(id, names::load_alias(conn, m, id).map_err(q)?);
+            }
+        }
+        for &id in &t.oses {
+            n.set_os(id, names::load_os(conn, m, id).map_err(q)?);
+        }
+        Some(n)
+    };
+
+    let old = catalogue.snapshot()?;
+    let snapshot = if !t.snapshot() {
+        None
+    } else {
+        let mut s: Snapshot = (*old).clone();
+        s.seq += 1;
+        if t.rules {
+            s.rules = load::rules(conn, m).map_err(q)?;
+        }
+        if t.network {
+            (s.regions, s.countries, s.mirror_regions) = load::network(conn, m).map_err(q)?;
+        }
+        for &id in &t.mirrors {
+            let (info, regions) = load::mirror(conn, m, id).map_err(q)?;
+            match info {
+                Some(i) => s.mirrors.insert(id, i),
+                None => s.mirrors.remove(&id),
+            };
+            if !t.network {
+                match regions.is_empty() {
+                    true => s.mirror_regions.remove(&id),
+                    false => s.mirror_regions.insert(id, regions),
+                };
+            }
+        }
+        Some(s)
+    };
+
+    // Floors before anything else: a request that reads the new state must not find old
+    // rows kept.
+    for (g, c) in all {
+        match c {
+            Change::Location(id) => catalogue.drop_location(*id, *g),
+            Change::AllLocations => catalogue.drop_all_locations(*g),
+            _ => {}
+        }
+    }
+    if let Some(n) = names {
+        catalogue.names.store(Some(Arc::new(n)));
+    }
+    if let Some(s) = snapshot {
+        catalogue.snapshot.store(Some(Arc::new(s)));
+    }
+    Ok(())
+}
+
+/// Checks at once and then every `cache_every` until the process ends, on a blocking
+/// thread (requests that arrive before the first load wait for it, see
+/// [`Catalogue::ensure_loaded`]).
 pub fn start(catalogue: Arc<Catalogue>, cfg: WatchConfig) {
     let mut state = WatchState::default();
-    check(&catalogue, &cfg, &mut state);
     tokio::spawn(async move {
         let cfg = Arc::new(cfg);
         let mut tick = tokio::time::interval(cfg.cache_every.max(Duration::from_millis(10)));

@@ -6,6 +6,7 @@
 //! on plain in-memory data).
 
 pub mod cache;
+pub mod changes;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -187,6 +187,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The change log: what each generation changed (see `changes`).
+    bouncer_changes (id) {
+        id -> BigInt,
+        generation -> BigInt,
+        kind -> Text,
+        entity -> BigInt,
+    }
+}
+
 diesel::joinable!(mirror_product_langs -> mirror_products (product_id));
 diesel::joinable!(mirror_locations -> mirror_products (product_id));
 diesel::joinable!(mirror_locations -> mirror_os (os_id));
@@ -217,4 +227,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     bouncer_rewrite_rules,
     bouncer_generation,
     bouncer_mirror_health,
+    bouncer_changes,
 );

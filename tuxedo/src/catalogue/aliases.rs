@@ -1,7 +1,7 @@
 //! Aliases: a name bounce resolves to a product (`firefox-latest` → `Firefox-126.0`).
 
 use super::products::{lookup, ProductRef, MAX_NAME};
-use super::{audit, bump, valid_name};
+use super::{audit, bump, valid_name, Change};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{Alias, NewAlias};
@@ -73,7 +73,14 @@ pub fn create_or_update(
                 Outcome::Created
             }
         };
-        bump(conn)?;
+        let alias_id = match &existing {
+            Some(a) => a.id,
+            None => mirror_aliases::table
+                .filter(mirror_aliases::alias.eq(alias))
+                .select(mirror_aliases::id)
+                .first(conn)?,
+        };
+        bump(conn, &[Change::Alias(alias_id)])?;
         let name = existing
             .map(|a| a.alias)
             .unwrap_or_else(|| alias.to_owned());
@@ -113,7 +120,7 @@ pub fn delete(conn: &mut DbConnection, actor: &str, alias: &str) -> Result<()> {
                 key: alias.to_owned(),
             })?;
         diesel::delete(mirror_aliases::table.find(existing.id)).execute(conn)?;
-        bump(conn)?;
+        bump(conn, &[Change::Alias(existing.id)])?;
         audit(
             conn,
             actor,

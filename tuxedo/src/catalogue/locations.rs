@@ -1,7 +1,7 @@
 //! Download locations: one path per (product, operating system).
 
 use super::products::{lookup, ProductRef};
-use super::{audit, bump, is_unique_violation, matching_products, valid_name, Match};
+use super::{audit, bump, is_unique_violation, matching_products, valid_name, Change, Match};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{Location, NewLocation, NewLocationMirror, Os, Product};
@@ -86,7 +86,10 @@ pub fn add(
                 .execute(conn)?;
         }
         mark_for_check(conn, p.id)?;
-        bump(conn)?;
+        bump(
+            conn,
+            &[Change::Product(p.id), Change::Location(location.id)],
+        )?;
         let after = view(&location, &o);
         audit(
             conn,
@@ -159,7 +162,7 @@ fn change_path(
         .set(mirror_locations::path.eq(path))
         .execute(conn)?;
     mark_for_check(conn, p.id)?;
-    bump(conn)?;
+    bump(conn, &[Change::Product(p.id)])?;
     let mut after = view(location, o);
     after.path = path.to_owned();
     audit(
@@ -188,7 +191,10 @@ pub fn delete(conn: &mut DbConnection, actor: &str, location_id: i32) -> Result<
     conn.transaction(|conn| {
         let (location, o, p) = by_id(conn, location_id)?;
         diesel::delete(mirror_locations::table.find(location.id)).execute(conn)?;
-        bump(conn)?;
+        bump(
+            conn,
+            &[Change::Product(p.id), Change::Location(location.id)],
+        )?;
         audit(
             conn,
             actor,

@@ -1,7 +1,7 @@
 //! Mirrors: where downloads are served from, their rating (share of traffic), whether they
 //! take traffic, the regions they serve, and what sentry found when it last checked them.
 
-use super::{audit, bump, is_unique_violation, valid_name};
+use super::{audit, bump, is_unique_violation, valid_name, Change};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{Mirror, MirrorHealth, NewLocationMirror, NewMirror, NewMirrorRegion};
@@ -118,7 +118,7 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewMirrorForm) -> Result
                 })
                 .execute(conn)?;
         }
-        bump(conn)?;
+        bump(conn, &[Change::Mirror(m.id), Change::AllLocations])?;
         let after = views(conn, vec![m])?.remove(0);
         audit(
             conn,
@@ -163,7 +163,7 @@ pub fn update(
             .map_err(|e| clash(e, &new_name))?;
         let after = get(conn, id)?;
         if after != before {
-            bump(conn)?;
+            bump(conn, &[Change::Mirror(id)])?;
             let (b, a) = (json!(before), json!(after));
             audit(
                 conn,
@@ -183,7 +183,7 @@ pub fn delete(conn: &mut DbConnection, actor: &str, id: i32) -> Result<()> {
     conn.transaction(|conn| {
         let before = get(conn, id)?;
         diesel::delete(mirror_mirrors::table.find(id)).execute(conn)?;
-        bump(conn)?;
+        bump(conn, &[Change::Mirror(id)])?;
         audit(
             conn,
             actor,
@@ -212,7 +212,7 @@ pub fn add_region(
                     region_id,
                 })
                 .execute(conn)?;
-            bump(conn)?;
+            bump(conn, &[Change::Mirror(id)])?;
             let change = json!({"mirror": m.name, "region": region.name});
             audit(
                 conn,
@@ -237,7 +237,7 @@ pub fn remove_region(conn: &mut DbConnection, actor: &str, id: i32, region_id: i
             key: format!("{}/{}", m.name, region.name),
         })?;
         diesel::delete(mrm::table.find(link_id)).execute(conn)?;
-        bump(conn)?;
+        bump(conn, &[Change::Mirror(id)])?;
         let change = json!({"mirror": m.name, "region": region.name});
         audit(
             conn,

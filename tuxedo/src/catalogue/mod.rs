@@ -18,6 +18,7 @@ pub mod rules;
 pub mod uptake;
 
 use crate::error::{Result, TuxedoError};
+pub(crate) use bouncer_core::changes::Change;
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::NewAuditEntry;
 use bouncer_core::schema::{bouncer_audit_log, mirror_os as os_t, mirror_products as products_t};
@@ -143,9 +144,10 @@ pub(crate) fn audit(
     Ok(())
 }
 
-/// Bumps the catalogue generation: the write changes what bounce serves.
-pub(crate) fn bump(conn: &mut DbConnection) -> Result<i64> {
-    Ok(bouncer_core::generation::bump(conn)?)
+/// Records what the write changed for bounce (a new catalogue generation and its change
+/// log rows); call inside the writing transaction.
+pub(crate) fn bump(conn: &mut DbConnection, changes: &[Change]) -> Result<i64> {
+    Ok(bouncer_core::changes::record(conn, changes)?)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Operating systems: the `os` of a download (`win64`, `osx`, …), in priority order.
 
-use super::{audit, bump, is_unique_violation, valid_name};
+use super::{audit, bump, is_unique_violation, valid_name, Change};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{NewOs, Os};
@@ -57,7 +57,7 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewOsForm) -> Result<OsV
         let os: Os = mirror_os::table
             .filter(mirror_os::name.eq(name))
             .first(conn)?;
-        bump(conn)?;
+        bump(conn, &[Change::Os(os.id)])?;
         let after = view(os);
         audit(
             conn,
@@ -89,7 +89,7 @@ pub fn update(conn: &mut DbConnection, actor: &str, id: i32, patch: &OsPatch) ->
             .map_err(|e| clash(e, &new_name))?;
         let after = view(find(conn, id)?);
         if after != before {
-            bump(conn)?;
+            bump(conn, &[Change::Os(id)])?;
             let (b, a) = (json!(before), json!(after));
             audit(
                 conn,
@@ -120,7 +120,7 @@ pub fn delete(conn: &mut DbConnection, actor: &str, id: i32) -> Result<()> {
             )));
         }
         diesel::delete(mirror_os::table.find(id)).execute(conn)?;
-        bump(conn)?;
+        bump(conn, &[Change::Os(id)])?;
         audit(
             conn,
             actor,

@@ -1,7 +1,7 @@
 //! What the JSON API adds for products: filtered listing, flags and renaming.
 
 use super::products::{lookup, one, target, with_languages, ProductRef, ProductView, MAX_NAME};
-use super::{audit, bump, is_unique_violation, valid_name, Match};
+use super::{audit, bump, is_unique_violation, valid_name, Change, Match};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::Product;
@@ -82,7 +82,7 @@ pub fn update(
             .execute(conn)?;
         let after = one(conn, id)?;
         if after != before {
-            bump(conn)?;
+            bump(conn, &[Change::Product(id), Change::Aliases])?;
             audit(
                 conn,
                 actor,

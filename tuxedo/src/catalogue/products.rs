@@ -1,6 +1,8 @@
 //! Products and their languages.
 
-use super::{audit, bump, is_unique_violation, matching_products, sort_key, valid_name, Match};
+use super::{
+    audit, bump, is_unique_violation, matching_products, sort_key, valid_name, Change, Match,
+};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{NewProduct, NewProductLang, Product};
@@ -104,7 +106,7 @@ pub fn add(
             })?;
         let product = lookup(conn, ProductRef::Name(name))?;
         insert_languages(conn, product.id, &languages)?;
-        bump(conn)?;
+        bump(conn, &[Change::Product(product.id)])?;
         let after = one(conn, product.id)?;
         audit(
             conn,
@@ -124,7 +126,7 @@ pub fn delete(conn: &mut DbConnection, actor: &str, product: ProductRef<'_>) -> 
         let p = lookup(conn, product)?;
         let before = one(conn, p.id)?;
         diesel::delete(mirror_products::table.find(p.id)).execute(conn)?;
-        bump(conn)?;
+        bump(conn, &[Change::Product(p.id)])?;
         audit(
             conn,
             actor,
@@ -151,7 +153,7 @@ pub fn add_languages(
         let p = lookup(conn, ProductRef::Name(product))?;
         let before = one(conn, p.id)?;
         insert_languages(conn, p.id, &languages)?;
-        bump(conn)?;
+        bump(conn, &[Change::Product(p.id)])?;
         let after = one(conn, p.id)?;
         audit(
             conn,
@@ -192,7 +194,7 @@ pub fn delete_languages(
         if removed == 0 {
             return Ok(());
         }
-        bump(conn)?;
+        bump(conn, &[Change::Product(p.id)])?;
         let after = one(conn, p.id)?;
         audit(
             conn,

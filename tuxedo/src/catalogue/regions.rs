@@ -1,7 +1,7 @@
 //! GeoIP regions (groups of countries served by a set of mirrors) and the country → region
 //! map bounce uses to pick a client's region.
 
-use super::{audit, bump, is_unique_violation, valid_name};
+use super::{audit, bump, is_unique_violation, valid_name, Change};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{CountryRegion, NewRegion, Region};
@@ -112,7 +112,7 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewRegionForm) -> Result
         let r: Region = geoip_regions::table
             .filter(geoip_regions::name.eq(name))
             .first(conn)?;
-        bump(conn)?;
+        bump(conn, &[Change::Network])?;
         let after = view(r);
         audit(
             conn,
@@ -169,7 +169,7 @@ pub fn update(
         let before = view(r);
         let after = view(find(conn, id)?);
         if after != before {
-            bump(conn)?;
+            bump(conn, &[Change::Network])?;
             let (b, a) = (json!(before), json!(after));
             audit(
                 conn,
@@ -196,7 +196,7 @@ pub fn delete(conn: &mut DbConnection, actor: &str, id: i32) -> Result<()> {
             .set(geoip_regions::fallback_id.eq(None::<i32>))
             .execute(conn)?;
         diesel::delete(geoip_regions::table.find(id)).execute(conn)?;
-        bump(conn)?;
+        bump(conn, &[Change::Network])?;
         audit(
             conn,
             actor,
@@ -266,7 +266,7 @@ pub fn set_country(
         };
         let after = country_view(row, Some(region.name));
         if before.as_ref() != Some(&to_row(&after)) {
-            bump(conn)?;
+            bump(conn, &[Change::Network])?;
             let b = before.map(|b| json!(country_view(b, None)));
             audit(
                 conn,
@@ -295,7 +295,7 @@ pub fn clear_country(conn: &mut DbConnection, actor: &str, code: &str) -> Result
         diesel::update(countries::table.find(&code))
             .set(countries::region_id.eq(None::<i32>))
             .execute(conn)?;
-        bump(conn)?;
+        bump(conn, &[Change::Network])?;
         let b = json!(country_view(before, None));
         audit(
             conn,

@@ -82,10 +82,12 @@ pub fn rules_load(config: &Config, file: &Path) -> Result<usize> {
         .map_err(|e| TuxedoError::BadRequest(format!("{}: {e}", file.display())))?;
     let pool = db::pool(&config.database.url, bouncer_service::pool_options(config))?;
     let mut conn = db::conn(&pool)?;
+    let before = bouncer_core::generation::current(&mut conn)?;
     let loaded = rules::replace(&mut conn, "cli", &specs)?;
-    if let Err(e) = bouncer_core::generation::publish_current(
+    if let Err(e) = bouncer_core::changes::publish_since(
         &mut conn,
         Memcached::from_config(&config.memcached).as_ref(),
+        before,
     ) {
         tracing::warn!(error = %e, "rules loaded; could not publish the generation");
     }

@@ -4,7 +4,7 @@ use super::{Rule, RuleError, RuleSpec};
 use crate::db::DbConnection;
 use crate::models::{NewAuditEntry, NewRewriteRule, RewriteRuleRow};
 use crate::schema::{bouncer_audit_log, bouncer_rewrite_rules};
-use crate::{generation, CoreError, Result};
+use crate::{CoreError, Result};
 use diesel::prelude::*;
 
 /// Every stored rule in evaluation order (position, then id).
@@ -49,7 +49,7 @@ pub fn replace_all(
                 })
                 .execute(conn)?;
         }
-        generation::bump(conn)?;
+        crate::changes::record(conn, &[crate::changes::Change::Rules])?;
         let before_json =
             serde_json::to_string(&before.iter().map(row_json).collect::<Vec<_>>()).ok();
         let after_json = serde_json::to_string(specs).ok();
