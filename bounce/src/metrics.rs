@@ -31,6 +31,8 @@ pub struct Metrics {
     pub changes_applied: IntCounter,
     /// Whole catalogue loads: at start, and for a write the change log does not describe.
     pub full_loads: IntCounter,
+    /// Starts that took the catalogue from the fleet's image in memcached.
+    pub image_loads: IntCounter,
 }
 
 /// Every `requests_total` outcome label.
@@ -132,9 +134,14 @@ impl Metrics {
             )?,
             full_loads: IntCounter::new(
                 "catalogue_full_loads_total",
-                "Whole catalogue loads (start, or a write without a change list)",
+                "Whole catalogue loads from the database (start, or a write without a change list)",
+            )?,
+            image_loads: IntCounter::new(
+                "catalogue_image_loads_total",
+                "Starts that took the catalogue from the image in memcached",
             )?,
         };
+        registry.register(Box::new(m.image_loads.clone()))?;
         registry.register(Box::new(m.changes_applied.clone()))?;
         registry.register(Box::new(m.full_loads.clone()))?;
         registry.register(Box::new(m.requests.clone()))?;

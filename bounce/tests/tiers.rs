@@ -22,6 +22,7 @@ async_db_tests! {
     a_missed_publication_is_seen_through_replicas_only => a_missed_publication_is_seen_through_replicas_only,
     dead_memcached_is_a_miss_not_an_outage => dead_memcached_is_a_miss_not_an_outage,
     a_write_to_one_product_leaves_the_rest_cached => a_write_to_one_product_leaves_the_rest_cached,
+    a_starting_instance_takes_the_fleet_image => a_starting_instance_takes_the_fleet_image,
     a_health_change_refills_only_that_location => a_health_change_refills_only_that_location,
     a_mirror_change_rebuilds_without_reading_rows => a_mirror_change_rebuilds_without_reading_rows,
     unknown_names_cost_nothing => unknown_names_cost_nothing,
@@ -115,6 +116,44 @@ async fn second_instance_fills_from_memcached(db: TestDb) {
         "mirror rows from memcached (names are in memory)"
     );
 }
+
+/// A second instance starts from the image the first put in memcached, and catches up
+/// with a write made after it through the change log: no full load from the database.
+async fn a_starting_instance_takes_the_fleet_image(db: TestDb) {
+    use bouncer_core::schema::mirror_locations as l;
+    let (cat, cache, mc, first) = cached_instance(&db);
+    let latest = "product=firefox-latest&lang=de";
+    let beta = "product=firefox-beta-latest&lang=de";
+    let latest_url = until(&first, latest, 200).await;
+    assert_eq!(metric(&first, FULL_LOADS).await, 1.0);
+    write(&db, Some(&mc), &[Change::Product(cat.beta)], |t| {
+        diesel::update(l::table.find(cat.beta_win))
+            .set(l::path.eq("/beta/:lang/image.exe"))
+            .execute(t)
+            .unwrap();
+    });
+    // Once the first instance shows the write, its image (written at load) is stored.
+    let started = Instant::now();
+    while !print(&first, beta).await.1.ends_with("/beta/de/image.exe") {
+        assert!(started.elapsed() < Duration::from_secs(1), "not visible");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let second = spawn(with_cache(&db, &cache));
+    assert_eq!(print(&second, latest).await.1, latest_url);
+    assert!(print(&second, beta).await.1.ends_with("/beta/de/image.exe"));
+    assert_eq!(metric(&second, FULL_LOADS).await, 0.0, "no full load");
+    assert_eq!(
+        metric(&second, "bounce_catalogue_image_loads_total").await,
+        1.0
+    );
+    let queries = metric(&second, QUERIES).await;
+    assert!(
+        queries <= 4.0,
+        "the reader's generation and the product written since the image: {queries} queries"
+    );
+}
+
+const FULL_LOADS: &str = "bounce_catalogue_full_loads_total";
 
 /// What every writer does: write and record what changed in one transaction, then publish
 /// the change lists and the generation.

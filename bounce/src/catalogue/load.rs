@@ -36,30 +36,60 @@ pub struct MirrorInfo {
     pub weight_percent: Option<i32>,
 }
 
-/// Everything (5 queries).
-pub fn snapshot(c: &mut DbConnection, m: &Metrics) -> QueryResult<Snapshot> {
-    let rules = rules(c, m)?;
-    let (regions, countries, mirror_regions) = network(c, m)?;
-    m.db_queries.inc();
-    let mirrors = mirror_infos(c, None)?;
-    Ok(Snapshot {
-        seq: 0,
+type RegionRow = (i32, i32, Option<i32>, bool);
+type MirrorInfoRow = (i32, String, i32, bool, Option<i32>);
+
+/// The small tables as read: what a starting instance takes from memcached instead of
+/// the database (see [`super::image`]).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct SnapshotRows {
+    rules: Vec<bouncer_core::models::RewriteRuleRow>,
+    regions: Vec<RegionRow>,
+    countries: Vec<(String, Option<i32>)>,
+    mirror_regions: Vec<(i32, i32)>,
+    mirrors: Vec<MirrorInfoRow>,
+}
+
+/// Everything's rows (5 queries).
+pub fn read_snapshot(c: &mut DbConnection, m: &Metrics) -> QueryResult<SnapshotRows> {
+    m.db_queries.inc_by(5);
+    let rules = rules_rows(c)?;
+    let (regions, countries, mirror_regions) = network_rows(c)?;
+    Ok(SnapshotRows {
         rules,
         regions,
         countries,
         mirror_regions,
-        mirrors,
+        mirrors: mirror_info_rows(c, None)?,
     })
+}
+
+impl SnapshotRows {
+    pub fn build(&self) -> Snapshot {
+        let (regions, countries, mirror_regions) =
+            build_network(&self.regions, &self.countries, &self.mirror_regions);
+        Snapshot {
+            seq: 0,
+            rules: build_rules(&self.rules),
+            regions,
+            countries,
+            mirror_regions,
+            mirrors: build_mirror_infos(&self.mirrors),
+        }
+    }
 }
 
 pub fn rules(c: &mut DbConnection, m: &Metrics) -> QueryResult<Arc<RuleSet>> {
     m.db_queries.inc();
-    let rows = rules_rows(c)?;
-    let (rules, errors) = RuleSet::from_rows(&rows);
+    Ok(build_rules(&rules_rows(c)?))
+}
+
+fn build_rules(rows: &[bouncer_core::models::RewriteRuleRow]) -> Arc<RuleSet> {
+    let (rules, errors) = RuleSet::from_rows(rows);
     for (id, error) in errors {
         tracing::error!(rule = id, %error, "rewrite rule skipped");
     }
-    Ok(Arc::new(rules))
+    Arc::new(rules)
 }
 
 type Network = (
@@ -67,10 +97,16 @@ type Network = (
     HashMap<String, i32>,
     HashMap<i32, Vec<i32>>,
 );
+type NetworkRows = (Vec<RegionRow>, Vec<(String, Option<i32>)>, Vec<(i32, i32)>);
 
 /// Regions, countries and mirror regions (3 queries).
 pub fn network(c: &mut DbConnection, m: &Metrics) -> QueryResult<Network> {
     m.db_queries.inc_by(3);
+    let (regions, countries, mirror_regions) = network_rows(c)?;
+    Ok(build_network(&regions, &countries, &mirror_regions))
+}
+
+fn network_rows(c: &mut DbConnection) -> QueryResult<NetworkRows> {
     let regions = geoip_regions::table
         .select((
             geoip_regions::id,
@@ -78,9 +114,31 @@ pub fn network(c: &mut DbConnection, m: &Metrics) -> QueryResult<Network> {
             geoip_regions::fallback_id,
             geoip_regions::prevent_global_fallback,
         ))
-        .load::<(i32, i32, Option<i32>, bool)>(c)?
-        .into_iter()
-        .map(|(id, throttle, fallback, prevent)| {
+        .load(c)?;
+    let countries = geoip_country_to_region::table
+        .filter(geoip_country_to_region::region_id.is_not_null())
+        .select((
+            geoip_country_to_region::country_code,
+            geoip_country_to_region::region_id,
+        ))
+        .load(c)?;
+    let mirror_regions = geoip_mirror_region_map::table
+        .select((
+            geoip_mirror_region_map::mirror_id,
+            geoip_mirror_region_map::region_id,
+        ))
+        .load(c)?;
+    Ok((regions, countries, mirror_regions))
+}
+
+fn build_network(
+    regions: &[RegionRow],
+    countries: &[(String, Option<i32>)],
+    map: &[(i32, i32)],
+) -> Network {
+    let regions = regions
+        .iter()
+        .map(|&(id, throttle, fallback, prevent)| {
             (
                 id,
                 RegionPolicy {
@@ -92,27 +150,15 @@ pub fn network(c: &mut DbConnection, m: &Metrics) -> QueryResult<Network> {
             )
         })
         .collect();
-    let countries = geoip_country_to_region::table
-        .filter(geoip_country_to_region::region_id.is_not_null())
-        .select((
-            geoip_country_to_region::country_code,
-            geoip_country_to_region::region_id,
-        ))
-        .load::<(String, Option<i32>)>(c)?
-        .into_iter()
-        .filter_map(|(code, region)| Some((code.to_ascii_uppercase(), region?)))
+    let countries = countries
+        .iter()
+        .filter_map(|(code, region)| Some((code.to_ascii_uppercase(), (*region)?)))
         .collect();
     let mut mirror_regions: HashMap<i32, Vec<i32>> = HashMap::new();
-    for (mirror, region) in geoip_mirror_region_map::table
-        .select((
-            geoip_mirror_region_map::mirror_id,
-            geoip_mirror_region_map::region_id,
-        ))
-        .load::<(i32, i32)>(c)?
-    {
+    for &(mirror, region) in map {
         mirror_regions.entry(mirror).or_default().push(region);
     }
-    Ok((regions, countries, mirror_regions))
+    (regions, countries, mirror_regions)
 }
 
 /// One mirror as it is now (`None`: deleted or not servable) and its regions (2 queries).
@@ -122,7 +168,7 @@ pub fn mirror(
     id: i32,
 ) -> QueryResult<(Option<MirrorInfo>, Vec<i32>)> {
     m.db_queries.inc_by(2);
-    let info = mirror_infos(c, Some(id))?.remove(&id);
+    let info = build_mirror_infos(&mirror_info_rows(c, Some(id))?).remove(&id);
     let regions = geoip_mirror_region_map::table
         .filter(geoip_mirror_region_map::mirror_id.eq(id))
         .select(geoip_mirror_region_map::region_id)
@@ -130,7 +176,7 @@ pub fn mirror(
     Ok((info, regions))
 }
 
-fn mirror_infos(c: &mut DbConnection, only: Option<i32>) -> QueryResult<HashMap<i32, MirrorInfo>> {
+fn mirror_info_rows(c: &mut DbConnection, only: Option<i32>) -> QueryResult<Vec<MirrorInfoRow>> {
     let mut q = mirror_mirrors::table
         .left_join(bouncer_mirror_health::table)
         .select((
@@ -144,21 +190,24 @@ fn mirror_infos(c: &mut DbConnection, only: Option<i32>) -> QueryResult<HashMap<
     if let Some(id) = only {
         q = q.filter(mirror_mirrors::id.eq(id));
     }
-    Ok(q.load::<(i32, String, i32, bool, Option<i32>)>(c)?
-        .into_iter()
+    q.load(c)
+}
+
+fn build_mirror_infos(rows: &[MirrorInfoRow]) -> HashMap<i32, MirrorInfo> {
+    rows.iter()
         .filter(|(_, base, ..)| valid_base(base))
         .map(|(id, base, rating, active, weight_percent)| {
             (
-                id,
+                *id,
                 MirrorInfo {
-                    base: base.into(),
-                    rating,
-                    active,
-                    weight_percent,
+                    base: base.as_str().into(),
+                    rating: *rating,
+                    active: *active,
+                    weight_percent: *weight_percent,
                 },
             )
         })
-        .collect())
+        .collect()
 }
 
 fn rules_rows(c: &mut DbConnection) -> QueryResult<Vec<bouncer_core::models::RewriteRuleRow>> {

@@ -16,6 +16,7 @@
 //! in memcached, or by a request that started before it — is never served after it.
 
 mod floors;
+mod image;
 mod load;
 pub mod names;
 mod readers;
@@ -33,7 +34,7 @@ use floors::Floors;
 use load::MirrorRow;
 use names::Names;
 use prometheus::IntCounter;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -81,6 +82,8 @@ pub struct Catalogue {
     apply_lock: std::sync::Mutex<()>,
     /// Becomes true with the first load.
     loaded: tokio::sync::watch::Sender<bool>,
+    /// Set with `loaded`: the check each request makes.
+    ready: AtomicBool,
 }
 
 impl Catalogue {
@@ -113,6 +116,7 @@ impl Catalogue {
             epoch: Instant::now(),
             apply_lock: std::sync::Mutex::new(()),
             loaded: tokio::sync::watch::Sender::new(false),
+            ready: AtomicBool::new(false),
         }
     }
 
@@ -152,7 +156,7 @@ impl Catalogue {
     /// at start): a request waits for the watch to load the catalogue, within the request
     /// deadline.
     pub async fn ensure_loaded(&self) -> Result<(), BounceError> {
-        if self.names.load().is_some() {
+        if self.ready.load(Ordering::Acquire) {
             return Ok(());
         }
         let mut loaded = self.loaded.subscribe();
@@ -269,7 +273,13 @@ impl Catalogue {
         self.names.store(Some(Arc::new(names)));
         self.snapshot.store(Some(Arc::new(snapshot)));
         self.applied.store(generation, Ordering::Release);
-        self.loaded.send_replace(true);
+    }
+
+    /// Lets requests in that waited for the first load (see [`Self::ensure_loaded`]).
+    fn announce_loaded(&self) {
+        if self.names.load().is_some() && !self.ready.swap(true, Ordering::AcqRel) {
+            self.loaded.send_replace(true);
+        }
     }
 
     /// The location rows read before `generation` are no longer served anywhere.

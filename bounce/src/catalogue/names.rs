@@ -15,6 +15,7 @@ use bouncer_core::db::DbConnection;
 use bouncer_core::schema::*;
 use diesel::prelude::*;
 use hashbrown::{Equivalent, HashMap};
+use serde::{Deserialize, Serialize};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -247,56 +248,79 @@ impl LangLists {
 type ProductRow = (i32, String, bool);
 type LocationRow = (i32, i32, i32, String);
 
-/// The whole name space (5 queries).
-pub fn load_all(c: &mut DbConnection, m: &Metrics) -> QueryResult<Names> {
+/// The tables the name space is built from, as read: what a starting instance takes from
+/// memcached instead of the database (see [`super::image`]).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct NameRows {
+    products: Vec<ProductRow>,
+    langs: Vec<(i32, String)>,
+    locations: Vec<LocationRow>,
+    aliases: Vec<(i32, String, String)>,
+    oses: Vec<(i32, String)>,
+}
+
+/// The whole name space's rows (5 queries).
+pub fn read_all(c: &mut DbConnection, m: &Metrics) -> QueryResult<NameRows> {
     m.db_queries.inc_by(5);
-    let products: Vec<ProductRow> = mirror_products::table
-        .select((
-            mirror_products::id,
-            mirror_products::name,
-            mirror_products::ssl_only,
-        ))
-        .load(c)?;
-    let mut langs: std::collections::HashMap<i32, Vec<Box<str>>> = Default::default();
-    for (product, lang) in mirror_product_langs::table
-        .select((
-            mirror_product_langs::product_id,
-            mirror_product_langs::language,
-        ))
-        .load::<(i32, String)>(c)?
-    {
-        langs.entry(product).or_default().push(lang.into());
+    Ok(NameRows {
+        products: mirror_products::table
+            .select((
+                mirror_products::id,
+                mirror_products::name,
+                mirror_products::ssl_only,
+            ))
+            .load(c)?,
+        langs: mirror_product_langs::table
+            .select((
+                mirror_product_langs::product_id,
+                mirror_product_langs::language,
+            ))
+            .load(c)?,
+        locations: mirror_locations::table
+            .select((
+                mirror_locations::id,
+                mirror_locations::product_id,
+                mirror_locations::os_id,
+                mirror_locations::path,
+            ))
+            .load(c)?,
+        aliases: load_aliases(c)?,
+        oses: mirror_os::table
+            .select((mirror_os::id, mirror_os::name))
+            .load(c)?,
+    })
+}
+
+impl NameRows {
+    pub fn build(&self) -> Names {
+        let mut langs: std::collections::HashMap<i32, Vec<Box<str>>> = Default::default();
+        for (product, lang) in &self.langs {
+            langs
+                .entry(*product)
+                .or_default()
+                .push(lang.as_str().into());
+        }
+        let mut locations: std::collections::HashMap<i32, Vec<LocationRow>> = Default::default();
+        for row in &self.locations {
+            locations.entry(row.1).or_default().push(row.clone());
+        }
+        let mut names = Names::default();
+        let mut lists = LangLists::default();
+        for row in &self.products {
+            let id = row.0;
+            let product = build_product(
+                row.clone(),
+                lists.share(langs.remove(&id).unwrap_or_default()),
+                locations.remove(&id).unwrap_or_default(),
+            );
+            names.set_product(id, Some(product));
+        }
+        names.replace_aliases(self.aliases.clone());
+        for (id, name) in &self.oses {
+            names.set_os(*id, Some(name.clone()));
+        }
+        names
     }
-    let mut locations: std::collections::HashMap<i32, Vec<LocationRow>> = Default::default();
-    for row in mirror_locations::table
-        .select((
-            mirror_locations::id,
-            mirror_locations::product_id,
-            mirror_locations::os_id,
-            mirror_locations::path,
-        ))
-        .load::<LocationRow>(c)?
-    {
-        locations.entry(row.1).or_default().push(row);
-    }
-    let mut names = Names::default();
-    let mut lists = LangLists::default();
-    for (id, name, ssl_only) in products {
-        let product = build_product(
-            (id, name, ssl_only),
-            lists.share(langs.remove(&id).unwrap_or_default()),
-            locations.remove(&id).unwrap_or_default(),
-        );
-        names.set_product(id, Some(product));
-    }
-    names.replace_aliases(load_aliases(c)?);
-    for (id, name) in mirror_os::table
-        .select((mirror_os::id, mirror_os::name))
-        .load::<(i32, String)>(c)?
-    {
-        names.set_os(id, Some(name));
-    }
-    Ok(names)
 }
 
 fn build_product(

@@ -17,6 +17,7 @@
 //! succeeded on a reader that had the expected generation; until then the previous state
 //! keeps being served and the next check tries again.
 
+use super::image::{self, Image};
 use super::load;
 use super::names::{self, Names};
 use super::readers::connect;
@@ -94,15 +95,33 @@ pub fn check(catalogue: &Catalogue, cfg: &WatchConfig, state: &mut WatchState) -
     sources.generation.load(Ordering::Acquire)
 }
 
-/// Brings the in-memory catalogue to the expected generation (a full load the first time).
+/// Brings the in-memory catalogue to the expected generation (the fleet's image or a full
+/// load the first time). Requests waiting for the first load are let in afterwards, also
+/// when catching up from the image failed (the image is then better than nothing), but
+/// not before: rows an image-started instance has not yet learnt are stale must not be
+/// served.
 pub fn catch_up(catalogue: &Catalogue) -> Result<(), BounceError> {
     let _one = catalogue
         .apply_lock
         .lock()
         .map_err(|_| BounceError::Bug("catalogue update lock poisoned".into()))?;
+    let done = catch_up_locked(catalogue);
+    catalogue.announce_loaded();
+    done
+}
+
+fn catch_up_locked(catalogue: &Catalogue) -> Result<(), BounceError> {
     let sources = catalogue.sources();
     let expected = sources.generation.load(Ordering::Acquire);
-    let applied = catalogue.applied();
+    let mut applied = catalogue.applied();
+    if applied == 0 {
+        // Starting: the fleet's image, when memcached has one, instead of a full load.
+        if let Some(image) = sources.cache.as_deref().and_then(image::take) {
+            install(catalogue, &image);
+            catalogue.metrics().image_loads.inc();
+            applied = image.generation;
+        }
+    }
     if applied > 0 && applied >= expected {
         return Ok(());
     }
@@ -172,20 +191,41 @@ fn load_everything(
 ) -> Result<(), BounceError> {
     let m = catalogue.metrics();
     let q = |e: diesel::result::Error| BounceError::Unavailable(format!("database: {e}"));
-    let names = names::load_all(conn, m).map_err(q)?;
-    let snapshot = load::snapshot(conn, m).map_err(q)?;
+    let names = names::read_all(conn, m).map_err(q)?;
+    let snapshot = load::read_snapshot(conn, m).map_err(q)?;
     m.db_queries.inc_by(3);
     let (horizon, per_location) = changes::location_history(conn, seen)?;
-    catalogue.floors.reset(horizon, per_location);
-    catalogue.mirrors.live.clear();
-    catalogue.install_all(names, snapshot, seen);
+    let image = Image {
+        generation: seen,
+        names,
+        snapshot,
+        horizon,
+        per_location,
+    };
+    install(catalogue, &image);
     m.full_loads.inc();
+    if let Some(cache) = catalogue.sources().cache.as_deref() {
+        image::put(cache, &image);
+    }
+    Ok(())
+}
+
+/// Builds and swaps in everything `image` holds.
+fn install(catalogue: &Catalogue, image: &Image) {
+    catalogue
+        .floors
+        .reset(image.horizon, image.per_location.iter().copied());
+    catalogue.mirrors.live.clear();
+    catalogue.install_all(
+        image.names.build(),
+        image.snapshot.build(),
+        image.generation,
+    );
     tracing::info!(
-        generation = seen,
-        products = catalogue.names()?.products(),
+        generation = image.generation,
+        products = catalogue.names().map_or(0, |n| n.products()),
         "catalogue loaded"
     );
-    Ok(())
 }
 
 /// Reads again what `all` names and swaps the result in.

@@ -185,6 +185,8 @@ pub struct Catalogue {
     pub osx: i32,
     pub latest_win: i32,
     pub beta_win: i32,
+    /// The product firefox-beta-latest.
+    pub beta: i32,
     pub ssl_win: i32,
     pub mirror: i32,
 }
@@ -229,6 +231,7 @@ pub fn standard(c: &mut DbConnection) -> Catalogue {
         osx,
         latest_win,
         beta_win,
+        beta,
         ssl_win,
         mirror,
     }

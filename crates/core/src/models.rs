@@ -4,6 +4,7 @@
 use crate::schema::*;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = mirror_products)]
@@ -243,7 +244,9 @@ pub struct NewAuditEntry<'a> {
     pub after_json: Option<&'a str>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Serialize, Deserialize,
+)]
 #[diesel(table_name = bouncer_rewrite_rules)]
 pub struct RewriteRuleRow {
     pub id: i32,
