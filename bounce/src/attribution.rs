@@ -18,7 +18,7 @@ pub fn stub_url(root: &str, p: &Params, referer: &str) -> Option<String> {
     if p.attribution_code.is_empty() || p.attribution_sig.is_empty() {
         return None;
     }
-    if !STUB_OS.contains(&p.os.as_str()) || NOT_STUB.iter().any(|s| p.product.contains(s)) {
+    if !STUB_OS.contains(&&*p.os) || NOT_STUB.iter().any(|s| p.product.contains(s)) {
         return None;
     }
     if is_rtamo(&p.attribution_code) && !from_mozilla_site(referer) {
@@ -26,11 +26,11 @@ pub fn stub_url(root: &str, p: &Params, referer: &str) -> Option<String> {
     }
     // Keys in sorted order, as Go's url.Values.Encode writes them.
     let pairs = [
-        ("attribution_code", p.attribution_code.as_str()),
-        ("attribution_sig", p.attribution_sig.as_str()),
-        ("lang", p.lang.as_str()),
-        ("os", p.os.as_str()),
-        ("product", p.product.as_str()),
+        ("attribution_code", &*p.attribution_code),
+        ("attribution_sig", &*p.attribution_sig),
+        ("lang", &*p.lang),
+        ("os", &*p.os),
+        ("product", &*p.product),
     ];
     let mut url = String::with_capacity(root.len() + 256);
     url.push_str(root);
@@ -87,12 +87,12 @@ fn query_escape(value: &str, out: &mut String) {
 mod tests {
     use super::*;
 
-    fn params(product: &str, os: &str, code: &str) -> Params {
+    fn params(product: &str, os: &str, code: &str) -> Params<'static> {
         Params {
-            product: product.into(),
-            os: os.into(),
+            product: product.to_owned().into(),
+            os: os.to_owned().into(),
             lang: "en-US".into(),
-            attribution_code: code.into(),
+            attribution_code: code.to_owned().into(),
             attribution_sig: "sig (1)".into(),
             ..Params::default()
         }
@@ -124,7 +124,7 @@ mod tests {
             assert!(stub_url(root, &params(p, "win", "c"), "").is_none(), "{p}");
         }
         let mut no_sig = params("firefox-stub", "osx", "c");
-        no_sig.attribution_sig.clear();
+        no_sig.attribution_sig = "".into();
         assert!(stub_url(root, &no_sig, "").is_none());
         assert!(stub_url(root, &params("firefox-stub", "win64-aarch64", "c"), "").is_some());
     }

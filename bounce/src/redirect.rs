@@ -6,6 +6,7 @@ use crate::{attribution, client, AppState, BounceError};
 use bouncer_core::hash::stable_hash;
 use bouncer_core::rules::RuleInput;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// What a request asked, as far as bounce cares.
 #[derive(Debug, Clone, Copy, Default)]
@@ -81,8 +82,12 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
     });
     if let Some(rw) = rewrite {
         tracing::debug!(rule = rw.rule_id, "rewrite rule applied");
-        p.product = rw.product.unwrap_or(p.product);
-        p.os = rw.os.unwrap_or(p.os);
+        if let Some(product) = rw.product {
+            p.product = product.into();
+        }
+        if let Some(os) = rw.os {
+            p.os = os.into();
+        }
     }
     let names = state.catalogue.names()?;
     let Resolved::Found(product, location) = names.resolve(&p.product, &p.os) else {
@@ -93,8 +98,8 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
     };
     let https_only = product.ssl_only || req.https;
     let base = match &state.pinned {
-        Some(pin) if https_only => pin.https.clone(),
-        Some(pin) => pin.http.clone(),
+        Some(pin) if https_only => Arc::clone(&pin.https),
+        Some(pin) => Arc::clone(&pin.http),
         None => {
             let client = match (&p.ip, config.allow_ip_override) {
                 (Some(ip), true) => ip.parse().ok(),
@@ -119,9 +124,11 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
                 .location_mirrors(location.id, &snapshot)
                 .await?;
             match mirrors.select(region, https_only, entropy) {
-                Some(chosen) => chosen.base_url.to_string(),
+                Some(chosen) => Arc::clone(&chosen.base_url),
                 None => match &config.fallback_base_url {
-                    Some(f) if !https_only || bouncer_core::selection::is_https(f) => f.clone(),
+                    Some(f) if !https_only || bouncer_core::selection::is_https(f) => {
+                        f.as_str().into()
+                    }
                     _ => return Ok(Outcome::NotFound),
                 },
             }

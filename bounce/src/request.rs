@@ -1,25 +1,39 @@
 //! The query string, as go-bouncer reads it: first value wins, `product` and `os` trimmed
 //! and lowercased, defaults for empty `os` and `lang`.
 
+use std::borrow::Cow;
 use url::form_urlencoded;
 
-/// The parameters bounce reads, normalised.
+/// The parameters bounce reads, normalised. Values borrow from the query string where
+/// they need no decoding or folding (the common case costs no allocation).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Params {
-    pub product: String,
-    pub os: String,
-    pub lang: String,
+pub struct Params<'a> {
+    pub product: Cow<'a, str>,
+    pub os: Cow<'a, str>,
+    pub lang: Cow<'a, str>,
     pub print: bool,
-    pub attribution_code: String,
-    pub attribution_sig: String,
+    pub attribution_code: Cow<'a, str>,
+    pub attribution_sig: Cow<'a, str>,
     /// `ip=` (honoured only when the configuration allows it).
-    pub ip: Option<String>,
+    pub ip: Option<Cow<'a, str>>,
 }
 
-impl Params {
+/// Trimmed and lower-cased, without copying what already is.
+fn normalised(value: Cow<'_, str>) -> Cow<'_, str> {
+    let unchanged = |s: &str| {
+        s.trim().len() == s.len() && s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    };
+    match value {
+        Cow::Borrowed(s) if unchanged(s) => Cow::Borrowed(s),
+        Cow::Owned(s) if unchanged(&s) => Cow::Owned(s),
+        other => Cow::Owned(other.trim().to_lowercase()),
+    }
+}
+
+impl<'a> Params<'a> {
     /// Parses a raw query string. Defaults are not applied here (an empty product must be
     /// seen as empty first).
-    pub fn parse(query: &str) -> Self {
+    pub fn parse(query: &'a str) -> Self {
         let mut p = Params::default();
         let mut seen = [false; 7];
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
@@ -37,13 +51,13 @@ impl Params {
                 continue;
             }
             match slot {
-                0 => p.product = value.trim().to_lowercase(),
-                1 => p.os = value.trim().to_lowercase(),
-                2 => p.lang = value.into_owned(),
+                0 => p.product = normalised(value),
+                1 => p.os = normalised(value),
+                2 => p.lang = value,
                 3 => p.print = value == "yes",
-                4 => p.attribution_code = value.into_owned(),
-                5 => p.attribution_sig = value.into_owned(),
-                _ => p.ip = Some(value.into_owned()),
+                4 => p.attribution_code = value,
+                5 => p.attribution_sig = value,
+                _ => p.ip = Some(value),
             }
         }
         p
@@ -52,10 +66,10 @@ impl Params {
     /// Empty `os` → `win`, empty `lang` → `en-US`.
     pub fn apply_defaults(&mut self) {
         if self.os.is_empty() {
-            self.os = "win".into();
+            self.os = Cow::Borrowed("win");
         }
         if self.lang.is_empty() {
-            self.lang = "en-US".into();
+            self.lang = Cow::Borrowed("en-US");
         }
     }
 }
@@ -94,7 +108,7 @@ mod tests {
     fn defaults() {
         let mut p = Params::parse("product=firefox&os=&lang=");
         p.apply_defaults();
-        assert_eq!((p.os.as_str(), p.lang.as_str()), ("win", "en-US"));
+        assert_eq!((&*p.os, &*p.lang), ("win", "en-US"));
     }
 
     #[test]

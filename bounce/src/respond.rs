@@ -1,20 +1,20 @@
 //! Renders an [`Outcome`] as the exact bytes today's clients expect.
 
 use crate::redirect::Outcome;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
-/// The response for `outcome`; `cache_time` is the `max-age` of redirects and prints.
-pub fn render(outcome: Outcome, cache_time: u32) -> HttpResponse {
-    let cache = (cache_time > 0).then(|| format!("max-age={cache_time}"));
+/// The response for `outcome`; `cache` is the `Cache-Control` of redirects and prints.
+pub fn render(outcome: Outcome, cache: Option<&HeaderValue>) -> HttpResponse {
     match outcome {
-        Outcome::Home(url) | Outcome::Attribution(url) => found(&url, None),
-        Outcome::Redirect(url) => found(&url, cache.as_deref()),
+        Outcome::Home(url) | Outcome::Attribution(url) => found(url, None),
+        Outcome::Redirect(url) => found(url, cache),
         Outcome::Print(url) => {
             let mut r = HttpResponse::Ok();
             r.insert_header((header::CONTENT_TYPE, "text/plain"));
             if let Some(c) = cache {
-                r.insert_header((header::CACHE_CONTROL, c));
+                r.insert_header((header::CACHE_CONTROL, c.clone()));
             }
             r.body(url)
         }
@@ -28,14 +28,28 @@ pub fn render(outcome: Outcome, cache_time: u32) -> HttpResponse {
 }
 
 /// A 302 as Go's `http.Redirect` writes it.
-fn found(url: &str, cache: Option<&str>) -> HttpResponse {
+fn found(url: String, cache: Option<&HeaderValue>) -> HttpResponse {
+    let mut body = String::with_capacity(url.len() + 24);
+    body.push_str("<a href=\"");
+    html_escape_into(&mut body, &url);
+    body.push_str("\">Found</a>.\n\n");
     let mut r = HttpResponse::Found();
-    r.insert_header((header::LOCATION, url))
-        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"));
+    // The URL is header-safe by construction (see `Location::url`); the String becomes
+    // the header's bytes without a copy.
+    match HeaderValue::try_from(url) {
+        Ok(location) => r.insert_header((header::LOCATION, location)),
+        Err(_) => {
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "bad redirect URL\n".into(),
+            )
+        }
+    };
+    r.insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"));
     if let Some(c) = cache {
-        r.insert_header((header::CACHE_CONTROL, c));
+        r.insert_header((header::CACHE_CONTROL, c.clone()));
     }
-    r.body(format!("<a href=\"{}\">Found</a>.\n\n", html_escape(url)))
+    r.body(body)
 }
 
 /// A plain-text answer as Go's `http.Error` writes it.
@@ -47,8 +61,7 @@ fn text(status: StatusCode, body: String) -> HttpResponse {
 }
 
 /// Go's `html.EscapeString` set, as `http.Redirect` uses it.
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+fn html_escape_into(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -59,5 +72,4 @@ fn html_escape(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }

@@ -24,15 +24,17 @@ async fn redirect(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         forwarded_for: text(header::HeaderName::from_static("x-forwarded-for")),
         user_agent: text(header::USER_AGENT).unwrap_or_default(),
         referer: text(header::REFERER).unwrap_or_default(),
-        https: req
-            .headers()
-            .get(state.config.bounce.pin_https_header.as_str())
+        https: state
+            .headers
+            .pin_https
+            .as_ref()
+            .and_then(|name| req.headers().get(name))
             .is_some_and(|v| v.as_bytes() == b"https"),
     };
     let response = match redirect::decide(&state, info).await {
         Ok(outcome) => {
             state.metrics.count_request(outcome.label());
-            respond::render(outcome, state.config.bounce.cache_time_secs)
+            respond::render(outcome, state.headers.cache_control.as_ref())
         }
         Err(e) => {
             state.metrics.count_request("error");

@@ -5,6 +5,7 @@ use crate::catalogue::{Catalogue, Sources};
 use crate::geo::Geo;
 use crate::metrics::Metrics;
 use crate::BounceError;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use bouncer_core::config::Config;
 use bouncer_core::db;
 use bouncer_service::dockerflow::Version;
@@ -15,8 +16,28 @@ use std::time::Duration;
 /// CDN mode: the two base URLs, built once.
 #[derive(Debug, Clone)]
 pub struct Pinned {
-    pub http: String,
-    pub https: String,
+    pub http: Arc<str>,
+    pub https: Arc<str>,
+}
+
+/// What every answer's headers need, parsed once at start instead of per request.
+#[derive(Debug, Clone)]
+pub struct Headers {
+    /// `max-age=…` of redirects and prints (none when `cache_time_secs` is 0).
+    pub cache_control: Option<HeaderValue>,
+    /// The header that says the client came over TLS (`bounce.pin_https_header`).
+    pub pin_https: Option<HeaderName>,
+}
+
+impl Headers {
+    fn new(b: &bouncer_core::config::BounceConfig) -> Self {
+        Self {
+            cache_control: (b.cache_time_secs > 0)
+                .then(|| HeaderValue::from_str(&format!("max-age={}", b.cache_time_secs)).ok())
+                .flatten(),
+            pin_https: HeaderName::from_bytes(b.pin_https_header.as_bytes()).ok(),
+        }
+    }
 }
 
 /// Everything a handler needs, built once at start and passed explicitly.
@@ -27,6 +48,7 @@ pub struct AppState {
     pub watch: WatchConfig,
     pub geo: Arc<Geo>,
     pub pinned: Option<Pinned>,
+    pub headers: Headers,
     pub metrics: Arc<Metrics>,
     pub registry: Registry,
     pub version: Version,
@@ -71,17 +93,19 @@ impl AppState {
         };
         let pinned = match (&b.pinned_http, &b.pinned_https) {
             (Some(http), Some(https)) => Some(Pinned {
-                http: format!("http://{http}"),
-                https: format!("https://{https}"),
+                http: format!("http://{http}").into(),
+                https: format!("https://{https}").into(),
             }),
             _ => None,
         };
+        let headers = Headers::new(b);
         Ok(Self {
             geo: Arc::new(Geo::new(config.geoip.database.clone())),
             config,
             catalogue: Arc::new(catalogue),
             watch,
             pinned,
+            headers,
             metrics,
             registry,
             version: Version::new(env!("CARGO_PKG_VERSION")),
