@@ -1,13 +1,13 @@
-//! bounce's `/__heartbeat__`: the databases it reads and memcached, with "degraded" for
-//! the states in which it still answers correctly from a fallback.
+//! bounce's `/__heartbeat__` database check, with "warning" for the states in which it
+//! still answers correctly from a fallback.
 
 use crate::AppState;
 use actix_web::web;
 use bouncer_service::dockerflow::{Check, CheckState};
 
 /// The database check: ok when a replica (or, without replicas, the master) answers;
-/// degraded when only the master answers, or none does but last-known data is served;
-/// failed when nothing can answer.
+/// warning when only the master answers, or none does but last-known data is served;
+/// error when nothing can answer.
 pub async fn database(state: &web::Data<AppState>) -> Check {
     let sources = state.catalogue.sources().clone();
     let replicas = state.config.database.replicas.len();
@@ -27,20 +27,20 @@ pub async fn database(state: &web::Data<AppState>) -> Check {
         (CheckState::Ok, None)
     } else if master_ok {
         (
-            CheckState::Degraded,
+            CheckState::Warning,
             Some("every replica is down; reading the master".to_owned()),
         )
     } else if state.catalogue.has_last_known() {
         let why = first_error.unwrap_or_default();
         (
-            CheckState::Degraded,
+            CheckState::Warning,
             Some(format!(
                 "every database is down ({why}); serving last known data"
             )),
         )
     } else {
         (
-            CheckState::Failed,
+            CheckState::Error,
             Some(first_error.unwrap_or_else(|| "no database configured".into())),
         )
     };
@@ -49,23 +49,4 @@ pub async fn database(state: &web::Data<AppState>) -> Check {
         state: state_,
         detail,
     }
-}
-
-/// The memcached check (only when servers are configured).
-pub async fn memcached(state: &web::Data<AppState>) -> Option<Check> {
-    let cache = state.catalogue.sources().cache.clone()?;
-    let failed = web::block(move || cache.probe()).await.unwrap_or_default();
-    let detail = failed
-        .iter()
-        .map(|(s, e)| format!("{s}: {e}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    Some(Check::from_result(
-        "memcached",
-        if failed.is_empty() {
-            Ok(())
-        } else {
-            Err(detail)
-        },
-    ))
 }

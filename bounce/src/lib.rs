@@ -3,7 +3,6 @@
 
 mod attribution;
 mod catalogue;
-mod client;
 mod error;
 mod geo;
 mod health;

@@ -2,18 +2,20 @@
 
 use crate::catalogue::names::Resolved;
 use crate::request::{valid_lang, Params};
-use crate::{attribution, client, AppState, BounceError};
+use crate::{attribution, AppState, BounceError};
 use bouncer_core::hash::stable_hash;
 use bouncer_core::rules::RuleInput;
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 /// What a request asked, as far as bounce cares.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RequestInfo<'a> {
     pub query: &'a str,
     pub peer: Option<IpAddr>,
-    pub forwarded_for: Option<&'a str>,
+    /// Every `X-Forwarded-For` line, joined.
+    pub forwarded_for: Option<Cow<'a, str>>,
     pub user_agent: &'a str,
     pub referer: &'a str,
     /// The pin-https header said `https`: the client came over TLS.
@@ -103,9 +105,9 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
         None => {
             let client = match (&p.ip, config.allow_ip_override) {
                 (Some(ip), true) => ip.parse().ok(),
-                _ => client::client_ip(
+                _ => bouncer_service::client::client_ip(
                     req.peer,
-                    req.forwarded_for,
+                    req.forwarded_for.as_deref(),
                     &state.config.network.trusted_proxies,
                 ),
             };

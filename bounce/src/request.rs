@@ -74,15 +74,18 @@ impl<'a> Params<'a> {
     }
 }
 
-/// `^[A-Za-z]{2,3}(-[A-Za-z0-9]+)*$`: what may stand for `:lang` in a path (spec part C:
-/// the raw value once reached the path, `lang=../../x`).
+/// `^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$`, at most 30 bytes (the column width): what may stand
+/// for `:lang` in a path (spec part C: the raw value once reached the path,
+/// `lang=../../x`). Real codes include `ca-valencia`, `sr-Latn` and `multi`.
 pub fn valid_lang(lang: &str) -> bool {
-    let mut parts = lang.split('-');
-    let head = parts.next().unwrap_or_default();
-    (2..=3).contains(&head.len())
-        && head.bytes().all(|b| b.is_ascii_alphabetic())
-        && parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    lang.len() <= MAX_LANG
+        && lang
+            .split('-')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
+
+/// The width of the languages column.
+pub const MAX_LANG: usize = 30;
 
 #[cfg(test)]
 mod tests {
@@ -113,13 +116,25 @@ mod tests {
 
     #[test]
     fn lang_validation() {
-        for ok in ["de", "en-US", "ja-JP-mac", "ast", "zh-TW", "es-419"] {
+        for ok in [
+            "de",
+            "en-US",
+            "ja-JP-mac",
+            "ast",
+            "zh-TW",
+            "es-419",
+            "multi",
+            "ca-valencia",
+            "sr-Latn",
+            "d",
+            "1a",
+            "abcdefghij-abcdefghij-abcdefgh",
+        ] {
             assert!(valid_lang(ok), "{ok}");
         }
         for bad in [
             "",
-            "d",
-            "deut",
+            "abcdefghij-abcdefghij-abcdefghi",
             "../../x",
             "en_US",
             "en-",
@@ -127,7 +142,7 @@ mod tests {
             "de/",
             "en-US\r\n",
             "dé",
-            "1a",
+            "-de",
         ] {
             assert!(!valid_lang(bad), "{bad:?}");
         }

@@ -21,7 +21,7 @@ async fn redirect(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let info = RequestInfo {
         query: req.query_string(),
         peer: req.peer_addr().map(|a| a.ip()),
-        forwarded_for: text(header::HeaderName::from_static("x-forwarded-for")),
+        forwarded_for: bouncer_service::client::forwarded_for(req.headers()),
         user_agent: text(header::USER_AGENT).unwrap_or_default(),
         referer: text(header::REFERER).unwrap_or_default(),
         https: state
@@ -51,7 +51,7 @@ async fn redirect(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 
 async fn heartbeat(state: web::Data<AppState>) -> HttpResponse {
     let mut checks = vec![health::database(&state).await];
-    checks.extend(health::memcached(&state).await);
+    checks.extend(dockerflow::memcached_check(state.catalogue.sources().cache.clone()).await);
     dockerflow::heartbeat(&checks)
 }
 

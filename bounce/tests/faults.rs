@@ -131,7 +131,17 @@ async fn memcached_killed_and_restarted() {
     mc.kill().unwrap();
     mc.wait().unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(heartbeat_state(&base, "memcached").await, "failed");
+    assert_eq!(heartbeat_state(&base, "memcached").await, "warning");
+    let hb = client()
+        .get(format!("{base}/__heartbeat__"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        hb.status(),
+        200,
+        "redirects still work: not out of the pool"
+    );
     let mut restarted = start_memcached(port);
     let deadline = Instant::now() + Duration::from_secs(5);
     while heartbeat_state(&base, "memcached").await != "ok" {

@@ -1,6 +1,6 @@
 //! The databases go away under a running bounce (a TCP proxy in front of MariaDB is cut),
 //! then come back: known answers keep being served from last-known data within the
-//! request deadline, unknown ones get a fast 503, the heartbeat says degraded, and
+//! request deadline, unknown ones get a fast 503, the heartbeat says warning, and
 //! recovery needs no restart.
 
 mod common;
@@ -64,6 +64,23 @@ async fn a_hung_database_costs_at_most_the_deadline() {
     }
 }
 
+/// No database from the start: nothing to answer with, the heartbeat is an error (500).
+#[tokio::test]
+async fn no_database_and_no_data_is_an_error() {
+    let db = TestDb::mysql();
+    let proxy = Proxy::start(0).await;
+    proxy.cut();
+    let base = behind(&db, &proxy, 300);
+    let hb = client()
+        .get(format!("{base}/__heartbeat__"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hb.status(), 500);
+    let body: serde_json::Value = hb.json().await.unwrap();
+    assert_eq!(body["checks"][0]["state"], "error", "{body}");
+}
+
 #[tokio::test]
 async fn databases_down_then_back() {
     let db = TestDb::mysql();
@@ -108,7 +125,7 @@ async fn databases_down_then_back() {
         .unwrap();
     assert_eq!(hb.status(), 200);
     let body: serde_json::Value = hb.json().await.unwrap();
-    assert_eq!(body["checks"][0]["state"], "degraded", "{body}");
+    assert_eq!(body["checks"][0]["state"], "warning", "{body}");
 
     let _back = Proxy::start(proxy.port).await;
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -153,10 +153,21 @@ async fn languages_as_stored(db: TestDb) {
 async fn invalid_input_is_a_clear_4xx(db: TestDb) {
     standard(&mut db.conn());
     let base = spawn(config(&db));
+    for lang in ["multi", "ca-valencia", "sr-Latn", "ja-JP-mac"] {
+        let r = client()
+            .get(format!(
+                "{base}/?product=firefox-latest&lang={lang}&print=yes"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{lang}: a real locale code");
+        assert!(r.text().await.unwrap().contains(&format!("/{lang}/")));
+    }
     for lang in [
         "../../x",
         "en_US",
-        "d",
+        "abcdefghij-abcdefghij-abcdefghi",
         "en-US%0D%0ALocation:%20x",
         "%C3%A9%C3%A9",
     ] {

@@ -88,6 +88,11 @@ impl Sentry {
         self.metrics.clone()
     }
 
+    /// memcached, where each batch's generation is published (`None`: not configured).
+    pub fn cache(&self) -> Option<Arc<Memcached>> {
+        self.cache.clone()
+    }
+
     /// One run; `Err` means it could not complete (the database, a bad `--mirror`).
     pub async fn run(&self, opts: &RunOptions) -> Result<RunSummary, SentryError> {
         let clock = Instant::now();

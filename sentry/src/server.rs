@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 struct State {
     pool: DbPool,
+    cache: Option<Arc<bouncer_core::cache::Memcached>>,
     metrics: Arc<crate::Metrics>,
     version: Version,
 }
@@ -18,6 +19,7 @@ struct State {
 pub fn serve(sentry: &Sentry, listener: TcpListener) -> std::io::Result<Application> {
     let state = web::Data::new(State {
         pool: sentry.pool().clone(),
+        cache: sentry.cache(),
         metrics: sentry.metrics(),
         version: Version::new(env!("CARGO_PKG_VERSION")),
     });
@@ -36,8 +38,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn heartbeat(state: web::Data<State>) -> HttpResponse {
-    let db = dockerflow::database_check("database", vec![state.pool.clone()]).await;
-    dockerflow::heartbeat(&[db])
+    let mut checks = vec![dockerflow::database_check("database", vec![state.pool.clone()]).await];
+    checks.extend(dockerflow::memcached_check(state.cache.clone()).await);
+    dockerflow::heartbeat(&checks)
 }
 
 async fn version(state: web::Data<State>) -> HttpResponse {

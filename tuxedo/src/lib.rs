@@ -108,8 +108,9 @@ fn bootstrap_admin(master: &DbPool) {
 }
 
 async fn heartbeat(state: web::Data<AppState>) -> HttpResponse {
-    let db = dockerflow::database_check("database", vec![state.master.clone()]).await;
-    dockerflow::heartbeat(&[db])
+    let mut checks = vec![dockerflow::database_check("database", vec![state.master.clone()]).await];
+    checks.extend(dockerflow::memcached_check(state.cache.clone()).await);
+    dockerflow::heartbeat(&checks)
 }
 
 async fn version(state: web::Data<AppState>) -> HttpResponse {

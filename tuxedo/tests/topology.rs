@@ -193,7 +193,7 @@ fn submission_reaches_both_bounces_through_the_replica() {
                 .json()
                 .await
                 .unwrap();
-            assert_eq!(hb["checks"][0]["state"], "degraded", "{hb}");
+            assert_eq!(hb["checks"][0]["state"], "warning", "{hb}");
         }
         topology(); // the replica comes back and catches up
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -35,14 +35,16 @@ impl Version {
     }
 }
 
-/// State of one dependency in `/__heartbeat__`.
+/// State of one dependency in `/__heartbeat__`, in the Dockerflow levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckState {
     Ok,
-    /// Serving, but from a fallback (stale data, master instead of replicas, no cache).
-    Degraded,
-    Failed,
+    /// Still answering correctly, from a fallback (stale data, master instead of replicas,
+    /// no cache): the heartbeat stays 200, so a load balancer keeps the instance.
+    Warning,
+    /// The service cannot answer: the heartbeat is 500.
+    Error,
 }
 
 /// One dependency check.
@@ -55,8 +57,12 @@ pub struct Check {
 }
 
 impl Check {
-    /// A check from a result: `Err` is a failure with its message.
-    pub fn from_result<E: std::fmt::Display>(name: &'static str, r: Result<(), E>) -> Self {
+    /// A check from a result: `Err` is at level `failed` with its message.
+    pub fn from_result<E: std::fmt::Display>(
+        name: &'static str,
+        r: Result<(), E>,
+        failed: CheckState,
+    ) -> Self {
         match r {
             Ok(()) => Self {
                 name,
@@ -65,7 +71,7 @@ impl Check {
             },
             Err(e) => Self {
                 name,
-                state: CheckState::Failed,
+                state: failed,
                 detail: Some(e.to_string()),
             },
         }
@@ -78,20 +84,20 @@ struct Report<'a> {
     checks: &'a [Check],
 }
 
-/// `/__heartbeat__`: 200 when nothing failed (degraded still serves), 500 with the JSON
-/// report naming what failed otherwise.
+/// `/__heartbeat__`: 200 unless a check is at level `error` (a warning still serves), 500
+/// then; the JSON report names every check.
 pub fn heartbeat(checks: &[Check]) -> HttpResponse {
     let status = checks
         .iter()
         .map(|c| c.state)
         .max_by_key(|s| match s {
             CheckState::Ok => 0,
-            CheckState::Degraded => 1,
-            CheckState::Failed => 2,
+            CheckState::Warning => 1,
+            CheckState::Error => 2,
         })
         .unwrap_or(CheckState::Ok);
     let body = Report { status, checks };
-    let mut resp = if status == CheckState::Failed {
+    let mut resp = if status == CheckState::Error {
         HttpResponse::InternalServerError()
     } else {
         HttpResponse::Ok()
@@ -118,5 +124,30 @@ pub async fn database_check(name: &'static str, pools: Vec<bouncer_core::db::DbP
             .find_map(Result::err)
             .unwrap_or_else(|| "no database configured".into()))
     };
-    Check::from_result(name, outcome)
+    Check::from_result(name, outcome, CheckState::Error)
+}
+
+/// The memcached check, when servers are configured: a dead server is a warning (every
+/// service keeps answering correctly without it, only slower or with later freshness).
+pub async fn memcached_check(
+    cache: Option<std::sync::Arc<bouncer_core::cache::Memcached>>,
+) -> Option<Check> {
+    let cache = cache?;
+    let failed = actix_web::web::block(move || cache.probe())
+        .await
+        .unwrap_or_else(|e| vec![("memcached".into(), e.to_string())]);
+    let detail = failed
+        .iter()
+        .map(|(s, e)| format!("{s}: {e}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let outcome = match failed.is_empty() {
+        true => Ok(()),
+        false => Err(detail),
+    };
+    Some(Check::from_result(
+        "memcached",
+        outcome,
+        CheckState::Warning,
+    ))
 }

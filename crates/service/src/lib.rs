@@ -3,6 +3,7 @@
 //! (`/__lbheartbeat__`, `/__heartbeat__`, `/__version__`), Prometheus rendering, and the
 //! `migrate` subcommand.
 
+pub mod client;
 pub mod dockerflow;
 pub mod metrics;
 

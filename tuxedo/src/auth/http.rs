@@ -85,25 +85,11 @@ async fn with_token(
 /// The client's address: the peer, or the last address a trusted proxy appended to
 /// `X-Forwarded-For`.
 pub(crate) fn client_ip(req: &HttpRequest, state: &AppState) -> IpAddr {
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let trusted = |ip: &IpAddr| {
-        state
-            .config
-            .network
-            .trusted_proxies
-            .iter()
-            .any(|n| n.contains(ip))
-    };
-    if !trusted(&peer) {
-        return peer;
-    }
-    req.headers()
-        .get("x-forwarded-for")
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.rsplit(',').next())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(peer)
+    let peer = req.peer_addr().map(|a| a.ip());
+    bouncer_service::client::client_ip(
+        peer,
+        bouncer_service::client::forwarded_for(req.headers()).as_deref(),
+        &state.config.network.trusted_proxies,
+    )
+    .unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }

@@ -1,7 +1,27 @@
-//! Who the client is: the right-most `X-Forwarded-For` entry that is not a trusted proxy.
+//! Who the client is: the right-most `X-Forwarded-For` entry that is not a trusted proxy
+//! (bounce's region, tuxedo's login limiter).
 
+use actix_web::http::header::HeaderMap;
 use ipnet::IpNet;
+use std::borrow::Cow;
 use std::net::IpAddr;
+
+/// Every `X-Forwarded-For` line as one list, in order (RFC 9110 §5.3: several lines are
+/// one comma-separated value). A proxy that appends its own line must not let the
+/// client's forged first line decide. Borrowed in the usual one-line case.
+pub fn forwarded_for(headers: &HeaderMap) -> Option<Cow<'_, str>> {
+    let mut lines = headers
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok());
+    let first = lines.next()?;
+    match lines.next() {
+        None => Some(Cow::Borrowed(first)),
+        Some(second) => {
+            let all: Vec<&str> = [first, second].into_iter().chain(lines).collect();
+            Some(Cow::Owned(all.join(",")))
+        }
+    }
+}
 
 /// The client address. Forwarded entries are believed only when the peer itself is a
 /// trusted proxy, and read from the right: the left-most entries are whatever the client
@@ -78,6 +98,23 @@ mod tests {
             client_ip(ip("::ffff:198.51.100.1"), None, &nets()),
             ip("198.51.100.1")
         );
+    }
+
+    #[test]
+    fn every_forwarded_line_counts() {
+        use actix_web::http::header::{HeaderName, HeaderValue};
+        let mut h = HeaderMap::new();
+        let name = HeaderName::from_static("x-forwarded-for");
+        h.append(name.clone(), HeaderValue::from_static("6.6.6.6"));
+        h.append(name, HeaderValue::from_static("203.0.113.7, 10.1.2.3"));
+        let xff = forwarded_for(&h);
+        assert_eq!(xff.as_deref(), Some("6.6.6.6,203.0.113.7, 10.1.2.3"));
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), xff.as_deref(), &nets()),
+            ip("203.0.113.7"),
+            "the proxy's own line, not the client's forged first one"
+        );
+        assert_eq!(forwarded_for(&HeaderMap::new()), None);
     }
 
     #[test]
