@@ -22,6 +22,7 @@ async_db_tests! {
     pinned_base_urls => pinned_base_urls,
     stub_attribution => stub_attribution,
     header_injection_is_impossible => header_injection_is_impossible,
+    header_names_are_canonical_and_stable => header_names_are_canonical_and_stable,
 }
 
 async fn redirects_exactly(db: TestDb) {
@@ -306,4 +307,45 @@ async fn header_injection_is_impossible(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+/// The response head as bytes on the wire: `Location`, not `location`, and the same
+/// order of header lines for identical requests.
+async fn header_names_are_canonical_and_stable(db: TestDb) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    standard(&mut db.conn());
+    let base = spawn(config(&db));
+    let addr = base.trim_start_matches("http://").to_owned();
+    let head = |query: &'static str| {
+        let addr = addr.clone();
+        async move {
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let req = format!("GET /?{query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            s.write_all(req.as_bytes()).await.unwrap();
+            let mut raw = Vec::new();
+            s.read_to_end(&mut raw).await.unwrap();
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            let head = text.split("\r\n\r\n").next().unwrap().to_owned();
+            head.lines()
+                .skip(1)
+                .map(|l| l.split(':').next().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let first = head("product=firefox-latest&lang=de").await;
+    for name in [
+        "Location",
+        "Content-Type",
+        "Cache-Control",
+        "Content-Length",
+        "Date",
+    ] {
+        assert!(first.iter().any(|n| n == name), "{name} in {first:?}");
+    }
+    let not_found = head("product=nope").await;
+    assert!(not_found.iter().any(|n| n == "X-Content-Type-Options"));
+    for _ in 0..20 {
+        assert_eq!(head("product=firefox-latest&lang=de").await, first);
+        assert_eq!(head("product=nope").await, not_found);
+    }
 }

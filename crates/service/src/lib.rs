@@ -62,10 +62,24 @@ impl Application {
         F: Fn(&mut actix_web::web::ServiceConfig) + Send + Clone + 'static,
     {
         let port = listener.local_addr()?.port();
-        let server =
-            actix_web::HttpServer::new(move || actix_web::App::new().configure(configure.clone()))
-                .listen(listener)?
-                .run();
+        let server = actix_web::HttpServer::new(move || {
+            actix_web::App::new()
+                .wrap_fn(|req, srv| {
+                    use actix_web::dev::Service as _;
+                    let answer = srv.call(req);
+                    async move {
+                        let mut res = answer.await?;
+                        // Canonical header names (`Location`, `Content-Type`), as the
+                        // services these replace send them: some scripts match
+                        // `^Location:` case-sensitively.
+                        res.response_mut().head_mut().set_camel_case_headers(true);
+                        Ok(res)
+                    }
+                })
+                .configure(configure.clone())
+        })
+        .listen(listener)?
+        .run();
         Ok(Self { port, server })
     }
 
