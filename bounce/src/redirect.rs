@@ -4,7 +4,7 @@ use crate::catalogue::names::Resolved;
 use crate::request::{valid_lang, Params};
 use crate::{attribution, AppState, BounceError};
 use bouncer_core::hash::stable_hash;
-use bouncer_core::rules::RuleInput;
+use bouncer_core::rules::{Field, RuleInput};
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -22,6 +22,20 @@ pub struct RequestInfo<'a> {
     pub https: bool,
 }
 
+/// What else than the URL a cacheable answer depended on, for `Vary` and `Cache-Control`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Varies {
+    /// A rewrite rule looks at the User-Agent.
+    pub user_agent: bool,
+    /// A rewrite rule looks at the Referer.
+    pub referer: bool,
+    /// CDN mode: the pin-https header chose the scheme.
+    pub pin_https: bool,
+    /// Mirror mode: the client's address (its region, or the `print=yes` hash) chose the
+    /// mirror; no header names that, so the answer is `private`.
+    pub client: bool,
+}
+
 /// The answer, before it is rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -29,9 +43,9 @@ pub enum Outcome {
     Home(String),
     /// Stub attribution service.
     Attribution(String),
-    Redirect(String),
+    Redirect(String, Varies),
     /// `print=yes`: the URL as text.
-    Print(String),
+    Print(String, Varies),
     NotFound,
     BadRequest(String),
     QueryTooLong(usize),
@@ -43,8 +57,8 @@ impl Outcome {
         match self {
             Outcome::Home(_) => "home",
             Outcome::Attribution(_) => "attribution",
-            Outcome::Redirect(_) => "redirect",
-            Outcome::Print(_) => "print",
+            Outcome::Redirect(..) => "redirect",
+            Outcome::Print(..) => "print",
             Outcome::NotFound => "not_found",
             Outcome::BadRequest(_) | Outcome::QueryTooLong(_) => "bad_request",
         }
@@ -137,10 +151,16 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
         }
     };
     let url = location.url(&base, lang);
+    let varies = Varies {
+        user_agent: snapshot.rules.reads(Field::UserAgent),
+        referer: snapshot.rules.reads(Field::Referer),
+        pin_https: state.pinned.is_some() && !product.ssl_only,
+        client: state.pinned.is_none(),
+    };
     Ok(if p.print {
-        Outcome::Print(url)
+        Outcome::Print(url, varies)
     } else {
-        Outcome::Redirect(url)
+        Outcome::Redirect(url, varies)
     })
 }
 

@@ -1,20 +1,26 @@
 //! Renders an [`Outcome`] as the exact bytes today's clients expect.
 
-use crate::redirect::Outcome;
+use crate::redirect::{Outcome, Varies};
+use crate::state::Headers;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
-/// The response for `outcome`; `cache` is the `Cache-Control` of redirects and prints.
-pub fn render(outcome: Outcome, cache: Option<&HeaderValue>) -> HttpResponse {
+/// The response for `outcome`; `headers` holds the `Cache-Control` and `Vary` values.
+pub fn render(outcome: Outcome, headers: &Headers) -> HttpResponse {
     match outcome {
-        Outcome::Home(url) | Outcome::Attribution(url) => found(url, None),
-        Outcome::Redirect(url) => found(url, cache),
-        Outcome::Print(url) => {
+        Outcome::Home(url) | Outcome::Attribution(url) => found(url, Cache::None),
+        Outcome::Redirect(url, varies) => found(url, Cache::of(headers, varies)),
+        Outcome::Print(url, varies) => {
             let t = templates();
-            let mut h = match cache {
-                Some(c) => with(&t.print_cached, header::CACHE_CONTROL, c.clone()),
-                None => t.print.clone(),
+            let mut h = match Cache::of(headers, varies) {
+                Cache::None => t.print.clone(),
+                Cache::Plain(c) => with(&t.print_cached, header::CACHE_CONTROL, c.clone()),
+                Cache::Varying(c, v) => {
+                    let mut h = with(&t.print_vary, header::CACHE_CONTROL, c.clone());
+                    h.insert(header::VARY, v.clone());
+                    h
+                }
             };
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             answer(StatusCode::OK, h, url)
@@ -28,8 +34,31 @@ pub fn render(outcome: Outcome, cache: Option<&HeaderValue>) -> HttpResponse {
     }
 }
 
+/// How a cacheable answer may be cached: `Cache-Control` and the `Vary` that is true for
+/// it. An answer chosen by the client's address is `private` (no header names it, so a
+/// shared cache must not keep it); one that depended on request headers names them.
+enum Cache<'a> {
+    None,
+    Plain(&'a HeaderValue),
+    Varying(&'a HeaderValue, &'a HeaderValue),
+}
+
+impl<'a> Cache<'a> {
+    fn of(h: &'a Headers, v: Varies) -> Self {
+        let control = match v.client {
+            true => h.cache_control_private.as_ref(),
+            false => h.cache_control.as_ref(),
+        };
+        match (control, h.vary(v.user_agent, v.referer, v.pin_https)) {
+            (None, _) => Cache::None,
+            (Some(c), None) => Cache::Plain(c),
+            (Some(c), Some(vary)) => Cache::Varying(c, vary),
+        }
+    }
+}
+
 /// A 302 as Go's `http.Redirect` writes it.
-fn found(url: String, cache: Option<&HeaderValue>) -> HttpResponse {
+fn found(url: String, cache: Cache<'_>) -> HttpResponse {
     let mut body = String::with_capacity(url.len() + 24);
     body.push_str("<a href=\"");
     html_escape_into(&mut body, &url);
@@ -42,8 +71,13 @@ fn found(url: String, cache: Option<&HeaderValue>) -> HttpResponse {
     };
     let t = templates();
     let mut h = match cache {
-        Some(c) => with(&t.found_cached, header::CACHE_CONTROL, c.clone()),
-        None => t.found.clone(),
+        Cache::None => t.found.clone(),
+        Cache::Plain(c) => with(&t.found_cached, header::CACHE_CONTROL, c.clone()),
+        Cache::Varying(c, v) => {
+            let mut h = with(&t.found_vary, header::CACHE_CONTROL, c.clone());
+            h.insert(header::VARY, v.clone());
+            h
+        }
     };
     h.insert(header::LOCATION, location);
     h.insert(
@@ -87,19 +121,23 @@ fn with(template: &HeaderMap, name: HeaderName, value: HeaderValue) -> HeaderMap
 struct Templates {
     found: HeaderMap,
     found_cached: HeaderMap,
+    found_vary: HeaderMap,
     print: HeaderMap,
     print_cached: HeaderMap,
+    print_vary: HeaderMap,
     text: HeaderMap,
 }
 
 fn templates() -> &'static Templates {
     static T: std::sync::LazyLock<Templates> = std::sync::LazyLock::new(|| {
-        use header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, X_CONTENT_TYPE_OPTIONS};
+        use header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, VARY, X_CONTENT_TYPE_OPTIONS};
         Templates {
             found: ordered(&[CONTENT_TYPE, LOCATION]),
             found_cached: ordered(&[CACHE_CONTROL, CONTENT_TYPE, LOCATION]),
+            found_vary: ordered(&[CACHE_CONTROL, CONTENT_TYPE, LOCATION, VARY]),
             print: ordered(&[CONTENT_TYPE]),
             print_cached: ordered(&[CACHE_CONTROL, CONTENT_TYPE]),
+            print_vary: ordered(&[CACHE_CONTROL, CONTENT_TYPE, VARY]),
             text: ordered(&[CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS]),
         }
     });
@@ -118,7 +156,7 @@ fn ordered(names: &[HeaderName]) -> HeaderMap {
         }
         m
     };
-    // n! orders, each as likely: for up to 3 names a few draws; bounded all the same.
+    // n! orders, each about as likely: for up to 4 names some dozens of draws.
     (0..10_000)
         .map(|_| build())
         .find(|m| m.keys().eq(names.iter()))
@@ -147,18 +185,70 @@ mod tests {
         r.headers().keys().map(|k| k.to_string()).collect()
     }
 
+    fn headers() -> Headers {
+        Headers::new(&bouncer_core::config::BounceConfig::default())
+    }
+
     #[test]
     fn header_names_go_out_sorted_every_time() {
-        let cache = HeaderValue::from_static("max-age=60");
+        let h = headers();
+        let cdn = Varies::default();
+        let ua = Varies {
+            user_agent: true,
+            ..cdn
+        };
         for _ in 0..50 {
-            let r = render(Outcome::Redirect("https://m/a".into()), Some(&cache));
+            let r = render(Outcome::Redirect("https://m/a".into(), cdn), &h);
             assert_eq!(names(&r), ["cache-control", "content-type", "location"]);
-            let r = render(Outcome::Print("https://m/a".into()), Some(&cache));
+            let r = render(Outcome::Redirect("https://m/a".into(), ua), &h);
+            assert_eq!(
+                names(&r),
+                ["cache-control", "content-type", "location", "vary"]
+            );
+            let r = render(Outcome::Print("https://m/a".into(), cdn), &h);
             assert_eq!(names(&r), ["cache-control", "content-type"]);
-            let r = render(Outcome::NotFound, None);
+            let r = render(Outcome::Print("https://m/a".into(), ua), &h);
+            assert_eq!(names(&r), ["cache-control", "content-type", "vary"]);
+            let r = render(Outcome::NotFound, &h);
             assert_eq!(names(&r), ["content-type", "x-content-type-options"]);
-            let r = render(Outcome::Home("https://www.mozilla.org/".into()), None);
+            let r = render(Outcome::Home("https://www.mozilla.org/".into()), &h);
             assert_eq!(names(&r), ["content-type", "location"]);
         }
+    }
+
+    #[test]
+    fn vary_says_what_the_answer_depended_on() {
+        let h = headers();
+        let get = |r: &HttpResponse, n| {
+            r.headers()
+                .get(n)
+                .map(|v: &HeaderValue| v.to_str().unwrap().to_owned())
+        };
+        let pinned = Varies {
+            user_agent: true,
+            referer: true,
+            pin_https: true,
+            client: false,
+        };
+        let r = render(Outcome::Redirect("https://m/a".into(), pinned), &h);
+        assert_eq!(
+            get(&r, header::CACHE_CONTROL).as_deref(),
+            Some("max-age=60")
+        );
+        assert_eq!(
+            get(&r, header::VARY).as_deref(),
+            Some("User-Agent, Referer, X-Forwarded-Proto")
+        );
+        let mirrors = Varies {
+            client: true,
+            ..Varies::default()
+        };
+        let r = render(Outcome::Redirect("https://m/a".into(), mirrors), &h);
+        assert_eq!(
+            get(&r, header::CACHE_CONTROL).as_deref(),
+            Some("private, max-age=60"),
+            "chosen by the client's address: no shared cache may keep it"
+        );
+        assert_eq!(get(&r, header::VARY), None);
     }
 }

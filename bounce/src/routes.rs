@@ -34,7 +34,7 @@ async fn redirect(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let response = match redirect::decide(&state, info).await {
         Ok(outcome) => {
             state.metrics.count_request(outcome.label());
-            respond::render(outcome, state.headers.cache_control.as_ref())
+            respond::render(outcome, &state.headers)
         }
         Err(e) => {
             state.metrics.count_request("error");

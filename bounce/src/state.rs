@@ -25,18 +25,44 @@ pub struct Pinned {
 pub struct Headers {
     /// `max-age=…` of redirects and prints (none when `cache_time_secs` is 0).
     pub cache_control: Option<HeaderValue>,
+    /// `private, max-age=…`: for answers that depend on the client's address.
+    pub cache_control_private: Option<HeaderValue>,
+    /// `Vary` values by what an answer depended on (see [`Headers::vary`]).
+    vary: [Option<HeaderValue>; 8],
     /// The header that says the client came over TLS (`bounce.pin_https_header`).
     pub pin_https: Option<HeaderName>,
 }
 
 impl Headers {
-    fn new(b: &bouncer_core::config::BounceConfig) -> Self {
+    pub(crate) fn new(b: &bouncer_core::config::BounceConfig) -> Self {
+        let value = |s: String| HeaderValue::from_str(&s).ok();
+        let cached = b.cache_time_secs > 0;
+        let vary = std::array::from_fn(|bits| {
+            let names = [
+                (bits & 1 != 0).then_some("User-Agent"),
+                (bits & 2 != 0).then_some("Referer"),
+                (bits & 4 != 0).then_some(b.pin_https_header.as_str()),
+            ];
+            let list = names.into_iter().flatten().collect::<Vec<_>>().join(", ");
+            (!list.is_empty()).then(|| value(list)).flatten()
+        });
         Self {
-            cache_control: (b.cache_time_secs > 0)
-                .then(|| HeaderValue::from_str(&format!("max-age={}", b.cache_time_secs)).ok())
+            cache_control: cached
+                .then(|| value(format!("max-age={}", b.cache_time_secs)))
                 .flatten(),
+            cache_control_private: cached
+                .then(|| value(format!("private, max-age={}", b.cache_time_secs)))
+                .flatten(),
+            vary,
             pin_https: HeaderName::from_bytes(b.pin_https_header.as_bytes()).ok(),
         }
+    }
+
+    /// The `Vary` of an answer that depended on these request headers (none: on none).
+    pub fn vary(&self, user_agent: bool, referer: bool, pin_https: bool) -> Option<&HeaderValue> {
+        let bits =
+            usize::from(user_agent) | usize::from(referer) << 1 | usize::from(pin_https) << 2;
+        self.vary[bits].as_ref()
     }
 }
 

@@ -63,7 +63,7 @@ async fn heartbeat_names_a_dead_database() {
     let resp = reqwest::get(format!("{base}/__heartbeat__")).await.unwrap();
     assert_eq!(resp.status(), 500);
     let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["status"], "failed");
+    assert_eq!(body["status"], "error");
     assert_eq!(body["checks"][0]["name"], "database");
     assert!(body["checks"][0]["detail"]
         .as_str()

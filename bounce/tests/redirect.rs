@@ -35,7 +35,12 @@ async fn redirects_exactly(db: TestDb) {
         .unwrap();
     assert_eq!(r.status(), 302);
     assert_eq!(r.headers()[LOCATION], WIN_DE);
-    assert_eq!(r.headers()[CACHE_CONTROL], "max-age=60");
+    assert_eq!(
+        r.headers()[CACHE_CONTROL],
+        "private, max-age=60",
+        "a mirror chosen for this client's region: no shared cache may keep it"
+    );
+    assert!(r.headers().get("vary").is_none());
     assert_eq!(r.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
     assert_eq!(
         r.text().await.unwrap(),
@@ -205,7 +210,7 @@ async fn print_and_head(db: TestDb) {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()[CONTENT_TYPE], "text/plain");
-    assert_eq!(r.headers()[CACHE_CONTROL], "max-age=60");
+    assert_eq!(r.headers()[CACHE_CONTROL], "private, max-age=60");
     assert_eq!(r.text().await.unwrap(), WIN_DE);
     let r = client()
         .head(format!("{base}/?product=firefox-latest&lang=de"))
@@ -251,6 +256,21 @@ async fn pinned_base_urls(db: TestDb) {
     assert!(print("product=firefox-ssl", false)
         .await
         .starts_with("https://download-installer.cdn.example.net/pub/ssl/en-US/"));
+    // The same for every client but the scheme header: a shared cache may keep it, keyed
+    // by that header.
+    let r = client()
+        .get(format!("{base}/?product=firefox-latest&lang=de"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()[CACHE_CONTROL], "max-age=60");
+    assert_eq!(r.headers()["vary"], "X-Forwarded-Proto");
+    let r = client()
+        .get(format!("{base}/?product=firefox-ssl"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("vary").is_none(), "ssl_only: always https");
 }
 
 async fn stub_attribution(db: TestDb) {

@@ -253,6 +253,14 @@ impl RuleSet {
         self.rules.iter().find_map(|r| r.apply(input))
     }
 
+    /// Whether some rule looks at `field`: then an answer may depend on it (for bounce's
+    /// `Vary`).
+    pub fn reads(&self, field: Field) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.conditions.iter().any(|c| c.field == field))
+    }
+
     pub fn len(&self) -> usize {
         self.rules.len()
     }

@@ -208,3 +208,11 @@ fn stored_rows_skip_broken_and_disabled_rules() {
     };
     assert_eq!(set.apply(&input).unwrap().product.as_deref(), Some("p3"));
 }
+
+#[test]
+fn a_rule_set_says_which_request_headers_it_reads() {
+    let shipped = shipped();
+    assert!(shipped.reads(Field::UserAgent));
+    assert!(shipped.reads(Field::Referer));
+    assert!(!RuleSet::default().reads(Field::UserAgent));
+}
