@@ -22,8 +22,8 @@ enum Command {
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse(); // help and usage errors are for people: before logging starts
     bouncer_core::telemetry::init("bounce");
-    let cli = Cli::parse();
     let config = cli.global.load()?;
     if let Some(Command::Migrate) = cli.command {
         bouncer_service::migrate(&config)?;

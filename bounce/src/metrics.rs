@@ -1,8 +1,7 @@
 //! bounce's Prometheus metrics, registered on the instance's own registry.
 
-use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use std::sync::Arc;
 
 pub struct Metrics {
     /// Answers by outcome: redirect, print, not_found, bad_request, home, attribution, error.
@@ -21,8 +20,6 @@ pub struct Metrics {
     pub shared_hits: IntCounterVec,
     /// Readers passed over because they had not replicated the expected generation.
     pub replica_behind: IntCounter,
-    /// memcached client counters (hit, miss, error, skipped), copied at scrape time.
-    pub memcached_calls: IntGaugeVec,
     /// The catalogue generation this instance serves.
     pub generation: IntGauge,
     /// Answers from last-known data while the databases were unreachable, by entry kind.
@@ -113,13 +110,6 @@ impl Metrics {
                 "replica_behind_total",
                 "Readers passed over for not having replicated the expected generation",
             )?,
-            memcached_calls: IntGaugeVec::new(
-                Opts::new(
-                    "memcached_calls",
-                    "memcached client calls by result since start",
-                ),
-                &["result"],
-            )?,
             generation: IntGauge::new("catalogue_generation", "Catalogue generation being served")?,
             stale_served: IntCounterVec::new(
                 Opts::new(
@@ -153,9 +143,59 @@ impl Metrics {
         registry.register(Box::new(m.shared_lookups.clone()))?;
         registry.register(Box::new(m.shared_hits.clone()))?;
         registry.register(Box::new(m.replica_behind.clone()))?;
-        registry.register(Box::new(m.memcached_calls.clone()))?;
         registry.register(Box::new(m.generation.clone()))?;
         registry.register(Box::new(m.stale_served.clone()))?;
         Ok(m)
+    }
+}
+
+/// memcached client calls by result (`hit`, `miss`, `error`, `skipped`, `too_large`),
+/// counted by the client itself and read at scrape time, so a request pays for no extra
+/// shared counter.
+pub struct MemcachedCalls {
+    cache: Arc<bouncer_core::cache::Memcached>,
+    template: IntCounterVec,
+}
+
+impl MemcachedCalls {
+    pub fn register(
+        registry: &Registry,
+        cache: Arc<bouncer_core::cache::Memcached>,
+    ) -> prometheus::Result<()> {
+        let template = Self::counters()?;
+        registry.register(Box::new(Self { cache, template }))
+    }
+
+    fn counters() -> prometheus::Result<IntCounterVec> {
+        IntCounterVec::new(
+            Opts::new("memcached_calls_total", "memcached client calls by result"),
+            &["result"],
+        )
+    }
+}
+
+impl prometheus::core::Collector for MemcachedCalls {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.template.desc()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Ok(fresh) = Self::counters() else {
+            return Vec::new();
+        };
+        let s = &self.cache.stats;
+        for (label, counter) in [
+            ("hit", &s.hits),
+            ("miss", &s.misses),
+            ("error", &s.errors),
+            ("skipped", &s.skipped),
+            ("too_large", &s.too_large),
+        ] {
+            fresh
+                .with_label_values(&[label])
+                .inc_by(counter.load(Relaxed));
+        }
+        fresh.collect()
     }
 }

@@ -60,24 +60,6 @@ async fn version(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let sources = state.catalogue.sources();
     state.metrics.generation.set(state.catalogue.applied());
-    if let Some(cache) = &sources.cache {
-        use std::sync::atomic::Ordering::Relaxed;
-        let s = &cache.stats;
-        for (label, counter) in [
-            ("hit", &s.hits),
-            ("miss", &s.misses),
-            ("error", &s.errors),
-            ("skipped", &s.skipped),
-            ("too_large", &s.too_large),
-        ] {
-            state
-                .metrics
-                .memcached_calls
-                .with_label_values(&[label])
-                .set(counter.load(Relaxed) as i64);
-        }
-    }
     bouncer_service::metrics::render(&state.registry)
 }

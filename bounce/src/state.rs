@@ -99,9 +99,13 @@ impl AppState {
         let registry = Registry::new_custom(Some("bounce".into()), None)?;
         let metrics = Arc::new(Metrics::new(&registry)?);
         let b = &config.bounce;
+        let cache = bouncer_core::cache::Memcached::from_config(&config.memcached).map(Arc::new);
+        if let Some(cache) = &cache {
+            crate::metrics::MemcachedCalls::register(&registry, Arc::clone(cache))?;
+        }
         let sources = Sources::new(
             readers,
-            bouncer_core::cache::Memcached::from_config(&config.memcached).map(Arc::new),
+            cache,
             Duration::from_millis(config.bounce.reader_retry_after_ms),
         );
         let catalogue = Catalogue::new(

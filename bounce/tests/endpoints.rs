@@ -42,6 +42,11 @@ async fn endpoints_answer(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    let commit = v["commit"].as_str().unwrap();
+    assert!(
+        commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()),
+        "the commit built, not a placeholder: {v}"
+    );
     let m = client.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(m.status(), 200);
 }
@@ -77,4 +82,17 @@ async fn heartbeat_names_a_dead_database() {
             .status(),
         200
     );
+}
+
+/// A command line's help is for people: no log line before it.
+#[test]
+fn help_is_plain_text() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bounce"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("Bouncer download redirector"), "{text}");
+    assert!(!text.contains("logging started"), "{text}");
 }

@@ -26,6 +26,7 @@ async_db_tests! {
     a_health_change_refills_only_that_location => a_health_change_refills_only_that_location,
     a_mirror_change_rebuilds_without_reading_rows => a_mirror_change_rebuilds_without_reading_rows,
     unknown_names_cost_nothing => unknown_names_cost_nothing,
+    cumulative_metrics_are_counters => cumulative_metrics_are_counters,
     rows_read_before_a_change_are_never_served => rows_read_before_a_change_are_never_served,
 }
 
@@ -154,6 +155,32 @@ async fn a_starting_instance_takes_the_fleet_image(db: TestDb) {
 }
 
 const FULL_LOADS: &str = "bounce_catalogue_full_loads_total";
+
+/// What only grows is exported as a counter (`rate()` applies), including the memcached
+/// client's own call counts and the client protocol errors.
+async fn cumulative_metrics_are_counters(db: TestDb) {
+    let (_cat, _cache, _mc, base) = cached_instance(&db);
+    until(&base, "product=firefox-latest&lang=de", 200).await;
+    let text = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for family in [
+        "bounce_memcached_calls_total",
+        "http_client_errors_total",
+        "bounce_requests_total",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {family} counter")),
+            "{family} is a counter:\n{text}"
+        );
+    }
+    assert!(metric(&base, "bounce_memcached_calls_total").await > 0.0);
+}
 
 /// What every writer does: write and record what changed in one transaction, then publish
 /// the change lists and the generation.
@@ -304,7 +331,7 @@ async fn unknown_names_cost_nothing(db: TestDb) {
         metric(&base, QUERIES).await,
         metric(&base, MIRROR_FILLS).await,
         metric(&base, "bounce_shared_cache_lookups_total").await,
-        metric(&base, "bounce_memcached_calls").await,
+        metric(&base, "bounce_memcached_calls_total").await,
     ];
     for i in 0..200 {
         for q in [
@@ -319,7 +346,7 @@ async fn unknown_names_cost_nothing(db: TestDb) {
         metric(&base, QUERIES).await,
         metric(&base, MIRROR_FILLS).await,
         metric(&base, "bounce_shared_cache_lookups_total").await,
-        metric(&base, "bounce_memcached_calls").await,
+        metric(&base, "bounce_memcached_calls_total").await,
     ];
     // The generation watch polls memcached in the background; requests add nothing else.
     assert_eq!(

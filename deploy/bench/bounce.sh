@@ -98,7 +98,7 @@ PY
     prev=$fills
   done
   echo "warm after $pass passes of 3 s ($fills fills)" >&2
-  q0=$(( $(metric bounce_db_queries_total) + $(metric bounce_db_watch_queries_total) )); g0=$(metric 'bounce_memcached_calls'); r0=$(metric bounce_requests_total)
+  q0=$(( $(metric bounce_db_queries_total) + $(metric bounce_db_watch_queries_total) )); g0=$(metric 'bounce_memcached_calls_total'); r0=$(metric bounce_requests_total)
   : >"$work/nginx.txt"; : >"$work/bounce.txt"
   for _ in $(seq "$ROUNDS"); do
     run_wrk "$urls" http://127.0.0.1:8090 >>"$work/nginx.txt"
@@ -106,7 +106,7 @@ PY
   done
   read -r ceiling c50 c99 < <(median "$work/nginx.txt")
   read -r rps p50 p99 < <(median "$work/bounce.txt")
-  q1=$(( $(metric bounce_db_queries_total) + $(metric bounce_db_watch_queries_total) )); g1=$(metric 'bounce_memcached_calls'); r1=$(metric bounce_requests_total)
+  q1=$(( $(metric bounce_db_queries_total) + $(metric bounce_db_watch_queries_total) )); g1=$(metric 'bounce_memcached_calls_total'); r1=$(metric bounce_requests_total)
   rss=$(awk '/VmRSS/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$bpid/status")
   n=$(( r1 - r0 ))
   awk -v l="$layout" -v c="$1 mirrors, $2 locations" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v ceil="$ceiling" \

@@ -25,8 +25,8 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse(); // help and usage errors are for people: before logging starts
     bouncer_core::telemetry::init("sentry");
-    let cli = Cli::parse();
     let config = cli.global.load()?;
     match cli.command {
         Command::Migrate => {

@@ -5,8 +5,8 @@ use tuxedo::cli::{self, Cli, Command};
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
+    let args = Cli::parse(); // help and usage errors are for people: before logging starts
     bouncer_core::telemetry::init("tuxedo");
-    let args = Cli::parse();
     let config = args.global.load()?;
     if !cli::run(args.command.unwrap_or(Command::Serve), &config)? {
         return Ok(());

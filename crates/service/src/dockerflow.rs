@@ -18,14 +18,14 @@ pub struct Version {
 }
 
 impl Version {
-    /// The version of a service crate (pass `env!("CARGO_PKG_VERSION")`); the commit comes
-    /// from `BOUNCER_COMMIT` at build time, if set.
+    /// The version of a service crate (pass `env!("CARGO_PKG_VERSION")`); commit and build
+    /// come from the build (see `build.rs`).
     pub fn new(version: &'static str) -> Self {
         Self {
             source: "https://github.com/mozilla-services/bouncer",
             version,
-            commit: option_env!("BOUNCER_COMMIT").unwrap_or("unknown"),
-            build: option_env!("BOUNCER_BUILD").unwrap_or("local"),
+            commit: env!("BOUNCER_BUILD_COMMIT"),
+            build: env!("BOUNCER_BUILD_NAME"),
         }
     }
 
