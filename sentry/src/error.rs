@@ -23,4 +23,19 @@ pub enum SentryError {
     Join(#[from] tokio::task::JoinError),
     #[error("the result writer stopped before the run ended")]
     WriterGone,
+    /// Another run holds the run lease: this one did not start.
+    #[error("another sentry run is in progress ({} holds the run lock until {} UTC); not starting a second one", .0.holder, .0.until)]
+    Busy(bouncer_core::db::lease::Held),
+}
+
+impl SentryError {
+    /// A database abort that is gone when the transaction is tried again (a deadlock).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SentryError::Query(e) | SentryError::Core(bouncer_core::CoreError::Query(e)) => {
+                bouncer_core::db::classify::is_transient(e)
+            }
+            _ => false,
+        }
+    }
 }

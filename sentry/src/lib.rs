@@ -59,8 +59,9 @@ pub async fn daemon(config: &Config, opts: &RunOptions) -> Result<(), SentryErro
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = sentry.run(opts).await {
-                tracing::error!(error = %e, "run failed");
+            match sentry.run(opts).await {
+                Ok(_) | Err(SentryError::Busy(_)) => {} // a busy lease is logged as a skip
+                Err(e) => tracing::error!(error = %e, "run failed"),
             }
         }
     };

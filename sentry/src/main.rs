@@ -32,9 +32,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             bouncer_service::migrate(&config)?;
         }
-        Command::Run(opts) => {
-            sentry::run_once(&config, &opts).await?;
-        }
+        Command::Run(opts) => match sentry::run_once(&config, &opts).await {
+            // Another run is doing this run's work: nothing failed.
+            Err(busy @ sentry::SentryError::Busy(_)) => eprintln!("sentry: {busy}"),
+            other => {
+                other?;
+            }
+        },
         Command::Daemon(opts) => sentry::daemon(&config, &opts).await?,
     }
     Ok(())

@@ -90,6 +90,11 @@ impl Metrics {
         self.runs.with_label_values(&[outcome]).inc();
     }
 
+    /// A run that did not start: another one held the run lease.
+    pub fn run_skipped(&self) {
+        self.runs.with_label_values(&["skipped"]).inc();
+    }
+
     /// Sets the per-state gauge from the last run's counts.
     pub fn mirror_states(&self, up: i64, down: i64, ramping: i64) {
         self.mirrors.with_label_values(&["up"]).set(up);

@@ -93,10 +93,22 @@ impl Sentry {
         self.cache.clone()
     }
 
-    /// One run; `Err` means it could not complete (the database, a bad `--mirror`).
+    /// One run; `Err` means it could not complete (the database, a bad `--mirror`), or did
+    /// not start because another run holds the run lease ([`SentryError::Busy`]).
     pub async fn run(&self, opts: &RunOptions) -> Result<RunSummary, SentryError> {
         let clock = Instant::now();
+        let lease = match RunLease::take(&self.pool).await {
+            Ok(lease) => lease,
+            Err(e) => {
+                if let SentryError::Busy(_) = e {
+                    self.metrics.run_skipped();
+                    tracing::info!(reason = %e, "run skipped");
+                }
+                return Err(e);
+            }
+        };
         let result = self.run_inner(opts).await;
+        lease.release().await;
         self.metrics.run(result.is_ok());
         self.metrics
             .run_seconds
@@ -175,6 +187,75 @@ impl Sentry {
     }
 }
 
+/// The run lease, renewed in the background while the run lasts: two runs at once would
+/// write the same rows and deadlock each other.
+struct RunLease {
+    pool: DbPool,
+    holder: String,
+    renewer: tokio::task::JoinHandle<()>,
+}
+
+const LEASE: &str = "sentry-run";
+const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl RunLease {
+    async fn take(pool: &DbPool) -> Result<Self, SentryError> {
+        let holder = format!(
+            "{}:{}:{:08x}",
+            hostname(),
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        let (p, h) = (pool.clone(), holder.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db::conn(&p)?;
+            db::lease::acquire(&mut conn, LEASE, &h, LEASE_TTL)?.map_err(SentryError::Busy)
+        })
+        .await??;
+        let (p, h) = (pool.clone(), holder.clone());
+        let renewer = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(LEASE_TTL / 3);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let (p, h) = (p.clone(), h.clone());
+                let renewed = tokio::task::spawn_blocking(move || {
+                    let mut conn = db::conn(&p)?;
+                    db::lease::renew(&mut conn, LEASE, &h, LEASE_TTL)
+                })
+                .await;
+                if !matches!(renewed, Ok(Ok(true))) {
+                    tracing::warn!("could not renew the run lease; a second run may start");
+                }
+            }
+        });
+        Ok(Self {
+            pool: pool.clone(),
+            holder,
+            renewer,
+        })
+    }
+
+    async fn release(self) {
+        self.renewer.abort();
+        let (p, h) = (self.pool, self.holder);
+        let released = tokio::task::spawn_blocking(move || {
+            let mut conn = db::conn(&p)?;
+            db::lease::release(&mut conn, LEASE, &h)
+        })
+        .await;
+        if !matches!(released, Ok(Ok(()))) {
+            tracing::warn!("could not release the run lease; it expires by itself");
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".into())
+}
+
 #[derive(Default)]
 struct Written {
     mirrors: usize,
@@ -209,7 +290,10 @@ fn write_reports(
             }
         }
         let now = chrono::Utc::now().naive_utc();
-        let effect = store::write_batch(&mut conn, policy, &batch, locs, now)?;
+        let effect = db::classify::retrying(
+            || store::write_batch(&mut conn, policy, &batch, locs, now),
+            SentryError::is_transient,
+        )?;
         written.mirrors += batch.len();
         written.changed |= effect.catalogue_changed;
         written.generation = effect.generation.or(written.generation);

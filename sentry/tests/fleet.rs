@@ -249,7 +249,34 @@ fn scope(db: &TestDb) {
     });
 }
 
+/// Two runs at once: the second does not start (a clear "busy" error, counted as
+/// skipped) instead of deadlocking with the first; once the first ends, runs start again.
+fn concurrent_runs(db: &TestDb) {
+    rt().block_on(async {
+        let loc = product(db, "Firefox", true, true, &["/f/:lang/a.exe"])[0];
+        let fake = FakeMirror::start(60, Behaviour::Slow).await;
+        mirror(db, "slow", &fake.base_url(), &[loc]);
+        let config = config(db, 500);
+        let opts = sentry::RunOptions::default();
+        let first = sentry::Sentry::new(&config).unwrap();
+        let second = sentry::Sentry::new(&config).unwrap();
+        let (a, b) = tokio::join!(first.run(&opts), async {
+            // The first holds the lease while its slow checks run.
+            tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+            second.run(&opts).await
+        });
+        assert!(a.is_ok(), "{a:?}");
+        let busy = b.unwrap_err();
+        assert!(matches!(busy, sentry::SentryError::Busy(_)), "{busy:?}");
+        assert!(busy
+            .to_string()
+            .contains("another sentry run is in progress"));
+        second.run(&opts).await.expect("the lease was released");
+    });
+}
+
 db_tests! {
+    concurrent_runs_do_not_collide => concurrent_runs,
     fleet_rows_and_reasons => fleet,
     checknow_and_mirror_scope => scope,
 }

@@ -164,6 +164,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// One holder at a time for work that must not run twice at once (see `lease`).
+    bouncer_leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// Counters bumped by every write that changes what bounce serves (see `generation`).
     bouncer_generation (name) {
         name -> Text,
@@ -228,4 +237,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     bouncer_generation,
     bouncer_mirror_health,
     bouncer_changes,
+    bouncer_leases,
 );

@@ -23,7 +23,6 @@ use bouncer_core::db::DbConnection;
 use bouncer_core::models::NewAuditEntry;
 use bouncer_core::schema::{bouncer_audit_log, mirror_os as os_t, mirror_products as products_t};
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 /// How a name given by a caller selects rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,12 +111,7 @@ pub(crate) fn valid_name<'a>(field: &'static str, value: &'a str, max: usize) ->
 }
 
 /// Whether a database error is a unique-key clash (a concurrent or repeated write).
-pub(crate) fn is_unique_violation(e: &DieselError) -> bool {
-    matches!(
-        e,
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
-    )
-}
+pub(crate) use bouncer_core::db::classify::is_unique_violation;
 
 /// Records one write in the audit log; call inside the writing transaction.
 pub(crate) fn audit(

@@ -1,7 +1,9 @@
 //! Database access shared by the services: one connection type over every enabled
 //! backend, r2d2 pools, and the embedded migrations.
 
+pub mod classify;
 mod connection;
+pub mod lease;
 mod migrate;
 
 pub use connection::{Backend, DbConnection, DbUrl};
