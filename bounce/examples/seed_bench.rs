@@ -1,6 +1,11 @@
 //! Seeds a benchmark catalogue and writes the URL list the wrk script rotates over.
 //!
-//! `cargo run --release -p bounce --example seed_bench -- DB_URL MIRRORS LOCATIONS URLS_FILE MMDB_FILE`
+//! `cargo run --release -p bounce --example seed_bench -- DB_URL MIRRORS LOCATIONS URLS_FILE MMDB_FILE [BASEURL]`
+//!
+//! `DB_URL` is `sqlite://FILE` or `mysql://user@host:port/db` (the database must exist and be
+//! empty; migrations are applied). `BASEURL` is the mirrors' base URL with `{}` standing for
+//! the mirror's number (default `https://m{}.example.org/pub`), e.g.
+//! `http://127.0.0.1:8104/m{}` to point every mirror at a local fake mirror server.
 //!
 //! Locations are spread over products × 5 OSes; every mirror serves every location (so
 //! 10,000 mirrors means 10,000 candidates per request), mirrors are split over three
@@ -16,8 +21,19 @@ const CHUNK: usize = 500;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, url, mirrors, locations, urls_file, mmdb] = args.as_slice() else {
-        return Err("usage: seed_bench DB_URL MIRRORS LOCATIONS URLS_FILE MMDB_FILE".into());
+    let (url, mirrors, locations, urls_file, mmdb, baseurl) = match args.as_slice() {
+        [_, url, mirrors, locations, urls_file, mmdb] => {
+            (url, mirrors, locations, urls_file, mmdb, "https://m{}.example.org/pub")
+        }
+        [_, url, mirrors, locations, urls_file, mmdb, baseurl] if baseurl.contains("{}") => {
+            (url, mirrors, locations, urls_file, mmdb, baseurl.as_str())
+        }
+        _ => {
+            return Err(
+                "usage: seed_bench DB_URL MIRRORS LOCATIONS URLS_FILE MMDB_FILE [BASEURL with {}]"
+                    .into(),
+            )
+        }
     };
     let (mirrors, locations): (usize, usize) = (mirrors.parse()?, locations.parse()?);
     let pool = db::pool(url, PoolOptions::default())?;
@@ -63,8 +79,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         mirrors,
         |j| {
             format!(
-                "({}, 'm{j}', 'https://m{j}.example.org/pub', {}, 1)",
+                "({}, 'm{j}', '{}', {}, 1)",
                 j + 1,
+                baseurl.replace("{}", &j.to_string()),
                 1 + j % 1000
             )
         },

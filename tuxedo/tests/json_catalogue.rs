@@ -14,6 +14,138 @@ db_tests! {
     locations_oses_and_uptake => locations_oses_and_uptake,
     aliases_and_rename => aliases_and_rename,
     bad_bodies => bad_bodies,
+    every_string_field_at_and_past_its_limit => every_string_field_at_and_past_its_limit,
+}
+
+/// Every string field of the JSON API at its column's width and one past it: at the width
+/// the write succeeds, past it a 422 names the field and the limit, and nothing answers
+/// 500 (MariaDB refuses longer values; SQLite would store them).
+fn every_string_field_at_and_past_its_limit(db: &TestDb) {
+    use bouncer_core::limits::*;
+    block_on(async {
+        let t = start(db, |_| {});
+        let (s, p) = t
+            .admin("POST", "/products", Some(json!({"name": "base"})))
+            .await;
+        assert_eq!(s, 201, "{p}");
+        let product = p["id"].as_i64().unwrap();
+        let (s, r) = t
+            .admin("POST", "/regions", Some(json!({"name": "r"})))
+            .await;
+        assert_eq!(s, 201, "{r}");
+        // (field, limit, method, path, body with the value), run at the limit, then past it.
+        type Case = (&'static str, usize, &'static str, String, fn(&str) -> Value);
+        let cases: Vec<Case> = vec![
+            (
+                "product",
+                PRODUCT_NAME,
+                "POST",
+                "/products".into(),
+                |v| json!({"name": v}),
+            ),
+            (
+                "name",
+                OS_NAME,
+                "POST",
+                "/oses".into(),
+                |v| json!({"name": v}),
+            ),
+            (
+                "name",
+                MIRROR_NAME,
+                "POST",
+                "/mirrors".into(),
+                |v| json!({"name": v, "baseurl": format!("https://{}.example", v.len()), "rating": 1}),
+            ),
+            (
+                "name",
+                REGION_NAME,
+                "POST",
+                "/regions".into(),
+                |v| json!({"name": v}),
+            ),
+            (
+                "path",
+                LOCATION_PATH,
+                "POST",
+                format!("/products/{product}/locations"),
+                |v| json!({"os": "win", "path": format!("/{}", v.chars().skip(1).collect::<String>())}),
+            ),
+            (
+                "related_product",
+                PRODUCT_NAME,
+                "PUT",
+                "/aliases/some-alias".into(),
+                |v| json!({"related_product": v}),
+            ),
+            (
+                "continent",
+                CONTINENT,
+                "PUT",
+                "/countries/DE".into(),
+                |v| json!({"region_id": 1, "continent": v}),
+            ),
+            (
+                "country_name",
+                COUNTRY_NAME,
+                "PUT",
+                "/countries/FR".into(),
+                |v| json!({"region_id": 1, "country_name": v}),
+            ),
+            (
+                "description",
+                RULE_DESCRIPTION,
+                "PUT",
+                "/rules".into(),
+                |v| json!([{"description": v, "conditions": [{"field": "os", "op": "equals", "value": "x"}], "set_os": "win"}]),
+            ),
+            (
+                "set_os",
+                OS_NAME,
+                "PUT",
+                "/rules".into(),
+                |v| json!([{"conditions": [{"field": "os", "op": "equals", "value": "x"}], "set_os": v}]),
+            ),
+            (
+                "set_product",
+                PRODUCT_NAME,
+                "PUT",
+                "/rules".into(),
+                |v| json!([{"conditions": [{"field": "os", "op": "equals", "value": "x"}], "set_product": v}]),
+            ),
+            (
+                "username",
+                USERNAME,
+                "POST",
+                "/users".into(),
+                |v| json!({"username": v, "password": "long-enough-password", "role": "read-only"}),
+            ),
+            (
+                "name",
+                TOKEN_NAME,
+                "POST",
+                "/tokens".into(),
+                |v| json!({"name": v, "role": "read-only", "user": "boss"}),
+            ),
+        ];
+        for (field, limit, method, path, body) in cases {
+            // 'é' is two bytes: the limit counts characters, as the column does.
+            let at: String = std::iter::repeat_n('é', limit).collect();
+            let (s, r) = t.admin(method, &path, Some(body(&at))).await;
+            assert!(s < 300, "{method} {path} {field} at {limit}: {s} {r}");
+            let past = format!("{at}é");
+            let (s, r) = t.admin(method, &path, Some(body(&past))).await;
+            assert_eq!(s, 422, "{method} {path} {field} past {limit}: {r}");
+            let text = r.to_string();
+            assert!(
+                text.contains(field) && text.contains(&limit.to_string()),
+                "{method} {path}: the reason names {field} and {limit}: {text}"
+            );
+        }
+        let (s, r) = t.admin("PUT", "/rules", Some(json!([{"conditions": (0..2000).map(|i| json!({"field": "user_agent", "op": "contains", "value": format!("{i:040}")})).collect::<Vec<_>>(), "set_os": "win"}]))).await;
+        assert_eq!(s, 422, "conditions over 64 KB as stored: {r}");
+        assert!(r.to_string().contains("conditions"), "{r}");
+    });
 }
 
 fn products_and_languages(db: &TestDb) {

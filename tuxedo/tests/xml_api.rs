@@ -12,6 +12,60 @@ db_tests! {
     aliases => aliases,
     uptake_and_mirrors => uptake_and_mirrors,
     transport => transport,
+    every_field_at_and_past_its_limit => every_field_at_and_past_its_limit,
+}
+
+/// Every string parameter of the XML API's writes at its column's width and one past it:
+/// accepted at the width, a clear 4xx error past it, never a 500.
+fn every_field_at_and_past_its_limit(db: &TestDb) {
+    use bouncer_core::limits::*;
+    block_on(async {
+        let t = start(db, |_| {});
+        assert_eq!(t.post("product_add", &[("product", "base")]).await.0, 200);
+        let word = |n: usize| -> String { std::iter::repeat_n('é', n).collect() };
+        type Case = (&'static str, usize, fn(&str) -> Vec<(&'static str, String)>);
+        let cases: Vec<Case> = vec![
+            ("product_add", PRODUCT_NAME, |v| vec![("product", v.into())]),
+            ("product_add", LANGUAGE, |v| {
+                vec![
+                    ("product", format!("p{}", v.len())),
+                    ("languages", v.replace('é', "a")),
+                ]
+            }),
+            ("product_language_add", LANGUAGE, |v| {
+                vec![
+                    ("product", "base".into()),
+                    ("languages", v.replace('é', "b")),
+                ]
+            }),
+            ("location_add", LOCATION_PATH, |v| {
+                vec![
+                    ("product", "base".into()),
+                    ("os", "win".into()),
+                    (
+                        "path",
+                        format!("/{}", v.chars().skip(1).collect::<String>()),
+                    ),
+                ]
+            }),
+            ("create_update_alias", ALIAS, |v| {
+                vec![("alias", v.into()), ("related_product", "base".into())]
+            }),
+            ("create_update_alias", PRODUCT_NAME, |v| {
+                vec![("alias", "a".into()), ("related_product", v.into())]
+            }),
+        ];
+        for (cmd, limit, form) in cases {
+            let at = form(&word(limit));
+            let at: Vec<(&str, &str)> = at.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (s, body) = t.post(cmd, &at).await;
+            assert!(s < 500, "{cmd} at {limit}: {s} {body}");
+            let past = form(&word(limit + 1));
+            let past: Vec<(&str, &str)> = past.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (s, body) = t.post(cmd, &past).await;
+            assert!((400..500).contains(&s), "{cmd} past {limit}: {s} {body}");
+        }
+    });
 }
 
 fn products(db: &TestDb) {
@@ -597,6 +651,51 @@ fn transport(db: &TestDb) {
         assert!(
             metrics.contains(r#"tuxedo_api_requests_total{endpoint="product_add",status="405"} 1"#),
             "{metrics}"
+        );
+    });
+}
+
+/// Languages are language codes on every write path (spec part C): `*`, `%` or a bad
+/// escape are refused with a reason instead of being stored, after which the product would
+/// answer 404 for every real language.
+#[test]
+fn junk_languages_are_refused() {
+    let db = TestDb::sqlite();
+    block_on(async {
+        let t = start(&db, |_| {});
+        for junk in ["*", "%", "\u{fffd}", "en US", "de/.."] {
+            let (s, body) = t
+                .post("product_add", &[("product", "p"), ("languages", junk)])
+                .await;
+            assert!((400..500).contains(&s), "{junk:?}: {s} {body}");
+            assert!(body.contains("not a language code"), "{body}");
+        }
+        assert_eq!(t.post("product_add", &[("product", "p")]).await.0, 200);
+        let (s, body) = t
+            .post(
+                "product_language_add",
+                &[("product", "p"), ("languages", "*")],
+            )
+            .await;
+        assert!((400..500).contains(&s), "{s} {body}");
+        let (s, r) = t
+            .as_(
+                ADMIN,
+                "POST",
+                "/products",
+                Some(serde_json::json!({"name": "q", "languages": ["%"]})),
+            )
+            .await;
+        assert_eq!(s, 422, "{r}");
+        assert_eq!(
+            t.post(
+                "product_language_add",
+                &[("product", "p"), ("languages", "multi")]
+            )
+            .await
+            .0,
+            200,
+            "real codes pass"
         );
     });
 }

@@ -12,6 +12,8 @@ pub mod db;
 pub mod error;
 pub mod generation;
 pub mod hash;
+pub mod limits;
+pub mod locale;
 pub mod models;
 pub mod rules;
 pub mod schema;

@@ -80,6 +80,13 @@ pub enum RuleError {
     },
     #[error("conditions are not valid JSON: {0}")]
     BadJson(String),
+    /// A value longer than its column (see [`crate::limits`]).
+    #[error("{field} is longer than {max} {unit}")]
+    TooLong {
+        field: &'static str,
+        max: usize,
+        unit: &'static str,
+    },
 }
 
 /// The request values rules look at (product and os already trimmed and lowercased).
@@ -132,6 +139,34 @@ impl Rule {
         }
         if spec.set_product.is_none() && spec.set_os.is_none() {
             return Err(RuleError::NoAction);
+        }
+        use crate::limits;
+        let chars = |field, value: Option<&str>, max| match value {
+            Some(v) if v.chars().count() > max => Err(RuleError::TooLong {
+                field,
+                max,
+                unit: "characters",
+            }),
+            _ => Ok(()),
+        };
+        chars(
+            "description",
+            Some(&spec.description),
+            limits::RULE_DESCRIPTION,
+        )?;
+        chars(
+            "set_product",
+            spec.set_product.as_deref(),
+            limits::PRODUCT_NAME,
+        )?;
+        chars("set_os", spec.set_os.as_deref(), limits::OS_NAME)?;
+        let stored = serde_json::to_string(&spec.conditions).map_or(0, |j| j.len());
+        if stored > limits::RULE_CONDITIONS_BYTES {
+            return Err(RuleError::TooLong {
+                field: "conditions",
+                max: limits::RULE_CONDITIONS_BYTES,
+                unit: "bytes as stored JSON",
+            });
         }
         let conditions = spec
             .conditions

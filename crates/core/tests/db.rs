@@ -386,3 +386,30 @@ fn rules_replace_is_all_or_nothing(db: &TestDb) {
         .unwrap();
     assert_eq!(audits, 1);
 }
+
+/// The limits every writer validates against are the MariaDB schema's widths (SQLite
+/// enforces none, so the numbers in `limits` are the only guard there).
+#[test]
+fn column_limits_match_the_mariadb_schema() {
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    #[derive(QueryableByName)]
+    struct Width {
+        #[diesel(sql_type = Nullable<BigInt>)]
+        width: Option<i64>,
+    }
+    let db = TestDb::mysql();
+    let mut c = db.conn();
+    run_migrations(&mut c).unwrap();
+    for &(table, column, limit) in bouncer_core::limits::COLUMNS {
+        let w: Width = diesel::sql_query(
+            "SELECT CAST(COALESCE(character_maximum_length, 0) AS SIGNED) AS width \
+             FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?",
+        )
+        .bind::<Text, _>(table)
+        .bind::<Text, _>(column)
+        .get_result(&mut c)
+        .unwrap_or_else(|e| panic!("{table}.{column}: {e}"));
+        assert_eq!(w.width, Some(limit as i64), "{table}.{column}");
+    }
+}

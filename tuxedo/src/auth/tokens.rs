@@ -56,7 +56,7 @@ pub fn create(
     name: &str,
     expires_at: Option<NaiveDateTime>,
 ) -> Result<CreatedToken> {
-    let name = valid_name("name", name, 255)?;
+    let name = valid_name("name", name, bouncer_core::limits::TOKEN_NAME)?;
     let now = chrono::Utc::now().naive_utc();
     if expires_at.is_some_and(|e| e <= now) {
         return Err(TuxedoError::Invalid {

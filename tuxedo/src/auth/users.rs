@@ -22,7 +22,7 @@ pub fn add(
     role: Role,
     password: &str,
 ) -> Result<()> {
-    let username = valid_name("username", username, 255)?;
+    let username = valid_name("username", username, bouncer_core::limits::USERNAME)?;
     if username.contains(':') {
         return Err(TuxedoError::Invalid {
             field: "username",

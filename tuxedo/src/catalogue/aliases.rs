@@ -34,7 +34,7 @@ pub fn create_or_update(
     alias: &str,
     related_product: &str,
 ) -> Result<AliasSet> {
-    let alias = valid_name("alias", alias, MAX_NAME)?;
+    let alias = valid_name("alias", alias, bouncer_core::limits::ALIAS)?;
     let related = valid_name("related_product", related_product, MAX_NAME)?;
     conn.transaction(|conn| {
         if lookup(conn, ProductRef::Name(alias)).is_ok() {

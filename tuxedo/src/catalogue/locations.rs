@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 
 /// Longest path the schema holds.
-pub const MAX_PATH: usize = 255;
+pub const MAX_PATH: usize = bouncer_core::limits::LOCATION_PATH;
 
 /// One location as the APIs show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

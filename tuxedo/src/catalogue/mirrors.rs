@@ -16,7 +16,7 @@ use serde_json::json;
 use std::collections::HashMap;
 
 /// Longest name and base URL the schema holds.
-pub const MAX_NAME: usize = 255;
+pub const MAX_NAME: usize = bouncer_core::limits::MIRROR_NAME;
 /// Highest rating accepted (ratings are relative weights).
 pub const MAX_RATING: i32 = 1_000_000;
 
@@ -341,29 +341,63 @@ fn views(conn: &mut DbConnection, mirrors: Vec<Mirror>) -> Result<Vec<MirrorView
 }
 
 /// An absolute http(s) URL with a host and neither query nor fragment (bounce appends the
-/// location path to it). A trailing `/` is dropped, since paths start with one.
+/// location path to it), stored in its normalised (WHATWG) form without a trailing `/`.
+/// Input whose normalised form names another host or port than its text seems to is
+/// refused: sentry (a WHATWG parser), bounce and the clients that follow its redirects
+/// must all reach the same server (`http://a:1\@b:2/` is `a:1` to one parser, `b:2` to
+/// another).
 pub(crate) fn valid_baseurl(raw: &str) -> Result<String> {
-    let raw = valid_name("baseurl", raw, MAX_NAME)?;
+    let raw = valid_name("baseurl", raw, bouncer_core::limits::BASE_URL)?;
     let bad = |reason: &str| TuxedoError::Invalid {
         field: "baseurl",
         reason: reason.into(),
     };
+    if let Some(c) = raw
+        .chars()
+        .find(|c| c.is_whitespace() || matches!(c, '\\' | '"' | '\'' | '<' | '>' | '`'))
+    {
+        return Err(bad(&format!("must not contain {c:?}")));
+    }
+    let lower = raw.to_ascii_lowercase();
+    let Some(rest) = ["http://", "https://"]
+        .iter()
+        .find_map(|p| lower.starts_with(p).then(|| &raw[p.len()..]))
+    else {
+        return Err(bad("must start with http:// or https://"));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains(['@', '%']) {
+        return Err(bad("must not carry credentials or escapes in the host"));
+    }
     let url = url::Url::parse(raw).map_err(|e| bad(&format!("not an absolute URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("scheme must be http or https"));
-    }
-    // The parser is lenient (`https:///pub` has host `pub`); the text must name a host.
-    let authority = raw.split_once("://").map_or("", |(_, rest)| rest);
-    if url.host_str().is_none_or(str::is_empty) || authority.starts_with('/') {
+    let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
         return Err(bad("has no host"));
-    }
+    };
     if url.query().is_some() || url.fragment().is_some() {
         return Err(bad("must not have a query or fragment"));
     }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("must not carry credentials"));
+    // The host and port the text names must be the ones the parser found.
+    let (text_host, text_port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
+            match h.contains(':') && !h.starts_with('[') {
+                true => (authority, None),
+                false => (h, Some(p)),
+            }
+        }
+        _ => (authority, None),
+    };
+    if !text_host.eq_ignore_ascii_case(host) {
+        return Err(bad(&format!(
+            "names host {text_host:?} but is parsed as host {host:?}"
+        )));
     }
-    Ok(raw.trim_end_matches('/').to_owned())
+    if let Some(p) = text_port {
+        match p.parse::<u16>() {
+            Ok(n) if n > 0 && Some(n) == url.port_or_known_default() => {}
+            _ => return Err(bad(&format!("port {p:?} is not a port from 1 to 65535"))),
+        }
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 fn valid_rating(rating: i32) -> Result<()> {
@@ -406,8 +440,24 @@ mod tests {
             "https://m.example/pub#f",
             "https://u:p@m.example/",
             "https:///pub",
+            "http://127.0.0.1:20040\\@127.0.0.1:20043/pub",
+            "http:evil.example/pub",
+            "http://m.example:0/pub",
+            "http://m.example/a b",
+            "http://m.example/\"><x>",
+            "http://m.example/<x>",
+            "http://m%2eexample/",
         ] {
             assert!(valid_baseurl(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            valid_baseurl("HTTP://M.Example:80/pub/../dl/").unwrap(),
+            "http://m.example/dl",
+            "stored normalised"
+        );
+        assert_eq!(
+            valid_baseurl("https://[2001:db8::1]:8443/pub").unwrap(),
+            "https://[2001:db8::1]:8443/pub"
+        );
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// Longest name the schema holds.
-pub const MAX_NAME: usize = 255;
+pub const MAX_NAME: usize = bouncer_core::limits::OS_NAME;
 
 /// An operating system as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -12,9 +12,9 @@ use serde::Serialize;
 use serde_json::json;
 
 /// Longest product name the schema holds.
-pub const MAX_NAME: usize = 255;
+pub const MAX_NAME: usize = bouncer_core::limits::PRODUCT_NAME;
 /// Longest language code the schema holds.
-pub const MAX_LANGUAGE: usize = 30;
+pub const MAX_LANGUAGE: usize = bouncer_core::limits::LANGUAGE;
 
 /// A product as the APIs show it: languages sorted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -176,7 +176,13 @@ pub fn delete_languages(
 ) -> Result<()> {
     let languages = match languages {
         Languages::All => None,
-        Languages::These(l) => Some(valid_languages(l)?),
+        // Not checked as codes: a stored junk entry from before the rule can be removed.
+        Languages::These(l) => Some(
+            l.iter()
+                .map(|l| l.trim().to_owned())
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>(),
+        ),
     };
     conn.transaction(|conn| {
         let p = lookup(conn, ProductRef::Name(product))?;
@@ -261,10 +267,13 @@ fn valid_languages(languages: &[String]) -> Result<Vec<String>> {
             continue;
         }
         let l = valid_name("languages", l, MAX_LANGUAGE)?;
-        if l.chars().any(char::is_whitespace) {
+        if !bouncer_core::locale::valid(l) {
             return Err(TuxedoError::Invalid {
                 field: "languages",
-                reason: format!("{l:?} contains whitespace"),
+                reason: format!(
+                    "{l:?} is not a language code (ASCII letters and digits in \
+                     hyphen-separated parts, such as en-US or ja-JP-mac)"
+                ),
             });
         }
         if !out.iter().any(|o| o.eq_ignore_ascii_case(l)) {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 
 /// Longest region name the schema holds.
-pub const MAX_NAME: usize = 255;
+pub const MAX_NAME: usize = bouncer_core::limits::REGION_NAME;
 
 /// A region as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -229,12 +229,12 @@ pub fn set_country(
     let name = form
         .country_name
         .as_deref()
-        .map(|n| valid_name("country_name", n, 255))
+        .map(|n| valid_name("country_name", n, bouncer_core::limits::COUNTRY_NAME))
         .transpose()?;
     let continent = form
         .continent
         .as_deref()
-        .map(|c| valid_name("continent", c, 255))
+        .map(|c| valid_name("continent", c, bouncer_core::limits::CONTINENT))
         .transpose()?;
     conn.transaction(|conn| {
         let region = find(conn, form.region_id).map_err(|_| TuxedoError::Invalid {
