@@ -3,6 +3,7 @@
 //! (release automation matches on them, so they are part of the API).
 
 use actix_web::http::StatusCode;
+use bouncer_core::db::classify::{is_transient, is_unique_violation};
 use bouncer_core::CoreError;
 
 /// Everything that can go wrong in tuxedo. The first group are the caller's mistakes
@@ -64,6 +65,14 @@ pub enum TuxedoError {
     #[error("method not allowed")]
     MethodNotAllowed,
 
+    /// A concurrent write inserted the same key first (and trying again did not turn the
+    /// write into a repeat): 409.
+    #[error("already exists (written concurrently): {0}")]
+    Duplicate(String),
+    /// The database kept aborting the transaction (deadlocks, lock timeouts) although it
+    /// was tried again: 503, the caller may retry.
+    #[error("the database is busy; try again: {0}")]
+    Busy(String),
     /// The master is down or unreachable: 503, the caller may retry.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -96,6 +105,8 @@ impl From<diesel::result::Error> for TuxedoError {
             E::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, info) => {
                 Self::Unavailable(info.message().to_owned())
             }
+            e if is_unique_violation(&e) => Self::Duplicate(e.to_string()),
+            e if is_transient(&e) => Self::Busy(e.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }
@@ -139,6 +150,13 @@ impl Command {
 }
 
 impl TuxedoError {
+    /// Whether trying the whole transaction again may succeed: the database aborted it, or
+    /// a concurrent identical write inserted the key first (the next attempt then sees
+    /// that row and answers as for a repeat).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Duplicate(_) | Self::Busy(_))
+    }
+
     /// The HTTP status of this error, whatever the API.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -147,8 +165,8 @@ impl TuxedoError {
             Self::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::UserExists(_) => StatusCode::CONFLICT,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UserExists(_) | Self::Duplicate(_) => StatusCode::CONFLICT,
+            Self::Unavailable(_) | Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) | Self::Io(_) | Self::Metrics(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -170,6 +188,7 @@ impl TuxedoError {
             | Self::LocationExists { .. }
             | Self::AliasIsProduct(_)
             | Self::UserExists(_)
+            | Self::Duplicate(_)
             | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::ProductNotFound(_)
             | Self::LocationNotFound { .. }

@@ -1,7 +1,7 @@
 //! Aliases: a name bounce resolves to a product (`firefox-latest` → `Firefox-126.0`).
 
 use super::products::{lookup, ProductRef, MAX_NAME};
-use super::{audit, bump, valid_name, Change};
+use super::{audit, bump, valid_name, write_tx, Change};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{Alias, NewAlias};
@@ -36,7 +36,7 @@ pub fn create_or_update(
 ) -> Result<AliasSet> {
     let alias = valid_name("alias", alias, bouncer_core::limits::ALIAS)?;
     let related = valid_name("related_product", related_product, MAX_NAME)?;
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         if lookup(conn, ProductRef::Name(alias)).is_ok() {
             return Err(TuxedoError::AliasIsProduct(alias.to_owned()));
         }
@@ -110,7 +110,7 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<Alias>> {
 /// Deletes an alias.
 pub fn delete(conn: &mut DbConnection, actor: &str, alias: &str) -> Result<()> {
     let alias = valid_name("alias", alias, MAX_NAME)?;
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let existing: Alias = mirror_aliases::table
             .filter(mirror_aliases::alias.eq(alias))
             .first(conn)

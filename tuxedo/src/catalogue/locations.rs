@@ -1,7 +1,9 @@
 //! Download locations: one path per (product, operating system).
 
 use super::products::{lookup, ProductRef};
-use super::{audit, bump, is_unique_violation, matching_products, valid_name, Change, Match};
+use super::{
+    audit, bump, is_unique_violation, matching_products, valid_name, write_tx, Change, Match,
+};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{Location, NewLocation, NewLocationMirror, Os, Product};
@@ -54,7 +56,7 @@ pub fn add(
     path: &str,
 ) -> Result<ProductLocations> {
     let path = valid_path(path)?;
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let (p, o) = product_and_os(conn, product, os)?;
         if find_one(conn, p.id, o.id)?.is_some() {
             return Err(exists(&p, &o));
@@ -113,7 +115,7 @@ pub fn modify(
     path: &str,
 ) -> Result<ProductLocations> {
     let path = valid_path(path)?;
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let (p, o) = product_and_os(conn, ProductRef::Name(product), os)?;
         let location =
             find_one(conn, p.id, o.id)?.ok_or_else(|| TuxedoError::LocationNotFound {
@@ -133,7 +135,7 @@ pub fn set_path(
     path: &str,
 ) -> Result<ProductLocations> {
     let path = valid_path(path)?;
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let (location, o, p) = by_id(conn, id)?;
         change_path(conn, actor, &p, &o, &location, path)?;
         of_product(conn, &p)
@@ -188,7 +190,7 @@ fn by_id(conn: &mut DbConnection, location_id: i32) -> Result<(Location, Os, Pro
 
 /// Deletes a location by id (its mirror rows go with it).
 pub fn delete(conn: &mut DbConnection, actor: &str, location_id: i32) -> Result<()> {
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let (location, o, p) = by_id(conn, location_id)?;
         diesel::delete(mirror_locations::table.find(location.id)).execute(conn)?;
         bump(

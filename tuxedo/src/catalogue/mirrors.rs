@@ -1,7 +1,7 @@
 //! Mirrors: where downloads are served from, their rating (share of traffic), whether they
 //! take traffic, the regions they serve, and what sentry found when it last checked them.
 
-use super::{audit, bump, is_unique_violation, valid_name, Change};
+use super::{audit, bump, is_unique_violation, valid_name, write_tx, Change};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{Mirror, MirrorHealth, NewLocationMirror, NewMirror, NewMirrorRegion};
@@ -92,7 +92,7 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewMirrorForm) -> Result
     let name = valid_name("name", &form.name, MAX_NAME)?;
     let baseurl = valid_baseurl(&form.baseurl)?;
     valid_rating(form.rating)?;
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         diesel::insert_into(mirror_mirrors::table)
             .values(NewMirror {
                 name,
@@ -148,7 +148,7 @@ pub fn update(
     if let Some(r) = patch.rating {
         valid_rating(r)?;
     }
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let m = find(conn, id)?;
         let before = views(conn, vec![m.clone()])?.remove(0);
         let new_name = name.unwrap_or(&m.name).to_owned();
@@ -180,7 +180,7 @@ pub fn update(
 
 /// Deletes a mirror with its location rows, region links, health and log.
 pub fn delete(conn: &mut DbConnection, actor: &str, id: i32) -> Result<()> {
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let before = get(conn, id)?;
         diesel::delete(mirror_mirrors::table.find(id)).execute(conn)?;
         bump(conn, &[Change::Mirror(id)])?;
@@ -202,7 +202,7 @@ pub fn add_region(
     id: i32,
     region_id: i32,
 ) -> Result<MirrorView> {
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let m = find(conn, id)?;
         let region = super::regions::find(conn, region_id)?;
         if link(conn, id, region_id)?.is_none() {
@@ -229,7 +229,7 @@ pub fn add_region(
 
 /// Stops mirror `id` serving region `region_id`; not serving it is a 404.
 pub fn remove_region(conn: &mut DbConnection, actor: &str, id: i32, region_id: i32) -> Result<()> {
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let m = find(conn, id)?;
         let region = super::regions::find(conn, region_id)?;
         let link_id = link(conn, id, region_id)?.ok_or_else(|| TuxedoError::NotFound {

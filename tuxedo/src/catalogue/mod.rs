@@ -110,6 +110,18 @@ pub(crate) fn valid_name<'a>(field: &'static str, value: &'a str, max: usize) ->
     Ok(v)
 }
 
+/// One write transaction, tried again (see [`TuxedoError::is_retryable`]) when the
+/// database aborted it — two identical concurrent writes deadlock on MariaDB — or when a
+/// concurrent identical write inserted the same key first: the next attempt sees that row
+/// and answers as for a repeat ("already exists", or an unchanged success). Two release
+/// tasks racing is normal.
+pub(crate) fn write_tx<T>(
+    conn: &mut DbConnection,
+    mut f: impl FnMut(&mut DbConnection) -> Result<T>,
+) -> Result<T> {
+    bouncer_core::db::classify::retrying(|| conn.transaction(|c| f(c)), TuxedoError::is_retryable)
+}
+
 /// Whether a database error is a unique-key clash (a concurrent or repeated write).
 pub(crate) use bouncer_core::db::classify::is_unique_violation;
 

@@ -1,6 +1,6 @@
 //! Operating systems: the `os` of a download (`win64`, `osx`, …), in priority order.
 
-use super::{audit, bump, is_unique_violation, valid_name, Change};
+use super::{audit, bump, is_unique_violation, valid_name, write_tx, Change};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{NewOs, Os};
@@ -46,7 +46,7 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<OsView>> {
 /// Adds an operating system; a taken name (any case) is a conflict.
 pub fn add(conn: &mut DbConnection, actor: &str, form: &NewOsForm) -> Result<OsView> {
     let name = valid_name("name", &form.name, MAX_NAME)?;
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         diesel::insert_into(mirror_os::table)
             .values(NewOs {
                 name,
@@ -77,7 +77,7 @@ pub fn update(conn: &mut DbConnection, actor: &str, id: i32, patch: &OsPatch) ->
         Some(n) => Some(valid_name("name", n, MAX_NAME)?),
         None => None,
     };
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let before = view(find(conn, id)?);
         let new_name = name.unwrap_or(&before.name).to_owned();
         diesel::update(mirror_os::table.find(id))
@@ -107,7 +107,7 @@ pub fn update(conn: &mut DbConnection, actor: &str, id: i32, patch: &OsPatch) ->
 /// Deletes an operating system no location uses (deleting a used one would silently take
 /// its locations along, so that is a conflict).
 pub fn delete(conn: &mut DbConnection, actor: &str, id: i32) -> Result<()> {
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let os = view(find(conn, id)?);
         let used: i64 = mirror_locations::table
             .filter(mirror_locations::os_id.eq(id))

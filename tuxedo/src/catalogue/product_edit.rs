@@ -1,7 +1,7 @@
 //! What the JSON API adds for products: filtered listing, flags and renaming.
 
 use super::products::{lookup, one, target, with_languages, ProductRef, ProductView, MAX_NAME};
-use super::{audit, bump, is_unique_violation, valid_name, Change, Match};
+use super::{audit, bump, is_unique_violation, valid_name, write_tx, Change, Match};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::Product;
@@ -67,7 +67,7 @@ pub fn update(
         Some(n) => Some(valid_name("name", n, MAX_NAME)?),
         None => None,
     };
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let p = lookup(conn, ProductRef::Id(id))?;
         let before = one(conn, id)?;
         if let Some(name) = new_name.filter(|n| *n != p.name) {

@@ -1,7 +1,8 @@
 //! Products and their languages.
 
 use super::{
-    audit, bump, is_unique_violation, matching_products, sort_key, valid_name, Change, Match,
+    audit, bump, is_unique_violation, matching_products, sort_key, valid_name, write_tx, Change,
+    Match,
 };
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
@@ -88,7 +89,7 @@ pub fn add(
         other => other,
     })?;
     let languages = valid_languages(languages)?;
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         if lookup(conn, ProductRef::Name(name)).is_ok() {
             return Err(TuxedoError::ProductExists(name.to_owned()));
         }
@@ -122,7 +123,7 @@ pub fn add(
 
 /// Deletes a product; its languages, locations and their mirror rows go with it.
 pub fn delete(conn: &mut DbConnection, actor: &str, product: ProductRef<'_>) -> Result<()> {
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let p = lookup(conn, product)?;
         let before = one(conn, p.id)?;
         diesel::delete(mirror_products::table.find(p.id)).execute(conn)?;
@@ -149,7 +150,7 @@ pub fn add_languages(
     if languages.is_empty() {
         return Err(TuxedoError::Missing("languages"));
     }
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let p = lookup(conn, ProductRef::Name(product))?;
         let before = one(conn, p.id)?;
         insert_languages(conn, p.id, &languages)?;
@@ -184,7 +185,7 @@ pub fn delete_languages(
                 .collect::<Vec<_>>(),
         ),
     };
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let p = lookup(conn, ProductRef::Name(product))?;
         let before = one(conn, p.id)?;
         let of_product = mirror_product_langs::product_id.eq(p.id);

@@ -1,7 +1,7 @@
 //! GeoIP regions (groups of countries served by a set of mirrors) and the country → region
 //! map bounce uses to pick a client's region.
 
-use super::{audit, bump, is_unique_violation, valid_name, Change};
+use super::{audit, bump, is_unique_violation, valid_name, write_tx, Change};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{CountryRegion, NewRegion, Region};
@@ -95,7 +95,7 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<RegionView>> {
 pub fn add(conn: &mut DbConnection, actor: &str, form: &NewRegionForm) -> Result<RegionView> {
     let name = valid_name("name", &form.name, MAX_NAME)?;
     valid_throttle(form.throttle)?;
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         if let Some(f) = form.fallback_id {
             find(conn, f).map_err(|_| bad_fallback(f))?;
         }
@@ -141,7 +141,7 @@ pub fn update(
     if let Some(t) = patch.throttle {
         valid_throttle(t)?;
     }
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let r = find(conn, id)?;
         let fallback = patch.fallback_id.unwrap_or(r.fallback_id);
         if let Some(f) = fallback.filter(|f| Some(*f) != r.fallback_id) {
@@ -187,7 +187,7 @@ pub fn update(
 /// Deletes a region: its mirror links go, its countries and the regions falling back to
 /// it are left without a region.
 pub fn delete(conn: &mut DbConnection, actor: &str, id: i32) -> Result<()> {
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let before = view(find(conn, id)?);
         diesel::update(countries::table.filter(countries::region_id.eq(id)))
             .set(countries::region_id.eq(None::<i32>))
@@ -236,7 +236,7 @@ pub fn set_country(
         .as_deref()
         .map(|c| valid_name("continent", c, bouncer_core::limits::CONTINENT))
         .transpose()?;
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let region = find(conn, form.region_id).map_err(|_| TuxedoError::Invalid {
             field: "region_id",
             reason: format!("region {} does not exist", form.region_id),
@@ -284,7 +284,7 @@ pub fn set_country(
 /// Takes country `code` out of its region (bounce then serves it from the global pool).
 pub fn clear_country(conn: &mut DbConnection, actor: &str, code: &str) -> Result<()> {
     let code = valid_code(code)?;
-    conn.transaction(|conn| {
+    write_tx(conn, |conn| {
         let before = country(conn, &code)?.ok_or_else(|| TuxedoError::NotFound {
             kind: "country",
             key: code.clone(),
