@@ -23,6 +23,7 @@ db_tests! {
     gets_follow_the_setting => gets_follow_the_setting,
     failed_logins_are_limited => failed_logins_are_limited,
     accounts => accounts,
+    unknown_accounts_cost_a_password_check => unknown_accounts_cost_a_password_check,
 }
 
 fn every_write_needs_the_right_role(db: &TestDb) {
@@ -167,4 +168,28 @@ fn accounts(db: &TestDb) {
         .first(&mut *conn)
         .unwrap();
     assert!(hash.starts_with("$argon2id$") && !hash.contains("horse"));
+}
+
+/// Issue 13, item 3: an unknown (or inactive) account is checked against a dummy hash, so
+/// it costs the same argon2 verification as a known account with a wrong password, and
+/// timing does not reveal which accounts exist (counted, not timed).
+fn unknown_accounts_cost_a_password_check(db: &TestDb) {
+    let mut conn = db.conn();
+    users::add(&mut conn, "test", "boss", Role::Admin, "boss-password!").unwrap();
+    users::add(&mut conn, "test", "known", Role::Release, "known-password").unwrap();
+    users::add(&mut conn, "test", "gone", Role::Release, "gone-password!").unwrap();
+    let patch = users::UserPatch {
+        active: Some(false),
+        ..Default::default()
+    };
+    users::update(&mut conn, "test", "gone", &patch).unwrap();
+    let checks = |conn: &mut bouncer_core::db::DbConnection, user: &str, password: &str| {
+        let before = users::password_checks_on_this_thread();
+        assert_eq!(users::verify(conn, user, password).unwrap(), None, "{user}");
+        users::password_checks_on_this_thread() - before
+    };
+    assert_eq!(checks(&mut conn, "known", "wrong-password"), 1);
+    assert_eq!(checks(&mut conn, "nobody", "wrong-password"), 1);
+    assert_eq!(checks(&mut conn, "gone", "gone-password!"), 1);
+    assert_eq!(checks(&mut conn, "", ""), 1);
 }

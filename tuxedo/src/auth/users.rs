@@ -62,7 +62,9 @@ pub fn add(
 }
 
 /// The account `username` / `password` names, if the password is right and the account
-/// active; `None` otherwise (the caller counts the failure).
+/// active; `None` otherwise (the caller counts the failure). An unknown or inactive
+/// account costs the same argon2 work as a wrong password (against a fixed dummy hash),
+/// so the answer's timing does not tell which accounts exist.
 pub fn verify(
     conn: &mut DbConnection,
     username: &str,
@@ -74,13 +76,11 @@ pub fn verify(
         .first(conn)
         .optional()?;
     let Some(user) = user else {
+        check_password(dummy_hash()?, password)?;
         return Ok(None);
     };
-    let parsed = PasswordHash::new(&user.password_hash)
-        .map_err(|e| TuxedoError::Internal(format!("stored hash of {username:?}: {e}")))?;
-    if Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_err()
+    if !check_password(&user.password_hash, password)
+        .map_err(|e| TuxedoError::Internal(format!("stored hash of {username:?}: {e}")))?
     {
         return Ok(None);
     }
@@ -91,6 +91,42 @@ pub fn verify(
         username: user.username,
         role,
     }))
+}
+
+thread_local! {
+    /// Argon2 verifications done on this thread (see [`password_checks_on_this_thread`]).
+    static PASSWORD_CHECKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many passwords this thread has checked with argon2: lets tests see that every
+/// login attempt, for an unknown account too, costs one verification.
+pub fn password_checks_on_this_thread() -> u64 {
+    PASSWORD_CHECKS.with(std::cell::Cell::get)
+}
+
+/// Whether `password` matches the PHC string `hash` (one argon2 verification).
+fn check_password(hash: &str, password: &str) -> Result<bool> {
+    let parsed = PasswordHash::new(hash).map_err(|e| TuxedoError::Internal(e.to_string()))?;
+    PASSWORD_CHECKS.with(|c| c.set(c.get() + 1));
+    Ok(Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok())
+}
+
+/// Makes the dummy hash of [`verify`] (once per process), so no login waits for it.
+pub fn prepare() -> Result<()> {
+    dummy_hash().map(|_| ())
+}
+
+/// A hash of a random password with the parameters real hashes get, made once: what a
+/// login for an account that does not exist is checked against.
+fn dummy_hash() -> Result<&'static str> {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(h) = DUMMY.get() {
+        return Ok(h);
+    }
+    let h = hash_password(&random_password())?;
+    Ok(DUMMY.get_or_init(|| h))
 }
 
 /// The active account `username` as it is now (a web session re-reads it on every
