@@ -70,6 +70,16 @@ pub fn verify(
     username: &str,
     password: &str,
 ) -> Result<Option<Principal>> {
+    Ok(verify_login(conn, username, password)?.map(|(who, _)| who))
+}
+
+/// Like [`verify`], with the [`password_stamp`] of the account's password for a web
+/// session to keep: the session ends when the password changes.
+pub fn verify_login(
+    conn: &mut DbConnection,
+    username: &str,
+    password: &str,
+) -> Result<Option<(Principal, String)>> {
     let user: Option<User> = bouncer_users::table
         .filter(bouncer_users::username.eq(username))
         .filter(bouncer_users::active.eq(true))
@@ -84,13 +94,32 @@ pub fn verify(
     {
         return Ok(None);
     }
+    let stamp = password_stamp(&user.password_hash);
+    Ok(Some((principal(user)?, stamp)))
+}
+
+/// A fingerprint of a stored password hash (SHA-256, hex): every password change, to the
+/// same password too, makes a new salt and so a new stamp. What a web session keeps
+/// instead of the hash itself.
+pub fn password_stamp(hash: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(hash.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn principal(user: User) -> Result<Principal> {
     let role = user.role.parse().map_err(|_| {
-        TuxedoError::Internal(format!("unknown role {:?} of {username:?}", user.role))
+        TuxedoError::Internal(format!(
+            "unknown role {:?} of {:?}",
+            user.role, user.username
+        ))
     })?;
-    Ok(Some(Principal {
+    Ok(Principal {
         username: user.username,
         role,
-    }))
+    })
 }
 
 thread_local! {
@@ -129,25 +158,19 @@ fn dummy_hash() -> Result<&'static str> {
     Ok(DUMMY.get_or_init(|| h))
 }
 
-/// The active account `username` as it is now (a web session re-reads it on every
-/// request, so deactivating or demoting an account takes effect at once); `None` when it
-/// is gone or inactive.
-pub fn current(conn: &mut DbConnection, username: &str) -> Result<Option<Principal>> {
+/// The active account `username` as it is now, for a web session that logged in with the
+/// password of [`password_stamp`] `stamp` (a session re-reads it on every request, so
+/// deactivating or demoting an account, or changing its password, takes effect at once);
+/// `None` when it is gone or inactive, or its password changed since.
+pub fn current(conn: &mut DbConnection, username: &str, stamp: &str) -> Result<Option<Principal>> {
     let user: Option<User> = bouncer_users::table
         .filter(bouncer_users::username.eq(username))
         .filter(bouncer_users::active.eq(true))
         .first(conn)
         .optional()?;
-    user.map(|u| {
-        let role = u.role.parse().map_err(|_| {
-            TuxedoError::Internal(format!("unknown role {:?} of {username:?}", u.role))
-        })?;
-        Ok(Principal {
-            username: u.username,
-            role,
-        })
-    })
-    .transpose()
+    user.filter(|u| password_stamp(&u.password_hash) == stamp)
+        .map(principal)
+        .transpose()
 }
 
 /// On a database without accounts, creates `admin` with a random password and returns
@@ -190,7 +213,9 @@ pub struct UserView {
 }
 
 /// Changes to an account; a field left out is kept. Deactivating an account (or lowering
-/// its role) also stops its tokens (or those above the new role). The last active admin
+/// its role) also stops its tokens (or those above the new role). A new password or
+/// deactivation ends the account's web sessions (the audit row says `"sessions":
+/// "ended"`). The last active admin
 /// cannot be deactivated or demoted (no one could manage accounts any more).
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -259,6 +284,10 @@ pub fn update(
         let mut after_json = json!(after);
         if hash.is_some() {
             after_json["password"] = json!("changed");
+        }
+        // Web sessions re-read the account: a new password or deactivation ends them.
+        if hash.is_some() || (before.active && !after.active) {
+            after_json["sessions"] = json!("ended");
         }
         audit(
             conn,
