@@ -57,6 +57,12 @@ pub enum TuxedoError {
     Unauthorized,
     #[error("this account's role may not do this")]
     Forbidden,
+    /// A write a browser sent from another site (`Origin`, `Sec-Fetch-Site`).
+    #[error("cross-origin write refused: {0}")]
+    CrossOrigin(String),
+    /// A JSON API body without `Content-Type: application/json`.
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
     #[error("too many failed logins; retry later")]
     TooManyAttempts,
     #[error("request body over {0} bytes")]
@@ -143,7 +149,8 @@ impl TuxedoError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::CrossOrigin(_) => StatusCode::FORBIDDEN,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -193,7 +200,11 @@ impl TuxedoError {
             StatusCode::CONFLICT => "conflict",
             StatusCode::NOT_FOUND => "not_found",
             StatusCode::UNAUTHORIZED => "unauthorized",
-            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::FORBIDDEN => match self {
+                Self::CrossOrigin(_) => "cross_origin",
+                _ => "forbidden",
+            },
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
             StatusCode::TOO_MANY_REQUESTS => "too_many_attempts",
             StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
             StatusCode::SERVICE_UNAVAILABLE => "unavailable",

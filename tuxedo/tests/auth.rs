@@ -24,6 +24,7 @@ db_tests! {
     failed_logins_are_limited => failed_logins_are_limited,
     accounts => accounts,
     unknown_accounts_cost_a_password_check => unknown_accounts_cost_a_password_check,
+    cross_origin_writes_are_refused => cross_origin_writes_are_refused,
 }
 
 fn every_write_needs_the_right_role(db: &TestDb) {
@@ -192,4 +193,52 @@ fn unknown_accounts_cost_a_password_check(db: &TestDb) {
     assert_eq!(checks(&mut conn, "nobody", "wrong-password"), 1);
     assert_eq!(checks(&mut conn, "gone", "gone-password!"), 1);
     assert_eq!(checks(&mut conn, "", ""), 1);
+}
+
+/// Issue 13, item 5: an XML API write a browser sends from another site is refused (403,
+/// nothing written); the release client, which sends no `Origin`, and reads pass.
+fn cross_origin_writes_are_refused(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        for (name, value) in [
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+        ] {
+            let r = t
+                .client
+                .post(t.url("product_add"))
+                .basic_auth(RELEASE.0, Some(RELEASE.1))
+                .header(name, value)
+                .form(&[("product", "Cross")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 403, "{name}: {value}");
+            assert!(r.text().await.unwrap().contains("cross-origin"));
+        }
+        assert_eq!(
+            t.get("product_show", &[("product", "Cross")]).await.1,
+            format!("{DECL}<products/>")
+        );
+        let r = t
+            .client
+            .post(t.url("product_add"))
+            .basic_auth(RELEASE.0, Some(RELEASE.1))
+            .header("origin", &t.base)
+            .form(&[("product", "Cross")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = t
+            .client
+            .get(t.url("product_show"))
+            .query(&[("product", "Cross")])
+            .header("origin", "https://evil.example")
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    })
 }

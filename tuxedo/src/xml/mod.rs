@@ -7,7 +7,8 @@ mod handlers;
 pub mod params;
 pub mod render;
 
-use crate::auth::{http::authenticate, Permission};
+use crate::auth::http::{authenticate, same_origin};
+use crate::auth::Permission;
 use crate::error::{Command, Result};
 use crate::AppState;
 use actix_web::http::{header, StatusCode};
@@ -88,6 +89,7 @@ where
 {
     let started = Instant::now();
     let result = async {
+        same_origin(&req)?;
         let params = Params::read(&req, payload, state.config.tuxedo.max_body_bytes).await?;
         let needs_auth = permission != Permission::Read || state.config.tuxedo.get_requires_auth;
         let actor = match needs_auth {
