@@ -67,6 +67,9 @@ pub enum TuxedoError {
     TooManyAttempts,
     #[error("request body over {0} bytes")]
     PayloadTooLarge(usize),
+    /// The body did not arrive within `tuxedo.body_timeout_ms`.
+    #[error("request body not received within {0} ms")]
+    BodyTimeout(u64),
     #[error("method not allowed")]
     MethodNotAllowed,
 
@@ -153,6 +156,7 @@ impl TuxedoError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::UserExists(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -207,6 +211,7 @@ impl TuxedoError {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
             StatusCode::TOO_MANY_REQUESTS => "too_many_attempts",
             StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            StatusCode::REQUEST_TIMEOUT => "request_timeout",
             StatusCode::SERVICE_UNAVAILABLE => "unavailable",
             _ => "internal",
         }

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod auth;
+mod body;
 pub mod catalogue;
 pub mod cli;
 mod error;

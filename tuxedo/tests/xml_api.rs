@@ -12,6 +12,7 @@ db_tests! {
     aliases => aliases,
     uptake_and_mirrors => uptake_and_mirrors,
     transport => transport,
+    bodies_are_read_after_auth_and_in_bounded_time => bodies_after_auth_in_bounded_time,
 }
 
 fn products(db: &TestDb) {
@@ -598,5 +599,83 @@ fn transport(db: &TestDb) {
             metrics.contains(r#"tuxedo_api_requests_total{endpoint="product_add",status="405"} 1"#),
             "{metrics}"
         );
+    });
+}
+
+/// Sends `head` and `body_start` on a fresh connection and never the rest of the body;
+/// returns what the server answered and whether it then closed the connection, both
+/// within a deadline (a server that waits for the body fails the deadline).
+async fn trickle(base: &str, head: &str, body_start: &str) -> (String, bool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(format!("{head}\r\n{body_start}").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        conn.read_to_end(&mut answer),
+    )
+    .await;
+    (String::from_utf8_lossy(&answer).into_owned(), read.is_ok())
+}
+
+/// Issue 13, item 9: credentials are checked from the headers before the body is read (an
+/// unauthenticated write gets 401 at once, however slowly its body comes), and a body that
+/// does not arrive within `tuxedo.body_timeout_ms` is answered 408; either way the
+/// connection is closed, so trickling clients do not hold connections open.
+fn bodies_after_auth_in_bounded_time(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |c| c.tuxedo.body_timeout_ms = 300);
+        let host = t.base.trim_start_matches("http://").to_owned();
+        let form = "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000";
+        let (answer, closed) = trickle(
+            &t.base,
+            &format!("POST /api/product_add HTTP/1.1\r\nHost: {host}\r\n{form}\r\n"),
+            "product=Slow",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        assert!(closed, "the connection stayed open");
+        let bad = "Authorization: Basic cmVsZW5nOndyb25n"; // releng:wrong
+        let (answer, closed) = trickle(
+            &t.base,
+            &format!("POST /api/product_add HTTP/1.1\r\nHost: {host}\r\n{bad}\r\n{form}\r\n"),
+            "product=Slow",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        assert!(closed);
+        // With the right credentials the body gets its deadline, then 408.
+        use base64::Engine;
+        let auth = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", RELEASE.0, RELEASE.1));
+        let auth = format!("Authorization: Basic {auth}");
+        let (answer, closed) = trickle(
+            &t.base,
+            &format!("POST /api/product_add HTTP/1.1\r\nHost: {host}\r\n{auth}\r\n{form}\r\n"),
+            "product=Slow",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(closed);
+        // The JSON API bounds its bodies the same way.
+        let json = "Content-Type: application/json\r\nContent-Length: 100000";
+        let (answer, closed) = trickle(
+            &t.base,
+            &format!("POST /api/v2/products HTTP/1.1\r\nHost: {host}\r\n{auth}\r\n{json}\r\n"),
+            "{\"name\": \"Slow\"",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("request_timeout"), "{answer}");
+        assert!(closed);
+        assert_eq!(
+            t.get("product_show", &[("product", "Slow")]).await.1,
+            format!("{DECL}<products/>")
+        );
+        // A body that does arrive in time is served as always.
+        assert_eq!(t.post("product_add", &[("product", "Fast")]).await.0, 200);
     });
 }

@@ -85,7 +85,7 @@ where
     let result = async {
         same_origin(&req)?;
         let who = authenticate(&req, &state, permission).await?;
-        let body: B = read_body(&req, payload, state.config.tuxedo.max_body_bytes).await?;
+        let body: B = read_body(&req, payload, &state).await?;
         let write = permission != Permission::Read;
         crate::exec::on_master(&state, write, move |conn| f(conn, &who, body)).await
     }
@@ -111,20 +111,16 @@ where
     response
 }
 
-/// The body as `B`, refused past `limit` bytes. A `Content-Type`, when sent, must be
+/// The body as `B` (read as [`crate::body`] says). A `Content-Type`, when sent, must be
 /// `application/json` (parameters such as `charset` allowed), and a non-empty body must
 /// come with it: a browser `<form>` (`text/plain`, form-encoded, multipart) never writes.
 async fn read_body<B: DeserializeOwned>(
     req: &HttpRequest,
     payload: web::Payload,
-    limit: usize,
+    state: &AppState,
 ) -> Result<B> {
     let declared = json_content_type(req)?;
-    let bytes = payload
-        .to_bytes_limited(limit)
-        .await
-        .map_err(|_| TuxedoError::PayloadTooLarge(limit))?
-        .map_err(|e| TuxedoError::BadRequest(e.to_string()))?;
+    let bytes = crate::body::read(req, payload, state).await?;
     let empty = bytes.iter().all(u8::is_ascii_whitespace);
     if !empty && !declared {
         return Err(TuxedoError::UnsupportedMediaType(

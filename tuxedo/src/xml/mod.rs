@@ -73,8 +73,9 @@ fn resource(
     );
 }
 
-/// Runs one command: reads the parameters, authenticates (always for writes, for reads
-/// when `tuxedo.get_requires_auth`), runs `f` on a master connection in the blocking pool,
+/// Runs one command: refuses cross-origin browser writes, authenticates from the headers
+/// (always for writes, for reads when `tuxedo.get_requires_auth`), reads the parameters,
+/// runs `f` on a master connection in the blocking pool,
 /// and renders the result or the error.
 pub(crate) async fn run<F>(
     req: HttpRequest,
@@ -90,12 +91,13 @@ where
     let started = Instant::now();
     let result = async {
         same_origin(&req)?;
-        let params = Params::read(&req, payload, state.config.tuxedo.max_body_bytes).await?;
+        // Credentials come from the headers: checked before a byte of the body is read.
         let needs_auth = permission != Permission::Read || state.config.tuxedo.get_requires_auth;
         let actor = match needs_auth {
             true => authenticate(&req, &state, permission).await?.username,
             false => "anonymous".to_owned(),
         };
+        let params = Params::read(&req, payload, &state).await?;
         let write = permission != Permission::Read;
         crate::exec::on_master(&state, write, move |conn| f(conn, &actor, &params)).await
     }
