@@ -124,8 +124,26 @@ fn failed_logins_are_limited(db: &TestDb) {
                 401
             );
         }
-        // Locked out now, even with the right password.
-        assert_eq!(t.post("product_add", &form).await.0, 429);
+        // Locked out now, even with the right password; Retry-After says for how long.
+        let r = t
+            .client
+            .post(t.url("product_add"))
+            .basic_auth(RELEASE.0, Some(RELEASE.1))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 429);
+        assert_retry_after(&r);
+        let r = t
+            .client
+            .get(format!("{}/api/v2/products", t.base))
+            .basic_auth(RELEASE.0, Some(RELEASE.1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 429);
+        assert_retry_after(&r);
         // Another account from the same address is not affected.
         assert_eq!(t.post_as("product_add", &form, Some(READER)).await.0, 403);
     });
@@ -241,4 +259,17 @@ fn cross_origin_writes_are_refused(db: &TestDb) {
             .unwrap();
         assert_eq!(r.status(), 200);
     })
+}
+
+/// A `Retry-After` of whole seconds within the failed-login window.
+fn assert_retry_after(r: &reqwest::Response) {
+    let secs: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=tuxedo::LOGIN_WINDOW.as_secs()).contains(&secs),
+        "{secs}"
+    );
 }

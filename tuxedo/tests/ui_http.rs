@@ -159,6 +159,30 @@ fn login_logout_and_csrf(db: &TestDb) {
         assert_eq!(last, 429);
         let p = b.login(READER).await;
         assert_eq!(p.status, 429, "locked out even with the right password");
+        // The 429 says when to retry (issue 13, item 10).
+        b.get("/ui/login").await;
+        let csrf = b.csrf.clone();
+        let r = b
+            .client
+            .post(format!("{}/ui/login", b.base))
+            .form(&[
+                ("username", READER.0),
+                ("password", READER.1),
+                ("csrf", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 429);
+        let secs: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (1..=tuxedo::LOGIN_WINDOW.as_secs()).contains(&secs),
+            "{secs}"
+        );
     })
 }
 

@@ -13,6 +13,7 @@ db_tests! {
     uptake_and_mirrors => uptake_and_mirrors,
     transport => transport,
     bodies_are_read_after_auth_and_in_bounded_time => bodies_after_auth_in_bounded_time,
+    drop_in_details => drop_in_details,
 }
 
 fn products(db: &TestDb) {
@@ -62,8 +63,14 @@ fn products(db: &TestDb) {
                 (400, xml_error(103, "Cannot add an empty product name"))
             );
         }
+        // Without any parameter: an empty list, as the old admin answered; `fuzzy`
+        // without `product` is a mistake (the old admin answered 500).
         assert_eq!(
             t.get("product_show", &[]).await,
+            (200, format!("{DECL}<products/>"))
+        );
+        assert_eq!(
+            t.get("product_show", &[("fuzzy", "true")]).await,
             (400, xml_error(101, "product is required."))
         );
         // Fuzzy: substring, case-insensitive, with LIKE wildcards taken literally.
@@ -370,12 +377,12 @@ fn aliases(db: &TestDb) {
         assert_eq!(
             t.post("create_update_alias", &[("related_product", "Firefox-3.0")])
                 .await,
-            (400, xml_error(102, "alias is required."))
+            (400, xml_error(102, "Alias name not provided"))
         );
         assert_eq!(
             t.post("create_update_alias", &[("alias", "firefox-latest")])
                 .await,
-            (400, xml_error(103, "related_product is required."))
+            (400, xml_error(103, "Related product name not provided"))
         );
         assert_eq!(
             t.post(
@@ -567,7 +574,7 @@ fn transport(db: &TestDb) {
             .await;
         assert_eq!(
             (status, body),
-            (413, xml_error(101, "Request body is too large."))
+            (413, xml_error(101, "POST request length exceeded 1KB"))
         );
         assert_eq!(
             t.get("product_show", &[("product", "Big")]).await.1,
@@ -677,5 +684,60 @@ fn bodies_after_auth_in_bounded_time(db: &TestDb) {
         );
         // A body that does arrive in time is served as always.
         assert_eq!(t.post("product_add", &[("product", "Fast")]).await.0, 200);
+    });
+}
+
+/// Issue 13, item 10: what a monitor or a release engineer notices of the old admin.
+fn drop_in_details(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        // The root of the API, which monitors probe.
+        let r = t
+            .client
+            .get(format!("{}/api/", t.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
+        assert_eq!(r.text().await.unwrap(), "Nazgul API");
+        let r = t
+            .client
+            .head(format!("{}/api/", t.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().await.unwrap(), "");
+        // HEAD on every read answers like GET, without the body.
+        t.post("product_add", &[("product", "Headed")]).await;
+        for (cmd, query) in [
+            ("product_show", "product=Headed"),
+            ("location_show", "product=Headed"),
+            ("uptake", "product=Headed"),
+            ("mirror_list", ""),
+            ("product_show/", ""),
+        ] {
+            let url = format!("{}/api/{cmd}?{query}", t.base);
+            let get = t.client.get(&url).send().await.unwrap();
+            let (status, ct) = (get.status(), get.headers()["content-type"].clone());
+            let len = get.text().await.unwrap().len();
+            let head = t.client.head(&url).send().await.unwrap();
+            assert_eq!(
+                (head.status(), &head.headers()["content-type"]),
+                (status, &ct),
+                "{cmd}"
+            );
+            if let Some(l) = head.headers().get("content-length") {
+                assert_eq!(l.to_str().unwrap(), len.to_string(), "{cmd}");
+            }
+            assert_eq!(head.text().await.unwrap(), "", "{cmd}");
+        }
+        // Writes still refuse HEAD.
+        let r = t.client.head(t.url("product_add")).send().await.unwrap();
+        assert_eq!(r.status(), 405);
+        let r = t.client.post(t.url("product_show")).send().await.unwrap();
+        assert_eq!(r.status(), 405);
+        assert_eq!(r.headers()["allow"], "GET, HEAD");
     });
 }

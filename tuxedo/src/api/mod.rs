@@ -169,5 +169,8 @@ fn error_response(e: &TuxedoError) -> HttpResponse {
     if status == StatusCode::UNAUTHORIZED {
         resp.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tuxedo", Bearer"#));
     }
+    if let Some(secs) = e.retry_after() {
+        resp.insert_header((header::RETRY_AFTER, secs));
+    }
     resp.json(serde_json::json!({"error": {"code": e.json_code(), "message": message}}))
 }

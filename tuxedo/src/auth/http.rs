@@ -28,9 +28,9 @@ pub async fn authenticate(
     }
     let (user, password) = parse_basic(header).ok_or(TuxedoError::Unauthorized)?;
     let ip = client_ip(req, state);
-    if state.limiter.is_blocked(&user, ip) {
+    if let Some(left) = state.limiter.blocked_for(&user, ip) {
         tracing::warn!(user, %ip, "login refused: too many failures");
-        return Err(TuxedoError::TooManyAttempts);
+        return Err(TuxedoError::TooManyAttempts(retry_after_secs(left)));
     }
     let pool = state.master.clone();
     let name = user.clone();
@@ -49,6 +49,11 @@ pub async fn authenticate(
     state.limiter.succeeded(&user, ip);
     principal.require(permission)?;
     Ok(principal)
+}
+
+/// Whole seconds of a lockout, rounded up (a `Retry-After` of 0 would invite a retry now).
+pub(crate) fn retry_after_secs(left: std::time::Duration) -> u64 {
+    left.as_secs() + u64::from(left.subsec_nanos() > 0)
 }
 
 /// The secret of an `Authorization: Bearer …` header value.

@@ -4,12 +4,12 @@
 
 use super::redirect;
 use super::session::{self, cookie, removal, same_secret, Session};
-use crate::auth::http::client_ip;
+use crate::auth::http::{client_ip, retry_after_secs};
 use crate::auth::{users, Permission, Principal};
 use crate::error::{Result, TuxedoError};
 use crate::exec::on_master;
 use crate::AppState;
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bouncer_core::db::DbConnection;
 use minijinja::{context, Value};
@@ -287,14 +287,15 @@ pub(super) async fn login(
     }
     let ip = client_ip(&req, &state);
     let user = form.username.trim().to_owned();
-    if state.limiter.is_blocked(&user, ip) {
+    if let Some(left) = state.limiter.blocked_for(&user, ip) {
         tracing::warn!(user, %ip, "UI login refused: too many failures");
-        return login_form(
-            &req,
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(&TuxedoError::TooManyAttempts.to_string()),
-        );
+        let e = TuxedoError::TooManyAttempts(retry_after_secs(left));
+        let mut r = login_form(&req, &state, e.status(), Some(&e.to_string()));
+        if let Some(secs) = e.retry_after() {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        return r;
     }
     let pool = state.master.clone();
     let (name, password) = (user.clone(), form.password);
