@@ -58,10 +58,20 @@ pub enum TuxedoError {
     Unauthorized,
     #[error("this account's role may not do this")]
     Forbidden,
-    #[error("too many failed logins; retry later")]
-    TooManyAttempts,
+    /// A write a browser sent from another site (`Origin`, `Sec-Fetch-Site`).
+    #[error("cross-origin write refused: {0}")]
+    CrossOrigin(String),
+    /// A JSON API body without `Content-Type: application/json`.
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    /// Locked out by the failed-login limit for this many more seconds (`Retry-After`).
+    #[error("too many failed logins; retry in {0} s")]
+    TooManyAttempts(u64),
     #[error("request body over {0} bytes")]
     PayloadTooLarge(usize),
+    /// The body did not arrive within `tuxedo.body_timeout_ms`.
+    #[error("request body not received within {0} ms")]
+    BodyTimeout(u64),
     #[error("method not allowed")]
     MethodNotAllowed,
 
@@ -161,9 +171,11 @@ impl TuxedoError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            Self::Forbidden | Self::CrossOrigin(_) => StatusCode::FORBIDDEN,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::UserExists(_) | Self::Duplicate(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) | Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -200,6 +212,14 @@ impl TuxedoError {
         }
     }
 
+    /// The `Retry-After` (seconds) of this error, whatever the interface.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooManyAttempts(secs) => Some(*secs),
+            _ => None,
+        }
+    }
+
     /// The machine-readable `code` of a JSON API error.
     pub fn json_code(&self) -> &'static str {
         match self.json_status() {
@@ -212,9 +232,14 @@ impl TuxedoError {
             StatusCode::CONFLICT => "conflict",
             StatusCode::NOT_FOUND => "not_found",
             StatusCode::UNAUTHORIZED => "unauthorized",
-            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::FORBIDDEN => match self {
+                Self::CrossOrigin(_) => "cross_origin",
+                _ => "forbidden",
+            },
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
             StatusCode::TOO_MANY_REQUESTS => "too_many_attempts",
             StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            StatusCode::REQUEST_TIMEOUT => "request_timeout",
             StatusCode::SERVICE_UNAVAILABLE => "unavailable",
             _ => "internal",
         }
@@ -225,7 +250,10 @@ impl TuxedoError {
     pub fn xml_number_and_text(&self, cmd: Command) -> Option<(u16, String)> {
         use Command as C;
         let (n, text) = match (self, cmd) {
-            (Self::PayloadTooLarge(_), _) => (101, "Request body is too large.".into()),
+            (Self::PayloadTooLarge(limit), _) => (
+                101,
+                format!("POST request length exceeded {}KB", limit / 1024),
+            ),
             (Self::Missing(_), C::ProductShow) => (101, "product is required.".into()),
             (Self::Missing(_), C::ProductDelete) => {
                 (101, "Either product_id or product is required.".into())
@@ -241,9 +269,11 @@ impl TuxedoError {
                 "product, os, and path are required POST parameters.".into(),
             ),
             (Self::Missing(_), C::LocationDelete) => (101, "location_id is required.".into()),
-            (Self::Missing("alias"), C::CreateUpdateAlias) => (102, "alias is required.".into()),
+            (Self::Missing("alias"), C::CreateUpdateAlias) => {
+                (102, "Alias name not provided".into())
+            }
             (Self::Missing(_), C::CreateUpdateAlias) => {
-                (103, "related_product is required.".into())
+                (103, "Related product name not provided".into())
             }
             (Self::Missing(_), C::Uptake) => {
                 (101, "product and/or os are required GET parameters.".into())

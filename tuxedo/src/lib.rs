@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod auth;
+mod body;
 pub mod catalogue;
 pub mod cli;
 mod error;
@@ -59,6 +60,9 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Tuxed
     }
     let master = db::pool(&config.database.url, bouncer_service::pool_options(&config))?;
     bootstrap_admin(&master);
+    // The dummy hash unknown accounts are checked against, made now rather than on the
+    // first failed login.
+    auth::users::prepare()?;
     let registry = prometheus::Registry::new_custom(Some("tuxedo".into()), None)?;
     let state = web::Data::new(AppState {
         metrics: metrics::ApiMetrics::register(&registry)?,

@@ -23,6 +23,8 @@ db_tests! {
     gets_follow_the_setting => gets_follow_the_setting,
     failed_logins_are_limited => failed_logins_are_limited,
     accounts => accounts,
+    unknown_accounts_cost_a_password_check => unknown_accounts_cost_a_password_check,
+    cross_origin_writes_are_refused => cross_origin_writes_are_refused,
 }
 
 fn every_write_needs_the_right_role(db: &TestDb) {
@@ -122,8 +124,26 @@ fn failed_logins_are_limited(db: &TestDb) {
                 401
             );
         }
-        // Locked out now, even with the right password.
-        assert_eq!(t.post("product_add", &form).await.0, 429);
+        // Locked out now, even with the right password; Retry-After says for how long.
+        let r = t
+            .client
+            .post(t.url("product_add"))
+            .basic_auth(RELEASE.0, Some(RELEASE.1))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 429);
+        assert_retry_after(&r);
+        let r = t
+            .client
+            .get(format!("{}/api/v2/products", t.base))
+            .basic_auth(RELEASE.0, Some(RELEASE.1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 429);
+        assert_retry_after(&r);
         // Another account from the same address is not affected.
         assert_eq!(t.post_as("product_add", &form, Some(READER)).await.0, 403);
     });
@@ -167,4 +187,89 @@ fn accounts(db: &TestDb) {
         .first(&mut *conn)
         .unwrap();
     assert!(hash.starts_with("$argon2id$") && !hash.contains("horse"));
+}
+
+/// Issue 13, item 3: an unknown (or inactive) account is checked against a dummy hash, so
+/// it costs the same argon2 verification as a known account with a wrong password, and
+/// timing does not reveal which accounts exist (counted, not timed).
+fn unknown_accounts_cost_a_password_check(db: &TestDb) {
+    let mut conn = db.conn();
+    users::add(&mut conn, "test", "boss", Role::Admin, "boss-password!").unwrap();
+    users::add(&mut conn, "test", "known", Role::Release, "known-password").unwrap();
+    users::add(&mut conn, "test", "gone", Role::Release, "gone-password!").unwrap();
+    let patch = users::UserPatch {
+        active: Some(false),
+        ..Default::default()
+    };
+    users::update(&mut conn, "test", "gone", &patch).unwrap();
+    let checks = |conn: &mut bouncer_core::db::DbConnection, user: &str, password: &str| {
+        let before = users::password_checks_on_this_thread();
+        assert_eq!(users::verify(conn, user, password).unwrap(), None, "{user}");
+        users::password_checks_on_this_thread() - before
+    };
+    assert_eq!(checks(&mut conn, "known", "wrong-password"), 1);
+    assert_eq!(checks(&mut conn, "nobody", "wrong-password"), 1);
+    assert_eq!(checks(&mut conn, "gone", "gone-password!"), 1);
+    assert_eq!(checks(&mut conn, "", ""), 1);
+}
+
+/// Issue 13, item 5: an XML API write a browser sends from another site is refused (403,
+/// nothing written); the release client, which sends no `Origin`, and reads pass.
+fn cross_origin_writes_are_refused(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        for (name, value) in [
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+        ] {
+            let r = t
+                .client
+                .post(t.url("product_add"))
+                .basic_auth(RELEASE.0, Some(RELEASE.1))
+                .header(name, value)
+                .form(&[("product", "Cross")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 403, "{name}: {value}");
+            assert!(r.text().await.unwrap().contains("cross-origin"));
+        }
+        assert_eq!(
+            t.get("product_show", &[("product", "Cross")]).await.1,
+            format!("{DECL}<products/>")
+        );
+        let r = t
+            .client
+            .post(t.url("product_add"))
+            .basic_auth(RELEASE.0, Some(RELEASE.1))
+            .header("origin", &t.base)
+            .form(&[("product", "Cross")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = t
+            .client
+            .get(t.url("product_show"))
+            .query(&[("product", "Cross")])
+            .header("origin", "https://evil.example")
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    })
+}
+
+/// A `Retry-After` of whole seconds within the failed-login window.
+fn assert_retry_after(r: &reqwest::Response) {
+    let secs: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=tuxedo::LOGIN_WINDOW.as_secs()).contains(&secs),
+        "{secs}"
+    );
 }

@@ -13,6 +13,7 @@ use tuxedo::auth::{users, Role};
 
 db_tests! {
     every_route_checks_credentials_and_roles => every_route_checks_credentials_and_roles,
+    bodies_must_be_json_and_writes_same_origin => bodies_must_be_json_and_writes_same_origin,
 }
 
 /// Who may write on `path`.
@@ -142,4 +143,113 @@ fn every_route_checks_credentials_and_roles(db: &TestDb) {
         assert!(writes > 25, "{writes}");
         assert_eq!(audit_count(&mut conn), before, "nothing got through");
     });
+}
+
+/// Issue 13, item 5: a body is taken only as `application/json` (415 otherwise, nothing
+/// written), and a browser write from another site is refused (403), so cached Basic
+/// credentials cannot be used by a cross-site `<form enctype="text/plain">`.
+fn bodies_must_be_json_and_writes_same_origin(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let url = format!("{}/api/v2/products", t.base);
+        let host = t.base.trim_start_matches("http://").to_owned();
+        let post = |name: &str| {
+            t.client
+                .post(&url)
+                .basic_auth(RELEASE.0, Some(RELEASE.1))
+                .body(json!({ "name": name }).to_string())
+        };
+        let content_types = [
+            Some("text/plain"),
+            Some("application/xml"),
+            Some("application/x-www-form-urlencoded"),
+            Some("multipart/form-data; boundary=x"),
+            Some("application/jsonp"),
+            Some("not a type"),
+            None,
+        ];
+        for ct in content_types {
+            let mut req = post("Refused");
+            if let Some(ct) = ct {
+                req = req.header("content-type", ct);
+            }
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), 415, "{ct:?}");
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(code(&body), "unsupported_media_type", "{body}");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("application/json"),
+                "{body}"
+            );
+        }
+        // A form with no fields at all (an empty text/plain body) is refused too.
+        let r = t
+            .client
+            .post(format!("{}/api/v2/mirrors/1/disable", t.base))
+            .basic_auth(ADMIN.0, Some(ADMIN.1))
+            .header("content-type", "text/plain")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 415);
+        let (_, list) = t.admin("GET", "/products", None).await;
+        assert_eq!(list, json!([]), "nothing was written");
+        // application/json with parameters, and any case, is taken.
+        for (i, ct) in ["application/json; charset=utf-8", "Application/JSON"]
+            .iter()
+            .enumerate()
+        {
+            let r = post(&format!("Taken-{i}"))
+                .header("content-type", *ct)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201, "{ct}");
+        }
+
+        // Cross-origin browser writes: refused before anything else.
+        let json = |req: reqwest::RequestBuilder| {
+            req.basic_auth(RELEASE.0, Some(RELEASE.1))
+                .header("content-type", "application/json")
+                .body(json!({ "name": "Cross" }).to_string())
+        };
+        for (name, value) in [
+            ("origin", "https://evil.example".to_owned()),
+            ("origin", "null".to_owned()),
+            ("origin", format!("http://{host}.evil.example")),
+            ("sec-fetch-site", "cross-site".to_owned()),
+        ] {
+            let r = json(t.client.post(&url))
+                .header(name, &value)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 403, "{name}: {value}");
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(code(&body), "cross_origin", "{body}");
+        }
+        let (_, list) = t.admin("GET", "/products", None).await;
+        assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+        // The same origin (the UI's own pages, a same-origin tool) and reads pass.
+        let r = json(t.client.post(&url))
+            .header("origin", &t.base)
+            .header("sec-fetch-site", "same-origin")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let r = t
+            .client
+            .get(&url)
+            .basic_auth(READER.0, Some(READER.1))
+            .header("origin", "https://evil.example")
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    })
 }

@@ -15,6 +15,7 @@ db_tests! {
     ui_network_actions => network_actions,
     ui_accounts => accounts,
     ui_cookie_flags => cookie_flags,
+    ui_password_change_ends_sessions => password_change_ends_sessions,
 }
 
 /// A browser: a cookie store and the CSRF token of the last page it saw.
@@ -158,6 +159,30 @@ fn login_logout_and_csrf(db: &TestDb) {
         assert_eq!(last, 429);
         let p = b.login(READER).await;
         assert_eq!(p.status, 429, "locked out even with the right password");
+        // The 429 says when to retry (issue 13, item 10).
+        b.get("/ui/login").await;
+        let csrf = b.csrf.clone();
+        let r = b
+            .client
+            .post(format!("{}/ui/login", b.base))
+            .form(&[
+                ("username", READER.0),
+                ("password", READER.1),
+                ("csrf", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 429);
+        let secs: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (1..=tuxedo::LOGIN_WINDOW.as_secs()).contains(&secs),
+            "{secs}"
+        );
     })
 }
 
@@ -662,5 +687,97 @@ fn cookie_flags(db: &TestDb) {
             behind_tls.contains("Secure") && behind_tls.contains("HttpOnly"),
             "{behind_tls}"
         );
+    })
+}
+
+/// Issue 13, item 4: a new password ends the account's open sessions, whichever way it was
+/// set (JSON API, UI), and the audit log says so; deactivation says so too.
+fn password_change_ends_sessions(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut rel = Browser::new(&t);
+        assert_eq!(rel.login(RELEASE).await.path, "/ui/products");
+        let mut other = Browser::new(&t);
+        other.login(READER).await;
+        // Reset through the JSON API.
+        let (s, _) = t
+            .admin(
+                "PATCH",
+                &format!("/users/{}", RELEASE.0),
+                Some(serde_json::json!({"password": "first-new-password"})),
+            )
+            .await;
+        assert_eq!(s, 200);
+        let p = rel.get("/ui/products").await;
+        assert_eq!(p.path, "/ui/login", "the old session still reads");
+        let p = rel
+            .post("/ui/products", &[("name", "Through-old-session")])
+            .await;
+        assert_eq!(p.path, "/ui/login", "the old session still writes");
+        assert!(products::find(
+            &mut db.conn(),
+            tuxedo::catalogue::Match::Exact("Through-old-session")
+        )
+        .unwrap()
+        .is_empty());
+        // Another account's session is untouched.
+        assert_eq!(other.get("/ui/products").await.status, 200);
+        let (_, audit) = t
+            .admin("GET", "/audit?action=user.update&limit=1", None)
+            .await;
+        assert_eq!(audit[0]["after"]["password"], "changed");
+        assert_eq!(audit[0]["after"]["sessions"], "ended");
+        // Reset through the UI.
+        let new = (RELEASE.0, "first-new-password");
+        assert_eq!(rel.login(new).await.path, "/ui/products");
+        let mut admin = Browser::new(&t);
+        admin.login(ADMIN).await;
+        admin.get("/ui/users").await;
+        let p = admin
+            .post(
+                "/ui/users/update",
+                &[
+                    ("username", RELEASE.0),
+                    ("role", "release"),
+                    ("active", "1"),
+                    ("password", "second-new-password"),
+                ],
+            )
+            .await;
+        assert!(p.body.contains("Account releng saved"), "{}", p.body);
+        assert_eq!(rel.get("/ui/products").await.path, "/ui/login");
+        assert_eq!(admin.get("/ui/users").await.status, 200);
+        // A save without a new password keeps the session.
+        assert_eq!(
+            rel.login((RELEASE.0, "second-new-password")).await.path,
+            "/ui/products"
+        );
+        admin
+            .post(
+                "/ui/users/update",
+                &[
+                    ("username", RELEASE.0),
+                    ("role", "release"),
+                    ("active", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(rel.get("/ui/products").await.status, 200);
+        let (_, audit) = t
+            .admin("GET", "/audit?action=user.update&limit=1", None)
+            .await;
+        assert!(audit[0]["after"].get("sessions").is_none(), "{audit}");
+        // Deactivation ends them too, and says so.
+        admin
+            .post(
+                "/ui/users/update",
+                &[("username", RELEASE.0), ("role", "release")],
+            )
+            .await;
+        assert_eq!(rel.get("/ui/products").await.path, "/ui/login");
+        let (_, audit) = t
+            .admin("GET", "/audit?action=user.update&limit=1", None)
+            .await;
+        assert_eq!(audit[0]["after"]["sessions"], "ended");
     })
 }

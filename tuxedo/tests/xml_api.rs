@@ -13,6 +13,8 @@ db_tests! {
     uptake_and_mirrors => uptake_and_mirrors,
     transport => transport,
     every_field_at_and_past_its_limit => every_field_at_and_past_its_limit,
+    bodies_are_read_after_auth_and_in_bounded_time => bodies_after_auth_in_bounded_time,
+    drop_in_details => drop_in_details,
 }
 
 /// Every string parameter of the XML API's writes at its column's width and one past it:
@@ -115,8 +117,14 @@ fn products(db: &TestDb) {
                 (400, xml_error(103, "Cannot add an empty product name"))
             );
         }
+        // Without any parameter: an empty list, as the old admin answered; `fuzzy`
+        // without `product` is a mistake (the old admin answered 500).
         assert_eq!(
             t.get("product_show", &[]).await,
+            (200, format!("{DECL}<products/>"))
+        );
+        assert_eq!(
+            t.get("product_show", &[("fuzzy", "true")]).await,
             (400, xml_error(101, "product is required."))
         );
         // Fuzzy: substring, case-insensitive, with LIKE wildcards taken literally.
@@ -423,12 +431,12 @@ fn aliases(db: &TestDb) {
         assert_eq!(
             t.post("create_update_alias", &[("related_product", "Firefox-3.0")])
                 .await,
-            (400, xml_error(102, "alias is required."))
+            (400, xml_error(102, "Alias name not provided"))
         );
         assert_eq!(
             t.post("create_update_alias", &[("alias", "firefox-latest")])
                 .await,
-            (400, xml_error(103, "related_product is required."))
+            (400, xml_error(103, "Related product name not provided"))
         );
         assert_eq!(
             t.post(
@@ -620,7 +628,7 @@ fn transport(db: &TestDb) {
             .await;
         assert_eq!(
             (status, body),
-            (413, xml_error(101, "Request body is too large."))
+            (413, xml_error(101, "POST request length exceeded 1KB"))
         );
         assert_eq!(
             t.get("product_show", &[("product", "Big")]).await.1,
@@ -735,5 +743,138 @@ fn concurrent_identical_writes_get_clean_answers() {
             assert_eq!(l.iter().filter(|(s, _)| *s == 200).count(), 1, "{l:?}");
             assert!(a.iter().all(|(s, _)| *s == 200), "{a:?}");
         }
+    });
+}
+
+/// Sends `head` and `body_start` on a fresh connection and never the rest of the body;
+/// returns what the server answered and whether it then closed the connection, both
+/// within a deadline (a server that waits for the body fails the deadline).
+async fn trickle(base: &str, head: &str, body_start: &str) -> (String, bool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(format!("{head}\r\n{body_start}").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        conn.read_to_end(&mut answer),
+    )
+    .await;
+    (String::from_utf8_lossy(&answer).into_owned(), read.is_ok())
+}
+
+/// Issue 13, item 9: credentials are checked from the headers before the body is read (an
+/// unauthenticated write gets 401 at once, however slowly its body comes), and a body that
+/// does not arrive within `tuxedo.body_timeout_ms` is answered 408; either way the
+/// connection is closed, so trickling clients do not hold connections open.
+fn bodies_after_auth_in_bounded_time(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |c| c.tuxedo.body_timeout_ms = 300);
+        let host = t.base.trim_start_matches("http://").to_owned();
+        let form = "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000";
+        let (answer, closed) = trickle(
+            &t.base,
+            &format!("POST /api/product_add HTTP/1.1\r\nHost: {host}\r\n{form}\r\n"),
+            "product=Slow",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        assert!(closed, "the connection stayed open");
+        let bad = "Authorization: Basic cmVsZW5nOndyb25n"; // releng:wrong
+        let (answer, closed) = trickle(
+            &t.base,
+            &format!("POST /api/product_add HTTP/1.1\r\nHost: {host}\r\n{bad}\r\n{form}\r\n"),
+            "product=Slow",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        assert!(closed);
+        // With the right credentials the body gets its deadline, then 408.
+        use base64::Engine;
+        let auth = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", RELEASE.0, RELEASE.1));
+        let auth = format!("Authorization: Basic {auth}");
+        let (answer, closed) = trickle(
+            &t.base,
+            &format!("POST /api/product_add HTTP/1.1\r\nHost: {host}\r\n{auth}\r\n{form}\r\n"),
+            "product=Slow",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(closed);
+        // The JSON API bounds its bodies the same way.
+        let json = "Content-Type: application/json\r\nContent-Length: 100000";
+        let (answer, closed) = trickle(
+            &t.base,
+            &format!("POST /api/v2/products HTTP/1.1\r\nHost: {host}\r\n{auth}\r\n{json}\r\n"),
+            "{\"name\": \"Slow\"",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("request_timeout"), "{answer}");
+        assert!(closed);
+        assert_eq!(
+            t.get("product_show", &[("product", "Slow")]).await.1,
+            format!("{DECL}<products/>")
+        );
+        // A body that does arrive in time is served as always.
+        assert_eq!(t.post("product_add", &[("product", "Fast")]).await.0, 200);
+    });
+}
+
+/// Issue 13, item 10: what a monitor or a release engineer notices of the old admin.
+fn drop_in_details(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        // The root of the API, which monitors probe.
+        let r = t
+            .client
+            .get(format!("{}/api/", t.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
+        assert_eq!(r.text().await.unwrap(), "Nazgul API");
+        let r = t
+            .client
+            .head(format!("{}/api/", t.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().await.unwrap(), "");
+        // HEAD on every read answers like GET, without the body.
+        t.post("product_add", &[("product", "Headed")]).await;
+        for (cmd, query) in [
+            ("product_show", "product=Headed"),
+            ("location_show", "product=Headed"),
+            ("uptake", "product=Headed"),
+            ("mirror_list", ""),
+            ("product_show/", ""),
+        ] {
+            let url = format!("{}/api/{cmd}?{query}", t.base);
+            let get = t.client.get(&url).send().await.unwrap();
+            let (status, ct) = (get.status(), get.headers()["content-type"].clone());
+            let len = get.text().await.unwrap().len();
+            let head = t.client.head(&url).send().await.unwrap();
+            assert_eq!(
+                (head.status(), &head.headers()["content-type"]),
+                (status, &ct),
+                "{cmd}"
+            );
+            if let Some(l) = head.headers().get("content-length") {
+                assert_eq!(l.to_str().unwrap(), len.to_string(), "{cmd}");
+            }
+            assert_eq!(head.text().await.unwrap(), "", "{cmd}");
+        }
+        // Writes still refuse HEAD.
+        let r = t.client.head(t.url("product_add")).send().await.unwrap();
+        assert_eq!(r.status(), 405);
+        let r = t.client.post(t.url("product_show")).send().await.unwrap();
+        assert_eq!(r.status(), 405);
+        assert_eq!(r.headers()["allow"], "GET, HEAD");
     });
 }

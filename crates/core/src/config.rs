@@ -139,6 +139,8 @@ pub struct TuxedoConfig {
     pub get_requires_auth: bool,
     /// Largest accepted request body (the XML API answers 413 past it).
     pub max_body_bytes: usize,
+    /// Time a request body may take to arrive once the headers are in (408 past it).
+    pub body_timeout_ms: u64,
 }
 
 /// The mirror health checker.
@@ -231,6 +233,7 @@ impl Default for TuxedoConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8001)),
             get_requires_auth: false,
             max_body_bytes: 500 * 1024,
+            body_timeout_ms: 10_000,
         }
     }
 }

@@ -10,7 +10,8 @@ mod table;
 
 pub use table::{route_list, Table};
 
-use crate::auth::{http::authenticate, Permission, Principal};
+use crate::auth::http::{authenticate, same_origin};
+use crate::auth::{Permission, Principal};
 use crate::error::{Result, TuxedoError};
 use crate::AppState;
 use actix_web::http::{header, StatusCode};
@@ -82,8 +83,9 @@ where
 {
     let started = Instant::now();
     let result = async {
+        same_origin(&req)?;
         let who = authenticate(&req, &state, permission).await?;
-        let body: B = read_body(payload, state.config.tuxedo.max_body_bytes).await?;
+        let body: B = read_body(&req, payload, &state).await?;
         let write = permission != Permission::Read;
         crate::exec::on_master(&state, write, move |conn| f(conn, &who, body)).await
     }
@@ -109,14 +111,23 @@ where
     response
 }
 
-/// The body as `B`, refused past `limit` bytes.
-async fn read_body<B: DeserializeOwned>(payload: web::Payload, limit: usize) -> Result<B> {
-    let bytes = payload
-        .to_bytes_limited(limit)
-        .await
-        .map_err(|_| TuxedoError::PayloadTooLarge(limit))?
-        .map_err(|e| TuxedoError::BadRequest(e.to_string()))?;
-    let text = match bytes.iter().all(u8::is_ascii_whitespace) {
+/// The body as `B` (read as [`crate::body`] says). A `Content-Type`, when sent, must be
+/// `application/json` (parameters such as `charset` allowed), and a non-empty body must
+/// come with it: a browser `<form>` (`text/plain`, form-encoded, multipart) never writes.
+async fn read_body<B: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<B> {
+    let declared = json_content_type(req)?;
+    let bytes = crate::body::read(req, payload, state).await?;
+    let empty = bytes.iter().all(u8::is_ascii_whitespace);
+    if !empty && !declared {
+        return Err(TuxedoError::UnsupportedMediaType(
+            "a body needs Content-Type: application/json".into(),
+        ));
+    }
+    let text = match empty {
         true => &b"null"[..],
         false => &bytes[..],
     };
@@ -132,6 +143,20 @@ async fn read_body<B: DeserializeOwned>(payload: web::Payload, limit: usize) -> 
     })
 }
 
+/// Whether the request declares a JSON body; another `Content-Type` is refused (415).
+fn json_content_type(req: &HttpRequest) -> Result<bool> {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return Ok(false);
+    };
+    let text = String::from_utf8_lossy(value.as_bytes());
+    match text.parse::<actix_web::mime::Mime>() {
+        Ok(m) if m.essence_str() == "application/json" => Ok(true),
+        _ => Err(TuxedoError::UnsupportedMediaType(format!(
+            "Content-Type {text:?}: the JSON API takes application/json"
+        ))),
+    }
+}
+
 /// `{"error": {"code": "...", "message": "..."}}` with the error's status; bugs stay
 /// opaque.
 fn error_response(e: &TuxedoError) -> HttpResponse {
@@ -143,6 +168,9 @@ fn error_response(e: &TuxedoError) -> HttpResponse {
     let mut resp = HttpResponse::build(status);
     if status == StatusCode::UNAUTHORIZED {
         resp.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tuxedo", Bearer"#));
+    }
+    if let Some(secs) = e.retry_after() {
+        resp.insert_header((header::RETRY_AFTER, secs));
     }
     resp.json(serde_json::json!({"error": {"code": e.json_code(), "message": message}}))
 }

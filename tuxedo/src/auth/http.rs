@@ -28,9 +28,9 @@ pub async fn authenticate(
     }
     let (user, password) = parse_basic(header).ok_or(TuxedoError::Unauthorized)?;
     let ip = client_ip(req, state);
-    if state.limiter.is_blocked(&user, ip) {
+    if let Some(left) = state.limiter.blocked_for(&user, ip) {
         tracing::warn!(user, %ip, "login refused: too many failures");
-        return Err(TuxedoError::TooManyAttempts);
+        return Err(TuxedoError::TooManyAttempts(retry_after_secs(left)));
     }
     let pool = state.master.clone();
     let name = user.clone();
@@ -49,6 +49,11 @@ pub async fn authenticate(
     state.limiter.succeeded(&user, ip);
     principal.require(permission)?;
     Ok(principal)
+}
+
+/// Whole seconds of a lockout, rounded up (a `Retry-After` of 0 would invite a retry now).
+pub(crate) fn retry_after_secs(left: std::time::Duration) -> u64 {
+    left.as_secs() + u64::from(left.subsec_nanos() > 0)
 }
 
 /// The secret of an `Authorization: Bearer …` header value.
@@ -92,4 +97,68 @@ pub(crate) fn client_ip(req: &HttpRequest, state: &AppState) -> IpAddr {
         &state.config.network.trusted_proxies,
     )
     .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
+/// Refuses a write a browser sent on behalf of another site: `Sec-Fetch-Site: cross-site`,
+/// or an `Origin` whose host (and port) is not the request's host. Browsers cache Basic
+/// credentials, so without this a page elsewhere could post a form that writes. Clients
+/// that send neither header (curl, release automation) pass; so do reads.
+pub(crate) fn same_origin(req: &HttpRequest) -> Result<()> {
+    use actix_web::http::Method;
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
+    };
+    if header("sec-fetch-site").is_some_and(|v| v.eq_ignore_ascii_case("cross-site")) {
+        return Err(TuxedoError::CrossOrigin(
+            "the browser says it comes from another site (Sec-Fetch-Site: cross-site)".into(),
+        ));
+    }
+    let Some(origin) = header("origin") else {
+        return Ok(());
+    };
+    let host = req.connection_info().host().to_owned();
+    match same_host(&origin, &host) {
+        true => Ok(()),
+        false => Err(TuxedoError::CrossOrigin(format!(
+            "Origin {origin:?} is not this server ({host})"
+        ))),
+    }
+}
+
+/// Whether the origin `origin` (`scheme://host[:port]`) names `host` (a `Host` header
+/// value; without a port, the origin scheme's default).
+fn same_host(origin: &str, host: &str) -> bool {
+    let Ok(o) = url::Url::parse(origin) else {
+        return false;
+    };
+    let Ok(h) = url::Url::parse(&format!("{}://{host}", o.scheme())) else {
+        return false;
+    };
+    o.host_str().is_some()
+        && o.host_str() == h.host_str()
+        && o.port_or_known_default() == h.port_or_known_default()
+        && h.path() == "/"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_host;
+
+    #[test]
+    fn origins_match_their_host_only() {
+        assert!(same_host("https://tuxedo.example", "tuxedo.example"));
+        assert!(same_host("https://tuxedo.example", "Tuxedo.Example:443"));
+        assert!(same_host("http://127.0.0.1:8001", "127.0.0.1:8001"));
+        assert!(same_host("http://[::1]:8001", "[::1]:8001"));
+        assert!(!same_host("http://127.0.0.1:8002", "127.0.0.1:8001"));
+        assert!(!same_host("https://evil.example", "tuxedo.example"));
+        assert!(!same_host("https://tuxedo.example.evil", "tuxedo.example"));
+        assert!(!same_host("null", "tuxedo.example"));
+        assert!(!same_host("https://tuxedo.example", "tuxedo.example/x"));
+    }
 }

@@ -31,11 +31,15 @@ impl LoginLimiter {
 
     /// Whether `user` from `ip` is currently locked out.
     pub fn is_blocked(&self, user: &str, ip: IpAddr) -> bool {
+        self.blocked_for(user, ip).is_some()
+    }
+
+    /// How much longer `user` from `ip` is locked out; `None` when not.
+    pub fn blocked_for(&self, user: &str, ip: IpAddr) -> Option<Duration> {
         let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get(&Self::key(user, ip)) {
-            Some((n, since)) => *n >= self.max_failures && since.elapsed() < self.window,
-            None => false,
-        }
+        let (n, since) = map.get(&Self::key(user, ip))?;
+        let left = self.window.checked_sub(since.elapsed())?;
+        (*n >= self.max_failures && !left.is_zero()).then_some(left)
     }
 
     /// Counts a failed login.
@@ -75,6 +79,8 @@ mod tests {
             l.failed("REL", a);
         }
         assert!(l.is_blocked("rel", a));
+        let left = l.blocked_for("rel", a).unwrap();
+        assert!(left > Duration::from_secs(50) && left <= Duration::from_secs(60));
         assert!(!l.is_blocked("rel", b));
         assert!(!l.is_blocked("other", a));
         l.succeeded("rel", a);

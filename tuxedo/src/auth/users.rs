@@ -62,56 +62,115 @@ pub fn add(
 }
 
 /// The account `username` / `password` names, if the password is right and the account
-/// active; `None` otherwise (the caller counts the failure).
+/// active; `None` otherwise (the caller counts the failure). An unknown or inactive
+/// account costs the same argon2 work as a wrong password (against a fixed dummy hash),
+/// so the answer's timing does not tell which accounts exist.
 pub fn verify(
     conn: &mut DbConnection,
     username: &str,
     password: &str,
 ) -> Result<Option<Principal>> {
+    Ok(verify_login(conn, username, password)?.map(|(who, _)| who))
+}
+
+/// Like [`verify`], with the [`password_stamp`] of the account's password for a web
+/// session to keep: the session ends when the password changes.
+pub fn verify_login(
+    conn: &mut DbConnection,
+    username: &str,
+    password: &str,
+) -> Result<Option<(Principal, String)>> {
     let user: Option<User> = bouncer_users::table
         .filter(bouncer_users::username.eq(username))
         .filter(bouncer_users::active.eq(true))
         .first(conn)
         .optional()?;
     let Some(user) = user else {
+        check_password(dummy_hash()?, password)?;
         return Ok(None);
     };
-    let parsed = PasswordHash::new(&user.password_hash)
-        .map_err(|e| TuxedoError::Internal(format!("stored hash of {username:?}: {e}")))?;
-    if Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_err()
+    if !check_password(&user.password_hash, password)
+        .map_err(|e| TuxedoError::Internal(format!("stored hash of {username:?}: {e}")))?
     {
         return Ok(None);
     }
-    let role = user.role.parse().map_err(|_| {
-        TuxedoError::Internal(format!("unknown role {:?} of {username:?}", user.role))
-    })?;
-    Ok(Some(Principal {
-        username: user.username,
-        role,
-    }))
+    let stamp = password_stamp(&user.password_hash);
+    Ok(Some((principal(user)?, stamp)))
 }
 
-/// The active account `username` as it is now (a web session re-reads it on every
-/// request, so deactivating or demoting an account takes effect at once); `None` when it
-/// is gone or inactive.
-pub fn current(conn: &mut DbConnection, username: &str) -> Result<Option<Principal>> {
+/// A fingerprint of a stored password hash (SHA-256, hex): every password change, to the
+/// same password too, makes a new salt and so a new stamp. What a web session keeps
+/// instead of the hash itself.
+pub fn password_stamp(hash: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(hash.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn principal(user: User) -> Result<Principal> {
+    let role = user.role.parse().map_err(|_| {
+        TuxedoError::Internal(format!(
+            "unknown role {:?} of {:?}",
+            user.role, user.username
+        ))
+    })?;
+    Ok(Principal {
+        username: user.username,
+        role,
+    })
+}
+
+thread_local! {
+    /// Argon2 verifications done on this thread (see [`password_checks_on_this_thread`]).
+    static PASSWORD_CHECKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many passwords this thread has checked with argon2: lets tests see that every
+/// login attempt, for an unknown account too, costs one verification.
+pub fn password_checks_on_this_thread() -> u64 {
+    PASSWORD_CHECKS.with(std::cell::Cell::get)
+}
+
+/// Whether `password` matches the PHC string `hash` (one argon2 verification).
+fn check_password(hash: &str, password: &str) -> Result<bool> {
+    let parsed = PasswordHash::new(hash).map_err(|e| TuxedoError::Internal(e.to_string()))?;
+    PASSWORD_CHECKS.with(|c| c.set(c.get() + 1));
+    Ok(Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok())
+}
+
+/// Makes the dummy hash of [`verify`] (once per process), so no login waits for it.
+pub fn prepare() -> Result<()> {
+    dummy_hash().map(|_| ())
+}
+
+/// A hash of a random password with the parameters real hashes get, made once: what a
+/// login for an account that does not exist is checked against.
+fn dummy_hash() -> Result<&'static str> {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(h) = DUMMY.get() {
+        return Ok(h);
+    }
+    let h = hash_password(&random_password())?;
+    Ok(DUMMY.get_or_init(|| h))
+}
+
+/// The active account `username` as it is now, for a web session that logged in with the
+/// password of [`password_stamp`] `stamp` (a session re-reads it on every request, so
+/// deactivating or demoting an account, or changing its password, takes effect at once);
+/// `None` when it is gone or inactive, or its password changed since.
+pub fn current(conn: &mut DbConnection, username: &str, stamp: &str) -> Result<Option<Principal>> {
     let user: Option<User> = bouncer_users::table
         .filter(bouncer_users::username.eq(username))
         .filter(bouncer_users::active.eq(true))
         .first(conn)
         .optional()?;
-    user.map(|u| {
-        let role = u.role.parse().map_err(|_| {
-            TuxedoError::Internal(format!("unknown role {:?} of {username:?}", u.role))
-        })?;
-        Ok(Principal {
-            username: u.username,
-            role,
-        })
-    })
-    .transpose()
+    user.filter(|u| password_stamp(&u.password_hash) == stamp)
+        .map(principal)
+        .transpose()
 }
 
 /// On a database without accounts, creates `admin` with a random password and returns
@@ -154,7 +213,9 @@ pub struct UserView {
 }
 
 /// Changes to an account; a field left out is kept. Deactivating an account (or lowering
-/// its role) also stops its tokens (or those above the new role). The last active admin
+/// its role) also stops its tokens (or those above the new role). A new password or
+/// deactivation ends the account's web sessions (the audit row says `"sessions":
+/// "ended"`). The last active admin
 /// cannot be deactivated or demoted (no one could manage accounts any more).
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -223,6 +284,10 @@ pub fn update(
         let mut after_json = json!(after);
         if hash.is_some() {
             after_json["password"] = json!("changed");
+        }
+        // Web sessions re-read the account: a new password or deactivation ends them.
+        if hash.is_some() || (before.active && !after.active) {
+            after_json["sessions"] = json!("ended");
         }
         audit(
             conn,

@@ -4,12 +4,12 @@
 
 use super::redirect;
 use super::session::{self, cookie, removal, same_secret, Session};
-use crate::auth::http::client_ip;
+use crate::auth::http::{client_ip, retry_after_secs};
 use crate::auth::{users, Permission, Principal};
 use crate::error::{Result, TuxedoError};
 use crate::exec::on_master;
 use crate::AppState;
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bouncer_core::db::DbConnection;
 use minijinja::{context, Value};
@@ -71,9 +71,9 @@ where
     let Some((sid, s)) = session_of(req, state) else {
         return to_login(req);
     };
-    let name = s.username.clone();
+    let (name, stamp) = (s.username.clone(), s.stamp.clone());
     let result = on_master(state, false, move |c| {
-        let who = account(c, &name, perm)?;
+        let who = account(c, &name, &stamp, perm)?;
         let v = f(c, &who)?;
         Ok((who, v))
     })
@@ -121,9 +121,9 @@ where
             "This form has no valid CSRF token (it may be stale: reload the page and retry).",
         )
     } else {
-        let name = s.username.clone();
+        let (name, stamp) = (s.username.clone(), s.stamp.clone());
         let result = on_master(state, true, move |c| {
-            let who = account(c, &name, perm)?;
+            let who = account(c, &name, &stamp, perm)?;
             f(c, &who)
         })
         .await;
@@ -143,9 +143,10 @@ where
     response
 }
 
-/// The account behind a session as it is now, checked for `perm`.
-fn account(c: &mut DbConnection, name: &str, perm: Permission) -> Result<Principal> {
-    let who = users::current(c, name)?.ok_or(TuxedoError::Unauthorized)?;
+/// The account behind a session as it is now, checked for `perm`; gone, inactive or with
+/// a new password: the session is over.
+fn account(c: &mut DbConnection, name: &str, stamp: &str, perm: Permission) -> Result<Principal> {
+    let who = users::current(c, name, stamp)?.ok_or(TuxedoError::Unauthorized)?;
     who.require(perm)?;
     Ok(who)
 }
@@ -286,29 +287,30 @@ pub(super) async fn login(
     }
     let ip = client_ip(&req, &state);
     let user = form.username.trim().to_owned();
-    if state.limiter.is_blocked(&user, ip) {
+    if let Some(left) = state.limiter.blocked_for(&user, ip) {
         tracing::warn!(user, %ip, "UI login refused: too many failures");
-        return login_form(
-            &req,
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(&TuxedoError::TooManyAttempts.to_string()),
-        );
+        let e = TuxedoError::TooManyAttempts(retry_after_secs(left));
+        let mut r = login_form(&req, &state, e.status(), Some(&e.to_string()));
+        if let Some(secs) = e.retry_after() {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        return r;
     }
     let pool = state.master.clone();
     let (name, password) = (user.clone(), form.password);
     let verified = web::block(move || {
         let mut conn = bouncer_core::db::conn(&pool)?;
-        users::verify(&mut conn, &name, &password)
+        users::verify_login(&mut conn, &name, &password)
     })
     .await
     .map_err(|e| TuxedoError::Internal(e.to_string()))
     .and_then(|r| r);
     match verified {
-        Ok(Some(who)) => {
+        Ok(Some((who, stamp))) => {
             state.limiter.succeeded(&user, ip);
             tracing::info!(user = who.username, %ip, "UI login");
-            let sid = state.ui.sessions.create(&who.username, who.role);
+            let sid = state.ui.sessions.create(&who.username, who.role, stamp);
             let mut r = redirect("/ui/");
             let _ = r.add_cookie(&cookie(&req, session::COOKIE, sid));
             let _ = r.add_removal_cookie(&removal(&req, session::LOGIN_COOKIE));

@@ -37,6 +37,9 @@ pub struct Session {
     pub username: String,
     /// The role at login; every request re-reads the account, so this is only a hint.
     pub role: Role,
+    /// The [`crate::auth::users::password_stamp`] of the password at login: the session
+    /// ends when it changes.
+    pub stamp: String,
     pub csrf: String,
     flash: Vec<Flash>,
     last_seen: Instant,
@@ -60,8 +63,9 @@ impl SessionStore {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts a session for `username` and returns its id.
-    pub fn create(&self, username: &str, role: Role) -> String {
+    /// Starts a session for `username`, logged in with the password of `stamp`, and
+    /// returns its id.
+    pub fn create(&self, username: &str, role: Role, stamp: String) -> String {
         let id = random_token();
         let mut map = self.lock();
         if map.len() >= SWEEP_AT {
@@ -72,6 +76,7 @@ impl SessionStore {
             Session {
                 username: username.to_owned(),
                 role,
+                stamp,
                 csrf: random_token(),
                 flash: Vec::new(),
                 last_seen: Instant::now(),
@@ -163,7 +168,7 @@ mod tests {
     #[test]
     fn sessions_carry_flash_once_and_end_on_remove() {
         let store = SessionStore::default();
-        let id = store.create("rel", Role::Release);
+        let id = store.create("rel", Role::Release, "stamp".into());
         let s = store.get(&id).unwrap();
         assert_eq!(s.username, "rel");
         assert_ne!(s.csrf, id);

@@ -1,8 +1,9 @@
 //! Parameters of an XML API call: the query string, and for POSTs the form-encoded body
-//! (read up to the configured limit; past it the call is refused with 413).
+//! (read up to the configured size and time; past them the call is refused, 413 / 408).
 
 use crate::catalogue::Match;
 use crate::error::{Result, TuxedoError};
+use crate::AppState;
 use actix_web::{web, HttpRequest};
 
 /// The decoded parameters, in the order given; a name may repeat (`languages`).
@@ -10,25 +11,19 @@ use actix_web::{web, HttpRequest};
 pub struct Params(Vec<(String, String)>);
 
 impl Params {
-    /// Reads the parameters of `req`: for POSTs the body first, then the query string.
-    pub async fn read(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<Self> {
+    /// Reads the parameters of `req`: for POSTs the body first (see [`crate::body`]),
+    /// then the query string.
+    pub async fn read(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<Self> {
         let mut pairs = Vec::new();
         if req.method() == actix_web::http::Method::POST {
-            let declared = req
-                .headers()
-                .get(actix_web::http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<usize>().ok());
-            if declared.is_some_and(|n| n > limit) {
-                return Err(TuxedoError::PayloadTooLarge(limit));
-            }
-            let body = payload
-                .to_bytes_limited(limit)
+            let body = crate::body::read(req, payload, state)
                 .await
-                .map_err(|_| TuxedoError::PayloadTooLarge(limit))?
-                .map_err(|e| TuxedoError::Invalid {
-                    field: "body",
-                    reason: e.to_string(),
+                .map_err(|e| match e {
+                    TuxedoError::BadRequest(reason) => TuxedoError::Invalid {
+                        field: "body",
+                        reason,
+                    },
+                    e => e,
                 })?;
             pairs.extend(url::form_urlencoded::parse(&body).into_owned());
         }
