@@ -2,7 +2,8 @@
 //! answers every request with the same static 302 (headers and body shaped like bounce's),
 //! with no parsing, no lookup and no metrics.
 //!
-//! `cargo run --release -p bounce --example bare_302 -- [LISTEN]` (default 127.0.0.1:8091)
+//! `cargo run --release -p bounce --example bare_302 -- [LISTEN [WORKERS]]` (default
+//! 127.0.0.1:8091, actix's default worker count)
 
 use actix_web::{http::header, web, App, HttpResponse, HttpServer};
 
@@ -19,11 +20,14 @@ async fn found() -> HttpResponse {
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let listen = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8091".to_owned());
-    HttpServer::new(|| App::new().default_service(web::to(found)))
-        .bind(listen)?
-        .run()
-        .await
+    let mut args = std::env::args().skip(1);
+    let listen = args.next().unwrap_or_else(|| "127.0.0.1:8091".to_owned());
+    let mut server = HttpServer::new(|| App::new().default_service(web::to(found)));
+    if let Some(workers) = args.next() {
+        let workers = workers
+            .parse()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        server = server.workers(workers);
+    }
+    server.bind(listen)?.run().await
 }

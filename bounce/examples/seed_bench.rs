@@ -21,20 +21,24 @@ const CHUNK: usize = 500;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let (url, mirrors, locations, urls_file, mmdb, baseurl) = match args.as_slice() {
-        [_, url, mirrors, locations, urls_file, mmdb] => {
-            (url, mirrors, locations, urls_file, mmdb, "https://m{}.example.org/pub")
-        }
-        [_, url, mirrors, locations, urls_file, mmdb, baseurl] if baseurl.contains("{}") => {
-            (url, mirrors, locations, urls_file, mmdb, baseurl.as_str())
-        }
-        _ => {
-            return Err(
+    let (url, mirrors, locations, urls_file, mmdb, baseurl) =
+        match args.as_slice() {
+            [_, url, mirrors, locations, urls_file, mmdb] => (
+                url,
+                mirrors,
+                locations,
+                urls_file,
+                mmdb,
+                "https://m{}.example.org/pub",
+            ),
+            [_, url, mirrors, locations, urls_file, mmdb, baseurl] if baseurl.contains("{}") => {
+                (url, mirrors, locations, urls_file, mmdb, baseurl.as_str())
+            }
+            _ => return Err(
                 "usage: seed_bench DB_URL MIRRORS LOCATIONS URLS_FILE MMDB_FILE [BASEURL with {}]"
                     .into(),
-            )
-        }
-    };
+            ),
+        };
     let (mirrors, locations): (usize, usize) = (mirrors.parse()?, locations.parse()?);
     let pool = db::pool(url, PoolOptions::default())?;
     let mut c = db::conn(&pool)?;

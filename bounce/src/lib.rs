@@ -31,8 +31,17 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Bounc
     let every = std::time::Duration::from_secs(state.config.geoip.reload_check_secs);
     state.geo.spawn_reloader(every);
     catalogue::watch::start(state.catalogue.clone(), state.watch.clone());
-    Ok(Application::start(listener, move |cfg| {
-        cfg.app_data(state.clone());
-        routes::routes(cfg);
-    })?)
+    let separate = state.config.bounce.metrics_listen;
+    let public = state.clone();
+    let app = Application::start(listener, move |cfg| {
+        cfg.app_data(public.clone());
+        routes::routes(cfg, separate.is_none());
+    })?;
+    Ok(match separate {
+        Some(addr) => app.with_metrics(TcpListener::bind(addr)?, move |cfg| {
+            cfg.app_data(state.clone());
+            routes::metrics_only(cfg);
+        })?,
+        None => app,
+    })
 }

@@ -6,13 +6,21 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse, ResponseError};
 use bouncer_service::dockerflow;
 use std::time::Instant;
 
-/// Every path except the service endpoints is the redirector; any method.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// Every path except the service endpoints is the redirector; any method. `/metrics` is
+/// here unless `bounce.metrics_listen` gives it a listener of its own.
+pub fn routes(cfg: &mut web::ServiceConfig, with_metrics: bool) {
     cfg.route("/__lbheartbeat__", web::to(dockerflow::lbheartbeat))
         .route("/__heartbeat__", web::to(heartbeat))
-        .route("/__version__", web::to(version))
-        .route("/metrics", web::to(metrics))
-        .default_service(web::to(redirect));
+        .route("/__version__", web::to(version));
+    if with_metrics {
+        metrics_only(cfg);
+    }
+    cfg.default_service(web::to(redirect));
+}
+
+/// The separate metrics listener's one route.
+pub fn metrics_only(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::to(metrics));
 }
 
 async fn redirect(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {

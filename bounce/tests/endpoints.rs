@@ -96,3 +96,39 @@ fn help_is_plain_text() {
     assert!(text.starts_with("Bouncer download redirector"), "{text}");
     assert!(!text.contains("logging started"), "{text}");
 }
+
+/// With `bounce.metrics_listen`, `/metrics` is served there and not on the public
+/// listener (where the path is then the redirector's, like any other).
+#[tokio::test]
+async fn metrics_on_their_own_listener() {
+    let db = TestDb::sqlite();
+    let mut config = Config::default();
+    config.database.url = db.url.clone();
+    config.database.migrate_on_start = true;
+    config.bounce.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let app = bounce::build(config, listener).unwrap();
+    let (public, private) = (app.port(), app.metrics_port().unwrap());
+    tokio::spawn(app.run_until_stopped());
+    let m = reqwest::get(format!("http://127.0.0.1:{private}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(m.status(), 200);
+    assert!(m.text().await.unwrap().contains("bounce_requests_total"));
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let p = no_redirects
+        .get(format!("http://127.0.0.1:{public}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !p.contains("bounce_requests_total"),
+        "not on the public listener: {p}"
+    );
+}

@@ -75,19 +75,31 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Tuxed
         ui: ui::UiState::new()?,
     });
     tracing::info!(config = %state.config.redacted(), "tuxedo starting");
-    Ok(Application::start(listener, move |cfg| {
-        cfg.app_data(state.clone());
-        routes(cfg);
-    })?)
+    let separate = state.config.tuxedo.metrics_listen;
+    let public = state.clone();
+    let app = Application::start(listener, move |cfg| {
+        cfg.app_data(public.clone());
+        routes(cfg, separate.is_none());
+    })?;
+    Ok(match separate {
+        Some(addr) => app.with_metrics(TcpListener::bind(addr)?, move |cfg| {
+            cfg.app_data(state.clone());
+            cfg.route("/metrics", web::to(metrics));
+        })?,
+        None => app,
+    })
 }
 
-/// tuxedo's routing table.
-fn routes(cfg: &mut web::ServiceConfig) {
+/// tuxedo's routing table. `/metrics` is here unless `tuxedo.metrics_listen` gives it a
+/// listener of its own.
+fn routes(cfg: &mut web::ServiceConfig, with_metrics: bool) {
     cfg.route("/__lbheartbeat__", web::to(dockerflow::lbheartbeat))
         .route("/__heartbeat__", web::to(heartbeat))
-        .route("/__version__", web::to(version))
-        .route("/metrics", web::to(metrics))
-        .configure(xml::routes)
+        .route("/__version__", web::to(version));
+    if with_metrics {
+        cfg.route("/metrics", web::to(metrics));
+    }
+    cfg.configure(xml::routes)
         .configure(api::routes)
         .configure(ui::routes);
 }

@@ -91,6 +91,9 @@ pub struct NetworkConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct BounceConfig {
     pub listen: SocketAddr,
+    /// A separate listener for `/metrics` (then not served on `listen`); unset = `/metrics`
+    /// on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Where an empty `product` goes.
     pub home_url: String,
     /// `Cache-Control: max-age` of redirects; 0 = no header.
@@ -135,6 +138,9 @@ pub struct BounceConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct TuxedoConfig {
     pub listen: SocketAddr,
+    /// A separate listener for `/metrics` (then not served on `listen`); unset = `/metrics`
+    /// on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Whether GET calls of the XML API need credentials (today's admin: no).
     pub get_requires_auth: bool,
     /// Largest accepted request body (the XML API answers 413 past it).
@@ -207,6 +213,7 @@ impl Default for BounceConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            metrics_listen: None,
             home_url: "https://www.mozilla.org/".into(),
             cache_time_secs: 60,
             pinned_http: None,
@@ -231,6 +238,7 @@ impl Default for TuxedoConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8001)),
+            metrics_listen: None,
             get_requires_auth: false,
             max_body_bytes: 500 * 1024,
             body_timeout_ms: 10_000,

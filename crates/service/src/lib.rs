@@ -53,6 +53,8 @@ pub fn migrate(config: &Config) -> bouncer_core::Result<Vec<String>> {
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
+    /// The separate `/metrics` listener, when configured.
+    metrics: Option<(u16, actix_web::dev::Server)>,
 }
 
 impl Application {
@@ -80,7 +82,36 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            metrics: None,
+        })
+    }
+
+    /// Also serves the routes `configure` installs (`/metrics`) on `listener`, a port that
+    /// is not public: per-endpoint counters are for the monitoring network only.
+    pub fn with_metrics<F>(
+        mut self,
+        listener: std::net::TcpListener,
+        configure: F,
+    ) -> std::io::Result<Self>
+    where
+        F: Fn(&mut actix_web::web::ServiceConfig) + Send + Clone + 'static,
+    {
+        let port = listener.local_addr()?.port();
+        let server =
+            actix_web::HttpServer::new(move || actix_web::App::new().configure(configure.clone()))
+                .workers(1)
+                .listen(listener)?
+                .run();
+        self.metrics = Some((port, server));
+        Ok(self)
+    }
+
+    /// The port of the separate metrics listener, if there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(p, _)| *p)
     }
 
     /// The port actually bound.
@@ -90,6 +121,12 @@ impl Application {
 
     /// Serves until the process is stopped (Ctrl-C or SIGTERM stop it gracefully).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics {
+            Some((_, metrics)) => {
+                futures_util::future::try_join(self.server, metrics).await?;
+                Ok(())
+            }
+            None => self.server.await,
+        }
     }
 }
