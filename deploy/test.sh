@@ -80,3 +80,12 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 # One closing line over every test binary (cargo prints one per binary, doc tests last).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1); if ($(i) ~ /^ignored;?$/) s += $(i-1) } }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+
+# 5. The legacy import on the real MariaDB (deploy/import/selftest.sh: the original schema
+#    and go-bouncer's five-table shape), with the tuxedo the tests just built.
+if command -v mariadb >/dev/null; then
+  say "legacy import selftest"
+  bash deploy/import/selftest.sh -- --no-defaults -h "$db_host" -P "$db_port" -u root
+else
+  echo "mariadb client not installed: legacy import selftest skipped" >&2
+fi

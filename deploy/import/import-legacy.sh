@@ -4,7 +4,9 @@
 # new one must be migrated (`tuxedo migrate`) and hold no catalogue yet.
 #   import-legacy.sh [--check] OLD_DB NEW_DB [-- MARIADB_CLIENT_ARGS...]
 #   e.g. import-legacy.sh bouncer_legacy bouncer -- -h db-master -u admin -p
-# --check only lists the rows that would be skipped (orphans.sql) and changes nothing.
+# --check only lists the rows that would be skipped or changed (orphans.sql: orphans,
+# renumbered locations, merged OSes) and changes nothing (but for a scratch database of
+# empty stand-ins for missing optional tables, dropped again).
 # The old database is only read. The copy is one transaction: all or nothing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -25,16 +27,43 @@ q() { "${client[@]}" -N -B -e "$1"; }
 migrated="$(q "SELECT COUNT(*) FROM information_schema.tables
   WHERE table_schema = '$dst' AND table_name = 'bouncer_generation'")"
 [ "$migrated" = 1 ] || { echo "$dst is not a migrated Bouncer database: run \`tuxedo migrate\` on it first" >&2; exit 1; }
-legacy="$(q "SELECT COUNT(*) FROM information_schema.tables
-  WHERE table_schema = '$src' AND table_name IN ('mirror_products', 'mirror_mirrors', 'mirror_locations')")"
-[ "$legacy" = 3 ] || { echo "$src does not look like a Bouncer database" >&2; exit 1; }
+# The five tables go-bouncer and the old admin use are required; the mirror network's
+# tables (the original Bouncer's) are optional: today's production has none of them.
+required=(mirror_products mirror_os mirror_product_langs mirror_locations mirror_aliases)
+optional=(mirror_mirrors mirror_location_mirror_map geoip_regions geoip_country_to_region
+  geoip_mirror_region_map sentry_log)
+has() { [ "$(q "SELECT COUNT(*) FROM information_schema.tables
+  WHERE table_schema = '$src' AND table_name = '$1'")" = 1 ]; }
+for t in "${required[@]}"; do
+  has "$t" || { echo "$src does not look like a Bouncer database (no table $t)" >&2; exit 1; }
+done
+# A missing optional table reads as an empty one: an empty stand-in (the new schema's
+# shape) in a scratch database, dropped at the end. The old database is only read.
+scratch="${dst}_import_scratch"
+missing=()
+for t in "${optional[@]}"; do has "$t" || missing+=("$t"); done
+subst=(-e "s/@DST@/$dst/g")
+if ((${#missing[@]})); then
+  echo "== $src has no ${missing[*]}: imported as empty"
+  trap 'q "DROP DATABASE IF EXISTS \`$scratch\`" || true' EXIT
+  q "DROP DATABASE IF EXISTS \`$scratch\`; CREATE DATABASE \`$scratch\`"
+  for t in "${missing[@]}"; do
+    q "CREATE TABLE \`$scratch\`.\`$t\` LIKE \`$dst\`.\`$t\`"
+    subst+=(-e "s/@SRC@\.$t\b/$scratch.$t/g" -e "s/\bFROM $t\b/FROM $scratch.$t/g" -e "s/\bJOIN $t\b/JOIN $scratch.$t/g")
+  done
+fi
+subst+=(-e "s/@SRC@/$src/g")
 
 tables=(mirror_products mirror_os mirror_product_langs mirror_locations mirror_mirrors
   mirror_location_mirror_map mirror_aliases geoip_regions geoip_country_to_region
   geoip_mirror_region_map sentry_log)
 count_rows() {
-  local db="$1" sql="" t
-  for t in "${tables[@]}"; do sql+="${sql:+ UNION ALL }SELECT '$t', COUNT(*) FROM \`$db\`.\`$t\`"; done
+  local db="$1" sql="" t from
+  for t in "${tables[@]}"; do
+    from="\`$db\`.\`$t\`"
+    [ "$db" = "$src" ] && [[ " ${missing[*]} " == *" $t "* ]] && from="\`$scratch\`.\`$t\`"
+    sql+="${sql:+ UNION ALL }SELECT '$t', COUNT(*) FROM $from"
+  done
   q "$sql"
 }
 if ! $check; then
@@ -42,12 +71,12 @@ if ! $check; then
   [ "$existing" = 0 ] || { echo "$dst already holds $existing catalogue rows; import into an empty, migrated database" >&2; exit 1; }
 fi
 
-echo "== rows of $src that cannot be imported (none listed = none)"
-"${client[@]}" --table "$src" <"$here/orphans.sql"
+echo "== rows of $src the import skips or changes (none listed = none)"
+sed "${subst[@]}" "$here/orphans.sql" | "${client[@]}" --table "$src"
 $check && exit 0
 
 echo "== importing $src into $dst (one transaction)"
-sed -e "s/@SRC@/$src/g" -e "s/@DST@/$dst/g" "$here/import.sql" | "${client[@]}"
+sed "${subst[@]}" "$here/import.sql" | "${client[@]}"
 
 echo "== rows per table: $src -> $dst"
 join <(count_rows "$src" | sort) <(count_rows "$dst" | sort) |

@@ -20,10 +20,22 @@ INSERT INTO @DST@.mirror_product_langs (id, product_id, language)
 SELECT l.id, l.product_id, l.language FROM @SRC@.mirror_product_langs l
 JOIN @DST@.mirror_products p ON p.id = l.product_id;
 
+-- go-bouncer's key is (id, product_id, os_id): one id can name several locations. The
+-- first of them (by product, then OS) keeps the id; the others get new ids afterwards
+-- (clients never see location ids; orphans.sql lists them).
 INSERT INTO @DST@.mirror_locations (id, product_id, os_id, path)
 SELECT loc.id, loc.product_id, loc.os_id, loc.path FROM @SRC@.mirror_locations loc
 JOIN @DST@.mirror_products p ON p.id = loc.product_id
-JOIN @DST@.mirror_os o ON o.id = loc.os_id;
+JOIN @DST@.mirror_os o ON o.id = loc.os_id
+WHERE NOT EXISTS (SELECT 1 FROM @SRC@.mirror_locations e WHERE e.id = loc.id
+  AND (e.product_id < loc.product_id OR (e.product_id = loc.product_id AND e.os_id < loc.os_id)));
+INSERT INTO @DST@.mirror_locations (id, product_id, os_id, path)
+SELECT NULL, loc.product_id, loc.os_id, loc.path FROM @SRC@.mirror_locations loc
+JOIN @DST@.mirror_products p ON p.id = loc.product_id
+JOIN @DST@.mirror_os o ON o.id = loc.os_id
+WHERE EXISTS (SELECT 1 FROM @SRC@.mirror_locations e WHERE e.id = loc.id
+  AND (e.product_id < loc.product_id OR (e.product_id = loc.product_id AND e.os_id < loc.os_id)))
+ORDER BY loc.id, loc.product_id, loc.os_id;
 
 INSERT INTO @DST@.mirror_mirrors (id, name, baseurl, rating, active, count)
 SELECT id, name, baseurl, COALESCE(rating, 0), COALESCE(active, 0), COALESCE(count, 0)

@@ -1,5 +1,6 @@
--- Rows of an existing Bouncer database that Bouncer's schema cannot take: it has foreign
--- keys and NOT NULL columns the original lacked. Run against the old database (mysql
+-- Rows of an existing Bouncer database that Bouncer's schema cannot take as they are: it
+-- has foreign keys, unique keys and NOT NULL columns the original lacked. Every query
+-- lists what the import will skip or change. Run against the old database (mysql
 -- client, `USE <old database>` first, or `mariadb OLD_DB < orphans.sql`); each query lists
 -- offenders, an empty result is fine. import-legacy.sh skips these rows; fix or delete them
 -- first if they matter. The label column says what each row is.
@@ -24,6 +25,13 @@ LEFT JOIN mirror_products p ON p.id = loc.product_id
 LEFT JOIN mirror_os o ON o.id = loc.os_id
 WHERE p.id IS NULL OR o.id IS NULL
    OR o.id <> (SELECT MIN(d.id) FROM mirror_os d WHERE d.name = o.name);
+
+-- Locations sharing an id (go-bouncer's key is (id, product_id, os_id)): all but the first
+-- (by product, then OS) get new ids; mirror map rows of that id stay with the first.
+SELECT 'location id shared: gets a new id' AS problem, loc.id, loc.product_id, loc.os_id, loc.path
+FROM mirror_locations loc
+WHERE EXISTS (SELECT 1 FROM mirror_locations e WHERE e.id = loc.id
+  AND (e.product_id < loc.product_id OR (e.product_id = loc.product_id AND e.os_id < loc.os_id)));
 
 -- Mirror map rows whose location or mirror is missing or skipped (queries above).
 SELECT 'map row of missing location or mirror' AS problem, m.id, m.location_id, m.mirror_id

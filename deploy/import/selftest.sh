@@ -82,4 +82,21 @@ else
   expect "a second import is refused" refused refused
 fi
 expect "the refused import changed nothing" 3 "$(db -e "SELECT COUNT(*) FROM $new.mirror_products")"
+
+# go-bouncer's shape: only the five tables it reads, and a location id used twice.
+go="import_selftest_go_$$" gonew="import_selftest_gonew_$$"
+trap 'cleanup; db -e "DROP DATABASE IF EXISTS $go; DROP DATABASE IF EXISTS $gonew" || true' EXIT
+db -e "CREATE DATABASE $go CHARACTER SET utf8 COLLATE utf8_general_ci; CREATE DATABASE $gonew"
+db "$go" <"$here/testdata/gobouncer-schema.sql"
+db "$go" <"$here/testdata/gobouncer-data.sql"
+BOUNCER_DATABASE__URL="mysql://$user@$host:$port/$gonew" "${tuxedo[@]}" migrate >/dev/null 2>&1
+check_out="$("$here/import-legacy.sh" --check "$go" "$gonew" -- "${args[@]}")"
+expect "--check names the renumbered location" yes   "$(grep -q "location id shared: gets a new id.*65.*2.*1" <<<"$check_out" && echo yes || echo no)"
+expect "--check on five tables changes nothing" 0 "$(db -e "SELECT COUNT(*) FROM $gonew.mirror_locations")"
+"$here/import-legacy.sh" "$go" "$gonew" -- "${args[@]}" >/dev/null
+expect "five-table import: every location kept" 4 "$(db -e "SELECT COUNT(*) FROM $gonew.mirror_locations")"
+expect "the first location of id 65 keeps it" "1:2"   "$(db -e "SELECT CONCAT(product_id, ':', os_id) FROM $gonew.mirror_locations WHERE id = 65")"
+expect "the other gets a new id" yes   "$(db -e "SELECT IF(id > 66, 'yes', id) FROM $gonew.mirror_locations WHERE product_id = 2 AND os_id = 1")"
+expect "no mirror tables: none imported" "0 0"   "$(db -e "SELECT CONCAT_WS(' ', (SELECT COUNT(*) FROM $gonew.mirror_mirrors), (SELECT COUNT(*) FROM $gonew.geoip_regions))")"
+expect "the scratch database is gone" 0   "$(db -e "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '${gonew}_import_scratch'")"
 exit "$failures"
