@@ -15,6 +15,7 @@ pub mod hash;
 pub mod limits;
 pub mod locale;
 pub mod models;
+pub mod names;
 pub mod rules;
 pub mod schema;
 pub mod selection;

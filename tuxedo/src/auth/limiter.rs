@@ -26,7 +26,7 @@ impl LoginLimiter {
     }
 
     fn key(user: &str, ip: IpAddr) -> (String, IpAddr) {
-        (user.to_lowercase(), ip)
+        (bouncer_core::names::canonical(user), ip)
     }
 
     /// Whether `user` from `ip` is currently locked out.

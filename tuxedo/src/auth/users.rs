@@ -73,6 +73,19 @@ pub fn verify(
     Ok(verify_login(conn, username, password)?.map(|(who, _)| who))
 }
 
+/// The active account named `username` by the project's definition of the same name
+/// ([`bouncer_core::names::same`]): the collation only finds candidates, so `root ` or
+/// `ŕoot` are not `root` on MariaDB either.
+fn active_account(conn: &mut DbConnection, username: &str) -> Result<Option<User>> {
+    let candidates: Vec<User> = bouncer_users::table
+        .filter(bouncer_users::username.eq(username))
+        .filter(bouncer_users::active.eq(true))
+        .load(conn)?;
+    Ok(candidates
+        .into_iter()
+        .find(|u| bouncer_core::names::same(&u.username, username)))
+}
+
 /// Like [`verify`], with the [`password_stamp`] of the account's password for a web
 /// session to keep: the session ends when the password changes.
 pub fn verify_login(
@@ -80,11 +93,7 @@ pub fn verify_login(
     username: &str,
     password: &str,
 ) -> Result<Option<(Principal, String)>> {
-    let user: Option<User> = bouncer_users::table
-        .filter(bouncer_users::username.eq(username))
-        .filter(bouncer_users::active.eq(true))
-        .first(conn)
-        .optional()?;
+    let user = active_account(conn, username)?;
     let Some(user) = user else {
         check_password(dummy_hash()?, password)?;
         return Ok(None);
@@ -163,11 +172,7 @@ fn dummy_hash() -> Result<&'static str> {
 /// deactivating or demoting an account, or changing its password, takes effect at once);
 /// `None` when it is gone or inactive, or its password changed since.
 pub fn current(conn: &mut DbConnection, username: &str, stamp: &str) -> Result<Option<Principal>> {
-    let user: Option<User> = bouncer_users::table
-        .filter(bouncer_users::username.eq(username))
-        .filter(bouncer_users::active.eq(true))
-        .first(conn)
-        .optional()?;
+    let user = active_account(conn, username)?;
     user.filter(|u| password_stamp(&u.password_hash) == stamp)
         .map(principal)
         .transpose()

@@ -42,10 +42,7 @@ pub fn create_or_update(
         }
         let product = lookup(conn, ProductRef::Name(related))
             .map_err(|_| TuxedoError::RelatedProductNotFound(related.to_owned()))?;
-        let existing: Option<Alias> = mirror_aliases::table
-            .filter(mirror_aliases::alias.eq(alias))
-            .first(conn)
-            .optional()?;
+        let existing = named(conn, alias)?;
         let before = existing
             .as_ref()
             .map(|a| json!({"alias": a.alias, "related_product": a.related_product}));
@@ -100,6 +97,16 @@ pub fn create_or_update(
     })
 }
 
+/// The alias of that name ([`bouncer_core::names::same`]; the collation only finds
+/// candidates).
+fn named(conn: &mut DbConnection, alias: &str) -> Result<Option<Alias>> {
+    Ok(mirror_aliases::table
+        .filter(mirror_aliases::alias.eq(alias))
+        .load::<Alias>(conn)?
+        .into_iter()
+        .find(|a| bouncer_core::names::same(&a.alias, alias)))
+}
+
 /// Every alias, sorted by name.
 pub fn list(conn: &mut DbConnection) -> Result<Vec<Alias>> {
     let mut all: Vec<Alias> = mirror_aliases::table.load(conn)?;
@@ -111,14 +118,10 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<Alias>> {
 pub fn delete(conn: &mut DbConnection, actor: &str, alias: &str) -> Result<()> {
     let alias = valid_name("alias", alias, MAX_NAME)?;
     write_tx(conn, |conn| {
-        let existing: Alias = mirror_aliases::table
-            .filter(mirror_aliases::alias.eq(alias))
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| TuxedoError::NotFound {
-                kind: "alias",
-                key: alias.to_owned(),
-            })?;
+        let existing: Alias = named(conn, alias)?.ok_or_else(|| TuxedoError::NotFound {
+            kind: "alias",
+            key: alias.to_owned(),
+        })?;
         diesel::delete(mirror_aliases::table.find(existing.id)).execute(conn)?;
         bump(conn, &[Change::Alias(existing.id)])?;
         audit(

@@ -216,8 +216,9 @@ fn product_and_os(
     let p = lookup(conn, product)?;
     let o: Os = mirror_os::table
         .filter(mirror_os::name.eq(os.trim()))
-        .first(conn)
-        .optional()?
+        .load::<Os>(conn)?
+        .into_iter()
+        .find(|o| bouncer_core::names::same(&o.name, os.trim()))
         .ok_or_else(|| TuxedoError::OsNotFound(os.to_owned()))?;
     Ok((p, o))
 }

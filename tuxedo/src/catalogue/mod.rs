@@ -27,7 +27,7 @@ use diesel::prelude::*;
 /// How a name given by a caller selects rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Match<'a> {
-    /// Case-insensitive equality.
+    /// The same name ([`bouncer_core::names::same`]: ASCII case folding only).
     Exact(&'a str),
     /// Case-insensitive substring; `%` and `_` in the input match themselves.
     Fuzzy(&'a str),
@@ -59,7 +59,12 @@ pub(crate) fn matching_products(
 ) -> Result<Vec<bouncer_core::models::Product>> {
     use products_t::dsl::*;
     let mut rows: Vec<bouncer_core::models::Product> = match m {
-        Match::Exact(s) => mirror_products.filter(name.eq(s)).load(conn)?,
+        Match::Exact(s) => mirror_products
+            .filter(name.eq(s))
+            .load::<bouncer_core::models::Product>(conn)?
+            .into_iter()
+            .filter(|p| bouncer_core::names::same(&p.name, s))
+            .collect(),
         Match::Fuzzy(s) => mirror_products
             .filter(name.like(Match::like_pattern(s)).escape(LIKE_ESCAPE))
             .load(conn)?,
@@ -75,7 +80,13 @@ pub(crate) fn matching_oses(
 ) -> Result<Vec<bouncer_core::models::Os>> {
     use os_t::dsl::*;
     Ok(match m {
-        Match::Exact(s) => mirror_os.filter(name.eq(s)).order(id.asc()).load(conn)?,
+        Match::Exact(s) => mirror_os
+            .filter(name.eq(s))
+            .order(id.asc())
+            .load::<bouncer_core::models::Os>(conn)?
+            .into_iter()
+            .filter(|o| bouncer_core::names::same(&o.name, s))
+            .collect(),
         Match::Fuzzy(s) => mirror_os
             .filter(name.like(Match::like_pattern(s)).escape(LIKE_ESCAPE))
             .order(id.asc())

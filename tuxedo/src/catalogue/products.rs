@@ -220,8 +220,9 @@ pub(crate) fn lookup(conn: &mut DbConnection, product: ProductRef<'_>) -> Result
         ProductRef::Id(id) => mirror_products::table.find(id).first(conn).optional()?,
         ProductRef::Name(n) => mirror_products::table
             .filter(mirror_products::name.eq(n.trim()))
-            .first(conn)
-            .optional()?,
+            .load::<Product>(conn)?
+            .into_iter()
+            .find(|p| bouncer_core::names::same(&p.name, n.trim())),
     };
     found.ok_or_else(|| {
         TuxedoError::ProductNotFound(match product {
