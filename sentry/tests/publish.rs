@@ -18,6 +18,7 @@ fn publishes_after_a_change(db: &TestDb) {
         let mut config = config(db, 300);
         config.memcached.servers = vec![test_cache.server.clone()];
         config.memcached.prefix = test_cache.prefix.clone();
+        config.memcached.timeout_ms = 2_000; // a loaded test run is not a deadline test
         let cache = Memcached::from_config(&config.memcached).unwrap();
         assert_eq!(generation::published(&cache), None);
         let summary = sentry::run_once(&config, &Default::default())

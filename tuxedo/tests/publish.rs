@@ -14,10 +14,16 @@ db_tests! {
     json_writes_publish_the_generation => json_writes_publish_the_generation,
 }
 
+/// memcached calls here may wait long: under a loaded test run the default 50 ms (a
+/// production deadline) can pass, and a timed-out call reads as a miss, which this test
+/// is not about.
+const PATIENT_MS: u64 = 2_000;
+
 fn reader(cache: &TestCache) -> Memcached {
     Memcached::from_config(&bouncer_core::config::MemcachedConfig {
         servers: vec![cache.server.clone()],
         prefix: cache.prefix.clone(),
+        timeout_ms: PATIENT_MS,
         ..Default::default()
     })
     .unwrap()
@@ -29,6 +35,7 @@ fn json_writes_publish_the_generation(db: &TestDb) {
         let t = start(db, |c| {
             c.memcached.servers = vec![cache.server.clone()];
             c.memcached.prefix = cache.prefix.clone();
+            c.memcached.timeout_ms = PATIENT_MS;
         });
         let reader = reader(&cache);
         assert_eq!(t.as_(READER, "GET", "/mirrors", None).await.0, 200);
@@ -67,6 +74,7 @@ fn xml_writes_publish_the_generation(db: &TestDb) {
         let t = start(db, |c| {
             c.memcached.servers = vec![cache.server.clone()];
             c.memcached.prefix = cache.prefix.clone();
+            c.memcached.timeout_ms = PATIENT_MS;
         });
         let reader = reader(&cache);
         assert_eq!(
