@@ -136,7 +136,7 @@ async fn a_starting_instance_takes_the_fleet_image(db: TestDb) {
     // Once the first instance shows the write, its image (written at load) is stored.
     let started = Instant::now();
     while !print(&first, beta).await.1.ends_with("/beta/de/image.exe") {
-        assert!(started.elapsed() < Duration::from_secs(1), "not visible");
+        assert!(started.elapsed() < PATIENCE, "not visible");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let second = spawn(with_cache(&db, &cache));
@@ -155,6 +155,7 @@ async fn a_starting_instance_takes_the_fleet_image(db: TestDb) {
 }
 
 const FULL_LOADS: &str = "bounce_catalogue_full_loads_total";
+const PATIENCE: Duration = Duration::from_secs(5);
 
 /// What only grows is exported as a counter (`rate()` applies), including the memcached
 /// client's own call counts and the client protocol errors.
@@ -202,7 +203,8 @@ fn write(
     changes::publish_since(&mut c, cache, before).unwrap();
 }
 
-/// Asks `base` until `query` answers `status` (or fails after a second).
+/// Asks `base` until `query` answers `status`, or fails after [`PATIENCE`] (a bound for a
+/// loaded test run, not the 1 s freshness figure, which the release-day benchmark measures).
 async fn until(base: &str, query: &str, status: u16) -> String {
     let started = Instant::now();
     loop {
@@ -211,8 +213,8 @@ async fn until(base: &str, query: &str, status: u16) -> String {
             return body;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "{query}: not {status} within 1 s (last: {s} {body})"
+            started.elapsed() < PATIENCE,
+            "{query}: not {status} within {PATIENCE:?} (last: {s} {body})"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -245,7 +247,7 @@ async fn a_write_to_one_product_leaves_the_rest_cached(db: TestDb) {
     });
     let started = Instant::now();
     while !print(&base, beta).await.1.ends_with("/beta/de/new.exe") {
-        assert!(started.elapsed() < Duration::from_secs(1), "not visible");
+        assert!(started.elapsed() < PATIENCE, "not visible");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(
@@ -312,7 +314,7 @@ async fn a_mirror_change_rebuilds_without_reading_rows(db: TestDb) {
         .1
         .starts_with("https://moved.example.org/")
     {
-        assert!(started.elapsed() < Duration::from_secs(1), "not visible");
+        assert!(started.elapsed() < PATIENCE, "not visible");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(
