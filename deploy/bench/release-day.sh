@@ -3,11 +3,13 @@
 # written, each case side by side with a no-write run. Progress on stderr, the Markdown
 # table on stdout.
 #
-#   deploy/bench/release-day.sh > table.md
-#   DURATION=10 DURATION_D=60 ROUNDS=2 deploy/bench/release-day.sh   # a moderate run
+#   deploy/bench/release-day.sh > table.md                     # about 15 minutes
+#   DURATION=10 DURATION_D=60 deploy/bench/release-day.sh      # a moderate run, 10 minutes
+#   BUILD=0 DURATION=5 DURATION_D=20 ROUNDS=1 CASES="a b" deploy/bench/release-day.sh
 #
 # Settings (environment):
-#   DURATION=10      seconds per measured run of the ceilings and cases (a)-(c)
+#   DURATION=15      seconds per measured run of the ceilings and cases (a)-(c); the release
+#                    of (b) takes 4-8 s under load and must fit in it
 #   DURATION_D=300   seconds of case (d) (unknown names; RSS sampled RSS_SAMPLES times)
 #   ROUNDS=3         alternating rounds per case (no-write, with writes); figures are medians
 #   ROUNDS_D=1       rounds of case (d)
@@ -22,13 +24,16 @@
 #
 # Topology, all on 127.0.0.1: MariaDB (database $DB), our own memcached (:11299), bounce A
 # (:8100) and B (:8101), tuxedo (:8102) on the same database, sentry (:8103, case (c)
-# only), fake mirrors (python, :8104; every seeded mirror's base URL points there), nginx
-# `return 302` (:8090) and the bare actix 302 example (:8091) as ceilings.
+# only), fake mirrors (release_day.py fake-mirrors: a bare asyncio HTTP server, :8104; every
+# seeded mirror's base URL points there), nginx `return 302` (:8090, nginx-302.conf) and the
+# bare actix 302 (bounce/examples/bare_302.rs, :8091) as ceilings.
 #
 # Load: two wrk processes (1 thread, CONNECTIONS/2 connections each) at once, one per bounce
 # instance, both rotating over every location (rotate.lua); req/s is their sum, p99 the
 # worse of the two. The ceilings get the same two wrk processes against their one port.
-# The machine drifts by +-20 %, so each case alternates no-write and write rounds.
+# The machine drifts by +-20 %, so each case alternates no-write and write rounds. After a
+# write run the script waits until both instances serve the master's generation and
+# refills what the writes dropped, so the next no-write run does not pay for them.
 #
 # Cases:
 #   (a) one location path PATCH per second through the JSON API (Bearer token);
@@ -37,7 +42,9 @@
 #       location_show, location_add x 5 OS), then 4 create_update_alias flips;
 #   (c) `sentry daemon --checknow` (failures_to_down = successes_to_up = 1, ramp_runs = 4)
 #       against the fake mirrors: m49 is down every other run, m48 down 2 runs of every 8
-#       and then ramps;
+#       and then ramps (hysteresis 1/1, so every flip changes map rows: the worst case).
+#       The daemon is killed after each write run and its run lease released (sentry does
+#       not release it on SIGTERM; the next daemon would skip runs for 60 s);
 #   (d) random unknown product names (unknown.lua) for DURATION_D, RSS sampled.
 # Write -> visible: after each acknowledged write, a poller asks both instances every 2 ms
 # for a URL whose answer the write changes (new Location path; 404 -> 302 for a new
@@ -48,14 +55,19 @@
 # fallback_base_url = https://fallback.example/pub and answers them with a 302 there.
 # CPU per request = utime + stime of the server processes (/proc/PID/stat) / requests wrk
 # completed; "other CPU" is that of tuxedo, the fake mirrors, sentry (c) and this script's
-# writer and pollers during the run. The ceilings run with as many workers as both bounce
-# instances together (2 x cores). DB queries = bounce_db_queries_total + bounce_db_watch_queries_total, memcached
-# calls = bounce_memcached_calls_total (hit, miss, error), both per 1M requests bounce served.
+# writer and pollers during the run, mariadbd apart. The ceilings run with as many workers
+# as both bounce instances together (2 x cores). DB queries = bounce_db_queries_total +
+# bounce_db_watch_queries_total, memcached calls = bounce_memcached_calls_total (hit, miss,
+# error), both per 1M requests bounce served.
+# During write runs another client runs SELECT 1 and a one-row INSERT twice a second
+# (release_day_probe table): when those stall too, a slow write or a late visibility is
+# the machine's or the database server's, not tuxedo's or bounce's. The footer also gives
+# the server-wide CREATE/DROP DATABASE count of other clients during the runs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
 secs() { local v="${1%s}"; [[ "$v" =~ ^[0-9]+$ ]] || { echo "not a number of seconds: $1" >&2; exit 2; }; echo "$v"; }
-DURATION="$(secs "${DURATION:-10}")"; DURATION_D="$(secs "${DURATION_D:-300}")"
+DURATION="$(secs "${DURATION:-15}")"; DURATION_D="$(secs "${DURATION_D:-300}")"
 ROUNDS="${ROUNDS:-3}"; ROUNDS_D="${ROUNDS_D:-1}"; CONNECTIONS="${CONNECTIONS:-64}"
 CASES="${CASES:-a b c d}"; MIRRORS="${MIRRORS:-50}"; LOCATIONS="${LOCATIONS:-1000}"
 SENTRY_INTERVAL="${SENTRY_INTERVAL:-3}"; SENTRY_PRODUCTS="${SENTRY_PRODUCTS:-10}"
@@ -72,6 +84,7 @@ die() { say "ERROR: $*"; exit 1; }
 # The MariaDB URL, split for the mariadb client.
 [[ "$MYSQL" =~ ^mysql://([^:@/]+)(:([^@/]*))?@([^:/]+)(:([0-9]+))?/?$ ]] || die "MYSQL must look like mysql://user[:pass]@host[:port]"
 my_user="${BASH_REMATCH[1]}" my_pass="${BASH_REMATCH[3]}" my_host="${BASH_REMATCH[4]}" my_port="${BASH_REMATCH[6]:-3306}"
+[ -z "$my_pass" ] || export MYSQL_PWD="$my_pass"   # for the helper's database probe
 sql() { MYSQL_PWD="$my_pass" mariadb -h"$my_host" -P"$my_port" -u"$my_user" -N -B "$@"; }
 [[ "$DB" =~ ^[A-Za-z0-9_]+$ ]] || die "DB must be a plain name"
 
@@ -99,10 +112,12 @@ for b in bounce tuxedo sentry examples/seed_bench examples/bare_302; do [ -x "$b
 work="$(mktemp -d /tmp/bouncer-release-day.XXXXXX)"
 pids=()
 sentry_pid=""
+helper_pid=""
 nginx_started=""
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  [ -z "$helper_pid" ] || kill "$helper_pid" 2>/dev/null || true   # stops its wrk processes
   [ -z "$sentry_pid" ] || kill "$sentry_pid" 2>/dev/null || true
   ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null || true
   if [ -n "$nginx_started" ] && [ -f /tmp/bouncer-bench-nginx.pid ]; then
@@ -138,7 +153,8 @@ urls="$work/urls.txt"
 "$bin/examples/seed_bench" "$db_url" "$MIRRORS" "$LOCATIONS" "$urls" "$work/geo.mmdb" \
   "http://127.0.0.1:$MIRROR_PORT/m{}" 2>"$work/seed.log" || die "seeding failed: $(cat "$work/seed.log")"
 # Products sentry --checknow probes in (c) (the release's products get checknow from tuxedo).
-sql "$DB" -e "UPDATE mirror_products SET checknow = 1 WHERE id <= $SENTRY_PRODUCTS"
+sql "$DB" -e "UPDATE mirror_products SET checknow = 1 WHERE id <= $SENTRY_PRODUCTS;
+  CREATE TABLE release_day_probe (id BIGINT AUTO_INCREMENT PRIMARY KEY, at DATETIME(6) NOT NULL)"
 
 export BOUNCER_DATABASE__URL="$db_url" BOUNCER_MEMCACHED__SERVERS="[\"127.0.0.1:$MC_PORT\"]"
 export BOUNCER_MEMCACHED__PREFIX="$PREFIX"
@@ -198,14 +214,21 @@ results="$work/results.jsonl"; vis="$work/visible.jsonl"
 rotate="$root/deploy/bench/rotate.lua"
 run() { # case run duration [extra load args...]
   local case="$1" kind="$2" duration="$3"; shift 3
+  # In the background, so that a signal reaches the trap at once (not after the run).
   python3 "$helper" load --case "$case" --run "$kind" --duration "$duration" --connections "$CONNECTIONS" \
-    --urls "$urls" --out "$results" --vis "$vis" --locations "$LOCATIONS" "$@"
+    --urls "$urls" --out "$results" --vis "$vis" --locations "$LOCATIONS" "$@" &
+  helper_pid=$!
+  wait "$helper_pid"
+  helper_pid=""
 }
 # mariadbd's CPU is reported apart (it may serve others too); found by its listening port.
 db_pid="$(ss -Hltnp "sport = :$my_port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2 || true)"
 aux="tuxedo=$tux_pid,mirrors=$mirrors_pid${db_pid:+,mariadb=$db_pid}"
-bounce_args=(--targets "$A_PORT,$B_PORT" --bounce "$A_PORT,$B_PORT" --pids "$a_pid,$b_pid" --aux-pids "$aux")
-writer_args=(--tuxedo "$TUX_PORT" --token "$token" --user releng --password "$password"
+status_cmd="MYSQL_PWD='$my_pass' mariadb -h'$my_host' -P'$my_port' -u'$my_user' -N -B -e \"SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_create_db', 'Com_drop_db', 'Slow_queries')\""
+bounce_args=(--targets "$A_PORT,$B_PORT" --bounce "$A_PORT,$B_PORT" --pids "$a_pid,$b_pid" --aux-pids "$aux"
+             --mysql-status "$status_cmd")
+probe_cmd="mariadb"$'\x1f'"-h$my_host"$'\x1f'"-P$my_port"$'\x1f'"-u$my_user"$'\x1f'"$DB"$'\x1f'"-e"
+writer_args=(--db-probe "$probe_cmd" --tuxedo "$TUX_PORT" --token "$token" --user releng --password "$password"
              --memcached "127.0.0.1:$MC_PORT" --prefix "$PREFIX")
 
 for r in $(seq "$ROUNDS"); do
@@ -226,11 +249,16 @@ start_sentry() {
   wait_http "http://127.0.0.1:$SENTRY_PORT/__lbheartbeat__" sentry "$sentry_pid"
 }
 stop_sentry() {
-  curl -s "http://127.0.0.1:$SENTRY_PORT/metrics" | grep -E '^sentry_(runs_total|mirrors)' | tr '\n' ' ' >&2 || true
-  echo >&2
+  local m
+  m="$(curl -s "http://127.0.0.1:$SENTRY_PORT/metrics" | grep -E '^sentry_(runs_total|mirrors)' | tr '\n' ' ' || true)"
+  say "sentry: $m"
+  [[ "$m" == *'outcome="completed"'* ]] || say "WARNING: sentry completed no run during case (c)"
   kill "$sentry_pid" 2>/dev/null || true
   wait "$sentry_pid" 2>/dev/null || true
   sentry_pid=""
+  # sentry does not release its run lease when killed; the next daemon would skip its runs
+  # until the lease expires (60 s). Release it for the next round.
+  sql "$DB" -e "DELETE FROM bouncer_leases WHERE name = 'sentry-run'"
 }
 
 # After a write run: wait until both instances serve the master's generation, then refill
@@ -253,7 +281,7 @@ for case in $CASES; do
                "${bounce_args[@]}" "${writer_args[@]}" ;;
           c) start_sentry
              run c write "$DURATION" --label "sentry daemon" --round "$r" --script "$rotate" "${bounce_args[@]}" \
-               --aux-pids "$aux,sentry=$sentry_pid"
+               --aux-pids "$aux,sentry=$sentry_pid" --db-probe "$probe_cmd"
              stop_sentry ;;
         esac
         settle

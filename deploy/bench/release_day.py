@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -424,6 +425,15 @@ def parse_wrk(text):
     return out
 
 
+def server_status(command):
+    """MariaDB's server-wide counters (the server may be shared: other clients' CREATE and
+    DROP DATABASE stall InnoDB for everyone)."""
+    if not command:
+        return {}
+    out = subprocess.run(command, shell=True, capture_output=True, text=True).stdout
+    return {k: int(v) for k, v in (l.split("\t") for l in out.splitlines() if "\t" in l)}
+
+
 def load(a):
     ports = [int(p) for p in a.targets.split(",")]
     pids = [int(p) for p in a.pids.split(",")]
@@ -439,6 +449,7 @@ def load(a):
     m0 = [metrics(p) for p in bounce]
     c0 = [cpu_seconds(p) for p in pids]
     x0 = aux_cpu()
+    s0 = server_status(a.mysql_status)
     t0 = time.monotonic()
     stop_at = t0 + a.duration - 1
     env = dict(os.environ, BENCH_URLS=a.urls)
@@ -447,12 +458,33 @@ def load(a):
         ["wrk", "-t1", f"-c{conns}", f"-d{a.duration}s", "--latency", "-s", a.script,
          f"http://127.0.0.1:{p}"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True) for p in ports]
+
+    def stop(signum, frame):
+        for w in wrks:
+            w.kill()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     rec = Recorder(a.vis, a.case, a.round)
     writer = None
     if a.mode in ("paths", "release"):
         fn = writer_paths if a.mode == "paths" else writer_release
         writer = threading.Thread(target=fn, args=(a, rec, stop_at))
         writer.start()
+    probes = {"select": [], "commit": []}
+    if a.db_probe:
+        # Another client's trivial statements, twice a second: when they are slow too, a slow
+        # write is the machine's (CPU, disk, a shared server), not tuxedo's or bounce's.
+        def probe():
+            while any(w.poll() is None for w in wrks):
+                for kind, sql in (("select", "SELECT 1"),
+                                  ("commit", "INSERT INTO release_day_probe (at) VALUES (NOW(6))")):
+                    t = time.monotonic()
+                    subprocess.run(a.db_probe + [sql], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    probes[kind].append((time.monotonic() - t) * 1000)
+                time.sleep(0.5)
+        threading.Thread(target=probe, daemon=True).start()
     rss_series = []
     if a.rss_every:
         def sample():
@@ -468,6 +500,7 @@ def load(a):
         writer.join()
         rec.join()
     x1 = aux_cpu()
+    s1 = server_status(a.mysql_status)
     parsed = [parse_wrk(o) for o in outs]
     for o, p in zip(outs, parsed):
         if p["requests"] == 0:
@@ -485,6 +518,8 @@ def load(a):
         "rss": [rss_mib(p) for p in pids],
         "write_failures": rec.failures,
         "aux_cpu": {n: x1[n] - x0[n] for n in x0},
+        "server": {k: s1[k] - s0.get(k, 0) for k in s1},
+        "probes": probes,
     }
     if bounce:
         d = {k: sum(after[k] - before[k] for before, after in zip(m0, m1)) for k in m0[0]}
@@ -498,6 +533,11 @@ def load(a):
     with open(a.out, "a") as f:
         f.write(json.dumps(row) + "\n")
     extra = ""
+    if probes["commit"]:
+        extra += (f", DB probe from another client: SELECT 1 max {max(probes['select']):.0f} ms, "
+                  f"INSERT+commit p50 {pct(probes['commit'], .5):.0f} / max {max(probes['commit']):.0f} ms")
+    if row["server"]:
+        extra += ", MariaDB server-wide: " + ", ".join(f"{k} {v}" for k, v in row["server"].items())
     if bounce:
         extra = (f", {row['dbq']:.0f} DB queries, {row['mc']:.0f} memcached calls, {row['error']:.0f} 5xx, "
                  f"{row['changes']:.0f} changes applied, {row['full_loads']:.0f} full loads, "
@@ -585,7 +625,7 @@ def report(a):
     rows = [json.loads(l) for l in open(a.results)]
     vis = [json.loads(l) for l in open(a.vis)] if os.path.exists(a.vis) else []
     print("| case | run | req/s (median) | p99 (median) | vs no-write | DB queries per 1M | "
-          "memcached calls per 1M | write → visible p99 / max, A; B (n) | non-302 / 5xx / socket errors | "
+          "memcached calls per 1M | write → visible p99 / max, A; B (n) | non-302 (incl. pollers' 404s) / 5xx / socket errors | "
           "changes applied / full loads | RSS A / B | CPU µs per request | other CPU s per run (median) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     order = []
@@ -647,6 +687,23 @@ def report(a):
     if a.note:
         print()
         print(a.note)
+    slow = []
+    for case in dict.fromkeys(r["case"] for r in rows):
+        c = [x for r in rows if r["case"] == case for x in r.get("probes", {}).get("commit", [])]
+        q = [x for r in rows if r["case"] == case for x in r.get("probes", {}).get("select", [])]
+        if c:
+            slow.append(f"{case}: INSERT+commit p50 {pct(c, .5):.0f} / p99 {pct(c, .99):.0f} / max {max(c):.0f} ms, "
+                        f"SELECT 1 p99 {pct(q, .99):.0f} / max {max(q):.0f} ms (n={len(c)})")
+    if slow:
+        print("Database probe during the write runs (a fresh mariadb client process per statement, "
+              "twice a second): " + "; ".join(slow) + ".")
+    others = {}
+    for r in rows:
+        for k, v in r.get("server", {}).items():
+            others[k] = others.get(k, 0) + v
+    if others:
+        print("MariaDB server-wide during the measured runs (all clients, this benchmark creates and "
+              "drops its database only before and after): " + ", ".join(f"{k} {v}" for k, v in others.items()) + ".")
     if vis:
         print()
         print("| case | write | n | ack p50 / p99 | visible on A p50 / p99 / max | visible on B p50 / p99 / max |")
@@ -697,6 +754,9 @@ def main():
     f.add_argument("--label", default="")
     f.add_argument("--bounce", default="")
     f.add_argument("--aux-pids", default="")
+    f.add_argument("--mysql-status", default="", help="shell command printing name<TAB>value")
+    f.add_argument("--db-probe", default="", type=lambda v: v.split("\x1f") if v else [],
+                   help="mariadb command line (fields joined by 0x1f) to which the SQL is appended")
     f.add_argument("--round", type=int, default=1)
     f.add_argument("--duration", type=int, required=True)
     f.add_argument("--connections", type=int, default=64)
