@@ -89,3 +89,8 @@ if command -v mariadb >/dev/null; then
 else
   echo "mariadb client not installed: legacy import selftest skipped" >&2
 fi
+
+# 6. The JSON API's contract: schemathesis against the served docs/openapi.json
+#    (deploy/contract-fuzz.sh: a bounded, seeded number of cases per operation).
+say "OpenAPI contract fuzz"
+bash deploy/contract-fuzz.sh 30

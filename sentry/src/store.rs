@@ -124,7 +124,7 @@ pub fn write_batch(
     locs: &[Loc],
     now: NaiveDateTime,
 ) -> Result<BatchEffect, SentryError> {
-    conn.transaction::<_, SentryError, _>(|conn| {
+    bouncer_core::db::write_transaction::<_, SentryError, _>(conn, |conn| {
         let mut effect = BatchEffect::default();
         for report in reports {
             if let Some((changes, state)) = write_report(conn, policy, report, locs, now)? {

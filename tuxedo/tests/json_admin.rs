@@ -14,6 +14,7 @@ db_tests! {
     audit_log => audit_log,
     users => users,
     tokens_on_both_apis => tokens_on_both_apis,
+    concurrent_writes_queue => concurrent_writes_queue,
 }
 
 const RULE: &str = r#"[{"description": "stub to full", "conditions": [{"field": "product", "op": "prefix", "value": "firefox-stub"}], "set_product": "firefox-latest"}]"#;
@@ -352,8 +353,17 @@ fn tokens_on_both_apis(db: &TestDb) {
         assert_eq!(s, 422);
         let (s, _) = t.admin("POST", "/tokens", Some(json!({"user": RELEASE.0, "role": "release", "name": "x", "expires_at": "2000-01-01T00:00:00Z"}))).await;
         assert_eq!(s, 422);
-        let (s, soon) = t.admin("POST", "/tokens", Some(json!({"user": RELEASE.0, "role": "release", "name": "soon", "expires_at": "2999-01-01T00:00:00Z"}))).await;
+        // Past MariaDB's TIMESTAMP range an expiry would be stored as NULL ("never").
+        let (s, e) = t.admin("POST", "/tokens", Some(json!({"user": RELEASE.0, "role": "release", "name": "x", "expires_at": "2039-01-01T00:00:00Z"}))).await;
+        assert_eq!((s, code(&e)), (422, "invalid"), "{e}");
+        let (s, soon) = t.admin("POST", "/tokens", Some(json!({"user": RELEASE.0, "role": "release", "name": "soon", "expires_at": "2037-01-01T00:00:00Z"}))).await;
         assert_eq!(s, 201);
+        // Timestamps go out as RFC 3339 with Z (declared `date-time`): what was sent with
+        // Z comes back with Z, and strict clients can parse every one of them.
+        assert_eq!(soon["expires_at"], "2037-01-01T00:00:00Z", "{soon}");
+        let created = soon["created_at"].as_str().unwrap();
+        assert!(created.ends_with('Z'), "{created}");
+        chrono::DateTime::parse_from_rfc3339(created).unwrap();
         let soon_secret = soon["secret"].as_str().unwrap().to_owned();
         assert_eq!(
             t.call("GET", "/products", Auth::Bearer(&soon_secret), None)
@@ -424,5 +434,34 @@ fn tokens_on_both_apis(db: &TestDb) {
             201
         );
         assert!(tuxedo::cli::token_add(&config, MIRROR_OP.0, "admin", "x").is_err());
+    });
+}
+
+/// Writes whose transaction reads before it writes, at the same moment: on SQLite a
+/// deferred transaction cannot upgrade its lock while another writer holds it ("database
+/// is locked", a 503, before the busy timeout ever applied); every one must succeed.
+fn concurrent_writes_queue(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let (_, made) = t
+            .admin(
+                "POST",
+                "/tokens",
+                Some(json!({"user": ADMIN.0, "role": "admin", "name": "load"})),
+            )
+            .await;
+        let secret = made["secret"].as_str().unwrap().to_owned();
+        for round in 0..5 {
+            let calls = (0..16).map(|i| {
+                let (t, secret) = (&t, &secret);
+                async move {
+                    let body = json!({"user": ADMIN.0, "role": "read-only", "name": format!("t{round}-{i}")});
+                    t.call("POST", "/tokens", Auth::Bearer(secret), Some(body)).await
+                }
+            });
+            let answers = futures_util::future::join_all(calls).await;
+            let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+            assert_eq!(statuses, vec![201; 16], "{answers:?}");
+        }
     });
 }

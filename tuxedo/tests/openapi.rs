@@ -67,3 +67,48 @@ async fn served_without_credentials_as_committed() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap(), committed());
 }
+
+/// Every limit the server enforces on a written string is stated in the document, with the
+/// number from `bouncer_core::limits` (the one place the columns' widths are defined).
+#[test]
+fn limits_are_stated() {
+    use bouncer_core::limits as l;
+    let doc = committed();
+    let schemas = &doc["components"]["schemas"];
+    let cases: &[(&str, &str, usize)] = &[
+        ("ProductCreate", "/properties/name", l::PRODUCT_NAME),
+        ("ProductPatch", "/properties/name", l::PRODUCT_NAME),
+        ("ProductCreate", "/properties/languages/items", l::LANGUAGE),
+        ("Languages", "/properties/languages/items", l::LANGUAGE),
+        ("LocationCreate", "/properties/os", l::OS_NAME),
+        ("LocationCreate", "/properties/path", l::LOCATION_PATH),
+        ("LocationPatch", "/properties/path", l::LOCATION_PATH),
+        ("OsCreate", "/properties/name", l::OS_NAME),
+        ("OsPatch", "/properties/name", l::OS_NAME),
+        ("AliasSet", "/properties/related_product", l::PRODUCT_NAME),
+        ("MirrorCreate", "/properties/name", l::MIRROR_NAME),
+        ("MirrorCreate", "/properties/baseurl", l::BASE_URL),
+        ("MirrorPatch", "/properties/name", l::MIRROR_NAME),
+        ("MirrorPatch", "/properties/baseurl", l::BASE_URL),
+        ("RegionCreate", "/properties/name", l::REGION_NAME),
+        ("RegionPatch", "/properties/name", l::REGION_NAME),
+        ("CountrySet", "/properties/country_name", l::COUNTRY_NAME),
+        ("CountrySet", "/properties/continent", l::CONTINENT),
+        ("RuleSpec", "/properties/description", l::RULE_DESCRIPTION),
+        ("RuleSpec", "/properties/set_product", l::PRODUCT_NAME),
+        ("RuleSpec", "/properties/set_os", l::OS_NAME),
+        ("UserCreate", "/properties/username", l::USERNAME),
+        ("TokenCreate", "/properties/name", l::TOKEN_NAME),
+    ];
+    for (schema, pointer, limit) in cases {
+        let field = schemas[schema].pointer(pointer).unwrap_or(&Value::Null);
+        assert_eq!(
+            field["maxLength"].as_u64(),
+            Some(*limit as u64),
+            "{schema}{pointer}"
+        );
+    }
+    let conditions = l::RULE_CONDITIONS_BYTES.to_string();
+    let rule = schemas["RuleSpec"]["description"].as_str().unwrap_or("");
+    assert!(rule.contains(&conditions), "RuleSpec states {conditions}");
+}

@@ -20,5 +20,6 @@ pub mod rules;
 pub mod schema;
 pub mod selection;
 pub mod telemetry;
+pub mod utc;
 
 pub use error::{CoreError, Result};

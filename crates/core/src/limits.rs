@@ -42,3 +42,8 @@ pub const TOKEN_NAME: usize = 255;
 pub const RULE_DESCRIPTION: usize = 255;
 /// `TEXT`: bytes of the stored JSON.
 pub const RULE_CONDITIONS_BYTES: usize = 65_535;
+
+/// The latest instant a caller may write into a timestamp column: MariaDB's `TIMESTAMP`
+/// range ends here, and a later value bound as one is stored as NULL — an expiry in 2039
+/// would silently become "never". 2038-01-19 03:14:07 UTC.
+pub const LATEST_TIMESTAMP_UNIX: i64 = 2_147_483_647;

@@ -6,6 +6,7 @@ use super::{Principal, Role};
 use crate::catalogue::{audit, is_unique_violation, valid_name};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
+use bouncer_core::limits::LATEST_TIMESTAMP_UNIX;
 use bouncer_core::models::User;
 use bouncer_core::schema::{bouncer_api_tokens as tokens, bouncer_users as users};
 use chrono::NaiveDateTime;
@@ -24,8 +25,11 @@ pub struct TokenView {
     pub user: String,
     pub name: String,
     pub role: String,
+    #[serde(serialize_with = "bouncer_core::utc::serialize")]
     pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "bouncer_core::utc::serialize_option")]
     pub expires_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "bouncer_core::utc::serialize_option")]
     pub last_used_at: Option<NaiveDateTime>,
 }
 
@@ -64,9 +68,15 @@ pub fn create(
             reason: "must be in the future".into(),
         });
     }
+    if expires_at.is_some_and(|e| e.and_utc().timestamp() > LATEST_TIMESTAMP_UNIX) {
+        return Err(TuxedoError::Invalid {
+            field: "expires_at",
+            reason: "must not be after 2038-01-19T03:14:07Z".into(),
+        });
+    }
     let secret = new_secret();
     let hash = hash(&secret);
-    conn.transaction(|conn| {
+    crate::catalogue::write_tx(conn, |conn| {
         let owner: User = users::table
             .filter(users::username.eq(user.trim()))
             .first(conn)
@@ -112,8 +122,9 @@ pub fn create(
             None,
             Some(json!(token)),
         )?;
-        Ok(CreatedToken { token, secret })
+        Ok(token)
     })
+    .map(|token| CreatedToken { token, secret })
 }
 
 /// Every token, by id.
@@ -123,7 +134,7 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<TokenView>> {
 
 /// Revokes (deletes) token `id`.
 pub fn revoke(conn: &mut DbConnection, actor: &str, id: i32) -> Result<()> {
-    conn.transaction(|conn| {
+    crate::catalogue::write_tx(conn, |conn| {
         let row = rows(conn, By::Id(id))?
             .pop()
             .ok_or_else(|| TuxedoError::NotFound {

@@ -36,7 +36,7 @@ pub fn add(
         });
     }
     let hash = hash_password(password)?;
-    conn.transaction(|conn| {
+    crate::catalogue::write_tx(conn, |conn| {
         diesel::insert_into(bouncer_users::table)
             .values(NewUser {
                 username,
@@ -214,6 +214,7 @@ pub struct UserView {
     pub username: String,
     pub role: String,
     pub active: bool,
+    #[serde(serialize_with = "bouncer_core::utc::serialize")]
     pub created_at: chrono::NaiveDateTime,
 }
 
@@ -257,7 +258,7 @@ pub fn update(
         Some(p) => Some(hash_password(p)?),
         None => None,
     };
-    conn.transaction(|conn| {
+    crate::catalogue::write_tx(conn, |conn| {
         let user: User = bouncer_users::table
             .filter(bouncer_users::username.eq(username.trim()))
             .first(conn)

@@ -27,6 +27,7 @@ pub struct AuditQuery {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditView {
     pub id: i64,
+    #[serde(serialize_with = "bouncer_core::utc::serialize")]
     pub created_at: NaiveDateTime,
     pub actor: String,
     pub action: String,

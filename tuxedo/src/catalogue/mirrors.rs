@@ -25,6 +25,7 @@ pub const MAX_RATING: i32 = 1_000_000;
 pub struct HealthView {
     pub state: String,
     pub weight_percent: i32,
+    #[serde(serialize_with = "bouncer_core::utc::serialize_option")]
     pub last_checked_at: Option<NaiveDateTime>,
     pub last_reason: String,
 }
@@ -67,7 +68,9 @@ pub struct MirrorPatch {
 /// One line of sentry's log of a mirror.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SentryLogView {
+    #[serde(serialize_with = "bouncer_core::utc::serialize")]
     pub log_date: NaiveDateTime,
+    #[serde(serialize_with = "bouncer_core::utc::serialize")]
     pub check_time: NaiveDateTime,
     pub mirror_active: bool,
     pub mirror_rating: i32,

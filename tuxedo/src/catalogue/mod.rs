@@ -130,7 +130,10 @@ pub(crate) fn write_tx<T>(
     conn: &mut DbConnection,
     mut f: impl FnMut(&mut DbConnection) -> Result<T>,
 ) -> Result<T> {
-    bouncer_core::db::classify::retrying(|| conn.transaction(|c| f(c)), TuxedoError::is_retryable)
+    bouncer_core::db::classify::retrying(
+        || bouncer_core::db::write_transaction(conn, &mut f),
+        TuxedoError::is_retryable,
+    )
 }
 
 /// Whether a database error is a unique-key clash (a concurrent or repeated write).

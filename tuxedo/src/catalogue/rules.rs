@@ -17,6 +17,7 @@ pub struct RuleView {
     pub conditions: serde_json::Value,
     pub set_product: Option<String>,
     pub set_os: Option<String>,
+    #[serde(serialize_with = "bouncer_core::utc::serialize")]
     pub updated_at: NaiveDateTime,
 }
 

@@ -5,9 +5,11 @@ pub mod classify;
 mod connection;
 pub mod lease;
 mod migrate;
+mod tx;
 
 pub use connection::{Backend, DbConnection, DbUrl};
 pub use migrate::{pending_migrations, run_migrations};
+pub use tx::write_transaction;
 
 use crate::{CoreError, Result};
 use diesel::r2d2::{Pool, PooledConnection};

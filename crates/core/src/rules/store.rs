@@ -31,7 +31,7 @@ pub fn replace_all(
         }
     }
     let now = chrono::Utc::now().naive_utc();
-    conn.transaction::<_, CoreError, _>(|conn| {
+    crate::db::write_transaction::<_, CoreError, _>(conn, |conn| {
         let before = load_rows(conn)?;
         diesel::delete(bouncer_rewrite_rules::table).execute(conn)?;
         for (i, spec) in specs.iter().enumerate() {
