@@ -4,8 +4,8 @@
 
 mod common;
 
+use bouncer_test_support::proxy::Proxy;
 use bouncer_test_support::TestDb;
-use common::proxy::Proxy;
 use common::*;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};

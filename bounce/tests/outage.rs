@@ -5,8 +5,8 @@
 
 mod common;
 
+use bouncer_test_support::proxy::Proxy;
 use bouncer_test_support::TestDb;
-use common::proxy::Proxy;
 use common::*;
 use std::time::{Duration, Instant};
 

@@ -9,6 +9,13 @@ use crate::AppState;
 use actix_web::web;
 use bouncer_core::db::{self, DbConnection};
 use bouncer_core::{changes, generation};
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+thread_local! {
+    /// The deadline of the database call running on this blocking thread, if any.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
 
 /// Runs `f` on a master connection in the blocking pool. When `write` is set and `f`
 /// succeeded (its transaction committed), publishes the master's generation. A failed
@@ -19,8 +26,9 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
-    let state = state.clone();
-    web::block(move || {
+    let inner = state.clone();
+    within_deadline(state, move || {
+        let state = inner;
         let mut conn = db::conn(&state.master)?;
         let before = match write {
             true => generation::current(&mut conn).ok(),
@@ -33,7 +41,61 @@ where
         Ok(out)
     })
     .await
-    .map_err(|e| TuxedoError::Internal(e.to_string()))?
+}
+
+/// Runs the database work `f` in the blocking pool, answering within
+/// `database.query_timeout_ms` whatever the database does: an established connection has
+/// no read timeout of its own, so a stalled server would otherwise hold the caller as long
+/// as it stalls. Work still running then goes on in its thread; [`check_deadline`] makes a
+/// write roll back there rather than commit what its caller was told failed.
+pub(crate) async fn within_deadline<T, F>(state: &web::Data<AppState>, f: F) -> Result<T>
+where
+    F: FnOnce() -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let limit = Duration::from_millis(state.config.database.query_timeout_ms);
+    let deadline = Instant::now() + limit;
+    let late = state.metrics.late_calls.clone();
+    let work = web::block(move || {
+        DEADLINE.with(|d| d.set(Some(deadline)));
+        let out = f();
+        DEADLINE.with(|d| d.set(None));
+        if Instant::now() >= deadline {
+            let outcome = if out.is_ok() { "ok" } else { "error" };
+            late.with_label_values(&[outcome]).inc();
+            tracing::warn!(
+                outcome,
+                "a database call finished after its caller was answered 503"
+            );
+        }
+        out
+    });
+    match tokio::time::timeout(limit, work).await {
+        Ok(done) => done.map_err(|e| TuxedoError::Internal(e.to_string()))?,
+        Err(_) => {
+            state.metrics.deadline_exceeded.inc();
+            tracing::warn!(
+                timeout_ms = limit.as_millis() as u64,
+                "the database did not answer in time"
+            );
+            Err(TuxedoError::Unavailable(format!(
+                "no answer within {} ms",
+                limit.as_millis()
+            )))
+        }
+    }
+}
+
+/// `Err` once the deadline of the database call on this thread has passed: checked before
+/// a write transaction begins and before it commits, so a write whose caller was already
+/// answered 503 is rolled back, not applied behind its back.
+pub(crate) fn check_deadline() -> Result<()> {
+    match DEADLINE.with(Cell::get) {
+        Some(d) if Instant::now() >= d => Err(TuxedoError::Unavailable(
+            "deadline passed; rolled back".into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Publishes the change lists of the generations after `before` (what this write, and any

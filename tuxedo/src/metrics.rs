@@ -1,12 +1,19 @@
 //! tuxedo's Prometheus metrics, registered in the instance's own registry.
 
 use actix_web::http::StatusCode;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
 use std::time::Duration;
 
 pub struct ApiMetrics {
     requests: IntCounterVec,
     duration: HistogramVec,
+    /// Callers answered 503 because the database did not answer within
+    /// `database.query_timeout_ms`.
+    pub deadline_exceeded: IntCounter,
+    /// Database calls that finished after their caller had been answered 503, by outcome;
+    /// a write among them was rolled back (`error`), unless its commit itself was what
+    /// stalled (`ok`).
+    pub late_calls: IntCounterVec,
 }
 
 impl ApiMetrics {
@@ -22,9 +29,27 @@ impl ApiMetrics {
             HistogramOpts::new("api_request_seconds", "API call duration by endpoint"),
             &["endpoint"],
         )?;
+        let deadline_exceeded = IntCounter::new(
+            "db_deadline_exceeded_total",
+            "Calls answered 503 because the database did not answer in time",
+        )?;
+        let late_calls = IntCounterVec::new(
+            Opts::new(
+                "db_late_calls_total",
+                "Database calls that finished after their caller was answered 503",
+            ),
+            &["outcome"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
-        Ok(Self { requests, duration })
+        registry.register(Box::new(deadline_exceeded.clone()))?;
+        registry.register(Box::new(late_calls.clone()))?;
+        Ok(Self {
+            requests,
+            duration,
+            deadline_exceeded,
+            late_calls,
+        })
     }
 
     /// Counts one call.

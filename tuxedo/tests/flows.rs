@@ -215,3 +215,101 @@ fn writes_are_audited_and_all_or_nothing(db: &TestDb) {
         assert_eq!(generation_now(db), gen + 1);
     });
 }
+
+/// Counter `name` (with its labels, as the exposition writes them) on `/metrics`.
+async fn counter(t: &Tux, name: &str) -> f64 {
+    let text = t
+        .client
+        .get(format!("{}/metrics", t.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A stalled master (connections stay open, nothing comes back; an established connection
+/// has no read timeout): a write answers 503 within `database.query_timeout_ms` instead of
+/// as long as the stall lasts, and when the master answers again that write is rolled
+/// back — the caller was told it failed, so it must not be applied behind its back.
+#[test]
+fn a_stalled_master_costs_the_deadline_and_applies_nothing() {
+    use bouncer_core::schema::mirror_products as products;
+    use bouncer_test_support::proxy::Proxy;
+    use std::time::{Duration, Instant};
+    let db = TestDb::mysql();
+    block_on(async {
+        let proxy = Proxy::start(0).await;
+        let url = db.url.replace(
+            &bouncer_test_support::proxy::mysql_server_addr(),
+            &format!("127.0.0.1:{}", proxy.port),
+        );
+        assert_ne!(url, db.url);
+        const TIMEOUT: Duration = Duration::from_millis(1000);
+        let t = start(&db, |c| {
+            c.database.url = url;
+            c.database.query_timeout_ms = TIMEOUT.as_millis() as u64;
+        });
+        let (s, _) = t
+            .admin(
+                "POST",
+                "/products",
+                Some(serde_json::json!({"name": "before"})),
+            )
+            .await;
+        assert_eq!(s, 201);
+
+        // Stall the master right as the write sends its INSERT, inside its transaction.
+        proxy.freeze_on(b"INSERT INTO `mirror_products`");
+        let started = Instant::now();
+        let write = t.admin(
+            "POST",
+            "/products",
+            Some(serde_json::json!({"name": "stalled"})),
+        );
+        let (s, body) = tokio::time::timeout(TIMEOUT * 10, write)
+            .await
+            .expect("no answer while the master stalls");
+        let took = started.elapsed();
+        assert_eq!((s, code(&body)), (503, "unavailable"), "{body}");
+        assert!(took < TIMEOUT * 3, "answered after {took:?}");
+        assert_eq!(counter(&t, "tuxedo_db_deadline_exceeded_total").await, 1.0);
+
+        proxy.thaw();
+        // The stalled call carries on in its thread once the master answers: it must end
+        // without committing (counted as a late call that failed).
+        let late = |outcome: &'static str| {
+            let name = format!("tuxedo_db_late_calls_total{{outcome=\"{outcome}\"}}");
+            let t = &t;
+            async move { counter(t, &name).await }
+        };
+        let until = Instant::now() + Duration::from_secs(30);
+        while late("error").await + late("ok").await < 1.0 {
+            assert!(Instant::now() < until, "the stalled call never finished");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            (late("error").await, late("ok").await),
+            (1.0, 0.0),
+            "rolled back"
+        );
+        let names: Vec<String> = products::table
+            .select(products::name)
+            .order(products::name)
+            .load(&mut *db.conn())
+            .unwrap();
+        assert_eq!(names, ["before"]);
+        let (s, _) = t
+            .admin(
+                "POST",
+                "/products",
+                Some(serde_json::json!({"name": "after"})),
+            )
+            .await;
+        assert_eq!(s, 201, "the master is back");
+    });
+}

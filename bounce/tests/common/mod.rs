@@ -2,8 +2,6 @@
 //! bounce instance on port 0.
 #![allow(dead_code)]
 
-pub mod proxy;
-
 use bouncer_core::config::Config;
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::*;

@@ -39,6 +39,10 @@ pub struct DatabaseConfig {
     pub master_as_last_resort: bool,
     pub pool_size: u32,
     pub connect_timeout_ms: u64,
+    /// The longest a writer (tuxedo) waits for one database call — a connection, then its
+    /// queries or transaction — before answering 503. A write still running then is
+    /// rolled back, not committed; on MariaDB it is also the session's lock wait timeout.
+    pub query_timeout_ms: u64,
     /// Apply pending migrations when a service starts (the `migrate` subcommand always can).
     pub migrate_on_start: bool,
 }
@@ -183,6 +187,7 @@ impl Default for DatabaseConfig {
             master_as_last_resort: true,
             pool_size: 8,
             connect_timeout_ms: 2_000,
+            query_timeout_ms: 5_000,
             migrate_on_start: false,
         }
     }
@@ -325,6 +330,9 @@ impl Config {
                 );
             }
         }
+        if self.database.query_timeout_ms < 100 {
+            return bad("database.query_timeout_ms", "must be at least 100".into());
+        }
         if self.memcached.timeout_ms == 0 {
             return bad("memcached.timeout_ms", "must be at least 1".into());
         }
@@ -405,6 +413,7 @@ impl fmt::Debug for DatabaseConfig {
             .field("master_as_last_resort", &self.master_as_last_resort)
             .field("pool_size", &self.pool_size)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("query_timeout_ms", &self.query_timeout_ms)
             .field("migrate_on_start", &self.migrate_on_start)
             .finish()
     }

@@ -413,3 +413,31 @@ fn column_limits_match_the_mariadb_schema() {
         assert_eq!(w.width, Some(limit as i64), "{table}.{column}");
     }
 }
+
+/// A writer queued behind a row lock gives up by its deadline, server-side: each pooled
+/// MariaDB session carries the pool's lock wait timeout (rounded up to whole seconds).
+#[test]
+fn sessions_carry_the_lock_wait_timeout() {
+    use bouncer_core::db::{self, PoolOptions};
+    use diesel::prelude::*;
+    use std::time::Duration;
+    let test = TestDb::mysql();
+    let pool = db::pool(
+        &test.url,
+        PoolOptions {
+            lock_wait_timeout: Some(Duration::from_millis(1500)),
+            ..PoolOptions::default()
+        },
+    )
+    .unwrap();
+    #[derive(QueryableByName)]
+    struct Secs {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        secs: i64,
+    }
+    let got: Secs =
+        diesel::sql_query("SELECT CAST(@@session.innodb_lock_wait_timeout AS SIGNED) AS secs")
+            .get_result(&mut *db::conn(&pool).unwrap())
+            .unwrap();
+    assert_eq!(got.secs, 2);
+}

@@ -32,6 +32,7 @@ pub fn pool_options(config: &Config) -> PoolOptions {
     PoolOptions {
         max_size: config.database.pool_size,
         connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
+        lock_wait_timeout: Some(Duration::from_millis(config.database.query_timeout_ms)),
     }
 }
 

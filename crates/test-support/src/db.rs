@@ -70,6 +70,7 @@ impl TestDb {
             PoolOptions {
                 max_size: 4,
                 connect_timeout: Duration::from_secs(10),
+                lock_wait_timeout: None,
             },
         )
         .expect("pool");

@@ -5,6 +5,7 @@
 //! - [`db_tests!`]: runs one test body on both backends.
 //! - [`TestCache`]: a memcached client whose keys carry a unique prefix.
 //! - [`write_country_mmdb`]: a tiny GeoIP2-shaped `.mmdb` for GeoIP tests.
+//! - [`proxy::Proxy`]: a forwarder to MariaDB that can cut, hang or freeze the database.
 //!
 //! Environment: `BOUNCER_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306`) and
 //! `BOUNCER_TEST_MEMCACHED` (default `127.0.0.1:11211`).
@@ -12,6 +13,7 @@
 mod cache;
 mod db;
 mod geoip;
+pub mod proxy;
 
 pub use cache::TestCache;
 pub use db::TestDb;

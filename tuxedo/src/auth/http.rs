@@ -35,12 +35,11 @@ pub async fn authenticate(
     let pool = state.master.clone();
     let name = user.clone();
     // A database lookup plus argon2 (deliberately slow): off the async executor.
-    let verified = web::block(move || {
+    let verified = crate::exec::within_deadline(state, move || {
         let mut conn = db::conn(&pool)?;
         users::verify(&mut conn, &name, &password)
     })
-    .await
-    .map_err(|e| TuxedoError::Internal(e.to_string()))??;
+    .await?;
     let Some(principal) = verified else {
         state.limiter.failed(&user, ip);
         tracing::warn!(user, %ip, "login failed");
@@ -72,12 +71,11 @@ async fn with_token(
     permission: Permission,
 ) -> Result<Principal> {
     let pool = state.master.clone();
-    let verified = web::block(move || {
+    let verified = crate::exec::within_deadline(state, move || {
         let mut conn = db::conn(&pool)?;
         tokens::verify(&mut conn, &secret)
     })
-    .await
-    .map_err(|e| TuxedoError::Internal(e.to_string()))??;
+    .await?;
     let Some(principal) = verified else {
         let ip = client_ip(req, state);
         tracing::warn!(%ip, "unknown, expired or revoked token");

@@ -131,7 +131,14 @@ pub(crate) fn write_tx<T>(
     mut f: impl FnMut(&mut DbConnection) -> Result<T>,
 ) -> Result<T> {
     bouncer_core::db::classify::retrying(
-        || bouncer_core::db::write_transaction(conn, &mut f),
+        || {
+            crate::exec::check_deadline()?;
+            bouncer_core::db::write_transaction(conn, |c| {
+                let out = f(c)?;
+                crate::exec::check_deadline()?;
+                Ok(out)
+            })
+        },
         TuxedoError::is_retryable,
     )
 }

@@ -299,13 +299,11 @@ pub(super) async fn login(
     }
     let pool = state.master.clone();
     let (name, password) = (user.clone(), form.password);
-    let verified = web::block(move || {
+    let verified = crate::exec::within_deadline(&state, move || {
         let mut conn = bouncer_core::db::conn(&pool)?;
         users::verify_login(&mut conn, &name, &password)
     })
-    .await
-    .map_err(|e| TuxedoError::Internal(e.to_string()))
-    .and_then(|r| r);
+    .await;
     match verified {
         Ok(Some((who, stamp))) => {
             state.limiter.succeeded(&user, ip);

@@ -106,11 +106,18 @@ impl DbUrl {
 #[derive(Debug)]
 pub struct Manager {
     url: DbUrl,
+    /// MariaDB's `innodb_lock_wait_timeout` for each session, in whole seconds: a write
+    /// queued behind a lock gives up server-side by its caller's deadline instead of
+    /// holding a connection for the server's default 50 s.
+    lock_wait_secs: Option<u64>,
 }
 
 impl Manager {
-    pub(crate) fn new(url: DbUrl) -> Self {
-        Self { url }
+    pub(crate) fn new(url: DbUrl, lock_wait_secs: Option<u64>) -> Self {
+        Self {
+            url,
+            lock_wait_secs,
+        }
     }
 }
 
@@ -119,9 +126,17 @@ impl ManageConnection for Manager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> std::result::Result<DbConnection, Self::Error> {
-        self.url
+        let mut conn = self
+            .url
             .establish()
-            .map_err(diesel::r2d2::Error::ConnectionError)
+            .map_err(diesel::r2d2::Error::ConnectionError)?;
+        if let (Backend::Mysql, Some(secs)) = (conn.backend(), self.lock_wait_secs) {
+            use diesel::RunQueryDsl;
+            diesel::sql_query(format!("SET SESSION innodb_lock_wait_timeout = {secs}"))
+                .execute(&mut conn)
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> std::result::Result<(), Self::Error> {

@@ -25,6 +25,9 @@ pub type PooledConn = PooledConnection<connection::Manager>;
 pub struct PoolOptions {
     pub max_size: u32,
     pub connect_timeout: Duration,
+    /// How long a statement may wait for a row lock on MariaDB (rounded up to seconds);
+    /// `None` keeps the server's default.
+    pub lock_wait_timeout: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -32,6 +35,7 @@ impl Default for PoolOptions {
         Self {
             max_size: 8,
             connect_timeout: Duration::from_secs(5),
+            lock_wait_timeout: None,
         }
     }
 }
@@ -49,7 +53,12 @@ pub fn pool(url: &str, options: PoolOptions) -> Result<DbPool> {
         // `SELECT 1` per check-out, which the services do per fill or write, not per
         // redirect.
         .test_on_check_out(true)
-        .build_unchecked(connection::Manager::new(target)))
+        .build_unchecked(connection::Manager::new(
+            target,
+            options
+                .lock_wait_timeout
+                .map(|t| t.as_millis().div_ceil(1000).max(1) as u64),
+        )))
 }
 
 /// Checks out a connection, mapping a timeout to [`CoreError::Pool`].
