@@ -16,6 +16,7 @@ db_tests! {
     ui_accounts => accounts,
     ui_cookie_flags => cookie_flags,
     ui_password_change_ends_sessions => password_change_ends_sessions,
+    ui_every_field_at_and_past_its_limit => every_field_at_and_past_its_limit,
 }
 
 /// A browser: a cookie store and the CSRF token of the last page it saw.
@@ -780,4 +781,181 @@ fn password_change_ends_sessions(db: &TestDb) {
             .await;
         assert_eq!(audit[0]["after"]["sessions"], "ended");
     })
+}
+
+/// Every string field of the UI's forms at its column's width and one past it: at the
+/// width the action succeeds, past it the form's page shows the field and the limit, and
+/// nothing answers 500 (MariaDB refuses longer values; SQLite would store them).
+fn every_field_at_and_past_its_limit(db: &TestDb) {
+    use bouncer_core::limits::*;
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut b = Browser::new(&t);
+        b.login(ADMIN).await;
+        let product = products::add(&mut db.conn(), "test", "base", &[], false)
+            .unwrap()
+            .id;
+        let region = regions::add(
+            &mut db.conn(),
+            "test",
+            &regions::NewRegionForm {
+                name: "r".into(),
+                priority: 0,
+                throttle: 100,
+                fallback_id: None,
+                prevent_global_fallback: false,
+            },
+        )
+        .unwrap()
+        .id;
+        products::add(&mut db.conn(), "test", "target", &[], false).unwrap();
+        // The product an alias at the limit points to (case 5 below: its letter is 'f').
+        let longest: String = std::iter::once('f')
+            .chain(std::iter::repeat_n('é', PRODUCT_NAME - 1))
+            .collect();
+        products::add(&mut db.conn(), "test", &longest, &[], false).unwrap();
+        let (product, region) = (product.to_string(), region.to_string());
+        // (field, limit, form page, action, fields given the value).
+        type Fields = Box<dyn Fn(&str) -> Vec<(String, String)>>;
+        let f = |pairs: &[(&str, &str)], field: &'static str| -> Fields {
+            let fixed: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Box::new(move |v| {
+                let mut all = fixed.clone();
+                all.push((field.to_owned(), v.to_owned()));
+                all
+            })
+        };
+        let product_page = format!("/ui/products/{product}");
+        let cases: Vec<(&str, usize, String, String, Fields)> = vec![
+            (
+                "name",
+                PRODUCT_NAME,
+                "/ui/products/new".into(),
+                "/ui/products".into(),
+                f(&[], "name"),
+            ),
+            (
+                "name",
+                PRODUCT_NAME,
+                product_page.clone(),
+                product_page.clone(),
+                f(&[], "name"),
+            ),
+            (
+                "languages",
+                LANGUAGE,
+                product_page.clone(),
+                format!("{product_page}/languages"),
+                f(&[], "languages"),
+            ),
+            (
+                "path",
+                LOCATION_PATH,
+                product_page.clone(),
+                format!("{product_page}/locations"),
+                f(&[("os", "win")], "path"),
+            ),
+            (
+                "alias",
+                ALIAS,
+                "/ui/aliases".into(),
+                "/ui/aliases".into(),
+                f(&[("related_product", "target")], "alias"),
+            ),
+            (
+                "related_product",
+                PRODUCT_NAME,
+                "/ui/aliases".into(),
+                "/ui/aliases".into(),
+                f(&[("alias", "an-alias")], "related_product"),
+            ),
+            (
+                "name",
+                MIRROR_NAME,
+                "/ui/mirrors/new".into(),
+                "/ui/mirrors".into(),
+                f(
+                    &[("baseurl", "https://m.example/pub"), ("rating", "1")],
+                    "name",
+                ),
+            ),
+            (
+                "name",
+                REGION_NAME,
+                "/ui/regions".into(),
+                "/ui/regions".into(),
+                f(&[("priority", "1"), ("throttle", "100")], "name"),
+            ),
+            (
+                "country_name",
+                COUNTRY_NAME,
+                "/ui/regions".into(),
+                "/ui/countries".into(),
+                f(&[("code", "FR"), ("region_id", &region)], "country_name"),
+            ),
+            (
+                "username",
+                USERNAME,
+                "/ui/users".into(),
+                "/ui/users".into(),
+                f(
+                    &[("role", "read-only"), ("password", "long-enough-password")],
+                    "username",
+                ),
+            ),
+            (
+                "name",
+                TOKEN_NAME,
+                "/ui/tokens".into(),
+                "/ui/tokens".into(),
+                f(&[("user", ADMIN.0), ("role", "read-only")], "name"),
+            ),
+        ];
+        for (n, (field, limit, page, action, fields)) in cases.into_iter().enumerate() {
+            // A letter that differs per case (names are unique per table); 'é' is two
+            // bytes: the limit counts characters, as the column does (language codes
+            // are ASCII).
+            let fill = if field == "languages" { 'x' } else { 'é' };
+            let first = if field == "path" {
+                '/'
+            } else {
+                char::from(b'a' + n as u8)
+            };
+            let at: String = std::iter::once(first)
+                .chain(std::iter::repeat_n(fill, limit - 1))
+                .collect();
+            let past = format!("{at}{fill}");
+            for (value, fits) in [(at, true), (past, false)] {
+                b.get(&page).await;
+                let pairs = fields(&value);
+                let form: Vec<(&str, &str)> = pairs
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let p = b.post(&action, &form).await;
+                let what = format!("{action} {field} {} chars", value.chars().count());
+                assert!(p.status < 500, "{what}: {}", p.status);
+                let refused = p.body.contains(&format!("longer than {limit} characters"));
+                assert_eq!(refused, !fits, "{what}: {}", flash_of(&p.body));
+                if fits {
+                    assert!(
+                        !p.body.contains("class=\"flash error\""),
+                        "{what}: {}",
+                        flash_of(&p.body)
+                    );
+                }
+            }
+        }
+    });
+}
+
+/// The flash messages of a page, for failure messages.
+fn flash_of(body: &str) -> String {
+    body.lines()
+        .filter(|l| l.contains("class=\"flash"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
