@@ -121,13 +121,10 @@ impl AppState {
             verify_every: Duration::from_millis(b.generation_verify_ms),
             master,
         };
-        let pinned = match (&b.pinned_http, &b.pinned_https) {
-            (Some(http), Some(https)) => Some(Pinned {
-                http: format!("http://{http}").into(),
-                https: format!("https://{https}").into(),
-            }),
-            _ => None,
-        };
+        let pinned = b.pinned_bases().map(|(http, https)| Pinned {
+            http: http.into(),
+            https: https.into(),
+        });
         let headers = Headers::new(b);
         Ok(Self {
             geo: Arc::new(Geo::new(config.geoip.database.clone())),

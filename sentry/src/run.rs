@@ -40,6 +40,10 @@ pub struct RunSummary {
     pub up: usize,
     pub down: usize,
     pub ramping: usize,
+    /// CDN mode: (location, scheme) pairs checked on the pinned base URLs, and how many of
+    /// them were healthy.
+    pub cdn_pairs: usize,
+    pub cdn_healthy: usize,
 }
 
 /// A configured checker: database pool, HTTP client, limits and metrics. Built once per
@@ -53,6 +57,8 @@ pub struct Sentry {
     policy: Policy,
     concurrency: usize,
     metrics: Arc<Metrics>,
+    /// CDN mode: the pinned base URLs (http, https), checked each run beside the mirrors.
+    cdn: Option<(String, String)>,
 }
 
 impl Sentry {
@@ -77,6 +83,7 @@ impl Sentry {
             policy: Policy::from_config(s),
             concurrency: s.concurrency.max(1),
             metrics,
+            cdn: config.bounce.pinned_bases(),
         })
     }
 
@@ -149,6 +156,15 @@ impl Sentry {
                 write_reports(&pool, cache.as_deref(), &policy, rx, &locs)
             })
         };
+        // The pinned CDN, checked meanwhile (not in a run restricted to one mirror).
+        let cdn = match (&self.cdn, &opts.mirror) {
+            (Some(bases), None) if !locs.is_empty() => Some(tokio::spawn(check_cdn(
+                self.checker.clone(),
+                bases.clone(),
+                locs.clone(),
+            ))),
+            _ => None,
+        };
         let mut summary = RunSummary::default();
         let checker = self.checker.clone();
         let mut reports = futures_util::stream::iter(targets)
@@ -173,6 +189,20 @@ impl Sentry {
         if written.mirrors < summary.mirrors {
             return Err(SentryError::WriterGone);
         }
+        if let Some(cdn) = cdn {
+            let reports = cdn.await?;
+            let (pool, locs) = (self.pool.clone(), locs.clone());
+            let found = tokio::task::spawn_blocking(move || {
+                let mut conn = db::conn(&pool)?;
+                db::classify::retrying(
+                    || crate::cdn::write(&mut conn, &reports, &locs),
+                    SentryError::is_transient,
+                )
+            })
+            .await??;
+            summary.cdn_pairs = found.pairs;
+            summary.cdn_healthy = found.healthy;
+        }
         summary.catalogue_changed = written.changed;
         summary.generation = written.generation;
         summary.up = written.count(State::Up);
@@ -185,6 +215,32 @@ impl Sentry {
         );
         Ok(summary)
     }
+}
+
+/// Checks every location on both pinned base URLs, as a mirror's.
+async fn check_cdn(
+    checker: Arc<crate::check::Checker>,
+    (http, https): (String, String),
+    locs: Arc<[Loc]>,
+) -> Vec<crate::cdn::CdnReport> {
+    let check = |scheme: &'static str, base_url: String| {
+        let (checker, locs) = (checker.clone(), locs.clone());
+        async move {
+            let target = crate::check::Target {
+                id: 0,
+                name: format!("pinned {scheme}"),
+                baseurl: base_url.clone(),
+            };
+            let report = checker.check_mirror(target, locs).await;
+            crate::cdn::CdnReport {
+                scheme,
+                base_url,
+                report,
+            }
+        }
+    };
+    let (a, b) = tokio::join!(check("http", http), check("https", https));
+    vec![a, b]
 }
 
 /// The run lease, renewed in the background while the run lasts: two runs at once would

@@ -279,6 +279,106 @@ db_tests! {
     concurrent_runs_do_not_collide => concurrent_runs,
     fleet_rows_and_reasons => fleet,
     checknow_and_mirror_scope => scope,
+    cdn_mode_checks_the_pins => cdn_mode,
+}
+
+/// `bouncer_cdn_health` rows: (location, scheme, base URL, active, healthy, reason).
+fn cdn_rows(db: &TestDb) -> Vec<(i32, String, String, bool, bool, String)> {
+    use bouncer_core::schema::bouncer_cdn_health as cdn;
+    use diesel::prelude::*;
+    cdn::table
+        .select((
+            cdn::location_id,
+            cdn::scheme,
+            cdn::base_url,
+            cdn::active,
+            cdn::healthy,
+            cdn::reason,
+        ))
+        .order((cdn::location_id, cdn::scheme))
+        .load(&mut *db.conn())
+        .unwrap()
+}
+
+/// CDN mode (pinned base URLs): every location is checked on both pins like a mirror's —
+/// same probe, classes and reasons — and stored per (location, scheme) at that pin; a pin
+/// that does not answer at all makes every location unhealthy with the reason.
+fn cdn_mode(db: &TestDb) {
+    rt().block_on(async {
+        let locs = product(
+            db,
+            "Firefox",
+            false,
+            true,
+            &[PATH, "/firefox/1.0/:lang/Firefox.dmg"],
+        );
+        let cdn = FakeMirror::start(7, Behaviour::NotFound).await;
+        let refused = refused_addr(8).await;
+        let mut config = config(db, 2000);
+        config.bounce.pinned_http = Some(format!("{}/pub", cdn.addr));
+        config.bounce.pinned_https = Some(refused.to_string());
+        let (http, https) = (
+            format!("http://{}/pub", cdn.addr),
+            format!("https://{refused}"),
+        );
+        let sentry = sentry::Sentry::new(&config).unwrap();
+
+        let s = sentry.run(&Default::default()).await.unwrap();
+        assert_eq!((s.cdn_pairs, s.cdn_healthy), (4, 0), "{s:?}");
+        let rows = cdn_rows(db);
+        assert_eq!(rows.len(), 4, "{rows:?}");
+        for (i, loc) in locs.iter().enumerate() {
+            let (l, scheme, base, active, healthy, reason) = &rows[2 * i];
+            assert_eq!(
+                (l, scheme.as_str(), base, active, healthy, reason.as_str()),
+                (loc, "http", &http, &false, &false, "HTTP 404")
+            );
+            let (l, scheme, base, active, healthy, reason) = &rows[2 * i + 1];
+            assert_eq!(
+                (l, scheme.as_str(), base, active, healthy),
+                (loc, "https", &https, &true, &false)
+            );
+            assert!(reason.starts_with("base URL: "), "{reason}");
+        }
+        assert!(
+            cdn.requests()
+                .contains(&"HEAD /pub/firefox/1.0/en-US/Setup.exe".to_owned()),
+            "{:?}",
+            cdn.requests()
+        );
+
+        // The files arrive on the CDN: the next run says so.
+        cdn.set(Behaviour::Healthy);
+        let s = sentry.run(&Default::default()).await.unwrap();
+        assert_eq!((s.cdn_pairs, s.cdn_healthy), (4, 2), "{s:?}");
+        let healthy: Vec<_> = cdn_rows(db)
+            .into_iter()
+            .filter(|r| r.4)
+            .map(|r| (r.0, r.1))
+            .collect();
+        assert_eq!(
+            healthy,
+            locs.iter()
+                .map(|l| (*l, "http".to_owned()))
+                .collect::<Vec<_>>()
+        );
+
+        // A run restricted to one mirror does not check the CDN.
+        let m = mirror(
+            db,
+            "only",
+            &FakeMirror::start(9, Behaviour::Healthy).await.base_url(),
+            &locs,
+        );
+        cdn.set(Behaviour::NotFound);
+        let opts = sentry::RunOptions {
+            mirror: Some(m.to_string()),
+            ..Default::default()
+        };
+        let s = sentry.run(&opts).await.unwrap();
+        assert_eq!(s.cdn_pairs, 0);
+        assert_eq!(cdn_rows(db).iter().filter(|r| r.4).count(), 2, "unchanged");
+    });
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ db_tests! {
     locations => locations,
     aliases => aliases,
     uptake_and_mirrors => uptake_and_mirrors,
+    uptake_in_cdn_mode => uptake_in_cdn_mode,
     transport => transport,
     every_field_at_and_past_its_limit => every_field_at_and_past_its_limit,
     bodies_are_read_after_auth_and_in_bounded_time => bodies_after_auth_in_bounded_time,
@@ -876,5 +877,156 @@ fn drop_in_details(db: &TestDb) {
         let r = t.client.post(t.url("product_show")).send().await.unwrap();
         assert_eq!(r.status(), 405);
         assert_eq!(r.headers()["allow"], "GET, HEAD");
+    });
+}
+
+/// CDN mode (pinned base URLs, no mirrors: how production runs): uptake is the pinned
+/// CDN's capacity as sentry found it — `bounce.pinned_rating` in proportion to the schemes
+/// a location's users may be sent over (https only for an ssl_only product) on which it is
+/// healthy at today's pin; results for an earlier pin do not count. With mirrors beside it,
+/// both count.
+fn uptake_in_cdn_mode(db: &TestDb) {
+    use bouncer_core::schema::bouncer_cdn_health as cdn;
+    use diesel::prelude::*;
+    block_on(async {
+        let t = start(db, |c| {
+            c.bounce.pinned_http = Some("cdn.example/pub".into());
+            c.bounce.pinned_https = Some("cdn.example/pub".into());
+            c.bounce.pinned_rating = 1000;
+        });
+        let mut conn = db.conn();
+        for (product, ssl) in [("Firefox-1", "false"), ("Firefox-1-SSL", "true")] {
+            t.post("product_add", &[("product", product), ("ssl_only", ssl)])
+                .await;
+            t.post(
+                "location_add",
+                &[("product", product), ("os", "win"), ("path", "/w")],
+            )
+            .await;
+            t.post(
+                "location_add",
+                &[("product", product), ("os", "linux"), ("path", "/l")],
+            )
+            .await;
+        }
+        let loc = |product: &str, os: &str| -> i32 {
+            use bouncer_core::schema::{
+                mirror_locations as l, mirror_os as o, mirror_products as p,
+            };
+            l::table
+                .inner_join(p::table)
+                .inner_join(o::table)
+                .filter(p::name.eq(product))
+                .filter(o::name.eq(os))
+                .select(l::id)
+                .first(&mut *db.conn())
+                .unwrap()
+        };
+        let checked = |location: i32, scheme: &str, base: &str, healthy: bool| {
+            diesel::insert_into(cdn::table)
+                .values((
+                    cdn::location_id.eq(location),
+                    cdn::scheme.eq(scheme),
+                    cdn::base_url.eq(base),
+                    cdn::active.eq(true),
+                    cdn::healthy.eq(healthy),
+                    cdn::reason.eq(if healthy { "OK" } else { "HTTP 503" }),
+                    cdn::checked_at.eq(chrono::Utc::now().naive_utc()),
+                ))
+                .execute(&mut *db.conn())
+                .unwrap();
+        };
+        let uptake = |product: &'static str| {
+            let t = &t;
+            async move { t.get("uptake", &[("product", product)]).await }
+        };
+        let item = |product: &str, os: &str, available: i64, total: i64| {
+            format!("<item><product>{product}</product><os>{os}</os><available>{available}</available><total>{total}</total></item>")
+        };
+        let answer = |items: [String; 2]| {
+            (
+                200,
+                format!(
+                    "{DECL}<mirror_uptake>{}{}</mirror_uptake>",
+                    items[0], items[1]
+                ),
+            )
+        };
+        // Nothing checked yet: 0 of the CDN's 1000, not 0/0.
+        assert_eq!(
+            uptake("Firefox-1").await,
+            answer([
+                item("Firefox-1", "win", 0, 1000),
+                item("Firefox-1", "linux", 0, 1000)
+            ])
+        );
+        // win: healthy over both schemes; linux: http only, and https healthy only at an old pin.
+        checked(
+            loc("Firefox-1", "win"),
+            "http",
+            "http://cdn.example/pub",
+            true,
+        );
+        checked(
+            loc("Firefox-1", "win"),
+            "https",
+            "https://cdn.example/pub",
+            true,
+        );
+        checked(
+            loc("Firefox-1", "linux"),
+            "http",
+            "http://cdn.example/pub",
+            true,
+        );
+        checked(
+            loc("Firefox-1", "linux"),
+            "https",
+            "https://old-cdn.example",
+            true,
+        );
+        assert_eq!(
+            uptake("Firefox-1").await,
+            answer([
+                item("Firefox-1", "win", 1000, 1000),
+                item("Firefox-1", "linux", 500, 1000)
+            ])
+        );
+        // An ssl_only product is only ever sent over https: http alone counts nothing.
+        checked(
+            loc("Firefox-1-SSL", "win"),
+            "http",
+            "http://cdn.example/pub",
+            true,
+        );
+        checked(
+            loc("Firefox-1-SSL", "linux"),
+            "https",
+            "https://cdn.example/pub",
+            true,
+        );
+        checked(
+            loc("Firefox-1-SSL", "linux"),
+            "http",
+            "http://cdn.example/pub",
+            false,
+        );
+        assert_eq!(
+            uptake("Firefox-1-SSL").await,
+            answer([
+                item("Firefox-1-SSL", "win", 0, 1000),
+                item("Firefox-1-SSL", "linux", 1000, 1000)
+            ])
+        );
+        // A mirror beside the CDN counts with its rating.
+        let m = add_mirror(&mut conn, "m", 200, true);
+        set_map(&mut conn, loc("Firefox-1", "linux"), m, true, true);
+        assert_eq!(
+            uptake("Firefox-1").await,
+            answer([
+                item("Firefox-1", "win", 1000, 1200),
+                item("Firefox-1", "linux", 700, 1200)
+            ])
+        );
     });
 }

@@ -106,6 +106,11 @@ pub struct BounceConfig {
     pub pinned_http: Option<String>,
     /// CDN mode: host (and path) used as `https://<pinned_https>`.
     pub pinned_https: Option<String>,
+    /// The pinned CDN's weight in uptake, on the scale of mirror ratings: a location the CDN
+    /// holds counts this much of "available" (in proportion to the schemes it is healthy
+    /// on), beside the ratings of the mirrors that hold it. In CDN mode with no mirrors only
+    /// the ratio matters.
+    pub pinned_rating: i64,
     /// Request header that, equal to `https`, selects the https pin / https-only mirrors.
     pub pin_https_header: String,
     /// Base URL used when no mirror qualifies (e.g. a CDN); unset = 404.
@@ -193,6 +198,19 @@ impl Default for DatabaseConfig {
     }
 }
 
+impl BounceConfig {
+    /// The pinned CDN's base URLs (`http://…`, `https://…`) in CDN mode: what bounce
+    /// sends users to and sentry checks. `None` outside CDN mode (both pins or neither).
+    pub fn pinned_bases(&self) -> Option<(String, String)> {
+        match (&self.pinned_http, &self.pinned_https) {
+            (Some(http), Some(https)) => {
+                Some((format!("http://{http}"), format!("https://{https}")))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl Default for MemcachedConfig {
     fn default() -> Self {
         Self {
@@ -223,6 +241,7 @@ impl Default for BounceConfig {
             cache_time_secs: 60,
             pinned_http: None,
             pinned_https: None,
+            pinned_rating: 1_000_000,
             pin_https_header: "X-Forwarded-Proto".into(),
             fallback_base_url: None,
             stub_root: None,
@@ -329,6 +348,12 @@ impl Config {
                     format!("expected host:port, got {s:?}"),
                 );
             }
+        }
+        if !(0..=1_000_000_000).contains(&self.bounce.pinned_rating) {
+            return bad(
+                "bounce.pinned_rating",
+                "must be between 0 and 1000000000".into(),
+            );
         }
         if self.database.query_timeout_ms < 100 {
             return bad("database.query_timeout_ms", "must be at least 100".into());

@@ -173,6 +173,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Each location's health on the pinned CDN, per scheme (`http`, `https`), as sentry
+    /// last found it at `base_url`; uptake counts it in CDN mode.
+    bouncer_cdn_health (location_id, scheme) {
+        location_id -> Integer,
+        scheme -> Text,
+        base_url -> Text,
+        active -> Bool,
+        healthy -> Bool,
+        reason -> Text,
+        checked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// Counters bumped by every write that changes what bounce serves (see `generation`).
     bouncer_generation (name) {
         name -> Text,
@@ -210,6 +224,7 @@ diesel::joinable!(mirror_product_langs -> mirror_products (product_id));
 diesel::joinable!(mirror_locations -> mirror_products (product_id));
 diesel::joinable!(mirror_locations -> mirror_os (os_id));
 diesel::joinable!(mirror_location_mirror_map -> mirror_locations (location_id));
+diesel::joinable!(bouncer_cdn_health -> mirror_locations (location_id));
 diesel::joinable!(mirror_location_mirror_map -> mirror_mirrors (mirror_id));
 diesel::joinable!(geoip_mirror_region_map -> mirror_mirrors (mirror_id));
 diesel::joinable!(geoip_mirror_region_map -> geoip_regions (region_id));
@@ -238,4 +253,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     bouncer_mirror_health,
     bouncer_changes,
     bouncer_leases,
+    bouncer_cdn_health,
 );

@@ -282,8 +282,14 @@ pub async fn uptake(
     state: Data,
     q: web::Query<UptakeQuery>,
 ) -> HttpResponse {
+    let cdn = up::Cdn::of(&state.config);
     call(req, body, state, R, S::OK, move |c, _, ()| {
-        up::uptake(c, matcher(&q.product, q.fuzzy), matcher(&q.os, q.fuzzy))
+        up::uptake(
+            c,
+            cdn.as_ref(),
+            matcher(&q.product, q.fuzzy),
+            matcher(&q.os, q.fuzzy),
+        )
     })
     .await
 }

@@ -123,12 +123,18 @@ fn with_percent(items: Vec<UptakeItem>) -> Vec<UptakeRow> {
 
 pub async fn product(req: HttpRequest, state: Data, id: Id) -> HttpResponse {
     let id = id.into_inner();
+    let cdn = up::Cdn::of(&state.config);
     page(&req, &state, R, "product.html", move |c, _| {
         let product = product_edit::get(c, id)?;
         let locations = locations::of(c, ProductRef::Id(id))?.locations;
         let rows = match locations.is_empty() {
             true => Vec::new(),
-            false => with_percent(up::uptake(c, Some(Match::Exact(&product.name)), None)?),
+            false => with_percent(up::uptake(
+                c,
+                cdn.as_ref(),
+                Some(Match::Exact(&product.name)),
+                None,
+            )?),
         };
         let oses = oses::list(c)?;
         Ok(context! { product, locations, oses, rows })
@@ -427,6 +433,7 @@ pub struct UptakeQuery {
 /// `GET /ui/uptake`: substring search on product and OS (at least one), as bars.
 pub async fn uptake(req: HttpRequest, state: Data, q: web::Query<UptakeQuery>) -> HttpResponse {
     let q = q.into_inner();
+    let cdn = up::Cdn::of(&state.config);
     page(&req, &state, R, "uptake.html", move |c, _| {
         let p = q.product.trim();
         let o = q.os.trim();
@@ -434,6 +441,7 @@ pub async fn uptake(req: HttpRequest, state: Data, q: web::Query<UptakeQuery>) -
             (true, true) => Vec::new(),
             _ => match up::uptake(
                 c,
+                cdn.as_ref(),
                 Some(Match::Fuzzy(p)).filter(|_| !p.is_empty()),
                 Some(Match::Fuzzy(o)).filter(|_| !o.is_empty()),
             ) {

@@ -198,14 +198,15 @@ pub fn create_update_alias(req: HttpRequest, body: web::Payload, state: Data) ->
 }
 
 pub fn uptake(req: HttpRequest, body: web::Payload, state: Data) -> Fut {
+    let cdn = up::Cdn::of(&state.config);
     Box::pin(run(
         req,
         body,
         state,
         C::Uptake,
         Permission::Read,
-        |conn, _, p| {
-            let items = up::uptake(conn, p.matcher("product"), p.matcher("os"))?;
+        move |conn, _, p| {
+            let items = up::uptake(conn, cdn.as_ref(), p.matcher("product"), p.matcher("os"))?;
             Ok(render::uptake(&items)?)
         },
     ))
