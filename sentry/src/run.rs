@@ -44,6 +44,8 @@ pub struct RunSummary {
     /// them were healthy.
     pub cdn_pairs: usize,
     pub cdn_healthy: usize,
+    /// Gated alias flips this run carried out (its results made them due).
+    pub gates_flipped: usize,
 }
 
 /// A configured checker: database pool, HTTP client, limits and metrics. Built once per
@@ -59,6 +61,8 @@ pub struct Sentry {
     metrics: Arc<Metrics>,
     /// CDN mode: the pinned base URLs (http, https), checked each run beside the mirrors.
     cdn: Option<(String, String)>,
+    /// How uptake counts the pinned CDN (for gated alias flips).
+    uptake: Option<bouncer_core::uptake::Cdn>,
 }
 
 impl Sentry {
@@ -84,6 +88,7 @@ impl Sentry {
             concurrency: s.concurrency.max(1),
             metrics,
             cdn: config.bounce.pinned_bases(),
+            uptake: bouncer_core::uptake::Cdn::of(config),
         })
     }
 
@@ -203,6 +208,7 @@ impl Sentry {
             summary.cdn_pairs = found.pairs;
             summary.cdn_healthy = found.healthy;
         }
+        summary.gates_flipped = self.check_gates().await;
         summary.catalogue_changed = written.changed;
         summary.generation = written.generation;
         summary.up = written.count(State::Up);
@@ -214,6 +220,46 @@ impl Sentry {
             summary.ramping as i64,
         );
         Ok(summary)
+    }
+}
+
+impl Sentry {
+    /// Checks the pending gated alias flips after a run and carries out the due ones
+    /// (publishing what changed, as any writer does); returns how many flipped. A failure
+    /// is logged, not the run's: tuxedo checks the gates too.
+    async fn check_gates(&self) -> usize {
+        let (pool, cdn, cache) = (self.pool.clone(), self.uptake.clone(), self.cache.clone());
+        let checked = tokio::task::spawn_blocking(move || {
+            let mut conn = db::conn(&pool)?;
+            let before = bouncer_core::generation::current(&mut conn)?;
+            let now = chrono::Utc::now().naive_utc();
+            let checked = bouncer_core::gates::check_all(&mut conn, cdn.as_ref(), "sentry", now)?;
+            let flipped = checked
+                .iter()
+                .filter(|(_, o)| matches!(o, bouncer_core::gates::Outcome::Flipped { .. }))
+                .count();
+            if flipped > 0 {
+                bouncer_core::changes::publish_since(&mut conn, cache.as_deref(), before)?;
+            }
+            for (gate, outcome) in &checked {
+                if !matches!(outcome, bouncer_core::gates::Outcome::Pending(_)) {
+                    tracing::info!(alias = gate.alias, product = gate.product, outcome = ?outcome, "gated alias flip done");
+                }
+            }
+            Ok::<_, SentryError>(flipped)
+        })
+        .await;
+        match checked {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not check the gated alias flips");
+                0
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not check the gated alias flips");
+                0
+            }
+        }
     }
 }
 

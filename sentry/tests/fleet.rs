@@ -3,6 +3,7 @@
 
 mod support;
 
+use bouncer_core::db;
 use bouncer_test_support::{db_tests, TestDb};
 use support::fake::{refused_addr, Behaviour, FakeMirror};
 use support::*;
@@ -280,6 +281,113 @@ db_tests! {
     fleet_rows_and_reasons => fleet,
     checknow_and_mirror_scope => scope,
     cdn_mode_checks_the_pins => cdn_mode,
+    a_gate_flips_when_the_cdn_has_the_release => gate_flips_with_the_cdn,
+}
+
+/// Where `firefox-latest` points.
+fn latest(db: &TestDb) -> String {
+    use bouncer_core::schema::mirror_aliases as a;
+    use diesel::prelude::*;
+    a::table
+        .filter(a::alias.eq("firefox-latest"))
+        .select(a::related_product)
+        .first(&mut *db.conn())
+        .unwrap()
+}
+
+/// A release gate end to end in CDN mode, against a fake pinned CDN whose files appear one
+/// by one: `firefox-latest` flips to the new release after the run that finds the last
+/// file (the https pin is down, so a location's uptake is at most half: the gate asks for
+/// 50 %), not before; by a sentry started after the gate was made (nothing lives in a
+/// process); exactly once.
+fn gate_flips_with_the_cdn(db: &TestDb) {
+    use bouncer_core::gates::{self, NewGate};
+    use bouncer_core::schema::{bouncer_alias_gates, bouncer_audit_log as audit, mirror_aliases};
+    use diesel::prelude::*;
+    rt().block_on(async {
+        product(
+            db,
+            "Firefox-1.0",
+            false,
+            true,
+            &["/firefox/1.0/:lang/Setup.exe"],
+        );
+        let files = ["/2a/:lang/Setup.exe", "/2b/:lang/Firefox.dmg"];
+        product(db, "Firefox-2.0", false, true, &files);
+        diesel::insert_into(mirror_aliases::table)
+            .values((
+                mirror_aliases::alias.eq("firefox-latest"),
+                mirror_aliases::related_product.eq("Firefox-1.0"),
+            ))
+            .execute(&mut *db.conn())
+            .unwrap();
+        let cdn = FakeMirror::start(10, Behaviour::Healthy).await;
+        let on_cdn = |f: &str| format!("/pub{}", f.replace(":lang", "en-US"));
+        for f in files {
+            cdn.file(&on_cdn(f), false);
+        }
+        let mut config = config(db, 2000);
+        config.bounce.pinned_http = Some(format!("{}/pub", cdn.addr));
+        config.bounce.pinned_https = Some(refused_addr(11).await.to_string());
+        let now = chrono::Utc::now().naive_utc();
+        db::write_transaction(&mut db.conn(), |c| {
+            gates::replace(
+                c,
+                &NewGate {
+                    alias: "firefox-latest".into(),
+                    product: "Firefox-2.0".into(),
+                    os: None,
+                    uptake_percent: 50,
+                    deadline: None,
+                    on_deadline: "give_up".into(),
+                    created_by: "releng".into(),
+                    created_at: now,
+                },
+            )
+        })
+        .unwrap();
+
+        let first = sentry::Sentry::new(&config).unwrap();
+        let s = first.run(&Default::default()).await.unwrap();
+        assert_eq!(
+            (s.gates_flipped, latest(db).as_str()),
+            (0, "Firefox-1.0"),
+            "{s:?}"
+        );
+        cdn.file(&on_cdn(files[0]), true);
+        let s = first.run(&Default::default()).await.unwrap();
+        assert_eq!(
+            (s.gates_flipped, latest(db).as_str()),
+            (0, "Firefox-1.0"),
+            "one file of two: {s:?}"
+        );
+
+        cdn.file(&on_cdn(files[1]), true);
+        let restarted = sentry::Sentry::new(&config).unwrap();
+        let before = generation(db);
+        let s = restarted.run(&Default::default()).await.unwrap();
+        assert_eq!(
+            (s.gates_flipped, latest(db).as_str()),
+            (1, "Firefox-2.0"),
+            "{s:?}"
+        );
+        assert!(
+            generation(db) > before,
+            "the flip reaches bounce like any write"
+        );
+        let count = |c: &mut bouncer_core::db::DbConnection| -> i64 {
+            bouncer_alias_gates::table.count().get_result(c).unwrap()
+        };
+        assert_eq!(count(&mut db.conn()), 0);
+        let flips: Vec<(String, String)> = audit::table
+            .filter(audit::action.like("alias.gate.%"))
+            .select((audit::actor, audit::action))
+            .load(&mut *db.conn())
+            .unwrap();
+        assert_eq!(flips, [("sentry".to_owned(), "alias.gate.flip".to_owned())]);
+        let s = restarted.run(&Default::default()).await.unwrap();
+        assert_eq!(s.gates_flipped, 0, "once");
+    });
 }
 
 /// `bouncer_cdn_health` rows: (location, scheme, base URL, active, healthy, reason).

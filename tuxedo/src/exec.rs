@@ -100,7 +100,7 @@ pub(crate) fn check_deadline() -> Result<()> {
 
 /// Publishes the change lists of the generations after `before` (what this write, and any
 /// write that committed meanwhile, changed), then the generation.
-fn publish(conn: &mut DbConnection, state: &AppState, before: Option<i64>) {
+pub(crate) fn publish(conn: &mut DbConnection, state: &AppState, before: Option<i64>) {
     let cache = state.cache.as_deref();
     let published = match before {
         Some(before) => changes::publish_since(conn, cache, before),

@@ -14,6 +14,7 @@ pub mod catalogue;
 pub mod cli;
 mod error;
 mod exec;
+mod gatekeeper;
 mod metrics;
 pub mod ui;
 pub mod xml;
@@ -75,6 +76,9 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Tuxed
         ui: ui::UiState::new()?,
     });
     tracing::info!(config = %state.config.redacted(), "tuxedo starting");
+    if let Some(every) = gatekeeper::every(&state.config) {
+        tokio::spawn(gatekeeper::run(state.clone(), every));
+    }
     let separate = state.config.tuxedo.metrics_listen;
     let public = state.clone();
     let app = Application::start(listener, move |cfg| {

@@ -1,7 +1,9 @@
 //! tuxedo's Prometheus metrics, registered in the instance's own registry.
 
 use actix_web::http::StatusCode;
-use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{
+    GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+};
 use std::time::Duration;
 
 pub struct ApiMetrics {
@@ -14,6 +16,8 @@ pub struct ApiMetrics {
     /// a write among them was rolled back (`error`), unless its commit itself was what
     /// stalled (`ok`).
     pub late_calls: IntCounterVec,
+    /// Each pending gated flip's uptake (its worst location), by alias.
+    pub gate_uptake: GaugeVec,
 }
 
 impl ApiMetrics {
@@ -43,12 +47,21 @@ impl ApiMetrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(deadline_exceeded.clone()))?;
+        let gate_uptake = GaugeVec::new(
+            Opts::new(
+                "alias_gate_uptake_percent",
+                "Uptake of each pending gated alias flip (its worst location), in percent",
+            ),
+            &["alias", "threshold"],
+        )?;
         registry.register(Box::new(late_calls.clone()))?;
+        registry.register(Box::new(gate_uptake.clone()))?;
         Ok(Self {
             requests,
             duration,
             deadline_exceeded,
             late_calls,
+            gate_uptake,
         })
     }
 

@@ -10,6 +10,8 @@ use common::*;
 use serde_json::{json, Value};
 
 db_tests! {
+    gated_alias_flips => gated_alias_flips,
+    the_checker_carries_out_gates => the_checker_carries_out_gates,
     products_and_languages => products_and_languages,
     locations_oses_and_uptake => locations_oses_and_uptake,
     aliases_and_rename => aliases_and_rename,
@@ -658,5 +660,272 @@ fn bad_bodies(db: &TestDb) {
             metrics.contains(r#"endpoint="POST /api/v2/products",status="413""#),
             "{metrics}"
         );
+    });
+}
+
+/// Gated alias flips through the JSON API: stored and shown with progress, flipped exactly
+/// once when every location of the product reaches the threshold (and not before), at the
+/// deadline flipped or given up as chosen, cancellable, and overridden by a direct set (the
+/// release client's XML call stays immediate). Checked here with the function tuxedo's
+/// checker and sentry call, at chosen instants.
+fn gated_alias_flips(db: &TestDb) {
+    use bouncer_core::gates::{self, Outcome};
+    use bouncer_core::schema::bouncer_audit_log as audit;
+    use diesel::prelude::*;
+    block_on(async {
+        let t = start(db, |c| c.tuxedo.gate_check_secs = 0);
+        let mut conn = db.conn();
+        t.admin("POST", "/products", Some(json!({"name": "Firefox-1"})))
+            .await;
+        let (_, p) = t
+            .admin("POST", "/products", Some(json!({"name": "Firefox-2"})))
+            .await;
+        let id = p["id"].as_i64().unwrap();
+        let mut locs = Vec::new();
+        for os in ["win", "linux"] {
+            let (s, l) = t
+                .admin(
+                    "POST",
+                    &format!("/products/{id}/locations"),
+                    Some(json!({"os": os, "path": format!("/{os}")})),
+                )
+                .await;
+            assert_eq!(s, 201, "{l}");
+            let made = l["locations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["os"] == os)
+                .unwrap();
+            locs.push(made["id"].as_i64().unwrap() as i32);
+        }
+        let m = add_mirror(&mut conn, "m", 100, true);
+        t.admin(
+            "PUT",
+            "/aliases/firefox-latest",
+            Some(json!({"related_product": "Firefox-1"})),
+        )
+        .await;
+        let check = |at: chrono::NaiveDateTime| {
+            let mut c = db.conn();
+            gates::check_all(&mut c, None, "test", at).unwrap()
+        };
+        let now = chrono::Utc::now().naive_utc();
+
+        // Stored, shown with progress, nothing flipped.
+        let (s, r) = t
+            .admin(
+                "PUT",
+                "/aliases/firefox-latest",
+                Some(json!({"related_product": "firefox-2", "gate": {"uptake_percent": 90}})),
+            )
+            .await;
+        assert_eq!(s, 202, "{r}");
+        assert_eq!(r["related_product"], "Firefox-1");
+        assert_eq!(r["gate"]["related_product"], "Firefox-2");
+        assert_eq!(r["gate"]["progress"]["uptake_percent"], 0.0);
+        assert_eq!(r["gate"]["progress"]["met"], false);
+        assert_eq!(r["gate"]["on_deadline"], "give_up");
+        let (s, g) = t.as_(READER, "GET", "/aliases/firefox-latest", None).await;
+        assert_eq!((s, &g["gate"]["uptake_percent"]), (200, &json!(90)), "{g}");
+
+        // One location served: still waiting (the worst location decides).
+        set_map(&mut conn, locs[0], m, true, true);
+        assert!(matches!(&check(now)[0].1, Outcome::Pending(p) if p.uptake_percent == 0.0));
+        // Both: due. Two checkers at once (tuxedo and sentry): one flip.
+        set_map(&mut conn, locs[1], m, true, true);
+        let (a, b) = std::thread::scope(|s| {
+            let one = s.spawn(|| check(now));
+            let two = s.spawn(|| check(now));
+            (one.join().unwrap(), two.join().unwrap())
+        });
+        let flipped = a
+            .iter()
+            .chain(&b)
+            .filter(|(_, o)| matches!(o, Outcome::Flipped { .. }))
+            .count();
+        assert_eq!(flipped, 1, "{a:?} {b:?}");
+        let (_, g) = t.admin("GET", "/aliases/firefox-latest", None).await;
+        assert_eq!(
+            g,
+            json!({"alias": "firefox-latest", "related_product": "Firefox-2", "gate": null})
+        );
+        let actions: Vec<String> = audit::table
+            .filter(audit::action.like("alias.gate.%"))
+            .order(audit::id)
+            .select(audit::action)
+            .load(&mut *conn)
+            .unwrap();
+        assert_eq!(actions, ["alias.gate.set", "alias.gate.flip"]);
+
+        // Deadlines: give up, or flip anyway, as chosen.
+        set_map(&mut conn, locs[1], m, true, false);
+        let soon = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+        let later = chrono::Utc::now().naive_utc() + chrono::Duration::hours(2);
+        for (alias, on_deadline) in [("a-give-up", "give_up"), ("a-flip", "flip")] {
+            let (s, r) = t
+                .admin("PUT", &format!("/aliases/{alias}"), Some(json!({"related_product": "Firefox-1", "gate": {"uptake_percent": 100, "deadline": soon, "on_deadline": on_deadline}})))
+                .await;
+            assert_eq!((s, &r["related_product"]), (202, &Value::Null), "{r}");
+        }
+        t.admin("PUT", "/aliases/a-give-up", Some(json!({"related_product": "Firefox-2", "gate": {"uptake_percent": 100, "os": "linux", "deadline": soon}}))).await;
+        assert!(
+            check(now)
+                .iter()
+                .all(|(_, o)| matches!(o, Outcome::Pending(_))),
+            "before the deadline"
+        );
+        let outcomes: Vec<(String, Outcome)> = check(later)
+            .into_iter()
+            .map(|(g, o)| (g.alias, o))
+            .collect();
+        assert!(
+            matches!(&outcomes[0], (a, Outcome::Flipped { deadline: true, .. }) if a == "a-flip"),
+            "{outcomes:?}"
+        );
+        assert!(
+            matches!(&outcomes[1], (a, Outcome::GaveUp { .. }) if a == "a-give-up"),
+            "{outcomes:?}"
+        );
+        assert_eq!(t.admin("GET", "/aliases/a-give-up", None).await.0, 404);
+        assert_eq!(
+            t.admin("GET", "/aliases/a-flip", None).await.1["related_product"],
+            "Firefox-1"
+        );
+
+        // Cancelled; overridden by the release client's immediate set.
+        t.admin(
+            "PUT",
+            "/aliases/firefox-latest",
+            Some(json!({"related_product": "Firefox-1", "gate": {"uptake_percent": 100}})),
+        )
+        .await;
+        assert_eq!(
+            t.admin("DELETE", "/aliases/firefox-latest/gate", None)
+                .await
+                .0,
+            204
+        );
+        assert_eq!(
+            t.admin("DELETE", "/aliases/firefox-latest/gate", None)
+                .await
+                .0,
+            404
+        );
+        t.admin(
+            "PUT",
+            "/aliases/firefox-latest",
+            Some(json!({"related_product": "Firefox-1", "gate": {"uptake_percent": 100}})),
+        )
+        .await;
+        let (s, _) = t
+            .post(
+                "create_update_alias",
+                &[
+                    ("alias", "firefox-latest"),
+                    ("related_product", "Firefox-1"),
+                ],
+            )
+            .await;
+        assert_eq!(s, 200);
+        assert_eq!(
+            t.admin("GET", "/aliases/firefox-latest", None).await.1["gate"],
+            Value::Null
+        );
+
+        // Refused conditions.
+        for (gate, field) in [
+            (json!({"uptake_percent": 0}), "uptake_percent"),
+            (json!({"uptake_percent": 101}), "uptake_percent"),
+            (
+                json!({"uptake_percent": 50, "deadline": "2000-01-01T00:00:00Z"}),
+                "deadline",
+            ),
+            (
+                json!({"uptake_percent": 50, "deadline": "2039-01-01T00:00:00Z"}),
+                "deadline",
+            ),
+            (
+                json!({"uptake_percent": 50, "on_deadline": "maybe"}),
+                "on_deadline",
+            ),
+        ] {
+            let (s, e) = t
+                .admin(
+                    "PUT",
+                    "/aliases/x",
+                    Some(json!({"related_product": "Firefox-1", "gate": gate})),
+                )
+                .await;
+            assert_eq!(s, 422, "{e}");
+            assert!(e.to_string().contains(field), "{e}");
+        }
+        let (s, e) = t
+            .admin("PUT", "/aliases/x", Some(json!({"related_product": "Firefox-1", "gate": {"uptake_percent": 50, "os": "beos"}})))
+            .await;
+        assert!((400..500).contains(&s), "{s} {e}");
+    });
+}
+
+/// tuxedo's own checker (every `tuxedo.gate_check_secs`) keeps a gauge per pending gate and
+/// carries a gate out once it is due, with no other process running.
+fn the_checker_carries_out_gates(db: &TestDb) {
+    use std::time::{Duration, Instant};
+    block_on(async {
+        let t = start(db, |c| c.tuxedo.gate_check_secs = 1);
+        let mut conn = db.conn();
+        let (_, p) = t
+            .admin("POST", "/products", Some(json!({"name": "Firefox-3"})))
+            .await;
+        let id = p["id"].as_i64().unwrap();
+        let (_, l) = t
+            .admin(
+                "POST",
+                &format!("/products/{id}/locations"),
+                Some(json!({"os": "win", "path": "/w"})),
+            )
+            .await;
+        let loc = l["locations"][0]["id"].as_i64().unwrap() as i32;
+        let m = add_mirror(&mut conn, "m", 100, true);
+        let (s, _) = t
+            .admin(
+                "PUT",
+                "/aliases/firefox-next",
+                Some(json!({"related_product": "Firefox-3", "gate": {"uptake_percent": 100}})),
+            )
+            .await;
+        assert_eq!(s, 202);
+        let until = Instant::now() + Duration::from_secs(30);
+        let gauge = r#"tuxedo_alias_gate_uptake_percent{alias="firefox-next",threshold="100"} 0"#;
+        loop {
+            let metrics = t
+                .client
+                .get(format!("{}/metrics", t.base))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if metrics.contains(gauge) {
+                break;
+            }
+            assert!(Instant::now() < until, "no gauge: {metrics}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            t.admin("GET", "/aliases/firefox-next", None).await.1["related_product"],
+            Value::Null
+        );
+        set_map(&mut conn, loc, m, true, true);
+        loop {
+            let (_, a) = t.admin("GET", "/aliases/firefox-next", None).await;
+            if a["related_product"] == "Firefox-3" {
+                assert_eq!(a["gate"], Value::Null);
+                break;
+            }
+            assert!(Instant::now() < until, "never flipped: {a}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     });
 }

@@ -156,6 +156,9 @@ pub struct TuxedoConfig {
     pub max_body_bytes: usize,
     /// Time a request body may take to arrive once the headers are in (408 past it).
     pub body_timeout_ms: u64,
+    /// How often tuxedo checks the pending gated alias flips (sentry also checks after each
+    /// run; whichever sees one due first carries it out); 0 = only sentry.
+    pub gate_check_secs: u64,
 }
 
 /// The mirror health checker.
@@ -266,6 +269,7 @@ impl Default for TuxedoConfig {
             get_requires_auth: false,
             max_body_bytes: 500 * 1024,
             body_timeout_ms: 10_000,
+            gate_check_secs: 15,
         }
     }
 }

@@ -5,11 +5,14 @@
 //! (which is deliberately free of any database type so it can be tested and benchmarked
 //! on plain in-memory data).
 
+pub mod aliases;
+pub mod audit;
 pub mod cache;
 pub mod changes;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod gates;
 pub mod generation;
 pub mod hash;
 pub mod limits;
@@ -20,6 +23,7 @@ pub mod rules;
 pub mod schema;
 pub mod selection;
 pub mod telemetry;
+pub mod uptake;
 pub mod utc;
 
 pub use error::{CoreError, Result};

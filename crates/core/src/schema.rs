@@ -187,6 +187,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Pending gated alias flips (see `gates`): one per alias.
+    bouncer_alias_gates (id) {
+        id -> Integer,
+        alias -> Text,
+        product -> Text,
+        os -> Nullable<Text>,
+        uptake_percent -> Integer,
+        deadline -> Nullable<Timestamp>,
+        on_deadline -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// A gate's uptake (the worst location's, in 1/100 %) each time it changed.
+    bouncer_alias_gate_samples (id) {
+        id -> BigInt,
+        gate_id -> Integer,
+        at -> Timestamp,
+        permyriad -> Integer,
+    }
+}
+
+diesel::table! {
     /// Counters bumped by every write that changes what bounce serves (see `generation`).
     bouncer_generation (name) {
         name -> Text,
@@ -225,6 +250,7 @@ diesel::joinable!(mirror_locations -> mirror_products (product_id));
 diesel::joinable!(mirror_locations -> mirror_os (os_id));
 diesel::joinable!(mirror_location_mirror_map -> mirror_locations (location_id));
 diesel::joinable!(bouncer_cdn_health -> mirror_locations (location_id));
+diesel::joinable!(bouncer_alias_gate_samples -> bouncer_alias_gates (gate_id));
 diesel::joinable!(mirror_location_mirror_map -> mirror_mirrors (mirror_id));
 diesel::joinable!(geoip_mirror_region_map -> mirror_mirrors (mirror_id));
 diesel::joinable!(geoip_mirror_region_map -> geoip_regions (region_id));
@@ -254,4 +280,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     bouncer_changes,
     bouncer_leases,
     bouncer_cdn_health,
+    bouncer_alias_gates,
+    bouncer_alias_gate_samples,
 );

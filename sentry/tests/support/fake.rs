@@ -69,6 +69,8 @@ pub struct FakeMirror {
     pub requests: Arc<Mutex<Vec<String>>>,
     pub count: Arc<AtomicU64>,
     record: bool,
+    /// Paths answered 404 whatever the behaviour: files not there yet.
+    missing: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl FakeMirror {
@@ -87,6 +89,7 @@ impl FakeMirror {
             requests: Arc::default(),
             count: Arc::default(),
             record,
+            missing: Arc::default(),
         };
         let m = mirror.clone();
         tokio::spawn(async move {
@@ -103,6 +106,15 @@ impl FakeMirror {
 
     pub fn set(&self, b: Behaviour) {
         self.behaviour.store(b as u8, Ordering::SeqCst);
+    }
+
+    /// `path` answers 404 (`there = false`) or as the behaviour says (`true`).
+    pub fn file(&self, path: &str, there: bool) {
+        let mut missing = self.missing.lock().expect("missing");
+        match there {
+            true => missing.remove(path),
+            false => missing.insert(path.to_owned()),
+        };
     }
 
     pub fn requests(&self) -> Vec<String> {
@@ -123,7 +135,10 @@ impl FakeMirror {
                     .expect("requests")
                     .push(format!("{method} {path}"));
             }
-            let b = Behaviour::from_u8(self.behaviour.load(Ordering::SeqCst));
+            let mut b = Behaviour::from_u8(self.behaviour.load(Ordering::SeqCst));
+            if self.missing.lock().expect("missing").contains(&path) {
+                b = Behaviour::NotFound;
+            }
             if !self.answer(&mut stream, b, &path).await {
                 return;
             }

@@ -1,8 +1,9 @@
 //! JSON handlers of the catalogue: products, languages, locations, operating systems,
 //! aliases, uptake. Reads need any account; writes need admin or release.
 
-use super::{call, Data};
+use super::{call, call_with, Data};
 use crate::auth::Permission::{Catalogue as W, Read as R};
+use crate::catalogue::gates::{self, GateForm};
 use crate::catalogue::oses::{NewOsForm, OsPatch};
 use crate::catalogue::product_edit::{self, ProductFilter, ProductPatch};
 use crate::catalogue::products::{self, Languages, ProductRef};
@@ -44,6 +45,17 @@ pub struct LocationPatch {
 #[serde(deny_unknown_fields)]
 pub struct AliasBody {
     related_product: String,
+    /// Flip when the product is out there rather than now (see `catalogue::gates`).
+    #[serde(default)]
+    gate: Option<GateForm>,
+}
+
+/// `PUT /aliases/{alias}`: set at once (200), or gated (202, the alias with its gate).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum AliasAnswer {
+    Set(aliases::AliasSet),
+    Gated(gates::AliasDetail),
 }
 
 #[derive(Serialize)]
@@ -258,8 +270,48 @@ pub async fn alias_set(
     state: Data,
     alias: web::Path<String>,
 ) -> HttpResponse {
-    call(req, body, state, W, S::OK, move |c, who, b: AliasBody| {
-        aliases::create_or_update(c, &who.username, &alias, &b.related_product)
+    let cdn = up::Cdn::of(&state.config);
+    call_with(req, body, state, W, move |c, who, b: AliasBody| {
+        match &b.gate {
+            None => aliases::create_or_update(c, &who.username, &alias, &b.related_product)
+                .map(|set| (S::OK, AliasAnswer::Set(set))),
+            Some(g) => gates::set(
+                c,
+                cdn.as_ref(),
+                &who.username,
+                &alias,
+                &b.related_product,
+                g,
+            )
+            .map(|detail| (S::ACCEPTED, AliasAnswer::Gated(detail))),
+        }
+    })
+    .await
+}
+
+/// `GET /aliases/{alias}`: the alias with its pending gate and progress.
+pub async fn alias(
+    req: HttpRequest,
+    body: web::Payload,
+    state: Data,
+    alias: web::Path<String>,
+) -> HttpResponse {
+    let cdn = up::Cdn::of(&state.config);
+    call(req, body, state, R, S::OK, move |c, _, ()| {
+        gates::detail(c, cdn.as_ref(), &alias)
+    })
+    .await
+}
+
+/// `DELETE /aliases/{alias}/gate`: cancels a pending gated flip.
+pub async fn alias_gate_cancel(
+    req: HttpRequest,
+    body: web::Payload,
+    state: Data,
+    alias: web::Path<String>,
+) -> HttpResponse {
+    call(req, body, state, W, S::NO_CONTENT, move |c, who, ()| {
+        gates::cancel(c, &who.username, &alias)
     })
     .await
 }

@@ -81,6 +81,25 @@ where
     T: Serialize + Send + 'static,
     F: FnOnce(&mut DbConnection, &Principal, B) -> Result<T> + Send + 'static,
 {
+    call_with(req, payload, state, permission, move |c, who, b| {
+        f(c, who, b).map(|v| (ok, v))
+    })
+    .await
+}
+
+/// [`call`] for the routes whose success status depends on the call (`f` returns it).
+pub(crate) async fn call_with<B, T, F>(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: Data,
+    permission: Permission,
+    f: F,
+) -> HttpResponse
+where
+    B: DeserializeOwned + Send + 'static,
+    T: Serialize + Send + 'static,
+    F: FnOnce(&mut DbConnection, &Principal, B) -> Result<(StatusCode, T)> + Send + 'static,
+{
     let started = Instant::now();
     let result = async {
         same_origin(&req)?;
@@ -91,8 +110,8 @@ where
     }
     .await;
     let response = match result {
-        Ok(_) if ok == StatusCode::NO_CONTENT => HttpResponse::NoContent().finish(),
-        Ok(value) => HttpResponse::build(ok).json(value),
+        Ok((StatusCode::NO_CONTENT, _)) => HttpResponse::NoContent().finish(),
+        Ok((ok, value)) => HttpResponse::build(ok).json(value),
         Err(e) => {
             if e.json_status().is_server_error() {
                 tracing::error!(path = req.path(), error = %e, "JSON API call failed");

@@ -74,8 +74,10 @@ pub(super) fn table(t: &mut impl Table) {
     t.add(M::PATCH, "/oses/{id}", c::os_update);
     t.add(M::DELETE, "/oses/{id}", c::os_delete);
     t.add(M::GET, "/aliases", c::aliases);
+    t.add(M::GET, "/aliases/{alias}", c::alias);
     t.add(M::PUT, "/aliases/{alias}", c::alias_set);
     t.add(M::DELETE, "/aliases/{alias}", c::alias_delete);
+    t.add(M::DELETE, "/aliases/{alias}/gate", c::alias_gate_cancel);
     t.add(M::GET, "/uptake", c::uptake);
     // Mirrors and regions (writes: admin, mirror-operator).
     t.add(M::GET, "/mirrors", n::mirrors);

@@ -4,7 +4,7 @@ use super::products::{lookup, ProductRef, MAX_NAME};
 use super::{audit, bump, valid_name, write_tx, Change};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
-use bouncer_core::models::{Alias, NewAlias};
+use bouncer_core::models::Alias;
 use bouncer_core::schema::mirror_aliases;
 use diesel::prelude::*;
 use serde_json::json;
@@ -27,7 +27,9 @@ pub struct AliasSet {
 }
 
 /// Points `alias` at `related_product`, creating it if needed. The product must exist and
-/// the alias must not be a product's name (bounce would never reach it).
+/// the alias must not be a product's name (bounce would never reach it). A pending gated
+/// flip of the alias is dropped: the latest instruction wins (the release client's
+/// `create_update_alias` is immediate, as it always was).
 pub fn create_or_update(
     conn: &mut DbConnection,
     actor: &str,
@@ -37,74 +39,74 @@ pub fn create_or_update(
     let alias = valid_name("alias", alias, bouncer_core::limits::ALIAS)?;
     let related = valid_name("related_product", related_product, MAX_NAME)?;
     write_tx(conn, |conn| {
-        if lookup(conn, ProductRef::Name(alias)).is_ok() {
-            return Err(TuxedoError::AliasIsProduct(alias.to_owned()));
+        let product = target(conn, alias, related)?;
+        drop_gate(conn, actor, alias, "overridden by a direct set")?;
+        let pointed = bouncer_core::aliases::point(conn, alias, &product)?;
+        let outcome = match (&pointed.before, pointed.changed) {
+            (_, false) => Outcome::Unchanged,
+            (None, true) => Outcome::Created,
+            (Some(_), true) => Outcome::Updated,
+        };
+        if pointed.changed {
+            bump(conn, &[pointed.change()])?;
+            audit(
+                conn,
+                actor,
+                "alias.set",
+                &format!("alias:{}", pointed.alias),
+                pointed
+                    .before
+                    .as_ref()
+                    .map(|b| json!({"alias": pointed.alias, "related_product": b})),
+                Some(json!({"alias": pointed.alias, "related_product": product})),
+            )?;
         }
-        let product = lookup(conn, ProductRef::Name(related))
-            .map_err(|_| TuxedoError::RelatedProductNotFound(related.to_owned()))?;
-        let existing = named(conn, alias)?;
-        let before = existing
-            .as_ref()
-            .map(|a| json!({"alias": a.alias, "related_product": a.related_product}));
-        let outcome = match &existing {
-            Some(a) if a.related_product == product.name => {
-                return Ok(AliasSet {
-                    alias: a.alias.clone(),
-                    related_product: product.name,
-                    outcome: Outcome::Unchanged,
-                })
-            }
-            Some(a) => {
-                diesel::update(mirror_aliases::table.find(a.id))
-                    .set(mirror_aliases::related_product.eq(&product.name))
-                    .execute(conn)?;
-                Outcome::Updated
-            }
-            None => {
-                diesel::insert_into(mirror_aliases::table)
-                    .values(NewAlias {
-                        alias,
-                        related_product: &product.name,
-                    })
-                    .execute(conn)?;
-                Outcome::Created
-            }
-        };
-        let alias_id = match &existing {
-            Some(a) => a.id,
-            None => mirror_aliases::table
-                .filter(mirror_aliases::alias.eq(alias))
-                .select(mirror_aliases::id)
-                .first(conn)?,
-        };
-        bump(conn, &[Change::Alias(alias_id)])?;
-        let name = existing
-            .map(|a| a.alias)
-            .unwrap_or_else(|| alias.to_owned());
-        audit(
-            conn,
-            actor,
-            "alias.set",
-            &format!("alias:{name}"),
-            before,
-            Some(json!({"alias": name, "related_product": product.name})),
-        )?;
         Ok(AliasSet {
-            alias: name,
-            related_product: product.name,
+            alias: pointed.alias,
+            related_product: product,
             outcome,
         })
     })
 }
 
+/// The stored name of the product `alias` may point at: it must exist, and the alias must
+/// not be a product's name.
+pub(crate) fn target(conn: &mut DbConnection, alias: &str, related: &str) -> Result<String> {
+    if lookup(conn, ProductRef::Name(alias)).is_ok() {
+        return Err(TuxedoError::AliasIsProduct(alias.to_owned()));
+    }
+    Ok(lookup(conn, ProductRef::Name(related))
+        .map_err(|_| TuxedoError::RelatedProductNotFound(related.to_owned()))?
+        .name)
+}
+
+/// Drops the pending gate of `alias`, if any, with an audit row saying why.
+pub(crate) fn drop_gate(
+    conn: &mut DbConnection,
+    actor: &str,
+    alias: &str,
+    why: &str,
+) -> Result<bool> {
+    let Some(gate) = bouncer_core::gates::remove(conn, alias)? else {
+        return Ok(false);
+    };
+    audit(
+        conn,
+        actor,
+        "alias.gate.cancel",
+        &format!("alias:{}", gate.alias),
+        Some(
+            json!({"alias": gate.alias, "related_product": gate.product, "uptake_percent": gate.uptake_percent}),
+        ),
+        Some(json!({"reason": why})),
+    )?;
+    Ok(true)
+}
+
 /// The alias of that name ([`bouncer_core::names::same`]; the collation only finds
 /// candidates).
 fn named(conn: &mut DbConnection, alias: &str) -> Result<Option<Alias>> {
-    Ok(mirror_aliases::table
-        .filter(mirror_aliases::alias.eq(alias))
-        .load::<Alias>(conn)?
-        .into_iter()
-        .find(|a| bouncer_core::names::same(&a.alias, alias)))
+    Ok(bouncer_core::aliases::named(conn, alias)?)
 }
 
 /// Every alias, sorted by name.
@@ -123,6 +125,7 @@ pub fn delete(conn: &mut DbConnection, actor: &str, alias: &str) -> Result<()> {
             key: alias.to_owned(),
         })?;
         diesel::delete(mirror_aliases::table.find(existing.id)).execute(conn)?;
+        drop_gate(conn, actor, &existing.alias, "the alias was deleted")?;
         bump(conn, &[Change::Alias(existing.id)])?;
         audit(
             conn,

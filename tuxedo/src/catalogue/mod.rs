@@ -8,6 +8,7 @@
 
 pub mod aliases;
 pub mod audit_log;
+pub mod gates;
 pub mod locations;
 pub mod mirrors;
 pub mod oses;
@@ -20,8 +21,7 @@ pub mod uptake;
 use crate::error::{Result, TuxedoError};
 pub(crate) use bouncer_core::changes::Change;
 use bouncer_core::db::DbConnection;
-use bouncer_core::models::NewAuditEntry;
-use bouncer_core::schema::{bouncer_audit_log, mirror_os as os_t, mirror_products as products_t};
+use bouncer_core::schema::{mirror_os as os_t, mirror_products as products_t};
 use diesel::prelude::*;
 
 /// How a name given by a caller selects rows.
@@ -155,20 +155,9 @@ pub(crate) fn audit(
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
 ) -> Result<()> {
-    let before = before.map(|v| v.to_string());
-    let after = after.map(|v| v.to_string());
-    diesel::insert_into(bouncer_audit_log::table)
-        .values(NewAuditEntry {
-            created_at: chrono::Utc::now().naive_utc(),
-            actor,
-            action,
-            target,
-            before_json: before.as_deref(),
-            after_json: after.as_deref(),
-        })
-        .execute(conn)?;
-    tracing::info!(actor, action, target, "catalogue write");
-    Ok(())
+    Ok(bouncer_core::audit::record(
+        conn, actor, action, target, before, after,
+    )?)
 }
 
 /// Records what the write changed for bounce (a new catalogue generation and its change

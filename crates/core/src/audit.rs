@@ -1,0 +1,34 @@
+//! The audit log: who changed what, with the row before and after as JSON. Every writer
+//! records its writes here inside the writing transaction (tuxedo's interfaces, gated
+//! alias flips carried out by tuxedo or sentry).
+
+use crate::db::DbConnection;
+use crate::models::NewAuditEntry;
+use crate::schema::bouncer_audit_log;
+use crate::Result;
+use diesel::prelude::*;
+
+/// Records one write; call inside the writing transaction.
+pub fn record(
+    conn: &mut DbConnection,
+    actor: &str,
+    action: &str,
+    target: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> Result<()> {
+    let before = before.map(|v| v.to_string());
+    let after = after.map(|v| v.to_string());
+    diesel::insert_into(bouncer_audit_log::table)
+        .values(NewAuditEntry {
+            created_at: chrono::Utc::now().naive_utc(),
+            actor,
+            action,
+            target,
+            before_json: before.as_deref(),
+            after_json: after.as_deref(),
+        })
+        .execute(conn)?;
+    tracing::info!(actor, action, target, "catalogue write");
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! Uptake: how much of the serving capacity holds a location's file — the active mirrors
+//! whose row for it is active and healthy, and in CDN mode the pinned CDN as sentry last
+//! found it. tuxedo reports it (XML, JSON, UI); gated alias flips wait for it.
+
+use crate::config::Config;
+use crate::db::DbConnection;
+use crate::schema::{bouncer_cdn_health as cdn, mirror_location_mirror_map as map, mirror_mirrors};
+use crate::Result;
+use diesel::prelude::*;
+use std::collections::HashMap;
+
+/// The pinned CDN as uptake counts it: `rating` (`bounce.pinned_rating`) in proportion to
+/// the schemes bounce may send a location's users over (https only for an `ssl_only`
+/// product, else both) on which sentry last found it healthy at today's pin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cdn {
+    pub http: String,
+    pub https: String,
+    pub rating: i64,
+}
+
+impl Cdn {
+    /// `None` outside CDN mode.
+    pub fn of(config: &Config) -> Option<Self> {
+        let (http, https) = config.bounce.pinned_bases()?;
+        Some(Self {
+            http,
+            https,
+            rating: config.bounce.pinned_rating,
+        })
+    }
+
+    /// The CDN's share of `available` for one location.
+    fn share(&self, ssl_only: bool, http: bool, https: bool) -> i64 {
+        match ssl_only {
+            true => self.rating * i64::from(https),
+            false => self.rating * (i64::from(http) + i64::from(https)) / 2,
+        }
+    }
+}
+
+/// One location's capacity: `available` of `total`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capacity {
+    pub available: i64,
+    pub total: i64,
+}
+
+impl Capacity {
+    /// `available / total` in percent; 0 when there is no capacity at all.
+    pub fn percent(&self) -> f64 {
+        match self.total {
+            0 => 0.0,
+            t => self.available as f64 * 100.0 / t as f64,
+        }
+    }
+}
+
+/// The capacity of each `(location id, its product's ssl_only)`, keyed by location id.
+/// `total` = Σ rating of all active mirrors (+ the CDN's rating in CDN mode).
+pub fn capacity(
+    conn: &mut DbConnection,
+    cdn_mode: Option<&Cdn>,
+    locations: &[(i32, bool)],
+) -> Result<HashMap<i32, Capacity>> {
+    let ids: Vec<i32> = locations.iter().map(|l| l.0).collect();
+    let ratings: Vec<i32> = mirror_mirrors::table
+        .filter(mirror_mirrors::active.eq(true))
+        .select(mirror_mirrors::rating)
+        .load(conn)?;
+    let mut total: i64 = ratings.into_iter().map(i64::from).sum();
+    let serving: Vec<(i32, i32)> = map::table
+        .inner_join(mirror_mirrors::table)
+        .filter(map::location_id.eq_any(&ids))
+        .filter(map::active.eq(true))
+        .filter(map::healthy.eq(true))
+        .filter(mirror_mirrors::active.eq(true))
+        .select((map::location_id, mirror_mirrors::rating))
+        .load(conn)?;
+    let mut available: HashMap<i32, i64> = HashMap::new();
+    for (location, rating) in serving {
+        *available.entry(location).or_default() += i64::from(rating);
+    }
+    let mut on_cdn: HashMap<i32, (bool, bool)> = HashMap::new();
+    if let Some(c) = cdn_mode {
+        total += c.rating;
+        let healthy: Vec<(i32, String, String)> = cdn::table
+            .filter(cdn::location_id.eq_any(&ids))
+            .filter(cdn::healthy.eq(true))
+            .select((cdn::location_id, cdn::scheme, cdn::base_url))
+            .load(conn)?;
+        for (location, scheme, base) in healthy {
+            let seen = on_cdn.entry(location).or_default();
+            match scheme.as_str() {
+                "http" if base == c.http => seen.0 = true,
+                "https" if base == c.https => seen.1 = true,
+                _ => {} // checked at an earlier pin: does not count
+            }
+        }
+    }
+    Ok(locations
+        .iter()
+        .map(|&(id, ssl_only)| {
+            let mirrors = available.get(&id).copied().unwrap_or(0);
+            let (http, https) = on_cdn.get(&id).copied().unwrap_or_default();
+            let cdn = cdn_mode.map_or(0, |c| c.share(ssl_only, http, https));
+            let capacity = Capacity {
+                available: mirrors + cdn,
+                total,
+            };
+            (id, capacity)
+        })
+        .collect())
+}

@@ -1,0 +1,2 @@
+DROP TABLE bouncer_alias_gate_samples;
+DROP TABLE bouncer_alias_gates;
