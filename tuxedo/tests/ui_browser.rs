@@ -279,6 +279,53 @@ fn in_chromium(db: &TestDb) {
         let ratio = widths[1] / widths[0];
         assert!((ratio - 0.5).abs() < 0.05, "bar widths {widths:?}");
         shot(&c, "uptake").await;
+
+        // A gated flip: made with the form, shown with its progress over time (samples as
+        // the checkers would have stored them over the last 40 minutes) and an estimate.
+        c.goto(&format!("{base}/ui/aliases")).await.unwrap();
+        submit(
+            &c,
+            &[
+                ("gate-alias", "firefox-next"),
+                ("gate-product", "Firefox-150.0"),
+                ("gate-percent", "90"),
+            ],
+            "create-gate",
+        )
+        .await;
+        assert!(flash(&c).await.starts_with(
+            "firefox-next will point at Firefox-150.0 once every location is at 90 %"
+        ));
+        {
+            use bouncer_core::schema::{bouncer_alias_gate_samples as s, bouncer_alias_gates as g};
+            let mut conn = db.conn();
+            let gate: i32 = g::table.select(g::id).first(&mut *conn).unwrap();
+            let now = chrono::Utc::now().naive_utc();
+            for (minutes, permyriad) in [(40, 0), (30, 1000), (20, 2500), (10, 3500)] {
+                diesel::insert_into(s::table)
+                    .values((
+                        s::gate_id.eq(gate),
+                        s::at.eq(now - chrono::Duration::minutes(minutes)),
+                        s::permyriad.eq(permyriad),
+                    ))
+                    .execute(&mut *conn)
+                    .unwrap();
+            }
+        }
+        c.goto(&format!("{base}/ui/uptake?product=firefox-150&os="))
+            .await
+            .unwrap();
+        assert_eq!(futures_text(&c, ".gate .gate-now").await, ["40.0 %"]);
+        assert_eq!(
+            futures_text(&c, ".gate .gate-eta").await.len(),
+            1,
+            "an estimate"
+        );
+        let chart = c.find(Locator::Css(".gate-chart polyline")).await.unwrap();
+        let points = chart.attr("points").await.unwrap().unwrap_or_default();
+        // The four samples, the one stored when the gate was made (checked at once), now.
+        assert_eq!(points.split(' ').count(), 6, "{points}");
+        shot(&c, "gate").await;
         c.goto(product_url.as_str()).await.unwrap();
         shot(&c, "product").await;
         c.goto(&format!("{base}/ui/products")).await.unwrap();

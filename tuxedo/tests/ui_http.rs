@@ -17,6 +17,7 @@ db_tests! {
     ui_cookie_flags => cookie_flags,
     ui_password_change_ends_sessions => password_change_ends_sessions,
     ui_every_field_at_and_past_its_limit => every_field_at_and_past_its_limit,
+    ui_gated_flips => gated_flips,
 }
 
 /// A browser: a cookie store and the CSRF token of the last page it saw.
@@ -958,4 +959,77 @@ fn flash_of(body: &str) -> String {
         .filter(|l| l.contains("class=\"flash"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Gated flips in the UI: made with the aliases page's form (bad input shown on the page),
+/// shown on the aliases and uptake pages with their progress, cancelled with a button.
+fn gated_flips(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |c| c.tuxedo.gate_check_secs = 0);
+        let mut b = Browser::new(&t);
+        b.login(RELEASE).await;
+        products::add(&mut db.conn(), "test", "Firefox-160.0", &[], false).unwrap();
+        b.get("/ui/aliases").await;
+        let form = |percent: &'static str, deadline: &'static str| {
+            vec![
+                ("alias", "firefox-next"),
+                ("related_product", "firefox-160.0"),
+                ("uptake_percent", percent),
+                ("os", ""),
+                ("deadline", deadline),
+                ("on_deadline", "flip"),
+            ]
+        };
+        let p = b.post("/ui/aliases/gate", &form("0", "")).await;
+        assert!(
+            p.body.contains("uptake_percent: must be between 1 and 100"),
+            "{}",
+            flash_of(&p.body)
+        );
+        let p = b.post("/ui/aliases/gate", &form("95", "2001-01-01")).await;
+        assert!(
+            p.body.contains("deadline: must be in the future"),
+            "{}",
+            flash_of(&p.body)
+        );
+        let p = b.post("/ui/aliases/gate", &form("95", "2037-06-01")).await;
+        assert_eq!(p.path, "/ui/aliases");
+        assert!(
+            p.body.contains(
+                "firefox-next will point at Firefox-160.0 once every location is at 95 %"
+            ),
+            "{}",
+            flash_of(&p.body)
+        );
+        assert!(
+            p.body.contains(r#"id="gate-firefox-next""#),
+            "panel on the aliases page"
+        );
+        assert!(
+            p.body.contains("then flip anyway"),
+            "the deadline rule is shown"
+        );
+        let p = b.get("/ui/uptake").await;
+        assert!(
+            p.body.contains(r#"id="gate-firefox-next""#),
+            "panel on the uptake page"
+        );
+        assert!(p.body.contains("no locations yet"), "{}", p.body);
+        b.get("/ui/aliases").await;
+        let p = b
+            .post("/ui/aliases/gate/cancel", &[("alias", "firefox-next")])
+            .await;
+        assert!(
+            p.body
+                .contains("The gated flip of firefox-next is cancelled."),
+            "{}",
+            flash_of(&p.body)
+        );
+        assert!(!p.body.contains(r#"id="gate-firefox-next""#));
+        // Readers see the panels but no forms.
+        let mut reader = Browser::new(&t);
+        reader.login(READER).await;
+        let p = reader.get("/ui/aliases").await;
+        assert!(!p.body.contains(r#"id="gate-form""#));
+    });
 }

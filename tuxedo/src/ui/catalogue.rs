@@ -366,12 +366,15 @@ pub async fn location_delete(
 }
 
 pub async fn aliases(req: HttpRequest, state: Data) -> HttpResponse {
-    page(&req, &state, R, "aliases.html", |c, _| {
+    let cdn = up::Cdn::of(&state.config);
+    page(&req, &state, R, "aliases.html", move |c, _| {
         let aliases: Vec<_> = aliases::list(c)?
             .into_iter()
             .map(|a| context! { alias => a.alias, related_product => a.related_product })
             .collect();
-        Ok(context! { aliases })
+        let gates = super::gates::panels(c, cdn.as_ref())?;
+        let oses: Vec<String> = oses::list(c)?.into_iter().map(|o| o.name).collect();
+        Ok(context! { aliases, gates, oses })
     })
     .await
 }
@@ -450,7 +453,8 @@ pub async fn uptake(req: HttpRequest, state: Data, q: web::Query<UptakeQuery>) -
                 Err(e) => return Err(e),
             },
         };
-        Ok(context! { rows, product => q.product, os => q.os, searched => !(p.is_empty() && o.is_empty()) })
+        let gates = super::gates::panels(c, cdn.as_ref())?;
+        Ok(context! { rows, gates, product => q.product, os => q.os, searched => !(p.is_empty() && o.is_empty()) })
     })
     .await
 }

@@ -7,6 +7,7 @@
 mod admin;
 mod catalogue;
 mod flow;
+mod gates;
 mod network;
 mod render;
 pub mod session;
@@ -34,7 +35,7 @@ impl UiState {
 /// The UI's table of contents. Reads are GET; every change is a POST form carrying the
 /// session's CSRF token (deletes too, after a confirmation page or button).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use self::{admin as a, catalogue as c, flow as f, network as n};
+    use self::{admin as a, catalogue as c, flow as f, gates as g, network as n};
     use web::{get, post};
     cfg.route("/", get().to(|| async { redirect("/ui/") }))
         .route("/ui", get().to(|| async { redirect("/ui/") }));
@@ -66,6 +67,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/aliases", get().to(c::aliases))
             .route("/aliases", post().to(c::alias_set))
             .route("/aliases/delete", post().to(c::alias_delete))
+            .route("/aliases/gate", post().to(g::set))
+            .route("/aliases/gate/cancel", post().to(g::cancel))
             .route("/uptake", get().to(c::uptake))
             // Mirrors and regions (writes: admin, mirror-operator).
             .route("/mirrors", get().to(n::mirrors))

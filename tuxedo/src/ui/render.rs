@@ -21,6 +21,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("aliases.html", include_str!("templates/aliases.html")),
     ("uptake.html", include_str!("templates/uptake.html")),
     (
+        "gate_panels.html",
+        include_str!("templates/gate_panels.html"),
+    ),
+    (
         "uptake_table.html",
         include_str!("templates/uptake_table.html"),
     ),
