@@ -23,7 +23,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# 1b. Headless Chromium for tuxedo's web UI end-to-end test (tuxedo/tests/ui_browser.rs
+# 1b. Headless Chromium for tuxedo's web UI end-to-end test (tuxedo/tests/it/ui_browser.rs
 #     drives it through chromedriver). Debian's packages, installed when missing.
 browser=()
 command -v chromium >/dev/null || browser+=(chromium)

@@ -6,7 +6,7 @@
 //!
 //! Two runs: the first creates every map row, the second is the steady state (no change).
 
-#[path = "../tests/support/fake.rs"]
+#[path = "../tests/it/support/fake.rs"]
 mod fake;
 
 use bouncer_core::config::Config;

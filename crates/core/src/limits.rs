@@ -2,7 +2,7 @@
 //! value ("Data too long for column", a 500 if it got that far); SQLite stores anything.
 //! So the limit comes from here, and every writer validates against it before writing: a
 //! 422 naming the field and the limit, identically on both backends. A test compares these
-//! numbers with the MariaDB schema (`tests/limits.rs`).
+//! numbers with the MariaDB schema (`tests/it/db.rs`: `column_limits_match_the_mariadb_schema`).
 //!
 //! `VARCHAR(n)` counts characters; `TEXT` counts bytes.
 

@@ -1,12 +1,10 @@
 //! A hanging mirror never delays the others: the run takes about one timeout, not one per
 //! location or per mirror; a mirror past its deadline is cut short.
 
-mod support;
-
+use crate::support::fake::{Behaviour, FakeMirror};
+use crate::support::*;
 use bouncer_test_support::TestDb;
 use std::time::{Duration, Instant};
-use support::fake::{Behaviour, FakeMirror};
-use support::*;
 
 #[test]
 fn one_hanging_mirror_among_many_costs_one_timeout() {

@@ -1,9 +1,7 @@
 //! Auth on the XML API: credentials, roles, GET policy, failed-login limit, accounts.
 
-mod common;
-
+use crate::common::*;
 use bouncer_test_support::{db_tests, TestDb};
-use common::*;
 use tuxedo::auth::{users, Role};
 
 const WRITES: [&str; 8] = [

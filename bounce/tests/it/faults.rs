@@ -2,11 +2,9 @@
 //! one of two replicas cut and restored. No 5xx, no request slower than the bound,
 //! correct answers throughout and after recovery, and the heartbeat says what is down.
 
-mod common;
-
+use crate::common::*;
 use bouncer_test_support::proxy::Proxy;
 use bouncer_test_support::TestDb;
-use common::*;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

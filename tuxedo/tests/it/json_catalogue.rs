@@ -2,11 +2,9 @@
 //! and uptake; success, validation (422/400), missing rows (404), conflicts (409) and the
 //! audit rows writes leave.
 
-mod common;
-
+use crate::common::*;
 use bouncer_core::generation;
 use bouncer_test_support::{db_tests, TestDb};
-use common::*;
 use serde_json::{json, Value};
 
 db_tests! {
@@ -647,15 +645,7 @@ fn bad_bodies(db: &TestDb) {
             json!([]),
             "nothing was written"
         );
-        let metrics = t
-            .client
-            .get(format!("{}/metrics", t.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = t.metrics().await;
         assert!(
             metrics.contains(r#"endpoint="POST /api/v2/products",status="413""#),
             "{metrics}"
@@ -898,15 +888,7 @@ fn the_checker_carries_out_gates(db: &TestDb) {
         let until = Instant::now() + Duration::from_secs(30);
         let gauge = r#"tuxedo_alias_gate_uptake_percent{alias="firefox-next",threshold="100"} 0"#;
         loop {
-            let metrics = t
-                .client
-                .get(format!("{}/metrics", t.base))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let metrics = t.metrics().await;
             if metrics.contains(gauge) {
                 break;
             }

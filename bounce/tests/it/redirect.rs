@@ -1,10 +1,8 @@
 //! The compatible request semantics (spec `bounce.md` part A), on a real bounce instance
 //! against MariaDB and SQLite.
 
-mod common;
-
+use crate::common::*;
 use bouncer_test_support::{async_db_tests, TestDb};
-use common::*;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 
 const WIN_DE: &str =

@@ -1,10 +1,8 @@
 //! The committed OpenAPI document describes exactly the JSON API's routing table, its
 //! references resolve, and tuxedo serves it as committed.
 
-mod common;
-
+use crate::common::*;
 use bouncer_test_support::TestDb;
-use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 

@@ -1,9 +1,7 @@
 //! The XML API, endpoint by endpoint and error by error, on MariaDB and SQLite.
 
-mod common;
-
+use crate::common::*;
 use bouncer_test_support::{db_tests, TestDb};
-use common::*;
 
 db_tests! {
     products => products,
@@ -644,15 +642,7 @@ fn transport(db: &TestDb) {
             "{body}"
         );
         // Metrics count calls by endpoint and status.
-        let metrics = t
-            .client
-            .get(format!("{}/metrics", t.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = t.metrics().await;
         assert!(
             metrics.contains(r#"tuxedo_api_requests_total{endpoint="product_add",status="413"} 1"#),
             "{metrics}"

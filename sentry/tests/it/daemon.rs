@@ -1,11 +1,9 @@
 //! The daemon's endpoints, served by the real server on port 0: heartbeat checks the
 //! master, metrics show the checks of a run.
 
-mod support;
-
+use crate::support::fake::{Behaviour, FakeMirror};
+use crate::support::*;
 use bouncer_test_support::TestDb;
-use support::fake::{Behaviour, FakeMirror};
-use support::*;
 
 #[actix_web::test]
 async fn endpoints_report_database_and_checks() {

@@ -1,13 +1,11 @@
 //! Read-your-writes: after a committed write through the API, memcached holds the
 //! master's catalogue generation, which bounce instances watch.
 
-mod common;
-
+use crate::common::*;
 use bouncer_core::cache::Memcached;
 use bouncer_core::changes::{self, Change};
 use bouncer_core::generation;
 use bouncer_test_support::{db_tests, TestCache, TestDb};
-use common::*;
 
 db_tests! {
     xml_writes_publish_the_generation => xml_writes_publish_the_generation,

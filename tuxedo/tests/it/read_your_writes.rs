@@ -3,10 +3,8 @@
 //! Two real bounce instances share memcached with tuxedo; every write must be served by
 //! both within one second (the bound under test, so the test measures it).
 
-mod common;
-
+use crate::common::*;
 use bouncer_test_support::{db_tests, TestCache, TestDb};
-use common::*;
 use std::time::{Duration, Instant};
 
 db_tests! {

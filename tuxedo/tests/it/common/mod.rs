@@ -227,6 +227,12 @@ impl Tux {
         self.call(method, path, Auth::Basic(who), body).await
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let r = self.client.get(format!("{}/metrics", self.base)).send();
+        r.await.unwrap().text().await.unwrap()
+    }
+
     /// A JSON call as the admin.
     pub async fn admin(
         &self,

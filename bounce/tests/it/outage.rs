@@ -3,11 +3,9 @@
 //! request deadline, unknown ones get a fast 503, the heartbeat says warning, and
 //! recovery needs no restart.
 
-mod common;
-
+use crate::common::*;
 use bouncer_test_support::proxy::Proxy;
 use bouncer_test_support::TestDb;
-use common::*;
 use std::time::{Duration, Instant};
 
 /// bounce on the standard catalogue behind `proxy`, with short live entries and a

@@ -1,10 +1,8 @@
 //! Hysteresis, ramp and flapping across several runs, on MariaDB and SQLite.
 
-mod support;
-
+use crate::support::fake::{Behaviour, FakeMirror};
+use crate::support::*;
 use bouncer_test_support::{db_tests, TestDb};
-use support::fake::{Behaviour, FakeMirror};
-use support::*;
 
 /// N = 2 failures to go down, M = 2 successes to come up, a 4-run ramp.
 fn down_up_and_ramp(db: &TestDb) {

@@ -3,10 +3,8 @@
 //! instances reading the replica. A release submission through tuxedo is served by both
 //! bounce instances within a second; with the replica stopped bounce keeps answering.
 
-mod common;
-
+use crate::common::*;
 use bouncer_test_support::TestDb;
-use common::*;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;

@@ -1,12 +1,10 @@
 //! sentry against a fleet of local fake mirrors, on MariaDB and SQLite: the exact map rows,
 //! log reasons, health rows and audit rows each kind of mirror produces.
 
-mod support;
-
+use crate::support::fake::{refused_addr, Behaviour, FakeMirror};
+use crate::support::*;
 use bouncer_core::db;
 use bouncer_test_support::{db_tests, TestDb};
-use support::fake::{refused_addr, Behaviour, FakeMirror};
-use support::*;
 
 const PATH: &str = "/firefox/1.0/:lang/Setup.exe";
 

@@ -345,7 +345,7 @@ fn rules_replace_is_all_or_nothing(db: &TestDb) {
     use bouncer_core::rules::{self, RuleInput, RuleSet, RuleSpec};
     let mut c = db.conn();
     let specs: Vec<RuleSpec> =
-        serde_json::from_str(include_str!("../../../deploy/rewrite-rules.json")).unwrap();
+        serde_json::from_str(include_str!("../../../../deploy/rewrite-rules.json")).unwrap();
     let gen_before = bouncer_core::generation::current(&mut c).unwrap();
     assert_eq!(
         rules::replace_all(&mut c, &specs, "test").unwrap(),

@@ -1,10 +1,8 @@
 //! Mirror selection (spec `bounce.md` part B) through a real bounce instance: health and
 //! weight filters, scheme, fallbacks, determinism, and regional frequencies over GeoIP.
 
-mod common;
-
+use crate::common::*;
 use bouncer_test_support::{async_db_tests, write_country_mmdb, TestDb};
-use common::*;
 use std::collections::HashMap;
 
 async_db_tests! {
@@ -366,7 +364,7 @@ async fn rules_change_without_restart(db: TestDb) {
         .unwrap()
         .contains("/releases/120.0/"));
     let specs: Vec<RuleSpec> =
-        serde_json::from_str(include_str!("../../deploy/rewrite-rules.json")).unwrap();
+        serde_json::from_str(include_str!("../../../deploy/rewrite-rules.json")).unwrap();
     rules::replace_all(&mut c, &specs, "test").unwrap().unwrap();
     // Visible through the generation watch (no memcached here: the database is polled
     // every 250 ms), long before the 60 s in-process lifetime: poll, bounded.

@@ -1,12 +1,10 @@
 //! Auth on every route of the JSON API, taken from its routing table: no credentials, a
 //! wrong password, a role that does not grant the call, and revoked or expired tokens.
 
-mod common;
-
+use crate::common::*;
 use actix_web::http::Method;
 use bouncer_core::schema::bouncer_api_tokens as tokens;
 use bouncer_test_support::{db_tests, TestDb};
-use common::*;
 use diesel::prelude::*;
 use serde_json::json;
 use tuxedo::auth::{users, Role};

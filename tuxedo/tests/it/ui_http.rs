@@ -2,10 +2,8 @@
 //! SQLite: login and logout, CSRF, roles, and every kind of create/edit/delete action,
 //! checked in the pages and in the database through the catalogue functions.
 
-mod common;
-
+use crate::common::*;
 use bouncer_test_support::{db_tests, TestDb};
-use common::*;
 use tuxedo::catalogue::{aliases, locations, mirrors, product_edit, products, regions};
 
 db_tests! {

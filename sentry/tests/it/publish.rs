@@ -1,12 +1,10 @@
 //! A run that changes what bounce serves publishes the new generation to memcached.
 
-mod support;
-
+use crate::support::fake::{Behaviour, FakeMirror};
+use crate::support::*;
 use bouncer_core::cache::Memcached;
 use bouncer_core::generation;
 use bouncer_test_support::{db_tests, TestCache, TestDb};
-use support::fake::{Behaviour, FakeMirror};
-use support::*;
 
 fn publishes_after_a_change(db: &TestDb) {
     rt().block_on(async {

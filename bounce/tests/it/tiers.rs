@@ -2,13 +2,11 @@
 //! committed writes are served within a second, lagging replicas are passed over, and a
 //! dead memcached only costs a heartbeat failure.
 
-mod common;
-
+use crate::common::*;
 use bouncer_core::cache::Memcached;
 use bouncer_core::changes::{self, Change};
 use bouncer_core::generation;
 use bouncer_test_support::{async_db_tests, TestCache, TestDb};
-use common::*;
 use diesel::prelude::*;
 use std::time::{Duration, Instant};
 

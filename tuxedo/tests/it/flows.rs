@@ -1,12 +1,10 @@
 //! The release client's three flows end to end, twice (idempotency), plus what every write
 //! leaves behind: an audit row and a generation bump, or nothing at all when it fails.
 
-mod common;
-
+use crate::common::*;
 use bouncer_core::generation;
 use bouncer_core::schema::bouncer_audit_log as audit;
 use bouncer_test_support::{db_tests, TestDb};
-use common::*;
 use diesel::prelude::*;
 use std::collections::BTreeSet;
 
@@ -218,15 +216,7 @@ fn writes_are_audited_and_all_or_nothing(db: &TestDb) {
 
 /// Counter `name` (with its labels, as the exposition writes them) on `/metrics`.
 async fn counter(t: &Tux, name: &str) -> f64 {
-    let text = t
-        .client
-        .get(format!("{}/metrics", t.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = t.metrics().await;
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
         .unwrap_or(0.0)

@@ -1,11 +1,9 @@
 //! The JSON API's administration: rewrite rules, the audit log, accounts, API tokens (on
 //! both APIs), and the `token add` and `rules load` commands.
 
-mod common;
-
+use crate::common::*;
 use bouncer_core::schema::bouncer_api_tokens as tokens;
 use bouncer_test_support::{db_tests, TestDb};
-use common::*;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 

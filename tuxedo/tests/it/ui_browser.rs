@@ -5,12 +5,10 @@
 //! pages. With `BOUNCER_UI_SCREENSHOTS=<dir>` it also saves PNGs of the main pages (how
 //! `docs/screenshots/` is made).
 
-mod common;
-
+use crate::common::*;
 use bouncer_core::models::MirrorHealth;
 use bouncer_core::schema::bouncer_mirror_health;
 use bouncer_test_support::{db_tests, TestDb};
-use common::*;
 use diesel::prelude::*;
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::io::{BufRead, BufReader};

@@ -1,13 +1,11 @@
 //! The JSON API's mirror network: mirrors (with sentry's health and log), regions, the
 //! country → region map and mirror ↔ region links.
 
-mod common;
-
+use crate::common::*;
 use bouncer_core::generation;
 use bouncer_core::models::{MirrorHealth, SentryLog};
 use bouncer_core::schema::{bouncer_mirror_health, mirror_location_mirror_map as map, sentry_log};
 use bouncer_test_support::{db_tests, TestDb};
-use common::*;
 use diesel::prelude::*;
 use serde_json::json;
 

@@ -1,0 +1,6 @@
+//! core's integration tests, one binary: each module is one story (what used to be a
+//! test binary of its own), so the suite links once per crate.
+
+mod cache;
+mod db;
+mod deploy_config;

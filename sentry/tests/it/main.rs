@@ -1,0 +1,9 @@
+//! sentry's integration tests, one binary: each module is one story (what used to be a
+//! test binary of its own), so the suite links once per crate.
+
+mod bounded;
+mod daemon;
+mod fleet;
+mod hysteresis;
+mod publish;
+mod support;

@@ -1,0 +1,18 @@
+//! tuxedo's integration tests, one binary: each module is one story (what used to be a
+//! test binary of its own), so the suite links once per crate.
+
+mod auth;
+mod common;
+mod endpoints;
+mod flows;
+mod json_admin;
+mod json_auth;
+mod json_catalogue;
+mod json_network;
+mod openapi;
+mod publish;
+mod read_your_writes;
+mod topology;
+mod ui_browser;
+mod ui_http;
+mod xml_api;
