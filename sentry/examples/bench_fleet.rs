@@ -6,6 +6,8 @@
 //!
 //! Two runs: the first creates every map row, the second is the steady state (no change).
 
+// The tests' fake mirrors (test code: a panic there is a broken benchmark setup).
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 #[path = "../tests/it/support/fake.rs"]
 mod fake;
 

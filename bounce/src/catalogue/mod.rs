@@ -58,7 +58,7 @@ struct LocationEntry {
 struct Tier {
     live: quick_cache::sync::Cache<i32, LocationEntry>,
     ttl: Duration,
-    last_known: moka::sync::Cache<i32, Arc<Vec<MirrorRow>>>,
+    last_known: quick_cache::sync::Cache<i32, Arc<Vec<MirrorRow>>>,
     lookups: IntCounter,
     fills: IntCounter,
     stale: IntCounter,
@@ -98,7 +98,7 @@ impl Catalogue {
         let mirrors = Tier {
             live: quick_cache::sync::Cache::new(items),
             ttl: ttl.max(Duration::from_millis(1)),
-            last_known: moka::sync::Cache::builder().max_capacity(capacity).build(),
+            last_known: quick_cache::sync::Cache::new(items),
             lookups: metrics.cache_lookups.with_label_values(&["mirrors"]),
             fills: metrics.cache_fills.with_label_values(&["mirrors"]),
             stale: metrics.stale_served.with_label_values(&["mirrors"]),

@@ -40,13 +40,15 @@ impl Sources {
 /// weighted indexes are built once per distinct candidate list and shared: with 10,000
 /// mirrors and 1,000 locations that is one index, not a thousand.
 pub struct MirrorSets {
-    built: moka::sync::Cache<u64, (Arc<Vec<MirrorCandidate>>, Arc<LocationMirrors>)>,
+    built: quick_cache::sync::Cache<u64, (Arc<Vec<MirrorCandidate>>, Arc<LocationMirrors>)>,
 }
 
 impl MirrorSets {
     pub fn new(capacity: u64) -> Self {
         Self {
-            built: moka::sync::Cache::builder().max_capacity(capacity).build(),
+            built: quick_cache::sync::Cache::new(
+                usize::try_from(capacity).unwrap_or(usize::MAX).max(1),
+            ),
         }
     }
 

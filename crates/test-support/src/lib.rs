@@ -9,6 +9,8 @@
 //!
 //! Environment: `BOUNCER_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306`) and
 //! `BOUNCER_TEST_MEMCACHED` (default `127.0.0.1:11211`).
+// A test harness: a panic is how it reports a broken test setup, to the test that called it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cache;
 mod db;

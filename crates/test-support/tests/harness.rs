@@ -1,5 +1,7 @@
 //! The harness itself: generated GeoIP files read back with the production reader,
 //! memcached namespaces, and per-test databases that are isolated and dropped.
+// Test code: a panic is how a test (or its helper) fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bouncer_core::db::Backend;
 use bouncer_core::schema::mirror_os;
