@@ -6,6 +6,7 @@
 //! - [`TestCache`]: a memcached client whose keys carry a unique prefix.
 //! - [`write_country_mmdb`]: a tiny GeoIP2-shaped `.mmdb` for GeoIP tests.
 //! - [`proxy::Proxy`]: a forwarder to MariaDB that can cut, hang or freeze the database.
+//! - [`eventually`]: a bounded wait on state (never a fixed sleep).
 //!
 //! Environment: `BOUNCER_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306`) and
 //! `BOUNCER_TEST_MEMCACHED` (default `127.0.0.1:11211`).
@@ -68,4 +69,24 @@ macro_rules! async_db_tests {
             }
         )*
     };
+}
+
+/// Waits for state, not for time: polls `check` every 20 ms until it gives `Some`, and
+/// fails the test (naming `what`) if that takes longer than `within`.
+pub async fn eventually<T, F, Fut>(what: &str, within: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let until = std::time::Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "{what}: not within {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

@@ -860,7 +860,8 @@ fn gated_alias_flips(db: &TestDb) {
 /// tuxedo's own checker (every `tuxedo.gate_check_secs`) keeps a gauge per pending gate and
 /// carries a gate out once it is due, with no other process running.
 fn the_checker_carries_out_gates(db: &TestDb) {
-    use std::time::{Duration, Instant};
+    use bouncer_test_support::eventually;
+    use std::time::Duration;
     block_on(async {
         let t = start(db, |c| c.tuxedo.gate_check_secs = 1);
         let mut conn = db.conn();
@@ -885,29 +886,22 @@ fn the_checker_carries_out_gates(db: &TestDb) {
             )
             .await;
         assert_eq!(s, 202);
-        let until = Instant::now() + Duration::from_secs(30);
         let gauge = r#"tuxedo_alias_gate_uptake_percent{alias="firefox-next",threshold="100"} 0"#;
-        loop {
-            let metrics = t.metrics().await;
-            if metrics.contains(gauge) {
-                break;
-            }
-            assert!(Instant::now() < until, "no gauge: {metrics}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let within = Duration::from_secs(30);
+        eventually("the gauge of the pending gate", within, || async {
+            t.metrics().await.contains(gauge).then_some(())
+        })
+        .await;
         assert_eq!(
             t.admin("GET", "/aliases/firefox-next", None).await.1["related_product"],
             Value::Null
         );
         set_map(&mut conn, loc, m, true, true);
-        loop {
+        let a = eventually("the checker flips the alias", within, || async {
             let (_, a) = t.admin("GET", "/aliases/firefox-next", None).await;
-            if a["related_product"] == "Firefox-3" {
-                assert_eq!(a["gate"], Value::Null);
-                break;
-            }
-            assert!(Instant::now() < until, "never flipped: {a}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            (a["related_product"] == "Firefox-3").then_some(a)
+        })
+        .await;
+        assert_eq!(a["gate"], Value::Null);
     });
 }

@@ -20,6 +20,18 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>> {
     applied.map_err(|e| CoreError::Migration(e.to_string()))
 }
 
+/// Reverts every applied migration, newest first (the `down.sql` files); returns the
+/// versions reverted. For tests of the migrations themselves: it drops every table.
+pub fn revert_all_migrations(conn: &mut DbConnection) -> Result<Vec<String>> {
+    let reverted = match conn {
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => c.revert_all_migrations(MYSQL).map(versions),
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => c.revert_all_migrations(SQLITE).map(versions),
+    };
+    reverted.map_err(|e| CoreError::Migration(e.to_string()))
+}
+
 /// Lists the migrations not yet applied (used by `migrate --check` and heartbeats).
 pub fn pending_migrations(conn: &mut DbConnection) -> Result<Vec<String>> {
     let pending = match conn {

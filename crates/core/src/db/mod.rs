@@ -8,7 +8,7 @@ mod migrate;
 mod tx;
 
 pub use connection::{Backend, DbConnection, DbUrl};
-pub use migrate::{pending_migrations, run_migrations};
+pub use migrate::{pending_migrations, revert_all_migrations, run_migrations};
 pub use tx::write_transaction;
 
 use crate::{CoreError, Result};

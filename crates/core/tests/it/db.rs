@@ -10,6 +10,7 @@ use diesel::prelude::*;
 
 db_tests! {
     migrations_apply_once => migrations_apply_once,
+    migrations_go_down_and_up_again => migrations_go_down_and_up_again,
     catalogue_round_trip => catalogue_round_trip,
     names_match_case_insensitively => names_match_case_insensitively,
     deleting_a_product_cascades => deleting_a_product_cascades,
@@ -23,6 +24,75 @@ fn migrations_apply_once(db: &TestDb) {
         run_migrations(&mut c).unwrap().is_empty(),
         "second run applies nothing"
     );
+}
+
+/// Every migration's `down.sql` undoes its `up.sql`: reverting all of them leaves no table
+/// but diesel's own, and applying them again gives the same schema as the first time.
+fn migrations_go_down_and_up_again(db: &TestDb) {
+    use bouncer_core::db::revert_all_migrations;
+    let mut c = db.conn();
+    let first = schema_of(&mut c);
+    assert!(first.len() > 20, "{first:?}");
+    let reverted = revert_all_migrations(&mut c).unwrap();
+    assert_eq!(reverted.len(), pending_migrations(&mut c).unwrap().len());
+    assert_eq!(
+        schema_of(&mut c),
+        Vec::<String>::new(),
+        "tables left after down"
+    );
+    run_migrations(&mut c).unwrap();
+    assert_eq!(schema_of(&mut c), first);
+}
+
+/// The schema as text, one entry per table, index and trigger (without diesel's table).
+fn schema_of(c: &mut bouncer_core::db::DbConnection) -> Vec<String> {
+    use bouncer_core::db::{Backend, DbConnection};
+    use diesel::sql_types::Text;
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        entry: String,
+    }
+    let rows = |c: &mut DbConnection, sql: &str| -> Vec<String> {
+        diesel::sql_query(sql)
+            .load::<Row>(c)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.entry)
+            .collect()
+    };
+    match c.backend() {
+        Backend::Sqlite => rows(
+            c,
+            "SELECT type || ' ' || name || ': ' || COALESCE(sql, '') AS entry FROM sqlite_master \
+             WHERE name NOT LIKE 'sqlite_%' AND name != '__diesel_schema_migrations' \
+             ORDER BY type, name",
+        ),
+        Backend::Mysql => {
+            let tables = rows(
+                c,
+                "SELECT table_name AS entry FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name != '__diesel_schema_migrations' \
+                 ORDER BY table_name",
+            );
+            #[derive(QueryableByName)]
+            struct Created {
+                #[diesel(sql_type = Text, column_name = "Create Table")]
+                create: String,
+            }
+            tables
+                .iter()
+                .map(|t| {
+                    let created: Created = diesel::sql_query(format!("SHOW CREATE TABLE `{t}`"))
+                        .get_result(c)
+                        .unwrap();
+                    // The next id is data, not schema.
+                    let re = regex::Regex::new(r" AUTO_INCREMENT=\d+").unwrap();
+                    re.replace(&created.create, "").into_owned()
+                })
+                .collect()
+        }
+    }
 }
 
 /// Inserts firefox-latest with two languages, two OSes, a location, a mirror and its map row.
