@@ -2,8 +2,8 @@
 
 use super::{Rule, RuleError, RuleSpec};
 use crate::db::DbConnection;
-use crate::models::{NewAuditEntry, NewRewriteRule, RewriteRuleRow};
-use crate::schema::{bouncer_audit_log, bouncer_rewrite_rules};
+use crate::models::{NewRewriteRule, RewriteRuleRow};
+use crate::schema::bouncer_rewrite_rules;
 use crate::{CoreError, Result};
 use diesel::prelude::*;
 
@@ -50,19 +50,15 @@ pub fn replace_all(
                 .execute(conn)?;
         }
         crate::changes::record(conn, &[crate::changes::Change::Rules])?;
-        let before_json =
-            serde_json::to_string(&before.iter().map(row_json).collect::<Vec<_>>()).ok();
-        let after_json = serde_json::to_string(specs).ok();
-        diesel::insert_into(bouncer_audit_log::table)
-            .values(NewAuditEntry {
-                created_at: now,
-                actor,
-                action: "rules.replace",
-                target: "bouncer_rewrite_rules",
-                before_json: before_json.as_deref(),
-                after_json: after_json.as_deref(),
-            })
-            .execute(conn)?;
+        let before_json = serde_json::Value::Array(before.iter().map(row_json).collect());
+        crate::audit::record(
+            conn,
+            actor,
+            "rules.replace",
+            "bouncer_rewrite_rules",
+            Some(before_json),
+            serde_json::to_value(specs).ok(),
+        )?;
         Ok(Ok(specs.len()))
     })
 }
