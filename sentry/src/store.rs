@@ -18,21 +18,6 @@ use diesel::prelude::*;
 use serde_json::json;
 use std::collections::HashMap;
 
-diesel::table! {
-    /// The map with the streak columns sentry's migration added. Declared here rather than
-    /// in the shared schema so that `LocationMirror` queries elsewhere keep their shape.
-    #[sql_name = "mirror_location_mirror_map"]
-    map_health (id) {
-        id -> BigInt,
-        location_id -> Integer,
-        mirror_id -> Integer,
-        active -> Bool,
-        healthy -> Bool,
-        fail_streak -> Integer,
-        ok_streak -> Integer,
-    }
-}
-
 /// The mirrors and locations one run covers.
 pub fn load_scope(
     conn: &mut DbConnection,
@@ -258,8 +243,8 @@ fn write_map_rows(
     report: &MirrorReport,
     locs: &[Loc],
 ) -> Result<Vec<Change>, SentryError> {
-    use map_health::dsl as m;
-    let existing: HashMap<i32, (i64, RowState)> = m::map_health
+    use bouncer_core::schema::mirror_location_mirror_map::dsl as m;
+    let existing: HashMap<i32, (i64, RowState)> = m::mirror_location_mirror_map
         .filter(m::mirror_id.eq(report.mirror_id))
         .select((
             m::id,
@@ -309,13 +294,13 @@ fn write_map_rows(
                 if (s.active, s.healthy) != (next.active, next.healthy) {
                     changed.push(Change::Location(location_id));
                 }
-                diesel::update(m::map_health.find(*id))
+                diesel::update(m::mirror_location_mirror_map.find(*id))
                     .set(values)
                     .execute(conn)?;
             }
             None => {
                 changed.push(Change::Location(location_id));
-                diesel::insert_into(m::map_health)
+                diesel::insert_into(m::mirror_location_mirror_map)
                     .values((
                         m::location_id.eq(location_id),
                         m::mirror_id.eq(report.mirror_id),

@@ -68,6 +68,9 @@ diesel::table! {
         mirror_id -> Integer,
         active -> Bool,
         healthy -> Bool,
+        /// sentry's hysteresis: consecutive failed / good probes of this pair.
+        fail_streak -> Integer,
+        ok_streak -> Integer,
     }
 }
 

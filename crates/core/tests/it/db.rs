@@ -188,7 +188,10 @@ fn catalogue_round_trip(db: &TestDb) {
         (path.as_str(), os.as_str()),
         ("/firefox/:lang/setup.exe", "win")
     );
-    let row: LocationMirror = mirror_location_mirror_map::table.first(&mut *c).unwrap();
+    let row: LocationMirror = mirror_location_mirror_map::table
+        .select(LocationMirror::as_select())
+        .first(&mut *c)
+        .unwrap();
     assert_eq!(
         (row.location_id, row.mirror_id, row.active, row.healthy),
         (location_id, mirror_id, true, true)
