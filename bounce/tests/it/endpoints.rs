@@ -47,8 +47,28 @@ async fn endpoints_answer(db: TestDb) {
         commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()),
         "the commit built, not a placeholder: {v}"
     );
+    // Metrics: Prometheus text, and an answer is counted (an unknown product: 404).
+    let r = client
+        .get(format!("{base}/?product=nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
     let m = client.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(m.status(), 200);
+    let kind = m.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
+    let text = m.text().await.unwrap();
+    let counted = text
+        .lines()
+        .filter(|l| l.starts_with("bounce_requests_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>();
+    assert!(counted >= 1.0, "{text}");
+    assert!(
+        text.contains("# TYPE bounce_requests_total counter"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

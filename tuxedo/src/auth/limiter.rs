@@ -36,24 +36,34 @@ impl LoginLimiter {
 
     /// How much longer `user` from `ip` is locked out; `None` when not.
     pub fn blocked_for(&self, user: &str, ip: IpAddr) -> Option<Duration> {
-        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let (n, since) = map.get(&Self::key(user, ip))?;
-        let left = self.window.checked_sub(since.elapsed())?;
-        (*n >= self.max_failures && !left.is_zero()).then_some(left)
+        self.blocked_for_at(user, ip, Instant::now())
     }
 
     /// Counts a failed login.
     pub fn failed(&self, user: &str, ip: IpAddr) {
+        self.failed_at(user, ip, Instant::now())
+    }
+
+    /// [`Self::blocked_for`] at `now` (the clock is explicit so the window can be tested).
+    fn blocked_for_at(&self, user: &str, ip: IpAddr, now: Instant) -> Option<Duration> {
+        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let (n, since) = map.get(&Self::key(user, ip))?;
+        let left = self
+            .window
+            .checked_sub(now.saturating_duration_since(*since))?;
+        (*n >= self.max_failures && !left.is_zero()).then_some(left)
+    }
+
+    /// [`Self::failed`] at `now`: a failure after the window starts a new count.
+    fn failed_at(&self, user: &str, ip: IpAddr, now: Instant) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let window = self.window;
         if map.len() >= SWEEP_AT {
-            let window = self.window;
-            map.retain(|_, (_, since)| since.elapsed() < window);
+            map.retain(|_, (_, since)| now.saturating_duration_since(*since) < window);
         }
-        let entry = map
-            .entry(Self::key(user, ip))
-            .or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= self.window {
-            *entry = (0, Instant::now());
+        let entry = map.entry(Self::key(user, ip)).or_insert((0, now));
+        if now.saturating_duration_since(entry.1) >= window {
+            *entry = (0, now);
         }
         entry.0 += 1;
     }
@@ -87,11 +97,33 @@ mod tests {
         assert!(!l.is_blocked("rel", a));
     }
 
+    /// A lockout lasts the window from the first failure, not a moment longer; failures
+    /// after it start a new count.
     #[test]
     fn window_expiry_forgives() {
-        let l = LoginLimiter::new(1, Duration::from_millis(0));
+        let window = Duration::from_secs(900);
+        let l = LoginLimiter::new(2, window);
         let a: IpAddr = "10.0.0.1".parse().unwrap();
-        l.failed("rel", a);
-        assert!(!l.is_blocked("rel", a));
+        let t0 = Instant::now();
+        l.failed_at("rel", a, t0);
+        l.failed_at("rel", a, t0 + Duration::from_secs(1));
+        let later = |s: u64| t0 + Duration::from_secs(s);
+        assert_eq!(
+            l.blocked_for_at("rel", a, later(899)),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            l.blocked_for_at("rel", a, later(900)),
+            None,
+            "the window has passed"
+        );
+        l.failed_at("rel", a, later(901));
+        assert_eq!(
+            l.blocked_for_at("rel", a, later(902)),
+            None,
+            "one failure of a new count"
+        );
+        l.failed_at("rel", a, later(903));
+        assert!(l.blocked_for_at("rel", a, later(904)).is_some());
     }
 }
