@@ -180,7 +180,27 @@ impl TuxedoError {
             Self::UserExists(_) | Self::Duplicate(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) | Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) | Self::Io(_) | Self::Metrics(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
+            // The caller's mistakes: 400 on the XML API and the UI, as the old admin
+            // answered (the JSON API tells them apart in `json_status`). Listed, not a
+            // catch-all, so a new variant must choose its status.
+            Self::Missing(_)
+            | Self::Invalid { .. }
+            | Self::EmptyProductName
+            | Self::ProductExists(_)
+            | Self::ProductNotFound(_)
+            | Self::LanguagesExist(_)
+            | Self::OsNotFound(_)
+            | Self::LocationExists { .. }
+            | Self::LocationNotFound { .. }
+            | Self::LocationIdNotFound(_)
+            | Self::AliasIsProduct(_)
+            | Self::RelatedProductNotFound(_)
+            | Self::NoProductsMatch
+            | Self::NoOsesMatch
+            | Self::NotFound { .. }
+            | Self::Conflict(_)
+            | Self::BadRequest(_)
+            | Self::InvalidRule { .. } => StatusCode::BAD_REQUEST,
         }
     }
 
