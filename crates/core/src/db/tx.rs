@@ -18,15 +18,18 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<Error>,
 {
+    // Inside a transaction already, the outer one holds the lock: a savepoint, as usual.
+    let outermost = Manager::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .is_none();
     match conn {
         #[cfg(feature = "sqlite")]
-        DbConnection::Sqlite(c) => {
+        DbConnection::Sqlite(c) if outermost => {
             diesel::connection::AnsiTransactionManager::begin_transaction_sql(
                 c,
                 "BEGIN IMMEDIATE",
             )?;
         }
-        #[allow(unreachable_patterns)]
         _ => return conn.transaction(f),
     }
     match f(conn) {
@@ -38,5 +41,54 @@ where
             Ok(()) | Err(Error::BrokenTransactionManager) => Err(e),
             Err(rollback) => Err(rollback.into()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::connection::SimpleConnection;
+
+    fn sqlite() -> DbConnection {
+        let mut c = DbConnection::Sqlite(diesel::SqliteConnection::establish(":memory:").unwrap());
+        c.batch_execute("CREATE TABLE t (v INTEGER)").unwrap();
+        c
+    }
+
+    fn count(c: &mut DbConnection) -> i64 {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query("SELECT COUNT(*) AS n FROM t")
+            .get_result::<N>(c)
+            .unwrap()
+            .n
+    }
+
+    /// Committed on Ok, rolled back on Err; a nested call is a savepoint (SQLite refuses
+    /// a second BEGIN), whose failure undoes only its own part.
+    #[test]
+    fn commits_rolls_back_and_nests() {
+        let mut c = sqlite();
+        let ok: Result<(), Error> = write_transaction(&mut c, |c| {
+            c.batch_execute("INSERT INTO t VALUES (1)")?;
+            let inner: Result<(), Error> = write_transaction(c, |c| {
+                c.batch_execute("INSERT INTO t VALUES (2)")?;
+                Err(Error::RollbackTransaction)
+            });
+            assert!(inner.is_err());
+            write_transaction(c, |c| c.batch_execute("INSERT INTO t VALUES (3)"))
+        });
+        ok.unwrap();
+        assert_eq!(count(&mut c), 2, "the outer row and the second savepoint's");
+        let failed: Result<(), Error> = write_transaction(&mut c, |c| {
+            c.batch_execute("INSERT INTO t VALUES (4)")?;
+            Err(Error::RollbackTransaction)
+        });
+        assert!(failed.is_err());
+        assert_eq!(count(&mut c), 2, "rolled back");
     }
 }
