@@ -290,11 +290,14 @@ async fn check_cdn(
 }
 
 /// The run lease, renewed in the background while the run lasts: two runs at once would
-/// write the same rows and deadlock each other.
+/// write the same rows and deadlock each other. Dropped without [`RunLease::release`] (the
+/// daemon stopped by a signal mid-run drops its run), it is released there and then, so
+/// the next sentry need not wait out the lease.
 struct RunLease {
     pool: DbPool,
     holder: String,
     renewer: tokio::task::JoinHandle<()>,
+    released: bool,
 }
 
 const LEASE: &str = "sentry-run";
@@ -335,12 +338,14 @@ impl RunLease {
             pool: pool.clone(),
             holder,
             renewer,
+            released: false,
         })
     }
 
-    async fn release(self) {
+    async fn release(mut self) {
         self.renewer.abort();
-        let (p, h) = (self.pool, self.holder);
+        self.released = true;
+        let (p, h) = (self.pool.clone(), self.holder.clone());
         let released = tokio::task::spawn_blocking(move || {
             let mut conn = db::conn(&p)?;
             db::lease::release(&mut conn, LEASE, &h)
@@ -348,6 +353,23 @@ impl RunLease {
         .await;
         if !matches!(released, Ok(Ok(()))) {
             tracing::warn!("could not release the run lease; it expires by itself");
+        }
+    }
+}
+
+impl Drop for RunLease {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        self.renewer.abort();
+        // Blocking, but only on the way out of an abandoned run.
+        let released = db::conn(&self.pool)
+            .map_err(SentryError::from)
+            .and_then(|mut c| Ok(db::lease::release(&mut c, LEASE, &self.holder)?));
+        match released {
+            Ok(()) => tracing::info!("run abandoned; its lease is released"),
+            Err(e) => tracing::warn!(error = %e, "could not release an abandoned run's lease"),
         }
     }
 }
@@ -428,4 +450,23 @@ fn progress_bar(pairs: u64) -> ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunLease;
+    use bouncer_test_support::TestDb;
+
+    /// A run dropped mid-way (the daemon stopped by SIGTERM) gives its lease back at once:
+    /// the next sentry does not wait out the 60 s.
+    #[tokio::test]
+    async fn an_abandoned_run_releases_its_lease() {
+        let db = TestDb::sqlite();
+        let lease = RunLease::take(&db.pool).await.unwrap();
+        assert!(RunLease::take(&db.pool).await.is_err(), "held");
+        drop(lease);
+        let again = RunLease::take(&db.pool).await.unwrap();
+        again.release().await;
+        RunLease::take(&db.pool).await.unwrap().release().await;
+    }
 }
