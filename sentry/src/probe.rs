@@ -158,14 +158,29 @@ pub fn client(
     user_agent: &str,
     timeout: Duration,
     idle_per_host: usize,
+    extra_roots: &[reqwest::Certificate],
 ) -> reqwest::Result<Client> {
-    Client::builder()
+    let mut builder = Client::builder()
         .user_agent(user_agent)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout)
-        .pool_max_idle_per_host(idle_per_host)
-        .build()
+        .pool_max_idle_per_host(idle_per_host);
+    for root in extra_roots {
+        builder = builder.add_root_certificate(root.clone());
+    }
+    builder.build()
+}
+
+/// The certificates of `sentry.ca_file` (PEM, one or more).
+pub fn extra_roots(
+    file: Option<&std::path::Path>,
+) -> Result<Vec<reqwest::Certificate>, crate::SentryError> {
+    let Some(file) = file else {
+        return Ok(Vec::new());
+    };
+    let pem = std::fs::read(file)?;
+    Ok(reqwest::Certificate::from_pem_bundle(&pem)?)
 }
 
 /// HEADs `url`, follows at most one redirect, and classifies the answer.

@@ -72,7 +72,12 @@ impl Sentry {
         let metrics = Arc::new(Metrics::new()?);
         let timeout = Duration::from_millis(s.request_timeout_ms);
         let checker = Checker {
-            client: crate::probe::client(&s.user_agent, timeout, s.per_mirror_concurrency)?,
+            client: crate::probe::client(
+                &s.user_agent,
+                timeout,
+                s.per_mirror_concurrency,
+                &crate::probe::extra_roots(s.ca_file.as_deref())?,
+            )?,
             global: Arc::new(Semaphore::new(s.concurrency.max(1))),
             per_mirror: s.per_mirror_concurrency.max(1),
             request_timeout: timeout,

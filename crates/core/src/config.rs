@@ -185,6 +185,9 @@ pub struct SentryConfig {
     pub successes_to_up: u32,
     /// Runs over which a recovered mirror's effective weight ramps back to its rating.
     pub ramp_runs: u32,
+    /// A PEM file of extra root certificates probes trust beside the public ones (an
+    /// internal CA of mirrors or of a CDN in front of them); unset = public roots only.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for DatabaseConfig {
@@ -285,6 +288,7 @@ impl Default for SentryConfig {
             mirror_deadline_secs: 360,
             probe_lang: "en-US".into(),
             user_agent: "Mozilla Mirror Monitor/1.0".into(),
+            ca_file: None,
             failures_to_down: 2,
             successes_to_up: 2,
             ramp_runs: 4,

@@ -279,6 +279,7 @@ db_tests! {
     fleet_rows_and_reasons => fleet,
     checknow_and_mirror_scope => scope,
     cdn_mode_checks_the_pins => cdn_mode,
+    cdn_mode_over_https => cdn_over_https,
     a_gate_flips_when_the_cdn_has_the_release => gate_flips_with_the_cdn,
 }
 
@@ -496,4 +497,42 @@ async fn run_fails_when_database_is_down() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("database unavailable"), "{err}");
+}
+
+/// The https pin over real TLS: untrusted (a self-signed certificate, no `ca_file`) every
+/// location is unhealthy with the TLS reason; with the certificate in `sentry.ca_file` the
+/// same files are healthy over https.
+fn cdn_over_https(db: &TestDb) {
+    rt().block_on(async {
+        let locs = product(db, "Firefox", false, true, &[PATH]);
+        let (cdn, pem) = FakeMirror::start_tls(12, Behaviour::Healthy).await;
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, pem).unwrap();
+        let mut config = config(db, 2000);
+        config.bounce.pinned_http = Some(refused_addr(13).await.to_string());
+        config.bounce.pinned_https = Some(format!("{}/pub", cdn.addr));
+        let https_row = |db: &TestDb| {
+            cdn_rows(db)
+                .into_iter()
+                .find(|r| r.1 == "https")
+                .map(|r| (r.0, r.4, r.5))
+                .unwrap()
+        };
+
+        let untrusted = sentry::Sentry::new(&config).unwrap();
+        untrusted.run(&Default::default()).await.unwrap();
+        let (loc, healthy, reason) = https_row(db);
+        assert_eq!((loc, healthy), (locs[0], false));
+        assert!(reason.starts_with("base URL: "), "{reason}");
+
+        config.sentry.ca_file = Some(ca);
+        let trusting = sentry::Sentry::new(&config).unwrap();
+        let s = trusting.run(&Default::default()).await.unwrap();
+        assert_eq!((s.cdn_pairs, s.cdn_healthy), (2, 1), "{s:?}");
+        assert_eq!(https_row(db), (locs[0], true, "ok".to_owned()));
+        assert!(cdn
+            .requests()
+            .contains(&"HEAD /pub/firefox/1.0/en-US/Setup.exe".to_owned()));
+    });
 }

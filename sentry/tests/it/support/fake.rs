@@ -7,8 +7,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 /// How a fake mirror answers. "Files" are every path except `/` (the base URL), which
 /// answers 200 unless the behaviour concerns the whole server.
@@ -60,6 +60,10 @@ impl Behaviour {
     }
 }
 
+/// What a fake mirror talks over: plain TCP or TLS.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
 /// A running fake mirror; its behaviour can be switched between runs.
 #[derive(Clone)]
 pub struct FakeMirror {
@@ -94,10 +98,55 @@ impl FakeMirror {
         let m = mirror.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
                 tokio::spawn(m.clone().serve(stream));
             }
         });
         mirror
+    }
+
+    /// Starts a fake mirror that speaks HTTPS on `127.0.0.<host>`, with a self-signed
+    /// certificate for that address; returns it and the certificate (PEM), which a client
+    /// must trust (`sentry.ca_file`).
+    pub async fn start_tls(host: u8, behaviour: Behaviour) -> (Self, String) {
+        use tokio_rustls::rustls;
+        let ip = Ipv4Addr::new(127, 0, 0, host);
+        let rcgen::CertifiedKey { cert, key_pair } =
+            rcgen::generate_simple_self_signed(vec![ip.to_string()]).expect("certificate");
+        let key = rustls::pki_types::PrivatePkcs8KeyDer::from(key_pair.serialize_der());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], key.into())
+        .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind((IpAddr::V4(ip), 0))
+            .await
+            .expect("bind fake mirror");
+        let mirror = Self {
+            addr: listener.local_addr().expect("local addr"),
+            behaviour: Arc::new(AtomicU8::new(behaviour as u8)),
+            requests: Arc::default(),
+            count: Arc::default(),
+            record: true,
+            missing: Arc::default(),
+        };
+        let m = mirror.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                let (m, acceptor) = (m.clone(), acceptor.clone());
+                tokio::spawn(async move {
+                    if let Ok(tls) = acceptor.accept(stream).await {
+                        m.serve(tls).await;
+                    }
+                });
+            }
+        });
+        (mirror, cert.pem())
     }
 
     pub fn base_url(&self) -> String {
@@ -121,8 +170,7 @@ impl FakeMirror {
         self.requests.lock().expect("requests").clone()
     }
 
-    async fn serve(self, mut stream: TcpStream) {
-        let _ = stream.set_nodelay(true);
+    async fn serve<S: Stream>(self, mut stream: S) {
         let mut buf = Vec::with_capacity(1024);
         loop {
             let Some((method, path)) = read_head(&mut stream, &mut buf).await else {
@@ -146,7 +194,7 @@ impl FakeMirror {
     }
 
     /// Writes one answer; `false` ends the connection.
-    async fn answer(&self, s: &mut TcpStream, b: Behaviour, path: &str) -> bool {
+    async fn answer<S: Stream>(&self, s: &mut S, b: Behaviour, path: &str) -> bool {
         use Behaviour::*;
         let base = path == "/";
         match b {
@@ -191,7 +239,7 @@ impl FakeMirror {
 }
 
 /// Reads one request head; `None` at end of stream.
-async fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, String)> {
+async fn read_head<S: Stream>(s: &mut S, buf: &mut Vec<u8>) -> Option<(String, String)> {
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).into_owned();
@@ -208,7 +256,7 @@ async fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, Stri
     }
 }
 
-async fn respond(s: &mut TcpStream, status: u16, ctype: &str, location: Option<&str>) -> bool {
+async fn respond<S: Stream>(s: &mut S, status: u16, ctype: &str, location: Option<&str>) -> bool {
     let location = location.map_or(String::new(), |l| format!("Location: {l}\r\n"));
     let head = format!(
         "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: 1048576\r\n{location}\r\n"
@@ -217,7 +265,7 @@ async fn respond(s: &mut TcpStream, status: u16, ctype: &str, location: Option<&
 }
 
 /// Keeps the connection open without answering, until the client gives up.
-async fn hang(s: &mut TcpStream) -> bool {
+async fn hang<S: Stream>(s: &mut S) -> bool {
     let mut sink = [0u8; 256];
     while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
     false
