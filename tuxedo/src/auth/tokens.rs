@@ -6,7 +6,6 @@ use super::{Principal, Role};
 use crate::catalogue::{audit, is_unique_violation, valid_name};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
-use bouncer_core::limits::LATEST_TIMESTAMP_UNIX;
 use bouncer_core::models::User;
 use bouncer_core::schema::{bouncer_api_tokens as tokens, bouncer_users as users};
 use chrono::NaiveDateTime;
@@ -61,19 +60,8 @@ pub fn create(
     expires_at: Option<NaiveDateTime>,
 ) -> Result<CreatedToken> {
     let name = valid_name("name", name, bouncer_core::limits::TOKEN_NAME)?;
+    crate::catalogue::valid_future("expires_at", expires_at)?;
     let now = chrono::Utc::now().naive_utc();
-    if expires_at.is_some_and(|e| e <= now) {
-        return Err(TuxedoError::Invalid {
-            field: "expires_at",
-            reason: "must be in the future".into(),
-        });
-    }
-    if expires_at.is_some_and(|e| e.and_utc().timestamp() > LATEST_TIMESTAMP_UNIX) {
-        return Err(TuxedoError::Invalid {
-            field: "expires_at",
-            reason: "must not be after 2038-01-19T03:14:07Z".into(),
-        });
-    }
     let secret = new_secret();
     let hash = hash(&secret);
     crate::catalogue::write_tx(conn, |conn| {

@@ -7,12 +7,8 @@ use super::{audit, valid_name, write_tx};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::gates::{self, Gate, NewGate, Outcome, Progress, Sample};
-use bouncer_core::limits::LATEST_TIMESTAMP_UNIX;
-use bouncer_core::models::Os;
-use bouncer_core::schema::mirror_os;
 use bouncer_core::uptake::Cdn;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -86,17 +82,7 @@ pub fn set(
         return Err(invalid("uptake_percent", "must be between 1 and 100"));
     }
     let now = Utc::now();
-    if let Some(d) = form.deadline {
-        if d <= now {
-            return Err(invalid("deadline", "must be in the future"));
-        }
-        if d.timestamp() > LATEST_TIMESTAMP_UNIX {
-            return Err(invalid(
-                "deadline",
-                "must not be after 2038-01-19T03:14:07Z",
-            ));
-        }
-    }
+    super::valid_future("deadline", form.deadline.map(|d| d.naive_utc()))?;
     let on_deadline = form.on_deadline.as_deref().unwrap_or("give_up");
     if !gates::ON_DEADLINE.contains(&on_deadline) {
         return Err(invalid("on_deadline", "must be flip or give_up"));
@@ -108,7 +94,9 @@ pub fn set(
         .transpose()?;
     let gate = write_tx(conn, |conn| {
         let product = target(conn, alias, related)?;
-        let os = os.map(|o| os_named(conn, o)).transpose()?;
+        let os = os
+            .map(|o| super::oses::named(conn, o).map(|o| o.name))
+            .transpose()?;
         let stored_alias = bouncer_core::aliases::named(conn, alias)?
             .map_or_else(|| alias.to_owned(), |a| a.alias);
         let gate = gates::replace(
@@ -139,7 +127,11 @@ pub fn set(
         )?;
         Ok(gate)
     })?;
-    check(conn, cdn, &gate, actor)?;
+    // The gate is stored (and acknowledged) whatever happens next: a failed first check
+    // is the checkers' to repeat, not the caller's error.
+    if let Err(e) = check(conn, cdn, &gate, actor) {
+        tracing::warn!(alias = gate.alias, error = %e, "first check of a new gate failed");
+    }
     detail(conn, cdn, &gate.alias)
 }
 
@@ -220,15 +212,4 @@ fn view(conn: &mut DbConnection, cdn: Option<&Cdn>, g: Gate) -> Result<GateView>
         samples,
         eta,
     })
-}
-
-/// The stored name of the OS `name`.
-fn os_named(conn: &mut DbConnection, name: &str) -> Result<String> {
-    mirror_os::table
-        .filter(mirror_os::name.eq(name))
-        .load::<Os>(conn)?
-        .into_iter()
-        .find(|o| bouncer_core::names::same(&o.name, name))
-        .map(|o| o.name)
-        .ok_or_else(|| TuxedoError::OsNotFound(name.to_owned()))
 }

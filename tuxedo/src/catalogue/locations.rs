@@ -214,13 +214,7 @@ fn product_and_os(
     os: &str,
 ) -> Result<(Product, Os)> {
     let p = lookup(conn, product)?;
-    let o: Os = mirror_os::table
-        .filter(mirror_os::name.eq(os.trim()))
-        .load::<Os>(conn)?
-        .into_iter()
-        .find(|o| bouncer_core::names::same(&o.name, os.trim()))
-        .ok_or_else(|| TuxedoError::OsNotFound(os.to_owned()))?;
-    Ok((p, o))
+    Ok((p, super::oses::named(conn, os)?))
 }
 
 fn find_one(conn: &mut DbConnection, product_id: i32, os_id: i32) -> Result<Option<Location>> {

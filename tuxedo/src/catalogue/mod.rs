@@ -146,6 +146,22 @@ pub(crate) fn write_tx<T>(
 /// Whether a database error is a unique-key clash (a concurrent or repeated write).
 pub(crate) use bouncer_core::db::classify::is_unique_violation;
 
+/// A caller's instant to come (a token expiry, a gate deadline): in the future, and within
+/// what a timestamp column holds on MariaDB (a later value would be stored as NULL).
+pub(crate) fn valid_future(field: &'static str, at: Option<chrono::NaiveDateTime>) -> Result<()> {
+    let invalid = |reason: &str| TuxedoError::Invalid {
+        field,
+        reason: reason.into(),
+    };
+    match at {
+        Some(t) if t <= chrono::Utc::now().naive_utc() => Err(invalid("must be in the future")),
+        Some(t) if t.and_utc().timestamp() > bouncer_core::limits::LATEST_TIMESTAMP_UNIX => {
+            Err(invalid("must not be after 2038-01-19T03:14:07Z"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Records one write in the audit log; call inside the writing transaction.
 pub(crate) fn audit(
     conn: &mut DbConnection,

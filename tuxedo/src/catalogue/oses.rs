@@ -38,6 +38,17 @@ pub struct OsPatch {
 }
 
 /// Every operating system, by id.
+/// The OS of that name ([`bouncer_core::names::same`]; the collation only finds candidates).
+pub(crate) fn named(conn: &mut DbConnection, name: &str) -> Result<Os> {
+    let name = name.trim();
+    mirror_os::table
+        .filter(mirror_os::name.eq(name))
+        .load::<Os>(conn)?
+        .into_iter()
+        .find(|o| bouncer_core::names::same(&o.name, name))
+        .ok_or_else(|| TuxedoError::OsNotFound(name.to_owned()))
+}
+
 pub fn list(conn: &mut DbConnection) -> Result<Vec<OsView>> {
     let rows: Vec<Os> = mirror_os::table.order(mirror_os::id.asc()).load(conn)?;
     Ok(rows.into_iter().map(view).collect())

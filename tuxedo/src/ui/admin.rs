@@ -206,17 +206,7 @@ pub async fn token_create(req: HttpRequest, state: Data, f: web::Form<TokenForm>
         "/ui/tokens".into(),
         move |c, who| {
             let role: Role = f.role.parse()?;
-            let expires = match f.expires.trim() {
-                "" => None,
-                d => Some(
-                    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                        .map_err(|e| TuxedoError::Invalid {
-                            field: "expires",
-                            reason: format!("{d:?}: {e} (expected YYYY-MM-DD)"),
-                        })?
-                        .and_time(chrono::NaiveTime::MIN),
-                ),
-            };
+            let expires = super::flow::date_field("expires", &f.expires)?;
             let t = tokens::create(c, &who.username, &f.user, role, &f.name, expires)?;
             Ok(done(format!(
                 "Token {} created. Its secret, shown only now: {}",

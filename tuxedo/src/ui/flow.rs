@@ -25,6 +25,22 @@ pub(super) struct Done {
 }
 
 /// A success message; the browser returns to the form's page.
+/// A form's `YYYY-MM-DD` field as the start of that day, UTC; blank = none.
+pub(super) fn date_field(
+    field: &'static str,
+    value: &str,
+) -> Result<Option<chrono::NaiveDateTime>> {
+    match value.trim() {
+        "" => Ok(None),
+        d => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map(|day| Some(day.and_time(chrono::NaiveTime::MIN)))
+            .map_err(|e| TuxedoError::Invalid {
+                field,
+                reason: format!("{d:?}: {e} (expected YYYY-MM-DD)"),
+            }),
+    }
+}
+
 pub(super) fn done(text: impl Into<String>) -> Done {
     Done {
         text: text.into(),

@@ -162,15 +162,7 @@ fn form(f: &GateFields) -> Result<GateForm> {
             format!("{:?} is not a whole number", f.uptake_percent),
         )
     })?;
-    let deadline = match f.deadline.trim() {
-        "" => None,
-        d => Some(
-            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                .map_err(|e| invalid("deadline", format!("{d:?}: {e} (expected YYYY-MM-DD)")))?
-                .and_time(chrono::NaiveTime::MIN)
-                .and_utc(),
-        ),
-    };
+    let deadline = super::flow::date_field("deadline", &f.deadline)?.map(|d| d.and_utc());
     let blank = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     Ok(GateForm {
         uptake_percent,
