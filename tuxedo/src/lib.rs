@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 mod body;
+pub mod caller;
 pub mod catalogue;
 pub mod cli;
 mod error;

@@ -1,16 +1,16 @@
 //! JSON handlers of administration: rewrite rules, the audit log, accounts and tokens.
 //! Reading rules and the audit log needs any account; everything else needs admin.
 
-use super::{call, Data};
-use crate::auth::Permission::{Accounts as W, Read as R};
+use super::reply::{gone, Created, Json, NoContent, Reply};
+use super::Caller;
 use crate::auth::{tokens, users, Role};
+use crate::caller::{Accounts as W, Read as R};
 use crate::catalogue::audit_log::{self, AuditQuery};
 use crate::catalogue::rules;
-use actix_web::http::StatusCode as S;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::web;
 use bouncer_core::rules::RuleSpec;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,36 +31,28 @@ pub struct TokenCreate {
     expires_at: Option<DateTime<Utc>>,
 }
 
-pub async fn rules(req: HttpRequest, body: web::Payload, state: Data) -> HttpResponse {
-    call(req, body, state, R, S::OK, |c, _, ()| rules::list(c)).await
+pub async fn rules(call: Caller<R>) -> Reply<Json<impl Serialize>> {
+    call.run(|c, _, ()| rules::list(c)).await.map(Json)
 }
 
-pub async fn rules_replace(req: HttpRequest, body: web::Payload, state: Data) -> HttpResponse {
-    call(req, body, state, W, S::OK, |c, who, b: Vec<RuleSpec>| {
-        let loaded = rules::replace(c, &who.username, &b)?;
-        Ok(serde_json::json!({ "loaded": loaded }))
-    })
-    .await
+pub async fn rules_replace(call: Caller<W, Vec<RuleSpec>>) -> Reply<Json<impl Serialize>> {
+    call.run(|c, who, b| rules::replace(c, &who.username, &b))
+        .await
+        .map(|loaded| Json(serde_json::json!({ "loaded": loaded })))
 }
 
-pub async fn audit(
-    req: HttpRequest,
-    body: web::Payload,
-    state: Data,
-    q: web::Query<AuditQuery>,
-) -> HttpResponse {
-    call(req, body, state, R, S::OK, move |c, _, ()| {
-        audit_log::list(c, &q)
-    })
-    .await
+pub async fn audit(q: web::Query<AuditQuery>, call: Caller<R>) -> Reply<Json<impl Serialize>> {
+    call.run(move |c, _, ()| audit_log::list(c, &q))
+        .await
+        .map(Json)
 }
 
-pub async fn users(req: HttpRequest, body: web::Payload, state: Data) -> HttpResponse {
-    call(req, body, state, W, S::OK, |c, _, ()| users::list(c)).await
+pub async fn users(call: Caller<W>) -> Reply<Json<impl Serialize>> {
+    call.run(|c, _, ()| users::list(c)).await.map(Json)
 }
 
-pub async fn user_create(req: HttpRequest, body: web::Payload, state: Data) -> HttpResponse {
-    call(req, body, state, W, S::CREATED, |c, who, b: UserCreate| {
+pub async fn user_create(call: Caller<W, UserCreate>) -> Reply<Created<impl Serialize>> {
+    call.run(|c, who, b| {
         let role: Role = b.role.parse()?;
         users::add(c, &who.username, &b.username, role, &b.password)?;
         users::list(c)?
@@ -69,46 +61,34 @@ pub async fn user_create(req: HttpRequest, body: web::Payload, state: Data) -> H
             .ok_or_else(|| crate::TuxedoError::Internal("created account not found".into()))
     })
     .await
+    .map(Created)
 }
 
 pub async fn user_update(
-    req: HttpRequest,
-    body: web::Payload,
-    state: Data,
     name: web::Path<String>,
-) -> HttpResponse {
-    call(
-        req,
-        body,
-        state,
-        W,
-        S::OK,
-        move |c, who, b: users::UserPatch| users::update(c, &who.username, &name, &b),
-    )
-    .await
+    call: Caller<W, users::UserPatch>,
+) -> Reply<Json<impl Serialize>> {
+    call.run(move |c, who, b| users::update(c, &who.username, &name, &b))
+        .await
+        .map(Json)
 }
 
-pub async fn tokens(req: HttpRequest, body: web::Payload, state: Data) -> HttpResponse {
-    call(req, body, state, W, S::OK, |c, _, ()| tokens::list(c)).await
+pub async fn tokens(call: Caller<W>) -> Reply<Json<impl Serialize>> {
+    call.run(|c, _, ()| tokens::list(c)).await.map(Json)
 }
 
-pub async fn token_create(req: HttpRequest, body: web::Payload, state: Data) -> HttpResponse {
-    call(req, body, state, W, S::CREATED, |c, who, b: TokenCreate| {
+pub async fn token_create(call: Caller<W, TokenCreate>) -> Reply<Created<impl Serialize>> {
+    call.run(|c, who, b| {
         let role: Role = b.role.parse()?;
         let expires = b.expires_at.map(|e| e.naive_utc());
         tokens::create(c, &who.username, &b.user, role, &b.name, expires)
     })
     .await
+    .map(Created)
 }
 
-pub async fn token_delete(
-    req: HttpRequest,
-    body: web::Payload,
-    state: Data,
-    id: web::Path<i32>,
-) -> HttpResponse {
-    call(req, body, state, W, S::NO_CONTENT, move |c, who, ()| {
-        tokens::revoke(c, &who.username, *id)
-    })
-    .await
+pub async fn token_delete(id: web::Path<i32>, call: Caller<W>) -> Reply<NoContent> {
+    call.run(move |c, who, ()| tokens::revoke(c, &who.username, *id))
+        .await
+        .map(gone)
 }

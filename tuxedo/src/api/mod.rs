@@ -1,25 +1,24 @@
 //! The JSON REST API under `/api/v2/`: everything the XML API does, plus what operators
 //! never had (operating systems, mirrors, regions, countries, rewrite rules, the audit log,
-//! accounts and tokens). Every call needs credentials (Basic or a Bearer token); handlers
-//! are parse → catalogue function → JSON, and [`call`] does the rest the same way for all.
+//! accounts and tokens). Every call needs credentials (Basic or a Bearer token): handlers
+//! take a [`Caller`] of the route's permission, make one catalogue call through it and
+//! answer with a typed reply ([`reply`]).
 
 mod admin;
+mod caller;
 mod catalogue;
 mod network;
+mod reply;
 mod table;
 
+pub use caller::{Caller, WithCaller};
 pub use table::{route_list, Table};
 
-use crate::auth::http::{authenticate, same_origin};
-use crate::auth::{Permission, Principal};
 use crate::error::{Result, TuxedoError};
 use crate::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use bouncer_core::db::DbConnection;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
-use std::time::Instant;
 
 /// Where the JSON API is mounted.
 pub const PREFIX: &str = "/api/v2";
@@ -45,6 +44,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     });
     cfg.service(
         web::scope(PREFIX)
+            .wrap(actix_web::middleware::from_fn(crate::caller::observe))
             .app_data(path_config)
             .app_data(query_config)
             .configure(|c| table::table(&mut table::Actix(c)))
@@ -62,72 +62,6 @@ async fn openapi() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(OPENAPI)
-}
-
-/// Runs one call: authenticates the caller for `permission`, reads the body as `B` (an
-/// empty body is JSON `null`, so `()` means "no body"), runs `f` on the master off the
-/// executor (publishing the generation after a write), and renders the result with `ok`
-/// or the error as `{"error": {"code", "message"}}`.
-pub(crate) async fn call<B, T, F>(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: Data,
-    permission: Permission,
-    ok: StatusCode,
-    f: F,
-) -> HttpResponse
-where
-    B: DeserializeOwned + Send + 'static,
-    T: Serialize + Send + 'static,
-    F: FnOnce(&mut DbConnection, &Principal, B) -> Result<T> + Send + 'static,
-{
-    call_with(req, payload, state, permission, move |c, who, b| {
-        f(c, who, b).map(|v| (ok, v))
-    })
-    .await
-}
-
-/// [`call`] for the routes whose success status depends on the call (`f` returns it).
-pub(crate) async fn call_with<B, T, F>(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: Data,
-    permission: Permission,
-    f: F,
-) -> HttpResponse
-where
-    B: DeserializeOwned + Send + 'static,
-    T: Serialize + Send + 'static,
-    F: FnOnce(&mut DbConnection, &Principal, B) -> Result<(StatusCode, T)> + Send + 'static,
-{
-    let started = Instant::now();
-    let result = async {
-        same_origin(&req)?;
-        let who = authenticate(&req, &state, permission).await?;
-        let body: B = read_body(&req, payload, &state).await?;
-        let write = permission != Permission::Read;
-        crate::exec::on_master(&state, write, move |conn| f(conn, &who, body)).await
-    }
-    .await;
-    let response = match result {
-        Ok((StatusCode::NO_CONTENT, _)) => HttpResponse::NoContent().finish(),
-        Ok((ok, value)) => HttpResponse::build(ok).json(value),
-        Err(e) => {
-            if e.json_status().is_server_error() {
-                tracing::error!(path = req.path(), error = %e, "JSON API call failed");
-            }
-            error_response(&e)
-        }
-    };
-    let endpoint = format!(
-        "{} {}",
-        req.method(),
-        req.match_pattern().unwrap_or_default()
-    );
-    state
-        .metrics
-        .observe(&endpoint, response.status(), started.elapsed());
-    response
 }
 
 /// The body as `B` (read as [`crate::body`] says). A `Content-Type`, when sent, must be

@@ -2,14 +2,14 @@
 //! and the country → region map. Reads need any account; writes need admin or
 //! mirror-operator.
 
-use super::{call, Data};
-use crate::auth::Permission::{Mirrors as W, Read as R};
+use super::reply::{gone, Created, Json, NoContent, Reply};
+use super::Caller;
+use crate::caller::{Mirrors as W, Read as R};
 use crate::catalogue::mirrors::{self, MirrorPatch, NewMirrorForm};
 use crate::catalogue::regions::{self, CountryForm, NewRegionForm, RegionPatch};
 use crate::error::TuxedoError;
-use actix_web::http::StatusCode as S;
-use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use actix_web::web;
+use serde::{Deserialize, Serialize};
 
 type Id = web::Path<i32>;
 
@@ -20,198 +20,122 @@ pub struct LogQuery {
     limit: Option<i64>,
 }
 
-pub async fn mirrors(req: HttpRequest, body: web::Payload, state: Data) -> HttpResponse {
-    call(req, body, state, R, S::OK, |c, _, ()| mirrors::list(c)).await
+pub async fn mirrors(call: Caller<R>) -> Reply<Json<impl Serialize>> {
+    call.run(|c, _, ()| mirrors::list(c)).await.map(Json)
 }
 
-pub async fn mirror(req: HttpRequest, body: web::Payload, state: Data, id: Id) -> HttpResponse {
-    call(req, body, state, R, S::OK, move |c, _, ()| {
-        mirrors::get(c, *id)
-    })
-    .await
+pub async fn mirror(id: Id, call: Caller<R>) -> Reply<Json<impl Serialize>> {
+    call.run(move |c, _, ()| mirrors::get(c, *id))
+        .await
+        .map(Json)
 }
 
-pub async fn mirror_create(req: HttpRequest, body: web::Payload, state: Data) -> HttpResponse {
-    call(
-        req,
-        body,
-        state,
-        W,
-        S::CREATED,
-        |c, who, b: NewMirrorForm| mirrors::add(c, &who.username, &b),
-    )
-    .await
+pub async fn mirror_create(call: Caller<W, NewMirrorForm>) -> Reply<Created<impl Serialize>> {
+    call.run(|c, who, b| mirrors::add(c, &who.username, &b))
+        .await
+        .map(Created)
 }
 
-pub async fn mirror_update(
-    req: HttpRequest,
-    body: web::Payload,
-    state: Data,
-    id: Id,
-) -> HttpResponse {
-    call(req, body, state, W, S::OK, move |c, who, b: MirrorPatch| {
-        mirrors::update(c, &who.username, *id, &b)
-    })
-    .await
+pub async fn mirror_update(id: Id, call: Caller<W, MirrorPatch>) -> Reply<Json<impl Serialize>> {
+    call.run(move |c, who, b| mirrors::update(c, &who.username, *id, &b))
+        .await
+        .map(Json)
 }
 
-pub async fn mirror_enable(
-    req: HttpRequest,
-    body: web::Payload,
-    state: Data,
-    id: Id,
-) -> HttpResponse {
-    set_active(req, body, state, *id, true).await
+/// `POST /mirrors/{id}/enable` (`ON`) and `/disable`: one handler, mounted twice.
+pub async fn set_active<const ON: bool>(id: Id, call: Caller<W>) -> Reply<Json<impl Serialize>> {
+    let patch = MirrorPatch {
+        active: Some(ON),
+        ..MirrorPatch::default()
+    };
+    call.run(move |c, who, ()| mirrors::update(c, &who.username, *id, &patch))
+        .await
+        .map(Json)
 }
 
-pub async fn mirror_disable(
-    req: HttpRequest,
-    body: web::Payload,
-    state: Data,
-    id: Id,
-) -> HttpResponse {
-    set_active(req, body, state, *id, false).await
-}
-
-async fn set_active(
-    req: HttpRequest,
-    body: web::Payload,
-    state: Data,
-    id: i32,
-    active: bool,
-) -> HttpResponse {
-    call(req, body, state, W, S::OK, move |c, who, ()| {
-        let patch = MirrorPatch {
-            active: Some(active),
-            ..MirrorPatch::default()
-        };
-        mirrors::update(c, &who.username, id, &patch)
-    })
-    .await
-}
-
-pub async fn mirror_delete(
-    req: HttpRequest,
-    body: web::Payload,
-    state: Data,
-    id: Id,
-) -> HttpResponse {
-    call(req, body, state, W, S::NO_CONTENT, move |c, who, ()| {
-        mirrors::delete(c, &who.username, *id)
-    })
-    .await
+pub async fn mirror_delete(id: Id, call: Caller<W>) -> Reply<NoContent> {
+    call.run(move |c, who, ()| mirrors::delete(c, &who.username, *id))
+        .await
+        .map(gone)
 }
 
 pub async fn sentry_log(
-    req: HttpRequest,
-    body: web::Payload,
-    state: Data,
     id: Id,
     q: web::Query<LogQuery>,
-) -> HttpResponse {
-    call(req, body, state, R, S::OK, move |c, _, ()| {
-        let limit = q.limit.unwrap_or(100);
+    call: Caller<R>,
+) -> Reply<Json<impl Serialize>> {
+    let limit = q.limit.unwrap_or(100);
+    call.run(move |c, _, ()| {
         if !(1..=1000).contains(&limit) {
+            let reason = "must be between 1 and 1000".into();
             return Err(TuxedoError::Invalid {
                 field: "limit",
-                reason: "must be between 1 and 1000".into(),
+                reason,
             });
         }
         mirrors::sentry_log_of(c, *id, limit)
     })
     .await
+    .map(Json)
 }
 
 pub async fn mirror_region_add(
-    req: HttpRequest,
-    body: web::Payload,
-    state: Data,
     path: web::Path<(i32, i32)>,
-) -> HttpResponse {
+    call: Caller<W>,
+) -> Reply<Json<impl Serialize>> {
     let (id, region) = path.into_inner();
-    call(req, body, state, W, S::OK, move |c, who, ()| {
-        mirrors::add_region(c, &who.username, id, region)
-    })
-    .await
+    call.run(move |c, who, ()| mirrors::add_region(c, &who.username, id, region))
+        .await
+        .map(Json)
 }
 
 pub async fn mirror_region_remove(
-    req: HttpRequest,
-    body: web::Payload,
-    state: Data,
     path: web::Path<(i32, i32)>,
-) -> HttpResponse {
+    call: Caller<W>,
+) -> Reply<NoContent> {
     let (id, region) = path.into_inner();
-    call(req, body, state, W, S::NO_CONTENT, move |c, who, ()| {
-        mirrors::remove_region(c, &who.username, id, region)
-    })
-    .await
+    call.run(move |c, who, ()| mirrors::remove_region(c, &who.username, id, region))
+        .await
+        .map(gone)
 }
 
-pub async fn regions(req: HttpRequest, body: web::Payload, state: Data) -> HttpResponse {
-    call(req, body, state, R, S::OK, |c, _, ()| regions::list(c)).await
+pub async fn regions(call: Caller<R>) -> Reply<Json<impl Serialize>> {
+    call.run(|c, _, ()| regions::list(c)).await.map(Json)
 }
 
-pub async fn region_create(req: HttpRequest, body: web::Payload, state: Data) -> HttpResponse {
-    call(
-        req,
-        body,
-        state,
-        W,
-        S::CREATED,
-        |c, who, b: NewRegionForm| regions::add(c, &who.username, &b),
-    )
-    .await
+pub async fn region_create(call: Caller<W, NewRegionForm>) -> Reply<Created<impl Serialize>> {
+    call.run(|c, who, b| regions::add(c, &who.username, &b))
+        .await
+        .map(Created)
 }
 
-pub async fn region_update(
-    req: HttpRequest,
-    body: web::Payload,
-    state: Data,
-    id: Id,
-) -> HttpResponse {
-    call(req, body, state, W, S::OK, move |c, who, b: RegionPatch| {
-        regions::update(c, &who.username, *id, &b)
-    })
-    .await
+pub async fn region_update(id: Id, call: Caller<W, RegionPatch>) -> Reply<Json<impl Serialize>> {
+    call.run(move |c, who, b| regions::update(c, &who.username, *id, &b))
+        .await
+        .map(Json)
 }
 
-pub async fn region_delete(
-    req: HttpRequest,
-    body: web::Payload,
-    state: Data,
-    id: Id,
-) -> HttpResponse {
-    call(req, body, state, W, S::NO_CONTENT, move |c, who, ()| {
-        regions::delete(c, &who.username, *id)
-    })
-    .await
+pub async fn region_delete(id: Id, call: Caller<W>) -> Reply<NoContent> {
+    call.run(move |c, who, ()| regions::delete(c, &who.username, *id))
+        .await
+        .map(gone)
 }
 
-pub async fn countries(req: HttpRequest, body: web::Payload, state: Data) -> HttpResponse {
-    call(req, body, state, R, S::OK, |c, _, ()| regions::countries(c)).await
+pub async fn countries(call: Caller<R>) -> Reply<Json<impl Serialize>> {
+    call.run(|c, _, ()| regions::countries(c)).await.map(Json)
 }
 
 pub async fn country_set(
-    req: HttpRequest,
-    body: web::Payload,
-    state: Data,
     code: web::Path<String>,
-) -> HttpResponse {
-    call(req, body, state, W, S::OK, move |c, who, b: CountryForm| {
-        regions::set_country(c, &who.username, &code, &b)
-    })
-    .await
+    call: Caller<W, CountryForm>,
+) -> Reply<Json<impl Serialize>> {
+    call.run(move |c, who, b| regions::set_country(c, &who.username, &code, &b))
+        .await
+        .map(Json)
 }
 
-pub async fn country_clear(
-    req: HttpRequest,
-    body: web::Payload,
-    state: Data,
-    code: web::Path<String>,
-) -> HttpResponse {
-    call(req, body, state, W, S::NO_CONTENT, move |c, who, ()| {
-        regions::clear_country(c, &who.username, &code)
-    })
-    .await
+pub async fn country_clear(code: web::Path<String>, call: Caller<W>) -> Reply<NoContent> {
+    call.run(move |c, who, ()| regions::clear_country(c, &who.username, &code))
+        .await
+        .map(gone)
 }

@@ -1,24 +1,36 @@
 //! The JSON API's table of contents. It is written once against [`Table`], so the same
 //! list mounts the routes and, in tests, is checked against the OpenAPI document.
 
+use super::caller::WithCaller;
 use super::{admin, catalogue as c, network as n};
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, Responder};
 
-/// Something routes are added to.
+/// Something routes are added to. A route's handler takes a [`super::Caller`] (its
+/// arguments are [`WithCaller`]), so no route answers without checking credentials;
+/// [`Table::open`] is for the one that needs none.
 pub trait Table {
-    fn add<F, Args>(&mut self, method: Method, path: &'static str, handler: F)
+    fn open<F, Args>(&mut self, method: Method, path: &'static str, handler: F)
     where
         F: Handler<Args>,
         Args: FromRequest + 'static,
         F::Output: Responder + 'static;
+
+    fn add<F, Args>(&mut self, method: Method, path: &'static str, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + WithCaller + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.open(method, path, handler);
+    }
 }
 
 /// Adds routes to an actix configuration.
 pub(super) struct Actix<'a>(pub &'a mut web::ServiceConfig);
 
 impl Table for Actix<'_> {
-    fn add<F, Args>(&mut self, method: Method, path: &'static str, handler: F)
+    fn open<F, Args>(&mut self, method: Method, path: &'static str, handler: F)
     where
         F: Handler<Args>,
         Args: FromRequest + 'static,
@@ -32,7 +44,7 @@ impl Table for Actix<'_> {
 struct Listing(Vec<(Method, &'static str)>);
 
 impl Table for Listing {
-    fn add<F, Args>(&mut self, method: Method, path: &'static str, _: F)
+    fn open<F, Args>(&mut self, method: Method, path: &'static str, _: F)
     where
         F: Handler<Args>,
         Args: FromRequest + 'static,
@@ -52,7 +64,7 @@ pub fn route_list() -> Vec<(Method, &'static str)> {
 /// The routes. Paths name rows by id, aliases and users by name, countries by code.
 pub(super) fn table(t: &mut impl Table) {
     use Method as M;
-    t.add(M::GET, "/openapi.json", super::openapi);
+    t.open(M::GET, "/openapi.json", super::openapi);
     // Catalogue (writes: admin, release).
     t.add(M::GET, "/products", c::products);
     t.add(M::POST, "/products", c::product_create);
@@ -85,8 +97,8 @@ pub(super) fn table(t: &mut impl Table) {
     t.add(M::GET, "/mirrors/{id}", n::mirror);
     t.add(M::PATCH, "/mirrors/{id}", n::mirror_update);
     t.add(M::DELETE, "/mirrors/{id}", n::mirror_delete);
-    t.add(M::POST, "/mirrors/{id}/enable", n::mirror_enable);
-    t.add(M::POST, "/mirrors/{id}/disable", n::mirror_disable);
+    t.add(M::POST, "/mirrors/{id}/enable", n::set_active::<true>);
+    t.add(M::POST, "/mirrors/{id}/disable", n::set_active::<false>);
     t.add(M::GET, "/mirrors/{id}/sentry-log", n::sentry_log);
     t.add(
         M::PUT,

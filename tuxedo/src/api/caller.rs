@@ -1,0 +1,100 @@
+//! The JSON API's caller: authenticated for the route's [`Need`] before its body is read
+//! (one future does both, in that order: actix polls a handler's extractors together, and
+//! a body must never be read for a caller who may not send it), and its one catalogue call.
+
+use super::{error_response, read_body, Data};
+use crate::auth::http::{authenticate, same_origin};
+use crate::auth::Principal;
+use crate::caller::{observe_from_here, rendered, route_label, state_of, Extracting, Need};
+use crate::error::{Result, TuxedoError};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use bouncer_core::db::DbConnection;
+use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
+
+/// The caller of a JSON route allowed `P`, with the request body as `B` (`()`: none; an
+/// empty body is JSON `null`). Refused with the JSON error body (401 with
+/// `WWW-Authenticate`, 403, 429 with `Retry-After`, 415, 413…) before the handler runs.
+pub struct Caller<P, B = ()> {
+    who: Principal,
+    body: B,
+    state: Data,
+    path: String,
+    need: PhantomData<P>,
+}
+
+impl<P: Need, B> Caller<P, B> {
+    /// The application state (configuration for the CDN probe, say).
+    pub fn state(&self) -> &Data {
+        &self.state
+    }
+
+    /// Runs the route's catalogue call on the master (publishing the generation after a
+    /// write); its error is rendered as the API's error body.
+    pub async fn run<T, F>(self, f: F) -> std::result::Result<T, actix_web::Error>
+    where
+        B: Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &Principal, B) -> Result<T> + Send + 'static,
+    {
+        let Caller {
+            who,
+            body,
+            state,
+            path,
+            ..
+        } = self;
+        crate::exec::on_master(&state, P::writes(), move |c| f(c, &who, body))
+            .await
+            .map_err(|e| failed(&path, e))
+    }
+}
+
+/// The error response of `e`; a server's fault is logged, a client's mistake not.
+fn failed(path: &str, e: TuxedoError) -> actix_web::Error {
+    if e.json_status().is_server_error() {
+        tracing::error!(path, error = %e, "JSON API call failed");
+    }
+    let resp = error_response(&e);
+    rendered(e, resp)
+}
+
+impl<P: Need, B: DeserializeOwned + 'static> FromRequest for Caller<P, B> {
+    type Error = actix_web::Error;
+    type Future = Extracting<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = web::Payload::from_request(&req, payload).into_inner();
+        Box::pin(async move {
+            observe_from_here(&req, route_label(&req));
+            let path = req.path().to_owned();
+            let checked = async {
+                let state = state_of(&req)?;
+                same_origin(&req)?;
+                let who = authenticate(&req, &state, P::PERMISSION).await?;
+                let payload = payload.map_err(|e| TuxedoError::BadRequest(e.to_string()))?;
+                let body = read_body(&req, payload, &state).await?;
+                Ok((who, body, state))
+            };
+            match checked.await {
+                Ok((who, body, state)) => Ok(Caller {
+                    who,
+                    body,
+                    state,
+                    path,
+                    need: PhantomData,
+                }),
+                Err(e) => Err(failed(&path, e)),
+            }
+        })
+    }
+}
+
+/// The argument tuples of JSON handlers: a [`Caller`] last (after the path and query,
+/// which are refused first, as before), so [`super::Table`] mounts no route without one.
+pub trait WithCaller {}
+impl<P, B> WithCaller for (Caller<P, B>,) {}
+impl<A, P, B> WithCaller for (A, Caller<P, B>) {}
+impl<A, C, P, B> WithCaller for (A, C, Caller<P, B>) {}
