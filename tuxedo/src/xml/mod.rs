@@ -1,21 +1,19 @@
 //! The XML API under `/api/`, a drop-in for the admin release automation talks to today.
-//! Each handler is parse → catalogue function → render; [`run`] does the rest the same
-//! way for every command: parameters, auth, a pooled connection off the executor, the
-//! error body, metrics.
+//! Each handler takes a [`Call`] of its permission (parameters, auth), makes one
+//! catalogue call through it and answers XML; the route carries the command, which names
+//! the metric and picks the old admin's error numbers.
 
+mod caller;
 mod handlers;
 pub mod params;
 pub mod render;
 
-use crate::auth::http::{authenticate, same_origin};
-use crate::auth::Permission;
-use crate::error::{Command, Result};
+pub use caller::{Call, Reply, Xml};
+
+use crate::error::{Command, TuxedoError};
 use crate::AppState;
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
-use bouncer_core::db::DbConnection;
-use params::Params;
-use std::time::Instant;
+use actix_web::{web, Handler, HttpResponse, Responder};
 
 const XML: &str = "text/xml; charset=utf-8";
 
@@ -35,36 +33,52 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     post(cfg, C::LanguageAdd, h::product_language_add);
     post(cfg, C::LanguageDelete, h::product_language_delete);
     get(cfg, C::LocationShow, h::location_show);
-    post(cfg, C::LocationAdd, h::location_add);
-    post(cfg, C::LocationModify, h::location_modify);
+    post(cfg, C::LocationAdd, h::location_set::<true>);
+    post(cfg, C::LocationModify, h::location_set::<false>);
     post(cfg, C::LocationDelete, h::location_delete);
     post(cfg, C::CreateUpdateAlias, h::create_update_alias);
     get(cfg, C::Uptake, h::uptake);
     get(cfg, C::MirrorList, h::mirror_list);
 }
 
-type Handler = fn(HttpRequest, web::Payload, web::Data<AppState>) -> handlers::Fut;
-
 /// A read: GET, and HEAD, which answers the same without the body.
-fn get(cfg: &mut web::ServiceConfig, cmd: Command, handler: Handler) {
+fn get<F, P>(cfg: &mut web::ServiceConfig, cmd: Command, handler: F)
+where
+    F: Handler<(Call<P>,)>,
+    F::Output: Responder + 'static,
+    P: crate::caller::Need,
+{
     resource(cfg, cmd, &[web::get, web::head], "GET, HEAD", handler);
 }
 
-fn post(cfg: &mut web::ServiceConfig, cmd: Command, handler: Handler) {
+fn post<F, P>(cfg: &mut web::ServiceConfig, cmd: Command, handler: F)
+where
+    F: Handler<(Call<P>,)>,
+    F::Output: Responder + 'static,
+    P: crate::caller::Need,
+{
     resource(cfg, cmd, &[web::post], "POST", handler);
 }
 
-fn resource(
+/// `/api/<cmd>` and `/api/<cmd>/` for `methods`, carrying `cmd` for its [`Call`]; the
+/// handler takes a [`Call`], so no command answers without its checks.
+fn resource<F, P>(
     cfg: &mut web::ServiceConfig,
     cmd: Command,
     methods: &[fn() -> actix_web::Route],
     allow: &'static str,
-    handler: Handler,
-) {
+    handler: F,
+) where
+    F: Handler<(Call<P>,)>,
+    F::Output: Responder + 'static,
+    P: crate::caller::Need,
+{
     let name = cmd.name();
-    let mut resource = web::resource([format!("/api/{name}"), format!("/api/{name}/")]);
+    let mut resource = web::resource([format!("/api/{name}"), format!("/api/{name}/")])
+        .app_data(cmd)
+        .wrap(actix_web::middleware::from_fn(crate::caller::observe));
     for method in methods {
-        resource = resource.route(method().to(handler));
+        resource = resource.route(method().to(handler.clone()));
     }
     cfg.service(
         resource.default_service(web::to(move |state: web::Data<AppState>| async move {
@@ -88,48 +102,14 @@ async fn root() -> HttpResponse {
         .body("Nazgul API")
 }
 
-/// Runs one command: refuses cross-origin browser writes, authenticates from the headers
-/// (always for writes, for reads when `tuxedo.get_requires_auth`), reads the parameters,
-/// runs `f` on a master connection in the blocking pool,
-/// and renders the result or the error.
-pub(crate) async fn run<F>(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-    cmd: Command,
-    permission: Permission,
-    f: F,
-) -> HttpResponse
-where
-    F: FnOnce(&mut DbConnection, &str, &Params) -> Result<Vec<u8>> + Send + 'static,
-{
-    let started = Instant::now();
-    let result = async {
-        same_origin(&req)?;
-        // Credentials come from the headers: checked before a byte of the body is read.
-        let needs_auth = permission != Permission::Read || state.config.tuxedo.get_requires_auth;
-        let actor = match needs_auth {
-            true => authenticate(&req, &state, permission).await?.username,
-            false => "anonymous".to_owned(),
-        };
-        let params = Params::read(&req, payload, &state).await?;
-        let write = permission != Permission::Read;
-        crate::exec::on_master(&state, write, move |conn| f(conn, &actor, &params)).await
-    }
-    .await;
-    let response = respond(cmd, result);
-    state
-        .metrics
-        .observe(cmd.name(), response.status(), started.elapsed());
-    response
+/// The response of a command's failure, rendered; a server's fault is logged.
+fn failure(cmd: Command, err: TuxedoError) -> actix_web::Error {
+    let resp = error_response(cmd, &err);
+    crate::caller::rendered(err, resp)
 }
 
-/// The HTTP response of a command's outcome.
-fn respond(cmd: Command, result: Result<Vec<u8>>) -> HttpResponse {
-    let err = match result {
-        Ok(body) => return HttpResponse::Ok().content_type(XML).body(body),
-        Err(e) => e,
-    };
+/// The old admin's error document (or text) for `err`, with its status and headers.
+fn error_response(cmd: Command, err: &TuxedoError) -> HttpResponse {
     let status = err.status();
     let mut resp = HttpResponse::build(status);
     if status == StatusCode::UNAUTHORIZED {

@@ -1,0 +1,103 @@
+//! The XML API's caller: the command (from its route), cross-origin writes refused,
+//! credentials checked from the headers (always for writes, for reads when
+//! `tuxedo.get_requires_auth`) before a byte of the body is read, then the parameters.
+//! Refusals are rendered as the old admin's error bodies before the handler runs.
+
+use super::params::Params;
+use super::{failure, XML};
+use crate::auth::http::{authenticate, same_origin};
+use crate::caller::{observe_from_here, rendered, state_of, Extracting, Need};
+use crate::error::{Command, Result, TuxedoError};
+use crate::AppState;
+use actix_web::body::BoxBody;
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, Responder};
+use bouncer_core::db::DbConnection;
+use std::marker::PhantomData;
+
+/// The caller of an XML command allowed `P`, with the call's parameters.
+pub struct Call<P> {
+    cmd: Command,
+    actor: String,
+    params: Params,
+    state: web::Data<AppState>,
+    need: PhantomData<P>,
+}
+
+/// What an XML handler returns: the document, or the error already rendered.
+pub type Reply = std::result::Result<Xml, actix_web::Error>;
+
+/// `200 OK` with an XML document.
+pub struct Xml(Vec<u8>);
+
+impl Responder for Xml {
+    type Body = BoxBody;
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        HttpResponse::Ok().content_type(XML).body(self.0)
+    }
+}
+
+impl<P: Need> Call<P> {
+    /// The application state (configuration for the CDN probe, say).
+    pub fn state(&self) -> &web::Data<AppState> {
+        &self.state
+    }
+
+    /// Runs the command's catalogue call on the master (publishing the generation after a
+    /// write) with the actor's name and the parameters; renders its document or error.
+    pub async fn run<F>(self, f: F) -> Reply
+    where
+        F: FnOnce(&mut DbConnection, &str, &Params) -> Result<Vec<u8>> + Send + 'static,
+    {
+        let Call {
+            cmd,
+            actor,
+            params,
+            state,
+            ..
+        } = self;
+        crate::exec::on_master(&state, P::writes(), move |c| f(c, &actor, &params))
+            .await
+            .map(Xml)
+            .map_err(|e| failure(cmd, e))
+    }
+}
+
+impl<P: Need> FromRequest for Call<P> {
+    type Error = actix_web::Error;
+    type Future = Extracting<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = web::Payload::from_request(&req, payload).into_inner();
+        Box::pin(async move {
+            let Some(cmd) = req.app_data::<Command>().copied() else {
+                let e = TuxedoError::Internal("an XML route without its command".into());
+                return Err(rendered(e, HttpResponse::InternalServerError().finish()));
+            };
+            observe_from_here(&req, cmd.name().to_owned());
+            let checked = async {
+                let state = state_of(&req)?;
+                same_origin(&req)?;
+                let needs_auth = P::writes() || state.config.tuxedo.get_requires_auth;
+                let actor = match needs_auth {
+                    true => authenticate(&req, &state, P::PERMISSION).await?.username,
+                    false => "anonymous".to_owned(),
+                };
+                let payload = payload.map_err(|e| TuxedoError::BadRequest(e.to_string()))?;
+                let params = Params::read(&req, payload, &state).await?;
+                Ok((actor, params, state))
+            };
+            match checked.await {
+                Ok((actor, params, state)) => Ok(Call {
+                    cmd,
+                    actor,
+                    params,
+                    state,
+                    need: PhantomData,
+                }),
+                Err(e) => Err(failure(cmd, e)),
+            }
+        })
+    }
+}
