@@ -1,21 +1,22 @@
 //! Pages and actions of administration: rewrite rules (read: everyone; replace: admin),
 //! the audit log (everyone), accounts and tokens (admin only).
 
-use super::flow::{act, done, page, CsrfOnly, Data};
-use crate::auth::Permission::{Accounts as W, Read as R};
+use super::caller::{csrf_forms, Form, Viewer};
+use super::flow::done;
 use crate::auth::{tokens, users, Role};
+use crate::caller::{Accounts as W, Read as R};
 use crate::catalogue::audit_log::{self, AuditQuery};
 use crate::catalogue::rules;
 use crate::error::TuxedoError;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use bouncer_core::rules::RuleSpec;
 use minijinja::context;
 use serde::Deserialize;
 
 const ROLES: [&str; 4] = ["admin", "release", "mirror-operator", "read-only"];
 
-pub async fn rules(req: HttpRequest, state: Data) -> HttpResponse {
-    page(&req, &state, R, "rules.html", |c, _| {
+pub async fn rules(v: Viewer<R>) -> HttpResponse {
+    v.page("rules.html", |c, _| {
         let rules = rules::list(c)?;
         // The replace form starts from the rules as they are, in the API's format.
         let specs: Vec<_> = rules
@@ -48,24 +49,16 @@ pub struct RulesForm {
     rules: String,
 }
 
-pub async fn rules_replace(req: HttpRequest, state: Data, f: web::Form<RulesForm>) -> HttpResponse {
-    let f = f.into_inner();
-    act(
-        &req,
-        &state,
-        W,
-        &f.csrf,
-        "/ui/rules".into(),
-        move |c, who| {
-            let specs: Vec<RuleSpec> =
-                serde_json::from_str(&f.rules).map_err(|e| TuxedoError::Invalid {
-                    field: "rules",
-                    reason: e.to_string(),
-                })?;
-            let n = rules::replace(c, &who.username, &specs)?;
-            Ok(done(format!("{n} rules stored.")))
-        },
-    )
+pub async fn rules_replace(f: Form<W, RulesForm>) -> HttpResponse {
+    f.act("/ui/rules".into(), |c, who, f| {
+        let specs: Vec<RuleSpec> =
+            serde_json::from_str(&f.rules).map_err(|e| TuxedoError::Invalid {
+                field: "rules",
+                reason: e.to_string(),
+            })?;
+        let n = rules::replace(c, &who.username, &specs)?;
+        Ok(done(format!("{n} rules stored.")))
+    })
     .await
 }
 
@@ -83,9 +76,9 @@ pub struct AuditFilter {
 
 const AUDIT_PAGE: i64 = 50;
 
-pub async fn audit(req: HttpRequest, state: Data, q: web::Query<AuditFilter>) -> HttpResponse {
+pub async fn audit(q: web::Query<AuditFilter>, v: Viewer<R>) -> HttpResponse {
     let q = q.into_inner();
-    page(&req, &state, R, "audit.html", move |c, _| {
+    v.page("audit.html", move |c, _| {
         let nonblank = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
         let query = AuditQuery {
             actor: nonblank(&q.actor),
@@ -115,8 +108,8 @@ pub async fn audit(req: HttpRequest, state: Data, q: web::Query<AuditFilter>) ->
     .await
 }
 
-pub async fn users(req: HttpRequest, state: Data) -> HttpResponse {
-    page(&req, &state, W, "users.html", |c, _| {
+pub async fn users(v: Viewer<W>) -> HttpResponse {
+    v.page("users.html", |c, _| {
         Ok(context! { users => users::list(c)?, roles => ROLES })
     })
     .await
@@ -135,47 +128,31 @@ pub struct UserForm {
     active: Option<String>,
 }
 
-pub async fn user_create(req: HttpRequest, state: Data, f: web::Form<UserForm>) -> HttpResponse {
-    let f = f.into_inner();
-    act(
-        &req,
-        &state,
-        W,
-        &f.csrf,
-        "/ui/users".into(),
-        move |c, who| {
-            let role: Role = f.role.parse()?;
-            users::add(c, &who.username, &f.username, role, &f.password)?;
-            Ok(done(format!("Account {} created.", f.username.trim())))
-        },
-    )
+pub async fn user_create(f: Form<W, UserForm>) -> HttpResponse {
+    f.act("/ui/users".into(), |c, who, f| {
+        let role: Role = f.role.parse()?;
+        users::add(c, &who.username, &f.username, role, &f.password)?;
+        Ok(done(format!("Account {} created.", f.username.trim())))
+    })
     .await
 }
 
 /// Role and active flag; a new password only when one is typed.
-pub async fn user_update(req: HttpRequest, state: Data, f: web::Form<UserForm>) -> HttpResponse {
-    let f = f.into_inner();
-    act(
-        &req,
-        &state,
-        W,
-        &f.csrf,
-        "/ui/users".into(),
-        move |c, who| {
-            let patch = users::UserPatch {
-                role: Some(f.role),
-                active: Some(f.active.is_some()),
-                password: Some(f.password).filter(|p| !p.is_empty()),
-            };
-            let u = users::update(c, &who.username, &f.username, &patch)?;
-            Ok(done(format!("Account {} saved.", u.username)))
-        },
-    )
+pub async fn user_update(f: Form<W, UserForm>) -> HttpResponse {
+    f.act("/ui/users".into(), |c, who, f| {
+        let patch = users::UserPatch {
+            role: Some(f.role),
+            active: Some(f.active.is_some()),
+            password: Some(f.password).filter(|p| !p.is_empty()),
+        };
+        let u = users::update(c, &who.username, &f.username, &patch)?;
+        Ok(done(format!("Account {} saved.", u.username)))
+    })
     .await
 }
 
-pub async fn tokens(req: HttpRequest, state: Data) -> HttpResponse {
-    page(&req, &state, W, "tokens.html", |c, _| {
+pub async fn tokens(v: Viewer<W>) -> HttpResponse {
+    v.page("tokens.html", |c, _| {
         Ok(context! { tokens => tokens::list(c)?, users => users::list(c)?, roles => ROLES })
     })
     .await
@@ -196,44 +173,26 @@ pub struct TokenForm {
     expires: String,
 }
 
-pub async fn token_create(req: HttpRequest, state: Data, f: web::Form<TokenForm>) -> HttpResponse {
-    let f = f.into_inner();
-    act(
-        &req,
-        &state,
-        W,
-        &f.csrf,
-        "/ui/tokens".into(),
-        move |c, who| {
-            let role: Role = f.role.parse()?;
-            let expires = super::flow::date_field("expires", &f.expires)?;
-            let t = tokens::create(c, &who.username, &f.user, role, &f.name, expires)?;
-            Ok(done(format!(
-                "Token {} created. Its secret, shown only now: {}",
-                t.token.name, t.secret
-            )))
-        },
-    )
+pub async fn token_create(f: Form<W, TokenForm>) -> HttpResponse {
+    f.act("/ui/tokens".into(), |c, who, f| {
+        let role: Role = f.role.parse()?;
+        let expires = super::flow::date_field("expires", &f.expires)?;
+        let t = tokens::create(c, &who.username, &f.user, role, &f.name, expires)?;
+        let (name, secret) = (t.token.name, t.secret);
+        Ok(done(format!(
+            "Token {name} created. Its secret, shown only now: {secret}"
+        )))
+    })
     .await
 }
 
-pub async fn token_delete(
-    req: HttpRequest,
-    state: Data,
-    id: web::Path<i32>,
-    f: web::Form<CsrfOnly>,
-) -> HttpResponse {
+pub async fn token_delete(id: web::Path<i32>, f: Form<W>) -> HttpResponse {
     let id = id.into_inner();
-    act(
-        &req,
-        &state,
-        W,
-        &f.csrf,
-        "/ui/tokens".into(),
-        move |c, who| {
-            tokens::revoke(c, &who.username, id)?;
-            Ok(done("Token revoked."))
-        },
-    )
+    f.act("/ui/tokens".into(), move |c, who, _| {
+        tokens::revoke(c, &who.username, id)?;
+        Ok(done("Token revoked."))
+    })
     .await
 }
+
+csrf_forms!(RulesForm, UserForm, TokenForm);

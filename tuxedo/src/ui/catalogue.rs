@@ -1,14 +1,15 @@
 //! Pages and actions of the catalogue: products (flags, languages, locations), aliases and
 //! uptake. Reads need any account; changes need admin or release.
 
-use super::flow::{act, done, page, CsrfOnly, Data};
-use crate::auth::Permission::{Catalogue as W, Read as R};
+use super::caller::{csrf_forms, Form, Viewer};
+use super::flow::done;
+use crate::caller::{Catalogue as W, Read as R};
 use crate::catalogue::product_edit::{self, ProductFilter, ProductPatch};
 use crate::catalogue::products::{self, Languages, ProductRef};
 use crate::catalogue::uptake::{self as up, UptakeItem};
 use crate::catalogue::{aliases, locations, oses, Match};
 use crate::error::TuxedoError;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
@@ -35,9 +36,9 @@ fn yes_no(v: &str) -> Option<bool> {
     }
 }
 
-pub async fn products(req: HttpRequest, state: Data, q: web::Query<ProductQuery>) -> HttpResponse {
+pub async fn products(q: web::Query<ProductQuery>, v: Viewer<R>) -> HttpResponse {
     let q = q.into_inner();
-    page(&req, &state, R, "products.html", move |c, _| {
+    v.page("products.html", move |c, _| {
         let filter = ProductFilter {
             active: yes_no(&q.active),
             ssl_only: yes_no(&q.ssl_only),
@@ -52,8 +53,8 @@ pub async fn products(req: HttpRequest, state: Data, q: web::Query<ProductQuery>
     .await
 }
 
-pub async fn product_new(req: HttpRequest, state: Data) -> HttpResponse {
-    page(&req, &state, W, "product_new.html", |_, _| Ok(context! {})).await
+pub async fn product_new(v: Viewer<W>) -> HttpResponse {
+    v.blank("product_new.html").await
 }
 
 #[derive(Deserialize)]
@@ -75,14 +76,8 @@ fn split_languages(s: &str) -> Vec<String> {
         .collect()
 }
 
-pub async fn product_create(
-    req: HttpRequest,
-    state: Data,
-    f: web::Form<ProductCreate>,
-) -> HttpResponse {
-    let f = f.into_inner();
-    let back = "/ui/products/new".to_owned();
-    act(&req, &state, W, &f.csrf, back, move |c, who| {
+pub async fn product_create(f: Form<W, ProductCreate>) -> HttpResponse {
+    f.act("/ui/products/new".into(), |c, who, f| {
         let p = products::add(
             c,
             &who.username,
@@ -121,10 +116,10 @@ fn with_percent(items: Vec<UptakeItem>) -> Vec<UptakeRow> {
         .collect()
 }
 
-pub async fn product(req: HttpRequest, state: Data, id: Id) -> HttpResponse {
+pub async fn product(id: Id, v: Viewer<R>) -> HttpResponse {
     let id = id.into_inner();
-    let cdn = up::Cdn::of(&state.config);
-    page(&req, &state, R, "product.html", move |c, _| {
+    let cdn = up::Cdn::of(&v.state().config);
+    v.page("product.html", move |c, _| {
         let product = product_edit::get(c, id)?;
         let locations = locations::of(c, ProductRef::Id(id))?.locations;
         let rows = match locations.is_empty() {
@@ -153,66 +148,44 @@ pub struct ProductUpdate {
     checknow: Option<String>,
 }
 
-pub async fn product_update(
-    req: HttpRequest,
-    state: Data,
-    id: Id,
-    f: web::Form<ProductUpdate>,
-) -> HttpResponse {
-    let (id, f) = (id.into_inner(), f.into_inner());
-    act(
-        &req,
-        &state,
-        W,
-        &f.csrf,
-        format!("/ui/products/{id}"),
-        move |c, who| {
-            let patch = ProductPatch {
-                name: Some(f.name),
-                active: Some(f.active.is_some()),
-                ssl_only: Some(f.ssl_only.is_some()),
-                checknow: Some(f.checknow.is_some()),
-            };
-            let p = product_edit::update(c, &who.username, id, &patch)?;
-            Ok(done(format!("Product {} saved.", p.name)))
-        },
-    )
-    .await
-}
-
-pub async fn product_delete_confirm(req: HttpRequest, state: Data, id: Id) -> HttpResponse {
+pub async fn product_update(id: Id, f: Form<W, ProductUpdate>) -> HttpResponse {
     let id = id.into_inner();
-    page(&req, &state, W, "confirm.html", move |c, _| {
-        let p = product_edit::get(c, id)?;
-        Ok(context! {
-            title => format!("Delete product {}", p.name),
-            question => format!("Delete product {} with its languages, locations and aliases? Bounce stops serving it at once.", p.name),
-            action => format!("/ui/products/{id}/delete"),
-            cancel => format!("/ui/products/{id}"),
-        })
+    f.act(format!("/ui/products/{id}"), move |c, who, f| {
+        let patch = ProductPatch {
+            name: Some(f.name),
+            active: Some(f.active.is_some()),
+            ssl_only: Some(f.ssl_only.is_some()),
+            checknow: Some(f.checknow.is_some()),
+        };
+        let p = product_edit::update(c, &who.username, id, &patch)?;
+        Ok(done(format!("Product {} saved.", p.name)))
     })
     .await
 }
 
-pub async fn product_delete(
-    req: HttpRequest,
-    state: Data,
-    id: Id,
-    f: web::Form<CsrfOnly>,
-) -> HttpResponse {
+pub async fn product_delete_confirm(id: Id, v: Viewer<W>) -> HttpResponse {
     let id = id.into_inner();
-    act(
-        &req,
-        &state,
-        W,
-        &f.csrf,
+    let (action, cancel) = (
+        format!("/ui/products/{id}/delete"),
         format!("/ui/products/{id}"),
-        move |c, who| {
-            let p = product_edit::get(c, id)?;
-            products::delete(c, &who.username, ProductRef::Id(id))?;
-            Ok(done(format!("Product {} deleted.", p.name)).to("/ui/products"))
-        },
-    )
+    );
+    v.confirm(action, cancel, move |c| {
+        let p = product_edit::get(c, id)?;
+        Ok((
+            format!("Delete product {}", p.name),
+            format!("Delete product {} with its languages, locations and aliases? Bounce stops serving it at once.", p.name),
+        ))
+    })
+    .await
+}
+
+pub async fn product_delete(id: Id, f: Form<W>) -> HttpResponse {
+    let id = id.into_inner();
+    f.act(format!("/ui/products/{id}"), move |c, who, _| {
+        let p = product_edit::get(c, id)?;
+        products::delete(c, &who.username, ProductRef::Id(id))?;
+        Ok(done(format!("Product {} deleted.", p.name)).to("/ui/products"))
+    })
     .await
 }
 
@@ -224,29 +197,17 @@ pub struct LanguagesForm {
     languages: String,
 }
 
-pub async fn languages_add(
-    req: HttpRequest,
-    state: Data,
-    id: Id,
-    f: web::Form<LanguagesForm>,
-) -> HttpResponse {
-    let (id, f) = (id.into_inner(), f.into_inner());
-    act(
-        &req,
-        &state,
-        W,
-        &f.csrf,
-        format!("/ui/products/{id}"),
-        move |c, who| {
-            let langs = split_languages(&f.languages);
-            if langs.is_empty() {
-                return Err(TuxedoError::Missing("languages"));
-            }
-            let p = product_edit::get(c, id)?;
-            products::add_languages(c, &who.username, &p.name, &langs)?;
-            Ok(done(format!("Added {} to {}.", langs.join(", "), p.name)))
-        },
-    )
+pub async fn languages_add(id: Id, f: Form<W, LanguagesForm>) -> HttpResponse {
+    let id = id.into_inner();
+    f.act(format!("/ui/products/{id}"), move |c, who, f| {
+        let langs = split_languages(&f.languages);
+        if langs.is_empty() {
+            return Err(TuxedoError::Missing("languages"));
+        }
+        let p = product_edit::get(c, id)?;
+        products::add_languages(c, &who.username, &p.name, &langs)?;
+        Ok(done(format!("Added {} to {}.", langs.join(", "), p.name)))
+    })
     .await
 }
 
@@ -258,26 +219,14 @@ pub struct LanguageForm {
     language: String,
 }
 
-pub async fn language_delete(
-    req: HttpRequest,
-    state: Data,
-    id: Id,
-    f: web::Form<LanguageForm>,
-) -> HttpResponse {
-    let (id, f) = (id.into_inner(), f.into_inner());
-    act(
-        &req,
-        &state,
-        W,
-        &f.csrf,
-        format!("/ui/products/{id}"),
-        move |c, who| {
-            let p = product_edit::get(c, id)?;
-            let lang = [f.language];
-            products::delete_languages(c, &who.username, &p.name, Languages::These(&lang))?;
-            Ok(done(format!("Removed {} from {}.", lang[0], p.name)))
-        },
-    )
+pub async fn language_delete(id: Id, f: Form<W, LanguageForm>) -> HttpResponse {
+    let id = id.into_inner();
+    f.act(format!("/ui/products/{id}"), move |c, who, f| {
+        let p = product_edit::get(c, id)?;
+        let lang = [f.language];
+        products::delete_languages(c, &who.username, &p.name, Languages::These(&lang))?;
+        Ok(done(format!("Removed {} from {}.", lang[0], p.name)))
+    })
     .await
 }
 
@@ -291,24 +240,12 @@ pub struct LocationForm {
     path: String,
 }
 
-pub async fn location_create(
-    req: HttpRequest,
-    state: Data,
-    id: Id,
-    f: web::Form<LocationForm>,
-) -> HttpResponse {
-    let (id, f) = (id.into_inner(), f.into_inner());
-    act(
-        &req,
-        &state,
-        W,
-        &f.csrf,
-        format!("/ui/products/{id}"),
-        move |c, who| {
-            locations::add(c, &who.username, ProductRef::Id(id), &f.os, &f.path)?;
-            Ok(done(format!("Location on {} added.", f.os.trim())))
-        },
-    )
+pub async fn location_create(id: Id, f: Form<W, LocationForm>) -> HttpResponse {
+    let id = id.into_inner();
+    f.act(format!("/ui/products/{id}"), move |c, who, f| {
+        locations::add(c, &who.username, ProductRef::Id(id), &f.os, &f.path)?;
+        Ok(done(format!("Location on {} added.", f.os.trim())))
+    })
     .await
 }
 
@@ -323,51 +260,29 @@ pub struct LocationEdit {
     product: i32,
 }
 
-pub async fn location_update(
-    req: HttpRequest,
-    state: Data,
-    id: Id,
-    f: web::Form<LocationEdit>,
-) -> HttpResponse {
-    let (id, f) = (id.into_inner(), f.into_inner());
-    act(
-        &req,
-        &state,
-        W,
-        &f.csrf,
-        format!("/ui/products/{}", f.product),
-        move |c, who| {
-            locations::set_path(c, &who.username, id, &f.path)?;
-            Ok(done("Location path saved."))
-        },
-    )
+pub async fn location_update(id: Id, f: Form<W, LocationEdit>) -> HttpResponse {
+    let id = id.into_inner();
+    let back = format!("/ui/products/{}", f.fields().product);
+    f.act(back, move |c, who, f| {
+        locations::set_path(c, &who.username, id, &f.path)?;
+        Ok(done("Location path saved."))
+    })
     .await
 }
 
-pub async fn location_delete(
-    req: HttpRequest,
-    state: Data,
-    id: Id,
-    f: web::Form<LocationEdit>,
-) -> HttpResponse {
-    let (id, f) = (id.into_inner(), f.into_inner());
-    act(
-        &req,
-        &state,
-        W,
-        &f.csrf,
-        format!("/ui/products/{}", f.product),
-        move |c, who| {
-            locations::delete(c, &who.username, id)?;
-            Ok(done("Location deleted."))
-        },
-    )
+pub async fn location_delete(id: Id, f: Form<W, LocationEdit>) -> HttpResponse {
+    let id = id.into_inner();
+    let back = format!("/ui/products/{}", f.fields().product);
+    f.act(back, move |c, who, _| {
+        locations::delete(c, &who.username, id)?;
+        Ok(done("Location deleted."))
+    })
     .await
 }
 
-pub async fn aliases(req: HttpRequest, state: Data) -> HttpResponse {
-    let cdn = up::Cdn::of(&state.config);
-    page(&req, &state, R, "aliases.html", move |c, _| {
+pub async fn aliases(v: Viewer<R>) -> HttpResponse {
+    let cdn = up::Cdn::of(&v.state().config);
+    v.page("aliases.html", move |c, _| {
         let aliases: Vec<_> = aliases::list(c)?
             .into_iter()
             .map(|a| context! { alias => a.alias, related_product => a.related_product })
@@ -390,38 +305,22 @@ pub struct AliasForm {
 }
 
 /// Creates an alias or repoints an existing one.
-pub async fn alias_set(req: HttpRequest, state: Data, f: web::Form<AliasForm>) -> HttpResponse {
-    let f = f.into_inner();
-    act(
-        &req,
-        &state,
-        W,
-        &f.csrf,
-        "/ui/aliases".into(),
-        move |c, who| {
-            let set = aliases::create_or_update(c, &who.username, &f.alias, &f.related_product)?;
-            Ok(done(format!(
-                "Alias {} now points at {}.",
-                set.alias, set.related_product
-            )))
-        },
-    )
+pub async fn alias_set(f: Form<W, AliasForm>) -> HttpResponse {
+    f.act("/ui/aliases".into(), |c, who, f| {
+        let set = aliases::create_or_update(c, &who.username, &f.alias, &f.related_product)?;
+        Ok(done(format!(
+            "Alias {} now points at {}.",
+            set.alias, set.related_product
+        )))
+    })
     .await
 }
 
-pub async fn alias_delete(req: HttpRequest, state: Data, f: web::Form<AliasForm>) -> HttpResponse {
-    let f = f.into_inner();
-    act(
-        &req,
-        &state,
-        W,
-        &f.csrf,
-        "/ui/aliases".into(),
-        move |c, who| {
-            aliases::delete(c, &who.username, &f.alias)?;
-            Ok(done(format!("Alias {} deleted.", f.alias.trim())))
-        },
-    )
+pub async fn alias_delete(f: Form<W, AliasForm>) -> HttpResponse {
+    f.act("/ui/aliases".into(), |c, who, f| {
+        aliases::delete(c, &who.username, &f.alias)?;
+        Ok(done(format!("Alias {} deleted.", f.alias.trim())))
+    })
     .await
 }
 
@@ -434,10 +333,10 @@ pub struct UptakeQuery {
 }
 
 /// `GET /ui/uptake`: substring search on product and OS (at least one), as bars.
-pub async fn uptake(req: HttpRequest, state: Data, q: web::Query<UptakeQuery>) -> HttpResponse {
+pub async fn uptake(q: web::Query<UptakeQuery>, v: Viewer<R>) -> HttpResponse {
     let q = q.into_inner();
-    let cdn = up::Cdn::of(&state.config);
-    page(&req, &state, R, "uptake.html", move |c, _| {
+    let cdn = up::Cdn::of(&v.state().config);
+    v.page("uptake.html", move |c, _| {
         let p = q.product.trim();
         let o = q.os.trim();
         let rows = match (p.is_empty(), o.is_empty()) {
@@ -458,3 +357,13 @@ pub async fn uptake(req: HttpRequest, state: Data, q: web::Query<UptakeQuery>) -
     })
     .await
 }
+
+csrf_forms!(
+    ProductCreate,
+    ProductUpdate,
+    LanguagesForm,
+    LanguageForm,
+    LocationForm,
+    LocationEdit,
+    AliasForm
+);

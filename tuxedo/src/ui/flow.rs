@@ -1,30 +1,27 @@
-//! What every UI request goes through: the session (or a redirect to the login form), the
-//! account re-read from the database, the role, the CSRF token of forms, the catalogue call
-//! on the master, flash messages, and errors rendered as pages with the right status.
+//! What UI requests share: login and logout, the account check and the context every page
+//! knows, the success message of an action, and errors rendered as pages with the right
+//! status. The callers that use them (pages, forms) are in [`super::caller`].
 
 use super::redirect;
 use super::session::{self, cookie, removal, same_secret, Session};
 use crate::auth::http::{client_ip, retry_after_secs};
 use crate::auth::{users, Permission, Principal};
 use crate::error::{Result, TuxedoError};
-use crate::exec::on_master;
 use crate::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bouncer_core::db::DbConnection;
 use minijinja::{context, Value};
 use serde::Deserialize;
-use std::time::Instant;
 
 pub(super) type Data = web::Data<AppState>;
 
 /// What a successful action says, and where the browser goes next.
 pub(super) struct Done {
-    text: String,
-    to: Option<String>,
+    pub(super) text: String,
+    pub(super) to: Option<String>,
 }
 
-/// A success message; the browser returns to the form's page.
 /// A form's `YYYY-MM-DD` field as the start of that day, UTC; blank = none.
 pub(super) fn date_field(
     field: &'static str,
@@ -41,6 +38,7 @@ pub(super) fn date_field(
     }
 }
 
+/// A success message; the browser returns to the form's page.
 pub(super) fn done(text: impl Into<String>) -> Done {
     Done {
         text: text.into(),
@@ -64,115 +62,27 @@ pub(super) struct CsrfOnly {
 }
 
 /// The session named by the request's cookie, with its id.
-fn session_of(req: &HttpRequest, state: &AppState) -> Option<(String, Session)> {
+pub(super) fn session_of(req: &HttpRequest, state: &AppState) -> Option<(String, Session)> {
     let id = req.cookie(session::COOKIE)?.value().to_owned();
     let s = state.ui.sessions.get(&id)?;
     Some((id, s))
 }
 
-/// Renders page `template` for a caller allowed `perm`, with what `f` reads from the
-/// master merged into the context (which also has the user, the CSRF token, the flash
-/// messages and what the role may change).
-pub(super) async fn page<F>(
-    req: &HttpRequest,
-    state: &Data,
-    perm: Permission,
-    template: &'static str,
-    f: F,
-) -> HttpResponse
-where
-    F: FnOnce(&mut DbConnection, &Principal) -> Result<Value> + Send + 'static,
-{
-    let started = Instant::now();
-    let Some((sid, s)) = session_of(req, state) else {
-        return to_login(req);
-    };
-    let (name, stamp) = (s.username.clone(), s.stamp.clone());
-    let result = on_master(state, false, move |c| {
-        let who = account(c, &name, &stamp, perm)?;
-        let v = f(c, &who)?;
-        Ok((who, v))
-    })
-    .await;
-    let response = match result {
-        Ok((who, v)) => {
-            let flash = state.ui.sessions.take_flash(&sid);
-            let ctx = context! { ..base(&who, &s.csrf, flash), ..v };
-            state.ui.templates.respond(StatusCode::OK, template, ctx)
-        }
-        Err(e) => failure(req, state, &sid, Some(&s), e),
-    };
-    observe(req, state, &response, started);
-    response
-}
-
-/// Runs the action of a form for a caller allowed `perm`: checks the CSRF token, runs `f`
-/// in its own transaction on the master, then redirects with its message (to `back`, the
-/// form's page, unless `f` says where). A caller's mistake is flashed on `back`.
-pub(super) async fn act<F>(
-    req: &HttpRequest,
-    state: &Data,
-    perm: Permission,
-    csrf: &str,
-    back: String,
-    f: F,
-) -> HttpResponse
-where
-    F: FnOnce(&mut DbConnection, &Principal) -> Result<Done> + Send + 'static,
-{
-    let started = Instant::now();
-    let Some((sid, s)) = session_of(req, state) else {
-        return to_login(req);
-    };
-    let response = if !same_secret(csrf, &s.csrf) {
-        tracing::warn!(
-            user = s.username,
-            path = req.path(),
-            "UI form without a valid CSRF token"
-        );
-        error_page(
-            state,
-            Some(&s),
-            StatusCode::FORBIDDEN,
-            "This form has no valid CSRF token (it may be stale: reload the page and retry).",
-        )
-    } else {
-        let (name, stamp) = (s.username.clone(), s.stamp.clone());
-        let result = on_master(state, true, move |c| {
-            let who = account(c, &name, &stamp, perm)?;
-            f(c, &who)
-        })
-        .await;
-        match result {
-            Ok(d) => {
-                state.ui.sessions.flash(&sid, "ok", d.text);
-                redirect(d.to.as_deref().unwrap_or(&back))
-            }
-            Err(e) if e.status().is_client_error() && !is_access(&e) => {
-                state.ui.sessions.flash(&sid, "error", e.to_string());
-                redirect(&back)
-            }
-            Err(e) => failure(req, state, &sid, Some(&s), e),
-        }
-    };
-    observe(req, state, &response, started);
-    response
-}
-
 /// The account behind a session as it is now, checked for `perm`; gone, inactive or with
 /// a new password: the session is over.
-fn account(c: &mut DbConnection, name: &str, stamp: &str, perm: Permission) -> Result<Principal> {
+pub(super) fn account(
+    c: &mut DbConnection,
+    name: &str,
+    stamp: &str,
+    perm: Permission,
+) -> Result<Principal> {
     let who = users::current(c, name, stamp)?.ok_or(TuxedoError::Unauthorized)?;
     who.require(perm)?;
     Ok(who)
 }
 
-fn is_access(e: &TuxedoError) -> bool {
-    matches!(e, TuxedoError::Unauthorized | TuxedoError::Forbidden)
-}
-
 /// What every page knows.
-fn base(who: &Principal, csrf: &str, flash: Vec<session::Flash>) -> Value {
+pub(super) fn base(who: &Principal, csrf: &str, flash: Vec<session::Flash>) -> Value {
     context! {
         user => who.username,
         role => who.role.as_str(),
@@ -185,12 +95,12 @@ fn base(who: &Principal, csrf: &str, flash: Vec<session::Flash>) -> Value {
 }
 
 /// The page of a failed request: a gone account logs out; the rest is an error page.
-fn failure(
+pub(super) fn failure(
     req: &HttpRequest,
     state: &AppState,
     sid: &str,
     s: Option<&Session>,
-    e: TuxedoError,
+    e: &TuxedoError,
 ) -> HttpResponse {
     if matches!(e, TuxedoError::Unauthorized) {
         state.ui.sessions.remove(sid);
@@ -229,24 +139,13 @@ pub(super) fn error_page(
     state.ui.templates.respond(status, "error.html", ctx)
 }
 
-fn to_login(req: &HttpRequest) -> HttpResponse {
+pub(super) fn to_login(req: &HttpRequest) -> HttpResponse {
     let mut r = redirect("/ui/login");
     // A session cookie that names no session is dropped.
     if req.cookie(session::COOKIE).is_some() {
         let _ = r.add_removal_cookie(&removal(req, session::COOKIE));
     }
     r
-}
-
-fn observe(req: &HttpRequest, state: &AppState, resp: &HttpResponse, started: Instant) {
-    let endpoint = format!(
-        "{} {}",
-        req.method(),
-        req.match_pattern().unwrap_or_default()
-    );
-    state
-        .metrics
-        .observe(&endpoint, resp.status(), started.elapsed());
 }
 
 /// `GET /ui/login`: the form, with a fresh CSRF token in a cookie and the form.
@@ -421,3 +320,5 @@ pub(super) fn opt_number(field: &'static str, v: &str) -> Result<Option<i32>> {
 pub(super) fn number(field: &'static str, v: &str) -> Result<i32> {
     opt_number(field, v)?.ok_or(TuxedoError::Missing(field))
 }
+
+super::caller::csrf_forms!(CsrfOnly);

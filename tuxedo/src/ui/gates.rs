@@ -1,12 +1,13 @@
 //! The UI of gated alias flips: the form on the aliases page, cancel, and the progress
 //! panels (chart, ETA) on the aliases and uptake pages.
 
-use super::flow::{act, done, Data};
-use crate::auth::Permission::Catalogue as W;
+use super::caller::{csrf_forms, Form};
+use super::flow::done;
+use crate::caller::Catalogue as W;
 use crate::catalogue::gates::{self, GateForm, GateView};
 use crate::catalogue::uptake::Cdn;
 use crate::error::{Result, TuxedoError};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 use bouncer_core::db::DbConnection;
 use minijinja::{context, Value};
 use serde::Deserialize;
@@ -34,39 +35,24 @@ pub struct GateFields {
 }
 
 /// `POST /ui/aliases/gate`: stores a gated flip (checked at once).
-pub async fn set(req: HttpRequest, state: Data, f: web::Form<GateFields>) -> HttpResponse {
-    let f = f.into_inner();
-    let cdn = Cdn::of(&state.config);
-    let csrf = f.csrf.clone();
-    act(
-        &req,
-        &state,
-        W,
-        &csrf,
-        "/ui/aliases".into(),
-        move |c, who| {
-            let form = form(&f)?;
-            let d = gates::set(
-                c,
-                cdn.as_ref(),
-                &who.username,
-                &f.alias,
-                &f.related_product,
-                &form,
-            )?;
-            Ok(done(match d.gate {
-                Some(g) => format!(
-                    "{} will point at {} once every location is at {} % (now {:.1} %).",
-                    d.alias, g.related_product, g.uptake_percent, g.progress.uptake_percent
-                ),
-                None => format!(
-                    "{} already met its condition and now points at {}.",
-                    d.alias,
-                    d.related_product.unwrap_or_default()
-                ),
-            }))
-        },
-    )
+pub async fn set(f: Form<W, GateFields>) -> HttpResponse {
+    let cdn = Cdn::of(&f.state().config);
+    f.act("/ui/aliases".into(), move |c, who, f| {
+        let form = form(&f)?;
+        let (alias, product) = (&f.alias, &f.related_product);
+        let d = gates::set(c, cdn.as_ref(), &who.username, alias, product, &form)?;
+        Ok(done(match d.gate {
+            Some(g) => format!(
+                "{} will point at {} once every location is at {} % (now {:.1} %).",
+                d.alias, g.related_product, g.uptake_percent, g.progress.uptake_percent
+            ),
+            None => format!(
+                "{} already met its condition and now points at {}.",
+                d.alias,
+                d.related_product.unwrap_or_default()
+            ),
+        }))
+    })
     .await
 }
 
@@ -79,25 +65,16 @@ pub struct CancelFields {
 }
 
 /// `POST /ui/aliases/gate/cancel`.
-pub async fn cancel(req: HttpRequest, state: Data, f: web::Form<CancelFields>) -> HttpResponse {
-    let f = f.into_inner();
-    let csrf = f.csrf.clone();
-    act(
-        &req,
-        &state,
-        W,
-        &csrf,
-        "/ui/aliases".into(),
-        move |c, who| {
-            gates::cancel(c, &who.username, &f.alias)?;
-            Ok(done(format!(
-                "The gated flip of {} is cancelled.",
-                f.alias.trim()
-            )))
-        },
-    )
+pub async fn cancel(f: Form<W, CancelFields>) -> HttpResponse {
+    f.act("/ui/aliases".into(), |c, who, f| {
+        gates::cancel(c, &who.username, &f.alias)?;
+        let alias = f.alias.trim();
+        Ok(done(format!("The gated flip of {alias} is cancelled.")))
+    })
     .await
 }
+
+csrf_forms!(GateFields, CancelFields);
 
 /// The pending gates as the pages show them.
 pub(super) fn panels(conn: &mut DbConnection, cdn: Option<&Cdn>) -> Result<Vec<Value>> {

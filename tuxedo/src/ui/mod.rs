@@ -5,6 +5,7 @@
 //! sessions, CSRF, roles, flash messages and errors the same way for all of them.
 
 mod admin;
+mod caller;
 mod catalogue;
 mod flow;
 mod gates;
@@ -43,6 +44,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope(PREFIX)
             .app_data(flow::form_config())
             .app_data(flow::path_config())
+            .wrap(actix_web::middleware::from_fn(crate::caller::observe))
             .route("/", get().to(|| async { redirect("/ui/products") }))
             .route("/style.css", get().to(render::stylesheet))
             .route("/login", get().to(f::login_page))
@@ -76,8 +78,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/mirrors/new", get().to(n::mirror_new))
             .route("/mirrors/{id}", get().to(n::mirror))
             .route("/mirrors/{id}", post().to(n::mirror_update))
-            .route("/mirrors/{id}/enable", post().to(n::mirror_enable))
-            .route("/mirrors/{id}/disable", post().to(n::mirror_disable))
+            .route("/mirrors/{id}/enable", post().to(n::set_active::<true>))
+            .route("/mirrors/{id}/disable", post().to(n::set_active::<false>))
             .route("/mirrors/{id}/delete", get().to(n::mirror_delete_confirm))
             .route("/mirrors/{id}/delete", post().to(n::mirror_delete))
             .route("/mirrors/{id}/regions", post().to(n::mirror_region_add))
