@@ -1,7 +1,7 @@
 //! JSON handlers of administration: rewrite rules, the audit log, accounts and tokens.
 //! Reading rules and the audit log needs any account; everything else needs admin.
 
-use super::reply::{gone, Created, Json, NoContent, Reply};
+use super::reply::{Created, Json, NoContent, Reply};
 use super::Caller;
 use crate::auth::{tokens, users, Role};
 use crate::caller::{Accounts as W, Read as R};
@@ -32,27 +32,27 @@ pub struct TokenCreate {
 }
 
 pub async fn rules(call: Caller<R>) -> Reply<Json<impl Serialize>> {
-    call.run(|c, _, ()| rules::list(c)).await.map(Json)
+    call.json(|c, _, ()| rules::list(c)).await
 }
 
 pub async fn rules_replace(call: Caller<W, Vec<RuleSpec>>) -> Reply<Json<impl Serialize>> {
-    call.run(|c, who, b| rules::replace(c, &who.username, &b))
-        .await
-        .map(|loaded| Json(serde_json::json!({ "loaded": loaded })))
+    call.json(|c, who, b| {
+        let loaded = rules::replace(c, &who.username, &b)?;
+        Ok(serde_json::json!({ "loaded": loaded }))
+    })
+    .await
 }
 
 pub async fn audit(q: web::Query<AuditQuery>, call: Caller<R>) -> Reply<Json<impl Serialize>> {
-    call.run(move |c, _, ()| audit_log::list(c, &q))
-        .await
-        .map(Json)
+    call.json(move |c, _, ()| audit_log::list(c, &q)).await
 }
 
 pub async fn users(call: Caller<W>) -> Reply<Json<impl Serialize>> {
-    call.run(|c, _, ()| users::list(c)).await.map(Json)
+    call.json(|c, _, ()| users::list(c)).await
 }
 
 pub async fn user_create(call: Caller<W, UserCreate>) -> Reply<Created<impl Serialize>> {
-    call.run(|c, who, b| {
+    call.created(|c, who, b| {
         let role: Role = b.role.parse()?;
         users::add(c, &who.username, &b.username, role, &b.password)?;
         users::list(c)?
@@ -61,34 +61,30 @@ pub async fn user_create(call: Caller<W, UserCreate>) -> Reply<Created<impl Seri
             .ok_or_else(|| crate::TuxedoError::Internal("created account not found".into()))
     })
     .await
-    .map(Created)
 }
 
 pub async fn user_update(
     name: web::Path<String>,
     call: Caller<W, users::UserPatch>,
 ) -> Reply<Json<impl Serialize>> {
-    call.run(move |c, who, b| users::update(c, &who.username, &name, &b))
+    call.json(move |c, who, b| users::update(c, &who.username, &name, &b))
         .await
-        .map(Json)
 }
 
 pub async fn tokens(call: Caller<W>) -> Reply<Json<impl Serialize>> {
-    call.run(|c, _, ()| tokens::list(c)).await.map(Json)
+    call.json(|c, _, ()| tokens::list(c)).await
 }
 
 pub async fn token_create(call: Caller<W, TokenCreate>) -> Reply<Created<impl Serialize>> {
-    call.run(|c, who, b| {
+    call.created(|c, who, b| {
         let role: Role = b.role.parse()?;
         let expires = b.expires_at.map(|e| e.naive_utc());
         tokens::create(c, &who.username, &b.user, role, &b.name, expires)
     })
     .await
-    .map(Created)
 }
 
 pub async fn token_delete(id: web::Path<i32>, call: Caller<W>) -> Reply<NoContent> {
-    call.run(move |c, who, ()| tokens::revoke(c, &who.username, *id))
+    call.done(move |c, who, ()| tokens::revoke(c, &who.username, *id))
         .await
-        .map(gone)
 }

@@ -2,6 +2,7 @@
 //! (one future does both, in that order: actix polls a handler's extractors together, and
 //! a body must never be read for a caller who may not send it), and its one catalogue call.
 
+use super::reply::{Created, Json, NoContent, Reply};
 use super::{error_response, read_body, Data};
 use crate::auth::http::{authenticate, same_origin};
 use crate::auth::Principal;
@@ -48,6 +49,34 @@ impl<P: Need, B> Caller<P, B> {
         crate::exec::on_master(&state, P::writes(), move |c| f(c, &who, body))
             .await
             .map_err(|e| failed(&path, e))
+    }
+}
+
+impl<P: Need, B: Send + 'static> Caller<P, B> {
+    /// [`Caller::run`], answered `200 OK`.
+    pub async fn json<T, F>(self, f: F) -> Reply<Json<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &Principal, B) -> Result<T> + Send + 'static,
+    {
+        self.run(f).await.map(Json)
+    }
+
+    /// [`Caller::run`], answered `201 Created`.
+    pub async fn created<T, F>(self, f: F) -> Reply<Created<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &Principal, B) -> Result<T> + Send + 'static,
+    {
+        self.run(f).await.map(Created)
+    }
+
+    /// [`Caller::run`] of a delete or unlink, answered `204 No Content`.
+    pub async fn done<F>(self, f: F) -> Reply<NoContent>
+    where
+        F: FnOnce(&mut DbConnection, &Principal, B) -> Result<()> + Send + 'static,
+    {
+        self.run(f).await.map(|()| NoContent)
     }
 }
 

@@ -1,7 +1,7 @@
 //! JSON handlers of the catalogue: products, languages, locations, operating systems,
 //! aliases, uptake. Reads need any account; writes need admin or release.
 
-use super::reply::{gone, Accepted, Created, Json, NoContent, Reply};
+use super::reply::{Accepted, Created, Json, NoContent, Reply};
 use super::Caller;
 use crate::caller::{Catalogue as W, Read as R};
 use crate::catalogue::gates::{self, GateForm};
@@ -71,108 +71,94 @@ pub async fn products(
     q: web::Query<ProductFilter>,
     call: Caller<R>,
 ) -> Reply<Json<impl Serialize>> {
-    call.run(move |c, _, ()| product_edit::list(c, &q))
-        .await
-        .map(Json)
+    call.json(move |c, _, ()| product_edit::list(c, &q)).await
 }
 
 pub async fn product(id: Id, call: Caller<R>) -> Reply<Json<impl Serialize>> {
-    call.run(move |c, _, ()| product_edit::get(c, *id))
-        .await
-        .map(Json)
+    call.json(move |c, _, ()| product_edit::get(c, *id)).await
 }
 
 pub async fn product_create(call: Caller<W, ProductCreate>) -> Reply<Created<impl Serialize>> {
-    call.run(|c, who, b| products::add(c, &who.username, &b.name, &b.languages, b.ssl_only))
+    call.created(|c, who, b| products::add(c, &who.username, &b.name, &b.languages, b.ssl_only))
         .await
-        .map(Created)
 }
 
 pub async fn product_update(id: Id, call: Caller<W, ProductPatch>) -> Reply<Json<impl Serialize>> {
-    call.run(move |c, who, b| product_edit::update(c, &who.username, *id, &b))
+    call.json(move |c, who, b| product_edit::update(c, &who.username, *id, &b))
         .await
-        .map(Json)
 }
 
 pub async fn product_delete(id: Id, call: Caller<W>) -> Reply<NoContent> {
-    call.run(move |c, who, ()| products::delete(c, &who.username, ProductRef::Id(*id)))
+    call.done(move |c, who, ()| products::delete(c, &who.username, ProductRef::Id(*id)))
         .await
-        .map(gone)
 }
 
 pub async fn languages_add(id: Id, call: Caller<W, LanguagesBody>) -> Reply<Json<impl Serialize>> {
-    call.run(move |c, who, b| {
+    call.json(move |c, who, b| {
         let p = product_edit::get(c, *id)?;
         products::add_languages(c, &who.username, &p.name, &b.languages)
     })
     .await
-    .map(Json)
 }
 
 pub async fn language_delete(path: web::Path<(i32, String)>, call: Caller<W>) -> Reply<NoContent> {
     let (id, language) = path.into_inner();
-    call.run(move |c, who, ()| {
+    call.done(move |c, who, ()| {
         let p = product_edit::get(c, id)?;
         products::delete_languages(c, &who.username, &p.name, Languages::These(&[language]))
     })
     .await
-    .map(gone)
 }
 
 pub async fn locations(id: Id, call: Caller<R>) -> Reply<Json<impl Serialize>> {
-    call.run(move |c, _, ()| locations::of(c, ProductRef::Id(*id)))
+    call.json(move |c, _, ()| locations::of(c, ProductRef::Id(*id)))
         .await
-        .map(Json)
 }
 
 pub async fn location_create(
     id: Id,
     call: Caller<W, LocationCreate>,
 ) -> Reply<Created<impl Serialize>> {
-    call.run(move |c, who, b| locations::add(c, &who.username, ProductRef::Id(*id), &b.os, &b.path))
-        .await
-        .map(Created)
+    call.created(move |c, who, b| {
+        locations::add(c, &who.username, ProductRef::Id(*id), &b.os, &b.path)
+    })
+    .await
 }
 
 pub async fn location_update(
     id: Id,
     call: Caller<W, LocationPatch>,
 ) -> Reply<Json<impl Serialize>> {
-    call.run(move |c, who, b| locations::set_path(c, &who.username, *id, &b.path))
+    call.json(move |c, who, b| locations::set_path(c, &who.username, *id, &b.path))
         .await
-        .map(Json)
 }
 
 pub async fn location_delete(id: Id, call: Caller<W>) -> Reply<NoContent> {
-    call.run(move |c, who, ()| locations::delete(c, &who.username, *id))
+    call.done(move |c, who, ()| locations::delete(c, &who.username, *id))
         .await
-        .map(gone)
 }
 
 pub async fn oses(call: Caller<R>) -> Reply<Json<impl Serialize>> {
-    call.run(|c, _, ()| oses::list(c)).await.map(Json)
+    call.json(|c, _, ()| oses::list(c)).await
 }
 
 pub async fn os_create(call: Caller<W, NewOsForm>) -> Reply<Created<impl Serialize>> {
-    call.run(|c, who, b| oses::add(c, &who.username, &b))
+    call.created(|c, who, b| oses::add(c, &who.username, &b))
         .await
-        .map(Created)
 }
 
 pub async fn os_update(id: Id, call: Caller<W, OsPatch>) -> Reply<Json<impl Serialize>> {
-    call.run(move |c, who, b| oses::update(c, &who.username, *id, &b))
+    call.json(move |c, who, b| oses::update(c, &who.username, *id, &b))
         .await
-        .map(Json)
 }
 
 pub async fn os_delete(id: Id, call: Caller<W>) -> Reply<NoContent> {
-    call.run(move |c, who, ()| oses::delete(c, &who.username, *id))
+    call.done(move |c, who, ()| oses::delete(c, &who.username, *id))
         .await
-        .map(gone)
 }
 
 pub async fn aliases(call: Caller<R>) -> Reply<Json<impl Serialize>> {
-    call.run(|c, _, ()| {
+    call.json(|c, _, ()| {
         let all = aliases::list(c)?.into_iter();
         Ok(all
             .map(|a| AliasView {
@@ -182,7 +168,6 @@ pub async fn aliases(call: Caller<R>) -> Reply<Json<impl Serialize>> {
             .collect::<Vec<_>>())
     })
     .await
-    .map(Json)
 }
 
 /// `PUT /aliases/{alias}`: set at once (200), or gated (202, the alias with its gate).
@@ -210,32 +195,28 @@ pub async fn alias_set(
 /// `GET /aliases/{alias}`: the alias with its pending gate and progress.
 pub async fn alias(alias: web::Path<String>, call: Caller<R>) -> Reply<Json<impl Serialize>> {
     let cdn = up::Cdn::of(&call.state().config);
-    call.run(move |c, _, ()| gates::detail(c, cdn.as_ref(), &alias))
+    call.json(move |c, _, ()| gates::detail(c, cdn.as_ref(), &alias))
         .await
-        .map(Json)
 }
 
 /// `DELETE /aliases/{alias}/gate`: cancels a pending gated flip.
 pub async fn alias_gate_cancel(alias: web::Path<String>, call: Caller<W>) -> Reply<NoContent> {
-    call.run(move |c, who, ()| gates::cancel(c, &who.username, &alias))
+    call.done(move |c, who, ()| gates::cancel(c, &who.username, &alias))
         .await
-        .map(gone)
 }
 
 pub async fn alias_delete(alias: web::Path<String>, call: Caller<W>) -> Reply<NoContent> {
-    call.run(move |c, who, ()| aliases::delete(c, &who.username, &alias))
+    call.done(move |c, who, ()| aliases::delete(c, &who.username, &alias))
         .await
-        .map(gone)
 }
 
 pub async fn uptake(q: web::Query<UptakeQuery>, call: Caller<R>) -> Reply<Json<impl Serialize>> {
     let cdn = up::Cdn::of(&call.state().config);
-    call.run(move |c, _, ()| {
+    call.json(move |c, _, ()| {
         let (product, os) = (matcher(&q.product, q.fuzzy), matcher(&q.os, q.fuzzy));
         up::uptake(c, cdn.as_ref(), product, os)
     })
     .await
-    .map(Json)
 }
 
 /// How a query value selects names (blank = no filter).

@@ -2,7 +2,7 @@
 //! and the country → region map. Reads need any account; writes need admin or
 //! mirror-operator.
 
-use super::reply::{gone, Created, Json, NoContent, Reply};
+use super::reply::{Created, Json, NoContent, Reply};
 use super::Caller;
 use crate::caller::{Mirrors as W, Read as R};
 use crate::catalogue::mirrors::{self, MirrorPatch, NewMirrorForm};
@@ -21,25 +21,21 @@ pub struct LogQuery {
 }
 
 pub async fn mirrors(call: Caller<R>) -> Reply<Json<impl Serialize>> {
-    call.run(|c, _, ()| mirrors::list(c)).await.map(Json)
+    call.json(|c, _, ()| mirrors::list(c)).await
 }
 
 pub async fn mirror(id: Id, call: Caller<R>) -> Reply<Json<impl Serialize>> {
-    call.run(move |c, _, ()| mirrors::get(c, *id))
-        .await
-        .map(Json)
+    call.json(move |c, _, ()| mirrors::get(c, *id)).await
 }
 
 pub async fn mirror_create(call: Caller<W, NewMirrorForm>) -> Reply<Created<impl Serialize>> {
-    call.run(|c, who, b| mirrors::add(c, &who.username, &b))
+    call.created(|c, who, b| mirrors::add(c, &who.username, &b))
         .await
-        .map(Created)
 }
 
 pub async fn mirror_update(id: Id, call: Caller<W, MirrorPatch>) -> Reply<Json<impl Serialize>> {
-    call.run(move |c, who, b| mirrors::update(c, &who.username, *id, &b))
+    call.json(move |c, who, b| mirrors::update(c, &who.username, *id, &b))
         .await
-        .map(Json)
 }
 
 /// `POST /mirrors/{id}/enable` (`ON`) and `/disable`: one handler, mounted twice.
@@ -48,15 +44,13 @@ pub async fn set_active<const ON: bool>(id: Id, call: Caller<W>) -> Reply<Json<i
         active: Some(ON),
         ..MirrorPatch::default()
     };
-    call.run(move |c, who, ()| mirrors::update(c, &who.username, *id, &patch))
+    call.json(move |c, who, ()| mirrors::update(c, &who.username, *id, &patch))
         .await
-        .map(Json)
 }
 
 pub async fn mirror_delete(id: Id, call: Caller<W>) -> Reply<NoContent> {
-    call.run(move |c, who, ()| mirrors::delete(c, &who.username, *id))
+    call.done(move |c, who, ()| mirrors::delete(c, &who.username, *id))
         .await
-        .map(gone)
 }
 
 pub async fn sentry_log(
@@ -65,7 +59,7 @@ pub async fn sentry_log(
     call: Caller<R>,
 ) -> Reply<Json<impl Serialize>> {
     let limit = q.limit.unwrap_or(100);
-    call.run(move |c, _, ()| {
+    call.json(move |c, _, ()| {
         if !(1..=1000).contains(&limit) {
             let reason = "must be between 1 and 1000".into();
             return Err(TuxedoError::Invalid {
@@ -76,7 +70,6 @@ pub async fn sentry_log(
         mirrors::sentry_log_of(c, *id, limit)
     })
     .await
-    .map(Json)
 }
 
 pub async fn mirror_region_add(
@@ -84,9 +77,8 @@ pub async fn mirror_region_add(
     call: Caller<W>,
 ) -> Reply<Json<impl Serialize>> {
     let (id, region) = path.into_inner();
-    call.run(move |c, who, ()| mirrors::add_region(c, &who.username, id, region))
+    call.json(move |c, who, ()| mirrors::add_region(c, &who.username, id, region))
         .await
-        .map(Json)
 }
 
 pub async fn mirror_region_remove(
@@ -94,48 +86,42 @@ pub async fn mirror_region_remove(
     call: Caller<W>,
 ) -> Reply<NoContent> {
     let (id, region) = path.into_inner();
-    call.run(move |c, who, ()| mirrors::remove_region(c, &who.username, id, region))
+    call.done(move |c, who, ()| mirrors::remove_region(c, &who.username, id, region))
         .await
-        .map(gone)
 }
 
 pub async fn regions(call: Caller<R>) -> Reply<Json<impl Serialize>> {
-    call.run(|c, _, ()| regions::list(c)).await.map(Json)
+    call.json(|c, _, ()| regions::list(c)).await
 }
 
 pub async fn region_create(call: Caller<W, NewRegionForm>) -> Reply<Created<impl Serialize>> {
-    call.run(|c, who, b| regions::add(c, &who.username, &b))
+    call.created(|c, who, b| regions::add(c, &who.username, &b))
         .await
-        .map(Created)
 }
 
 pub async fn region_update(id: Id, call: Caller<W, RegionPatch>) -> Reply<Json<impl Serialize>> {
-    call.run(move |c, who, b| regions::update(c, &who.username, *id, &b))
+    call.json(move |c, who, b| regions::update(c, &who.username, *id, &b))
         .await
-        .map(Json)
 }
 
 pub async fn region_delete(id: Id, call: Caller<W>) -> Reply<NoContent> {
-    call.run(move |c, who, ()| regions::delete(c, &who.username, *id))
+    call.done(move |c, who, ()| regions::delete(c, &who.username, *id))
         .await
-        .map(gone)
 }
 
 pub async fn countries(call: Caller<R>) -> Reply<Json<impl Serialize>> {
-    call.run(|c, _, ()| regions::countries(c)).await.map(Json)
+    call.json(|c, _, ()| regions::countries(c)).await
 }
 
 pub async fn country_set(
     code: web::Path<String>,
     call: Caller<W, CountryForm>,
 ) -> Reply<Json<impl Serialize>> {
-    call.run(move |c, who, b| regions::set_country(c, &who.username, &code, &b))
+    call.json(move |c, who, b| regions::set_country(c, &who.username, &code, &b))
         .await
-        .map(Json)
 }
 
 pub async fn country_clear(code: web::Path<String>, call: Caller<W>) -> Reply<NoContent> {
-    call.run(move |c, who, ()| regions::clear_country(c, &who.username, &code))
+    call.done(move |c, who, ()| regions::clear_country(c, &who.username, &code))
         .await
-        .map(gone)
 }

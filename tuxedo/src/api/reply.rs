@@ -35,8 +35,3 @@ impl Responder for NoContent {
         HttpResponse::NoContent().finish()
     }
 }
-
-/// `()` done: [`NoContent`].
-pub fn gone(_: ()) -> NoContent {
-    NoContent
-}
