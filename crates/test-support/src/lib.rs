@@ -24,7 +24,7 @@ pub use geoip::write_country_mmdb;
 
 /// A short random suffix for names that must not collide across parallel tests.
 pub fn unique_suffix() -> String {
-    use rand::Rng;
+    use rand::RngExt;
     let n: u64 = rand::rng().random();
     format!("{}_{n:016x}", std::process::id())
 }

@@ -8,7 +8,7 @@ use crate::auth::Role;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::HttpRequest;
 use base64::Engine;
-use rand::RngCore;
+use rand::Rng;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 use super::*;
 use proptest::prelude::*;
-use rand::{rngs::SmallRng, Rng, SeedableRng};
+use rand::{rngs::SmallRng, RngExt, SeedableRng};
 
 fn cand(id: i32, url: &str, rating: i32, regions: &[RegionId]) -> MirrorCandidate {
     MirrorCandidate {
