@@ -12,6 +12,7 @@ use tuxedo::auth::{users, Role};
 db_tests! {
     every_route_checks_credentials_and_roles => every_route_checks_credentials_and_roles,
     bodies_must_be_json_and_writes_same_origin => bodies_must_be_json_and_writes_same_origin,
+    refused_callers_never_reach_the_body_or_the_handler => refused_callers_never_reach_the_body_or_the_handler,
 }
 
 /// Who may write on `path`.
@@ -249,5 +250,40 @@ fn bodies_must_be_json_and_writes_same_origin(db: &TestDb) {
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
+    })
+}
+
+/// The caller is checked before anything else: a role that may not write is refused 403
+/// (not 415 or 413 for the body it sent, which is never read), an anonymous write 401, on
+/// both APIs, and nothing is written (no audit entry).
+fn refused_callers_never_reach_the_body_or_the_handler(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |c| c.tuxedo.max_body_bytes = 64);
+        let mut conn = db.conn();
+        let before = audit_count(&mut conn);
+        let big = "x".repeat(4096);
+        for (auth, status) in [(Some(READER), 403), (Some(MIRROR_OP), 403), (None, 401)] {
+            let mut req = t
+                .client
+                .post(format!("{}/api/v2/products", t.base))
+                .header("content-type", "text/plain")
+                .body(big.clone());
+            if let Some((user, password)) = auth {
+                req = req.basic_auth(user, Some(password));
+            }
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), status, "JSON as {auth:?}");
+            let mut req = t
+                .client
+                .post(t.url("product_add"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("product=Refused&junk={big}"));
+            if let Some((user, password)) = auth {
+                req = req.basic_auth(user, Some(password));
+            }
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), status, "XML as {auth:?}");
+        }
+        assert_eq!(audit_count(&mut conn), before, "a refused call wrote");
     })
 }

@@ -16,6 +16,7 @@ db_tests! {
     ui_password_change_ends_sessions => password_change_ends_sessions,
     ui_every_field_at_and_past_its_limit => every_field_at_and_past_its_limit,
     ui_gated_flips => gated_flips,
+    ui_refused_roles_write_nothing => refused_roles_write_nothing,
 }
 
 /// A browser: a cookie store and the CSRF token of the last page it saw.
@@ -1030,4 +1031,34 @@ fn gated_flips(db: &TestDb) {
         let p = reader.get("/ui/aliases").await;
         assert!(!p.body.contains(r#"id="gate-form""#));
     });
+}
+
+/// A reader's form, CSRF token and all, is refused by the caller check (403, the role
+/// page) on every kind of action, the generic ones (enable/disable, deletes) included,
+/// and nothing is written.
+fn refused_roles_write_nothing(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut conn = db.conn();
+        let id = add_mirror(&mut conn, "m1", 10, true).to_string();
+        let before = audit_count(&mut conn);
+        let mut reader = Browser::new(&t);
+        reader.login(READER).await;
+        for path in [
+            format!("/ui/mirrors/{id}/enable"),
+            format!("/ui/mirrors/{id}/disable"),
+            format!("/ui/mirrors/{id}/delete"),
+            "/ui/products".to_owned(),
+            "/ui/aliases/gate".to_owned(),
+            "/ui/tokens".to_owned(),
+        ] {
+            reader.get("/ui/products").await;
+            let p = reader.post(&path, &[("name", "Sneaky")]).await;
+            assert_eq!(p.status, 403, "{path}");
+            assert!(p.body.contains("Your role may not"), "{path}: {}", p.body);
+        }
+        let p = reader.get(&format!("/ui/mirrors/{id}/delete")).await;
+        assert_eq!(p.status, 403, "the delete confirmation");
+        assert_eq!(audit_count(&mut conn), before, "a refused action wrote");
+    })
 }
