@@ -8,7 +8,7 @@ use crate::auth::Permission;
 use crate::error::TuxedoError;
 use crate::AppState;
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use std::future::Future;
@@ -38,6 +38,19 @@ needs!(Read, Catalogue, Mirrors, Accounts);
 
 /// The future of an extractor: it runs async checks on a clone of the request.
 pub(crate) type Extracting<T> = Pin<Box<dyn Future<Output = Result<T, actix_web::Error>>>>;
+
+/// An extractor's future: `check` gets a clone of the request and its payload, so it may
+/// await (credentials, the database, the body) after `from_request` returned.
+pub(crate) fn checking<T, Fut>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    check: impl FnOnce(HttpRequest, Payload) -> Fut,
+) -> Extracting<T>
+where
+    Fut: Future<Output = Result<T, actix_web::Error>> + 'static,
+{
+    Box::pin(check(req.clone(), payload.take()))
+}
 
 /// The metric label of a request that reached its caller check, and when it did.
 #[derive(Clone)]

@@ -6,7 +6,9 @@ use super::reply::{Created, Json, NoContent, Reply};
 use super::{error_response, read_body, Data};
 use crate::auth::http::{authenticate, same_origin};
 use crate::auth::Principal;
-use crate::caller::{observe_from_here, rendered, route_label, state_of, Extracting, Need};
+use crate::caller::{
+    checking, observe_from_here, rendered, route_label, state_of, Extracting, Need,
+};
 use crate::error::{Result, TuxedoError};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -89,36 +91,48 @@ fn failed(path: &str, e: TuxedoError) -> actix_web::Error {
     rendered(e, resp)
 }
 
+impl<P: Need, B: DeserializeOwned + 'static> Caller<P, B> {
+    /// Same origin, credentials for `P`, then the body; refusals rendered as JSON.
+    async fn check(
+        req: HttpRequest,
+        mut payload: Payload,
+    ) -> std::result::Result<Self, actix_web::Error> {
+        observe_from_here(&req, route_label(&req));
+        let path = req.path().to_owned();
+        let checked = async {
+            let state = state_of(&req)?;
+            same_origin(&req)?;
+            let who = authenticate(&req, &state, P::PERMISSION).await?;
+            let body = read_body(&req, web_payload(&req, &mut payload)?, &state).await?;
+            Ok((who, body, state))
+        };
+        match checked.await {
+            Ok((who, body, state)) => Ok(Caller {
+                who,
+                body,
+                state,
+                path,
+                need: PhantomData,
+            }),
+            Err(e) => Err(failed(&path, e)),
+        }
+    }
+}
+
 impl<P: Need, B: DeserializeOwned + 'static> FromRequest for Caller<P, B> {
     type Error = actix_web::Error;
     type Future = Extracting<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let payload = web::Payload::from_request(&req, payload).into_inner();
-        Box::pin(async move {
-            observe_from_here(&req, route_label(&req));
-            let path = req.path().to_owned();
-            let checked = async {
-                let state = state_of(&req)?;
-                same_origin(&req)?;
-                let who = authenticate(&req, &state, P::PERMISSION).await?;
-                let payload = payload.map_err(|e| TuxedoError::BadRequest(e.to_string()))?;
-                let body = read_body(&req, payload, &state).await?;
-                Ok((who, body, state))
-            };
-            match checked.await {
-                Ok((who, body, state)) => Ok(Caller {
-                    who,
-                    body,
-                    state,
-                    path,
-                    need: PhantomData,
-                }),
-                Err(e) => Err(failed(&path, e)),
-            }
-        })
+        checking(req, payload, Self::check)
     }
+}
+
+/// The payload as the body readers take it.
+pub(crate) fn web_payload(req: &HttpRequest, payload: &mut Payload) -> Result<web::Payload> {
+    web::Payload::from_request(req, payload)
+        .into_inner()
+        .map_err(|e| TuxedoError::BadRequest(e.to_string()))
 }
 
 /// The argument tuples of JSON handlers: a [`Caller`] last (after the path and query,

@@ -11,6 +11,7 @@ mod network;
 mod reply;
 mod table;
 
+pub(crate) use caller::web_payload;
 pub use caller::{Caller, WithCaller};
 pub use table::{route_list, Table};
 

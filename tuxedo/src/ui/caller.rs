@@ -7,7 +7,9 @@ use super::flow::{account, base, error_page, failure, session_of, to_login, Data
 use super::redirect;
 use super::session::{same_secret, Session};
 use crate::auth::Principal;
-use crate::caller::{observe_from_here, rendered, route_label, state_of, Extracting, Need};
+use crate::caller::{
+    checking, observe_from_here, rendered, route_label, state_of, Extracting, Need,
+};
 use crate::error::{Result, TuxedoError};
 use crate::exec::on_master;
 use actix_web::dev::Payload;
@@ -173,8 +175,8 @@ impl<P: Need> FromRequest for Viewer<P> {
     type Error = actix_web::Error;
     type Future = Extracting<Self>;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        Box::pin(Self::signed_in(req.clone()))
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        checking(req, payload, |req, _| Self::signed_in(req))
     }
 }
 
@@ -183,33 +185,41 @@ impl<P: Need, T: Csrf + DeserializeOwned + 'static> FromRequest for Form<P, T> {
     type Future = Extracting<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let parsed = web::Form::<T>::from_request(&req, payload);
-        Box::pin(async move {
-            // As before: an unreadable form is a 400 page (the scope's `FormConfig`) first.
-            let form = parsed.await?.into_inner();
-            let state = state_of(&req)
-                .map_err(|e| rendered(e, HttpResponse::InternalServerError().finish()))?;
-            let Some((_, session)) = session_of(&req, &state) else {
-                return Err(rendered(TuxedoError::Unauthorized, to_login(&req)));
-            };
-            if !same_secret(form.csrf(), &session.csrf) {
-                observe_from_here(&req, route_label(&req));
-                tracing::warn!(
-                    user = session.username,
-                    path = req.path(),
-                    "UI form without a valid CSRF token"
-                );
-                let resp = error_page(
-                    &state,
-                    Some(&session),
-                    StatusCode::FORBIDDEN,
-                    "This form has no valid CSRF token (it may be stale: reload the page and retry).",
-                );
-                return Err(rendered(TuxedoError::Forbidden, resp));
-            }
-            let viewer = Viewer::signed_in(req).await?;
-            Ok(Form { viewer, form })
-        })
+        checking(req, payload, Self::check)
+    }
+}
+
+impl<P: Need, T: Csrf + DeserializeOwned + 'static> Form<P, T> {
+    /// The form (unreadable: a 400 page, the scope's `FormConfig`, first, as before), the
+    /// session, its CSRF token, then the account as for a page.
+    async fn check(
+        req: HttpRequest,
+        mut payload: Payload,
+    ) -> std::result::Result<Self, actix_web::Error> {
+        let form = web::Form::<T>::from_request(&req, &mut payload)
+            .await?
+            .into_inner();
+        let state = state_of(&req)
+            .map_err(|e| rendered(e, HttpResponse::InternalServerError().finish()))?;
+        let Some((_, session)) = session_of(&req, &state) else {
+            return Err(rendered(TuxedoError::Unauthorized, to_login(&req)));
+        };
+        if !same_secret(form.csrf(), &session.csrf) {
+            observe_from_here(&req, route_label(&req));
+            tracing::warn!(
+                user = session.username,
+                path = req.path(),
+                "UI form without a valid CSRF token"
+            );
+            let resp = error_page(
+                &state,
+                Some(&session),
+                StatusCode::FORBIDDEN,
+                "This form has no valid CSRF token (it may be stale: reload the page and retry).",
+            );
+            return Err(rendered(TuxedoError::Forbidden, resp));
+        }
+        let viewer = Viewer::signed_in(req).await?;
+        Ok(Form { viewer, form })
     }
 }

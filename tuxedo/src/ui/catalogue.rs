@@ -299,7 +299,7 @@ pub struct AliasForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
-    alias: String,
+    pub(super) alias: String,
     #[serde(default)]
     related_product: String,
 }

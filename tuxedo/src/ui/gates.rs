@@ -2,6 +2,7 @@
 //! panels (chart, ETA) on the aliases and uptake pages.
 
 use super::caller::{csrf_forms, Form};
+use super::catalogue::AliasForm;
 use super::flow::done;
 use crate::caller::Catalogue as W;
 use crate::catalogue::gates::{self, GateForm, GateView};
@@ -56,16 +57,9 @@ pub async fn set(f: Form<W, GateFields>) -> HttpResponse {
     .await
 }
 
-#[derive(Deserialize)]
-pub struct CancelFields {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    alias: String,
-}
-
 /// `POST /ui/aliases/gate/cancel`.
-pub async fn cancel(f: Form<W, CancelFields>) -> HttpResponse {
+/// The form names the alias as the alias forms do.
+pub async fn cancel(f: Form<W, AliasForm>) -> HttpResponse {
     f.act("/ui/aliases".into(), |c, who, f| {
         gates::cancel(c, &who.username, &f.alias)?;
         let alias = f.alias.trim();
@@ -74,7 +68,7 @@ pub async fn cancel(f: Form<W, CancelFields>) -> HttpResponse {
     .await
 }
 
-csrf_forms!(GateFields, CancelFields);
+csrf_forms!(GateFields);
 
 /// The pending gates as the pages show them.
 pub(super) fn panels(conn: &mut DbConnection, cdn: Option<&Cdn>) -> Result<Vec<Value>> {

@@ -5,8 +5,9 @@
 
 use super::params::Params;
 use super::{failure, XML};
+use crate::api::web_payload;
 use crate::auth::http::{authenticate, same_origin};
-use crate::caller::{observe_from_here, rendered, state_of, Extracting, Need};
+use crate::caller::{checking, observe_from_here, rendered, state_of, Extracting, Need};
 use crate::error::{Command, Result, TuxedoError};
 use crate::AppState;
 use actix_web::body::BoxBody;
@@ -63,41 +64,47 @@ impl<P: Need> Call<P> {
     }
 }
 
+impl<P: Need> Call<P> {
+    /// The command, same origin, credentials when needed, then the parameters; refusals
+    /// rendered as the old admin's errors.
+    async fn check(
+        req: HttpRequest,
+        mut payload: Payload,
+    ) -> std::result::Result<Self, actix_web::Error> {
+        let Some(cmd) = req.app_data::<Command>().copied() else {
+            let e = TuxedoError::Internal("an XML route without its command".into());
+            return Err(rendered(e, HttpResponse::InternalServerError().finish()));
+        };
+        observe_from_here(&req, cmd.name().to_owned());
+        let checked = async {
+            let state = state_of(&req)?;
+            same_origin(&req)?;
+            let needs_auth = P::writes() || state.config.tuxedo.get_requires_auth;
+            let actor = match needs_auth {
+                true => authenticate(&req, &state, P::PERMISSION).await?.username,
+                false => "anonymous".to_owned(),
+            };
+            let params = Params::read(&req, web_payload(&req, &mut payload)?, &state).await?;
+            Ok((actor, params, state))
+        };
+        match checked.await {
+            Ok((actor, params, state)) => Ok(Call {
+                cmd,
+                actor,
+                params,
+                state,
+                need: PhantomData,
+            }),
+            Err(e) => Err(failure(cmd, e)),
+        }
+    }
+}
+
 impl<P: Need> FromRequest for Call<P> {
     type Error = actix_web::Error;
     type Future = Extracting<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let payload = web::Payload::from_request(&req, payload).into_inner();
-        Box::pin(async move {
-            let Some(cmd) = req.app_data::<Command>().copied() else {
-                let e = TuxedoError::Internal("an XML route without its command".into());
-                return Err(rendered(e, HttpResponse::InternalServerError().finish()));
-            };
-            observe_from_here(&req, cmd.name().to_owned());
-            let checked = async {
-                let state = state_of(&req)?;
-                same_origin(&req)?;
-                let needs_auth = P::writes() || state.config.tuxedo.get_requires_auth;
-                let actor = match needs_auth {
-                    true => authenticate(&req, &state, P::PERMISSION).await?.username,
-                    false => "anonymous".to_owned(),
-                };
-                let payload = payload.map_err(|e| TuxedoError::BadRequest(e.to_string()))?;
-                let params = Params::read(&req, payload, &state).await?;
-                Ok((actor, params, state))
-            };
-            match checked.await {
-                Ok((actor, params, state)) => Ok(Call {
-                    cmd,
-                    actor,
-                    params,
-                    state,
-                    need: PhantomData,
-                }),
-                Err(e) => Err(failure(cmd, e)),
-            }
-        })
+        checking(req, payload, Self::check)
     }
 }
