@@ -52,6 +52,25 @@ where
     Box::pin(check(req.clone(), payload.take()))
 }
 
+/// `FromRequest` for an extractor type whose `async fn check(req, payload)` does the work
+/// (on a clone of the request, see [`checking`]): one line per extractor.
+macro_rules! from_check {
+    ($ty:ident<$($p:ident),*> where $($bound:tt)*) => {
+        impl<$($p),*> actix_web::FromRequest for $ty<$($p),*> where $($bound)* {
+            type Error = actix_web::Error;
+            type Future = $crate::caller::Extracting<Self>;
+
+            fn from_request(
+                req: &actix_web::HttpRequest,
+                payload: &mut actix_web::dev::Payload,
+            ) -> Self::Future {
+                $crate::caller::checking(req, payload, Self::check)
+            }
+        }
+    };
+}
+pub(crate) use from_check;
+
 /// The metric label of a request that reached its caller check, and when it did.
 #[derive(Clone)]
 struct Observed {

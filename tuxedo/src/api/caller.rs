@@ -6,9 +6,7 @@ use super::reply::{Created, Json, NoContent, Reply};
 use super::{error_response, read_body, Data};
 use crate::auth::http::{authenticate, same_origin};
 use crate::auth::Principal;
-use crate::caller::{
-    checking, observe_from_here, rendered, route_label, state_of, Extracting, Need,
-};
+use crate::caller::{from_check, observe_from_here, rendered, route_label, state_of, Need};
 use crate::error::{Result, TuxedoError};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -104,29 +102,20 @@ impl<P: Need, B: DeserializeOwned + 'static> Caller<P, B> {
             same_origin(&req)?;
             let who = authenticate(&req, &state, P::PERMISSION).await?;
             let body = read_body(&req, web_payload(&req, &mut payload)?, &state).await?;
-            Ok((who, body, state))
-        };
-        match checked.await {
-            Ok((who, body, state)) => Ok(Caller {
+            let need = PhantomData;
+            Ok(Caller {
                 who,
                 body,
                 state,
-                path,
-                need: PhantomData,
-            }),
-            Err(e) => Err(failed(&path, e)),
-        }
+                path: path.clone(),
+                need,
+            })
+        };
+        checked.await.map_err(|e| failed(&path, e))
     }
 }
 
-impl<P: Need, B: DeserializeOwned + 'static> FromRequest for Caller<P, B> {
-    type Error = actix_web::Error;
-    type Future = Extracting<Self>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        checking(req, payload, Self::check)
-    }
-}
+from_check!(Caller<P, B> where P: Need, B: DeserializeOwned + 'static);
 
 /// The payload as the body readers take it.
 pub(crate) fn web_payload(req: &HttpRequest, payload: &mut Payload) -> Result<web::Payload> {

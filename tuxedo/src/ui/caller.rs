@@ -7,9 +7,7 @@ use super::flow::{account, base, error_page, failure, session_of, to_login, Data
 use super::redirect;
 use super::session::{same_secret, Session};
 use crate::auth::Principal;
-use crate::caller::{
-    checking, observe_from_here, rendered, route_label, state_of, Extracting, Need,
-};
+use crate::caller::{from_check, observe_from_here, rendered, route_label, state_of, Need};
 use crate::error::{Result, TuxedoError};
 use crate::exec::on_master;
 use actix_web::dev::Payload;
@@ -101,7 +99,8 @@ impl<P: Need> Viewer<P> {
         failure(&self.req, &self.state, &self.sid, Some(&self.session), e)
     }
 
-    async fn signed_in(req: HttpRequest) -> std::result::Result<Self, actix_web::Error> {
+    /// The session (none: the login form), then the account and its role.
+    async fn check(req: HttpRequest, _: Payload) -> std::result::Result<Self, actix_web::Error> {
         let state = state_of(&req).map_err(|e| {
             let resp = HttpResponse::InternalServerError().finish();
             rendered(e, resp)
@@ -171,24 +170,6 @@ fn is_access(e: &TuxedoError) -> bool {
     matches!(e, TuxedoError::Unauthorized | TuxedoError::Forbidden)
 }
 
-impl<P: Need> FromRequest for Viewer<P> {
-    type Error = actix_web::Error;
-    type Future = Extracting<Self>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        checking(req, payload, |req, _| Self::signed_in(req))
-    }
-}
-
-impl<P: Need, T: Csrf + DeserializeOwned + 'static> FromRequest for Form<P, T> {
-    type Error = actix_web::Error;
-    type Future = Extracting<Self>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        checking(req, payload, Self::check)
-    }
-}
-
 impl<P: Need, T: Csrf + DeserializeOwned + 'static> Form<P, T> {
     /// The form (unreadable: a 400 page, the scope's `FormConfig`, first, as before), the
     /// session, its CSRF token, then the account as for a page.
@@ -219,7 +200,10 @@ impl<P: Need, T: Csrf + DeserializeOwned + 'static> Form<P, T> {
             );
             return Err(rendered(TuxedoError::Forbidden, resp));
         }
-        let viewer = Viewer::signed_in(req).await?;
+        let viewer = Viewer::check(req, Payload::None).await?;
         Ok(Form { viewer, form })
     }
 }
+
+from_check!(Viewer<P> where P: Need);
+from_check!(Form<P, T> where P: Need, T: Csrf + DeserializeOwned + 'static);

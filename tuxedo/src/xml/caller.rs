@@ -7,12 +7,12 @@ use super::params::Params;
 use super::{failure, XML};
 use crate::api::web_payload;
 use crate::auth::http::{authenticate, same_origin};
-use crate::caller::{checking, observe_from_here, rendered, state_of, Extracting, Need};
+use crate::caller::{from_check, observe_from_here, rendered, state_of, Need};
 use crate::error::{Command, Result, TuxedoError};
 use crate::AppState;
 use actix_web::body::BoxBody;
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse, Responder};
+use actix_web::{web, HttpRequest, HttpResponse, Responder};
 use bouncer_core::db::DbConnection;
 use std::marker::PhantomData;
 
@@ -85,26 +85,17 @@ impl<P: Need> Call<P> {
                 false => "anonymous".to_owned(),
             };
             let params = Params::read(&req, web_payload(&req, &mut payload)?, &state).await?;
-            Ok((actor, params, state))
-        };
-        match checked.await {
-            Ok((actor, params, state)) => Ok(Call {
+            let need = PhantomData;
+            Ok(Call {
                 cmd,
                 actor,
                 params,
                 state,
-                need: PhantomData,
-            }),
-            Err(e) => Err(failure(cmd, e)),
-        }
+                need,
+            })
+        };
+        checked.await.map_err(|e| failure(cmd, e))
     }
 }
 
-impl<P: Need> FromRequest for Call<P> {
-    type Error = actix_web::Error;
-    type Future = Extracting<Self>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        checking(req, payload, Self::check)
-    }
-}
+from_check!(Call<P> where P: Need);
