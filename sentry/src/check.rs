@@ -4,8 +4,10 @@
 
 use crate::metrics::Metrics;
 use crate::probe::{self, Class, Outcome, Reason};
+use bouncer_core::files::Observed;
 use chrono::{NaiveDateTime, Utc};
 use futures_util::StreamExt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -17,6 +19,8 @@ pub struct Target {
     pub id: i32,
     pub name: String,
     pub baseurl: String,
+    /// A reference origin: what it says of each file is recorded (see `files::learn`).
+    pub reference: bool,
 }
 
 /// A location to probe on every mirror.
@@ -24,6 +28,9 @@ pub struct Target {
 pub struct Loc {
     pub id: i32,
     pub path: String,
+    /// The size the probed file has (operator's, or learned from the reference origin):
+    /// a mirror answering another `Content-Length` does not have *that* file.
+    pub expected_size: Option<u64>,
 }
 
 /// What checking one mirror found.
@@ -38,6 +45,10 @@ pub struct MirrorReport {
     /// the deadline passed carry [`Reason::Deadline`].
     pub results: Vec<(usize, Outcome)>,
     pub deadline_hit: bool,
+    /// For a reference origin: what each healthy answer said of its file.
+    pub observed: Vec<(usize, Observed)>,
+    /// The sampled content check, if one ran: `(index, matched)`.
+    pub sampled: Option<(usize, bool)>,
 }
 
 /// How many problems a log reason lists before summing up the rest.
@@ -101,11 +112,21 @@ pub struct Checker {
     pub mirror_deadline: Duration,
     pub probe_lang: String,
     pub metrics: Arc<Metrics>,
+    /// Bytes sampled per mirror and run (0 = no sampling).
+    pub sample_bytes: u64,
+    /// Bytes sampling may still fetch this run (reset at the start of each run).
+    pub sample_budget: AtomicU64,
 }
 
 impl Checker {
-    /// Checks one mirror against `locs`; never fails — every problem is a result.
-    pub async fn check_mirror(self: Arc<Self>, target: Target, locs: Arc<[Loc]>) -> MirrorReport {
+    /// Checks one mirror against `locs` (and samples its bytes against `reference`, the
+    /// reference origin's base URL); never fails — every problem is a result.
+    pub async fn check_mirror(
+        self: Arc<Self>,
+        target: Target,
+        locs: Arc<[Loc]>,
+        reference: Option<Arc<str>>,
+    ) -> MirrorReport {
         let started = Utc::now().naive_utc();
         let clock = Instant::now();
         let deadline = tokio::time::Instant::now() + self.mirror_deadline;
@@ -116,12 +137,18 @@ impl Checker {
             wide: None,
             results: Vec::new(),
             deadline_hit: false,
+            observed: Vec::new(),
+            sampled: None,
         };
         match self.reachable(&target.baseurl).await {
             Err(reason) => report.wide = Some(reason),
             Ok(()) => {
                 self.probe_locations(&target, &locs, deadline, &mut report)
-                    .await
+                    .await;
+                if let Some(reference) = reference.filter(|r| **r != *target.baseurl) {
+                    let sample = self.sample(&target.baseurl, &reference, &locs, &mut report);
+                    let _ = tokio::time::timeout_at(deadline, sample).await;
+                }
             }
         }
         if let Some(w) = &report.wide {
@@ -179,7 +206,12 @@ impl Checker {
                 next += 1;
             }
             match tokio::time::timeout_at(deadline, pending.next()).await {
-                Ok(Some(result)) => report.results.push(result),
+                Ok(Some((i, outcome, seen))) => {
+                    if target.reference && outcome.class == Class::Healthy {
+                        report.observed.push((i, seen));
+                    }
+                    report.results.push((i, outcome));
+                }
                 Ok(None) => break,
                 Err(_) => {
                     report.deadline_hit = true;
@@ -203,24 +235,101 @@ impl Checker {
         report.results.sort_by_key(|(i, _)| *i);
     }
 
-    async fn probe_location(&self, baseurl: &str, loc: &Loc, index: usize) -> (usize, Outcome) {
-        let outcome = match probe_url(baseurl, &loc.path, &self.probe_lang) {
-            Ok(url) => self.probe(url).await,
-            Err(reason) => Outcome::unhealthy(reason),
+    /// Probes one location; a healthy answer with another size than the file has is
+    /// unhealthy (the mirror has a file of that name, not that file).
+    async fn probe_location(
+        &self,
+        baseurl: &str,
+        loc: &Loc,
+        index: usize,
+    ) -> (usize, Outcome, Observed) {
+        let (outcome, seen) = match probe_url(baseurl, &loc.path, &self.probe_lang) {
+            Ok(url) => self.probe_seen(url, loc.expected_size).await,
+            Err(reason) => (Outcome::unhealthy(reason), Observed::default()),
         };
-        (index, outcome)
+        (index, outcome, seen)
     }
 
     /// One HEAD under the global limit, counted in the metrics.
     async fn probe(&self, url: Url) -> Outcome {
+        self.probe_seen(url, None).await.0
+    }
+
+    async fn probe_seen(&self, url: Url, expected_size: Option<u64>) -> (Outcome, Observed) {
         let _permit = self.global.acquire().await;
         let clock = Instant::now();
-        let outcome = probe::head(&self.client, url).await;
+        let (mut outcome, seen) = probe::head(&self.client, url).await;
+        if let (Class::Healthy, Some(want), Some(got)) = (outcome.class, expected_size, seen.size) {
+            let got = u64::try_from(got).unwrap_or(0);
+            if got != want {
+                outcome = Outcome::unhealthy(Reason::SizeMismatch(got, want));
+            }
+        }
         self.metrics
             .check_seconds
             .observe(clock.elapsed().as_secs_f64());
         self.metrics.check(outcome.class, outcome.reason.kind());
-        outcome
+        (outcome, seen)
+    }
+
+    /// Sampled content verification: one random slice of one random healthy file of
+    /// known size, fetched from the mirror and from the reference origin and compared
+    /// byte for byte. A difference makes that file unhealthy on the mirror; a mirror or
+    /// reference that does not serve ranges, or fails, gives no verdict.
+    async fn sample(&self, base: &str, reference: &str, locs: &[Loc], report: &mut MirrorReport) {
+        use rand::RngExt;
+        if self.sample_bytes == 0 {
+            return;
+        }
+        let candidates: Vec<(usize, u64)> = report
+            .results
+            .iter()
+            .filter(|(_, o)| o.class == Class::Healthy)
+            .filter_map(|(i, _)| Some((*i, locs.get(*i)?.expected_size.filter(|s| *s > 0)?)))
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        // The random choice, made before any await (the thread's generator stays here).
+        let (i, start, len) = {
+            let mut rng = rand::rng();
+            let (i, size) = candidates[rng.random_range(0..candidates.len())];
+            let len = self.sample_bytes.min(size);
+            (i, rng.random_range(0..=size - len), len)
+        };
+        let taken = self
+            .sample_budget
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| b.checked_sub(len));
+        if taken.is_err() {
+            self.metrics.sample("skipped");
+            return;
+        }
+        let Some(loc) = locs.get(i) else { return };
+        let (Ok(mine), Ok(theirs)) = (
+            probe_url(base, &loc.path, &self.probe_lang),
+            probe_url(reference, &loc.path, &self.probe_lang),
+        ) else {
+            return;
+        };
+        let fetch = |url| async move {
+            let _permit = self.global.acquire().await;
+            probe::range(&self.client, url, start, len).await
+        };
+        let (mine, theirs) = tokio::join!(fetch(mine), fetch(theirs));
+        let (Ok(Some(mine)), Ok(Some(theirs))) = (mine, theirs) else {
+            self.metrics.sample("no_verdict");
+            return;
+        };
+        let matched = mine == theirs;
+        self.metrics
+            .sample(if matched { "match" } else { "mismatch" });
+        report.sampled = Some((i, matched));
+        if !matched {
+            let end = start + len - 1;
+            if let Some((_, o)) = report.results.iter_mut().find(|(j, _)| *j == i) {
+                *o = Outcome::unhealthy(Reason::ContentMismatch(start, end));
+            }
+        }
     }
 }
 
@@ -267,6 +376,8 @@ mod tests {
             wide: None,
             results: results.into_iter().enumerate().collect(),
             deadline_hit: false,
+            observed: Vec::new(),
+            sampled: None,
         }
     }
 
@@ -282,6 +393,7 @@ mod tests {
             .map(|(i, p)| Loc {
                 id: i as i32,
                 path: p.to_string(),
+                expected_size: None,
             })
             .collect();
         let r = report(vec![

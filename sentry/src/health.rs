@@ -89,6 +89,17 @@ pub fn row_step(p: &Policy, prev: Option<RowState>, class: Class) -> RowState {
     }
 }
 
+/// A row taken out of service at once (its bytes differ from the reference origin's): as
+/// if `failures_to_down` probes had failed, so it comes back by the usual healthy streak.
+pub fn row_down(p: &Policy) -> RowState {
+    RowState {
+        active: true,
+        healthy: false,
+        fail_streak: p.failures_to_down,
+        ok_streak: 0,
+    }
+}
+
 /// A mirror's state in `bouncer_mirror_health`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {

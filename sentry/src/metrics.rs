@@ -10,6 +10,7 @@ pub struct Metrics {
     mirror_failures: IntCounterVec,
     runs: IntCounterVec,
     mirrors: IntGaugeVec,
+    samples: IntCounterVec,
     pub check_seconds: Histogram,
     pub mirror_seconds: Histogram,
     pub run_seconds: Histogram,
@@ -40,6 +41,13 @@ impl Metrics {
             ),
             &["state"],
         )?;
+        let samples = IntCounterVec::new(
+            Opts::new(
+                "samples_total",
+                "Sampled content checks by result (match, mismatch, no_verdict, skipped).",
+            ),
+            &["result"],
+        )?;
         let buckets = vec![
             0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ];
@@ -60,6 +68,7 @@ impl Metrics {
         registry.register(Box::new(mirror_failures.clone()))?;
         registry.register(Box::new(runs.clone()))?;
         registry.register(Box::new(mirrors.clone()))?;
+        registry.register(Box::new(samples.clone()))?;
         registry.register(Box::new(check_seconds.clone()))?;
         registry.register(Box::new(mirror_seconds.clone()))?;
         registry.register(Box::new(run_seconds.clone()))?;
@@ -69,6 +78,7 @@ impl Metrics {
             mirror_failures,
             runs,
             mirrors,
+            samples,
             check_seconds,
             mirror_seconds,
             run_seconds,
@@ -79,6 +89,10 @@ impl Metrics {
         self.checks
             .with_label_values(&[class.as_str(), reason])
             .inc();
+    }
+
+    pub fn sample(&self, result: &str) {
+        self.samples.with_label_values(&[result]).inc();
     }
 
     pub fn mirror_failure(&self, reason: &str) {

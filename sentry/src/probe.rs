@@ -1,7 +1,8 @@
 //! One HTTP probe: a HEAD request (never a body read), at most one redirect followed and
 //! never from https down to http, and the classification of the answer.
 
-use reqwest::header::{CONTENT_TYPE, LOCATION};
+use bouncer_core::files::Observed;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, RANGE};
 use reqwest::{Client, Response, StatusCode};
 use std::error::Error as _;
 use std::fmt;
@@ -53,6 +54,11 @@ pub enum Reason {
     Deadline,
     /// The URL could not be built from the base URL and path.
     BadUrl(String),
+    /// The file's `Content-Length` is not the size the file has (stale, truncated, or
+    /// replaced): `(served, expected)`.
+    SizeMismatch(u64, u64),
+    /// A sampled byte range differs from the reference origin's: `(first, last)` byte.
+    ContentMismatch(u64, u64),
     Other(String),
 }
 
@@ -75,6 +81,8 @@ impl Reason {
             Reason::Dns(_) => "dns",
             Reason::Deadline => "deadline",
             Reason::BadUrl(_) => "bad_url",
+            Reason::SizeMismatch(..) => "size_mismatch",
+            Reason::ContentMismatch(..) => "content_mismatch",
             Reason::Other(_) => "other",
         }
     }
@@ -95,6 +103,15 @@ impl fmt::Display for Reason {
             Reason::Dns(host) => write!(f, "DNS failed: {host}"),
             Reason::Deadline => f.write_str("mirror deadline exceeded"),
             Reason::BadUrl(u) => write!(f, "invalid URL: {u}"),
+            Reason::SizeMismatch(got, want) => {
+                write!(f, "size mismatch: {got} bytes, expected {want}")
+            }
+            Reason::ContentMismatch(a, b) => {
+                write!(
+                    f,
+                    "content mismatch: bytes {a}-{b} differ from the reference"
+                )
+            }
             Reason::Other(e) => write!(f, "error: {e}"),
         }
     }
@@ -183,23 +200,77 @@ pub fn extra_roots(
     Ok(reqwest::Certificate::from_pem_bundle(&pem)?)
 }
 
-/// HEADs `url`, follows at most one redirect, and classifies the answer.
-pub async fn head(client: &Client, url: Url) -> Outcome {
+/// HEADs `url`, follows at most one redirect, and classifies the answer; also says what
+/// the final answer told of the file (size, `ETag`, `Last-Modified`).
+pub async fn head(client: &Client, url: Url) -> (Outcome, Observed) {
+    let nothing = |reason| (Outcome::unhealthy(reason), Observed::default());
     let first = match send(client, url.clone()).await {
         Ok(r) => r,
-        Err(reason) => return Outcome::unhealthy(reason),
+        Err(reason) => return nothing(reason),
     };
     if !is_redirect(first.status()) {
-        return classify_response(&first);
+        return (classify_response(&first), observed(&first));
     }
     let target = match redirect_target(&url, first.status().as_u16(), header(&first, LOCATION)) {
         Ok(t) => t,
-        Err(reason) => return Outcome::unhealthy(reason),
+        Err(reason) => return nothing(reason),
     };
     match send(client, target).await {
-        Ok(r) if is_redirect(r.status()) => Outcome::unhealthy(Reason::RedirectLoop),
-        Ok(r) => classify_response(&r),
-        Err(reason) => Outcome::unhealthy(reason),
+        Ok(r) if is_redirect(r.status()) => nothing(Reason::RedirectLoop),
+        Ok(r) => (classify_response(&r), observed(&r)),
+        Err(reason) => nothing(reason),
+    }
+}
+
+/// What a successful answer says of the file.
+fn observed(r: &Response) -> Observed {
+    if r.status() != StatusCode::OK {
+        return Observed::default();
+    }
+    let text = |name| header(r, name).map(str::to_owned);
+    Observed {
+        size: header(r, CONTENT_LENGTH).and_then(|v| v.trim().parse().ok()),
+        etag: text(ETAG).filter(|v| v.chars().count() <= bouncer_core::files::ETAG),
+        last_modified: text(LAST_MODIFIED)
+            .filter(|v| v.chars().count() <= bouncer_core::files::LAST_MODIFIED),
+    }
+}
+
+/// Bytes `start..start + len` of `url` by a ranged GET (one redirect followed, as for
+/// HEAD). `Ok(None)`: the server does not serve ranges (a 200), so nothing can be said.
+pub async fn range(
+    client: &Client,
+    url: Url,
+    start: u64,
+    len: u64,
+) -> Result<Option<Vec<u8>>, Reason> {
+    let get = |u: Url| {
+        let last = start + len.max(1) - 1;
+        client
+            .get(u)
+            .header(RANGE, format!("bytes={start}-{last}"))
+            .send()
+    };
+    let mut r = get(url.clone()).await.map_err(|e| reason_of(&e))?;
+    if is_redirect(r.status()) {
+        let target = redirect_target(&url, r.status().as_u16(), header(&r, LOCATION))?;
+        r = get(target).await.map_err(|e| reason_of(&e))?;
+    }
+    match r.status() {
+        StatusCode::PARTIAL_CONTENT => {
+            // Read no more than asked, whatever the server sends.
+            let mut body = Vec::with_capacity(len.min(1 << 20) as usize);
+            while (body.len() as u64) < len {
+                match r.chunk().await.map_err(|e| reason_of(&e))? {
+                    Some(c) => body.extend_from_slice(&c),
+                    None => break,
+                }
+            }
+            body.truncate(len as usize);
+            Ok(Some(body))
+        }
+        StatusCode::OK => Ok(None),
+        s => Err(Reason::Status(s.as_u16())),
     }
 }
 

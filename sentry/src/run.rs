@@ -2,7 +2,7 @@
 //! writer thread that commits them in batches as they arrive, so a dead mirror leaves
 //! bounce's view seconds after its check ends, not at the end of the run.
 
-use crate::check::{Checker, Loc, MirrorReport};
+use crate::check::{Checker, Loc, MirrorReport, Target};
 use crate::health::{Policy, State};
 use crate::metrics::Metrics;
 use crate::probe::Class;
@@ -63,6 +63,8 @@ pub struct Sentry {
     cdn: Option<(String, String)>,
     /// How uptake counts the pinned CDN (for gated alias flips).
     uptake: Option<bouncer_core::uptake::Cdn>,
+    /// `sentry.sample_bytes_per_run`.
+    sample_bytes_per_run: u64,
 }
 
 impl Sentry {
@@ -84,6 +86,8 @@ impl Sentry {
             mirror_deadline: Duration::from_secs(s.mirror_deadline_secs),
             probe_lang: s.probe_lang.clone(),
             metrics: metrics.clone(),
+            sample_bytes: s.sample_bytes,
+            sample_budget: std::sync::atomic::AtomicU64::new(s.sample_bytes_per_run),
         };
         Ok(Self {
             pool,
@@ -94,6 +98,7 @@ impl Sentry {
             metrics,
             cdn: config.bounce.pinned_bases(),
             uptake: bouncer_core::uptake::Cdn::of(config),
+            sample_bytes_per_run: s.sample_bytes_per_run,
         })
     }
 
@@ -144,12 +149,17 @@ impl Sentry {
     async fn run_inner(&self, opts: &RunOptions) -> Result<RunSummary, SentryError> {
         let pool = self.pool.clone();
         let scope_opts = opts.clone();
+        let lang = self.checker.probe_lang.clone();
         let (targets, locs) = tokio::task::spawn_blocking(move || {
             let mut conn = db::conn(&pool)?;
-            store::load_scope(&mut conn, &scope_opts)
+            store::load_scope(&mut conn, &scope_opts, &lang)
         })
         .await??;
         let locs: Arc<[Loc]> = locs.into();
+        self.checker.sample_budget.store(
+            self.sample_bytes_per_run,
+            std::sync::atomic::Ordering::Release,
+        );
         let progress = progress_bar((targets.len() * locs.len().max(1)) as u64);
         tracing::info!(
             mirrors = targets.len(),
@@ -166,20 +176,69 @@ impl Sentry {
                 write_reports(&pool, cache.as_deref(), &policy, rx, &locs)
             })
         };
-        // The pinned CDN, checked meanwhile (not in a run restricted to one mirror).
-        let cdn = match (&self.cdn, &opts.mirror) {
-            (Some(bases), None) if !locs.is_empty() => Some(tokio::spawn(check_cdn(
+        // First the reference origins (mirrors flagged so; in CDN mode without one, the
+        // pinned CDN): what they say of each file is learned before the others are held
+        // to it. The pinned CDN is otherwise checked meanwhile (not in a run restricted
+        // to one mirror).
+        let (references, targets): (Vec<Target>, Vec<Target>) =
+            targets.into_iter().partition(|t| t.reference);
+        let cdn_bases = match (&self.cdn, &opts.mirror) {
+            (Some(bases), None) if !locs.is_empty() => Some(bases.clone()),
+            _ => None,
+        };
+        let cdn_first = references.is_empty() && cdn_bases.is_some();
+        let mut first: Vec<MirrorReport> =
+            futures_util::future::join_all(references.iter().map(|t| {
+                self.checker
+                    .clone()
+                    .check_mirror(t.clone(), locs.clone(), None)
+            }))
+            .await;
+        let mut cdn_reports = None;
+        if let (true, Some(bases)) = (cdn_first, &cdn_bases) {
+            let reports = check_cdn(self.checker.clone(), bases.clone(), locs.clone(), true).await;
+            first.extend(
+                reports
+                    .iter()
+                    .filter(|r| r.scheme == "https")
+                    .map(|r| r.report.clone()),
+            );
+            cdn_reports = Some(reports);
+        }
+        let reference_base: Option<Arc<str>> = match (references.first(), &cdn_bases) {
+            (Some(r), _) => Some(r.baseurl.as_str().into()),
+            (None, Some((_, https))) => Some(https.as_str().into()),
+            _ => None,
+        };
+        let checked = match first.iter().any(|r| !r.observed.is_empty()) {
+            true => self.learn(&first, &locs).await?,
+            false => locs.clone(),
+        };
+        let cdn = match (cdn_first, cdn_bases) {
+            (false, Some(bases)) => Some(tokio::spawn(check_cdn(
                 self.checker.clone(),
-                bases.clone(),
-                locs.clone(),
+                bases,
+                checked.clone(),
+                false,
             ))),
             _ => None,
         };
         let mut summary = RunSummary::default();
         let checker = self.checker.clone();
-        let mut reports = futures_util::stream::iter(targets)
-            .map(|t| tokio::spawn(checker.clone().check_mirror(t, locs.clone())))
-            .buffer_unordered(self.concurrency);
+        let first_reports = first.into_iter().filter(|r| r.mirror_id != 0);
+        let mut reports =
+            futures_util::stream::iter(first_reports.map(Ok).chain(targets.into_iter().map(Err)))
+                .map(|t| {
+                    let (checker, checked, reference) =
+                        (checker.clone(), checked.clone(), reference_base.clone());
+                    tokio::spawn(async move {
+                        match t {
+                            Ok(done) => done,
+                            Err(t) => checker.check_mirror(t, checked, reference).await,
+                        }
+                    })
+                })
+                .buffer_unordered(self.concurrency);
         while let Some(report) = reports.next().await {
             let report = report?;
             summary.mirrors += 1;
@@ -199,8 +258,11 @@ impl Sentry {
         if written.mirrors < summary.mirrors {
             return Err(SentryError::WriterGone);
         }
-        if let Some(cdn) = cdn {
-            let reports = cdn.await?;
+        let cdn_reports = match cdn {
+            Some(task) => Some(task.await?),
+            None => cdn_reports,
+        };
+        if let Some(reports) = cdn_reports {
             let (pool, locs) = (self.pool.clone(), locs.clone());
             let found = tokio::task::spawn_blocking(move || {
                 let mut conn = db::conn(&pool)?;
@@ -229,6 +291,36 @@ impl Sentry {
 }
 
 impl Sentry {
+    /// Records what the reference origins said of each file, publishes it for bounce, and
+    /// returns the locations with the sizes the other mirrors are held to.
+    async fn learn(
+        &self,
+        reports: &[MirrorReport],
+        locs: &Arc<[Loc]>,
+    ) -> Result<Arc<[Loc]>, SentryError> {
+        let (pool, cache) = (self.pool.clone(), self.cache.clone());
+        let (reports, mut next) = (reports.to_vec(), locs.to_vec());
+        let lang = self.checker.probe_lang.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db::conn(&pool)?;
+            let now = chrono::Utc::now().naive_utc();
+            let generation = db::classify::retrying(
+                || store::learn_files(&mut conn, &reports, &next, &lang, now),
+                SentryError::is_transient,
+            )?;
+            if let Some(before) = generation.map(|g| g - 1) {
+                bouncer_core::changes::publish_since(&mut conn, cache.as_deref(), before)?;
+                tracing::info!(
+                    generation = before + 1,
+                    "file sizes learned from the reference origin"
+                );
+            }
+            store::expect_sizes(&mut conn, &mut next, &lang)?;
+            Ok::<_, SentryError>(next.into())
+        })
+        .await?
+    }
+
     /// Checks the pending gated alias flips after a run and carries out the due ones
     /// (publishing what changed, as any writer does); returns how many flipped. A failure
     /// is logged, not the run's: tuxedo checks the gates too.
@@ -273,6 +365,7 @@ async fn check_cdn(
     checker: Arc<crate::check::Checker>,
     (http, https): (String, String),
     locs: Arc<[Loc]>,
+    https_is_reference: bool,
 ) -> Vec<crate::cdn::CdnReport> {
     let check = |scheme: &'static str, base_url: String| {
         let (checker, locs) = (checker.clone(), locs.clone());
@@ -281,8 +374,9 @@ async fn check_cdn(
                 id: 0,
                 name: format!("pinned {scheme}"),
                 baseurl: base_url.clone(),
+                reference: https_is_reference && scheme == "https",
             };
-            let report = checker.check_mirror(target, locs).await;
+            let report = checker.check_mirror(target, locs, None).await;
             crate::cdn::CdnReport {
                 scheme,
                 base_url,

@@ -4,7 +4,7 @@
 
 use crate::check::{Loc, MirrorReport, Target};
 use crate::health::{self, MirrorState, Policy, RowState, State, Transition};
-use crate::probe::Class;
+use crate::probe::{Class, Reason};
 use crate::{RunOptions, SentryError};
 use bouncer_core::changes::Change;
 use bouncer_core::db::DbConnection;
@@ -22,6 +22,7 @@ use std::collections::HashMap;
 pub fn load_scope(
     conn: &mut DbConnection,
     opts: &RunOptions,
+    probe_lang: &str,
 ) -> Result<(Vec<Target>, Vec<Loc>), SentryError> {
     let mirrors: Vec<(i32, String, String)> = mirror_mirrors::table
         .filter(mirror_mirrors::active.eq(true))
@@ -32,9 +33,15 @@ pub fn load_scope(
         ))
         .order(mirror_mirrors::id)
         .load(conn)?;
+    let references = bouncer_core::files::reference_mirrors(conn)?;
     let targets = mirrors
         .into_iter()
-        .map(|(id, name, baseurl)| Target { id, name, baseurl })
+        .map(|(id, name, baseurl)| Target {
+            reference: references.contains(&id),
+            id,
+            name,
+            baseurl,
+        })
         .collect();
     let targets = select_mirrors(targets, opts.mirror.as_deref())?;
     let mut q = mirror_locations::table
@@ -46,12 +53,64 @@ pub fn load_scope(
     if opts.checknow && !opts.checkall {
         q = q.filter(mirror_products::checknow.eq(true));
     }
-    let locs = q
+    let mut locs: Vec<Loc> = q
         .load::<(i32, String)>(conn)?
         .into_iter()
-        .map(|(id, path)| Loc { id, path })
+        .map(|(id, path)| Loc {
+            id,
+            path,
+            expected_size: None,
+        })
         .collect();
+    expect_sizes(conn, &mut locs, probe_lang)?;
     Ok((targets, locs))
+}
+
+/// Sets each location's expected size from what is known of its probed file.
+pub fn expect_sizes(
+    conn: &mut DbConnection,
+    locs: &mut [Loc],
+    lang: &str,
+) -> Result<(), SentryError> {
+    let known = bouncer_core::files::for_probe(conn, lang)?;
+    for l in locs {
+        let key = bouncer_core::files::lang_key(&l.path, lang);
+        l.expected_size = known
+            .get(&l.id)
+            .filter(|m| m.lang == key)
+            .and_then(|m| u64::try_from(m.size?).ok());
+    }
+    Ok(())
+}
+
+/// Records what the reference origins said of each file (where the operator did not say),
+/// in one transaction with an audit row per file learned; returns the changes for bounce.
+pub fn learn_files(
+    conn: &mut DbConnection,
+    reports: &[MirrorReport],
+    locs: &[Loc],
+    lang: &str,
+    now: NaiveDateTime,
+) -> Result<Option<i64>, SentryError> {
+    bouncer_core::db::write_transaction::<_, SentryError, _>(conn, |conn| {
+        let mut changes = Vec::new();
+        for report in reports {
+            for (i, seen) in &report.observed {
+                let Some(loc) = locs.get(*i) else { continue };
+                let key = bouncer_core::files::lang_key(&loc.path, lang);
+                if bouncer_core::files::learn(conn, loc.id, key, seen)? {
+                    let after = json!({"size": seen.size, "etag": seen.etag, "last_modified": seen.last_modified, "from_mirror": report.mirror_id});
+                    let target = format!("location {} ({key})", loc.id);
+                    audit(conn, "file.learn", &target, json!(null), after, now)?;
+                    changes.push(Change::Location(loc.id));
+                }
+            }
+        }
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(bouncer_core::changes::record(conn, &changes)?))
+    })
 }
 
 /// `--mirror`: an id, an exact name (case-insensitive), or a substring of exactly one
@@ -162,6 +221,22 @@ fn write_report(
         .execute(conn)?;
 
     let target = format!("mirror:{name}");
+    if let Some((i, false)) = report.sampled {
+        let (path, reason) = (
+            locs.get(i).map(|l| l.path.as_str()),
+            report.results.iter().find(|(j, _)| *j == i),
+        );
+        let after = json!({"path": path, "reason": reason.map(|(_, o)| o.reason.to_string())});
+        audit(
+            conn,
+            "file.content_mismatch",
+            &target,
+            json!(null),
+            after,
+            now,
+        )?;
+        tracing::warn!(mirror = %name, path, "sampled bytes differ from the reference origin");
+    }
     let prev_row: Option<MirrorHealth> = bouncer_mirror_health::table
         .find(report.mirror_id)
         .first(conn)
@@ -266,22 +341,29 @@ fn write_map_rows(
             (loc, (id, s))
         })
         .collect();
-    let results: Vec<(i32, Class)> = if report.wide.is_some() {
+    let results: Vec<(i32, Class, bool)> = if report.wide.is_some() {
         locs.iter()
             .filter(|l| existing.contains_key(&l.id))
-            .map(|l| (l.id, Class::Unhealthy))
+            .map(|l| (l.id, Class::Unhealthy, false))
             .collect()
     } else {
         report
             .results
             .iter()
-            .filter_map(|(i, o)| locs.get(*i).map(|l| (l.id, o.class)))
+            .filter_map(|(i, o)| {
+                let corrupt = matches!(o.reason, Reason::ContentMismatch(..));
+                locs.get(*i).map(|l| (l.id, o.class, corrupt))
+            })
             .collect()
     };
     let mut changed = Vec::new();
-    for (location_id, class) in results {
+    for (location_id, class, corrupt) in results {
         let prev = existing.get(&location_id);
-        let next = health::row_step(policy, prev.map(|(_, s)| *s), class);
+        // Bytes that differ from the reference are no blip: out of service at once.
+        let next = match corrupt {
+            true => health::row_down(policy),
+            false => health::row_step(policy, prev.map(|(_, s)| *s), class),
+        };
         let values = (
             m::active.eq(next.active),
             m::healthy.eq(next.healthy),

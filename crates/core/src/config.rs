@@ -188,6 +188,13 @@ pub struct SentryConfig {
     /// A PEM file of extra root certificates probes trust beside the public ones (an
     /// internal CA of mirrors or of a CDN in front of them); unset = public roots only.
     pub ca_file: Option<PathBuf>,
+    /// Sampled content verification: bytes of one random slice of one random file fetched
+    /// per mirror and run (a ranged GET), compared byte for byte with the same range from
+    /// the reference origin; 0 = off.
+    pub sample_bytes: u64,
+    /// The most bytes sampling fetches from mirrors in one run (the reference's bytes not
+    /// counted); mirrors past it are not sampled that run.
+    pub sample_bytes_per_run: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -289,6 +296,8 @@ impl Default for SentryConfig {
             probe_lang: "en-US".into(),
             user_agent: "Mozilla Mirror Monitor/1.0".into(),
             ca_file: None,
+            sample_bytes: 0,
+            sample_bytes_per_run: 64 * 1024 * 1024,
             failures_to_down: 2,
             successes_to_up: 2,
             ramp_runs: 4,

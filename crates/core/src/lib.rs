@@ -12,6 +12,7 @@ pub mod changes;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod files;
 pub mod gates;
 pub mod generation;
 pub mod hash;

@@ -25,6 +25,13 @@ pub const COLUMNS: &[(&str, &str, usize)] = &[
     ("bouncer_rewrite_rules", "conditions", RULE_CONDITIONS_BYTES),
     ("bouncer_rewrite_rules", "set_product", PRODUCT_NAME),
     ("bouncer_rewrite_rules", "set_os", OS_NAME),
+    ("bouncer_files", "lang", LANGUAGE),
+    ("bouncer_files", "etag", crate::files::ETAG),
+    (
+        "bouncer_files",
+        "last_modified",
+        crate::files::LAST_MODIFIED,
+    ),
 ];
 
 pub const PRODUCT_NAME: usize = 255;

@@ -248,11 +248,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// What each file is, per location and language (`''`: the path has no `:lang`): size
+    /// and hashes from the operator (`source = "operator"`) or learned by sentry from the
+    /// reference origin (`"reference"`). See `files`.
+    bouncer_files (location_id, lang) {
+        location_id -> Integer,
+        lang -> Text,
+        size -> Nullable<BigInt>,
+        sha256 -> Nullable<Text>,
+        sha512 -> Nullable<Text>,
+        etag -> Nullable<Text>,
+        last_modified -> Nullable<Text>,
+        source -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Settings this project adds per mirror; no row = defaults. `reference`: sentry learns
+    /// file sizes from this mirror and compares sampled bytes with it.
+    bouncer_mirror_settings (mirror_id) {
+        mirror_id -> Integer,
+        reference -> Bool,
+    }
+}
+
 diesel::joinable!(mirror_product_langs -> mirror_products (product_id));
 diesel::joinable!(mirror_locations -> mirror_products (product_id));
 diesel::joinable!(mirror_locations -> mirror_os (os_id));
 diesel::joinable!(mirror_location_mirror_map -> mirror_locations (location_id));
 diesel::joinable!(bouncer_cdn_health -> mirror_locations (location_id));
+diesel::joinable!(bouncer_files -> mirror_locations (location_id));
+diesel::joinable!(bouncer_mirror_settings -> mirror_mirrors (mirror_id));
 diesel::joinable!(bouncer_alias_gate_samples -> bouncer_alias_gates (gate_id));
 diesel::joinable!(mirror_location_mirror_map -> mirror_mirrors (mirror_id));
 diesel::joinable!(geoip_mirror_region_map -> mirror_mirrors (mirror_id));
@@ -285,4 +313,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     bouncer_cdn_health,
     bouncer_alias_gates,
     bouncer_alias_gate_samples,
+    bouncer_files,
+    bouncer_mirror_settings,
 );

@@ -5,6 +5,7 @@
 
 mod bounded;
 mod daemon;
+mod files;
 mod fleet;
 mod hysteresis;
 mod publish;

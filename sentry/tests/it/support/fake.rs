@@ -75,6 +75,8 @@ pub struct FakeMirror {
     record: bool,
     /// Paths answered 404 whatever the behaviour: files not there yet.
     missing: Arc<Mutex<std::collections::HashSet<String>>>,
+    /// Paths served with real bytes (HEAD: their length; GET: the bytes, ranges honoured).
+    content: Arc<Mutex<std::collections::HashMap<String, Vec<u8>>>>,
 }
 
 impl FakeMirror {
@@ -94,6 +96,7 @@ impl FakeMirror {
             count: Arc::default(),
             record,
             missing: Arc::default(),
+            content: Arc::default(),
         };
         let m = mirror.clone();
         tokio::spawn(async move {
@@ -133,6 +136,7 @@ impl FakeMirror {
             count: Arc::default(),
             record: true,
             missing: Arc::default(),
+            content: Arc::default(),
         };
         let m = mirror.clone();
         tokio::spawn(async move {
@@ -166,6 +170,12 @@ impl FakeMirror {
         };
     }
 
+    /// `path` is served with these bytes (when the behaviour is `Healthy`).
+    pub fn serve_file(&self, path: &str, bytes: &[u8]) {
+        let mut content = self.content.lock().expect("content");
+        content.insert(path.to_owned(), bytes.to_vec());
+    }
+
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().expect("requests").clone()
     }
@@ -173,7 +183,7 @@ impl FakeMirror {
     async fn serve<S: Stream>(self, mut stream: S) {
         let mut buf = Vec::with_capacity(1024);
         loop {
-            let Some((method, path)) = read_head(&mut stream, &mut buf).await else {
+            let Some((method, path, range)) = read_head(&mut stream, &mut buf).await else {
                 return;
             };
             self.count.fetch_add(1, Ordering::Relaxed);
@@ -186,6 +196,13 @@ impl FakeMirror {
             let mut b = Behaviour::from_u8(self.behaviour.load(Ordering::SeqCst));
             if self.missing.lock().expect("missing").contains(&path) {
                 b = Behaviour::NotFound;
+            }
+            let file = self.content.lock().expect("content").get(&path).cloned();
+            if let (Behaviour::Healthy, Some(bytes)) = (b, file) {
+                if !serve_bytes(&mut stream, &method, &bytes, range).await {
+                    return;
+                }
+                continue;
             }
             if !self.answer(&mut stream, b, &path).await {
                 return;
@@ -238,14 +255,25 @@ impl FakeMirror {
     }
 }
 
+/// A `Range: bytes=a-b` of a request.
+type Range = Option<(usize, usize)>;
+
 /// Reads one request head; `None` at end of stream.
-async fn read_head<S: Stream>(s: &mut S, buf: &mut Vec<u8>) -> Option<(String, String)> {
+async fn read_head<S: Stream>(s: &mut S, buf: &mut Vec<u8>) -> Option<(String, String, Range)> {
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).into_owned();
             buf.drain(..end + 4);
-            let mut parts = head.lines().next()?.split_whitespace();
-            return Some((parts.next()?.to_owned(), parts.next()?.to_owned()));
+            let mut lines = head.lines();
+            let mut parts = lines.next()?.split_whitespace();
+            let range = lines
+                .filter_map(|l| l.split_once(':'))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("range"))
+                .and_then(|(_, v)| {
+                    let (a, b) = v.trim().strip_prefix("bytes=")?.split_once('-')?;
+                    Some((a.parse().ok()?, b.parse().ok()?))
+                });
+            return Some((parts.next()?.to_owned(), parts.next()?.to_owned(), range));
         }
         let mut chunk = [0u8; 1024];
         let n = s.read(&mut chunk).await.ok()?;
@@ -262,6 +290,27 @@ async fn respond<S: Stream>(s: &mut S, status: u16, ctype: &str, location: Optio
         "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: 1048576\r\n{location}\r\n"
     );
     s.write_all(head.as_bytes()).await.is_ok()
+}
+
+/// A file with real bytes: HEAD gives its length, GET the bytes (a range as 206).
+async fn serve_bytes<S: Stream>(s: &mut S, method: &str, bytes: &[u8], range: Range) -> bool {
+    let (status, body, extra) = match range {
+        Some((a, b)) if a < bytes.len() => {
+            let b = b.min(bytes.len() - 1);
+            let extra = format!("Content-Range: bytes {a}-{b}/{}\r\n", bytes.len());
+            (206, &bytes[a..=b], extra)
+        }
+        _ => (200, bytes, String::new()),
+    };
+    let head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nAccept-Ranges: bytes\r\nETag: \"e{}\"\r\n{extra}\r\n",
+        body.len(),
+        bytes.len()
+    );
+    if s.write_all(head.as_bytes()).await.is_err() {
+        return false;
+    }
+    method == "HEAD" || s.write_all(body).await.is_ok()
 }
 
 /// Keeps the connection open without answering, until the client gives up.

@@ -1,0 +1,2 @@
+DROP TABLE bouncer_mirror_settings;
+DROP TABLE bouncer_files;
