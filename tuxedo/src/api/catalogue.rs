@@ -4,6 +4,7 @@
 use super::reply::{Accepted, Created, Json, NoContent, Reply};
 use super::Caller;
 use crate::caller::{Catalogue as W, Read as R};
+use crate::catalogue::files::{self, FileForm};
 use crate::catalogue::gates::{self, GateForm};
 use crate::catalogue::oses::{NewOsForm, OsPatch};
 use crate::catalogue::product_edit::{self, ProductFilter, ProductPatch};
@@ -135,6 +136,21 @@ pub async fn location_update(
 
 pub async fn location_delete(id: Id, call: Caller<W>) -> Reply<NoContent> {
     call.done(move |c, who, ()| locations::delete(c, &who.username, *id))
+        .await
+}
+
+pub async fn files(id: Id, call: Caller<R>) -> Reply<Json<impl Serialize>> {
+    call.json(move |c, _, ()| files::list(c, *id)).await
+}
+
+pub async fn files_put(id: Id, call: Caller<W, Vec<FileForm>>) -> Reply<Json<impl Serialize>> {
+    call.json(move |c, who, b| files::put(c, &who.username, *id, &b))
+        .await
+}
+
+pub async fn file_delete(path: web::Path<(i32, String)>, call: Caller<W>) -> Reply<NoContent> {
+    let (id, lang) = path.into_inner();
+    call.done(move |c, who, ()| files::delete(c, &who.username, id, &lang))
         .await
 }
 

@@ -81,6 +81,9 @@ pub(super) fn table(t: &mut impl Table) {
     t.add(M::POST, "/products/{id}/locations", c::location_create);
     t.add(M::PATCH, "/locations/{id}", c::location_update);
     t.add(M::DELETE, "/locations/{id}", c::location_delete);
+    t.add(M::GET, "/locations/{id}/files", c::files);
+    t.add(M::PUT, "/locations/{id}/files", c::files_put);
+    t.add(M::DELETE, "/locations/{id}/files/{lang}", c::file_delete);
     t.add(M::GET, "/oses", c::oses);
     t.add(M::POST, "/oses", c::os_create);
     t.add(M::PATCH, "/oses/{id}", c::os_update);

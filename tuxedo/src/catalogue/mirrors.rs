@@ -41,6 +41,8 @@ pub struct MirrorView {
     /// Names of the regions it serves, sorted.
     pub regions: Vec<String>,
     pub health: HealthView,
+    /// A reference origin: sentry learns file sizes here and compares sampled bytes.
+    pub reference: bool,
 }
 
 /// A new mirror. It starts inactive unless `active` is given.
@@ -63,6 +65,7 @@ pub struct MirrorPatch {
     pub baseurl: Option<String>,
     pub rating: Option<i32>,
     pub active: Option<bool>,
+    pub reference: Option<bool>,
 }
 
 /// One line of sentry's log of a mirror.
@@ -164,6 +167,9 @@ pub fn update(
             ))
             .execute(conn)
             .map_err(|e| clash(e, &new_name))?;
+        if let Some(r) = patch.reference.filter(|r| *r != before.reference) {
+            bouncer_core::files::set_reference(conn, id, r)?;
+        }
         let after = get(conn, id)?;
         if after != before {
             bump(conn, &[Change::Mirror(id)])?;
@@ -311,6 +317,7 @@ fn views(conn: &mut DbConnection, mirrors: Vec<Mirror>) -> Result<Vec<MirrorView
         .into_iter()
         .map(|h| (h.mirror_id, h))
         .collect();
+    let references = bouncer_core::files::reference_mirrors(conn)?;
     Ok(mirrors
         .into_iter()
         .map(|m| {
@@ -331,6 +338,7 @@ fn views(conn: &mut DbConnection, mirrors: Vec<Mirror>) -> Result<Vec<MirrorView
                 },
             };
             MirrorView {
+                reference: references.contains(&m.id),
                 id: m.id,
                 name: m.name,
                 baseurl: m.baseurl,

@@ -8,6 +8,7 @@
 
 pub mod aliases;
 pub mod audit_log;
+pub mod files;
 pub mod gates;
 pub mod locations;
 pub mod mirrors;

@@ -111,6 +111,7 @@ pub async fn mirror_update(id: Id, f: Form<W, MirrorForm>) -> HttpResponse {
             name: Some(f.name),
             baseurl: Some(f.baseurl),
             active: Some(f.active.is_some()),
+            reference: None,
         };
         let m = mirrors::update(c, &who.username, id, &patch)?;
         Ok(done(format!("Mirror {} saved.", m.name)))

@@ -15,6 +15,114 @@ db_tests! {
     aliases_and_rename => aliases_and_rename,
     bad_bodies => bad_bodies,
     every_string_field_at_and_past_its_limit => every_string_field_at_and_past_its_limit,
+    files_of_a_location => files_of_a_location,
+}
+
+/// What each file of a location is: stated in one all-or-nothing call, validated (a 422
+/// names the field, also past a column's width), audited, bumping the generation; listed,
+/// forgotten; and a mirror flagged as the reference origin.
+fn files_of_a_location(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut conn = db.conn();
+        let (_, p) = t
+            .as_(
+                RELEASE,
+                "POST",
+                "/products",
+                Some(json!({"name": "Firefox"})),
+            )
+            .await;
+        let pid = p["id"].as_i64().unwrap();
+        let (s, l) = t
+            .as_(
+                RELEASE,
+                "POST",
+                &format!("/products/{pid}/locations"),
+                Some(json!({"os": "win", "path": "/fx/:lang/setup.exe"})),
+            )
+            .await;
+        assert_eq!(s, 201, "{l}");
+        let lid = l["locations"][0]["id"].as_i64().unwrap();
+        let files = format!("/locations/{lid}/files");
+        let before = generation::current(&mut conn).unwrap();
+        let sha = "AB".repeat(32);
+        let (s, f) = t
+            .as_(
+                RELEASE,
+                "PUT",
+                &files,
+                Some(json!([{"lang": "de", "size": 10, "sha256": sha}])),
+            )
+            .await;
+        assert_eq!(s, 200, "{f}");
+        assert_eq!(f[0]["sha256"], "ab".repeat(32));
+        assert_eq!(
+            (f[0]["size"].as_i64(), f[0]["source"].as_str()),
+            (Some(10), Some("operator"))
+        );
+        assert!(generation::current(&mut conn).unwrap() > before);
+        assert_eq!(last_audit(&mut conn).1, "file.set");
+        // All or nothing: a bad item refuses the whole call and changes nothing.
+        let bad = [
+            (
+                json!([{"lang": "de", "size": 20}, {"lang": "fr", "sha256": "zz"}]),
+                "sha256",
+            ),
+            (json!([{"size": 1}]), "lang"),
+            (json!([{"lang": "de", "size": -1}]), "size"),
+            (json!([{"lang": "de"}]), "size"),
+            (json!([{"lang": "x".repeat(31), "size": 1}]), "lang"),
+            (json!([]), "body"),
+        ];
+        for (body, field) in bad {
+            let (s, e) = t.as_(RELEASE, "PUT", &files, Some(body.clone())).await;
+            assert_eq!(s, 422, "{body}: {e}");
+            assert!(
+                e["error"]["message"].as_str().unwrap().contains(field),
+                "{body}: {e}"
+            );
+        }
+        let (s, f) = t.as_(READER, "GET", &files, None).await;
+        assert_eq!(
+            (s, f.as_array().unwrap().len(), f[0]["size"].as_i64()),
+            (200, 1, Some(10))
+        );
+        let (s, _) = t
+            .as_(
+                READER,
+                "PUT",
+                &files,
+                Some(json!([{"lang": "de", "size": 1}])),
+            )
+            .await;
+        assert_eq!(s, 403);
+        let (s, _) = t.as_(READER, "GET", "/locations/99999/files", None).await;
+        assert_eq!(s, 404);
+        let (s, _) = t.as_(RELEASE, "DELETE", &format!("{files}/de"), None).await;
+        assert_eq!(s, 204);
+        assert_eq!(last_audit(&mut conn).1, "file.delete");
+        let (s, f) = t.as_(READER, "GET", &files, None).await;
+        assert_eq!((s, f), (200, json!([])));
+        let (s, _) = t.as_(RELEASE, "DELETE", &format!("{files}/de"), None).await;
+        assert_eq!(s, 404);
+
+        // The reference origin is a mirror setting.
+        let m = add_mirror(&mut conn, "origin", 100, true);
+        let (s, v) = t
+            .admin(
+                "PATCH",
+                &format!("/mirrors/{m}"),
+                Some(json!({"reference": true})),
+            )
+            .await;
+        assert_eq!((s, v["reference"].as_bool()), (200, Some(true)), "{v}");
+        assert_eq!(
+            bouncer_core::files::reference_mirrors(&mut conn).unwrap(),
+            vec![m]
+        );
+        assert_eq!(last_audit(&mut conn).1, "mirror.update");
+    });
 }
 
 /// Every string field of the JSON API at its column's width and one past it: at the width

@@ -1,0 +1,170 @@
+//! What each file of a location is (size, hashes): stated by release automation through
+//! the JSON API, one call for all languages of a release. bounce sends the hashes
+//! (`Repr-Digest`, Metalink) and sentry holds every mirror to the size (see
+//! `bouncer_core::files`).
+
+use super::{audit, bump, write_tx, Change};
+use crate::error::{Result, TuxedoError};
+use bouncer_core::db::DbConnection;
+use bouncer_core::files::{self, FileMeta};
+use bouncer_core::schema::mirror_locations;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// One file as the operator states it. `lang` is required when the location's path holds
+/// `:lang` and must be absent (or empty) when it does not.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileForm {
+    #[serde(default)]
+    pub lang: String,
+    pub size: Option<i64>,
+    pub sha256: Option<String>,
+    pub sha512: Option<String>,
+}
+
+/// A file as the APIs show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileView {
+    pub lang: String,
+    pub size: Option<i64>,
+    pub sha256: Option<String>,
+    pub sha512: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// `operator` or `reference` (learned by sentry).
+    pub source: String,
+}
+
+fn view(m: FileMeta) -> FileView {
+    FileView {
+        lang: m.lang,
+        size: m.size,
+        sha256: m.sha256,
+        sha512: m.sha512,
+        etag: m.etag,
+        last_modified: m.last_modified,
+        source: m.source,
+    }
+}
+
+fn path_of(conn: &mut DbConnection, location_id: i32) -> Result<String> {
+    mirror_locations::table
+        .find(location_id)
+        .select(mirror_locations::path)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| TuxedoError::LocationIdNotFound(location_id.to_string()))
+}
+
+/// Every file of location `id`.
+pub fn list(conn: &mut DbConnection, id: i32) -> Result<Vec<FileView>> {
+    path_of(conn, id)?;
+    Ok(files::of_location(conn, id)?
+        .into_iter()
+        .map(view)
+        .collect())
+}
+
+/// Checks one stated file against the location's path.
+fn valid(path: &str, f: &FileForm) -> Result<FileMeta> {
+    let invalid = |field, reason: String| TuxedoError::Invalid { field, reason };
+    let per_language = path.contains(":lang");
+    if per_language && f.lang.trim().is_empty() {
+        return Err(invalid("lang", "required: the path holds :lang".into()));
+    }
+    if !per_language && !f.lang.is_empty() {
+        return Err(invalid(
+            "lang",
+            "the path has no :lang: one file for all".into(),
+        ));
+    }
+    let mut m = FileMeta {
+        lang: f.lang.trim().to_owned(),
+        size: f.size,
+        sha256: f.sha256.clone(),
+        sha512: f.sha512.clone(),
+        ..FileMeta::default()
+    };
+    files::validate(&mut m).map_err(|(field, reason)| invalid(field, reason))?;
+    Ok(m)
+}
+
+/// States the files of location `id` (all or nothing); returns every file of it.
+pub fn put(
+    conn: &mut DbConnection,
+    actor: &str,
+    id: i32,
+    forms: &[FileForm],
+) -> Result<Vec<FileView>> {
+    if forms.is_empty() {
+        return Err(TuxedoError::Invalid {
+            field: "body",
+            reason: "a list of at least one file".into(),
+        });
+    }
+    write_tx(conn, |conn| {
+        let path = path_of(conn, id)?;
+        let metas = forms
+            .iter()
+            .map(|f| valid(&path, f))
+            .collect::<Result<Vec<_>>>()?;
+        let mut changed = false;
+        for m in &metas {
+            let before = files::set(conn, id, m)?;
+            let mut now = m.clone();
+            now.source = files::OPERATOR.into();
+            if before.as_ref().map(|b| FileMeta {
+                etag: None,
+                last_modified: None,
+                ..b.clone()
+            }) != Some(now.clone())
+            {
+                changed = true;
+                let target = format!("location {id} ({})", m.lang);
+                audit(
+                    conn,
+                    actor,
+                    "file.set",
+                    &target,
+                    before.map(|b| json!(view(b))),
+                    Some(json!(view(now))),
+                )?;
+            }
+        }
+        if changed {
+            bump(conn, &[Change::Location(id)])?;
+        }
+        Ok(files::of_location(conn, id)?
+            .into_iter()
+            .map(view)
+            .collect())
+    })
+}
+
+/// Forgets what is known of one file (`lang` empty for a path without `:lang`).
+pub fn delete(conn: &mut DbConnection, actor: &str, id: i32, lang: &str) -> Result<()> {
+    write_tx(conn, |conn| {
+        path_of(conn, id)?;
+        let lang = match lang {
+            "-" => "",
+            other => other,
+        };
+        let Some(before) = files::remove(conn, id, lang)? else {
+            return Err(TuxedoError::NotFound {
+                kind: "file",
+                key: format!("{id}/{lang}"),
+            });
+        };
+        bump(conn, &[Change::Location(id)])?;
+        audit(
+            conn,
+            actor,
+            "file.delete",
+            &format!("location {id} ({lang})"),
+            Some(json!(view(before))),
+            None,
+        )
+    })
+}
