@@ -3,9 +3,12 @@
 
 mod attribution;
 mod catalogue;
+mod documents;
 mod error;
+mod files;
 mod geo;
 mod health;
+mod links;
 mod metrics;
 mod redirect;
 mod request;

@@ -3,6 +3,7 @@
 use crate::catalogue::names::Resolved;
 use crate::request::{valid_lang, Params};
 use crate::{attribution, AppState, BounceError};
+use actix_web::http::header::HeaderValue;
 use bouncer_core::hash::stable_hash;
 use bouncer_core::rules::{Field, RuleInput};
 use std::borrow::Cow;
@@ -20,6 +21,8 @@ pub struct RequestInfo<'a> {
     pub referer: &'a str,
     /// The pin-https header said `https`: the client came over TLS.
     pub https: bool,
+    /// The document `Accept` asked for, if any (Metalink or JSON).
+    pub accept: Option<crate::documents::Format>,
 }
 
 /// What else than the URL a cacheable answer depended on, for `Vary` and `Cache-Control`.
@@ -36,6 +39,15 @@ pub struct Varies {
     pub client: bool,
 }
 
+/// Headers a redirect carries beside the compatible ones (mirror mode): RFC 6249 links
+/// and the file's digests. Empty in CDN mode and for files nothing is known of.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extras {
+    pub link: Option<HeaderValue>,
+    pub repr_digest: Option<HeaderValue>,
+    pub digest: Option<HeaderValue>,
+}
+
 /// The answer, before it is rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -43,7 +55,9 @@ pub enum Outcome {
     Home(String),
     /// Stub attribution service.
     Attribution(String),
-    Redirect(String, Varies),
+    Redirect(String, Varies, Extras),
+    /// A mirror list for the same request (`format=` or `Accept`).
+    Document(crate::documents::Document),
     /// `print=yes`: the URL as text.
     Print(String, Varies),
     NotFound,
@@ -58,6 +72,7 @@ impl Outcome {
             Outcome::Home(_) => "home",
             Outcome::Attribution(_) => "attribution",
             Outcome::Redirect(..) => "redirect",
+            Outcome::Document(_) => "document",
             Outcome::Print(..) => "print",
             Outcome::NotFound => "not_found",
             Outcome::BadRequest(_) | Outcome::QueryTooLong(_) => "bad_request",
@@ -113,6 +128,11 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
         return Ok(Outcome::NotFound);
     };
     let https_only = product.ssl_only || req.https;
+    let format = match crate::documents::Format::asked(p.format.as_deref(), req.accept) {
+        Ok(f) => f,
+        Err(why) => return Ok(Outcome::BadRequest(why)),
+    };
+    let mut extras = Extras::default();
     let base = match &state.pinned {
         Some(pin) if https_only => Arc::clone(&pin.https),
         Some(pin) => Arc::clone(&pin.http),
@@ -125,23 +145,48 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
                     &state.config.network.trusted_proxies,
                 ),
             };
-            let region = client
-                .and_then(|ip| state.geo.country(ip))
-                .and_then(|cc| snapshot.countries.get(&cc))
+            let country = client.and_then(|ip| state.geo.country(ip));
+            let region = country
+                .as_ref()
+                .and_then(|cc| snapshot.countries.get(cc))
                 .and_then(|id| snapshot.regions.get(id));
+            if let Some(format) = format {
+                let (all, found) = state
+                    .catalogue
+                    .location_candidates(location.id, &snapshot)
+                    .await?;
+                let ask = crate::documents::Asked {
+                    location,
+                    lang,
+                    client,
+                    country: country.as_deref(),
+                    region,
+                    https_only,
+                };
+                return Ok(Outcome::Document(crate::documents::build(
+                    format, &ask, &all, &found,
+                )));
+            }
             let entropy = if p.print {
                 let who = client.map(|ip| ip.to_string()).unwrap_or_default();
                 stable_hash(&[who.as_bytes(), &location.id.to_be_bytes()])
             } else {
                 rand::random()
             };
-            let mirrors = state
+            let found = state
                 .catalogue
                 .location_mirrors(location.id, &snapshot)
                 .await?;
-            match mirrors.select(region, https_only, entropy) {
-                Some(chosen) => Arc::clone(&chosen.base_url),
-                None => match &config.fallback_base_url {
+            match found.set.select_scoped(region, https_only, entropy) {
+                (Some(chosen), scopes) => {
+                    if !p.print {
+                        extras = crate::links::extras(
+                            state, &found, location, lang, chosen, &scopes, https_only, &p,
+                        );
+                    }
+                    Arc::clone(&chosen.base_url)
+                }
+                (None, _) => match &config.fallback_base_url {
                     Some(f) if !https_only || bouncer_core::selection::is_https(f) => {
                         f.as_str().into()
                     }
@@ -160,7 +205,7 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
     Ok(if p.print {
         Outcome::Print(url, varies)
     } else {
-        Outcome::Redirect(url, varies)
+        Outcome::Redirect(url, varies, extras)
     })
 }
 

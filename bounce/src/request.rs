@@ -16,6 +16,8 @@ pub struct Params<'a> {
     pub attribution_sig: Cow<'a, str>,
     /// `ip=` (honoured only when the configuration allows it).
     pub ip: Option<Cow<'a, str>>,
+    /// `format=meta4|json|html`: a mirror list instead of the redirect (mirror mode).
+    pub format: Option<Cow<'a, str>>,
 }
 
 /// Trimmed and lower-cased, without copying what already is.
@@ -35,7 +37,7 @@ impl<'a> Params<'a> {
     /// seen as empty first).
     pub fn parse(query: &'a str) -> Self {
         let mut p = Params::default();
-        let mut seen = [false; 7];
+        let mut seen = [false; 8];
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
             let slot = match key.as_ref() {
                 "product" => 0,
@@ -45,6 +47,7 @@ impl<'a> Params<'a> {
                 "attribution_code" => 4,
                 "attribution_sig" => 5,
                 "ip" => 6,
+                "format" => 7,
                 _ => continue,
             };
             if std::mem::replace(&mut seen[slot], true) {
@@ -57,7 +60,8 @@ impl<'a> Params<'a> {
                 3 => p.print = value == "yes",
                 4 => p.attribution_code = value,
                 5 => p.attribution_sig = value,
-                _ => p.ip = Some(value),
+                6 => p.ip = Some(value),
+                _ => p.format = Some(value),
             }
         }
         p

@@ -10,7 +10,34 @@ use actix_web::HttpResponse;
 pub fn render(outcome: Outcome, headers: &Headers) -> HttpResponse {
     match outcome {
         Outcome::Home(url) | Outcome::Attribution(url) => found(url, Cache::None),
-        Outcome::Redirect(url, varies) => found(url, Cache::of(headers, varies)),
+        Outcome::Redirect(url, varies, extras) => {
+            let mut r = found(url, Cache::of(headers, varies));
+            let h = r.headers_mut();
+            for (name, value) in [
+                ("link", extras.link),
+                ("repr-digest", extras.repr_digest),
+                ("digest", extras.digest),
+            ] {
+                if let Some(v) = value {
+                    h.insert(HeaderName::from_static(name), v);
+                }
+            }
+            r
+        }
+        Outcome::Document(d) => {
+            let mut h = templates().text.clone();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(d.content_type),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=60"),
+            );
+            h.insert(header::VARY, HeaderValue::from_static("Accept"));
+            h.remove(header::X_CONTENT_TYPE_OPTIONS);
+            answer(StatusCode::OK, h, d.body)
+        }
         Outcome::Print(url, varies) => {
             let t = templates();
             let mut h = match Cache::of(headers, varies) {
@@ -164,7 +191,7 @@ fn ordered(names: &[HeaderName]) -> HeaderMap {
 }
 
 /// Go's `html.EscapeString` set, as `http.Redirect` uses it.
-fn html_escape_into(out: &mut String, s: &str) {
+pub(crate) fn html_escape_into(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -198,9 +225,15 @@ mod tests {
             ..cdn
         };
         for _ in 0..50 {
-            let r = render(Outcome::Redirect("https://m/a".into(), cdn), &h);
+            let r = render(
+                Outcome::Redirect("https://m/a".into(), cdn, Default::default()),
+                &h,
+            );
             assert_eq!(names(&r), ["cache-control", "content-type", "location"]);
-            let r = render(Outcome::Redirect("https://m/a".into(), ua), &h);
+            let r = render(
+                Outcome::Redirect("https://m/a".into(), ua, Default::default()),
+                &h,
+            );
             assert_eq!(
                 names(&r),
                 ["cache-control", "content-type", "location", "vary"]
@@ -230,7 +263,10 @@ mod tests {
             pin_https: true,
             client: false,
         };
-        let r = render(Outcome::Redirect("https://m/a".into(), pinned), &h);
+        let r = render(
+            Outcome::Redirect("https://m/a".into(), pinned, Default::default()),
+            &h,
+        );
         assert_eq!(
             get(&r, header::CACHE_CONTROL).as_deref(),
             Some("max-age=60")
@@ -243,7 +279,10 @@ mod tests {
             client: true,
             ..Varies::default()
         };
-        let r = render(Outcome::Redirect("https://m/a".into(), mirrors), &h);
+        let r = render(
+            Outcome::Redirect("https://m/a".into(), mirrors, Default::default()),
+            &h,
+        );
         assert_eq!(
             get(&r, header::CACHE_CONTROL).as_deref(),
             Some("private, max-age=60"),

@@ -38,6 +38,7 @@ async fn redirect(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             .as_ref()
             .and_then(|name| req.headers().get(name))
             .is_some_and(|v| v.as_bytes() == b"https"),
+        accept: text(header::ACCEPT).and_then(crate::documents::Format::from_accept),
     };
     let response = match redirect::decide(&state, info).await {
         Ok(outcome) => {

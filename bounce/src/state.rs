@@ -78,6 +78,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub registry: Registry,
     pub version: Version,
+    /// Formatted RFC 6249 `Link` values (see `links`).
+    pub links: crate::links::LinkCache,
 }
 
 impl AppState {
@@ -136,6 +138,7 @@ impl AppState {
             metrics,
             registry,
             version: Version::new(env!("CARGO_PKG_VERSION")),
+            links: crate::links::LinkCache::new(10_000),
         })
     }
 }

@@ -230,13 +230,22 @@ pub struct MirrorRow {
     pub healthy: bool,
 }
 
-/// The map rows of one location.
+/// What one location's cache entry holds: its map rows and what its files are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocationRows {
+    #[serde(rename = "v")]
+    pub mirrors: Vec<MirrorRow>,
+    #[serde(rename = "f", default)]
+    pub files: Vec<bouncer_core::files::FileMeta>,
+}
+
+/// The map rows and file rows of one location (2 queries).
 pub fn mirror_rows(
     c: &mut DbConnection,
     m: &Metrics,
     location_id: i32,
-) -> QueryResult<Vec<MirrorRow>> {
-    m.db_queries.inc();
+) -> QueryResult<LocationRows> {
+    m.db_queries.inc_by(2);
     let rows = mirror_location_mirror_map::table
         .filter(mirror_location_mirror_map::location_id.eq(location_id))
         .select((
@@ -246,14 +255,21 @@ pub fn mirror_rows(
         ))
         .order(mirror_location_mirror_map::mirror_id.asc())
         .load::<(i32, bool, bool)>(c)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, location_active, healthy)| MirrorRow {
-            id,
-            location_active,
-            healthy,
-        })
-        .collect())
+    let files = bouncer_core::files::of_location(c, location_id).map_err(|e| match e {
+        bouncer_core::CoreError::Query(q) => q,
+        other => diesel::result::Error::QueryBuilderError(other.to_string().into()),
+    })?;
+    Ok(LocationRows {
+        mirrors: rows
+            .into_iter()
+            .map(|(id, location_active, healthy)| MirrorRow {
+                id,
+                location_active,
+                healthy,
+            })
+            .collect(),
+        files,
+    })
 }
 
 /// Selection candidates from rows and the snapshot: the effective weight is the rating

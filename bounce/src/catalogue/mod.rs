@@ -26,12 +26,13 @@ pub mod watch;
 pub use load::Snapshot;
 pub use readers::Sources;
 
+use crate::files::Files;
 use crate::metrics::Metrics;
 use crate::BounceError;
 use arc_swap::ArcSwapOption;
 use bouncer_core::selection::LocationMirrors;
 use floors::Floors;
-use load::MirrorRow;
+use load::LocationRows;
 use names::Names;
 use prometheus::IntCounter;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -45,11 +46,28 @@ const LAGGING_TTL: Duration = Duration::from_secs(1);
 /// One location's mirror rows and the index built from them.
 #[derive(Clone)]
 struct LocationEntry {
-    rows: Arc<Vec<MirrorRow>>,
+    rows: Arc<LocationRows>,
+    files: Arc<Files>,
     /// The snapshot `seq` the index was built with.
     seq: u64,
     set: Arc<LocationMirrors>,
     expires: Instant,
+}
+
+/// What a request needs of one location: its weighted mirror index and its files.
+#[derive(Clone)]
+pub struct Located {
+    pub set: Arc<LocationMirrors>,
+    pub files: Arc<Files>,
+}
+
+impl Located {
+    fn of(e: LocationEntry) -> Self {
+        Self {
+            set: e.set,
+            files: e.files,
+        }
+    }
 }
 
 /// The in-process tier of location entries, and the last rows ever read for each location
@@ -58,7 +76,7 @@ struct LocationEntry {
 struct Tier {
     live: quick_cache::sync::Cache<i32, LocationEntry>,
     ttl: Duration,
-    last_known: quick_cache::sync::Cache<i32, Arc<Vec<MirrorRow>>>,
+    last_known: quick_cache::sync::Cache<i32, Arc<LocationRows>>,
     lookups: IntCounter,
     fills: IntCounter,
     stale: IntCounter,
@@ -171,7 +189,7 @@ impl Catalogue {
         self.names.load_full().ok_or_else(Self::not_loaded)
     }
 
-    /// The weighted mirror index of one location. A hit costs one lookup; an entry built
+    /// The weighted mirror index of one location and its files. A hit costs one lookup; an entry built
     /// with an older snapshot is rebuilt in memory from its rows; a miss reads the rows
     /// once (memcached, then a reader) however many requests wait for them, within the
     /// request deadline, and falls back to the last rows read when that fails.
@@ -179,13 +197,13 @@ impl Catalogue {
         &self,
         location_id: i32,
         snapshot: &Arc<Snapshot>,
-    ) -> Result<Arc<LocationMirrors>, BounceError> {
+    ) -> Result<Located, BounceError> {
         let tier = &self.mirrors;
         tier.lookups.inc();
         if let Some(e) = tier.live.get(&location_id) {
             if e.expires > Instant::now() {
                 if e.seq == snapshot.seq {
-                    return Ok(e.set);
+                    return Ok(Located::of(e));
                 }
                 return Ok(self.rebuild(location_id, e, snapshot));
             }
@@ -194,7 +212,7 @@ impl Catalogue {
             tier.live
                 .remove_if(&location_id, |e| e.expires <= Instant::now());
             let guard = match tier.live.get_value_or_guard_async(&location_id).await {
-                Ok(e) if e.seq == snapshot.seq => return Ok(e.set),
+                Ok(e) if e.seq == snapshot.seq => return Ok(Located::of(e)),
                 Ok(e) => return Ok(self.rebuild(location_id, e, snapshot)),
                 Err(guard) => guard,
             };
@@ -214,11 +232,13 @@ impl Catalogue {
             let set = self.build(&rows, snapshot);
             let ttl = if read.behind { LAGGING_TTL } else { tier.ttl };
             let entry = LocationEntry {
+                files: Arc::new(Files::new(&rows.files)),
                 rows,
                 seq: snapshot.seq,
                 set: Arc::clone(&set),
                 expires: Instant::now() + tier.ttl.min(ttl),
             };
+            let found = Located::of(entry.clone());
             // Rows read before the location's last change answer this request (they were
             // current when it began) but are not kept: checked before and after storing,
             // so a change recorded in between still removes them.
@@ -228,10 +248,10 @@ impl Catalogue {
                     tier.live.remove(&location_id);
                 }
             }
-            Ok::<_, BounceError>(set)
+            Ok::<_, BounceError>(found)
         };
         let failure = match tokio::time::timeout(self.deadline, lookup).await {
-            Ok(Ok(set)) => return Ok(set),
+            Ok(Ok(found)) => return Ok(found),
             Ok(Err(e @ BounceError::Bug(_))) => return Err(e),
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!("no answer from the databases within {:?}", self.deadline),
@@ -241,29 +261,53 @@ impl Catalogue {
                 tier.stale.inc();
                 let now = self.epoch.elapsed().as_millis() as u64;
                 self.stale_served_ms.store(now.max(1), Ordering::Relaxed);
-                Ok(self.build(&rows, snapshot))
+                Ok(Located {
+                    set: self.build(&rows, snapshot),
+                    files: Arc::new(Files::new(&rows.files)),
+                })
             }
             None => Err(BounceError::Unavailable(failure)),
         }
     }
 
-    fn build(&self, rows: &[MirrorRow], snapshot: &Snapshot) -> Arc<LocationMirrors> {
+    fn build(&self, rows: &LocationRows, snapshot: &Snapshot) -> Arc<LocationMirrors> {
         self.sources
             .mirror_sets
-            .get_or_build(load::candidates(rows, snapshot))
+            .get_or_build(load::candidates(&rows.mirrors, snapshot))
+    }
+
+    /// Every mirror row of a location with what the snapshot says of its mirror, eligible
+    /// or not (for the mirror list that explains the choice); the cached rows, read as a
+    /// redirect reads them.
+    pub async fn location_candidates(
+        &self,
+        location_id: i32,
+        snapshot: &Arc<Snapshot>,
+    ) -> Result<(Vec<bouncer_core::selection::MirrorCandidate>, Located), BounceError> {
+        let found = self.location_mirrors(location_id, snapshot).await?;
+        let rows = match self.mirrors.live.get(&location_id) {
+            Some(e) => e.rows,
+            None => self
+                .mirrors
+                .last_known
+                .get(&location_id)
+                .unwrap_or_default(),
+        };
+        Ok((load::candidates(&rows.mirrors, snapshot), found))
     }
 
     /// The entry's rows with the current snapshot (no I/O); replaces the entry only if it
     /// is still there, so a location dropped meanwhile is not brought back.
-    fn rebuild(&self, id: i32, e: LocationEntry, snapshot: &Snapshot) -> Arc<LocationMirrors> {
+    fn rebuild(&self, id: i32, e: LocationEntry, snapshot: &Snapshot) -> Located {
         let set = self.build(&e.rows, snapshot);
         let fresh = LocationEntry {
             seq: snapshot.seq,
             set: Arc::clone(&set),
             ..e
         };
+        let found = Located::of(fresh.clone());
         let _ = self.mirrors.live.replace(id, fresh, true);
-        set
+        found
     }
 
     /// Publishes a fully loaded catalogue at `generation`.

@@ -93,6 +93,17 @@ impl Location {
         })
     }
 
+    /// Whether the path holds `:lang` (one file per language).
+    pub fn per_language(&self) -> bool {
+        self.pieces.len() > 1
+    }
+
+    /// The file's name: the path's last segment, with `lang` in place of `:lang`.
+    pub fn file_name(&self, lang: &str) -> String {
+        let whole = self.url("", lang);
+        whole.rsplit('/').next().unwrap_or_default().to_owned()
+    }
+
     /// `base` + the path with `lang` in place of `:lang`, safe for a Location header.
     pub fn url(&self, base: &str, lang: &str) -> String {
         let len = self.pieces.iter().map(|p| p.len()).sum::<usize>()

@@ -5,7 +5,7 @@
 //! last change to its rows), so an unrelated write leaves it valid for every instance,
 //! and a hash collision or an older read is a miss, never a wrong answer.
 
-use super::load::{self, MirrorRow};
+use super::load::{self, LocationRows};
 use super::readers::{with_reader, Read, Sources};
 use crate::metrics::Metrics;
 use crate::BounceError;
@@ -17,8 +17,8 @@ struct Entry {
     generation: i64,
     #[serde(rename = "k")]
     location: i32,
-    #[serde(rename = "v")]
-    rows: Vec<MirrorRow>,
+    #[serde(flatten)]
+    rows: LocationRows,
 }
 
 /// memcached first, then a reader; rows read from a reader that has the expected
@@ -28,11 +28,11 @@ pub fn location_rows(
     m: &Metrics,
     location: i32,
     floor: i64,
-) -> Result<Read<Vec<MirrorRow>>, BounceError> {
+) -> Result<Read<LocationRows>, BounceError> {
     let Some(mc) = s.cache.as_deref() else {
         return with_reader(s, m, |c, m| load::mirror_rows(c, m, location));
     };
-    let key = mc.key("rows", &[&location.to_be_bytes()]);
+    let key = mc.key("rows2", &[&location.to_be_bytes()]);
     m.shared_lookups.with_label_values(&["mirrors"]).inc();
     if let Some(raw) = mc.get(&key) {
         match serde_json::from_slice::<Entry>(&raw) {

@@ -140,6 +140,13 @@ pub struct BounceConfig {
     pub request_deadline_ms: u64,
     /// A database reader that failed is skipped for this long.
     pub reader_retry_after_ms: u64,
+    /// Mirror mode: alternative mirrors offered on every redirect as RFC 6249
+    /// `Link: <…>; rel=duplicate; pri=N` (client's preference order); 0 = none.
+    pub link_alternatives: usize,
+    /// The most bytes of the whole `Link` header (APT reads at most 360).
+    pub link_header_bytes: usize,
+    /// Mirror mode: `Repr-Digest` and `Digest` on redirects to a file whose hash is known.
+    pub digest_headers: bool,
 }
 
 /// The admin service.
@@ -267,6 +274,9 @@ impl Default for BounceConfig {
             local_cache_capacity: 100_000,
             request_deadline_ms: 1_000,
             reader_retry_after_ms: 1_000,
+            link_alternatives: 4,
+            link_header_bytes: 360,
+            digest_headers: true,
         }
     }
 }

@@ -47,20 +47,34 @@ pub struct Chosen {
 /// Weighted indexes of one location's eligible mirrors, per scope and scheme, built once.
 #[derive(Debug, Default, Clone)]
 pub struct LocationMirrors {
+    /// Unique per build: what a cache of values derived from this index is keyed by.
+    pub id: u64,
     mirrors: Vec<Chosen>,
     global: Schemes,
     regions: HashMap<RegionId, Schemes>,
 }
 
-/// The same candidates twice: all schemes, and https only.
+/// The same candidates twice: all schemes, and https only; each also ranked by weight
+/// (heaviest first), the order alternatives are offered in.
 #[derive(Debug, Default, Clone)]
 struct Schemes {
     any: WeightedIndex<u32>,
     https: WeightedIndex<u32>,
+    ranked_any: Vec<u32>,
+    ranked_https: Vec<u32>,
 }
 
 impl Schemes {
     fn build(members: &[(u32, u64, bool)]) -> Self {
+        let ranked = |https_only: bool| {
+            let mut m: Vec<(u32, u64)> = members
+                .iter()
+                .filter(|&&(_, w, https)| w > 0 && (https || !https_only))
+                .map(|&(i, w, _)| (i, w))
+                .collect();
+            m.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            m.into_iter().map(|(i, _)| i).collect()
+        };
         Self {
             any: WeightedIndex::new(members.iter().map(|&(i, w, _)| (i, w))),
             https: WeightedIndex::new(
@@ -69,6 +83,8 @@ impl Schemes {
                     .filter(|&&(_, _, https)| https)
                     .map(|&(i, w, _)| (i, w)),
             ),
+            ranked_any: ranked(false),
+            ranked_https: ranked(true),
         }
     }
 
@@ -77,6 +93,14 @@ impl Schemes {
             &self.https
         } else {
             &self.any
+        }
+    }
+
+    fn ranked(&self, https_only: bool) -> &[u32] {
+        if https_only {
+            &self.ranked_https
+        } else {
+            &self.ranked_any
         }
     }
 }
@@ -113,7 +137,9 @@ impl LocationMirrors {
                 base_url: c.base_url.clone(),
             });
         }
+        static BUILDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Self {
+            id: BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             mirrors,
             global: Schemes::build(&global),
             regions: by_region
@@ -144,6 +170,38 @@ impl LocationMirrors {
             let idx = *schemes.get(https_only).pick(entropy)?;
             self.mirrors.get(idx as usize)
         })
+    }
+
+    /// Every eligible mirror in the order `scopes` prefers them (each scope heaviest
+    /// first), without repeats: the order alternatives and mirror lists are offered in.
+    pub fn ranked(&self, scopes: &[Scope], https_only: bool) -> Vec<&Chosen> {
+        let mut seen = vec![false; self.mirrors.len()];
+        let mut out = Vec::new();
+        for scope in scopes {
+            let schemes = match scope {
+                Scope::Global => Some(&self.global),
+                Scope::Region(r) => self.regions.get(r),
+            };
+            for &i in schemes.map_or(&[][..], |s| s.ranked(https_only)) {
+                if let Some(slot) = seen.get_mut(i as usize).filter(|s| !**s) {
+                    *slot = true;
+                    out.extend(self.mirrors.get(i as usize));
+                }
+            }
+        }
+        out
+    }
+
+    /// [`Self::select`], also giving the scopes it tried (for the alternatives).
+    pub fn select_scoped(
+        &self,
+        client_region: Option<&RegionPolicy>,
+        https_only: bool,
+        entropy: u64,
+    ) -> (Option<&Chosen>, Vec<Scope>) {
+        let roll = (mix64(entropy ^ 0x5bd1_e995) % 100) as u8;
+        let scopes = scopes(client_region, roll);
+        (self.choose(&scopes, https_only, entropy), scopes)
     }
 
     /// Region logic and pick in one: `client_region` is the policy of the client's region

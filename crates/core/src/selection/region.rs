@@ -16,7 +16,7 @@ pub struct RegionPolicy {
 }
 
 /// Where candidates are taken from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
     Region(RegionId),
     Global,

@@ -1,0 +1,265 @@
+//! Mirror lists for the same request URL (mirror mode): Metalink v4 (RFC 5854) for
+//! download managers, JSON for machines, and an HTML page that says, for the client (or
+//! for `ip=` where that override is on), every mirror's regions, weight and health for
+//! this file, and why it was or was not eligible. Built from the cached rows a redirect
+//! reads: no query per request.
+
+use crate::catalogue::names::Location;
+use crate::catalogue::Located;
+use bouncer_core::selection::{is_https, scopes, MirrorCandidate, RegionPolicy};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+/// Which document was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Meta4,
+    Json,
+    Html,
+}
+
+impl Format {
+    /// `format=` wins over `Accept`; `Err` names an unknown `format` value.
+    pub fn asked(query: Option<&str>, accept: Option<Format>) -> Result<Option<Format>, String> {
+        match query {
+            None | Some("") => Ok(accept),
+            Some("meta4" | "metalink") => Ok(Some(Format::Meta4)),
+            Some("json") => Ok(Some(Format::Json)),
+            Some("html" | "mirrorlist") => Ok(Some(Format::Html)),
+            Some(other) => {
+                let shown: String = other.chars().take(20).collect();
+                Err(format!(
+                    "invalid format {shown:?}: expected meta4, json or html"
+                ))
+            }
+        }
+    }
+
+    /// What an `Accept` header asks for: Metalink when it names it (aria2 does by
+    /// default), JSON when it names JSON and not HTML; otherwise the redirect.
+    pub fn from_accept(accept: &str) -> Option<Format> {
+        let a = accept.to_ascii_lowercase();
+        if a.contains("application/metalink4+xml") {
+            Some(Format::Meta4)
+        } else if a.contains("application/json") && !a.contains("text/html") {
+            Some(Format::Json)
+        } else {
+            None
+        }
+    }
+}
+
+/// A rendered document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+/// The request a document answers.
+pub struct Asked<'a> {
+    pub location: &'a Location,
+    pub lang: &'a str,
+    pub client: Option<IpAddr>,
+    pub country: Option<&'a str>,
+    pub region: Option<&'a RegionPolicy>,
+    pub https_only: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct FileView {
+    name: String,
+    size: Option<i64>,
+    sha256: Option<String>,
+    sha512: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Listed {
+    mirror_id: i32,
+    url: String,
+    /// 1 = first choice; `None` for a mirror that is not eligible.
+    priority: Option<usize>,
+    regions: Vec<i32>,
+    weight: i32,
+    /// Why it is not eligible (absent when it is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    excluded: Option<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+struct ClientView {
+    ip: Option<String>,
+    country: Option<String>,
+    region: Option<i32>,
+}
+
+#[derive(Debug, Serialize)]
+struct MirrorList {
+    file: FileView,
+    client: ClientView,
+    mirrors: Vec<Listed>,
+}
+
+/// Why a candidate may not serve this request, in the order the checks apply.
+fn excluded(c: &MirrorCandidate, https_only: bool) -> Option<&'static str> {
+    if !c.mirror_active {
+        Some("mirror inactive")
+    } else if !c.location_active {
+        Some("file not on this mirror")
+    } else if !c.healthy {
+        Some("unhealthy for this file (sentry: status, size or content)")
+    } else if c.rating <= 0 {
+        Some("rating 0 (or ramping from down)")
+    } else if https_only && !is_https(&c.base_url) {
+        Some("http only; this request needs https")
+    } else {
+        None
+    }
+}
+
+fn list(ask: &Asked<'_>, all: &[MirrorCandidate], found: &Located) -> MirrorList {
+    let order = scopes(ask.region, 0);
+    let ranked = found.set.ranked(&order, ask.https_only);
+    let mut seen = HashSet::new();
+    let mut mirrors: Vec<Listed> = ranked
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            seen.insert(m.mirror_id);
+            let c = all.iter().find(|c| c.mirror_id == m.mirror_id);
+            Listed {
+                mirror_id: m.mirror_id,
+                url: ask.location.url(&m.base_url, ask.lang),
+                priority: Some(i + 1),
+                regions: c.map(|c| c.regions.clone()).unwrap_or_default(),
+                weight: c.map_or(0, |c| c.rating),
+                excluded: None,
+            }
+        })
+        .collect();
+    for c in all.iter().filter(|c| seen.insert(c.mirror_id)) {
+        mirrors.push(Listed {
+            mirror_id: c.mirror_id,
+            url: ask.location.url(&c.base_url, ask.lang),
+            priority: None,
+            regions: c.regions.clone(),
+            weight: c.rating,
+            excluded: Some(
+                excluded(c, ask.https_only)
+                    .unwrap_or("outside the client's regions (global fallback prevented)"),
+            ),
+        });
+    }
+    let file = found.files.get(ask.location.per_language(), ask.lang);
+    let meta = file.map(|f| &f.meta);
+    MirrorList {
+        file: FileView {
+            name: ask.location.file_name(ask.lang),
+            size: meta.and_then(|m| m.size),
+            sha256: meta.and_then(|m| m.sha256.clone()),
+            sha512: meta.and_then(|m| m.sha512.clone()),
+        },
+        client: ClientView {
+            ip: ask.client.map(|ip| ip.to_string()),
+            country: ask.country.map(str::to_owned),
+            region: ask.region.map(|r| r.id),
+        },
+        mirrors,
+    }
+}
+
+/// The document for one request.
+pub fn build(
+    format: Format,
+    ask: &Asked<'_>,
+    all: &[MirrorCandidate],
+    found: &Located,
+) -> Document {
+    let l = list(ask, all, found);
+    match format {
+        Format::Meta4 => Document {
+            content_type: "application/metalink4+xml",
+            body: metalink(&l),
+        },
+        Format::Json => Document {
+            content_type: "application/json",
+            body: serde_json::to_string_pretty(&l).unwrap_or_default(),
+        },
+        Format::Html => Document {
+            content_type: "text/html; charset=utf-8",
+            body: html(&l),
+        },
+    }
+}
+
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    crate::respond::html_escape_into(&mut out, s);
+    out
+}
+
+/// RFC 5854: the file's size and hashes, and every eligible mirror's URL with its
+/// priority (1 = most preferred).
+fn metalink(l: &MirrorList) -> String {
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    x.push_str("<metalink xmlns=\"urn:ietf:params:xml:ns:metalink\">\n");
+    x.push_str(&format!(
+        "  <generator>bounce/{}</generator>\n",
+        env!("CARGO_PKG_VERSION")
+    ));
+    x.push_str(&format!("  <file name=\"{}\">\n", esc(&l.file.name)));
+    if let Some(size) = l.file.size {
+        x.push_str(&format!("    <size>{size}</size>\n"));
+    }
+    for (t, h) in [("sha-256", &l.file.sha256), ("sha-512", &l.file.sha512)] {
+        if let Some(h) = h {
+            x.push_str(&format!("    <hash type=\"{t}\">{h}</hash>\n"));
+        }
+    }
+    for m in l.mirrors.iter().filter(|m| m.excluded.is_none()) {
+        let p = m.priority.unwrap_or(999_999).min(999_999);
+        x.push_str(&format!(
+            "    <url priority=\"{p}\">{}</url>\n",
+            esc(&m.url)
+        ));
+    }
+    x.push_str("  </file>\n</metalink>\n");
+    x
+}
+
+fn html(l: &MirrorList) -> String {
+    let opt = |v: &Option<String>| v.as_deref().map_or("unknown".to_owned(), esc);
+    let mut h =
+        String::from("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Mirrors for ");
+    h.push_str(&esc(&l.file.name));
+    h.push_str("</title></head><body>\n");
+    h.push_str(&format!("<h1>Mirrors for {}</h1>\n", esc(&l.file.name)));
+    h.push_str(&format!(
+        "<p>Size: {} bytes. SHA-256: {}.</p>\n",
+        l.file.size.map_or("unknown".into(), |s| s.to_string()),
+        opt(&l.file.sha256)
+    ));
+    h.push_str(&format!(
+        "<p>Client: {} (country {}, region {}).</p>\n",
+        opt(&l.client.ip),
+        opt(&l.client.country),
+        l.client.region.map_or("none".into(), |r| r.to_string())
+    ));
+    h.push_str("<table>\n<tr><th>priority</th><th>mirror</th><th>URL</th><th>regions</th><th>weight</th><th>eligible</th></tr>\n");
+    for m in &l.mirrors {
+        let regions: Vec<String> = m.regions.iter().map(|r| r.to_string()).collect();
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            m.priority.map_or("-".into(), |p| p.to_string()),
+            m.mirror_id,
+            esc(&m.url),
+            regions.join(", "),
+            m.weight,
+            esc(m.excluded.unwrap_or("yes"))
+        ));
+    }
+    h.push_str("</table>\n</body></html>\n");
+    h
+}
