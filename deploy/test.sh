@@ -35,6 +35,18 @@ if ((${#browser[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${browser[@]}" >/dev/null
 fi
 
+# 1c. Real clients of bounce's mirror lists (bounce/tests/it/documents.rs): aria2c
+#     downloads through the Metalink; jing validates it against RFC 5854's grammar.
+clients=()
+command -v aria2c >/dev/null || clients+=(aria2)
+command -v jing >/dev/null || clients+=(jing)
+if ((${#clients[@]})); then
+  say "installing ${clients[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${clients[@]}" >/dev/null
+fi
+
 # 2. memcached for the cache tests.
 mc="${BOUNCER_TEST_MEMCACHED:-127.0.0.1:11211}"
 if ! port_open "${mc%:*}" "${mc##*:}"; then

@@ -6,17 +6,12 @@
 //!
 //! Two runs: the first creates every map row, the second is the steady state (no change).
 
-// The tests' fake mirrors (test code: a panic there is a broken benchmark setup).
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-#[path = "../tests/it/support/fake.rs"]
-mod fake;
-
 use bouncer_core::config::Config;
 use bouncer_core::models::{NewLocation, NewMirror, NewOs, NewProduct};
 use bouncer_core::schema::{mirror_locations, mirror_mirrors, mirror_os, mirror_products};
+use bouncer_test_support::fake_mirror::{Behaviour, FakeMirror};
 use bouncer_test_support::TestDb;
 use diesel::prelude::*;
-use fake::{Behaviour, FakeMirror};
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {

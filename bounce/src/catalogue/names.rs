@@ -98,10 +98,17 @@ impl Location {
         self.pieces.len() > 1
     }
 
-    /// The file's name: the path's last segment, with `lang` in place of `:lang`.
+    /// The file's name as a download manager saves it: the path's last segment, with
+    /// `lang` in place of `:lang`, percent-decoded (`Firefox Setup 120.0.exe`), never a
+    /// path (RFC 5854 forbids `/` and `..` traversal in `name`).
     pub fn file_name(&self, lang: &str) -> String {
         let whole = self.url("", lang);
-        whole.rsplit('/').next().unwrap_or_default().to_owned()
+        let last = whole.rsplit('/').next().unwrap_or_default();
+        let name = percent_encoding::percent_decode_str(last).decode_utf8_lossy();
+        match name.replace(['/', '\\'], "_") {
+            n if n.is_empty() || n == "." || n == ".." => "download".to_owned(),
+            n => n,
+        }
     }
 
     /// `base` + the path with `lang` in place of `:lang`, safe for a Location header.

@@ -6,6 +6,8 @@
 //! - [`TestCache`]: a memcached client whose keys carry a unique prefix.
 //! - [`write_country_mmdb`]: a tiny GeoIP2-shaped `.mmdb` for GeoIP tests.
 //! - [`proxy::Proxy`]: a forwarder to MariaDB that can cut, hang or freeze the database.
+//! - [`fake_mirror::FakeMirror`]: a mirror that serves real bytes (ranges honoured) or
+//!   misbehaves the ways real mirrors do.
 //! - [`eventually`]: a bounded wait on state (never a fixed sleep).
 //!
 //! Environment: `BOUNCER_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306`) and
@@ -15,6 +17,7 @@
 
 mod cache;
 mod db;
+pub mod fake_mirror;
 mod geoip;
 pub mod proxy;
 

@@ -2,7 +2,7 @@
 //! what sentry wrote.
 #![allow(dead_code)]
 
-pub mod fake;
+pub use bouncer_test_support::fake_mirror as fake;
 
 use bouncer_core::config::Config;
 use bouncer_core::models::*;

@@ -1,7 +1,6 @@
 //! Fake mirrors: plain tokio TCP servers on 127.0.0.x ports that answer HTTP/1.1 the way
 //! real mirrors misbehave (errors, soft 404s, redirect loops, hanging, trickling bytes).
-//! Shared by the integration tests and the benchmark example.
-#![allow(dead_code)]
+//! Shared by sentry's and bounce's integration tests and sentry's benchmark example.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -271,7 +270,13 @@ async fn read_head<S: Stream>(s: &mut S, buf: &mut Vec<u8>) -> Option<(String, S
                 .find(|(k, _)| k.trim().eq_ignore_ascii_case("range"))
                 .and_then(|(_, v)| {
                     let (a, b) = v.trim().strip_prefix("bytes=")?.split_once('-')?;
-                    Some((a.parse().ok()?, b.parse().ok()?))
+                    // `bytes=a-` (to the end) as download managers send it.
+                    let b = if b.trim().is_empty() {
+                        usize::MAX
+                    } else {
+                        b.trim().parse().ok()?
+                    };
+                    Some((a.trim().parse().ok()?, b))
                 });
             return Some((parts.next()?.to_owned(), parts.next()?.to_owned(), range));
         }
