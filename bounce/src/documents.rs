@@ -5,7 +5,7 @@
 //! reads: no query per request.
 
 use crate::catalogue::names::Location;
-use crate::catalogue::Located;
+use crate::catalogue::Listing;
 use bouncer_core::selection::{is_https, scopes, MirrorCandidate, RegionPolicy};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -85,7 +85,7 @@ struct Listed {
     weight: i32,
     /// Why it is not eligible (absent when it is).
     #[serde(skip_serializing_if = "Option::is_none")]
-    excluded: Option<&'static str>,
+    excluded: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -102,33 +102,38 @@ struct MirrorList {
     mirrors: Vec<Listed>,
 }
 
-/// Why a candidate may not serve this request, in the order the checks apply.
-fn excluded(c: &MirrorCandidate, https_only: bool) -> Option<&'static str> {
+/// Why a candidate may not serve this request, in the order the checks apply; `sentry`
+/// is what sentry recorded when the pair's health last changed (`size mismatch: …`).
+fn excluded(c: &MirrorCandidate, https_only: bool, sentry: Option<&str>) -> Option<String> {
+    let with = |what: &str| match sentry {
+        Some(why) => format!("{what}: {why}"),
+        None => what.to_owned(),
+    };
     if !c.mirror_active {
-        Some("mirror inactive")
+        Some("mirror inactive".into())
     } else if !c.location_active {
-        Some("file not on this mirror")
+        Some(with("file not on this mirror"))
     } else if !c.healthy {
-        Some("unhealthy for this file (sentry: status, size or content)")
+        Some(with("unhealthy for this file"))
     } else if c.rating <= 0 {
-        Some("rating 0 (or ramping from down)")
+        Some("rating 0 (or ramping from down)".into())
     } else if https_only && !is_https(&c.base_url) {
-        Some("http only; this request needs https")
+        Some("http only; this request needs https".into())
     } else {
         None
     }
 }
 
-fn list(ask: &Asked<'_>, all: &[MirrorCandidate], found: &Located) -> MirrorList {
+fn list(ask: &Asked<'_>, l: &Listing) -> MirrorList {
     let order = scopes(ask.region, 0);
-    let ranked = found.set.ranked(&order, ask.https_only);
+    let ranked = l.found.set.ranked(&order, ask.https_only);
     let mut seen = HashSet::new();
     let mut mirrors: Vec<Listed> = ranked
         .iter()
         .enumerate()
         .map(|(i, m)| {
             seen.insert(m.mirror_id);
-            let c = all.iter().find(|c| c.mirror_id == m.mirror_id);
+            let c = l.all.iter().find(|c| c.mirror_id == m.mirror_id);
             Listed {
                 mirror_id: m.mirror_id,
                 url: ask.location.url(&m.base_url, ask.lang),
@@ -139,20 +144,20 @@ fn list(ask: &Asked<'_>, all: &[MirrorCandidate], found: &Located) -> MirrorList
             }
         })
         .collect();
-    for c in all.iter().filter(|c| seen.insert(c.mirror_id)) {
+    for c in l.all.iter().filter(|c| seen.insert(c.mirror_id)) {
+        let sentry = l.reasons.get(&c.mirror_id).map(String::as_str);
         mirrors.push(Listed {
             mirror_id: c.mirror_id,
             url: ask.location.url(&c.base_url, ask.lang),
             priority: None,
             regions: c.regions.clone(),
             weight: c.rating,
-            excluded: Some(
-                excluded(c, ask.https_only)
-                    .unwrap_or("outside the client's regions (global fallback prevented)"),
-            ),
+            excluded: Some(excluded(c, ask.https_only, sentry).unwrap_or_else(|| {
+                "outside the client's regions (global fallback prevented)".into()
+            })),
         });
     }
-    let file = found.files.get(ask.location.per_language(), ask.lang);
+    let file = l.found.files.get(ask.location.per_language(), ask.lang);
     let meta = file.map(|f| &f.meta);
     MirrorList {
         file: FileView {
@@ -171,13 +176,8 @@ fn list(ask: &Asked<'_>, all: &[MirrorCandidate], found: &Located) -> MirrorList
 }
 
 /// The document for one request.
-pub fn build(
-    format: Format,
-    ask: &Asked<'_>,
-    all: &[MirrorCandidate],
-    found: &Located,
-) -> Document {
-    let l = list(ask, all, found);
+pub fn build(format: Format, ask: &Asked<'_>, listing: &Listing) -> Document {
+    let l = list(ask, listing);
     match format {
         Format::Meta4 => Document {
             content_type: "application/metalink4+xml",
@@ -257,7 +257,7 @@ fn html(l: &MirrorList) -> String {
             esc(&m.url),
             regions.join(", "),
             m.weight,
-            esc(m.excluded.unwrap_or("yes"))
+            esc(m.excluded.as_deref().unwrap_or("yes"))
         ));
     }
     h.push_str("</table>\n</body></html>\n");

@@ -151,7 +151,7 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
                 .and_then(|cc| snapshot.countries.get(cc))
                 .and_then(|id| snapshot.regions.get(id));
             if let Some(format) = format {
-                let (all, found) = state
+                let listing = state
                     .catalogue
                     .location_candidates(location.id, &snapshot)
                     .await?;
@@ -164,7 +164,7 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
                     https_only,
                 };
                 return Ok(Outcome::Document(crate::documents::build(
-                    format, &ask, &all, &found,
+                    format, &ask, &listing,
                 )));
             }
             let entropy = if p.print {

@@ -341,10 +341,10 @@ fn write_map_rows(
             (loc, (id, s))
         })
         .collect();
-    let results: Vec<(i32, Class, bool)> = if report.wide.is_some() {
+    let results: Vec<(i32, Class, bool, &Reason)> = if let Some(why) = &report.wide {
         locs.iter()
             .filter(|l| existing.contains_key(&l.id))
-            .map(|l| (l.id, Class::Unhealthy, false))
+            .map(|l| (l.id, Class::Unhealthy, false, why))
             .collect()
     } else {
         report
@@ -352,12 +352,12 @@ fn write_map_rows(
             .iter()
             .filter_map(|(i, o)| {
                 let corrupt = matches!(o.reason, Reason::ContentMismatch(..));
-                locs.get(*i).map(|l| (l.id, o.class, corrupt))
+                locs.get(*i).map(|l| (l.id, o.class, corrupt, &o.reason))
             })
             .collect()
     };
     let mut changed = Vec::new();
-    for (location_id, class, corrupt) in results {
+    for (location_id, class, corrupt, why) in results {
         let prev = existing.get(&location_id);
         // Bytes that differ from the reference are no blip: out of service at once.
         let next = match corrupt {
@@ -370,14 +370,20 @@ fn write_map_rows(
             m::fail_streak.eq(next.fail_streak),
             m::ok_streak.eq(next.ok_streak),
         );
+        // The reason is the one of the run that changed the pair's health (kept while it
+        // stays so, cleared when it serves): no extra write, no extra change, per run.
+        let reason = pair_reason(&next, why);
         match prev {
             Some((_, s)) if *s == next => {}
-            Some((id, s)) => {
-                if (s.active, s.healthy) != (next.active, next.healthy) {
-                    changed.push(Change::Location(location_id));
-                }
+            Some((id, s)) if (s.active, s.healthy) == (next.active, next.healthy) => {
                 diesel::update(m::mirror_location_mirror_map.find(*id))
                     .set(values)
+                    .execute(conn)?;
+            }
+            Some((id, _)) => {
+                changed.push(Change::Location(location_id));
+                diesel::update(m::mirror_location_mirror_map.find(*id))
+                    .set((values, m::reason.eq(reason)))
                     .execute(conn)?;
             }
             None => {
@@ -387,12 +393,26 @@ fn write_map_rows(
                         m::location_id.eq(location_id),
                         m::mirror_id.eq(report.mirror_id),
                         values,
+                        m::reason.eq(reason),
                     ))
                     .execute(conn)?;
             }
         }
     }
     Ok(changed)
+}
+
+/// What the map row says of why the pair is out: `''` while served, else the probe's
+/// reason, within the column's width.
+fn pair_reason(next: &RowState, why: &Reason) -> String {
+    match next.served() {
+        true => String::new(),
+        false => why
+            .to_string()
+            .chars()
+            .take(bouncer_core::limits::PAIR_REASON)
+            .collect(),
+    }
 }
 
 fn audit(

@@ -228,6 +228,9 @@ pub struct MirrorRow {
     pub location_active: bool,
     #[serde(rename = "h")]
     pub healthy: bool,
+    /// sentry's reason for the pair's health (`""` while it serves), for the mirror list.
+    #[serde(rename = "r", default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
 }
 
 /// What one location's cache entry holds: its map rows and what its files are.
@@ -252,9 +255,10 @@ pub fn mirror_rows(
             mirror_location_mirror_map::mirror_id,
             mirror_location_mirror_map::active,
             mirror_location_mirror_map::healthy,
+            mirror_location_mirror_map::reason,
         ))
         .order(mirror_location_mirror_map::mirror_id.asc())
-        .load::<(i32, bool, bool)>(c)?;
+        .load::<(i32, bool, bool, String)>(c)?;
     let files = bouncer_core::files::of_location(c, location_id).map_err(|e| match e {
         bouncer_core::CoreError::Query(q) => q,
         other => diesel::result::Error::QueryBuilderError(other.to_string().into()),
@@ -262,10 +266,11 @@ pub fn mirror_rows(
     Ok(LocationRows {
         mirrors: rows
             .into_iter()
-            .map(|(id, location_active, healthy)| MirrorRow {
+            .map(|(id, location_active, healthy, reason)| MirrorRow {
                 id,
                 location_active,
                 healthy,
+                reason,
             })
             .collect(),
         files,

@@ -54,6 +54,14 @@ struct LocationEntry {
     expires: Instant,
 }
 
+/// What a mirror list needs of one location: every candidate, eligible or not, sentry's
+/// reasons by mirror id, and what a redirect would use.
+pub struct Listing {
+    pub all: Vec<bouncer_core::selection::MirrorCandidate>,
+    pub reasons: std::collections::HashMap<i32, String>,
+    pub found: Located,
+}
+
 /// What a request needs of one location: its weighted mirror index and its files.
 #[derive(Clone)]
 pub struct Located {
@@ -277,13 +285,13 @@ impl Catalogue {
     }
 
     /// Every mirror row of a location with what the snapshot says of its mirror, eligible
-    /// or not (for the mirror list that explains the choice); the cached rows, read as a
-    /// redirect reads them.
+    /// or not, and sentry's reason per mirror (for the mirror list that explains the
+    /// choice); the cached rows, read as a redirect reads them.
     pub async fn location_candidates(
         &self,
         location_id: i32,
         snapshot: &Arc<Snapshot>,
-    ) -> Result<(Vec<bouncer_core::selection::MirrorCandidate>, Located), BounceError> {
+    ) -> Result<Listing, BounceError> {
         let found = self.location_mirrors(location_id, snapshot).await?;
         let rows = match self.mirrors.live.get(&location_id) {
             Some(e) => e.rows,
@@ -293,7 +301,17 @@ impl Catalogue {
                 .get(&location_id)
                 .unwrap_or_default(),
         };
-        Ok((load::candidates(&rows.mirrors, snapshot), found))
+        let reasons = rows
+            .mirrors
+            .iter()
+            .filter(|r| !r.reason.is_empty())
+            .map(|r| (r.id, r.reason.clone()))
+            .collect();
+        Ok(Listing {
+            all: load::candidates(&rows.mirrors, snapshot),
+            reasons,
+            found,
+        })
     }
 
     /// The entry's rows with the current snapshot (no I/O); replaces the entry only if it

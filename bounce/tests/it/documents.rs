@@ -209,6 +209,14 @@ async fn documents_list_every_mirror_and_why(db: TestDb) {
         };
         let m = id(c, "eu");
         member(c, m, eu);
+        // What sentry records when a pair goes unhealthy.
+        use bouncer_core::schema::mirror_location_mirror_map::dsl as map;
+        use diesel::prelude::*;
+        let sick = id(c, "sick");
+        diesel::update(map::mirror_location_mirror_map.filter(map::mirror_id.eq(sick)))
+            .set(map::reason.eq("size mismatch: 1000 bytes, expected 1234"))
+            .execute(c)
+            .unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
     let mmdb = dir.path().join("geo.mmdb");
@@ -303,7 +311,10 @@ async fn documents_list_every_mirror_and_why(db: TestDb) {
             .map(|w| w.2.clone())
             .unwrap()
     };
-    assert!(reason("sick.example").starts_with("unhealthy"), "{why:?}");
+    assert_eq!(
+        reason("sick.example"),
+        "unhealthy for this file: size mismatch: 1000 bytes, expected 1234"
+    );
     assert_eq!(reason("off.example"), "mirror inactive");
     assert_eq!(reason("gone.example"), "file not on this mirror");
     assert!(reason("zero.example").starts_with("rating 0"), "{why:?}");

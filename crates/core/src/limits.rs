@@ -25,6 +25,7 @@ pub const COLUMNS: &[(&str, &str, usize)] = &[
     ("bouncer_rewrite_rules", "conditions", RULE_CONDITIONS_BYTES),
     ("bouncer_rewrite_rules", "set_product", PRODUCT_NAME),
     ("bouncer_rewrite_rules", "set_os", OS_NAME),
+    ("mirror_location_mirror_map", "reason", PAIR_REASON),
     ("bouncer_files", "lang", LANGUAGE),
     ("bouncer_files", "etag", crate::files::ETAG),
     (
@@ -35,6 +36,8 @@ pub const COLUMNS: &[(&str, &str, usize)] = &[
 ];
 
 pub const PRODUCT_NAME: usize = 255;
+/// sentry's reason for a pair's health (`mirror_location_mirror_map.reason`).
+pub const PAIR_REASON: usize = 255;
 pub const ALIAS: usize = 255;
 pub const LANGUAGE: usize = 30;
 pub const OS_NAME: usize = 32;

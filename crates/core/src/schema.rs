@@ -71,6 +71,8 @@ diesel::table! {
         /// sentry's hysteresis: consecutive failed / good probes of this pair.
         fail_streak -> Integer,
         ok_streak -> Integer,
+        /// Why sentry last changed the pair's health; `''` while healthy.
+        reason -> Text,
     }
 }
 

@@ -85,6 +85,25 @@ fn exact_files(db: &TestDb) {
                 "{name}: {logged}"
             );
         }
+        // Each pair keeps why it is out, for bounce's mirror list; '' while it serves.
+        let pair = |id: i32| -> String {
+            use bouncer_core::schema::mirror_location_mirror_map::dsl as m;
+            use diesel::prelude::*;
+            m::mirror_location_mirror_map
+                .filter(m::mirror_id.eq(id))
+                .select(m::reason)
+                .first(&mut db.conn())
+                .unwrap()
+        };
+        assert_eq!(pair(ids[1]), "");
+        assert_eq!(pair(ids[2]), "size mismatch: 1000 bytes, expected 4096");
+        assert_eq!(pair(ids[3]), "size mismatch: 5000 bytes, expected 4096");
+        assert!(
+            pair(ids[4]).starts_with("content mismatch"),
+            "{}",
+            pair(ids[4])
+        );
+
         // The corrupted mirror: the range sampled, and the mismatch audited.
         assert!(fakes[4].requests().contains(&format!("GET {PROBED}")));
         let audits = audit_rows(db);
@@ -119,6 +138,8 @@ fn exact_files(db: &TestDb) {
             vec![(loc, true, true)],
             "bigger now right"
         );
+        assert_eq!(pair(ids[3]), "", "a pair that serves again has no reason");
+        assert_eq!(pair(ids[0]), "size mismatch: 4096 bytes, expected 5000");
         assert_eq!(
             map_rows(db, ids[0]),
             vec![(loc, true, false)],

@@ -1,0 +1,1 @@
+ALTER TABLE mirror_location_mirror_map DROP COLUMN reason;
