@@ -273,6 +273,38 @@ diesel::table! {
     bouncer_mirror_settings (mirror_id) {
         mirror_id -> Integer,
         reference -> Bool,
+        /// What the mirror's `bouncer_mirror_networks` mean: `''`, `prefer` or `only`.
+        network_mode -> Text,
+    }
+}
+
+diesel::table! {
+    /// Health per address family (4, 6) of a (location, mirror) pair, as sentry probes it;
+    /// no row for a pair = the map's `healthy` holds for either family.
+    bouncer_family_health (location_id, mirror_id, family) {
+        location_id -> Integer,
+        mirror_id -> Integer,
+        family -> SmallInt,
+        healthy -> Bool,
+        fail_streak -> Integer,
+        ok_streak -> Integer,
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    /// The networks a mirror serves (`AS64500` or a CIDR); see `network_mode`.
+    bouncer_mirror_networks (mirror_id, network) {
+        mirror_id -> Integer,
+        network -> Text,
+    }
+}
+
+diesel::table! {
+    /// Countries (ISO 3166 alpha-2) a mirror must not serve.
+    bouncer_mirror_exclusions (mirror_id, country_code) {
+        mirror_id -> Integer,
+        country_code -> Text,
     }
 }
 
@@ -283,6 +315,9 @@ diesel::joinable!(mirror_location_mirror_map -> mirror_locations (location_id));
 diesel::joinable!(bouncer_cdn_health -> mirror_locations (location_id));
 diesel::joinable!(bouncer_files -> mirror_locations (location_id));
 diesel::joinable!(bouncer_mirror_settings -> mirror_mirrors (mirror_id));
+diesel::joinable!(bouncer_family_health -> mirror_mirrors (mirror_id));
+diesel::joinable!(bouncer_mirror_networks -> mirror_mirrors (mirror_id));
+diesel::joinable!(bouncer_mirror_exclusions -> mirror_mirrors (mirror_id));
 diesel::joinable!(bouncer_alias_gate_samples -> bouncer_alias_gates (gate_id));
 diesel::joinable!(mirror_location_mirror_map -> mirror_mirrors (mirror_id));
 diesel::joinable!(geoip_mirror_region_map -> mirror_mirrors (mirror_id));
@@ -316,5 +351,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     bouncer_alias_gates,
     bouncer_alias_gate_samples,
     bouncer_files,
+    bouncer_family_health,
+    bouncer_mirror_networks,
+    bouncer_mirror_exclusions,
     bouncer_mirror_settings,
 );
