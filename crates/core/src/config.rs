@@ -72,6 +72,9 @@ pub struct GeoipConfig {
     pub database: Option<PathBuf>,
     /// How often the file's modification time is checked; a changed file is reloaded.
     pub reload_check_secs: u64,
+    /// Path of a GeoLite2-ASN (or GeoIP2-ISP) `.mmdb`: the client's network, for mirrors
+    /// that prefer or serve only some networks; unset = networks by CIDR only.
+    pub asn_database: Option<PathBuf>,
 }
 
 impl Default for GeoipConfig {
@@ -79,6 +82,7 @@ impl Default for GeoipConfig {
         Self {
             database: None,
             reload_check_secs: 5,
+            asn_database: None,
         }
     }
 }
@@ -147,6 +151,9 @@ pub struct BounceConfig {
     pub link_header_bytes: usize,
     /// Mirror mode: `Repr-Digest` and `Digest` on redirects to a file whose hash is known.
     pub digest_headers: bool,
+    /// A client whose country has no region gets the mirrors of its continent before the
+    /// global set (the continent comes from the GeoIP database).
+    pub continent_fallback: bool,
 }
 
 /// The admin service.
@@ -277,6 +284,7 @@ impl Default for BounceConfig {
             link_alternatives: 4,
             link_header_bytes: 360,
             digest_headers: true,
+            continent_fallback: true,
         }
     }
 }
