@@ -1,16 +1,20 @@
 //! What each file of a location is (size, hashes): stated by release automation through
-//! the JSON API, one call for all languages of a release. bounce sends the hashes
-//! (`Repr-Digest`, Metalink) and sentry holds every mirror to the size (see
-//! `bouncer_core::files`).
+//! the JSON API, one call for all languages of a release (or with the XML API's
+//! `location_add` / `location_modify`, one file per call), or by an operator in the UI.
+//! bounce sends the hashes (`Repr-Digest`, Metalink) and sentry holds every mirror to the
+//! size (see `bouncer_core::files`).
 
+use super::locations::ProductLocations;
 use super::{audit, bump, write_tx, Change};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::files::{self, FileMeta};
-use bouncer_core::schema::mirror_locations;
+use bouncer_core::schema::{bouncer_files, mirror_locations};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::HashMap;
 
 /// One file as the operator states it. `lang` is required when the location's path holds
 /// `:lang` and must be absent (or empty) when it does not.
@@ -22,6 +26,28 @@ pub struct FileForm {
     pub size: Option<i64>,
     pub sha256: Option<String>,
     pub sha512: Option<String>,
+}
+
+impl FileForm {
+    /// A file as typed in a form or given as XML API parameters, where every value is
+    /// text: blank = not given, a size that is not a whole number is refused here (the
+    /// rest is checked by [`put`], as for the JSON API).
+    pub fn from_text(lang: &str, size: &str, sha256: &str, sha512: &str) -> Result<Self> {
+        let given = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+        let size = match given(size) {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|_| TuxedoError::Invalid {
+                field: "size",
+                reason: format!("{v:?} is not a whole number of bytes"),
+            })?),
+        };
+        Ok(Self {
+            lang: lang.trim().to_owned(),
+            size,
+            sha256: given(sha256),
+            sha512: given(sha512),
+        })
+    }
 }
 
 /// A file as the APIs show it.
@@ -49,6 +75,15 @@ fn view(m: FileMeta) -> FileView {
     }
 }
 
+/// A file with when it was last written, as the UI lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileRow {
+    #[serde(flatten)]
+    pub file: FileView,
+    #[serde(serialize_with = "bouncer_core::utc::serialize")]
+    pub updated_at: NaiveDateTime,
+}
+
 fn path_of(conn: &mut DbConnection, location_id: i32) -> Result<String> {
     mirror_locations::table
         .find(location_id)
@@ -64,6 +99,24 @@ pub fn list(conn: &mut DbConnection, id: i32) -> Result<Vec<FileView>> {
     Ok(files::of_location(conn, id)?
         .into_iter()
         .map(view)
+        .collect())
+}
+
+/// Every file of location `id` with its write time (the JSON API's list has none).
+pub fn rows(conn: &mut DbConnection, id: i32) -> Result<Vec<FileRow>> {
+    let files = list(conn, id)?;
+    let times: HashMap<String, NaiveDateTime> = bouncer_files::table
+        .filter(bouncer_files::location_id.eq(id))
+        .select((bouncer_files::lang, bouncer_files::updated_at))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    Ok(files
+        .into_iter()
+        .filter_map(|file| {
+            let updated_at = *times.get(&file.lang)?;
+            Some(FileRow { file, updated_at })
+        })
         .collect())
 }
 
@@ -140,6 +193,28 @@ pub fn put(
             .into_iter()
             .map(view)
             .collect())
+    })
+}
+
+/// A location write of the XML API (`location_add`, `location_modify`: `write`) and the
+/// one file the call states, of the location on `os`, in one transaction: a refused file
+/// leaves no location added or moved. Answers what `write` answered.
+pub fn with_location(
+    conn: &mut DbConnection,
+    actor: &str,
+    os: &str,
+    file: &FileForm,
+    mut write: impl FnMut(&mut DbConnection) -> Result<ProductLocations>,
+) -> Result<ProductLocations> {
+    write_tx(conn, |conn| {
+        let all = write(conn)?;
+        let written = all
+            .locations
+            .iter()
+            .find(|l| bouncer_core::names::same(&l.os, os.trim()))
+            .ok_or_else(|| TuxedoError::Internal("the written location is not listed".into()))?;
+        put(conn, actor, written.id, std::slice::from_ref(file))?;
+        Ok(all)
     })
 }
 

@@ -33,6 +33,25 @@ pub struct ProductLocations {
     pub locations: Vec<LocationView>,
 }
 
+/// One location with the product it belongs to (the UI's location page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocationOf {
+    pub product_id: i32,
+    pub product: String,
+    #[serde(flatten)]
+    pub location: LocationView,
+}
+
+/// Location `id` with its product.
+pub fn get(conn: &mut DbConnection, id: i32) -> Result<LocationOf> {
+    let (l, o, p) = by_id(conn, id)?;
+    Ok(LocationOf {
+        product_id: p.id,
+        product: p.name,
+        location: view(&l, &o),
+    })
+}
+
 /// The locations of the products matching `m`; products without a location are left out.
 pub fn find(conn: &mut DbConnection, m: Match<'_>) -> Result<Vec<ProductLocations>> {
     let products = matching_products(conn, m)?;

@@ -127,10 +127,17 @@ pub(crate) fn valid_name<'a>(field: &'static str, value: &'a str, max: usize) ->
 /// concurrent identical write inserted the same key first: the next attempt sees that row
 /// and answers as for a repeat ("already exists", or an unchanged success). Two release
 /// tasks racing is normal.
+///
+/// Called inside another write (one XML call that writes a location and states its file),
+/// it runs once in a savepoint and leaves retrying to the outermost: a deadlock aborts the
+/// whole transaction, not just the savepoint, so only the whole can be tried again.
 pub(crate) fn write_tx<T>(
     conn: &mut DbConnection,
     mut f: impl FnMut(&mut DbConnection) -> Result<T>,
 ) -> Result<T> {
+    if in_transaction(conn)? {
+        return bouncer_core::db::write_transaction(conn, f);
+    }
     bouncer_core::db::classify::retrying(
         || {
             crate::exec::check_deadline()?;
@@ -142,6 +149,14 @@ pub(crate) fn write_tx<T>(
         },
         TuxedoError::is_retryable,
     )
+}
+
+/// Whether `conn` is inside a transaction already.
+fn in_transaction(conn: &mut DbConnection) -> Result<bool> {
+    use diesel::connection::{Connection, TransactionManager};
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    let status = Manager::transaction_manager_status_mut(conn);
+    Ok(status.transaction_depth()?.is_some())
 }
 
 /// Whether a database error is a unique-key clash (a concurrent or repeated write).

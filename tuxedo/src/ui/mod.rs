@@ -7,6 +7,7 @@
 mod admin;
 mod caller;
 mod catalogue;
+mod files;
 mod flow;
 mod gates;
 mod network;
@@ -36,7 +37,7 @@ impl UiState {
 /// The UI's table of contents. Reads are GET; every change is a POST form carrying the
 /// session's CSRF token (deletes too, after a confirmation page or button).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use self::{admin as a, catalogue as c, flow as f, gates as g, network as n};
+    use self::{admin as a, catalogue as c, files as l, flow as f, gates as g, network as n};
     use web::{get, post};
     cfg.route("/", get().to(|| async { redirect("/ui/") }))
         .route("/ui", get().to(|| async { redirect("/ui/") }));
@@ -64,8 +65,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 post().to(c::language_delete),
             )
             .route("/products/{id}/locations", post().to(c::location_create))
+            .route("/locations/{id}", get().to(l::location))
             .route("/locations/{id}", post().to(c::location_update))
             .route("/locations/{id}/delete", post().to(c::location_delete))
+            .route("/locations/{id}/files", post().to(l::file_set))
+            .route("/locations/{id}/files/delete", post().to(l::file_delete))
             .route("/aliases", get().to(c::aliases))
             .route("/aliases", post().to(c::alias_set))
             .route("/aliases/delete", post().to(c::alias_delete))

@@ -39,6 +39,8 @@ pub struct MirrorForm {
     #[serde(default)]
     rating: String,
     active: Option<String>,
+    /// The reference origin checkbox (the edit form only; a new mirror is not one).
+    reference: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -111,7 +113,7 @@ pub async fn mirror_update(id: Id, f: Form<W, MirrorForm>) -> HttpResponse {
             name: Some(f.name),
             baseurl: Some(f.baseurl),
             active: Some(f.active.is_some()),
-            reference: None,
+            reference: Some(f.reference.is_some()),
         };
         let m = mirrors::update(c, &who.username, id, &patch)?;
         Ok(done(format!("Mirror {} saved.", m.name)))

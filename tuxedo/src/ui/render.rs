@@ -18,6 +18,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/product_new.html"),
     ),
     ("product.html", include_str!("templates/product.html")),
+    ("location.html", include_str!("templates/location.html")),
     ("aliases.html", include_str!("templates/aliases.html")),
     ("uptake.html", include_str!("templates/uptake.html")),
     (

@@ -3,7 +3,7 @@
 use super::{render, Call, Reply};
 use crate::caller::{Catalogue as W, Read as R};
 use crate::catalogue::products::{Languages, ProductRef};
-use crate::catalogue::{aliases, locations, products, uptake as up};
+use crate::catalogue::{aliases, files, locations, products, uptake as up};
 use crate::error::TuxedoError;
 
 pub async fn product_show(call: Call<R>) -> Reply {
@@ -79,13 +79,20 @@ pub async fn location_show(call: Call<R>) -> Reply {
 }
 
 /// `location_add` and `location_modify`: the same parameters, one catalogue call each.
+/// With the optional file parameters ([`super::params::Params::file`]) the file is stated
+/// in the same transaction (all or nothing); the answer is the same document.
 pub async fn location_set<const ADD: bool>(call: Call<W>) -> Reply {
     call.run(|conn, actor, p| {
         let (product, os) = (p.required("product")?, p.required("os")?);
         let path = p.required("path")?;
-        let all = match ADD {
-            true => locations::add(conn, actor, ProductRef::Name(product), os, path)?,
-            false => locations::modify(conn, actor, product, os, path)?,
+        let file = p.file()?;
+        let write = |conn: &mut _| match ADD {
+            true => locations::add(conn, actor, ProductRef::Name(product), os, path),
+            false => locations::modify(conn, actor, product, os, path),
+        };
+        let all = match &file {
+            None => write(conn)?,
+            Some(f) => files::with_location(conn, actor, os, f, write)?,
         };
         Ok(render::locations(&[all])?)
     })

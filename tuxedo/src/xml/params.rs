@@ -1,6 +1,7 @@
 //! Parameters of an XML API call: the query string, and for POSTs the form-encoded body
 //! (read up to the configured size and time; past them the call is refused, 413 / 408).
 
+use crate::catalogue::files::FileForm;
 use crate::catalogue::Match;
 use crate::error::{Result, TuxedoError};
 use crate::AppState;
@@ -72,6 +73,20 @@ impl Params {
     pub fn required_matcher(&self, key: &'static str) -> Result<Match<'_>> {
         self.matcher(key).ok_or(TuxedoError::Missing(key))
     }
+
+    /// The file a `location_add` / `location_modify` states: `size`, `sha256`, `sha512`
+    /// (any of them) and `lang`, which the old admin never had. `None` when none of the
+    /// first three is given (a `lang` alone is ignored, as unknown parameters always
+    /// were), so old clients' calls stay what they were.
+    pub fn file(&self) -> Result<Option<FileForm>> {
+        let [size, sha256, sha512] = ["size", "sha256", "sha512"].map(|k| self.get(k));
+        if size.is_none() && sha256.is_none() && sha512.is_none() {
+            return Ok(None);
+        }
+        let text = |v: Option<&str>| v.unwrap_or("").to_owned();
+        let lang = text(self.get("lang"));
+        FileForm::from_text(&lang, &text(size), &text(sha256), &text(sha512)).map(Some)
+    }
 }
 
 #[cfg(test)]
@@ -97,5 +112,26 @@ mod tests {
             p("product=a%26b").matcher("product"),
             Some(Match::Exact("a&b"))
         );
+    }
+
+    #[test]
+    fn file_parameters() {
+        assert!(p("product=a&lang=de&size=").file().unwrap().is_none());
+        let f = p("size=%2012%20&lang=de&sha256=AB")
+            .file()
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (f.lang.as_str(), f.size, f.sha256.as_deref(), f.sha512),
+            ("de", Some(12), Some("AB"), None)
+        );
+        assert!(matches!(
+            p("size=-1").file().unwrap().unwrap().size,
+            Some(-1)
+        ));
+        assert!(matches!(
+            p("size=12kB").file(),
+            Err(TuxedoError::Invalid { field: "size", .. })
+        ));
     }
 }

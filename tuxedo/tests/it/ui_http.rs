@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use bouncer_test_support::{db_tests, TestDb};
-use tuxedo::catalogue::{aliases, locations, mirrors, product_edit, products, regions};
+use tuxedo::catalogue::{aliases, files, locations, mirrors, product_edit, products, regions};
 
 db_tests! {
     ui_login_logout_and_csrf => login_logout_and_csrf,
@@ -17,6 +17,8 @@ db_tests! {
     ui_every_field_at_and_past_its_limit => every_field_at_and_past_its_limit,
     ui_gated_flips => gated_flips,
     ui_refused_roles_write_nothing => refused_roles_write_nothing,
+    ui_location_files => location_files,
+    ui_mirror_reference => mirror_reference,
 }
 
 /// A browser: a cookie store and the CSRF token of the last page it saw.
@@ -1041,6 +1043,7 @@ fn refused_roles_write_nothing(db: &TestDb) {
         let t = start(db, |_| {});
         let mut conn = db.conn();
         let id = add_mirror(&mut conn, "m1", 10, true).to_string();
+        let loc = a_location(&mut conn, "Firefox-9.0", "/f/9/setup.exe").to_string();
         let before = audit_count(&mut conn);
         let mut reader = Browser::new(&t);
         reader.login(READER).await;
@@ -1051,6 +1054,8 @@ fn refused_roles_write_nothing(db: &TestDb) {
             "/ui/products".to_owned(),
             "/ui/aliases/gate".to_owned(),
             "/ui/tokens".to_owned(),
+            format!("/ui/locations/{loc}/files"),
+            format!("/ui/locations/{loc}/files/delete"),
         ] {
             reader.get("/ui/products").await;
             let p = reader.post(&path, &[("name", "Sneaky")]).await;
@@ -1061,4 +1066,232 @@ fn refused_roles_write_nothing(db: &TestDb) {
         assert_eq!(p.status, 403, "the delete confirmation");
         assert_eq!(audit_count(&mut conn), before, "a refused action wrote");
     })
+}
+
+/// A product `name` (languages de, fr) with one location on win at `path`; its id.
+fn a_location(conn: &mut bouncer_core::db::DbConnection, name: &str, path: &str) -> i32 {
+    let langs = ["de".to_owned(), "fr".to_owned()];
+    let p = products::add(conn, "test", name, &langs, false).unwrap();
+    let all = locations::add(conn, "test", products::ProductRef::Id(p.id), "win", path).unwrap();
+    all.locations[0].id
+}
+
+/// A location's files in the UI: linked from the product page, listed on the location's
+/// page, stated with its form (read back through the JSON API) and forgotten with a
+/// button; bad input is shown on the page and writes nothing; no CSRF token or a reader's
+/// role: 403 and nothing written.
+fn location_files(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut conn = db.conn();
+        let id = a_location(&mut conn, "Firefox-4.0", "/f/4/win/:lang/setup.exe");
+        let pid = locations::get(&mut conn, id).unwrap().product_id;
+        let at = format!("/ui/locations/{id}");
+        let json = format!("/locations/{id}/files");
+        let mut b = Browser::new(&t);
+        b.login(RELEASE).await;
+        let p = b.get(&format!("/ui/products/{pid}")).await;
+        assert!(p.body.contains(&format!(r#"href="{at}""#)), "{}", p.body);
+        let p = b.get(&at).await;
+        assert_eq!(p.status, 200);
+        assert!(
+            p.body.contains(":lang&#x2f;setup.exe") && p.body.contains(r#"id="file-form""#),
+            "{}",
+            p.body
+        );
+        assert!(p.body.contains("Nothing is known"), "{}", p.body);
+
+        // Set one file; the page and the JSON API show it.
+        let sha = "AB".repeat(32);
+        let p = b
+            .post(
+                &format!("{at}/files"),
+                &[
+                    ("lang", "de"),
+                    ("size", "1000"),
+                    ("sha256", &sha),
+                    ("sha512", " "),
+                ],
+            )
+            .await;
+        assert_eq!(p.path, at);
+        assert!(
+            p.body.contains("The de file is saved."),
+            "{}",
+            flash_of(&p.body)
+        );
+        assert!(p.body.contains(&"ab".repeat(32)) && p.body.contains("operator"));
+        let (s, f) = t.as_(READER, "GET", &json, None).await;
+        assert_eq!(s, 200);
+        assert_eq!(
+            (
+                f[0]["lang"].as_str(),
+                f[0]["size"].as_i64(),
+                f[0]["sha256"].as_str(),
+                &f[0]["sha512"]
+            ),
+            (
+                Some("de"),
+                Some(1000),
+                Some("ab".repeat(32).as_str()),
+                &serde_json::Value::Null
+            )
+        );
+        assert_eq!(
+            last_audit(&mut conn),
+            (
+                "releng".into(),
+                "file.set".into(),
+                format!("location {id} (de)")
+            )
+        );
+
+        // Bad input: the page again with the reason, nothing written.
+        let before = audit_count(&mut conn);
+        for (form, reason) in [
+            (
+                vec![("lang", "fr"), ("sha256", "xyz")],
+                "invalid sha256: must be 64 hexadecimal digits",
+            ),
+            (
+                vec![("lang", "fr"), ("size", "-1")],
+                "invalid size: must not be negative",
+            ),
+            (
+                vec![("lang", "fr"), ("size", "lots")],
+                "invalid size: &quot;lots&quot; is not a whole number of bytes",
+            ),
+            (
+                vec![("lang", ""), ("size", "1")],
+                "invalid lang: required: the path holds :lang",
+            ),
+            (
+                vec![("lang", "fr")],
+                "invalid size: give at least a size or a hash",
+            ),
+        ] {
+            b.get(&at).await;
+            let p = b.post(&format!("{at}/files"), &form).await;
+            assert_eq!((p.status, p.path.as_str()), (200, at.as_str()), "{form:?}");
+            assert!(p.body.contains(reason), "{form:?}: {}", flash_of(&p.body));
+            assert!(
+                p.body.contains(r#"id="file-form""#),
+                "the form is there again"
+            );
+        }
+        assert_eq!(audit_count(&mut conn), before, "bad input wrote");
+        assert_eq!(files::list(&mut conn, id).unwrap().len(), 1);
+
+        // No CSRF token: refused, nothing written.
+        let p = b
+            .post_raw(&format!("{at}/files"), &[("lang", "fr"), ("size", "5")])
+            .await;
+        assert_eq!(p.status, 403);
+        assert!(p.body.contains("no valid CSRF token"), "{}", p.body);
+        let p = b
+            .post_raw(
+                &format!("{at}/files/delete"),
+                &[("lang", "de"), ("csrf", "forged")],
+            )
+            .await;
+        assert_eq!(p.status, 403);
+
+        // A reader sees the files but no form, and is refused the actions.
+        let mut reader = Browser::new(&t);
+        reader.login(READER).await;
+        let p = reader.get(&at).await;
+        assert_eq!(p.status, 200);
+        assert!(p.body.contains(&"ab".repeat(32)) && !p.body.contains(r#"id="file-form""#));
+        for (action, form) in [
+            (format!("{at}/files"), vec![("lang", "fr"), ("size", "5")]),
+            (format!("{at}/files/delete"), vec![("lang", "de")]),
+        ] {
+            reader.get(&at).await;
+            let p = reader.post(&action, &form).await;
+            assert_eq!(p.status, 403, "{action}");
+            assert!(p.body.contains("Your role may not"), "{}", p.body);
+        }
+        assert_eq!(audit_count(&mut conn), before, "a refused action wrote");
+        assert_eq!(files::list(&mut conn, id).unwrap().len(), 1);
+
+        // Delete; then it is gone, and deleting again says so.
+        b.get(&at).await;
+        let p = b
+            .post(&format!("{at}/files/delete"), &[("lang", "de")])
+            .await;
+        assert!(
+            p.body.contains("The de file is forgotten."),
+            "{}",
+            flash_of(&p.body)
+        );
+        assert_eq!(
+            t.as_(READER, "GET", &json, None).await,
+            (200, serde_json::json!([]))
+        );
+        let p = b
+            .post(&format!("{at}/files/delete"), &[("lang", "de")])
+            .await;
+        assert!(p.body.contains("not found"), "{}", flash_of(&p.body));
+        assert_eq!(b.get("/ui/locations/999999").await.status, 404);
+    });
+}
+
+/// The mirror form's reference origin checkbox: shown as it is stored, checked sets it,
+/// unchecked clears it (`bouncer_mirror_settings.reference`).
+fn mirror_reference(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut conn = db.conn();
+        let id = add_mirror(&mut conn, "origin", 10, true);
+        let at = format!("/ui/mirrors/{id}");
+        let checked = r#"id="mirror-reference" value="1" checked"#;
+        let mut b = Browser::new(&t);
+        b.login(MIRROR_OP).await;
+        let p = b.get(&at).await;
+        assert!(p.body.contains(r#"id="mirror-reference""#) && !p.body.contains(checked));
+        let form = [
+            ("name", "origin"),
+            ("baseurl", "https://origin.example/pub"),
+            ("rating", "10"),
+            ("active", "1"),
+        ];
+        let mut on = form.to_vec();
+        on.push(("reference", "1"));
+        let p = b.post(&at, &on).await;
+        assert!(
+            p.body.contains("Mirror origin saved."),
+            "{}",
+            flash_of(&p.body)
+        );
+        assert!(p.body.contains(checked), "{}", p.body);
+        assert!(mirrors::get(&mut conn, id).unwrap().reference);
+        assert_eq!(
+            bouncer_core::files::reference_mirrors(&mut conn).unwrap(),
+            [id]
+        );
+        assert_eq!(last_audit(&mut conn).1, "mirror.update");
+        let p = b.post(&at, &form).await;
+        assert!(!p.body.contains(checked), "{}", p.body);
+        assert!(!mirrors::get(&mut conn, id).unwrap().reference);
+        assert!(bouncer_core::files::reference_mirrors(&mut conn)
+            .unwrap()
+            .is_empty());
+        // A reader sees it as text.
+        mirrors::update(
+            &mut conn,
+            "test",
+            id,
+            &mirrors::MirrorPatch {
+                reference: Some(true),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut reader = Browser::new(&t);
+        reader.login(READER).await;
+        let p = reader.get(&at).await;
+        assert!(
+            p.body.contains("reference origin") && !p.body.contains(r#"id="mirror-reference""#)
+        );
+    });
 }

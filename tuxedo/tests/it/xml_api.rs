@@ -14,6 +14,204 @@ db_tests! {
     every_field_at_and_past_its_limit => every_field_at_and_past_its_limit,
     bodies_are_read_after_auth_and_in_bounded_time => bodies_after_auth_in_bounded_time,
     drop_in_details => drop_in_details,
+    location_files => location_files,
+}
+
+/// The ids in a `<locations>` answer, in document order.
+fn location_ids(body: &str) -> Vec<String> {
+    body.split("location id=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+/// The id of the location on `os` in a `<locations>` answer.
+fn location_on(body: &str, os: &str) -> String {
+    let at = body.find(&format!("\" os=\"{os}\">")).unwrap();
+    body[..at].rsplit('"').next().unwrap().to_owned()
+}
+
+/// The optional file parameters of `location_add` / `location_modify` (`size`, `sha256`,
+/// `sha512`, `lang`): stored with the location in one transaction and shown by the JSON
+/// API; a bad value is a 400 naming the parameter and writes nothing (no location added,
+/// no path moved); the answer is the same document as without them.
+fn location_files(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut conn = db.conn();
+        t.post(
+            "product_add",
+            &[("product", "Firefox-3.0"), ("languages", "de")],
+        )
+        .await;
+        let loc = |os: &'static str, path: &'static str| {
+            vec![("product", "Firefox-3.0"), ("os", os), ("path", path)]
+        };
+        fn with<'a>(
+            mut base: Vec<(&'a str, &'a str)>,
+            more: &[(&'a str, &'a str)],
+        ) -> Vec<(&'a str, &'a str)> {
+            base.extend_from_slice(more);
+            base
+        }
+        let files = |id: &str| format!("/locations/{id}/files");
+        let sha256 = "AB".repeat(32);
+        let sha512 = "cd".repeat(64);
+
+        // With a size and a hash: the usual answer, and the file is stored.
+        let (s, body) = t
+            .post(
+                "location_add",
+                &with(
+                    loc("win", "/f/3/win/setup.exe"),
+                    &[("size", "123"), ("sha256", &sha256)],
+                ),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        let win = location_on(&body, "win");
+        assert_eq!(
+            t.get("location_show", &[("product", "Firefox-3.0")]).await,
+            (200, body)
+        );
+        let (s, f) = t.as_(READER, "GET", &files(&win), None).await;
+        assert_eq!(s, 200, "{f}");
+        assert_eq!(
+            f,
+            serde_json::json!([{"lang": "", "size": 123, "sha256": "ab".repeat(32),
+                "sha512": null, "etag": null, "last_modified": null, "source": "operator"}])
+        );
+        assert_eq!(last_audit(&mut conn).1, "file.set");
+
+        // Bad values: 400 with the parameter named, and nothing written.
+        let before = audit_count(&mut conn);
+        let too_long = format!("{sha512}0");
+        let bad: Vec<(Vec<(&str, &str)>, String)> = vec![
+            (
+                vec![("sha256", "zz")],
+                xml_error(100, "Invalid sha256: must be 64 hexadecimal digits"),
+            ),
+            (
+                vec![("size", "-5")],
+                xml_error(100, "Invalid size: must not be negative"),
+            ),
+            (
+                vec![("size", "12kB")],
+                xml_error(
+                    100,
+                    "Invalid size: &quot;12kB&quot; is not a whole number of bytes",
+                ),
+            ),
+            (
+                vec![("size", "1"), ("sha512", &too_long)],
+                xml_error(100, "Invalid sha512: must be 128 hexadecimal digits"),
+            ),
+            (
+                vec![("size", "1"), ("lang", "de")],
+                xml_error(100, "Invalid lang: the path has no :lang: one file for all"),
+            ),
+        ];
+        for (params, answer) in &bad {
+            let add = with(loc("linux", "/f/3/linux/f.tar.bz2"), params);
+            assert_eq!(
+                t.post("location_add", &add).await,
+                (400, answer.clone()),
+                "{params:?}"
+            );
+            let modify = with(loc("win", "/f/3/win/moved.exe"), params);
+            assert_eq!(
+                t.post("location_modify", &modify).await,
+                (400, answer.clone()),
+                "{params:?}"
+            );
+        }
+        // A :lang path needs the language (of the product's files) the values are for.
+        let (s, body) = t
+            .post(
+                "location_add",
+                &with(loc("osx", "/f/3/:lang/f.dmg"), &[("size", "1")]),
+            )
+            .await;
+        assert_eq!(
+            (s, body),
+            (
+                400,
+                xml_error(100, "Invalid lang: required: the path holds :lang")
+            )
+        );
+        let (_, shown) = t.get("location_show", &[("product", "Firefox-3.0")]).await;
+        assert_eq!(
+            location_ids(&shown),
+            std::slice::from_ref(&win),
+            "no location was added: {shown}"
+        );
+        assert!(
+            shown.contains("/f/3/win/setup.exe"),
+            "the path was not moved: {shown}"
+        );
+        assert_eq!(audit_count(&mut conn), before, "a refused call wrote");
+        let (_, f) = t.as_(READER, "GET", &files(&win), None).await;
+        assert_eq!(f[0]["size"], 123);
+
+        // Per language; and location_modify states the file anew (what is not given is
+        // no longer known).
+        let (s, body) = t
+            .post(
+                "location_add",
+                &with(
+                    loc("osx", "/f/3/:lang/f.dmg"),
+                    &[("lang", "de"), ("sha512", &sha512)],
+                ),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        let osx = location_on(&body, "osx");
+        let (_, f) = t.as_(READER, "GET", &files(&osx), None).await;
+        assert_eq!(
+            (f[0]["lang"].as_str(), f[0]["sha512"].as_str()),
+            (Some("de"), Some(sha512.as_str()))
+        );
+        let (s, body) = t
+            .post(
+                "location_modify",
+                &with(loc("WIN", "/f/3/win/moved.exe"), &[("size", "456")]),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        assert!(body.contains("/f/3/win/moved.exe"), "{body}");
+        let (_, f) = t.as_(READER, "GET", &files(&win), None).await;
+        assert_eq!(
+            (f[0]["size"].as_i64(), &f[0]["sha256"]),
+            (Some(456), &serde_json::Value::Null)
+        );
+
+        // Without them (and with a lone `lang`, which old clients never meant): the call
+        // of old, answered byte for byte as location_show shows it, no file stored.
+        let (s, body) = t
+            .post(
+                "location_add",
+                &with(
+                    loc("linux", "/f/3/linux/f.tar.bz2"),
+                    &[("lang", "de"), ("size", "")],
+                ),
+            )
+            .await;
+        assert_eq!(
+            (s, &body),
+            (
+                200,
+                &t.get("location_show", &[("product", "Firefox-3.0")])
+                    .await
+                    .1
+            )
+        );
+        let linux = location_on(&body, "linux");
+        assert_eq!(
+            t.as_(READER, "GET", &files(&linux), None).await,
+            (200, serde_json::json!([]))
+        );
+        assert_eq!(last_audit(&mut conn).1, "location.add");
+    });
 }
 
 /// Every string parameter of the XML API's writes at its column's width and one past it:
