@@ -6,10 +6,11 @@
 
 use crate::catalogue::names::Location;
 use crate::catalogue::Listing;
-use bouncer_core::selection::{is_https, scopes, MirrorCandidate, RegionPolicy};
+use crate::choice::Client;
+use bouncer_core::networks::{self, NetworkMode};
+use bouncer_core::selection::{is_https, LocationMirrors, MirrorCandidate, Scope};
 use serde::Serialize;
 use std::collections::HashSet;
-use std::net::IpAddr;
 
 /// Which document was asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,9 +62,7 @@ pub struct Document {
 pub struct Asked<'a> {
     pub location: &'a Location,
     pub lang: &'a str,
-    pub client: Option<IpAddr>,
-    pub country: Option<&'a str>,
-    pub region: Option<&'a RegionPolicy>,
+    pub client: &'a Client<'a>,
     pub https_only: bool,
 }
 
@@ -91,7 +90,12 @@ struct Listed {
 #[derive(Debug, Serialize)]
 struct ClientView {
     ip: Option<String>,
+    /// `4` or `6`: the family the client's mirrors must be healthy over.
+    family: u8,
     country: Option<String>,
+    /// Only when it decides (the country has no region, continent fallback on).
+    continent: Option<String>,
+    asn: Option<u32>,
     region: Option<i32>,
 }
 
@@ -99,7 +103,32 @@ struct ClientView {
 struct MirrorList {
     file: FileView,
     client: ClientView,
+    /// The rule that gave the first choice: `network`, `region N`, `continent XX`,
+    /// `global`, or `none` (no mirror may serve this client).
+    decided_by: String,
     mirrors: Vec<Listed>,
+}
+
+fn scope_name(s: &Scope) -> String {
+    match s {
+        Scope::Network => "network".into(),
+        Scope::Region(r) => format!("region {r}"),
+        Scope::Continent(k) => format!("continent {}", networks::code_str(k)),
+        Scope::Global => "global".into(),
+    }
+}
+
+/// Why a mirror the client's variant left out is not for this client.
+fn reach_excluded(c: &MirrorCandidate, client: &Client<'_>) -> Option<String> {
+    let country = client.country.as_deref().and_then(networks::code);
+    if let Some(cc) = country.filter(|cc| c.reach.excludes.contains(cc)) {
+        return Some(format!("excludes clients in {}", networks::code_str(&cc)));
+    }
+    if c.reach.networked() && c.reach.mode == NetworkMode::Only {
+        let nets: Vec<String> = c.reach.networks.iter().map(|n| n.to_string()).collect();
+        return Some(format!("serves only its networks ({})", nets.join(", ")));
+    }
+    None
 }
 
 /// Why a candidate may not serve this request, in the order the checks apply; `sentry`
@@ -124,9 +153,18 @@ fn excluded(c: &MirrorCandidate, https_only: bool, sentry: Option<&str>) -> Opti
     }
 }
 
-fn list(ask: &Asked<'_>, l: &Listing) -> MirrorList {
-    let order = scopes(ask.region, 0);
-    let ranked = l.found.set.ranked(&order, ask.https_only);
+fn list(ask: &Asked<'_>, l: &Listing, set: &LocationMirrors) -> MirrorList {
+    let client = ask.client;
+    let order = set.scopes_for(client.region, client.continent, 0);
+    let ranked = set.ranked(&order, ask.https_only);
+    let decided_by = ranked
+        .first()
+        .and_then(|first| {
+            order
+                .iter()
+                .find(|s| set.ranked(&[**s], ask.https_only).first() == Some(first))
+        })
+        .map_or("none".to_owned(), scope_name);
     let mut seen = HashSet::new();
     let mut mirrors: Vec<Listed> = ranked
         .iter()
@@ -152,9 +190,13 @@ fn list(ask: &Asked<'_>, l: &Listing) -> MirrorList {
             priority: None,
             regions: c.regions.clone(),
             weight: c.rating,
-            excluded: Some(excluded(c, ask.https_only, sentry).unwrap_or_else(|| {
-                "outside the client's regions (global fallback prevented)".into()
-            })),
+            excluded: Some(
+                excluded(c, ask.https_only, sentry)
+                    .or_else(|| reach_excluded(c, client))
+                    .unwrap_or_else(|| {
+                        "outside the client's regions (global fallback prevented)".into()
+                    }),
+            ),
         });
     }
     let file = l.found.files.get(ask.location.per_language(), ask.lang);
@@ -167,17 +209,26 @@ fn list(ask: &Asked<'_>, l: &Listing) -> MirrorList {
             sha512: meta.and_then(|m| m.sha512.clone()),
         },
         client: ClientView {
-            ip: ask.client.map(|ip| ip.to_string()),
-            country: ask.country.map(str::to_owned),
-            region: ask.region.map(|r| r.id),
+            ip: client.ip.map(|ip| ip.to_string()),
+            family: client.family.number() as u8,
+            country: client.country.clone(),
+            continent: client.continent.map(|k| networks::code_str(&k).to_owned()),
+            asn: client.asn,
+            region: client.region.map(|r| r.id),
         },
+        decided_by,
         mirrors,
     }
 }
 
 /// The document for one request.
-pub fn build(format: Format, ask: &Asked<'_>, listing: &Listing) -> Document {
-    let l = list(ask, listing);
+pub fn build(
+    format: Format,
+    ask: &Asked<'_>,
+    listing: &Listing,
+    set: &LocationMirrors,
+) -> Document {
+    let l = list(ask, listing, set);
     match format {
         Format::Meta4 => Document {
             content_type: "application/metalink4+xml",
@@ -242,10 +293,14 @@ fn html(l: &MirrorList) -> String {
         opt(&l.file.sha256)
     ));
     h.push_str(&format!(
-        "<p>Client: {} (country {}, region {}).</p>\n",
+        "<p>Client: {} (IPv{}, country {}, region {}, continent {}, network {}). Decided by: {}.</p>\n",
         opt(&l.client.ip),
+        l.client.family,
         opt(&l.client.country),
-        l.client.region.map_or("none".into(), |r| r.to_string())
+        l.client.region.map_or("none".into(), |r| r.to_string()),
+        opt(&l.client.continent),
+        l.client.asn.map_or("unknown".into(), |a| format!("AS{a}")),
+        esc(&l.decided_by)
     ));
     h.push_str("<table>\n<tr><th>priority</th><th>mirror</th><th>URL</th><th>regions</th><th>weight</th><th>eligible</th></tr>\n");
     for m in &l.mirrors {

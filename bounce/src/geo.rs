@@ -8,6 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 /// The loaded database (if any) and where it came from.
+/// Where a client is, as far as the GeoIP database knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Place {
+    pub country: Option<String>,
+    pub continent: Option<String>,
+}
+
 pub struct Geo {
     path: Option<PathBuf>,
     reader: ArcSwapOption<Reader<Vec<u8>>>,
@@ -29,11 +36,33 @@ impl Geo {
 
     /// ISO country code (upper case) of `ip`, if the database knows it.
     pub fn country(&self, ip: IpAddr) -> Option<String> {
+        self.place(ip).country
+    }
+
+    /// The client's country and continent (upper-case codes), in one lookup.
+    pub fn place(&self, ip: IpAddr) -> Place {
         let reader = self.reader.load();
-        let reader = reader.as_ref()?;
-        let found = reader.lookup(ip).ok()?;
-        let record: maxminddb::geoip2::Country<'_> = found.decode().ok()??;
-        record.country.iso_code.map(str::to_ascii_uppercase)
+        let Some(reader) = reader.as_ref() else {
+            return Place::default();
+        };
+        let Ok(found) = reader.lookup(ip) else {
+            return Place::default();
+        };
+        let Ok(Some(record)) = found.decode::<maxminddb::geoip2::Country<'_>>() else {
+            return Place::default();
+        };
+        Place {
+            country: record.country.iso_code.map(str::to_ascii_uppercase),
+            continent: record.continent.code.map(str::to_ascii_uppercase),
+        }
+    }
+
+    /// The client's autonomous system, from a GeoLite2-ASN-shaped database.
+    pub fn asn(&self, ip: IpAddr) -> Option<u32> {
+        let reader = self.reader.load();
+        let found = reader.as_ref()?.lookup(ip).ok()?;
+        let record: maxminddb::geoip2::Asn<'_> = found.decode().ok()??;
+        record.autonomous_system_number
     }
 
     /// Whether a database is loaded.

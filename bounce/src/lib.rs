@@ -3,6 +3,7 @@
 
 mod attribution;
 mod catalogue;
+mod choice;
 mod documents;
 mod error;
 mod files;
@@ -33,6 +34,7 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Bounc
     tracing::info!(config = %state.config.redacted(), "bounce starting");
     let every = std::time::Duration::from_secs(state.config.geoip.reload_check_secs);
     state.geo.spawn_reloader(every);
+    state.asn.spawn_reloader(every);
     catalogue::watch::start(state.catalogue.clone(), state.watch.clone());
     let separate = state.config.bounce.metrics_listen;
     let public = state.clone();

@@ -9,12 +9,12 @@
 //! redirect costs one lookup, not the formatting.
 
 use crate::catalogue::names::Location;
-use crate::catalogue::Located;
+use crate::files::Files;
 use crate::redirect::Extras;
 use crate::request::Params;
 use crate::AppState;
 use actix_web::http::header::HeaderValue;
-use bouncer_core::selection::{Chosen, Scope};
+use bouncer_core::selection::{Chosen, LocationMirrors, Scope};
 use std::fmt::Write;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -38,26 +38,33 @@ impl LinkCache {
     }
 }
 
+/// Where a redirect goes: the index the client chose from, the location's files, the
+/// location and the language.
+pub struct At<'a> {
+    pub set: &'a LocationMirrors,
+    pub files: &'a Files,
+    pub location: &'a Location,
+    pub lang: &'a str,
+}
+
 /// The extra headers of one redirect.
-#[allow(clippy::too_many_arguments)]
 pub fn extras(
     state: &AppState,
-    found: &Located,
-    location: &Location,
-    lang: &str,
+    at: &At<'_>,
     chosen: &Chosen,
     scopes: &[Scope],
     https_only: bool,
     p: &Params<'_>,
 ) -> Extras {
+    let (location, lang) = (at.location, at.lang);
     let cfg = &state.config.bounce;
-    let file = found.files.get(location.per_language(), lang);
+    let file = at.files.get(location.per_language(), lang);
     let (repr_digest, digest) = match (cfg.digest_headers, file) {
         (true, Some(f)) => (f.repr_digest.clone(), f.digest.clone()),
         _ => (None, None),
     };
     let key = Key {
-        set: found.set.id,
+        set: at.set.id,
         location: location.id,
         chosen: chosen.mirror_id,
         scopes: scopes.to_vec(),
@@ -69,7 +76,7 @@ pub fn extras(
     let link = match state.links.0.get(&key) {
         Some(v) => v,
         None => {
-            let others = found.set.ranked(scopes, https_only);
+            let others = at.set.ranked(scopes, https_only);
             let alternatives = others
                 .iter()
                 .filter(|m| m.mirror_id != chosen.mirror_id)

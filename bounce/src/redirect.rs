@@ -137,7 +137,7 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
         Some(pin) if https_only => Arc::clone(&pin.https),
         Some(pin) => Arc::clone(&pin.http),
         None => {
-            let client = match (&p.ip, config.allow_ip_override) {
+            let ip = match (&p.ip, config.allow_ip_override) {
                 (Some(ip), true) => ip.parse().ok(),
                 _ => bouncer_service::client::client_ip(
                     req.peer,
@@ -145,30 +145,25 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
                     &state.config.network.trusted_proxies,
                 ),
             };
-            let country = client.and_then(|ip| state.geo.country(ip));
-            let region = country
-                .as_ref()
-                .and_then(|cc| snapshot.countries.get(cc))
-                .and_then(|id| snapshot.regions.get(id));
+            let client = crate::choice::Client::new(state, &snapshot, ip);
             if let Some(format) = format {
                 let listing = state
                     .catalogue
-                    .location_candidates(location.id, &snapshot)
+                    .location_candidates(location.id, &snapshot, client.family)
                     .await?;
+                let set = crate::choice::view(state, &listing.found, &client);
                 let ask = crate::documents::Asked {
                     location,
                     lang,
-                    client,
-                    country: country.as_deref(),
-                    region,
+                    client: &client,
                     https_only,
                 };
                 return Ok(Outcome::Document(crate::documents::build(
-                    format, &ask, &listing,
+                    format, &ask, &listing, &set,
                 )));
             }
             let entropy = if p.print {
-                let who = client.map(|ip| ip.to_string()).unwrap_or_default();
+                let who = ip.map(|ip| ip.to_string()).unwrap_or_default();
                 stable_hash(&[who.as_bytes(), &location.id.to_be_bytes()])
             } else {
                 rand::random()
@@ -177,12 +172,17 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
                 .catalogue
                 .location_mirrors(location.id, &snapshot)
                 .await?;
-            match found.set.select_scoped(region, https_only, entropy) {
+            let set = crate::choice::view(state, &found, &client);
+            match set.select_scoped(client.region, client.continent, https_only, entropy) {
                 (Some(chosen), scopes) => {
                     if !p.print {
-                        extras = crate::links::extras(
-                            state, &found, location, lang, chosen, &scopes, https_only, &p,
-                        );
+                        let at = crate::links::At {
+                            set: &set,
+                            files: &found.files,
+                            location,
+                            lang,
+                        };
+                        extras = crate::links::extras(state, &at, chosen, &scopes, https_only, &p);
                     }
                     Arc::clone(&chosen.base_url)
                 }

@@ -73,6 +73,9 @@ pub struct AppState {
     /// Polling of the catalogue generation, started by `crate::build`.
     pub watch: WatchConfig,
     pub geo: Arc<Geo>,
+    /// `geoip.asn_database`: the client's network, for mirrors that prefer or serve only
+    /// some networks.
+    pub asn: Arc<Geo>,
     pub pinned: Option<Pinned>,
     pub headers: Headers,
     pub metrics: Arc<Metrics>,
@@ -80,6 +83,8 @@ pub struct AppState {
     pub version: Version,
     /// Formatted RFC 6249 `Link` values (see `links`).
     pub links: crate::links::LinkCache,
+    /// Per-client variants of location indexes (see `choice`).
+    pub variants: crate::choice::Variants,
 }
 
 impl AppState {
@@ -130,6 +135,7 @@ impl AppState {
         let headers = Headers::new(b);
         Ok(Self {
             geo: Arc::new(Geo::new(config.geoip.database.clone())),
+            asn: Arc::new(Geo::new(config.geoip.asn_database.clone())),
             config,
             catalogue: Arc::new(catalogue),
             watch,
@@ -139,6 +145,7 @@ impl AppState {
             registry,
             version: Version::new(env!("CARGO_PKG_VERSION")),
             links: crate::links::LinkCache::new(10_000),
+            variants: crate::choice::Variants::new(10_000),
         })
     }
 }

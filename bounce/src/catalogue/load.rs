@@ -3,9 +3,10 @@
 
 use crate::metrics::Metrics;
 use bouncer_core::db::DbConnection;
+use bouncer_core::networks::{self, Code, Family, NetSpec};
 use bouncer_core::rules::RuleSet;
 use bouncer_core::schema::*;
-use bouncer_core::selection::{MirrorCandidate, RegionPolicy};
+use bouncer_core::selection::{MirrorCandidate, Reach, RegionPolicy};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -22,6 +23,8 @@ pub struct Snapshot {
     /// Upper-case country code → region id.
     pub countries: HashMap<String, i32>,
     pub mirror_regions: HashMap<i32, Vec<i32>>,
+    /// Region id → the continents of its countries (`geoip_country_to_region.continent`).
+    pub region_continents: HashMap<i32, Vec<Code>>,
     /// Mirrors users may be sent to (a base URL that is not absolute http(s) is left out).
     pub mirrors: HashMap<i32, MirrorInfo>,
 }
@@ -34,10 +37,14 @@ pub struct MirrorInfo {
     pub active: bool,
     /// sentry's ramp after recovery (`bouncer_mirror_health.weight_percent`); no row = 100.
     pub weight_percent: Option<i32>,
+    /// Networks, their mode and excluded countries (issue 16); default: everyone.
+    pub reach: Reach,
 }
 
 type RegionRow = (i32, i32, Option<i32>, bool);
 type MirrorInfoRow = (i32, String, i32, bool, Option<i32>);
+/// (mirror, network or country) rows, and (mirror, network mode) rows.
+type MirrorReachRows = (Vec<(i32, String)>, Vec<(i32, String)>, Vec<(i32, String)>);
 
 /// The small tables as read: what a starting instance takes from memcached instead of
 /// the database (see [`super::image`]).
@@ -48,11 +55,17 @@ pub struct SnapshotRows {
     countries: Vec<(String, Option<i32>)>,
     mirror_regions: Vec<(i32, i32)>,
     mirrors: Vec<MirrorInfoRow>,
+    /// (region, continent) of every country with both (issue 16; absent in images that
+    /// older instances wrote).
+    #[serde(default)]
+    continents: Vec<(i32, String)>,
+    #[serde(default)]
+    reach: MirrorReachRows,
 }
 
-/// Everything's rows (5 queries).
+/// Everything's rows (9 queries).
 pub fn read_snapshot(c: &mut DbConnection, m: &Metrics) -> QueryResult<SnapshotRows> {
-    m.db_queries.inc_by(5);
+    m.db_queries.inc_by(9);
     let rules = rules_rows(c)?;
     let (regions, countries, mirror_regions) = network_rows(c)?;
     Ok(SnapshotRows {
@@ -61,6 +74,8 @@ pub fn read_snapshot(c: &mut DbConnection, m: &Metrics) -> QueryResult<SnapshotR
         countries,
         mirror_regions,
         mirrors: mirror_info_rows(c, None)?,
+        continents: continent_rows(c)?,
+        reach: reach_rows(c, None)?,
     })
 }
 
@@ -74,9 +89,98 @@ impl SnapshotRows {
             regions,
             countries,
             mirror_regions,
-            mirrors: build_mirror_infos(&self.mirrors),
+            region_continents: build_continents(&self.continents),
+            mirrors: build_mirror_infos(&self.mirrors, &self.reach),
         }
     }
+}
+
+/// (region, continent) pairs of the countries that have both.
+fn continent_rows(c: &mut DbConnection) -> QueryResult<Vec<(i32, String)>> {
+    let rows: Vec<(Option<i32>, Option<String>)> = geoip_country_to_region::table
+        .filter(geoip_country_to_region::region_id.is_not_null())
+        .filter(geoip_country_to_region::continent.is_not_null())
+        .select((
+            geoip_country_to_region::region_id,
+            geoip_country_to_region::continent,
+        ))
+        .distinct()
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(r, k)| Some((r?, k?)))
+        .collect())
+}
+
+fn build_continents(rows: &[(i32, String)]) -> HashMap<i32, Vec<Code>> {
+    let mut out: HashMap<i32, Vec<Code>> = HashMap::new();
+    for (region, k) in rows {
+        if let Some(k) = networks::code(k) {
+            let v = out.entry(*region).or_default();
+            if !v.contains(&k) {
+                v.push(k);
+            }
+        }
+    }
+    out
+}
+
+/// Networks, excluded countries and network modes of every mirror (or of one).
+fn reach_rows(c: &mut DbConnection, only: Option<i32>) -> QueryResult<MirrorReachRows> {
+    let mut nets = bouncer_mirror_networks::table
+        .select((
+            bouncer_mirror_networks::mirror_id,
+            bouncer_mirror_networks::network,
+        ))
+        .into_boxed();
+    let mut excl = bouncer_mirror_exclusions::table
+        .select((
+            bouncer_mirror_exclusions::mirror_id,
+            bouncer_mirror_exclusions::country_code,
+        ))
+        .into_boxed();
+    let mut modes = bouncer_mirror_settings::table
+        .filter(bouncer_mirror_settings::network_mode.ne(""))
+        .select((
+            bouncer_mirror_settings::mirror_id,
+            bouncer_mirror_settings::network_mode,
+        ))
+        .into_boxed();
+    if let Some(id) = only {
+        nets = nets.filter(bouncer_mirror_networks::mirror_id.eq(id));
+        excl = excl.filter(bouncer_mirror_exclusions::mirror_id.eq(id));
+        modes = modes.filter(bouncer_mirror_settings::mirror_id.eq(id));
+    }
+    Ok((nets.load(c)?, excl.load(c)?, modes.load(c)?))
+}
+
+/// Each mirror's reach from its rows; values that do not parse (written outside tuxedo)
+/// are left out.
+fn build_reach(rows: &MirrorReachRows) -> HashMap<i32, Reach> {
+    let (nets, excl, modes) = rows;
+    let mut networks: HashMap<i32, Vec<NetSpec>> = HashMap::new();
+    for (id, n) in nets {
+        if let Ok(n) = n.parse() {
+            networks.entry(*id).or_default().push(n);
+        }
+    }
+    let mut excludes: HashMap<i32, Vec<Code>> = HashMap::new();
+    for (id, cc) in excl {
+        excludes.entry(*id).or_default().extend(networks::code(cc));
+    }
+    let mut out: HashMap<i32, Reach> = HashMap::new();
+    for (id, mode) in modes {
+        out.entry(*id).or_default().mode = mode.parse().unwrap_or_default();
+    }
+    for (id, mut n) in networks {
+        n.sort_unstable();
+        out.entry(id).or_default().networks = n.into();
+    }
+    for (id, mut e) in excludes {
+        e.sort_unstable();
+        out.entry(id).or_default().excludes = e.into();
+    }
+    out
 }
 
 pub fn rules(c: &mut DbConnection, m: &Metrics) -> QueryResult<Arc<RuleSet>> {
@@ -99,11 +203,18 @@ type Network = (
 );
 type NetworkRows = (Vec<RegionRow>, Vec<(String, Option<i32>)>, Vec<(i32, i32)>);
 
-/// Regions, countries and mirror regions (3 queries).
-pub fn network(c: &mut DbConnection, m: &Metrics) -> QueryResult<Network> {
-    m.db_queries.inc_by(3);
+/// Regions, countries and mirror regions (3 queries), and the regions' continents (1).
+pub fn network(
+    c: &mut DbConnection,
+    m: &Metrics,
+) -> QueryResult<(Network, HashMap<i32, Vec<Code>>)> {
+    m.db_queries.inc_by(4);
     let (regions, countries, mirror_regions) = network_rows(c)?;
-    Ok(build_network(&regions, &countries, &mirror_regions))
+    let continents = build_continents(&continent_rows(c)?);
+    Ok((
+        build_network(&regions, &countries, &mirror_regions),
+        continents,
+    ))
 }
 
 fn network_rows(c: &mut DbConnection) -> QueryResult<NetworkRows> {
@@ -161,14 +272,15 @@ fn build_network(
     (regions, countries, mirror_regions)
 }
 
-/// One mirror as it is now (`None`: deleted or not servable) and its regions (2 queries).
+/// One mirror as it is now (`None`: deleted or not servable) and its regions (5 queries).
 pub fn mirror(
     c: &mut DbConnection,
     m: &Metrics,
     id: i32,
 ) -> QueryResult<(Option<MirrorInfo>, Vec<i32>)> {
-    m.db_queries.inc_by(2);
-    let info = build_mirror_infos(&mirror_info_rows(c, Some(id))?).remove(&id);
+    m.db_queries.inc_by(5);
+    let reach = reach_rows(c, Some(id))?;
+    let info = build_mirror_infos(&mirror_info_rows(c, Some(id))?, &reach).remove(&id);
     let regions = geoip_mirror_region_map::table
         .filter(geoip_mirror_region_map::mirror_id.eq(id))
         .select(geoip_mirror_region_map::region_id)
@@ -193,7 +305,8 @@ fn mirror_info_rows(c: &mut DbConnection, only: Option<i32>) -> QueryResult<Vec<
     q.load(c)
 }
 
-fn build_mirror_infos(rows: &[MirrorInfoRow]) -> HashMap<i32, MirrorInfo> {
+fn build_mirror_infos(rows: &[MirrorInfoRow], reach: &MirrorReachRows) -> HashMap<i32, MirrorInfo> {
+    let mut reach = build_reach(reach);
     rows.iter()
         .filter(|(_, base, ..)| valid_base(base))
         .map(|(id, base, rating, active, weight_percent)| {
@@ -204,6 +317,7 @@ fn build_mirror_infos(rows: &[MirrorInfoRow]) -> HashMap<i32, MirrorInfo> {
                     rating: *rating,
                     active: *active,
                     weight_percent: *weight_percent,
+                    reach: reach.remove(id).unwrap_or_default(),
                 },
             )
         })
@@ -231,6 +345,48 @@ pub struct MirrorRow {
     /// sentry's reason for the pair's health (`""` while it serves), for the mirror list.
     #[serde(rename = "r", default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    /// Health per address family (`bouncer_family_health`); empty = not probed per
+    /// family, and `healthy` holds for both.
+    #[serde(rename = "f", default, skip_serializing_if = "Vec::is_empty")]
+    pub families: Vec<FamilyRow>,
+}
+
+/// One family's health of a pair.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FamilyRow {
+    #[serde(rename = "n")]
+    pub family: i16,
+    #[serde(rename = "h")]
+    pub healthy: bool,
+    #[serde(rename = "r", default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+impl MirrorRow {
+    /// Whether clients of `family` may be sent here as far as sentry knows: a pair probed
+    /// per family needs that family's row to be healthy.
+    pub fn serves(&self, family: Family) -> bool {
+        self.healthy
+            && (self.families.is_empty()
+                || self
+                    .families
+                    .iter()
+                    .any(|f| f.family == family.number() && f.healthy))
+    }
+
+    /// Why `family` is out, when sentry said so.
+    pub fn family_reason(&self, family: Family) -> Option<&str> {
+        match self.families.iter().find(|f| f.family == family.number()) {
+            Some(f) if !f.healthy => Some(if f.reason.is_empty() {
+                "unhealthy"
+            } else {
+                &f.reason
+            }),
+            Some(_) => None,
+            None if self.families.is_empty() => None,
+            None => Some("not probed over this family"),
+        }
+    }
 }
 
 /// What one location's cache entry holds: its map rows and what its files are.
@@ -242,13 +398,34 @@ pub struct LocationRows {
     pub files: Vec<bouncer_core::files::FileMeta>,
 }
 
-/// The map rows and file rows of one location (2 queries).
+/// The map rows, family rows and file rows of one location (3 queries).
 pub fn mirror_rows(
     c: &mut DbConnection,
     m: &Metrics,
     location_id: i32,
 ) -> QueryResult<LocationRows> {
-    m.db_queries.inc_by(2);
+    m.db_queries.inc_by(3);
+    let mut families: HashMap<i32, Vec<FamilyRow>> = HashMap::new();
+    let fam: Vec<(i32, i16, bool, String)> = bouncer_family_health::table
+        .filter(bouncer_family_health::location_id.eq(location_id))
+        .select((
+            bouncer_family_health::mirror_id,
+            bouncer_family_health::family,
+            bouncer_family_health::healthy,
+            bouncer_family_health::reason,
+        ))
+        .order((
+            bouncer_family_health::mirror_id,
+            bouncer_family_health::family,
+        ))
+        .load(c)?;
+    for (mirror, family, healthy, reason) in fam {
+        families.entry(mirror).or_default().push(FamilyRow {
+            family,
+            healthy,
+            reason,
+        });
+    }
     let rows = mirror_location_mirror_map::table
         .filter(mirror_location_mirror_map::location_id.eq(location_id))
         .select((
@@ -271,6 +448,7 @@ pub fn mirror_rows(
                 location_active,
                 healthy,
                 reason,
+                families: families.remove(&id).unwrap_or_default(),
             })
             .collect(),
         files,
@@ -280,10 +458,15 @@ pub fn mirror_rows(
 /// Selection candidates from rows and the snapshot: the effective weight is the rating
 /// scaled by sentry's ramp (rounded up, so a ramping mirror is never rounded out). Rows of
 /// mirrors the snapshot does not have (deleted, or not servable) are left out.
-pub fn candidates(rows: &[MirrorRow], snapshot: &Snapshot) -> Vec<MirrorCandidate> {
+pub fn candidates(rows: &[MirrorRow], snapshot: &Snapshot, family: Family) -> Vec<MirrorCandidate> {
     rows.iter()
         .filter_map(|r| {
             let info = snapshot.mirrors.get(&r.id)?;
+            let regions = snapshot
+                .mirror_regions
+                .get(&r.id)
+                .cloned()
+                .unwrap_or_default();
             let pct = i64::from(info.weight_percent.unwrap_or(100).clamp(0, 100));
             let effective = (i64::from(info.rating.max(0)) * pct + 99) / 100;
             Some(MirrorCandidate {
@@ -292,12 +475,17 @@ pub fn candidates(rows: &[MirrorRow], snapshot: &Snapshot) -> Vec<MirrorCandidat
                 rating: i32::try_from(effective).unwrap_or(i32::MAX),
                 mirror_active: info.active,
                 location_active: r.location_active,
-                healthy: r.healthy,
-                regions: snapshot
-                    .mirror_regions
-                    .get(&r.id)
-                    .cloned()
-                    .unwrap_or_default(),
+                healthy: r.serves(family),
+                regions: regions.clone(),
+                reach: Reach {
+                    continents: regions
+                        .iter()
+                        .filter_map(|g| snapshot.region_continents.get(g))
+                        .flatten()
+                        .copied()
+                        .collect(),
+                    ..info.reach.clone()
+                },
             })
         })
         .collect()

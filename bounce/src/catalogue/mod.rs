@@ -30,6 +30,7 @@ use crate::files::Files;
 use crate::metrics::Metrics;
 use crate::BounceError;
 use arc_swap::ArcSwapOption;
+use bouncer_core::networks::Family;
 use bouncer_core::selection::LocationMirrors;
 use floors::Floors;
 use load::LocationRows;
@@ -50,7 +51,7 @@ struct LocationEntry {
     files: Arc<Files>,
     /// The snapshot `seq` the index was built with.
     seq: u64,
-    set: Arc<LocationMirrors>,
+    sets: Sets,
     expires: Instant,
 }
 
@@ -65,14 +66,29 @@ pub struct Listing {
 /// What a request needs of one location: its weighted mirror index and its files.
 #[derive(Clone)]
 pub struct Located {
-    pub set: Arc<LocationMirrors>,
+    pub sets: Sets,
     pub files: Arc<Files>,
 }
 
+/// A location's weighted index per address family (often one index, shared).
+#[derive(Clone)]
+pub struct Sets {
+    pub v4: Arc<LocationMirrors>,
+    pub v6: Arc<LocationMirrors>,
+}
+
 impl Located {
+    /// The index for clients that reached bounce over `family`.
+    pub fn set(&self, family: Family) -> &Arc<LocationMirrors> {
+        match family {
+            Family::V4 => &self.sets.v4,
+            Family::V6 => &self.sets.v6,
+        }
+    }
+
     fn of(e: LocationEntry) -> Self {
         Self {
-            set: e.set,
+            sets: e.sets,
             files: e.files,
         }
     }
@@ -237,13 +253,13 @@ impl Catalogue {
             })??;
             let rows = Arc::new(read.value);
             tier.last_known.insert(location_id, Arc::clone(&rows));
-            let set = self.build(&rows, snapshot);
+            let sets = self.build(&rows, snapshot);
             let ttl = if read.behind { LAGGING_TTL } else { tier.ttl };
             let entry = LocationEntry {
                 files: Arc::new(Files::new(&rows.files)),
                 rows,
                 seq: snapshot.seq,
-                set: Arc::clone(&set),
+                sets,
                 expires: Instant::now() + tier.ttl.min(ttl),
             };
             let found = Located::of(entry.clone());
@@ -270,7 +286,7 @@ impl Catalogue {
                 let now = self.epoch.elapsed().as_millis() as u64;
                 self.stale_served_ms.store(now.max(1), Ordering::Relaxed);
                 Ok(Located {
-                    set: self.build(&rows, snapshot),
+                    sets: self.build(&rows, snapshot),
                     files: Arc::new(Files::new(&rows.files)),
                 })
             }
@@ -278,10 +294,18 @@ impl Catalogue {
         }
     }
 
-    fn build(&self, rows: &LocationRows, snapshot: &Snapshot) -> Arc<LocationMirrors> {
-        self.sources
-            .mirror_sets
-            .get_or_build(load::candidates(&rows.mirrors, snapshot))
+    /// The location's index per address family; one shared index when sentry has no
+    /// per-family rows for it (the builder deduplicates equal candidate lists).
+    fn build(&self, rows: &LocationRows, snapshot: &Snapshot) -> Sets {
+        let one = |f| {
+            self.sources
+                .mirror_sets
+                .get_or_build(load::candidates(&rows.mirrors, snapshot, f))
+        };
+        Sets {
+            v4: one(Family::V4),
+            v6: one(Family::V6),
+        }
     }
 
     /// Every mirror row of a location with what the snapshot says of its mirror, eligible
@@ -291,6 +315,7 @@ impl Catalogue {
         &self,
         location_id: i32,
         snapshot: &Arc<Snapshot>,
+        family: Family,
     ) -> Result<Listing, BounceError> {
         let found = self.location_mirrors(location_id, snapshot).await?;
         let rows = match self.mirrors.live.get(&location_id) {
@@ -304,11 +329,13 @@ impl Catalogue {
         let reasons = rows
             .mirrors
             .iter()
-            .filter(|r| !r.reason.is_empty())
-            .map(|r| (r.id, r.reason.clone()))
+            .filter_map(|r| match r.family_reason(family) {
+                Some(why) if r.healthy => Some((r.id, format!("over {}: {why}", family.name()))),
+                _ => (!r.reason.is_empty()).then(|| (r.id, r.reason.clone())),
+            })
             .collect();
         Ok(Listing {
-            all: load::candidates(&rows.mirrors, snapshot),
+            all: load::candidates(&rows.mirrors, snapshot, family),
             reasons,
             found,
         })
@@ -317,10 +344,9 @@ impl Catalogue {
     /// The entry's rows with the current snapshot (no I/O); replaces the entry only if it
     /// is still there, so a location dropped meanwhile is not brought back.
     fn rebuild(&self, id: i32, e: LocationEntry, snapshot: &Snapshot) -> Located {
-        let set = self.build(&e.rows, snapshot);
         let fresh = LocationEntry {
             seq: snapshot.seq,
-            set: Arc::clone(&set),
+            sets: self.build(&e.rows, snapshot),
             ..e
         };
         let found = Located::of(fresh.clone());
@@ -370,6 +396,7 @@ mod tests {
             location_active: true,
             healthy: true,
             regions: vec![1],
+            reach: Default::default(),
         }
     }
 

@@ -270,7 +270,9 @@ fn apply(
             s.rules = load::rules(conn, m).map_err(q)?;
         }
         if t.network {
-            (s.regions, s.countries, s.mirror_regions) = load::network(conn, m).map_err(q)?;
+            let (network, continents) = load::network(conn, m).map_err(q)?;
+            (s.regions, s.countries, s.mirror_regions) = network;
+            s.region_continents = continents;
         }
         for &id in &t.mirrors {
             let (info, regions) = load::mirror(conn, m, id).map_err(q)?;

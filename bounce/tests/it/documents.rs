@@ -277,6 +277,11 @@ async fn documents_list_every_mirror_and_why(db: TestDb) {
         panic!("not the documented schema: {e}\n{list:#}");
     }
     assert_eq!(list["client"]["country"], "DE");
+    assert_eq!(list["client"]["family"], 4);
+    assert!(
+        list["decided_by"].as_str().unwrap().starts_with("region "),
+        "{list:#}"
+    );
     assert_eq!(list["file"]["name"], "Setup X&Y.exe");
     assert_eq!(list["file"]["size"], 1234);
     let why: Vec<(String, serde_json::Value, String)> = list["mirrors"]

@@ -14,6 +14,7 @@ fn fleet(n: usize) -> LocationMirrors {
         location_active: true,
         healthy: true,
         regions: vec![(i % 4) as i32],
+        reach: Default::default(),
     }))
 }
 

@@ -20,6 +20,7 @@ pub mod limits;
 pub mod locale;
 pub mod models;
 pub mod names;
+pub mod networks;
 pub mod rules;
 pub mod schema;
 pub mod selection;

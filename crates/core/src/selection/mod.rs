@@ -7,15 +7,40 @@
 mod region;
 mod weighted;
 
-pub use region::{scopes, RegionId, RegionPolicy, Scope};
+pub use region::{scopes, scopes_with, RegionId, RegionPolicy, Scope};
 pub use weighted::WeightedIndex;
 
 use crate::hash::mix64;
-use std::collections::HashMap;
+use crate::networks::{Code, NetSpec, NetworkMode};
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 
+/// Who a mirror is for beyond its regions (issue 16). The default: everyone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Reach {
+    /// Continents of the mirror's regions (from their countries), for clients whose
+    /// country has no region.
+    pub continents: Vec<Code>,
+    /// The networks it prefers or serves only, per `mode`.
+    pub networks: Arc<[NetSpec]>,
+    pub mode: NetworkMode,
+    /// Countries it must not serve.
+    pub excludes: Arc<[Code]>,
+    /// Set only in a client's variant of a set (see [`LocationMirrors::variant`]): the
+    /// client is in one of the mirror's networks.
+    pub matched: bool,
+}
+
+impl Reach {
+    /// Whether the mirror's networks steer choice at all.
+    pub fn networked(&self) -> bool {
+        self.mode != NetworkMode::None && !self.networks.is_empty()
+    }
+}
+
 /// One mirror's row for one location, as loaded from the database.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct MirrorCandidate {
     pub mirror_id: i32,
     pub base_url: Arc<str>,
@@ -28,6 +53,7 @@ pub struct MirrorCandidate {
     pub healthy: bool,
     /// Regions the mirror belongs to (may be several, or none).
     pub regions: Vec<RegionId>,
+    pub reach: Reach,
 }
 
 impl MirrorCandidate {
@@ -52,6 +78,15 @@ pub struct LocationMirrors {
     mirrors: Vec<Chosen>,
     global: Schemes,
     regions: HashMap<RegionId, Schemes>,
+    continents: HashMap<Code, Schemes>,
+    /// A client's variant only: the mirrors whose networks hold the client.
+    network: Option<Schemes>,
+    /// The eligible candidates, by index: what a client's variant is built from.
+    kept: Vec<MirrorCandidate>,
+    /// Indexes of mirrors whose networks steer choice (`prefer` / `only`).
+    networked: Vec<u32>,
+    /// Every country some mirror of the set excludes.
+    excluding: HashSet<Code>,
 }
 
 /// The same candidates twice: all schemes, and https only; each also ranked by weight
@@ -122,15 +157,34 @@ impl LocationMirrors {
         }
         let mut global = Vec::with_capacity(kept.len());
         let mut by_region: HashMap<RegionId, Vec<(u32, u64, bool)>> = HashMap::new();
+        let mut by_continent: HashMap<Code, Vec<(u32, u64, bool)>> = HashMap::new();
+        let mut network = Vec::new();
+        let mut networked = Vec::new();
+        let mut excluding = HashSet::new();
         let mut mirrors = Vec::with_capacity(kept.len());
         for (i, c) in kept.iter_mut().enumerate() {
             let Ok(idx) = u32::try_from(i) else { break };
             let entry = (idx, weight(c.rating), is_https(&c.base_url));
-            global.push(entry);
             c.regions.sort_unstable();
             c.regions.dedup();
-            for r in &c.regions {
-                by_region.entry(*r).or_default().push(entry);
+            c.reach.continents.sort_unstable();
+            c.reach.continents.dedup();
+            excluding.extend(c.reach.excludes.iter().copied());
+            if c.reach.networked() {
+                networked.push(idx);
+            }
+            if c.reach.matched {
+                network.push(entry);
+            }
+            // A mirror that serves only its networks is in no other scope.
+            if !(c.reach.networked() && c.reach.mode == NetworkMode::Only) {
+                global.push(entry);
+                for r in &c.regions {
+                    by_region.entry(*r).or_default().push(entry);
+                }
+                for k in &c.reach.continents {
+                    by_continent.entry(*k).or_default().push(entry);
+                }
             }
             mirrors.push(Chosen {
                 mirror_id: c.mirror_id,
@@ -142,11 +196,75 @@ impl LocationMirrors {
             id: BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             mirrors,
             global: Schemes::build(&global),
-            regions: by_region
-                .into_iter()
-                .map(|(r, m)| (r, Schemes::build(&m)))
-                .collect(),
+            regions: schemes(by_region),
+            continents: schemes(by_continent),
+            network: (!network.is_empty()).then(|| Schemes::build(&network)),
+            kept,
+            networked,
+            excluding,
         }
+    }
+
+    /// Whether a client in `country` at `ip` (autonomous system `asn`) needs its own
+    /// variant of this set: some mirror excludes its country, or some mirror's networks
+    /// hold it. `None` — the common case, decided without allocating — means the set
+    /// itself serves the client. `Some((country excluded, matched mirror indexes))` is
+    /// the variant's key.
+    pub fn variant_key(
+        &self,
+        country: Option<Code>,
+        ip: Option<IpAddr>,
+        asn: Option<u32>,
+    ) -> Option<(Option<Code>, Vec<u32>)> {
+        let excluded = country.filter(|c| self.excluding.contains(c));
+        let matched: Vec<u32> = match ip {
+            Some(ip) if !self.networked.is_empty() => self
+                .networked
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    self.kept
+                        .get(i as usize)
+                        .is_some_and(|c| c.reach.networks.iter().any(|n| n.contains(ip, asn)))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        (excluded.is_some() || !matched.is_empty()).then_some((excluded, matched))
+    }
+
+    /// The set as one client sees it (key from [`Self::variant_key`]): without the mirrors
+    /// that exclude its country, with the mirrors whose networks hold it as a first scope
+    /// ([`Scope::Network`]), weights kept. Built once per key and cached by the caller.
+    pub fn variant(&self, excluded: Option<Code>, matched: &[u32]) -> Self {
+        let candidates = self.kept.iter().enumerate().filter_map(|(i, c)| {
+            if excluded.is_some_and(|cc| c.reach.excludes.contains(&cc)) {
+                return None;
+            }
+            let mut c = c.clone();
+            c.reach.matched = u32::try_from(i).is_ok_and(|i| matched.contains(&i));
+            Some(c)
+        });
+        Self::build(candidates)
+    }
+
+    /// The eligible mirror with this id, as the set holds it.
+    pub fn candidate(&self, mirror_id: i32) -> Option<&MirrorCandidate> {
+        self.kept.iter().find(|c| c.mirror_id == mirror_id)
+    }
+
+    fn scope(&self, scope: &Scope) -> Option<&Schemes> {
+        match scope {
+            Scope::Global => Some(&self.global),
+            Scope::Region(r) => self.regions.get(r),
+            Scope::Continent(k) => self.continents.get(k),
+            Scope::Network => self.network.as_ref(),
+        }
+    }
+
+    /// Whether this set has a network scope (a client's variant whose networks matched).
+    pub fn has_network_scope(&self) -> bool {
+        self.network.is_some()
     }
 
     /// Number of eligible mirrors.
@@ -163,10 +281,7 @@ impl LocationMirrors {
     /// `entropy` is a random number, or a stable hash for deterministic answers.
     pub fn choose(&self, scopes: &[Scope], https_only: bool, entropy: u64) -> Option<&Chosen> {
         scopes.iter().find_map(|scope| {
-            let schemes = match scope {
-                Scope::Global => Some(&self.global),
-                Scope::Region(r) => self.regions.get(r),
-            }?;
+            let schemes = self.scope(scope)?;
             let idx = *schemes.get(https_only).pick(entropy)?;
             self.mirrors.get(idx as usize)
         })
@@ -178,10 +293,7 @@ impl LocationMirrors {
         let mut seen = vec![false; self.mirrors.len()];
         let mut out = Vec::new();
         for scope in scopes {
-            let schemes = match scope {
-                Scope::Global => Some(&self.global),
-                Scope::Region(r) => self.regions.get(r),
-            };
+            let schemes = self.scope(scope);
             for &i in schemes.map_or(&[][..], |s| s.ranked(https_only)) {
                 if let Some(slot) = seen.get_mut(i as usize).filter(|s| !**s) {
                     *slot = true;
@@ -193,15 +305,33 @@ impl LocationMirrors {
     }
 
     /// [`Self::select`], also giving the scopes it tried (for the alternatives).
+    /// `continent`: the client's, when its country has no region and continent fallback
+    /// is on.
     pub fn select_scoped(
         &self,
         client_region: Option<&RegionPolicy>,
+        continent: Option<Code>,
         https_only: bool,
         entropy: u64,
     ) -> (Option<&Chosen>, Vec<Scope>) {
         let roll = (mix64(entropy ^ 0x5bd1_e995) % 100) as u8;
-        let scopes = scopes(client_region, roll);
+        let scopes = self.scopes_for(client_region, continent, roll);
         (self.choose(&scopes, https_only, entropy), scopes)
+    }
+
+    /// The scopes a client tries in this set: its networks' mirrors first (a variant
+    /// with a network scope), then the region order of [`scopes_with`].
+    pub fn scopes_for(
+        &self,
+        client_region: Option<&RegionPolicy>,
+        continent: Option<Code>,
+        roll: u8,
+    ) -> Vec<Scope> {
+        let mut order = scopes_with(client_region, continent, roll);
+        if self.network.is_some() {
+            order.insert(0, Scope::Network);
+        }
+        order
     }
 
     /// Region logic and pick in one: `client_region` is the policy of the client's region
@@ -217,6 +347,13 @@ impl LocationMirrors {
         let roll = (mix64(entropy ^ 0x5bd1_e995) % 100) as u8;
         self.choose(&scopes(client_region, roll), https_only, entropy)
     }
+}
+
+/// Weighted indexes per key (region or continent).
+fn schemes<K: std::hash::Hash + Eq>(m: HashMap<K, Vec<(u32, u64, bool)>>) -> HashMap<K, Schemes> {
+    m.into_iter()
+        .map(|(k, v)| (k, Schemes::build(&v)))
+        .collect()
 }
 
 /// A rating as a weight: negative ratings count as zero.

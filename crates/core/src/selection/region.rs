@@ -18,7 +18,11 @@ pub struct RegionPolicy {
 /// Where candidates are taken from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
+    /// The mirrors whose networks hold the client (`prefer` and `only` mirrors).
+    Network,
     Region(RegionId),
+    /// The mirrors of a continent's regions, for a client whose country has no region.
+    Continent(crate::networks::Code),
     Global,
 }
 
@@ -30,8 +34,21 @@ pub enum Scope {
 /// fallback is prevented, stays in its region).
 /// A client with no known region goes straight to every mirror.
 pub fn scopes(client: Option<&RegionPolicy>, roll: u8) -> Vec<Scope> {
+    scopes_with(client, None, roll)
+}
+
+/// [`scopes`], with continent fallback: a client with no region but a known `continent`
+/// tries that continent's mirrors before every mirror.
+pub fn scopes_with(
+    client: Option<&RegionPolicy>,
+    continent: Option<crate::networks::Code>,
+    roll: u8,
+) -> Vec<Scope> {
     let Some(region) = client else {
-        return vec![Scope::Global];
+        return match continent {
+            Some(k) => vec![Scope::Continent(k), Scope::Global],
+            None => vec![Scope::Global],
+        };
     };
     let own = Scope::Region(region.id);
     let mut order = Vec::with_capacity(3);

@@ -1,4 +1,5 @@
 use super::*;
+use crate::networks::NetworkMode;
 use proptest::prelude::*;
 use rand::{rngs::SmallRng, RngExt, SeedableRng};
 
@@ -11,6 +12,7 @@ fn cand(id: i32, url: &str, rating: i32, regions: &[RegionId]) -> MirrorCandidat
         location_active: true,
         healthy: true,
         regions: regions.to_vec(),
+        reach: Reach::default(),
     }
 }
 
@@ -216,6 +218,7 @@ fn candidates() -> impl Strategy<Value = Vec<MirrorCandidate>> {
             location_active: la,
             healthy: h,
             regions,
+            reach: Reach::default(),
         });
     proptest::collection::vec(one, 0..30).prop_map(|mut v| {
         let mut seen = std::collections::HashSet::new();
@@ -291,4 +294,94 @@ proptest! {
         prop_assert!(stat < chi_square_critical(weights.len() - 1),
             "chi2 {stat:.1} over critical {:.1}; counts {counts:?}", chi_square_critical(weights.len() - 1));
     }
+}
+
+fn reach(c: MirrorCandidate, f: impl FnOnce(&mut Reach)) -> MirrorCandidate {
+    let mut c = c;
+    f(&mut c.reach);
+    c
+}
+
+#[test]
+fn continents_catch_clients_whose_country_has_no_region() {
+    let set = LocationMirrors::build([
+        reach(cand(1, "https://eu/", 10, &[1]), |r| {
+            r.continents = vec![*b"EU"]
+        }),
+        cand(2, "https://us/", 1_000, &[2]),
+    ]);
+    let scopes = set.scopes_for(None, Some(*b"EU"), 0);
+    assert_eq!(scopes, [Scope::Continent(*b"EU"), Scope::Global]);
+    let f = frequencies(&set, &scopes, false, 1_000, 1);
+    assert_eq!(
+        f.get(&1),
+        Some(&1_000),
+        "the continent's mirror, whatever the weights"
+    );
+    // No mirror on that continent: every mirror, by weight.
+    let f = frequencies(
+        &set,
+        &set.scopes_for(None, Some(*b"AF"), 0),
+        false,
+        10_000,
+        2,
+    );
+    assert!(f[&2] > 9_700, "{f:?}");
+    // Off (no continent given): as before.
+    assert_eq!(set.scopes_for(None, None, 0), [Scope::Global]);
+}
+
+#[test]
+fn networks_prefer_keep_weights_and_only_serves_nobody_else() {
+    let campus: Arc<[crate::networks::NetSpec]> = Arc::from(vec![
+        "AS64500".parse().unwrap(),
+        "192.0.2.0/24".parse().unwrap(),
+    ]);
+    let set = LocationMirrors::build([
+        cand(1, "https://public/", 1_000, &[]),
+        reach(cand(2, "https://isp/", 30, &[]), |r| {
+            r.networks = campus.clone();
+            r.mode = NetworkMode::Prefer;
+        }),
+        reach(cand(3, "https://campus/", 10, &[]), |r| {
+            r.networks = campus.clone();
+            r.mode = NetworkMode::Only;
+        }),
+    ]);
+    let outsider: IpAddr = "198.51.100.1".parse().unwrap();
+    assert_eq!(set.variant_key(None, Some(outsider), Some(1)), None);
+    let f = frequencies(&set, &set.scopes_for(None, None, 0), false, 20_000, 3);
+    assert!(
+        !f.contains_key(&3),
+        "an `only` mirror never serves outsiders: {f:?}"
+    );
+    assert!(f.contains_key(&2), "a `prefer` mirror serves everyone");
+    for (ip, asn) in [("192.0.2.9", None), ("203.0.113.1", Some(64500))] {
+        let key = set.variant_key(None, ip.parse().ok(), asn).unwrap();
+        assert_eq!(key, (None, vec![1, 2]));
+        let mine = set.variant(key.0, &key.1);
+        let scopes = mine.scopes_for(None, None, 0);
+        assert_eq!(scopes, [Scope::Network, Scope::Global]);
+        let f = frequencies(&mine, &scopes, false, 20_000, 4);
+        assert!(!f.contains_key(&1), "its networks' mirrors first: {f:?}");
+        // 30 : 10 kept.
+        let share = f[&2] as f64 / 20_000.0;
+        assert!((share - 0.75).abs() < 0.02, "{share}");
+    }
+}
+
+#[test]
+fn excluded_countries_never_get_the_mirror() {
+    let set = LocationMirrors::build([
+        cand(1, "https://a/", 10, &[]),
+        reach(cand(2, "https://b/", 1_000, &[]), |r| {
+            r.excludes = Arc::from(vec![*b"XK"])
+        }),
+    ]);
+    assert_eq!(set.variant_key(Some(*b"DE"), None, None), None);
+    let key = set.variant_key(Some(*b"XK"), None, None).unwrap();
+    let theirs = set.variant(key.0, &key.1);
+    let f = frequencies(&theirs, &[Scope::Global], false, 5_000, 5);
+    assert_eq!(f.get(&1), Some(&5_000), "{f:?}");
+    assert!(theirs.id != set.id, "a variant is its own build");
 }
