@@ -1,0 +1,346 @@
+//! Dual-stack and network-aware choice (issue 16) on a real bounce, MariaDB and SQLite:
+//! clients reaching bounce over IPv4 or IPv6 (through the trusted proxy's header) only get
+//! mirrors healthy over that family, by weight; mirrors that prefer or serve only their
+//! networks (AS numbers from a generated GeoLite2-ASN database, CIDRs); continent fallback
+//! for a country without a region; country exclusions.
+
+use crate::common::*;
+use bouncer_core::db::DbConnection;
+use bouncer_core::schema::*;
+use bouncer_test_support::{async_db_tests, write_asn_mmdb, write_geo_mmdb, TestDb};
+use diesel::prelude::*;
+use std::collections::HashMap;
+
+async_db_tests! {
+    families_never_cross => families_never_cross,
+    networks_prefer_and_only => networks_prefer_and_only,
+    continents_and_exclusions => continents_and_exclusions,
+}
+
+/// One product on win served by the given mirrors (name, rating); returns the location
+/// and the mirror ids by name.
+fn seed(c: &mut DbConnection, mirrors: &[(&str, i32)]) -> (i32, HashMap<String, i32>) {
+    let win = os(c, "win");
+    let p = product(c, "firefox-latest", false, &[]);
+    let loc = location(c, p, win, "/pub/:lang/setup.exe");
+    let mut ids = HashMap::new();
+    for &(name, rating) in mirrors {
+        let m = mirror(c, name, &format!("https://{name}.example"), rating, true);
+        serve(c, loc, m, true, true);
+        ids.insert(name.to_owned(), m);
+    }
+    (loc, ids)
+}
+
+/// A family row as sentry writes it.
+fn family(c: &mut DbConnection, loc: i32, mirror: i32, family: i16, healthy: bool, reason: &str) {
+    diesel::insert_into(bouncer_family_health::table)
+        .values((
+            bouncer_family_health::location_id.eq(loc),
+            bouncer_family_health::mirror_id.eq(mirror),
+            bouncer_family_health::family.eq(family),
+            bouncer_family_health::healthy.eq(healthy),
+            bouncer_family_health::reason.eq(reason),
+        ))
+        .execute(c)
+        .unwrap();
+}
+
+fn networks(c: &mut DbConnection, mirror: i32, mode: &str, nets: &[&str]) {
+    diesel::insert_into(bouncer_mirror_settings::table)
+        .values((
+            bouncer_mirror_settings::mirror_id.eq(mirror),
+            bouncer_mirror_settings::reference.eq(false),
+            bouncer_mirror_settings::network_mode.eq(mode),
+        ))
+        .execute(c)
+        .unwrap();
+    for n in nets {
+        diesel::insert_into(bouncer_mirror_networks::table)
+            .values((
+                bouncer_mirror_networks::mirror_id.eq(mirror),
+                bouncer_mirror_networks::network.eq(*n),
+            ))
+            .execute(c)
+            .unwrap();
+    }
+}
+
+/// Counts of the mirror host chosen for `n` clients, `ip(i)` each, through the proxy.
+async fn spread(base: &str, n: usize, ip: impl Fn(usize) -> String) -> HashMap<String, usize> {
+    let ips: Vec<String> = (0..n).map(ip).collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..8 {
+        let (base, ips) = (base.to_owned(), ips.clone());
+        tasks.spawn(async move {
+            let http = client();
+            let mut counts: HashMap<String, usize> = HashMap::new();
+            for ip in ips.iter().skip(worker).step_by(8) {
+                let r = http
+                    .get(format!("{base}/?product=firefox-latest&lang=de"))
+                    .header("X-Forwarded-For", ip.as_str())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 302, "{ip}");
+                let to = r.headers()["location"].to_str().unwrap();
+                let host = to.split('/').nth(2).unwrap().trim_end_matches(".example");
+                *counts.entry(host.to_owned()).or_insert(0) += 1;
+            }
+            counts
+        });
+    }
+    let mut counts = HashMap::new();
+    while let Some(part) = tasks.join_next().await {
+        for (k, v) in part.unwrap() {
+            *counts.entry(k).or_insert(0) += v;
+        }
+    }
+    counts
+}
+
+/// Pearson's chi-square of counts against weights.
+fn chi_square(observed: &HashMap<String, usize>, weights: &[(&str, f64)]) -> f64 {
+    let n: usize = observed.values().sum();
+    let total: f64 = weights.iter().map(|w| w.1).sum();
+    weights
+        .iter()
+        .map(|(k, w)| {
+            let e = n as f64 * w / total;
+            let o = *observed.get(*k).unwrap_or(&0) as f64;
+            (o - e).powi(2) / e
+        })
+        .sum()
+}
+
+fn only(counts: &HashMap<String, usize>, allowed: &[&str]) {
+    let mut seen: Vec<&str> = counts.keys().map(String::as_str).collect();
+    seen.sort_unstable();
+    let mut want = allowed.to_vec();
+    want.sort_unstable();
+    assert_eq!(seen, want, "{counts:?}");
+}
+
+async fn families_never_cross(db: TestDb) {
+    let (loc, id) = seed(
+        &mut db.conn(),
+        &[
+            ("v4only", 300),
+            ("v6only", 200),
+            ("dual", 100),
+            ("legacy", 100),
+        ],
+    );
+    {
+        let c = &mut db.conn();
+        family(c, loc, id["v4only"], 4, true, "");
+        family(c, loc, id["v4only"], 6, false, "no IPv6 address (AAAA)");
+        family(c, loc, id["v6only"], 4, false, "no IPv4 address (A)");
+        family(c, loc, id["v6only"], 6, true, "");
+        family(c, loc, id["dual"], 4, true, "");
+        family(c, loc, id["dual"], 6, true, "");
+        // `legacy` has no family rows: what an existing database holds; either family.
+    }
+    let base = spawn(config(&db));
+    let n = 10_000;
+    let v4 = spread(&base, n, |i| format!("198.18.{}.{}", i / 250, i % 250 + 1)).await;
+    only(&v4, &["v4only", "dual", "legacy"]);
+    let v6 = spread(&base, n, |i| format!("2001:db8:{:x}::1", i + 1)).await;
+    only(&v6, &["v6only", "dual", "legacy"]);
+    // Two degrees of freedom: 27.6 is the p = 1e-6 critical value.
+    let s4 = chi_square(
+        &v4,
+        &[("v4only", 300.0), ("dual", 100.0), ("legacy", 100.0)],
+    );
+    let s6 = chi_square(
+        &v6,
+        &[("v6only", 200.0), ("dual", 100.0), ("legacy", 100.0)],
+    );
+    assert!(
+        s4 < 27.6 && s6 < 27.6,
+        "chi-square {s4:.1} {s6:.1}: {v4:?} {v6:?}"
+    );
+    // An IPv4-mapped address is an IPv4 client.
+    let mapped = spread(&base, 200, |i| format!("::ffff:198.18.0.{}", i + 1)).await;
+    assert!(!mapped.contains_key("v6only"), "{mapped:?}");
+
+    // The mirror list says why, for a v6 client.
+    let r = client()
+        .get(format!(
+            "{base}/?product=firefox-latest&lang=de&format=json"
+        ))
+        .header("X-Forwarded-For", "2001:db8::7")
+        .send()
+        .await
+        .unwrap();
+    let list: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(list["client"]["family"], 6);
+    let v4only = list["mirrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["url"].as_str().unwrap().contains("v4only"))
+        .unwrap();
+    assert_eq!(
+        v4only["excluded"],
+        "unhealthy for this file: over IPv6: no IPv6 address (AAAA)"
+    );
+}
+
+async fn networks_prefer_and_only(db: TestDb) {
+    let (_, id) = seed(
+        &mut db.conn(),
+        &[("public", 1_000), ("isp", 30), ("campus", 10)],
+    );
+    {
+        let c = &mut db.conn();
+        networks(c, id["isp"], "prefer", &["AS64500", "AS64501"]);
+        networks(c, id["campus"], "only", &["AS64500", "192.0.2.0/24"]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let asn = dir.path().join("asn.mmdb");
+    write_asn_mmdb(
+        &asn,
+        &[("203.0.113.0/24", 64500), ("198.51.100.0/24", 64501)],
+    );
+    let mut cfg = config(&db);
+    cfg.geoip.asn_database = Some(asn);
+    let base = spawn(cfg);
+
+    // Outsiders: never the campus mirror; the isp mirror by its weight among everyone.
+    let out = spread(&base, 4_000, |i| {
+        format!("100.64.{}.{}", i / 250, i % 250 + 1)
+    })
+    .await;
+    only(&out, &["public", "isp"]);
+    // AS64500: its networks' mirrors first, weights kept (30 : 10); never the public one.
+    let as64500 = spread(&base, 8_000, |i| format!("203.0.113.{}", i % 250 + 1)).await;
+    only(&as64500, &["isp", "campus"]);
+    let stat = chi_square(&as64500, &[("isp", 30.0), ("campus", 10.0)]);
+    assert!(stat < 23.9, "chi-square {stat:.1}: {as64500:?}");
+    // AS64501: the isp mirror only prefers it; the campus mirror is not for it.
+    only(
+        &spread(&base, 500, |i| format!("198.51.100.{}", i % 250 + 1)).await,
+        &["isp"],
+    );
+    // By CIDR, without any AS number.
+    only(
+        &spread(&base, 500, |i| format!("192.0.2.{}", i % 250 + 1)).await,
+        &["campus"],
+    );
+
+    let r = client()
+        .get(format!(
+            "{base}/?product=firefox-latest&lang=de&format=json"
+        ))
+        .header("X-Forwarded-For", "100.64.0.9")
+        .send()
+        .await
+        .unwrap();
+    let list: serde_json::Value = r.json().await.unwrap();
+    let campus = list["mirrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["url"].as_str().unwrap().contains("campus"))
+        .unwrap();
+    assert_eq!(
+        campus["excluded"],
+        "serves only its networks (AS64500, 192.0.2.0/24)"
+    );
+    let r = client()
+        .get(format!(
+            "{base}/?product=firefox-latest&lang=de&format=json"
+        ))
+        .header("X-Forwarded-For", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    let list: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (list["decided_by"].as_str(), list["client"]["asn"].as_u64()),
+        (Some("network"), Some(64500))
+    );
+}
+
+async fn continents_and_exclusions(db: TestDb) {
+    let (_, id) = seed(
+        &mut db.conn(),
+        &[("eu1", 10), ("na1", 10), ("world", 1_000)],
+    );
+    {
+        let c = &mut db.conn();
+        let eu = region(c, "Europe", 100, None, false);
+        let na = region(c, "North America", 100, None, false);
+        for (cc, r, k) in [("DE", eu, "EU"), ("US", na, "NA")] {
+            diesel::insert_into(geoip_country_to_region::table)
+                .values((
+                    geoip_country_to_region::country_code.eq(cc),
+                    geoip_country_to_region::region_id.eq(Some(r)),
+                    geoip_country_to_region::continent.eq(Some(k)),
+                ))
+                .execute(c)
+                .unwrap();
+        }
+        member(c, id["eu1"], eu);
+        member(c, id["na1"], na);
+        diesel::insert_into(bouncer_mirror_exclusions::table)
+            .values((
+                bouncer_mirror_exclusions::mirror_id.eq(id["world"]),
+                bouncer_mirror_exclusions::country_code.eq("CU"),
+            ))
+            .execute(c)
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let geo = dir.path().join("geo.mmdb");
+    write_geo_mmdb(
+        &geo,
+        &[
+            ("203.0.113.0/24", "FR", Some("EU")),
+            ("198.51.100.0/24", "CU", Some("NA")),
+            ("192.0.2.0/24", "AQ", Some("AN")),
+        ],
+    );
+    let mut cfg = config(&db);
+    cfg.geoip.database = Some(geo.clone());
+    let base = spawn(cfg);
+    // France has no region: Europe's mirror, not the heavy global one.
+    only(
+        &spread(&base, 1_000, |i| format!("203.0.113.{}", i % 250 + 1)).await,
+        &["eu1"],
+    );
+    // Cuba (no region) falls back to North America's mirror; the excluding one never.
+    only(
+        &spread(&base, 1_000, |i| format!("198.51.100.{}", i % 250 + 1)).await,
+        &["na1"],
+    );
+    // No mirror on that continent: every mirror, by weight.
+    let an = spread(&base, 2_000, |i| format!("192.0.2.{}", i % 250 + 1)).await;
+    assert!(an["world"] > 1_850, "{an:?}");
+
+    // Continent fallback off: France gets every mirror by weight; Cuba never the
+    // mirror that excludes it.
+    let mut cfg = config(&db);
+    cfg.geoip.database = Some(geo);
+    cfg.bounce.continent_fallback = false;
+    let off = spawn(cfg);
+    let fr = spread(&off, 2_000, |i| format!("203.0.113.{}", i % 250 + 1)).await;
+    assert!(fr["world"] > 1_850, "{fr:?}");
+    let cu = spread(&off, 2_000, |i| format!("198.51.100.{}", i % 250 + 1)).await;
+    only(&cu, &["eu1", "na1"]);
+    let r = client()
+        .get(format!("{off}/?product=firefox-latest&lang=de&format=json"))
+        .header("X-Forwarded-For", "198.51.100.3")
+        .send()
+        .await
+        .unwrap();
+    let list: serde_json::Value = r.json().await.unwrap();
+    let world = list["mirrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["url"].as_str().unwrap().contains("world"))
+        .unwrap();
+    assert_eq!(world["excluded"], "excludes clients in CU");
+}
