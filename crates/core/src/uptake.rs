@@ -4,7 +4,11 @@
 
 use crate::config::Config;
 use crate::db::DbConnection;
-use crate::schema::{bouncer_cdn_health as cdn, mirror_location_mirror_map as map, mirror_mirrors};
+use crate::networks::Family;
+use crate::schema::{
+    bouncer_cdn_health as cdn, bouncer_family_health as fam, mirror_location_mirror_map as map,
+    mirror_mirrors,
+};
 use crate::Result;
 use diesel::prelude::*;
 use std::collections::HashMap;
@@ -39,19 +43,35 @@ impl Cdn {
     }
 }
 
-/// One location's capacity: `available` of `total`.
+/// One location's capacity: `available` of `total`, and what of it serves clients of each
+/// address family (issue 16): a pair sentry probed per family counts for the families it
+/// is healthy over, a pair without family rows for both, the CDN for both.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Capacity {
     pub available: i64,
     pub total: i64,
+    pub available_v4: i64,
+    pub available_v6: i64,
 }
 
 impl Capacity {
     /// `available / total` in percent; 0 when there is no capacity at all.
     pub fn percent(&self) -> f64 {
+        self.of(self.available)
+    }
+
+    /// The share of `total` that clients of `family` can be sent to, in percent.
+    pub fn percent_for(&self, family: Family) -> f64 {
+        self.of(match family {
+            Family::V4 => self.available_v4,
+            Family::V6 => self.available_v6,
+        })
+    }
+
+    fn of(&self, available: i64) -> f64 {
         match self.total {
             0 => 0.0,
-            t => self.available as f64 * 100.0 / t as f64,
+            t => available as f64 * 100.0 / t as f64,
         }
     }
 }
@@ -69,17 +89,39 @@ pub fn capacity(
         .select(mirror_mirrors::rating)
         .load(conn)?;
     let mut total: i64 = ratings.into_iter().map(i64::from).sum();
-    let serving: Vec<(i32, i32)> = map::table
+    let serving: Vec<(i32, i32, i32)> = map::table
         .inner_join(mirror_mirrors::table)
         .filter(map::location_id.eq_any(&ids))
         .filter(map::active.eq(true))
         .filter(map::healthy.eq(true))
         .filter(mirror_mirrors::active.eq(true))
-        .select((map::location_id, mirror_mirrors::rating))
+        .select((map::location_id, map::mirror_id, mirror_mirrors::rating))
         .load(conn)?;
-    let mut available: HashMap<i32, i64> = HashMap::new();
-    for (location, rating) in serving {
-        *available.entry(location).or_default() += i64::from(rating);
+    let families: Vec<(i32, i32, i16, bool)> = fam::table
+        .filter(fam::location_id.eq_any(&ids))
+        .select((fam::location_id, fam::mirror_id, fam::family, fam::healthy))
+        .load(conn)?;
+    let mut per_pair: HashMap<(i32, i32), [bool; 2]> = HashMap::new();
+    for (location, mirror, family, healthy) in families {
+        let slot = per_pair.entry((location, mirror)).or_default();
+        match Family::from_number(family) {
+            Some(Family::V4) => slot[0] |= healthy,
+            Some(Family::V6) => slot[1] |= healthy,
+            None => {}
+        }
+    }
+    // (any family, v4, v6) per location.
+    let mut available: HashMap<i32, [i64; 3]> = HashMap::new();
+    for (location, mirror, rating) in serving {
+        let [v4, v6] = per_pair
+            .get(&(location, mirror))
+            .copied()
+            .unwrap_or([true, true]);
+        let a = available.entry(location).or_default();
+        let r = i64::from(rating);
+        a[0] += r;
+        a[1] += r * i64::from(v4);
+        a[2] += r * i64::from(v6);
     }
     let mut on_cdn: HashMap<i32, (bool, bool)> = HashMap::new();
     if let Some(c) = cdn_mode {
@@ -101,12 +143,14 @@ pub fn capacity(
     Ok(locations
         .iter()
         .map(|&(id, ssl_only)| {
-            let mirrors = available.get(&id).copied().unwrap_or(0);
+            let [any, v4, v6] = available.get(&id).copied().unwrap_or_default();
             let (http, https) = on_cdn.get(&id).copied().unwrap_or_default();
             let cdn = cdn_mode.map_or(0, |c| c.share(ssl_only, http, https));
             let capacity = Capacity {
-                available: mirrors + cdn,
+                available: any + cdn,
                 total,
+                available_v4: v4 + cdn,
+                available_v6: v6 + cdn,
             };
             (id, capacity)
         })

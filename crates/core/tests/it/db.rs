@@ -514,3 +514,61 @@ fn sessions_carry_the_lock_wait_timeout() {
             .unwrap();
     assert_eq!(got.secs, 2);
 }
+
+db_tests! {
+    uptake_counts_per_family => uptake_counts_per_family,
+}
+
+/// Uptake per address family: a pair probed per family counts for the families it is
+/// healthy over; a pair without family rows counts for both.
+fn uptake_counts_per_family(db: &TestDb) {
+    use bouncer_core::networks::Family;
+    let mut c = db.conn();
+    let (_, loc, legacy) = seed(&mut c);
+    let mut add = |name: &str, rating: i32, v4: bool, v6: bool| {
+        diesel::insert_into(mirror_mirrors::table)
+            .values(NewMirror {
+                name,
+                baseurl: "https://x.example",
+                rating,
+                active: true,
+            })
+            .execute(&mut c)
+            .unwrap();
+        let id: i32 = mirror_mirrors::table
+            .filter(mirror_mirrors::name.eq(name))
+            .select(mirror_mirrors::id)
+            .first(&mut c)
+            .unwrap();
+        diesel::insert_into(mirror_location_mirror_map::table)
+            .values(NewLocationMirror {
+                location_id: loc,
+                mirror_id: id,
+                active: true,
+                healthy: v4 || v6,
+            })
+            .execute(&mut c)
+            .unwrap();
+        for (family, healthy) in [(4i16, v4), (6, v6)] {
+            diesel::insert_into(bouncer_family_health::table)
+                .values((
+                    bouncer_family_health::location_id.eq(loc),
+                    bouncer_family_health::mirror_id.eq(id),
+                    bouncer_family_health::family.eq(family),
+                    bouncer_family_health::healthy.eq(healthy),
+                ))
+                .execute(&mut c)
+                .unwrap();
+        }
+    };
+    add("v4only", 300, true, false);
+    add("v6only", 200, false, true);
+    add("down", 400, false, false);
+    let _ = legacy; // m1, rating 100, no family rows
+    let cap = bouncer_core::uptake::capacity(&mut c, None, &[(loc, false)]).unwrap()[&loc];
+    assert_eq!(
+        (cap.total, cap.available, cap.available_v4, cap.available_v6),
+        (1_000, 600, 400, 300)
+    );
+    assert_eq!(cap.percent_for(Family::V6), 30.0);
+}
