@@ -99,20 +99,6 @@ async fn spread(base: &str, n: usize, ip: impl Fn(usize) -> String) -> HashMap<S
     counts
 }
 
-/// Pearson's chi-square of counts against weights.
-fn chi_square(observed: &HashMap<String, usize>, weights: &[(&str, f64)]) -> f64 {
-    let n: usize = observed.values().sum();
-    let total: f64 = weights.iter().map(|w| w.1).sum();
-    weights
-        .iter()
-        .map(|(k, w)| {
-            let e = n as f64 * w / total;
-            let o = *observed.get(*k).unwrap_or(&0) as f64;
-            (o - e).powi(2) / e
-        })
-        .sum()
-}
-
 fn only(counts: &HashMap<String, usize>, allowed: &[&str]) {
     let mut seen: Vec<&str> = counts.keys().map(String::as_str).collect();
     seen.sort_unstable();

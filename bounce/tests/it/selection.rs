@@ -161,20 +161,6 @@ async fn print_is_deterministic_per_client(db: TestDb) {
     );
 }
 
-/// Pearson's chi-square of observed counts against expected shares.
-fn chi_square(observed: &HashMap<String, usize>, weights: &[(&str, f64)]) -> f64 {
-    let n: usize = observed.values().sum();
-    let total: f64 = weights.iter().map(|w| w.1).sum();
-    weights
-        .iter()
-        .map(|(k, w)| {
-            let e = n as f64 * w / total;
-            let o = *observed.get(*k).unwrap_or(&0) as f64;
-            (o - e).powi(2) / e
-        })
-        .sum()
-}
-
 async fn regional_frequencies_match_ratings(db: TestDb) {
     let mut c = db.conn();
     let cat = standard(&mut c);

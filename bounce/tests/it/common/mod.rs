@@ -234,3 +234,20 @@ pub fn standard(c: &mut DbConnection) -> Catalogue {
         mirror,
     }
 }
+
+/// Pearson's chi-square of observed counts against expected shares.
+pub fn chi_square(
+    observed: &std::collections::HashMap<String, usize>,
+    weights: &[(&str, f64)],
+) -> f64 {
+    let n: usize = observed.values().sum();
+    let total: f64 = weights.iter().map(|w| w.1).sum();
+    weights
+        .iter()
+        .map(|(k, w)| {
+            let e = n as f64 * w / total;
+            let o = *observed.get(*k).unwrap_or(&0) as f64;
+            (o - e).powi(2) / e
+        })
+        .sum()
+}
