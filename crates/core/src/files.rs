@@ -191,10 +191,16 @@ pub fn reference_mirrors(conn: &mut DbConnection) -> Result<Vec<i32>> {
         .load(conn)?)
 }
 
-/// Flags (or unflags) a mirror as a reference origin.
+/// Flags (or unflags) a mirror as a reference origin; the row's other settings (its
+/// network mode) stay as they are.
 pub fn set_reference(conn: &mut DbConnection, mirror_id: i32, reference: bool) -> Result<()> {
-    diesel::delete(settings::table.filter(settings::mirror_id.eq(mirror_id))).execute(conn)?;
-    if reference {
+    let row = settings::table.filter(settings::mirror_id.eq(mirror_id));
+    let exists: i64 = row.count().get_result(conn)?;
+    if exists > 0 {
+        diesel::update(row)
+            .set(settings::reference.eq(reference))
+            .execute(conn)?;
+    } else if reference {
         diesel::insert_into(settings::table)
             .values((
                 settings::mirror_id.eq(mirror_id),

@@ -1,19 +1,24 @@
 //! Mirrors: where downloads are served from, their rating (share of traffic), whether they
-//! take traffic, the regions they serve, and what sentry found when it last checked them.
+//! take traffic, the regions they serve, who they are for beyond regions (the networks
+//! they prefer or serve only, the countries they must not serve), and what sentry found
+//! when it last checked them.
 
 use super::{audit, bump, is_unique_violation, valid_name, write_tx, Change};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{Mirror, MirrorHealth, NewLocationMirror, NewMirror, NewMirrorRegion};
+use bouncer_core::networks::{self, NetSpec, NetworkMode};
 use bouncer_core::schema::{
-    bouncer_mirror_health as health, geoip_mirror_region_map as mrm, geoip_regions,
-    mirror_location_mirror_map as map, mirror_locations, mirror_mirrors, sentry_log,
+    bouncer_mirror_exclusions as exclusions, bouncer_mirror_health as health,
+    bouncer_mirror_networks as nets, bouncer_mirror_settings as settings,
+    geoip_mirror_region_map as mrm, geoip_regions, mirror_location_mirror_map as map,
+    mirror_locations, mirror_mirrors, sentry_log,
 };
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// Longest name and base URL the schema holds.
 pub const MAX_NAME: usize = bouncer_core::limits::MIRROR_NAME;
@@ -43,6 +48,21 @@ pub struct MirrorView {
     pub health: HealthView,
     /// A reference origin: sentry learns file sizes here and compares sampled bytes.
     pub reference: bool,
+    /// What `networks` mean to bounce: shown as `none`, `prefer` or `only`.
+    #[serde(serialize_with = "mode_name")]
+    pub network_mode: NetworkMode,
+    /// The networks it serves (`AS64500`, `192.0.2.0/24`), normalised and sorted.
+    pub networks: Vec<String>,
+    /// Countries (ISO 3166 alpha-2) bounce never sends it clients from, sorted.
+    pub excluded_countries: Vec<String>,
+}
+
+/// A mode as the API shows it: [`NetworkMode::None`] is `none`, not the column's `''`.
+fn mode_name<S: Serializer>(mode: &NetworkMode, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(match mode {
+        NetworkMode::None => "none",
+        other => other.as_str(),
+    })
 }
 
 /// A new mirror. It starts inactive unless `active` is given.
@@ -55,6 +75,15 @@ pub struct NewMirrorForm {
     pub rating: i32,
     #[serde(default)]
     pub active: bool,
+    /// `none` (or `""`, the default), `prefer` or `only`.
+    #[serde(default)]
+    pub network_mode: Option<String>,
+    /// `AS<number>` or CIDRs (a bare address is its /32 or /128); none by default.
+    #[serde(default)]
+    pub networks: Option<Vec<String>>,
+    /// Two-letter country codes; none by default.
+    #[serde(default)]
+    pub excluded_countries: Option<Vec<String>>,
 }
 
 /// Changes to a mirror; a field left out is kept.
@@ -66,6 +95,35 @@ pub struct MirrorPatch {
     pub rating: Option<i32>,
     pub active: Option<bool>,
     pub reference: Option<bool>,
+    /// `none` (or `""`), `prefer` or `only`.
+    pub network_mode: Option<String>,
+    /// Replaces the whole list (`[]` clears it).
+    pub networks: Option<Vec<String>>,
+    /// Replaces the whole list (`[]` clears it).
+    pub excluded_countries: Option<Vec<String>>,
+}
+
+/// A mirror's reach as a write gives it, validated and normalised; `None` keeps what is.
+#[derive(Debug)]
+struct Reach {
+    mode: Option<NetworkMode>,
+    networks: Option<Vec<String>>,
+    excluded: Option<Vec<String>>,
+}
+
+impl Reach {
+    /// Checks every value before anything is written: one bad value refuses the write.
+    fn valid(
+        mode: Option<&str>,
+        networks: Option<&[String]>,
+        excluded: Option<&[String]>,
+    ) -> Result<Self> {
+        Ok(Reach {
+            mode: mode.map(valid_mode).transpose()?,
+            networks: networks.map(valid_networks).transpose()?,
+            excluded: excluded.map(valid_countries).transpose()?,
+        })
+    }
 }
 
 /// One line of sentry's log of a mirror.
@@ -98,6 +156,11 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewMirrorForm) -> Result
     let name = valid_name("name", &form.name, MAX_NAME)?;
     let baseurl = valid_baseurl(&form.baseurl)?;
     valid_rating(form.rating)?;
+    let reach = Reach::valid(
+        form.network_mode.as_deref(),
+        form.networks.as_deref(),
+        form.excluded_countries.as_deref(),
+    )?;
     write_tx(conn, |conn| {
         diesel::insert_into(mirror_mirrors::table)
             .values(NewMirror {
@@ -124,6 +187,11 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewMirrorForm) -> Result
                 })
                 .execute(conn)?;
         }
+        if let Some(mode) = reach.mode.filter(|m| *m != NetworkMode::None) {
+            set_settings(conn, m.id, false, mode)?;
+        }
+        set_networks(conn, m.id, reach.networks.as_deref().unwrap_or_default())?;
+        set_exclusions(conn, m.id, reach.excluded.as_deref().unwrap_or_default())?;
         bump(conn, &[Change::Mirror(m.id), Change::AllLocations])?;
         let after = views(conn, vec![m])?.remove(0);
         audit(
@@ -154,6 +222,11 @@ pub fn update(
     if let Some(r) = patch.rating {
         valid_rating(r)?;
     }
+    let reach = Reach::valid(
+        patch.network_mode.as_deref(),
+        patch.networks.as_deref(),
+        patch.excluded_countries.as_deref(),
+    )?;
     write_tx(conn, |conn| {
         let m = find(conn, id)?;
         let before = views(conn, vec![m.clone()])?.remove(0);
@@ -167,8 +240,17 @@ pub fn update(
             ))
             .execute(conn)
             .map_err(|e| clash(e, &new_name))?;
-        if let Some(r) = patch.reference.filter(|r| *r != before.reference) {
-            bouncer_core::files::set_reference(conn, id, r)?;
+        let reference = patch.reference.unwrap_or(before.reference);
+        let mode = reach.mode.unwrap_or(before.network_mode);
+        if (reference, mode) != (before.reference, before.network_mode) {
+            set_settings(conn, id, reference, mode)?;
+        }
+        if let Some(n) = reach.networks.as_ref().filter(|n| **n != before.networks) {
+            set_networks(conn, id, n)?;
+        }
+        let excluded = reach.excluded.as_ref();
+        if let Some(e) = excluded.filter(|e| **e != before.excluded_countries) {
+            set_exclusions(conn, id, e)?;
         }
         let after = get(conn, id)?;
         if after != before {
@@ -317,7 +399,34 @@ fn views(conn: &mut DbConnection, mirrors: Vec<Mirror>) -> Result<Vec<MirrorView
         .into_iter()
         .map(|h| (h.mirror_id, h))
         .collect();
-    let references = bouncer_core::files::reference_mirrors(conn)?;
+    // The settings row (reference flag, network mode); none = the defaults.
+    let mut modes: HashMap<i32, (bool, NetworkMode)> = settings::table
+        .filter(settings::mirror_id.eq_any(&ids))
+        .select((
+            settings::mirror_id,
+            settings::reference,
+            settings::network_mode,
+        ))
+        .load::<(i32, bool, String)>(conn)?
+        .into_iter()
+        .map(|(id, r, m)| (id, (r, m.parse().unwrap_or_default())))
+        .collect();
+    let mut networks: HashMap<i32, Vec<String>> = HashMap::new();
+    let rows: Vec<(i32, String)> = nets::table
+        .filter(nets::mirror_id.eq_any(&ids))
+        .select((nets::mirror_id, nets::network))
+        .load(conn)?;
+    for (mirror, n) in rows {
+        networks.entry(mirror).or_default().push(n);
+    }
+    let mut excluded: HashMap<i32, Vec<String>> = HashMap::new();
+    let rows: Vec<(i32, String)> = exclusions::table
+        .filter(exclusions::mirror_id.eq_any(&ids))
+        .select((exclusions::mirror_id, exclusions::country_code))
+        .load(conn)?;
+    for (mirror, cc) in rows {
+        excluded.entry(mirror).or_default().push(cc);
+    }
     Ok(mirrors
         .into_iter()
         .map(|m| {
@@ -337,8 +446,18 @@ fn views(conn: &mut DbConnection, mirrors: Vec<Mirror>) -> Result<Vec<MirrorView
                     last_reason: String::new(),
                 },
             };
+            let (reference, network_mode) = modes.remove(&m.id).unwrap_or_default();
+            let mut networks = networks.remove(&m.id).unwrap_or_default();
+            // In the order bounce reads them (a value written outside tuxedo that does
+            // not parse, which bounce ignores, first).
+            networks.sort_by_cached_key(|n| (n.parse::<NetSpec>().ok(), n.clone()));
+            let mut excluded_countries = excluded.remove(&m.id).unwrap_or_default();
+            excluded_countries.sort();
             MirrorView {
-                reference: references.contains(&m.id),
+                reference,
+                network_mode,
+                networks,
+                excluded_countries,
                 id: m.id,
                 name: m.name,
                 baseurl: m.baseurl,
@@ -411,6 +530,119 @@ pub(crate) fn valid_baseurl(raw: &str) -> Result<String> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
+/// Writes mirror `id`'s settings row: none when both are the defaults (what no row means).
+/// Both columns are written together, from the values the call ends with.
+fn set_settings(
+    conn: &mut DbConnection,
+    id: i32,
+    reference: bool,
+    mode: NetworkMode,
+) -> Result<()> {
+    diesel::delete(settings::table.filter(settings::mirror_id.eq(id))).execute(conn)?;
+    if reference || mode != NetworkMode::None {
+        diesel::insert_into(settings::table)
+            .values((
+                settings::mirror_id.eq(id),
+                settings::reference.eq(reference),
+                settings::network_mode.eq(mode.as_str()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Replaces mirror `id`'s networks (validated, distinct).
+fn set_networks(conn: &mut DbConnection, id: i32, list: &[String]) -> Result<()> {
+    diesel::delete(nets::table.filter(nets::mirror_id.eq(id))).execute(conn)?;
+    for n in list {
+        diesel::insert_into(nets::table)
+            .values((nets::mirror_id.eq(id), nets::network.eq(n)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Replaces mirror `id`'s excluded countries (validated, distinct).
+fn set_exclusions(conn: &mut DbConnection, id: i32, list: &[String]) -> Result<()> {
+    diesel::delete(exclusions::table.filter(exclusions::mirror_id.eq(id))).execute(conn)?;
+    for cc in list {
+        diesel::insert_into(exclusions::table)
+            .values((
+                exclusions::mirror_id.eq(id),
+                exclusions::country_code.eq(cc),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A network mode: `none` or `""`, `prefer`, `only`.
+fn valid_mode(raw: &str) -> Result<NetworkMode> {
+    raw.parse().map_err(|e: String| TuxedoError::Invalid {
+        field: "network_mode",
+        reason: unprefixed(&e, "invalid network_mode "),
+    })
+}
+
+/// Networks as given: each `AS<number>` or a CIDR (a bare address is its /32 or /128),
+/// at most [`bouncer_core::limits::NETWORK`] characters; normalised (`as64500` is
+/// `AS64500`, host bits cleared), duplicates merged, in bounce's order.
+fn valid_networks(raw: &[String]) -> Result<Vec<String>> {
+    let max = bouncer_core::limits::NETWORK;
+    let mut out = BTreeSet::new();
+    for n in raw {
+        let t = n.trim();
+        let reason = if t.chars().count() > max {
+            format!("{}: longer than {max} characters", shown(t))
+        } else {
+            match t.parse::<NetSpec>() {
+                Ok(spec) => {
+                    out.insert(spec);
+                    continue;
+                }
+                Err(e) => unprefixed(&e, "invalid network "),
+            }
+        };
+        return Err(TuxedoError::Invalid {
+            field: "networks",
+            reason,
+        });
+    }
+    Ok(out.iter().map(NetSpec::to_string).collect())
+}
+
+/// Country codes as given: two letters each (any case; stored upper case), duplicates
+/// merged, sorted.
+fn valid_countries(raw: &[String]) -> Result<Vec<String>> {
+    let mut out = BTreeSet::new();
+    for cc in raw {
+        match networks::code(cc) {
+            Some(code) => out.insert(networks::code_str(&code).to_owned()),
+            None => {
+                return Err(TuxedoError::Invalid {
+                    field: "excluded_countries",
+                    reason: format!("{} is not a two-letter country code", shown(cc.trim())),
+                })
+            }
+        };
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// A caller's value for a message: quoted, its first 20 characters.
+fn shown(s: &str) -> String {
+    let start: String = s.chars().take(20).collect();
+    match start.len() < s.len() {
+        true => format!("{start:?}…"),
+        false => format!("{start:?}"),
+    }
+}
+
+/// `core::networks`' message without the words our error adds itself.
+fn unprefixed(message: &str, prefix: &str) -> String {
+    message.strip_prefix(prefix).unwrap_or(message).to_owned()
+}
+
 fn valid_rating(rating: i32) -> Result<()> {
     match (0..=MAX_RATING).contains(&rating) {
         true => Ok(()),
@@ -435,6 +667,50 @@ fn target(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn reach_is_checked_and_normalised() {
+        let n = valid_networks(&strings(&[
+            "as7",
+            " 10.1.2.3/8 ",
+            "AS7",
+            "10.0.0.0/8",
+            "::",
+        ]));
+        assert_eq!(n.unwrap(), ["AS7", "10.0.0.0/8", "::/128"]);
+        let too_long = format!("AS{}7", "0".repeat(bouncer_core::limits::NETWORK - 2));
+        for (bad, says) in [
+            ("x", r#"invalid networks: "x": expected AS<number>"#),
+            ("AS0", r#"invalid networks: "AS0": AS numbers"#),
+            (too_long.as_str(), "…: longer than 64 characters"),
+        ] {
+            let e = valid_networks(&strings(&["AS1", bad]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        assert_eq!(
+            valid_countries(&strings(&["de", "FR", " de"])).unwrap(),
+            ["DE", "FR"]
+        );
+        let e = valid_countries(&strings(&["DE", "DEU"])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"invalid excluded_countries: "DEU" is not a two-letter country code"#
+        );
+        assert_eq!(valid_mode("").unwrap(), NetworkMode::None);
+        assert_eq!(valid_mode("none").unwrap(), NetworkMode::None);
+        assert_eq!(valid_mode("only").unwrap(), NetworkMode::Only);
+        assert_eq!(
+            valid_mode("maybe").unwrap_err().to_string(),
+            r#"invalid network_mode: "maybe": expected none, prefer or only"#
+        );
+        assert_eq!(shown(&"x".repeat(30)), format!("{:?}…", "x".repeat(20)));
+    }
 
     #[test]
     fn baseurls_are_checked() {

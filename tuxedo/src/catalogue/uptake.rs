@@ -18,6 +18,11 @@ pub struct UptakeItem {
     pub available: i64,
     /// Σ rating of all active mirrors, plus in CDN mode the CDN's rating.
     pub total: i64,
+    /// What of `available` clients reaching bounce over IPv4 / IPv6 can be sent to: a
+    /// pair sentry probed per family counts for the families it serves (JSON and UI
+    /// only; the XML answer keeps today's bytes).
+    pub available_v4: i64,
+    pub available_v6: i64,
 }
 
 pub use bouncer_core::uptake::Cdn;
@@ -87,6 +92,8 @@ pub fn uptake(
                 os,
                 available: c.available,
                 total: c.total,
+                available_v4: c.available_v4,
+                available_v6: c.available_v6,
             }
         })
         .collect())

@@ -2,7 +2,7 @@
 //! uptake. Reads need any account; changes need admin or release.
 
 use super::caller::{csrf_forms, Form, Viewer};
-use super::flow::done;
+use super::flow::{done, split_list};
 use crate::caller::{Catalogue as W, Read as R};
 use crate::catalogue::product_edit::{self, ProductFilter, ProductPatch};
 use crate::catalogue::products::{self, Languages, ProductRef};
@@ -68,21 +68,13 @@ pub struct ProductCreate {
     ssl_only: Option<String>,
 }
 
-/// Languages typed in one field, separated by commas or spaces.
-fn split_languages(s: &str) -> Vec<String> {
-    s.split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 pub async fn product_create(f: Form<W, ProductCreate>) -> HttpResponse {
     f.act("/ui/products/new".into(), |c, who, f| {
         let p = products::add(
             c,
             &who.username,
             &f.name,
-            &split_languages(&f.languages),
+            &split_list(&f.languages),
             f.ssl_only.is_some(),
         )?;
         Ok(done(format!("Product {} created.", p.name)).to(format!("/ui/products/{}", p.id)))
@@ -98,16 +90,22 @@ struct UptakeRow {
     available: i64,
     total: i64,
     percent: i64,
+    /// Shares clients over IPv4 / IPv6 can be sent to (issue 16).
+    percent_v4: i64,
+    percent_v6: i64,
 }
 
 fn with_percent(items: Vec<UptakeItem>) -> Vec<UptakeRow> {
+    let share = |a: i64, t: i64| match t {
+        0 => 0,
+        t => (a * 100 / t).clamp(0, 100),
+    };
     items
         .into_iter()
         .map(|i| UptakeRow {
-            percent: match i.total {
-                0 => 0,
-                t => (i.available * 100 / t).clamp(0, 100),
-            },
+            percent: share(i.available, i.total),
+            percent_v4: share(i.available_v4, i.total),
+            percent_v6: share(i.available_v6, i.total),
             product: i.product,
             os: i.os,
             available: i.available,
@@ -200,7 +198,7 @@ pub struct LanguagesForm {
 pub async fn languages_add(id: Id, f: Form<W, LanguagesForm>) -> HttpResponse {
     let id = id.into_inner();
     f.act(format!("/ui/products/{id}"), move |c, who, f| {
-        let langs = split_languages(&f.languages);
+        let langs = split_list(&f.languages);
         if langs.is_empty() {
             return Err(TuxedoError::Missing("languages"));
         }

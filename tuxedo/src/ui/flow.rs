@@ -316,6 +316,15 @@ pub(super) fn opt_number(field: &'static str, v: &str) -> Result<Option<i32>> {
     })
 }
 
+/// A list typed in one field (languages, networks, country codes): items separated by
+/// commas, spaces or line breaks.
+pub(super) fn split_list(s: &str) -> Vec<String> {
+    s.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A required number from a form field.
 pub(super) fn number(field: &'static str, v: &str) -> Result<i32> {
     opt_number(field, v)?.ok_or(TuxedoError::Missing(field))

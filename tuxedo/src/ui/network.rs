@@ -3,7 +3,7 @@
 //! changes need admin or mirror-operator.
 
 use super::caller::{csrf_forms, Form, Viewer};
-use super::flow::{done, number, opt_number};
+use super::flow::{done, number, opt_number, split_list};
 use crate::caller::{Mirrors as W, Read as R};
 use crate::catalogue::mirrors::{self, MirrorPatch, NewMirrorForm};
 use crate::catalogue::regions::{self, CountryForm, NewRegionForm};
@@ -41,6 +41,12 @@ pub struct MirrorForm {
     active: Option<String>,
     /// The reference origin checkbox (the edit form only; a new mirror is not one).
     reference: Option<String>,
+    /// The edit form's network settings; a form without a field keeps what is stored.
+    network_mode: Option<String>,
+    /// One per line or separated by commas.
+    networks: Option<String>,
+    /// Two-letter codes separated by commas or spaces.
+    excluded_countries: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -87,6 +93,9 @@ pub async fn mirror_create(f: Form<W, MirrorForm>) -> HttpResponse {
             name: f.name,
             baseurl: f.baseurl,
             active: f.active.is_some(),
+            network_mode: None,
+            networks: None,
+            excluded_countries: None,
         };
         let m = mirrors::add(c, &who.username, &form)?;
         Ok(done(format!("Mirror {} added.", m.name)).to(format!("/ui/mirrors/{}", m.id)))
@@ -114,6 +123,9 @@ pub async fn mirror_update(id: Id, f: Form<W, MirrorForm>) -> HttpResponse {
             baseurl: Some(f.baseurl),
             active: Some(f.active.is_some()),
             reference: Some(f.reference.is_some()),
+            network_mode: f.network_mode,
+            networks: f.networks.as_deref().map(split_list),
+            excluded_countries: f.excluded_countries.as_deref().map(split_list),
         };
         let m = mirrors::update(c, &who.username, id, &patch)?;
         Ok(done(format!("Mirror {} saved.", m.name)))

@@ -574,7 +574,8 @@ fn locations_oses_and_uptake(db: &TestDb) {
         assert_eq!(s, 200);
         assert_eq!(
             u,
-            json!([{"product": "Firefox", "os": "haiku", "available": 100, "total": 150}])
+            json!([{"product": "Firefox", "os": "haiku", "available": 100, "total": 150,
+                    "available_v4": 100, "available_v6": 100}])
         );
         let (s, e) = t.as_(READER, "GET", "/uptake", None).await;
         assert_eq!((s, code(&e)), (422, "missing"));

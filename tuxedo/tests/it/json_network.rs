@@ -2,16 +2,19 @@
 //! country → region map and mirror ↔ region links.
 
 use crate::common::*;
+use bouncer_core::changes::Change;
 use bouncer_core::generation;
 use bouncer_core::models::{MirrorHealth, SentryLog};
 use bouncer_core::schema::{bouncer_mirror_health, mirror_location_mirror_map as map, sentry_log};
 use bouncer_test_support::{db_tests, TestDb};
 use diesel::prelude::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 db_tests! {
     mirrors => mirrors,
     regions_and_countries => regions_and_countries,
+    mirror_networks => mirror_networks,
+    mirror_networks_at_create => mirror_networks_at_create,
 }
 
 fn mirrors(db: &TestDb) {
@@ -424,5 +427,407 @@ fn regions_and_countries(db: &TestDb) {
             .as_(MIRROR_OP, "DELETE", &format!("/regions/{eu_id}"), None)
             .await;
         assert_eq!(s, 404);
+    });
+}
+
+/// The newest audit row's before and after, as JSON.
+fn last_audit_change(conn: &mut bouncer_core::db::DbConnection) -> (Value, Value) {
+    use bouncer_core::schema::bouncer_audit_log as a;
+    let (b, after): (Option<String>, Option<String>) = a::table
+        .order(a::id.desc())
+        .select((a::before_json, a::after_json))
+        .first(conn)
+        .unwrap();
+    let parse = |s: Option<String>| s.map_or(Value::Null, |s| serde_json::from_str(&s).unwrap());
+    (parse(b), parse(after))
+}
+
+/// What the database holds of a mirror's reach: (settings row, networks, exclusions).
+type Stored = (Option<(bool, String)>, Vec<String>, Vec<String>);
+
+fn stored(conn: &mut bouncer_core::db::DbConnection, id: i32) -> Stored {
+    use bouncer_core::schema::{
+        bouncer_mirror_exclusions as e, bouncer_mirror_networks as n, bouncer_mirror_settings as s,
+    };
+    let settings = s::table
+        .filter(s::mirror_id.eq(id))
+        .select((s::reference, s::network_mode))
+        .first(conn)
+        .optional()
+        .unwrap();
+    let mut networks: Vec<String> = n::table
+        .filter(n::mirror_id.eq(id))
+        .select(n::network)
+        .load(conn)
+        .unwrap();
+    networks.sort();
+    let mut countries: Vec<String> = e::table
+        .filter(e::mirror_id.eq(id))
+        .select(e::country_code)
+        .load(conn)
+        .unwrap();
+    countries.sort();
+    (settings, networks, countries)
+}
+
+/// A mirror's networks, network mode and excluded countries through `PATCH /mirrors/{id}`:
+/// normalised, read back in both views, audited, recorded as a change of that mirror (so
+/// bounce reloads it), refused value by value with nothing written, at and past the
+/// column widths.
+fn mirror_networks(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut conn = db.conn();
+        let body = json!({"name": "campus", "baseurl": "https://campus.example/pub", "rating": 10});
+        let (s, m) = t.as_(MIRROR_OP, "POST", "/mirrors", Some(body)).await;
+        assert_eq!(s, 201, "{m}");
+        let id = m["id"].as_i64().unwrap() as i32;
+        let at = format!("/mirrors/{id}");
+        assert_eq!(
+            (&m["network_mode"], &m["networks"], &m["excluded_countries"]),
+            (&json!("none"), &json!([]), &json!([])),
+            "the defaults"
+        );
+        assert_eq!(stored(&mut conn, id), (None, vec![], vec![]));
+
+        // Set: normalised, duplicates merged, in bounce's order.
+        let g0 = generation::current(&mut conn).unwrap();
+        let patch = json!({
+            "network_mode": "prefer",
+            "networks": ["as64500", " 192.0.2.77/24", "2001:DB8::1/32", "AS64500",
+                         "198.51.100.7", "192.0.2.0/24", "::1"],
+            "excluded_countries": ["cu", "KP", " cu "],
+        });
+        let (s, m) = t.as_(MIRROR_OP, "PATCH", &at, Some(patch.clone())).await;
+        assert_eq!(s, 200, "{m}");
+        let networks = json!([
+            "AS64500",
+            "192.0.2.0/24",
+            "198.51.100.7/32",
+            "::1/128",
+            "2001:db8::/32"
+        ]);
+        assert_eq!(m["network_mode"], "prefer");
+        assert_eq!(m["networks"], networks);
+        assert_eq!(m["excluded_countries"], json!(["CU", "KP"]));
+        assert_eq!(m["rating"], 10, "other fields kept");
+        let (_, one) = t.as_(READER, "GET", &at, None).await;
+        assert_eq!(one, m);
+        let (_, all) = t.as_(READER, "GET", "/mirrors", None).await;
+        assert_eq!(all[0], m);
+        let mut rows: Vec<String> = networks
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        rows.sort();
+        assert_eq!(
+            stored(&mut conn, id),
+            (
+                Some((false, "prefer".into())),
+                rows.clone(),
+                vec!["CU".into(), "KP".into()]
+            )
+        );
+        // One generation, naming that mirror: bounce reloads it with its reach rows.
+        let g1 = generation::current(&mut conn).unwrap();
+        let logged = bouncer_core::changes::since(&mut conn, g0).unwrap();
+        assert_eq!(
+            logged.into_iter().collect::<Vec<_>>(),
+            vec![(g1, vec![Change::Mirror(id)])]
+        );
+        assert_eq!(
+            last_audit(&mut conn),
+            (
+                MIRROR_OP.0.into(),
+                "mirror.update".into(),
+                "mirror:campus".into()
+            )
+        );
+        let (before, after) = last_audit_change(&mut conn);
+        assert_eq!(
+            (&before["network_mode"], &before["networks"]),
+            (&json!("none"), &json!([]))
+        );
+        assert_eq!(after["networks"], networks);
+        assert_eq!(after["excluded_countries"], json!(["CU", "KP"]));
+
+        // The same again changes nothing and records nothing.
+        let audits = audit_count(&mut conn);
+        let (s, _) = t.as_(MIRROR_OP, "PATCH", &at, Some(patch)).await;
+        assert_eq!(s, 200);
+        assert_eq!(audit_count(&mut conn), audits);
+        assert_eq!(generation::current(&mut conn).unwrap(), g1);
+
+        // The reference flag shares the settings row: toggling it keeps the mode.
+        for reference in [true, false] {
+            let (s, m) = t
+                .as_(
+                    MIRROR_OP,
+                    "PATCH",
+                    &at,
+                    Some(json!({"reference": reference})),
+                )
+                .await;
+            assert_eq!((s, m["reference"].clone()), (200, json!(reference)));
+            assert_eq!(m["network_mode"], "prefer", "reference {reference}");
+            assert_eq!(stored(&mut conn, id).0, Some((reference, "prefer".into())));
+        }
+
+        // Each refusal: 422 naming the value; nothing written.
+        let long_ok = format!("AS{}64500", "0".repeat(bouncer_core::limits::NETWORK - 7));
+        let too_long = format!("AS0{}", &long_ok[2..]);
+        assert_eq!(
+            (long_ok.len(), too_long.len()),
+            (
+                bouncer_core::limits::NETWORK,
+                bouncer_core::limits::NETWORK + 1
+            )
+        );
+        let (audits, g) = (
+            audit_count(&mut conn),
+            generation::current(&mut conn).unwrap(),
+        );
+        let cases: Vec<(Value, &str)> = vec![
+            (
+                json!({"networks": ["example.org"]}),
+                r#"invalid networks: "example.org": expected AS<number> or a CIDR"#,
+            ),
+            (
+                json!({"networks": ["AS1", "10.0.0.0/33"]}),
+                r#"invalid networks: "10.0.0.0/33""#,
+            ),
+            (
+                json!({"networks": ["AS0"]}),
+                r#"invalid networks: "AS0": AS numbers are 1 to 4294967295"#,
+            ),
+            (json!({"networks": ["AS4294967296"]}), r#""AS4294967296""#),
+            (json!({"networks": [""]}), "invalid networks: \"\""),
+            (
+                json!({"networks": [too_long.clone()]}),
+                "invalid networks: \"AS000000000000000000\"…: longer than 64 characters",
+            ),
+            (
+                json!({"networks": ["a".repeat(10_000)]}),
+                "longer than 64 characters",
+            ),
+            (
+                json!({"excluded_countries": ["DEU"]}),
+                r#"invalid excluded_countries: "DEU" is not a two-letter country code"#,
+            ),
+            (
+                json!({"excluded_countries": ["d1"]}),
+                r#""d1" is not a two-letter country code"#,
+            ),
+            (
+                json!({"excluded_countries": [""]}),
+                r#""" is not a two-letter country code"#,
+            ),
+            (
+                json!({"excluded_countries": ["Ü1"]}),
+                "is not a two-letter country code",
+            ),
+            (
+                json!({"network_mode": "sometimes"}),
+                r#"invalid network_mode: "sometimes": expected none, prefer or only"#,
+            ),
+            (json!({"network_mode": "preferred"}), r#""preferred""#),
+            (json!({"network_mode": "PREFER"}), r#""PREFER""#),
+            // All or nothing: good networks and a good rating with one bad country.
+            (
+                json!({"rating": 99, "network_mode": "only", "networks": ["AS1", "203.0.113.0/24"], "excluded_countries": ["FR", "XYZ"]}),
+                r#""XYZ" is not a two-letter country code"#,
+            ),
+            (
+                json!({"name": "renamed", "networks": ["AS1", "bogus"], "excluded_countries": ["FR"]}),
+                r#""bogus""#,
+            ),
+        ];
+        for (body, message) in cases {
+            let (s, e) = t.as_(MIRROR_OP, "PATCH", &at, Some(body.clone())).await;
+            assert_eq!((s, code(&e)), (422, "invalid"), "{body}: {e}");
+            let text = e["error"]["message"].as_str().unwrap();
+            assert!(text.contains(message), "{body}: {text}");
+        }
+        let (_, now) = t.as_(READER, "GET", &at, None).await;
+        assert_eq!(
+            (
+                &now["name"],
+                &now["rating"],
+                &now["network_mode"],
+                &now["networks"],
+                &now["excluded_countries"]
+            ),
+            (
+                &json!("campus"),
+                &json!(10),
+                &json!("prefer"),
+                &networks,
+                &json!(["CU", "KP"])
+            ),
+            "a refused write changed something"
+        );
+        assert_eq!(
+            stored(&mut conn, id),
+            (
+                Some((false, "prefer".into())),
+                rows,
+                vec!["CU".into(), "KP".into()]
+            )
+        );
+        assert_eq!(audit_count(&mut conn), audits);
+        assert_eq!(generation::current(&mut conn).unwrap(), g);
+        // Of the wrong type: refused as the body.
+        let (s, _) = t
+            .as_(MIRROR_OP, "PATCH", &at, Some(json!({"networks": "AS1"})))
+            .await;
+        assert_eq!(s, 422);
+
+        // At the width: fits (and is stored normalised).
+        let (s, m) = t
+            .as_(
+                MIRROR_OP,
+                "PATCH",
+                &at,
+                Some(json!({"networks": [long_ok, "2001:0db8:0000:0000:0000:0000:0000:0001/128"]})),
+            )
+            .await;
+        assert_eq!(s, 200, "{m}");
+        assert_eq!(m["networks"], json!(["AS64500", "2001:db8::1/128"]));
+
+        // Lists replace; an empty list clears; a mode without networks is allowed.
+        let (s, m) = t
+            .as_(
+                MIRROR_OP,
+                "PATCH",
+                &at,
+                Some(json!({"networks": [], "network_mode": "only"})),
+            )
+            .await;
+        assert_eq!(s, 200, "{m}");
+        assert_eq!(
+            (&m["networks"], &m["network_mode"]),
+            (&json!([]), &json!("only"))
+        );
+        assert_eq!(m["excluded_countries"], json!(["CU", "KP"]), "kept");
+        let (s, m) = t
+            .as_(
+                MIRROR_OP,
+                "PATCH",
+                &at,
+                Some(json!({"network_mode": "", "excluded_countries": []})),
+            )
+            .await;
+        assert_eq!(s, 200, "{m}");
+        assert_eq!(m["network_mode"], "none");
+        assert_eq!(
+            stored(&mut conn, id),
+            (None, vec![], vec![]),
+            "the defaults are no row"
+        );
+        let (s, m) = t
+            .as_(
+                MIRROR_OP,
+                "PATCH",
+                &at,
+                Some(json!({"network_mode": "none"})),
+            )
+            .await;
+        assert_eq!((s, m["network_mode"].clone()), (200, json!("none")));
+
+        // Roles: a reader may not; a release account may not either.
+        for who in [READER, RELEASE] {
+            let (s, _) = t
+                .as_(who, "PATCH", &at, Some(json!({"networks": ["AS1"]})))
+                .await;
+            assert_eq!(s, 403);
+        }
+        assert!(stored(&mut conn, id).1.is_empty());
+
+        // Deleting the mirror takes its rows along.
+        t.as_(
+            MIRROR_OP,
+            "PATCH",
+            &at,
+            Some(
+                json!({"networks": ["AS1"], "excluded_countries": ["FR"], "network_mode": "only"}),
+            ),
+        )
+        .await;
+        let (s, _) = t.as_(MIRROR_OP, "DELETE", &at, None).await;
+        assert_eq!(s, 204);
+        assert_eq!(stored(&mut conn, id), (None, vec![], vec![]));
+    });
+}
+
+/// `POST /mirrors` takes the same optional fields, validated the same way: a refused one
+/// adds no mirror.
+fn mirror_networks_at_create(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut conn = db.conn();
+        let (audits, g) = (
+            audit_count(&mut conn),
+            generation::current(&mut conn).unwrap(),
+        );
+        for (bad, message) in [
+            (
+                json!({"networks": ["AS1", "nope"]}),
+                r#"invalid networks: "nope""#,
+            ),
+            (json!({"excluded_countries": ["FRA"]}), r#""FRA" is not"#),
+            (json!({"network_mode": "always"}), r#""always""#),
+        ] {
+            let mut body =
+                json!({"name": "isp", "baseurl": "https://isp.example/pub", "rating": 5});
+            body.as_object_mut()
+                .unwrap()
+                .extend(bad.as_object().unwrap().clone());
+            let (s, e) = t.as_(MIRROR_OP, "POST", "/mirrors", Some(body)).await;
+            assert_eq!((s, code(&e)), (422, "invalid"), "{bad}");
+            assert!(
+                e["error"]["message"].as_str().unwrap().contains(message),
+                "{e}"
+            );
+        }
+        let (_, all) = t.as_(READER, "GET", "/mirrors", None).await;
+        assert_eq!(all, json!([]), "a refused creation added a mirror");
+        assert_eq!(audit_count(&mut conn), audits);
+        assert_eq!(generation::current(&mut conn).unwrap(), g);
+
+        let body = json!({
+            "name": "isp", "baseurl": "https://isp.example/pub", "rating": 5,
+            "network_mode": "only", "networks": ["198.51.100.0/24", "as64501"],
+            "excluded_countries": ["us"],
+        });
+        let (s, m) = t.as_(MIRROR_OP, "POST", "/mirrors", Some(body)).await;
+        assert_eq!(s, 201, "{m}");
+        let id = m["id"].as_i64().unwrap() as i32;
+        assert_eq!(m["network_mode"], "only");
+        assert_eq!(m["networks"], json!(["AS64501", "198.51.100.0/24"]));
+        assert_eq!(m["excluded_countries"], json!(["US"]));
+        assert_eq!(
+            stored(&mut conn, id),
+            (
+                Some((false, "only".into())),
+                vec!["198.51.100.0/24".into(), "AS64501".into()],
+                vec!["US".into()]
+            )
+        );
+        assert_eq!(last_audit(&mut conn).1, "mirror.add");
+        let (before, after) = last_audit_change(&mut conn);
+        assert_eq!(before, Value::Null);
+        assert_eq!(after["networks"], m["networks"]);
+        let g1 = generation::current(&mut conn).unwrap();
+        let logged = bouncer_core::changes::since(&mut conn, g).unwrap();
+        assert_eq!(logged.len(), 1);
+        assert!(logged[&g1].contains(&Change::Mirror(id)), "{logged:?}");
+        // Without them: the defaults, and no settings row.
+        let body = json!({"name": "plain", "baseurl": "https://plain.example/pub"});
+        let (s, m) = t.as_(MIRROR_OP, "POST", "/mirrors", Some(body)).await;
+        assert_eq!((s, m["network_mode"].clone()), (201, json!("none")));
+        let plain = m["id"].as_i64().unwrap() as i32;
+        assert_eq!(stored(&mut conn, plain), (None, vec![], vec![]));
     });
 }

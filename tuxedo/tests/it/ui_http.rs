@@ -19,6 +19,7 @@ db_tests! {
     ui_refused_roles_write_nothing => refused_roles_write_nothing,
     ui_location_files => location_files,
     ui_mirror_reference => mirror_reference,
+    ui_mirror_networks => mirror_networks,
 }
 
 /// A browser: a cookie store and the CSRF token of the last page it saw.
@@ -1293,5 +1294,166 @@ fn mirror_reference(db: &TestDb) {
         assert!(
             p.body.contains("reference origin") && !p.body.contains(r#"id="mirror-reference""#)
         );
+    });
+}
+
+/// The mirror form's network settings: a select for the mode, a text area for the networks
+/// (lines or commas) and a field for the excluded countries; saved normalised, shown as
+/// stored; a bad value gives the form back with the message and writes nothing (the other
+/// fields neither); a form without them keeps them; refused without CSRF or for a reader.
+fn mirror_networks(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut conn = db.conn();
+        let id = add_mirror(&mut conn, "campus", 10, true);
+        let at = format!("/ui/mirrors/{id}");
+        let mut b = Browser::new(&t);
+        b.login(MIRROR_OP).await;
+        let p = b.get(&at).await;
+        for field in [
+            r#"<select name="network_mode" id="mirror-network-mode">"#,
+            r#"<option value="none" selected>"#,
+            r#"<textarea name="networks" id="mirror-networks""#,
+            r#"name="excluded_countries" id="mirror-excluded" value="""#,
+        ] {
+            assert!(p.body.contains(field), "{field}: {}", p.body);
+        }
+        let form = |mode: &'static str, networks: &'static str, countries: &'static str| {
+            vec![
+                ("name", "campus"),
+                ("baseurl", "https://campus.example/pub"),
+                ("rating", "10"),
+                ("active", "1"),
+                ("network_mode", mode),
+                ("networks", networks),
+                ("excluded_countries", countries),
+            ]
+        };
+        let p = b
+            .post(
+                &at,
+                &form(
+                    "only",
+                    "as64500\r\n192.0.2.77/24, 2001:db8::/32\r\n\r\nAS64500\r\n",
+                    "cu kp,CU",
+                ),
+            )
+            .await;
+        assert_eq!((p.status, p.path.as_str()), (200, at.as_str()));
+        assert!(
+            p.body.contains("Mirror campus saved."),
+            "{}",
+            flash_of(&p.body)
+        );
+        assert!(p.body.contains(r#"<option value="only" selected>"#));
+        assert!(
+            // (minijinja escapes `/` too)
+            p.body
+                .contains(">AS64500\n192.0.2.0&#x2f;24\n2001:db8::&#x2f;32</textarea>"),
+            "{}",
+            p.body
+        );
+        assert!(p.body.contains(r#"id="mirror-excluded" value="CU, KP""#));
+        let m = mirrors::get(&mut conn, id).unwrap();
+        assert_eq!(m.network_mode, bouncer_core::networks::NetworkMode::Only);
+        assert_eq!(m.networks, ["AS64500", "192.0.2.0/24", "2001:db8::/32"]);
+        assert_eq!(m.excluded_countries, ["CU", "KP"]);
+        assert_eq!(last_audit(&mut conn).1, "mirror.update");
+
+        // Bad input: the form back with the message; nothing written, the rating neither.
+        let long = format!("AS{}1", "0".repeat(bouncer_core::limits::NETWORK));
+        let long: &'static str = Box::leak(long.into_boxed_str());
+        let audits = audit_count(&mut conn);
+        for (fields, message) in [
+            (
+                form("prefer", "AS1\nexample.org", ""),
+                r#"invalid networks: &quot;example.org&quot;: expected AS&lt;number&gt; or a CIDR"#,
+            ),
+            (
+                form("prefer", "AS1, 198.51.100.0/24", "FR, DEU"),
+                r#"invalid excluded_countries: &quot;DEU&quot; is not a two-letter country code"#,
+            ),
+            (form("sometimes", "", ""), "invalid network_mode"),
+            (form("prefer", long, ""), "longer than 64 characters"),
+        ] {
+            let mut fields = fields;
+            fields[2] = ("rating", "99");
+            b.get(&at).await;
+            let p = b.post(&at, &fields).await;
+            assert_eq!((p.status, p.path.as_str()), (200, at.as_str()), "{message}");
+            assert!(p.body.contains("class=\"flash error\""), "{message}");
+            assert!(p.body.contains(message), "{message}: {}", flash_of(&p.body));
+            assert!(
+                p.body.contains(r#"id="mirror-networks""#),
+                "the form is back"
+            );
+        }
+        assert_eq!(audit_count(&mut conn), audits, "a refused form wrote");
+        let now = mirrors::get(&mut conn, id).unwrap();
+        assert_eq!((now.rating, &now.networks), (10, &m.networks));
+        assert_eq!(now.excluded_countries, m.excluded_countries);
+
+        // A form without the fields (an older page) keeps them.
+        b.get(&at).await;
+        let p = b
+            .post(
+                &at,
+                &[
+                    ("name", "campus"),
+                    ("baseurl", "https://campus.example/pub"),
+                    ("rating", "12"),
+                    ("active", "1"),
+                ],
+            )
+            .await;
+        assert!(
+            p.body.contains("Mirror campus saved."),
+            "{}",
+            flash_of(&p.body)
+        );
+        let now = mirrors::get(&mut conn, id).unwrap();
+        assert_eq!((now.rating, now.network_mode), (12, m.network_mode));
+        assert_eq!(now.networks, m.networks);
+
+        // No CSRF token: 403, nothing written.
+        let audits = audit_count(&mut conn);
+        let p = b.post_raw(&at, &form("none", "", "")).await;
+        assert_eq!(p.status, 403);
+        assert!(p.body.contains("no valid CSRF token"), "{}", p.body);
+        assert_eq!(mirrors::get(&mut conn, id).unwrap().networks, m.networks);
+
+        // A reader sees text, and may not post.
+        let mut reader = Browser::new(&t);
+        reader.login(READER).await;
+        let p = reader.get(&at).await;
+        assert_eq!(p.status, 200);
+        assert!(!p.body.contains(r#"id="mirror-networks""#));
+        assert!(
+            p.body.contains(
+                "Networks: AS64500, 192.0.2.0&#x2f;24, 2001:db8::&#x2f;32 (serves only these) · \
+                 excluded countries: CU, KP"
+            ),
+            "{}",
+            p.body
+        );
+        let p = reader.post(&at, &form("none", "", "")).await;
+        assert_eq!(p.status, 403);
+        assert!(p.body.contains("Your role may not"), "{}", p.body);
+        assert_eq!(audit_count(&mut conn), audits, "a refused form wrote");
+        assert_eq!(mirrors::get(&mut conn, id).unwrap().networks, m.networks);
+
+        // Emptied: cleared.
+        b.get(&at).await;
+        let p = b.post(&at, &form("none", "  ", "")).await;
+        assert!(
+            p.body.contains("Mirror campus saved."),
+            "{}",
+            flash_of(&p.body)
+        );
+        let now = mirrors::get(&mut conn, id).unwrap();
+        assert!(now.networks.is_empty() && now.excluded_countries.is_empty());
+        assert_eq!(now.network_mode, bouncer_core::networks::NetworkMode::None);
+        let p = reader.get(&at).await;
+        assert!(p.body.contains("Networks: none · excluded countries: none"));
     });
 }

@@ -572,3 +572,29 @@ fn uptake_counts_per_family(db: &TestDb) {
     );
     assert_eq!(cap.percent_for(Family::V6), 30.0);
 }
+
+db_tests! {
+    reference_flag_keeps_the_network_mode => reference_flag_keeps_the_network_mode,
+}
+
+/// Unflagging a reference origin leaves the mirror's other settings in place.
+fn reference_flag_keeps_the_network_mode(db: &TestDb) {
+    let mut c = db.conn();
+    let (_, _, mirror) = seed(&mut c);
+    bouncer_core::files::set_reference(&mut c, mirror, true).unwrap();
+    bouncer_core::files::set_reference(&mut c, mirror, true).unwrap();
+    diesel::update(bouncer_mirror_settings::table.find(mirror))
+        .set(bouncer_mirror_settings::network_mode.eq("only"))
+        .execute(&mut c)
+        .unwrap();
+    bouncer_core::files::set_reference(&mut c, mirror, false).unwrap();
+    let row: (bool, String) = bouncer_mirror_settings::table
+        .find(mirror)
+        .select((
+            bouncer_mirror_settings::reference,
+            bouncer_mirror_settings::network_mode,
+        ))
+        .first(&mut c)
+        .unwrap();
+    assert_eq!(row, (false, "only".to_owned()));
+}
