@@ -23,6 +23,7 @@ async_db_tests! {
     a_starting_instance_takes_the_fleet_image => a_starting_instance_takes_the_fleet_image,
     a_health_change_refills_only_that_location => a_health_change_refills_only_that_location,
     a_mirror_change_rebuilds_without_reading_rows => a_mirror_change_rebuilds_without_reading_rows,
+    a_mirror_network_change_rebuilds_without_reading_rows => a_mirror_network_change_rebuilds_without_reading_rows,
     unknown_names_cost_nothing => unknown_names_cost_nothing,
     cumulative_metrics_are_counters => cumulative_metrics_are_counters,
     rows_read_before_a_change_are_never_served => rows_read_before_a_change_are_never_served,
@@ -315,6 +316,37 @@ async fn a_mirror_change_rebuilds_without_reading_rows(db: TestDb) {
         assert!(started.elapsed() < PATIENCE, "not visible");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    assert_eq!(
+        metric(&base, MIRROR_FILLS).await,
+        fills,
+        "the index is rebuilt from the rows in memory"
+    );
+}
+
+/// A mirror's network settings (issue 16) travel like its rating: the mirror's change
+/// record rebuilds the indexes from the rows in memory.
+async fn a_mirror_network_change_rebuilds_without_reading_rows(db: TestDb) {
+    use bouncer_core::schema::{bouncer_mirror_networks as n, bouncer_mirror_settings as s};
+    let (cat, _cache, mc, base) = cached_instance(&db);
+    let latest = "product=firefox-latest&lang=de";
+    until(&base, latest, 200).await;
+    let fills = metric(&base, MIRROR_FILLS).await;
+    // The only mirror now serves only AS64500's clients; the test client is not one.
+    write(&db, Some(&mc), &[Change::Mirror(cat.mirror)], |t| {
+        diesel::insert_into(s::table)
+            .values((
+                s::mirror_id.eq(cat.mirror),
+                s::reference.eq(false),
+                s::network_mode.eq("only"),
+            ))
+            .execute(t)
+            .unwrap();
+        diesel::insert_into(n::table)
+            .values((n::mirror_id.eq(cat.mirror), n::network.eq("AS64500")))
+            .execute(t)
+            .unwrap();
+    });
+    until(&base, latest, 404).await;
     assert_eq!(
         metric(&base, MIRROR_FILLS).await,
         fills,
