@@ -2,11 +2,12 @@
 //! RFC 9530): `Link` with the Metalink (`rel=describedby`) and up to K other mirrors
 //! (`rel=duplicate; pri=N`, in the client's preference order), and the file's digests.
 //!
-//! A `Link` value depends on the location's mirror index, the mirror chosen, the scopes
-//! the client's region gives, the scheme, the language and the names asked for — a few
-//! hundred combinations for a release. Each is formatted once and kept in a bounded
-//! cache keyed by all of them (the index's build id moves with every rebuild), so a
-//! redirect costs one lookup, not the formatting.
+//! A `Link` value depends on the location's mirror index, the scopes the client's region
+//! gives, the scheme, the language and the names asked for — and on the mirror chosen,
+//! which it leaves out. Each key's values are formatted once, for each of the first K+1
+//! mirrors that may be chosen and for any other, and kept in a bounded cache
+//! (`bounce.link_cache_entries`; the index's build id moves with every rebuild). A
+//! redirect costs one lookup with a borrowed key: no formatting, no allocation.
 
 use crate::catalogue::names::Location;
 use crate::files::Files;
@@ -16,12 +17,12 @@ use crate::AppState;
 use actix_web::http::header::HeaderValue;
 use bouncer_core::selection::{Chosen, LocationMirrors, Scope};
 use std::fmt::Write;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     set: u64,
     location: i32,
-    chosen: i32,
     scopes: Vec<Scope>,
     https_only: bool,
     lang: String,
@@ -29,8 +30,65 @@ struct Key {
     os: String,
 }
 
+/// [`Key`] borrowed from the request: hashes like it (same fields, same order; a `Vec`
+/// and a `String` hash as the slice and the `str`), so a hit allocates nothing.
+#[derive(Hash)]
+struct KeyRef<'a> {
+    set: u64,
+    location: i32,
+    scopes: &'a [Scope],
+    https_only: bool,
+    lang: &'a str,
+    product: &'a str,
+    os: &'a str,
+}
+
+impl quick_cache::Equivalent<Key> for KeyRef<'_> {
+    fn equivalent(&self, k: &Key) -> bool {
+        self.set == k.set
+            && self.location == k.location
+            && self.scopes == k.scopes.as_slice()
+            && self.https_only == k.https_only
+            && self.lang == k.lang
+            && self.product == k.product
+            && self.os == k.os
+    }
+}
+
+impl KeyRef<'_> {
+    fn to_owned(&self) -> Key {
+        Key {
+            set: self.set,
+            location: self.location,
+            scopes: self.scopes.to_vec(),
+            https_only: self.https_only,
+            lang: self.lang.to_owned(),
+            product: self.product.to_owned(),
+            os: self.os.to_owned(),
+        }
+    }
+}
+
+/// The `Link` values of one key, ready for whichever mirror is chosen: one per mirror among
+/// the first K+1 of the preference order (the alternatives are the others), and `rest`
+/// for a mirror further down (the first K). Not keyed by the chosen mirror, so a location
+/// costs one entry per scope order, language and names, not one per mirror.
+struct Values {
+    by_chosen: Vec<(i32, Option<HeaderValue>)>,
+    rest: Option<HeaderValue>,
+}
+
+impl Values {
+    fn for_chosen(&self, mirror_id: i32) -> Option<HeaderValue> {
+        match self.by_chosen.iter().find(|(id, _)| *id == mirror_id) {
+            Some((_, v)) => v.clone(),
+            None => self.rest.clone(),
+        }
+    }
+}
+
 /// Formatted `Link` values (`None`: nothing to link).
-pub struct LinkCache(quick_cache::sync::Cache<Key, Option<HeaderValue>>);
+pub struct LinkCache(quick_cache::sync::Cache<Key, Arc<Values>>);
 
 impl LinkCache {
     pub fn new(capacity: usize) -> Self {
@@ -63,46 +121,65 @@ pub fn extras(
         (true, Some(f)) => (f.repr_digest.clone(), f.digest.clone()),
         _ => (None, None),
     };
-    let key = Key {
+    let key = KeyRef {
         set: at.set.id,
         location: location.id,
-        chosen: chosen.mirror_id,
-        scopes: scopes.to_vec(),
+        scopes,
         https_only,
-        lang: lang.to_owned(),
-        product: p.product.to_string(),
-        os: p.os.to_string(),
+        lang,
+        product: &p.product,
+        os: &p.os,
     };
-    let link = match state.links.0.get(&key) {
+    let values = match state.links.0.get(&key) {
         Some(v) => v,
         None => {
-            let others = at.set.ranked(scopes, https_only);
-            let alternatives = others
-                .iter()
-                .filter(|m| m.mirror_id != chosen.mirror_id)
-                .take(cfg.link_alternatives)
-                .map(|m| location.url(&m.base_url, lang));
-            let v = format(&key, alternatives, cfg.link_header_bytes);
-            state.links.0.insert(key, v.clone());
+            let v = Arc::new(values(at, &key, cfg.link_alternatives, cfg.link_header_bytes));
+            state.links.0.insert(key.to_owned(), Arc::clone(&v));
             v
         }
     };
     Extras {
-        link,
+        link: values.for_chosen(chosen.mirror_id),
         repr_digest,
         digest,
     }
 }
 
+/// Every value a key can answer with.
+fn values(at: &At<'_>, k: &KeyRef<'_>, alternatives: usize, max: usize) -> Values {
+    let ranked = at.set.ranked(k.scopes, k.https_only);
+    let urls: Vec<(i32, String)> = ranked
+        .iter()
+        .take(alternatives + 1)
+        .map(|m| (m.mirror_id, at.location.url(&m.base_url, at.lang)))
+        .collect();
+    let without = |chosen: Option<i32>| {
+        let others = urls
+            .iter()
+            .filter(move |(id, _)| Some(*id) != chosen)
+            .take(alternatives)
+            .map(|(_, u)| u.as_str());
+        format(k, others, max)
+    };
+    Values {
+        by_chosen: urls.iter().map(|(id, _)| (*id, without(Some(*id)))).collect(),
+        rest: without(None),
+    }
+}
+
 /// `<?…&format=meta4>; rel=describedby; type="application/metalink4+xml"`, then the
 /// alternatives as long as the whole value stays within `max` bytes.
-fn format(k: &Key, alternatives: impl Iterator<Item = String>, max: usize) -> Option<HeaderValue> {
+fn format<'u>(
+    k: &KeyRef<'_>,
+    alternatives: impl Iterator<Item = &'u str>,
+    max: usize,
+) -> Option<HeaderValue> {
     let q = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let mut out = format!(
         "<?product={}&os={}&lang={}&format=meta4>; rel=describedby; type=\"application/metalink4+xml\"",
-        q(&k.product),
-        q(&k.os),
-        q(&k.lang)
+        q(k.product),
+        q(k.os),
+        q(k.lang)
     );
     if out.len() > max {
         return None;
@@ -122,19 +199,25 @@ fn format(k: &Key, alternatives: impl Iterator<Item = String>, max: usize) -> Op
 mod tests {
     use super::*;
 
-    #[test]
-    fn links_stay_within_the_budget() {
-        let k = Key {
+    fn key(scopes: &[Scope]) -> KeyRef<'_> {
+        KeyRef {
             set: 1,
             location: 1,
-            chosen: 1,
-            scopes: vec![Scope::Global],
+            scopes,
             https_only: false,
-            lang: "de".into(),
-            product: "firefox latest".into(),
-            os: "win".into(),
-        };
-        let urls = || (0..10).map(|i| format!("https://m{i}.example/firefox/de/setup.exe"));
+            lang: "de",
+            product: "firefox latest",
+            os: "win",
+        }
+    }
+
+    #[test]
+    fn links_stay_within_the_budget() {
+        let k = key(&[Scope::Global]);
+        let urls: Vec<String> = (0..10)
+            .map(|i| format!("https://m{i}.example/firefox/de/setup.exe"))
+            .collect();
+        let urls = || urls.iter().map(String::as_str);
         let v = format(&k, urls(), 360).unwrap();
         let s = v.to_str().unwrap();
         assert!(s.len() <= 360, "{}", s.len());
@@ -146,5 +229,23 @@ mod tests {
         let all = format(&k, urls(), 10_000).unwrap();
         assert!(all.to_str().unwrap().contains("pri=10"));
         assert!(format(&k, urls(), 20).is_none());
+    }
+
+    #[test]
+    fn a_borrowed_key_finds_the_owned_one() {
+        let cache = LinkCache::new(10);
+        let scopes = [Scope::Region(3), Scope::Global];
+        let values = Arc::new(Values {
+            by_chosen: vec![],
+            rest: None,
+        });
+        cache.0.insert(key(&scopes).to_owned(), values);
+        assert!(cache.0.get(&key(&scopes)).is_some(), "hashes must agree");
+        assert!(cache.0.get(&key(&[Scope::Global])).is_none());
+        let other = KeyRef {
+            lang: "fr",
+            ..key(&scopes)
+        };
+        assert!(cache.0.get(&other).is_none());
     }
 }

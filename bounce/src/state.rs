@@ -133,6 +133,7 @@ impl AppState {
             https: https.into(),
         });
         let headers = Headers::new(b);
+        let links = crate::links::LinkCache::new(b.link_cache_entries);
         Ok(Self {
             geo: Arc::new(Geo::new(config.geoip.database.clone())),
             asn: Arc::new(Geo::new(config.geoip.asn_database.clone())),
@@ -144,7 +145,7 @@ impl AppState {
             metrics,
             registry,
             version: Version::new(env!("CARGO_PKG_VERSION")),
-            links: crate::links::LinkCache::new(10_000),
+            links,
             variants: crate::choice::Variants::new(10_000),
         })
     }

@@ -21,6 +21,9 @@
 #   MYSQL=mysql://root@127.0.0.1:3306  DB=bench_release (created and dropped)
 #   BUILD=1          0: use the binaries already in $CARGO_TARGET_DIR/release
 #   KEEP=DIR         copy the raw JSON lines, every log and the final /metrics there
+#   FILES=0          1: give every seeded location a bouncer_files row (size, sha256) per
+#                    language the URLs ask for, so redirects carry Repr-Digest/Digest (issue
+#                    15); skipped with a note when the schema has no bouncer_files (older builds)
 #
 # Topology, all on 127.0.0.1: MariaDB (database $DB), our own memcached (:11299), bounce A
 # (:8100) and B (:8101), tuxedo (:8102) on the same database, sentry (:8103, case (c)
@@ -73,6 +76,7 @@ CASES="${CASES:-a b c d}"; MIRRORS="${MIRRORS:-50}"; LOCATIONS="${LOCATIONS:-100
 SENTRY_INTERVAL="${SENTRY_INTERVAL:-3}"; SENTRY_PRODUCTS="${SENTRY_PRODUCTS:-10}"
 RSS_SAMPLES="${RSS_SAMPLES:-30}"
 MYSQL="${MYSQL:-mysql://root@127.0.0.1:3306}"; DB="${DB:-bench_release}"; BUILD="${BUILD:-1}"
+FILES="${FILES:-0}"
 MC_PORT=11299 A_PORT=8100 B_PORT=8101 TUX_PORT=8102 SENTRY_PORT=8103 MIRROR_PORT=8104
 NGINX_PORT=8090 BARE_PORT=8091
 PREFIX="benchrel$$"
@@ -155,6 +159,18 @@ urls="$work/urls.txt"
 # Products sentry --checknow probes in (c) (the release's products get checknow from tuxedo).
 sql "$DB" -e "UPDATE mirror_products SET checknow = 1 WHERE id <= $SENTRY_PRODUCTS;
   CREATE TABLE release_day_probe (id BIGINT AUTO_INCREMENT PRIMARY KEY, at DATETIME(6) NOT NULL)"
+if [ "$FILES" = 1 ]; then
+  if [ "$(sql -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '$DB' AND table_name = 'bouncer_files'")" = 1 ]; then
+    # Before bounce starts, so the first fill of each location reads its files.
+    sql "$DB" -e "INSERT INTO bouncer_files (location_id, lang, size, sha256, source, updated_at)
+      SELECT l.id, g.lang, 1000 + l.id, SHA2(CONCAT('bench-file-', l.id, '-', g.lang), 256), 'operator', NOW(6)
+      FROM mirror_locations l
+      CROSS JOIN (SELECT 'en-US' AS lang UNION ALL SELECT 'de' UNION ALL SELECT 'fr' UNION ALL SELECT 'ja') g"
+    say "FILES=1: $(sql "$DB" -e 'SELECT COUNT(*) FROM bouncer_files') bouncer_files rows (sha256 for every location and language)"
+  else
+    say "FILES=1: this schema has no bouncer_files; no file rows seeded"
+  fi
+fi
 
 export BOUNCER_DATABASE__URL="$db_url" BOUNCER_MEMCACHED__SERVERS="[\"127.0.0.1:$MC_PORT\"]"
 export BOUNCER_MEMCACHED__PREFIX="$PREFIX"

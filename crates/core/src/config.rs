@@ -149,6 +149,9 @@ pub struct BounceConfig {
     pub link_alternatives: usize,
     /// The most bytes of the whole `Link` header (APT reads at most 360).
     pub link_header_bytes: usize,
+    /// Keys (index build, scopes, scheme, language, names) whose `Link` values are kept
+    /// formatted; each holds up to `link_alternatives + 2` values.
+    pub link_cache_entries: usize,
     /// Mirror mode: `Repr-Digest` and `Digest` on redirects to a file whose hash is known.
     pub digest_headers: bool,
     /// A client whose country has no region gets the mirrors of its continent before the
@@ -209,6 +212,13 @@ pub struct SentryConfig {
     /// The most bytes sampling fetches from mirrors in one run (the reference's bytes not
     /// counted); mirrors past it are not sampled that run.
     pub sample_bytes_per_run: u64,
+    /// Address families probed separately (`4`, `6`): each pair's health is stored per
+    /// family (`bouncer_family_health`), so a mirror is sent only clients of a family it
+    /// serves. `[]` = one probe per pair over whatever the system picks, no family rows.
+    pub families: Vec<u8>,
+    /// Host names probed at these addresses instead of what DNS says (like curl's
+    /// `--resolve`): `"mirror.example" = ["192.0.2.1", "2001:db8::1"]`.
+    pub resolve: std::collections::BTreeMap<String, Vec<std::net::IpAddr>>,
 }
 
 impl Default for DatabaseConfig {
@@ -283,6 +293,7 @@ impl Default for BounceConfig {
             reader_retry_after_ms: 1_000,
             link_alternatives: 4,
             link_header_bytes: 360,
+            link_cache_entries: 20_000,
             digest_headers: true,
             continent_fallback: true,
         }
@@ -316,6 +327,8 @@ impl Default for SentryConfig {
             ca_file: None,
             sample_bytes: 0,
             sample_bytes_per_run: 64 * 1024 * 1024,
+            families: vec![4, 6],
+            resolve: std::collections::BTreeMap::new(),
             failures_to_down: 2,
             successes_to_up: 2,
             ramp_runs: 4,
@@ -448,6 +461,27 @@ impl Config {
         }
         if s.probe_lang.trim().is_empty() {
             return bad("sentry.probe_lang", "must not be empty".into());
+        }
+        for (i, f) in s.families.iter().enumerate() {
+            if !matches!(f, 4 | 6) || s.families[..i].contains(f) {
+                return bad(
+                    "sentry.families",
+                    format!("expected distinct 4 and 6 (or []), got {:?}", s.families),
+                );
+            }
+        }
+        for (host, addrs) in &s.resolve {
+            let key = format!("sentry.resolve.{host}");
+            let bad_char = |c: char| c.is_whitespace() || matches!(c, ':' | '/' | '[' | ']');
+            if host.is_empty() || host.contains(bad_char) {
+                return bad(
+                    &key,
+                    "expected a host name (no scheme, port or path)".into(),
+                );
+            }
+            if addrs.is_empty() {
+                return bad(&key, "must list at least one address".into());
+            }
         }
         Ok(())
     }
