@@ -15,7 +15,8 @@ mod run;
 mod server;
 mod store;
 
-pub use check::{Loc, MirrorReport, Target};
+pub use bouncer_core::networks::Family;
+pub use check::{FamilyCheck, FamilyResult, Loc, MirrorReport, Target};
 pub use error::SentryError;
 pub use health::{MirrorState, Policy, RowState, State};
 pub use metrics::Metrics;

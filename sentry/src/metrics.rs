@@ -11,6 +11,7 @@ pub struct Metrics {
     runs: IntCounterVec,
     mirrors: IntGaugeVec,
     samples: IntCounterVec,
+    family_no_verdict: IntCounterVec,
     pub check_seconds: Histogram,
     pub mirror_seconds: Histogram,
     pub run_seconds: Histogram,
@@ -48,6 +49,14 @@ impl Metrics {
             ),
             &["result"],
         )?;
+        let family_no_verdict = IntCounterVec::new(
+            Opts::new(
+                "family_no_verdict_total",
+                "Mirrors an address family gave no verdict for: sentry's host could not use \
+                 it (network unreachable, no local address of the family), by family (4, 6).",
+            ),
+            &["family"],
+        )?;
         let buckets = vec![
             0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ];
@@ -69,6 +78,7 @@ impl Metrics {
         registry.register(Box::new(runs.clone()))?;
         registry.register(Box::new(mirrors.clone()))?;
         registry.register(Box::new(samples.clone()))?;
+        registry.register(Box::new(family_no_verdict.clone()))?;
         registry.register(Box::new(check_seconds.clone()))?;
         registry.register(Box::new(mirror_seconds.clone()))?;
         registry.register(Box::new(run_seconds.clone()))?;
@@ -79,6 +89,7 @@ impl Metrics {
             runs,
             mirrors,
             samples,
+            family_no_verdict,
             check_seconds,
             mirror_seconds,
             run_seconds,
@@ -93,6 +104,12 @@ impl Metrics {
 
     pub fn sample(&self, result: &str) {
         self.samples.with_label_values(&[result]).inc();
+    }
+
+    pub fn family_no_verdict(&self, f: bouncer_core::networks::Family) {
+        self.family_no_verdict
+            .with_label_values(&[&f.number().to_string()])
+            .inc();
     }
 
     pub fn mirror_failure(&self, reason: &str) {

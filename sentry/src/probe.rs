@@ -2,10 +2,13 @@
 //! never from https down to http, and the classification of the answer.
 
 use bouncer_core::files::Observed;
+use bouncer_core::networks::Family;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, RANGE};
 use reqwest::{Client, Response, StatusCode};
+use std::collections::BTreeMap;
 use std::error::Error as _;
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use url::Url;
 
@@ -59,6 +62,11 @@ pub enum Reason {
     SizeMismatch(u64, u64),
     /// A sampled byte range differs from the reference origin's: `(first, last)` byte.
     ContentMismatch(u64, u64),
+    /// The mirror has no address of this family (no A / AAAA record): nothing probed.
+    NoAddress(Family),
+    /// sentry's own host could not use the family to get there (no route, no address of
+    /// the family to send from, family not supported): says nothing of the mirror.
+    Unreachable(String),
     Other(String),
 }
 
@@ -83,6 +91,8 @@ impl Reason {
             Reason::BadUrl(_) => "bad_url",
             Reason::SizeMismatch(..) => "size_mismatch",
             Reason::ContentMismatch(..) => "content_mismatch",
+            Reason::NoAddress(_) => "no_address",
+            Reason::Unreachable(_) => "unreachable",
             Reason::Other(_) => "other",
         }
     }
@@ -112,6 +122,10 @@ impl fmt::Display for Reason {
                     "content mismatch: bytes {a}-{b} differ from the reference"
                 )
             }
+            Reason::NoAddress(family) => {
+                write!(f, "no {} address ({})", family.name(), family.record())
+            }
+            Reason::Unreachable(e) => write!(f, "unreachable from sentry's host: {e}"),
             Reason::Other(e) => write!(f, "error: {e}"),
         }
     }
@@ -169,22 +183,36 @@ pub fn redirect_target(from: &Url, status: u16, location: Option<&str>) -> Resul
     Ok(target)
 }
 
-/// The shared client: connection reuse across probes of one mirror, the per-request
-/// timeout, no automatic redirects (handled by [`head`]).
-pub fn client(
-    user_agent: &str,
-    timeout: Duration,
-    idle_per_host: usize,
-    extra_roots: &[reqwest::Certificate],
-) -> reqwest::Result<Client> {
+/// How probe clients are built (from `[sentry]`).
+pub struct ClientOptions<'a> {
+    pub user_agent: &'a str,
+    pub timeout: Duration,
+    pub idle_per_host: usize,
+    pub extra_roots: &'a [reqwest::Certificate],
+    /// `sentry.resolve`: host names connected to at these addresses instead of DNS's.
+    pub resolve: &'a BTreeMap<String, Vec<IpAddr>>,
+}
+
+/// A probe client: connection reuse across probes of one mirror, the per-request
+/// timeout, no automatic redirects (handled by [`head`]). `local`: the address connections
+/// leave from — the unspecified address of a family makes a client of that family only
+/// (the other family's addresses of a name are not tried); `None`: whatever the system
+/// picks.
+pub fn client(o: &ClientOptions<'_>, local: Option<IpAddr>) -> reqwest::Result<Client> {
     let mut builder = Client::builder()
-        .user_agent(user_agent)
+        .user_agent(o.user_agent)
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .pool_max_idle_per_host(idle_per_host);
-    for root in extra_roots {
+        .timeout(o.timeout)
+        .connect_timeout(o.timeout)
+        .pool_max_idle_per_host(o.idle_per_host)
+        .local_address(local);
+    for root in o.extra_roots {
         builder = builder.add_root_certificate(root.clone());
+    }
+    for (host, ips) in o.resolve {
+        // Port 0: the URL's port is used.
+        let addrs: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(*ip, 0)).collect();
+        builder = builder.resolve_to_addrs(host, &addrs);
     }
     builder.build()
 }
@@ -274,6 +302,20 @@ pub async fn range(
     }
 }
 
+/// Whether a connect error comes from sentry's own host being unable to use the address
+/// family (no route of the family, no local address of it to bind, family not supported)
+/// rather than from the mirror: then a probe over that family gives no verdict.
+fn family_unusable(io: &std::io::Error) -> bool {
+    #[cfg(target_os = "linux")]
+    const EAFNOSUPPORT: i32 = 97;
+    #[cfg(not(target_os = "linux"))]
+    const EAFNOSUPPORT: i32 = 47;
+    matches!(
+        io.kind(),
+        std::io::ErrorKind::NetworkUnreachable | std::io::ErrorKind::AddrNotAvailable
+    ) || io.raw_os_error() == Some(EAFNOSUPPORT)
+}
+
 fn is_redirect(s: StatusCode) -> bool {
     matches!(s.as_u16(), 301 | 302 | 303 | 307 | 308)
 }
@@ -302,6 +344,9 @@ fn reason_of(e: &reqwest::Error) -> Reason {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             if io.kind() == std::io::ErrorKind::ConnectionRefused {
                 return Reason::Refused;
+            }
+            if family_unusable(io) {
+                return Reason::Unreachable(io.to_string());
             }
             if io.kind() == std::io::ErrorKind::TimedOut {
                 return Reason::Timeout;
@@ -366,8 +411,49 @@ mod tests {
         ));
     }
 
+    /// A client of a family whose local address the host does not have (as on a host
+    /// without IPv6) fails to connect with a reason that says so, not "refused".
+    #[tokio::test]
+    async fn a_family_the_host_cannot_use_is_unreachable_not_a_mirror_failure() {
+        let fake = bouncer_test_support::fake_mirror::FakeMirror::start_on(
+            "::1".parse().unwrap(),
+            bouncer_test_support::fake_mirror::Behaviour::Healthy,
+        )
+        .await;
+        let resolve = BTreeMap::new();
+        let o = ClientOptions {
+            user_agent: "t",
+            timeout: Duration::from_secs(5),
+            idle_per_host: 1,
+            extra_roots: &[],
+            resolve: &resolve,
+        };
+        let url = Url::parse(&format!("{}f.bin", fake.base_url())).unwrap();
+        let ok = client(&o, Some(Family::V6.unspecified())).unwrap();
+        assert_eq!(head(&ok, url.clone()).await.0.class, Class::Healthy);
+        // 2001:db8::/32 is for documentation: no host has it.
+        let unusable = client(&o, Some("2001:db8::5".parse().unwrap())).unwrap();
+        let (outcome, _) = head(&unusable, url).await;
+        assert!(
+            matches!(outcome.reason, Reason::Unreachable(_)),
+            "{:?}",
+            outcome.reason
+        );
+        let io = |k: std::io::ErrorKind| std::io::Error::from(k);
+        assert!(family_unusable(&io(std::io::ErrorKind::NetworkUnreachable)));
+        assert!(!family_unusable(&io(std::io::ErrorKind::ConnectionRefused)));
+    }
+
     #[test]
     fn reasons_read_well_and_have_metric_kinds() {
+        assert_eq!(
+            Reason::NoAddress(Family::V6).to_string(),
+            "no IPv6 address (AAAA)"
+        );
+        assert_eq!(
+            Reason::NoAddress(Family::V4).to_string(),
+            "no IPv4 address (A)"
+        );
         assert_eq!(Reason::Status(500).to_string(), "HTTP 500");
         assert_eq!(Reason::Status(503).kind(), "http_5xx");
         assert_eq!(

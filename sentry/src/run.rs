@@ -10,6 +10,7 @@ use crate::{store, RunOptions, SentryError};
 use bouncer_core::cache::Memcached;
 use bouncer_core::config::Config;
 use bouncer_core::db::{self, DbPool};
+use bouncer_core::networks::Family;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -46,6 +47,12 @@ pub struct RunSummary {
     pub cdn_healthy: usize,
     /// Gated alias flips this run carried out (its results made them due).
     pub gates_flipped: usize,
+    /// Probes of locations made: `pairs` when every mirror has one address family (or
+    /// `sentry.families = []`), up to twice that for dual-stack mirrors.
+    pub probes: usize,
+    /// (mirror, family) checks that gave no verdict: sentry's host could not use the
+    /// family to reach the mirror.
+    pub no_verdict: usize,
 }
 
 /// A configured checker: database pool, HTTP client, limits and metrics. Built once per
@@ -69,17 +76,35 @@ pub struct Sentry {
 
 impl Sentry {
     pub fn new(config: &Config) -> Result<Self, SentryError> {
+        Self::bound(config, Family::ALL.map(Family::unspecified))
+    }
+
+    /// [`Sentry::new`] with the addresses probes of each family leave from (IPv4, IPv6):
+    /// the unspecified ones, except in tests of a host that cannot use a family.
+    fn bound(config: &Config, local: [std::net::IpAddr; 2]) -> Result<Self, SentryError> {
         let s = &config.sentry;
         let pool = db::pool(&config.database.url, bouncer_service::pool_options(config))?;
         let metrics = Arc::new(Metrics::new()?);
         let timeout = Duration::from_millis(s.request_timeout_ms);
+        let roots = crate::probe::extra_roots(s.ca_file.as_deref())?;
+        let options = crate::probe::ClientOptions {
+            user_agent: &s.user_agent,
+            timeout,
+            idle_per_host: s.per_mirror_concurrency,
+            extra_roots: &roots,
+            resolve: &s.resolve,
+        };
+        let bound = |f: Family| crate::probe::client(&options, Some(local[f.index()]));
         let checker = Checker {
-            client: crate::probe::client(
-                &s.user_agent,
-                timeout,
-                s.per_mirror_concurrency,
-                &crate::probe::extra_roots(s.ca_file.as_deref())?,
-            )?,
+            client: crate::probe::client(&options, None)?,
+            family_clients: [bound(Family::V4)?, bound(Family::V6)?],
+            families: Family::list(&s.families),
+            resolve: s
+                .resolve
+                .iter()
+                .map(|(h, ips)| (h.to_ascii_lowercase(), ips.clone()))
+                .collect(),
+            unusable_warned: Default::default(),
             global: Arc::new(Semaphore::new(s.concurrency.max(1))),
             per_mirror: s.per_mirror_concurrency.max(1),
             request_timeout: timeout,
@@ -160,6 +185,9 @@ impl Sentry {
             self.sample_bytes_per_run,
             std::sync::atomic::Ordering::Release,
         );
+        for warned in &self.checker.unusable_warned {
+            warned.store(false, std::sync::atomic::Ordering::Release);
+        }
         let progress = progress_bar((targets.len() * locs.len().max(1)) as u64);
         tracing::info!(
             mirrors = targets.len(),
@@ -243,6 +271,8 @@ impl Sentry {
             let report = report?;
             summary.mirrors += 1;
             summary.pairs += report.results.len();
+            summary.probes += report.probes();
+            summary.no_verdict += report.no_verdicts();
             summary.healthy += report.count(Class::Healthy);
             summary.inactive += report.count(Class::Inactive);
             summary.unhealthy += report.count(Class::Unhealthy);
@@ -376,7 +406,8 @@ async fn check_cdn(
                 baseurl: base_url.clone(),
                 reference: https_is_reference && scheme == "https",
             };
-            let report = checker.check_mirror(target, locs, None).await;
+            // The CDN is checked as before, over whatever family the system picks.
+            let report = checker.check_mirror_over(target, locs, None, &[]).await;
             crate::cdn::CdnReport {
                 scheme,
                 base_url,
@@ -553,8 +584,13 @@ fn progress_bar(pairs: u64) -> ProgressBar {
 
 #[cfg(test)]
 mod tests {
-    use super::RunLease;
-    use bouncer_test_support::TestDb;
+    use super::{RunLease, Sentry};
+    use bouncer_core::config::Config;
+    use bouncer_core::models::{NewLocation, NewMirror, NewOs, NewProduct};
+    use bouncer_core::schema::*;
+    use bouncer_test_support::fake_mirror::{Behaviour, FakeMirror};
+    use bouncer_test_support::{db_tests, TestDb};
+    use diesel::prelude::*;
 
     /// A run dropped mid-way (the daemon stopped by SIGTERM) gives its lease back at once:
     /// the next sentry does not wait out the 60 s.
@@ -567,5 +603,145 @@ mod tests {
         let again = RunLease::take(&db.pool).await.unwrap();
         again.release().await;
         RunLease::take(&db.pool).await.unwrap().release().await;
+    }
+
+    fn seed(db: &TestDb, mirrors: &[(&str, String)]) -> i32 {
+        let mut c = db.conn();
+        let values = NewProduct {
+            name: "Firefox",
+            active: true,
+            checknow: true,
+            ssl_only: false,
+        };
+        diesel::insert_into(mirror_products::table)
+            .values(values)
+            .execute(&mut *c)
+            .unwrap();
+        let os = NewOs {
+            name: "win",
+            priority: 0,
+        };
+        diesel::insert_into(mirror_os::table)
+            .values(os)
+            .execute(&mut *c)
+            .unwrap();
+        let (pid, os_id): (i32, i32) = (
+            mirror_products::table
+                .select(mirror_products::id)
+                .first(&mut *c)
+                .unwrap(),
+            mirror_os::table
+                .select(mirror_os::id)
+                .first(&mut *c)
+                .unwrap(),
+        );
+        let location = NewLocation {
+            product_id: pid,
+            os_id,
+            path: "/f/:lang/a.exe",
+        };
+        diesel::insert_into(mirror_locations::table)
+            .values(location)
+            .execute(&mut *c)
+            .unwrap();
+        for (name, baseurl) in mirrors {
+            let m = NewMirror {
+                name,
+                baseurl,
+                rating: 100,
+                active: true,
+            };
+            diesel::insert_into(mirror_mirrors::table)
+                .values(m)
+                .execute(&mut *c)
+                .unwrap();
+        }
+        mirror_locations::table
+            .select(mirror_locations::id)
+            .first(&mut *c)
+            .unwrap()
+    }
+
+    /// A host that cannot use IPv6 (here: probes of IPv6 leave from an address this host
+    /// does not have, as a host without IPv6 fails to connect): no IPv6 verdict, so no
+    /// family rows at all — the pairs stay "either family" as the map says, rather than
+    /// every mirror being marked down for IPv6 — and earlier rows are removed; counted.
+    /// A mirror with IPv6 only cannot be checked at all: it fails as a whole (as before).
+    fn a_family_the_host_cannot_use_gives_no_verdict(db: &TestDb) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let dual = FakeMirror::start_dual(Behaviour::Healthy).await;
+            let v6 = FakeMirror::start_on("::1".parse().unwrap(), Behaviour::Healthy).await;
+            let dual_url = format!("http://dual.test:{}/", dual.port());
+            let loc = seed(db, &[("dual", dual_url), ("v6", v6.base_url())]);
+            let mut config = Config::default();
+            config.database.url = db.url.clone();
+            config.sentry.request_timeout_ms = 2_000;
+            config.sentry.failures_to_down = 1;
+            config.sentry.successes_to_up = 1;
+            let pinned = vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
+            config.sentry.resolve.insert("dual.test".into(), pinned);
+
+            // A normal host first: both families judged, rows written.
+            Sentry::new(&config)
+                .unwrap()
+                .run(&Default::default())
+                .await
+                .unwrap();
+            let rows = |db: &TestDb| -> i64 {
+                bouncer_family_health::table
+                    .count()
+                    .get_result(&mut *db.conn())
+                    .unwrap()
+            };
+            assert_eq!(rows(db), 4);
+
+            let no_v6 = ["0.0.0.0".parse().unwrap(), "2001:db8::5".parse().unwrap()];
+            let sentry = Sentry::bound(&config, no_v6).unwrap();
+            let s = sentry.run(&Default::default()).await.unwrap();
+            assert_eq!(s.no_verdict, 2, "one per mirror with IPv6");
+            assert_eq!(rows(db), 0);
+            let map: Vec<(i32, bool, bool)> = mirror_location_mirror_map::table
+                .select((
+                    mirror_location_mirror_map::mirror_id,
+                    mirror_location_mirror_map::active,
+                    mirror_location_mirror_map::healthy,
+                ))
+                .order(mirror_location_mirror_map::mirror_id)
+                .filter(mirror_location_mirror_map::location_id.eq(loc))
+                .load(&mut *db.conn())
+                .unwrap();
+            assert_eq!(map, [(1, true, true), (2, true, false)]);
+            let reasons: Vec<String> = sentry_log::table
+                .select(sentry_log::reason)
+                .load(&mut *db.conn())
+                .unwrap();
+            assert!(
+                reasons
+                    .iter()
+                    .any(|r| r.contains("; IPv6: no verdict (unreachable from sentry's host")),
+                "{reasons:?}"
+            );
+            assert!(
+                reasons
+                    .iter()
+                    .any(|r| r.starts_with("base URL: unreachable from sentry's host")),
+                "{reasons:?}"
+            );
+            let metrics = prometheus::TextEncoder::new()
+                .encode_to_string(&sentry.metrics().registry.gather())
+                .unwrap();
+            assert!(
+                metrics.contains("sentry_family_no_verdict_total{family=\"6\"} 2"),
+                "{metrics}"
+            );
+        });
+    }
+
+    db_tests! {
+        no_verdict_for_an_unusable_family => a_family_the_host_cannot_use_gives_no_verdict,
     }
 }

@@ -2,19 +2,22 @@
 //! results (map rows, one log row per mirror, hysteresis state, flapping cuts, audit rows,
 //! and a generation bump when bounce's view changed).
 
-use crate::check::{Loc, MirrorReport, Target};
+use crate::check::{FamilyWhy, Loc, MirrorReport, Target};
 use crate::health::{self, MirrorState, Policy, RowState, State, Transition};
 use crate::probe::{Class, Reason};
 use crate::{RunOptions, SentryError};
 use bouncer_core::changes::Change;
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{MirrorHealth, NewAuditEntry, SentryLog};
+use bouncer_core::networks::Family;
 use bouncer_core::schema::{
     bouncer_audit_log, bouncer_mirror_health, mirror_locations, mirror_mirrors, mirror_products,
     sentry_log,
 };
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sqlite::Sqlite;
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -205,7 +208,7 @@ fn write_report(
     else {
         return Ok(None);
     };
-    let mut changes = write_map_rows(conn, policy, report, locs)?;
+    let mut changes = write_map_rows(conn, policy, report, locs, &name, now)?;
     let mirror = Change::Mirror(report.mirror_id);
     let reason = report.summary(locs);
     let run_ok = report.run_ok();
@@ -309,15 +312,46 @@ fn write_report(
     Ok(Some((changes, next.state)))
 }
 
-/// Applies the row-level hysteresis to the map; returns the locations whose rows bounce
-/// reads changed.
+/// A family row as stored: `(location_id, family, healthy, fail_streak, ok_streak)`.
+type FamilyRow = (i32, i16, bool, i32, i32);
+
+/// A family row's state as a [`RowState`]. The table has no `active` column: an inactive
+/// row (the file is not there over that family, or the mirror has no address of it) is
+/// the one not healthy and without a streak, which is how [`health::row_step`] leaves it.
+fn family_state(healthy: bool, fail_streak: i32, ok_streak: i32) -> RowState {
+    RowState {
+        active: healthy || fail_streak > 0 || ok_streak > 0,
+        healthy,
+        fail_streak,
+        ok_streak,
+    }
+}
+
+/// The map row of a pair with family rows: the best of them (served, then unhealthy and
+/// closest to coming back, then inactive), so the map is "healthy over some family".
+fn best_family(rows: &[Option<RowState>]) -> Option<RowState> {
+    rows.iter().flatten().copied().min_by_key(|r| {
+        let rank = match (r.served(), r.active) {
+            (true, _) => 0,
+            (false, true) => 1,
+            (false, false) => 2,
+        };
+        (rank, -r.ok_streak, r.fail_streak)
+    })
+}
+
+/// Applies the row-level hysteresis to the map and, per address family, to the pairs'
+/// family rows; returns the locations whose rows bounce reads changed.
 /// A mirror-wide failure only touches existing rows; probed pairs get a row if missing.
 fn write_map_rows(
     conn: &mut DbConnection,
     policy: &Policy,
     report: &MirrorReport,
     locs: &[Loc],
+    name: &str,
+    now: NaiveDateTime,
 ) -> Result<Vec<Change>, SentryError> {
+    use bouncer_core::schema::bouncer_family_health::dsl as fh;
     use bouncer_core::schema::mirror_location_mirror_map::dsl as m;
     let existing: HashMap<i32, (i64, RowState)> = m::mirror_location_mirror_map
         .filter(m::mirror_id.eq(report.mirror_id))
@@ -341,10 +375,39 @@ fn write_map_rows(
             (loc, (id, s))
         })
         .collect();
-    let results: Vec<(i32, Class, bool, &Reason)> = if let Some(why) = &report.wide {
+    // By location: the row of each family (by `Family::index`), if any.
+    let mut family_rows: HashMap<i32, [Option<RowState>; 2]> = HashMap::new();
+    for (loc, family, healthy, fail, ok) in fh::bouncer_family_health
+        .filter(fh::mirror_id.eq(report.mirror_id))
+        .select((
+            fh::location_id,
+            fh::family,
+            fh::healthy,
+            fh::fail_streak,
+            fh::ok_streak,
+        ))
+        .load::<FamilyRow>(conn)?
+    {
+        if let Some(f) = Family::from_number(family) {
+            family_rows.entry(loc).or_default()[f.index()] = Some(family_state(healthy, fail, ok));
+        }
+    }
+    let mut changed = Vec::new();
+    let per_family = report.writes_family_rows();
+    if !per_family && !family_rows.is_empty() {
+        // No verdict for some family (or not probed per family): the pairs go back to
+        // what the map says, for either family, rather than keep rows nobody checked.
+        diesel::delete(fh::bouncer_family_health.filter(fh::mirror_id.eq(report.mirror_id)))
+            .execute(conn)?;
+        changed.extend(family_rows.keys().map(|loc| Change::Location(*loc)));
+        tracing::info!(mirror = %name, "family health rows removed: not every family has a verdict this run");
+    }
+    // (location, index into the report's results or None for a mirror-wide failure,
+    // combined class, corrupt, why).
+    let results: Vec<(i32, Option<usize>, Class, bool, &Reason)> = if let Some(why) = &report.wide {
         locs.iter()
             .filter(|l| existing.contains_key(&l.id))
-            .map(|l| (l.id, Class::Unhealthy, false, why))
+            .map(|l| (l.id, None, Class::Unhealthy, false, why))
             .collect()
     } else {
         report
@@ -352,17 +415,66 @@ fn write_map_rows(
             .iter()
             .filter_map(|(i, o)| {
                 let corrupt = matches!(o.reason, Reason::ContentMismatch(..));
-                locs.get(*i).map(|l| (l.id, o.class, corrupt, &o.reason))
+                locs.get(*i)
+                    .map(|l| (l.id, Some(*i), o.class, corrupt, &o.reason))
             })
             .collect()
     };
-    let mut changed = Vec::new();
-    for (location_id, class, corrupt, why) in results {
+    let map_before = (!existing.is_empty()).then(|| existing.values().any(|(_, s)| s.served()));
+    let mut states = FamilyStates::new(&family_rows, map_before);
+    // Rows to insert (map, family), in a few multi-row statements after the loop: a
+    // first run writes one per pair and family.
+    let (mut new_pairs, mut inserts) = (Vec::new(), Vec::new());
+    for (location_id, index, class, corrupt, why) in results {
         let prev = existing.get(&location_id);
-        // Bytes that differ from the reference are no blip: out of service at once.
-        let next = match corrupt {
-            true => health::row_down(policy),
-            false => health::row_step(policy, prev.map(|(_, s)| *s), class),
+        let mut family_next = [None; 2];
+        if per_family {
+            for f in Family::ALL {
+                let before = family_rows.get(&location_id).and_then(|r| r[f.index()]);
+                // A pair without family rows yet (an existing database) served either
+                // family as its map row says: that is where each family's hysteresis
+                // starts, so a first per-family run is no blip.
+                let basis = before.or(prev.map(|(_, s)| *s));
+                let (next, why) = match index {
+                    // A mirror-wide failure is one for every family, on existing rows.
+                    None => match before {
+                        Some(b) => (
+                            health::row_step(policy, Some(b), Class::Unhealthy),
+                            FamilyWhy::Probe(why),
+                        ),
+                        None => continue,
+                    },
+                    Some(i) => match report.family_outcome(f, i) {
+                        // Bytes that differ from the reference: out at once.
+                        Some((_, FamilyWhy::Probe(_))) if corrupt => {
+                            (health::row_down(policy), FamilyWhy::Probe(why))
+                        }
+                        Some((class, fwhy)) => (health::row_step(policy, basis, class), fwhy),
+                        None => continue,
+                    },
+                };
+                let row = FamilyWrite {
+                    mirror_id: report.mirror_id,
+                    location_id,
+                    family: f,
+                    before,
+                    basis,
+                    next,
+                };
+                if row.write(conn, &why, &mut inserts)? {
+                    changed.push(Change::Location(location_id));
+                }
+                family_next[f.index()] = Some(next);
+                states.step(f, before, next);
+            }
+        }
+        // With family rows the map is the best of them ("healthy over some family", what
+        // older readers see); without, its own hysteresis as before.
+        let next = match best_family(&family_next) {
+            Some(best) => best,
+            // Bytes that differ from the reference are no blip: out of service at once.
+            None if corrupt => health::row_down(policy),
+            None => health::row_step(policy, prev.map(|(_, s)| *s), class),
         };
         let values = (
             m::active.eq(next.active),
@@ -388,18 +500,333 @@ fn write_map_rows(
             }
             None => {
                 changed.push(Change::Location(location_id));
-                diesel::insert_into(m::mirror_location_mirror_map)
-                    .values((
-                        m::location_id.eq(location_id),
-                        m::mirror_id.eq(report.mirror_id),
-                        values,
-                        m::reason.eq(reason),
-                    ))
-                    .execute(conn)?;
+                new_pairs.push(NewMapRow {
+                    location_id,
+                    mirror_id: report.mirror_id,
+                    active: next.active,
+                    healthy: next.healthy,
+                    fail_streak: next.fail_streak,
+                    ok_streak: next.ok_streak,
+                    reason,
+                });
             }
         }
     }
+    insert_rows(conn, &new_pairs, &inserts)?;
+    if per_family {
+        audit_families(conn, report, locs, name, now, &states)?;
+    }
     Ok(changed)
+}
+
+/// Rows per multi-row insert: 7 values each, within SQLite's oldest limit of 999
+/// parameters per statement.
+const INSERT_CHUNK: usize = 128;
+
+/// New map and family rows in multi-row statements. The multi-backend connection has no
+/// multi-row insert, and diesel's for SQLite is one statement per row: per backend, and
+/// for SQLite a statement of our own.
+fn insert_rows(
+    conn: &mut DbConnection,
+    pairs: &[NewMapRow],
+    families: &[NewFamilyRow],
+) -> Result<(), SentryError> {
+    use bouncer_core::schema::{bouncer_family_health, mirror_location_mirror_map};
+    for chunk in pairs.chunks(INSERT_CHUNK) {
+        match conn {
+            DbConnection::Mysql(c) => diesel::insert_into(mirror_location_mirror_map::table)
+                .values(chunk)
+                .execute(c)?,
+            DbConnection::Sqlite(c) => sqlite_insert(c, chunk)?,
+        };
+    }
+    for chunk in families.chunks(INSERT_CHUNK) {
+        match conn {
+            DbConnection::Mysql(c) => diesel::insert_into(bouncer_family_health::table)
+                .values(chunk)
+                .execute(c)?,
+            DbConnection::Sqlite(c) => sqlite_insert(c, chunk)?,
+        };
+    }
+    Ok(())
+}
+
+/// A row of a multi-row insert on SQLite.
+trait SqliteRow {
+    /// `table (column, …)`.
+    const INTO: &'static str;
+    /// Pushes `(?, …)` with the row's values, in the order of [`SqliteRow::INTO`].
+    fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()>;
+}
+
+/// `INSERT INTO table (…) VALUES (?, …), (?, …)…` of rows in one statement. Unlike
+/// `sql_query`, it may be cached: a statement of [`INSERT_CHUNK`] rows is prepared once
+/// (diesel keys its cache by the SQL), not parsed again for every chunk.
+struct SqliteInsert<'a, R>(&'a [R]);
+
+impl<R> QueryId for SqliteInsert<'_, R> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<R: SqliteRow> QueryFragment<Sqlite> for SqliteInsert<'_, R> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        if self.0.len() != INSERT_CHUNK {
+            // A last, shorter chunk: not worth a cached statement per length.
+            out.unsafe_to_cache_prepared();
+        }
+        out.push_sql("INSERT INTO ");
+        out.push_sql(R::INTO);
+        out.push_sql(" VALUES ");
+        for (i, row) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            row.walk(&mut out)?;
+        }
+        Ok(())
+    }
+}
+
+impl<R> RunQueryDsl<diesel::SqliteConnection> for SqliteInsert<'_, R> {}
+
+fn sqlite_insert<R: SqliteRow>(c: &mut diesel::SqliteConnection, rows: &[R]) -> QueryResult<usize> {
+    SqliteInsert(rows).execute(c)
+}
+
+/// A map row to insert (a probed pair that had none).
+#[derive(Insertable)]
+#[diesel(table_name = bouncer_core::schema::mirror_location_mirror_map)]
+struct NewMapRow {
+    location_id: i32,
+    mirror_id: i32,
+    active: bool,
+    healthy: bool,
+    fail_streak: i32,
+    ok_streak: i32,
+    reason: String,
+}
+
+impl SqliteRow for NewMapRow {
+    const INTO: &'static str = "mirror_location_mirror_map \
+        (location_id, mirror_id, active, healthy, fail_streak, ok_streak, reason)";
+
+    fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        use diesel::sql_types::{Bool, Integer, Text};
+        out.push_sql("(");
+        out.push_bind_param::<Integer, _>(&self.location_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&self.mirror_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(&self.active)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(&self.healthy)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&self.fail_streak)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&self.ok_streak)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.reason)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl SqliteRow for NewFamilyRow {
+    const INTO: &'static str = "bouncer_family_health \
+        (location_id, mirror_id, family, healthy, fail_streak, ok_streak, reason)";
+
+    fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        use diesel::sql_types::{Bool, Integer, SmallInt, Text};
+        out.push_sql("(");
+        out.push_bind_param::<Integer, _>(&self.location_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&self.mirror_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<SmallInt, _>(&self.family)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(&self.healthy)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&self.fail_streak)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&self.ok_streak)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.reason)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+/// A family row to insert.
+#[derive(Insertable)]
+#[diesel(table_name = bouncer_core::schema::bouncer_family_health)]
+struct NewFamilyRow {
+    location_id: i32,
+    mirror_id: i32,
+    family: i16,
+    healthy: bool,
+    fail_streak: i32,
+    ok_streak: i32,
+    reason: String,
+}
+
+/// One family row's step: what it was (`before`, `None` when the pair had no row for
+/// the family), where its hysteresis started (`basis`: the map row for a pair without
+/// family rows) and what it is now.
+struct FamilyWrite {
+    mirror_id: i32,
+    location_id: i32,
+    family: Family,
+    before: Option<RowState>,
+    basis: Option<RowState>,
+    next: RowState,
+}
+
+impl FamilyWrite {
+    /// Writes the row if it changed (the reason only when its health did, as for the
+    /// map; a new row is queued in `inserts`); `true` when what bounce reads changed
+    /// (served or not over the family).
+    fn write(
+        &self,
+        conn: &mut DbConnection,
+        why: &FamilyWhy<'_>,
+        inserts: &mut Vec<NewFamilyRow>,
+    ) -> Result<bool, SentryError> {
+        use bouncer_core::schema::bouncer_family_health::dsl as fh;
+        let next = self.next;
+        // Only built when written: most rows do not change.
+        let reason = || match next.served() {
+            true => String::new(),
+            false => truncate_reason(&why.to_string()),
+        };
+        let values = (
+            fh::healthy.eq(next.healthy),
+            fh::fail_streak.eq(next.fail_streak),
+            fh::ok_streak.eq(next.ok_streak),
+        );
+        let key = (self.location_id, self.mirror_id, self.family.number());
+        let row = fh::bouncer_family_health.find(key);
+        match self.before {
+            Some(b) if b == next => Ok(false),
+            Some(b) if (b.served(), b.active) == (next.served(), next.active) => {
+                diesel::update(row).set(values).execute(conn)?;
+                Ok(false)
+            }
+            // Only `healthy` is read by bounce; a row turning from inactive to unhealthy
+            // (or back) gets its new reason all the same.
+            Some(b) => {
+                diesel::update(row)
+                    .set((values, fh::reason.eq(reason())))
+                    .execute(conn)?;
+                Ok(b.served() != next.served())
+            }
+            None => {
+                inserts.push(NewFamilyRow {
+                    location_id: self.location_id,
+                    mirror_id: self.mirror_id,
+                    family: self.family.number(),
+                    healthy: next.healthy,
+                    fail_streak: next.fail_streak,
+                    ok_streak: next.ok_streak,
+                    reason: reason(),
+                });
+                Ok(self.basis.is_none_or(|b| b.served() != next.served()))
+            }
+        }
+    }
+}
+
+/// Per family, how many of the mirror's family rows there are and how many serve,
+/// before its batch and after, for the audit.
+struct FamilyStates {
+    /// `(rows, served)` by [`Family::index`].
+    before: [(usize, usize); 2],
+    after: [(usize, usize); 2],
+    /// Whether some map row of the mirror served before (a family without rows served
+    /// wherever the map did); `None`: the mirror had no map row (a new mirror, nothing
+    /// to compare with).
+    map_served_before: Option<bool>,
+}
+
+impl FamilyStates {
+    fn new(rows: &HashMap<i32, [Option<RowState>; 2]>, map_served_before: Option<bool>) -> Self {
+        let mut before = [(0, 0); 2];
+        for r in rows.values() {
+            for (count, s) in before
+                .iter_mut()
+                .zip(r)
+                .filter_map(|(c, s)| Some((c, s.as_ref()?)))
+            {
+                count.0 += 1;
+                count.1 += usize::from(s.served());
+            }
+        }
+        Self {
+            before,
+            after: before,
+            map_served_before,
+        }
+    }
+
+    /// One row of family `f` went from `before` (`None`: a new row) to `next`.
+    fn step(&mut self, f: Family, before: Option<RowState>, next: RowState) {
+        let (rows, served) = &mut self.after[f.index()];
+        match before {
+            Some(b) => *served -= usize::from(b.served()),
+            None => *rows += 1,
+        }
+        *served += usize::from(next.served());
+    }
+}
+
+/// Audits each family of the mirror that started or stopped serving (some location of
+/// the mirror served over it, or none), as `mirror.family_down` / `mirror.family_up`.
+/// Before a family had rows, it served wherever the map did.
+fn audit_families(
+    conn: &mut DbConnection,
+    report: &MirrorReport,
+    locs: &[Loc],
+    name: &str,
+    now: NaiveDateTime,
+    states: &FamilyStates,
+) -> Result<(), SentryError> {
+    let target = format!("mirror:{name}");
+    for f in Family::ALL {
+        let ((rows_before, n_before), (rows_after, n_after)) =
+            (states.before[f.index()], states.after[f.index()]);
+        let had_rows = rows_before > 0;
+        let up_before = match (had_rows, states.map_served_before) {
+            (true, _) => n_before > 0,
+            (false, Some(map)) => map,
+            (false, None) => continue,
+        };
+        let up_after = n_after > 0;
+        if up_before == up_after || rows_after == 0 {
+            continue;
+        }
+        let state = |up: bool| if up { "up" } else { "down" };
+        let action = if up_after {
+            "mirror.family_up"
+        } else {
+            "mirror.family_down"
+        };
+        let reason = truncate_reason(&match &report.wide {
+            Some(w) => w.to_string(),
+            None => report.family_summary(f, locs),
+        });
+        let before_json = json!({"family": f.number(), "state": state(up_before), "served_locations": if had_rows { Some(n_before) } else { None }});
+        let after_json = json!({"family": f.number(), "state": state(up_after), "served_locations": n_after, "reason": reason});
+        audit(conn, action, &target, before_json, after_json, now)?;
+        tracing::info!(mirror = %name, family = f.name(), action, reason, "mirror family health changed");
+    }
+    Ok(())
+}
+
+/// A reason within the reason columns' width.
+fn truncate_reason(why: &str) -> String {
+    why.chars()
+        .take(bouncer_core::limits::PAIR_REASON)
+        .collect()
 }
 
 /// What the map row says of why the pair is out: `''` while served, else the probe's
@@ -407,11 +834,7 @@ fn write_map_rows(
 fn pair_reason(next: &RowState, why: &Reason) -> String {
     match next.served() {
         true => String::new(),
-        false => why
-            .to_string()
-            .chars()
-            .take(bouncer_core::limits::PAIR_REASON)
-            .collect(),
+        false => truncate_reason(&why.to_string()),
     }
 }
 

@@ -26,14 +26,53 @@ pub fn code_str(c: &Code) -> &str {
     std::str::from_utf8(c).unwrap_or("??")
 }
 
-/// The address family a client reached bounce over (an IPv4-mapped IPv6 address is v4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// An address family: the one a client reached bounce over (an IPv4-mapped IPv6 address
+/// is v4), or one sentry probes a mirror over (`bouncer_family_health.family`: 4 or 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Family {
     V4,
     V6,
 }
 
 impl Family {
+    /// Every family, in the order they are probed and reported.
+    pub const ALL: [Family; 2] = [Family::V4, Family::V6];
+
+    /// The DNS record that gives addresses of the family.
+    pub fn record(self) -> &'static str {
+        match self {
+            Family::V4 => "A",
+            Family::V6 => "AAAA",
+        }
+    }
+
+    /// The unspecified address of the family: a socket bound to it speaks only this family.
+    pub fn unspecified(self) -> IpAddr {
+        match self {
+            Family::V4 => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            Family::V6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        }
+    }
+
+    /// 0 for IPv4, 1 for IPv6: an index into per-family arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Family::V4 => 0,
+            Family::V6 => 1,
+        }
+    }
+
+    /// The families a setting names (`[6, 4, 6]` → v4, v6; unknown numbers are left out).
+    pub fn list(numbers: &[u8]) -> Vec<Family> {
+        let mut v: Vec<Family> = numbers
+            .iter()
+            .filter_map(|n| Family::from_number(i16::from(*n)))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
     pub fn of(ip: IpAddr) -> Self {
         match ip.to_canonical() {
             IpAddr::V4(_) => Family::V4,
@@ -195,5 +234,8 @@ mod tests {
         assert_eq!(code("d1"), None);
         assert_eq!("only".parse::<NetworkMode>(), Ok(NetworkMode::Only));
         assert!("sometimes".parse::<NetworkMode>().is_err());
+        assert_eq!(Family::list(&[6, 4, 6]), [Family::V4, Family::V6]);
+        assert!(Family::list(&[5]).is_empty());
+        assert_eq!(Family::from_number(6), Some(Family::V6));
     }
 }

@@ -1,8 +1,9 @@
-//! Fake mirrors: plain tokio TCP servers on 127.0.0.x ports that answer HTTP/1.1 the way
-//! real mirrors misbehave (errors, soft 404s, redirect loops, hanging, trickling bytes).
+//! Fake mirrors: plain tokio TCP servers on 127.0.0.x ports (or `::1`, or both at one port)
+//! that answer HTTP/1.1 the way real mirrors misbehave (errors, soft 404s, redirect loops,
+//! hanging, trickling bytes).
 //! Shared by sentry's and bounce's integration tests and sentry's benchmark example.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -87,9 +88,64 @@ impl FakeMirror {
     /// Same, without keeping the request list (for the benchmark).
     pub async fn start_with(host: u8, behaviour: Behaviour, record: bool) -> Self {
         let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, host));
+        Self::start_on_with(ip, behaviour, record).await
+    }
+
+    /// Starts a fake mirror on `ip` (`::1` for an IPv6-only one), port chosen by the OS.
+    pub async fn start_on(ip: IpAddr, behaviour: Behaviour) -> Self {
+        Self::start_on_with(ip, behaviour, true).await
+    }
+
+    /// Same, without keeping the request list when `record` is false (for the benchmark).
+    pub async fn start_on_with(ip: IpAddr, behaviour: Behaviour, record: bool) -> Self {
         let listener = TcpListener::bind((ip, 0)).await.expect("bind fake mirror");
+        Self::serve_on(vec![listener], behaviour, record)
+    }
+
+    /// Starts one fake mirror listening on both `127.0.0.1` and `::1` at the same port (a
+    /// dual-stack host: `addr` is the IPv4 side, [`FakeMirror::port`] the shared port).
+    pub async fn start_dual(behaviour: Behaviour) -> Self {
+        Self::start_dual_with(behaviour, true).await
+    }
+
+    /// Same, without keeping the request list when `record` is false (for the benchmark).
+    pub async fn start_dual_with(behaviour: Behaviour, record: bool) -> Self {
+        let (v4, v6) = dual_listeners(IpAddr::V6(Ipv6Addr::LOCALHOST)).await;
+        Self::serve_on(vec![v4, v6], behaviour, record)
+    }
+
+    /// Two fake mirrors at the same port, one on `127.0.0.1` and one on `::1`, each with a
+    /// behaviour of its own: a dual-stack host whose families can fail apart.
+    pub async fn start_pair(v4: Behaviour, v6: Behaviour) -> (Self, Self) {
+        let (l4, l6) = dual_listeners(IpAddr::V6(Ipv6Addr::LOCALHOST)).await;
+        (
+            Self::serve_on(vec![l4], v4, true),
+            Self::serve_on(vec![l6], v6, true),
+        )
+    }
+
+    /// A dual-stack host whose IPv6 side is down: a fake mirror on `127.0.0.1` and, at the
+    /// same port of `::1`, a socket that is bound but never listens (connections refused),
+    /// held as long as the returned guard lives.
+    pub async fn start_v4_refusing_v6(behaviour: Behaviour) -> (Self, tokio::net::TcpSocket) {
+        for _ in 0..64 {
+            let v4 = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                .await
+                .expect("bind fake mirror on 127.0.0.1");
+            let port = v4.local_addr().expect("local addr").port();
+            match bound_not_listening(SocketAddr::new(Ipv6Addr::LOCALHOST.into(), port)) {
+                Ok(guard) => return (Self::serve_on(vec![v4], behaviour, true), guard),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+                Err(e) => panic!("bind [::1]:{port}: {e}"),
+            }
+        }
+        panic!("no port free on both 127.0.0.1 and ::1 after 64 tries");
+    }
+
+    /// One mirror (one state) behind every listener.
+    fn serve_on(listeners: Vec<TcpListener>, behaviour: Behaviour, record: bool) -> Self {
         let mirror = Self {
-            addr: listener.local_addr().expect("local addr"),
+            addr: listeners[0].local_addr().expect("local addr"),
             behaviour: Arc::new(AtomicU8::new(behaviour as u8)),
             requests: Arc::default(),
             count: Arc::default(),
@@ -97,14 +153,21 @@ impl FakeMirror {
             missing: Arc::default(),
             content: Arc::default(),
         };
-        let m = mirror.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(m.clone().serve(stream));
-            }
-        });
+        for listener in listeners {
+            let m = mirror.clone();
+            tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(m.clone().serve(stream));
+                }
+            });
+        }
         mirror
+    }
+
+    /// The port the mirror listens on (the same on every address of a dual-stack one).
+    pub fn port(&self) -> u16 {
+        self.addr.port()
     }
 
     /// Starts a fake mirror that speaks HTTPS on `127.0.0.<host>`, with a self-signed
@@ -333,4 +396,33 @@ pub async fn refused_addr(host: u8) -> SocketAddr {
     let addr = l.local_addr().expect("addr");
     drop(l);
     addr
+}
+
+/// A listener on `127.0.0.1` and one on `other` (e.g. `::1`) at the same port: the first
+/// takes a port from the OS, the second binds that port; when it is taken there, both are
+/// dropped and the pair is tried again with another port.
+async fn dual_listeners(other: IpAddr) -> (TcpListener, TcpListener) {
+    for _ in 0..64 {
+        let v4 = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("bind fake mirror on 127.0.0.1");
+        let port = v4.local_addr().expect("local addr").port();
+        match TcpListener::bind((other, port)).await {
+            Ok(v6) => return (v4, v6),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) => panic!("bind fake mirror on [{other}]:{port}: {e}"),
+        }
+    }
+    panic!("no port free on both 127.0.0.1 and {other} after 64 tries");
+}
+
+/// A socket bound to `addr` that never listens: connections there are refused, and no
+/// other test can take the port while it is held.
+fn bound_not_listening(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.bind(addr)?;
+    Ok(socket)
 }

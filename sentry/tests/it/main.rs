@@ -5,6 +5,7 @@
 
 mod bounded;
 mod daemon;
+mod families;
 mod files;
 mod fleet;
 mod hysteresis;
