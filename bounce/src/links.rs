@@ -133,7 +133,12 @@ pub fn extras(
     let values = match state.links.0.get(&key) {
         Some(v) => v,
         None => {
-            let v = Arc::new(values(at, &key, cfg.link_alternatives, cfg.link_header_bytes));
+            let v = Arc::new(values(
+                at,
+                &key,
+                cfg.link_alternatives,
+                cfg.link_header_bytes,
+            ));
             state.links.0.insert(key.to_owned(), Arc::clone(&v));
             v
         }
@@ -162,7 +167,10 @@ fn values(at: &At<'_>, k: &KeyRef<'_>, alternatives: usize, max: usize) -> Value
         format(k, others, max)
     };
     Values {
-        by_chosen: urls.iter().map(|(id, _)| (*id, without(Some(*id)))).collect(),
+        by_chosen: urls
+            .iter()
+            .map(|(id, _)| (*id, without(Some(*id))))
+            .collect(),
         rest: without(None),
     }
 }
