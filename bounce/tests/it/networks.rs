@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use std::collections::HashMap;
 
 async_db_tests! {
+    sentry_then_bounce => sentry_then_bounce,
     families_never_cross => families_never_cross,
     networks_prefer_and_only => networks_prefer_and_only,
     continents_and_exclusions => continents_and_exclusions,
@@ -329,4 +330,66 @@ async fn continents_and_exclusions(db: TestDb) {
         .find(|m| m["url"].as_str().unwrap().contains("world"))
         .unwrap();
     assert_eq!(world["excluded"], "excludes clients in CU");
+}
+
+/// End to end: sentry probes real local mirrors — one listening on 127.0.0.1 only, one on
+/// ::1 only, one on both (a dual-stack name through `sentry.resolve`) — and bounce, reading
+/// what sentry wrote, never sends a client to a mirror of the other family.
+async fn sentry_then_bounce(db: TestDb) {
+    use bouncer_test_support::fake_mirror::{Behaviour, FakeMirror};
+    let v4 = FakeMirror::start_on("127.0.0.1".parse().unwrap(), Behaviour::Healthy).await;
+    let v6 = FakeMirror::start_on("::1".parse().unwrap(), Behaviour::Healthy).await;
+    let dual = FakeMirror::start_dual(Behaviour::Healthy).await;
+    {
+        let c = &mut db.conn();
+        let win = os(c, "win");
+        let p = product(c, "firefox-latest", false, &[]);
+        let loc = location(c, p, win, "/pub/:lang/setup.exe");
+        for (name, base, rating) in [
+            ("v4", v4.base_url(), 300),
+            ("v6", v6.base_url(), 200),
+            ("dual", format!("http://dual.test:{}/", dual.port()), 100),
+        ] {
+            let m = mirror(c, name, base.trim_end_matches('/'), rating, true);
+            serve(c, loc, m, true, true);
+        }
+    }
+    let mut cfg = config(&db);
+    cfg.sentry.request_timeout_ms = 2_000;
+    cfg.sentry.failures_to_down = 1;
+    cfg.sentry.successes_to_up = 1;
+    cfg.sentry.resolve.insert(
+        "dual.test".into(),
+        vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()],
+    );
+    sentry::Sentry::new(&cfg)
+        .unwrap()
+        .run(&Default::default())
+        .await
+        .unwrap();
+    let base = spawn(cfg);
+    let host = |h: &str| match h {
+        h if h.starts_with("127.0.0.1") => "v4".to_owned(),
+        h if h.starts_with("[::1]") => "v6".to_owned(),
+        _ => "dual".to_owned(),
+    };
+    let relabel = |counts: HashMap<String, usize>| {
+        let mut out: HashMap<String, usize> = HashMap::new();
+        for (k, v) in counts {
+            *out.entry(host(&k)).or_insert(0) += v;
+        }
+        out
+    };
+    let n = 10_000;
+    let a = relabel(spread(&base, n, |i| format!("198.18.{}.{}", i / 250, i % 250 + 1)).await);
+    only(&a, &["v4", "dual"]);
+    let b = relabel(spread(&base, n, |i| format!("2001:db8:{:x}::1", i + 1)).await);
+    only(&b, &["v6", "dual"]);
+    // One degree of freedom: 23.9 is the p = 1e-6 critical value.
+    let s4 = chi_square(&a, &[("v4", 300.0), ("dual", 100.0)]);
+    let s6 = chi_square(&b, &[("v6", 200.0), ("dual", 100.0)]);
+    assert!(
+        s4 < 23.9 && s6 < 23.9,
+        "chi-square {s4:.1} {s6:.1}: {a:?} {b:?}"
+    );
 }
