@@ -704,7 +704,7 @@ impl FamilyWrite {
             fh::fail_streak.eq(next.fail_streak),
             fh::ok_streak.eq(next.ok_streak),
         );
-        let key = (self.location_id, self.mirror_id, self.family.number());
+        let key = (self.mirror_id, self.location_id, self.family.number());
         let row = fh::bouncer_family_health.find(key);
         match self.before {
             Some(b) if b == next => Ok(false),

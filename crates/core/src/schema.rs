@@ -281,7 +281,7 @@ diesel::table! {
 diesel::table! {
     /// Health per address family (4, 6) of a (location, mirror) pair, as sentry probes it;
     /// no row for a pair = the map's `healthy` holds for either family.
-    bouncer_family_health (location_id, mirror_id, family) {
+    bouncer_family_health (mirror_id, location_id, family) {
         location_id -> Integer,
         mirror_id -> Integer,
         family -> SmallInt,

@@ -11,8 +11,10 @@ CREATE TABLE bouncer_family_health (
   fail_streak INT NOT NULL DEFAULT 0,
   ok_streak INT NOT NULL DEFAULT 0,
   reason VARCHAR(255) NOT NULL DEFAULT '',
-  PRIMARY KEY (location_id, mirror_id, family),
-  KEY ix_family_health_mirror (mirror_id),
+  -- sentry reads and writes a mirror's rows together every run: clustered by mirror.
+  -- bounce reads a location's rows once per cache fill: the secondary key.
+  PRIMARY KEY (mirror_id, location_id, family),
+  KEY ix_family_health_location (location_id),
   CONSTRAINT fk_family_health_location FOREIGN KEY (location_id) REFERENCES mirror_locations (id) ON DELETE CASCADE,
   CONSTRAINT fk_family_health_mirror FOREIGN KEY (mirror_id) REFERENCES mirror_mirrors (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -7,9 +7,9 @@ CREATE TABLE bouncer_family_health (
   fail_streak INTEGER NOT NULL DEFAULT 0,
   ok_streak INTEGER NOT NULL DEFAULT 0,
   reason TEXT NOT NULL DEFAULT '',
-  PRIMARY KEY (location_id, mirror_id, family)
+  PRIMARY KEY (mirror_id, location_id, family)
 );
-CREATE INDEX ix_family_health_mirror ON bouncer_family_health (mirror_id);
+CREATE INDEX ix_family_health_location ON bouncer_family_health (location_id);
 
 CREATE TABLE bouncer_mirror_networks (
   mirror_id INTEGER NOT NULL REFERENCES mirror_mirrors (id) ON DELETE CASCADE,
