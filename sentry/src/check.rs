@@ -10,7 +10,7 @@
 use crate::metrics::Metrics;
 use crate::probe::{self, Class, Outcome, Reason};
 use bouncer_core::files::Observed;
-use bouncer_core::networks::Family;
+use bouncer_core::networks::{Families, Family};
 use chrono::{NaiveDateTime, Utc};
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -115,8 +115,47 @@ impl MirrorReport {
         match self.wide {
             _ if !self.per_family => false,
             Some(_) => self.families.iter().all(|c| c.result.has_verdict()),
-            None => self.family_verdicts(),
+            None => self.family_verdicts() && self.single_family().is_none(),
         }
+    }
+
+    /// The families the mirror has addresses of, when this run found it has exactly one
+    /// and every other is [`FamilyResult::Missing`]: then the map rows are that family's
+    /// health and no family row is needed (most mirrors; the checker's steady state reads
+    /// and compares one row per pair, as before per-family probing). `None` otherwise:
+    /// not checked per family, a family without a verdict, a mirror-wide failure, or
+    /// several families (whose health is kept per family).
+    pub fn single_family(&self) -> Option<Family> {
+        if self.wide.is_some() || !self.family_verdicts() {
+            return None;
+        }
+        let mut present = self
+            .families
+            .iter()
+            .filter(|c| c.result != FamilyResult::Missing);
+        match (present.next(), present.next()) {
+            (Some(c), None) if c.result == FamilyResult::Probed(None) => Some(c.family),
+            _ => None,
+        }
+    }
+
+    /// What to store as the mirror's address families, given what is stored: known when
+    /// every family has a verdict (probed, missing, or failed at its base URL); unknown
+    /// (`None`: every family, as the map says) when not checked per family or a family
+    /// had no verdict; unchanged after a mirror-wide failure, which tells nothing of them.
+    pub fn stored_families(&self, before: Option<i16>) -> Option<i16> {
+        if self.wide.is_some() {
+            return before;
+        }
+        if !self.family_verdicts() {
+            return None;
+        }
+        let present = self
+            .families
+            .iter()
+            .filter(|c| c.result != FamilyResult::Missing)
+            .map(|c| c.family);
+        Some(Families::of(present).stored())
     }
 
     /// Probes of locations made: one per location and family probed.

@@ -122,9 +122,7 @@ impl fmt::Display for Reason {
                     "content mismatch: bytes {a}-{b} differ from the reference"
                 )
             }
-            Reason::NoAddress(family) => {
-                write!(f, "no {} address ({})", family.name(), family.record())
-            }
+            Reason::NoAddress(family) => f.write_str(&family.no_address()),
             Reason::Unreachable(e) => write!(f, "unreachable from sentry's host: {e}"),
             Reason::Other(e) => write!(f, "error: {e}"),
         }

@@ -9,7 +9,7 @@ use crate::{RunOptions, SentryError};
 use bouncer_core::changes::Change;
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{MirrorHealth, NewAuditEntry, SentryLog};
-use bouncer_core::networks::Family;
+use bouncer_core::networks::{Families, Family};
 use bouncer_core::schema::{
     bouncer_audit_log, bouncer_mirror_health, mirror_locations, mirror_mirrors, mirror_products,
     sentry_log,
@@ -208,8 +208,20 @@ fn write_report(
     else {
         return Ok(None);
     };
-    let mut changes = write_map_rows(conn, policy, report, locs, &name, now)?;
+    let prev_row: Option<MirrorHealth> = bouncer_mirror_health::table
+        .find(report.mirror_id)
+        .first(conn)
+        .optional()?;
+    // The host's families: what this run found, else what is stored.
+    let families_before = prev_row.as_ref().and_then(|h| h.families);
+    let families = report.stored_families(families_before);
+    let masks = (families_before, families);
+    let mut changes = write_map_rows(conn, policy, report, locs, &name, now, masks)?;
     let mirror = Change::Mirror(report.mirror_id);
+    if families != families_before {
+        // Read with the mirror (its eligibility per family), not with its pairs.
+        changes.push(mirror);
+    }
     let reason = report.summary(locs);
     let run_ok = report.run_ok();
     diesel::insert_into(sentry_log::table)
@@ -240,10 +252,6 @@ fn write_report(
         )?;
         tracing::warn!(mirror = %name, path, "sampled bytes differ from the reference origin");
     }
-    let prev_row: Option<MirrorHealth> = bouncer_mirror_health::table
-        .find(report.mirror_id)
-        .first(conn)
-        .optional()?;
     let prev = prev_row
         .as_ref()
         .map_or_else(MirrorState::default, |h| MirrorState {
@@ -268,6 +276,7 @@ fn write_report(
             (Some(p), None) => p.changed_at,
             _ => now,
         },
+        families,
     };
     if prev_row.is_some() {
         diesel::update(bouncer_mirror_health::table.find(report.mirror_id))
@@ -350,6 +359,7 @@ fn write_map_rows(
     locs: &[Loc],
     name: &str,
     now: NaiveDateTime,
+    (families_before, families_after): (Option<i16>, Option<i16>),
 ) -> Result<Vec<Change>, SentryError> {
     use bouncer_core::schema::bouncer_family_health::dsl as fh;
     use bouncer_core::schema::mirror_location_mirror_map::dsl as m;
@@ -394,14 +404,31 @@ fn write_map_rows(
     }
     let mut changed = Vec::new();
     let per_family = report.writes_family_rows();
+    let single = report.single_family();
+    let map_before = (!existing.is_empty()).then(|| existing.values().any(|(_, s)| s.served()));
+    let mut states = FamilyStates::new(&family_rows, map_before, (families_before, families_after));
     if !per_family && !family_rows.is_empty() {
-        // No verdict for some family (or not probed per family): the pairs go back to
-        // what the map says, for either family, rather than keep rows nobody checked.
+        // One family (the map rows are its health), no verdict for some family, or not
+        // probed per family: the pairs go by what the map says, rather than keep rows
+        // nobody checked.
         diesel::delete(fh::bouncer_family_health.filter(fh::mirror_id.eq(report.mirror_id)))
             .execute(conn)?;
         changed.extend(family_rows.keys().map(|loc| Change::Location(*loc)));
-        tracing::info!(mirror = %name, "family health rows removed: not every family has a verdict this run");
+        states.after = [(0, 0); 2];
+        match single {
+            Some(f) => {
+                tracing::info!(mirror = %name, family = f.name(), "family health rows removed: the mirror has one address family")
+            }
+            None => {
+                tracing::info!(mirror = %name, "family health rows removed: not every family has a verdict this run")
+            }
+        }
     }
+    // Whether each map row serves after the batch (for the family audit).
+    let mut map_served: HashMap<i32, bool> = existing
+        .iter()
+        .map(|(loc, (_, s))| (*loc, s.served()))
+        .collect();
     // (location, index into the report's results or None for a mirror-wide failure,
     // combined class, corrupt, why).
     let results: Vec<(i32, Option<usize>, Class, bool, &Reason)> = if let Some(why) = &report.wide {
@@ -420,8 +447,6 @@ fn write_map_rows(
             })
             .collect()
     };
-    let map_before = (!existing.is_empty()).then(|| existing.values().any(|(_, s)| s.served()));
-    let mut states = FamilyStates::new(&family_rows, map_before);
     // Rows to insert (map, family), in a few multi-row statements after the loop: a
     // first run writes one per pair and family.
     let (mut new_pairs, mut inserts) = (Vec::new(), Vec::new());
@@ -485,6 +510,7 @@ fn write_map_rows(
         // The reason is the one of the run that changed the pair's health (kept while it
         // stays so, cleared when it serves): no extra write, no extra change, per run.
         let reason = pair_reason(&next, why);
+        map_served.insert(location_id, next.served());
         match prev {
             Some((_, s)) if *s == next => {}
             Some((id, s)) if (s.active, s.healthy) == (next.active, next.healthy) => {
@@ -513,7 +539,8 @@ fn write_map_rows(
         }
     }
     insert_rows(conn, &new_pairs, &inserts)?;
-    if per_family {
+    if per_family || single.is_some() {
+        states.map_served_after = map_served.values().filter(|s| **s).count();
         audit_families(conn, report, locs, name, now, &states)?;
     }
     Ok(changed)
@@ -737,19 +764,27 @@ impl FamilyWrite {
 }
 
 /// Per family, how many of the mirror's family rows there are and how many serve,
-/// before its batch and after, for the audit.
+/// before its batch and after, and the host's families, for the audit.
 struct FamilyStates {
     /// `(rows, served)` by [`Family::index`].
     before: [(usize, usize); 2],
     after: [(usize, usize); 2],
     /// Whether some map row of the mirror served before (a family without rows served
-    /// wherever the map did); `None`: the mirror had no map row (a new mirror, nothing
-    /// to compare with).
+    /// wherever the map did, if the host has it); `None`: the mirror had no map row (a
+    /// new mirror, nothing to compare with).
     map_served_before: Option<bool>,
+    /// Map rows serving after the batch.
+    map_served_after: usize,
+    /// `bouncer_mirror_health.families` before and after the batch (`None`: every family).
+    families: (Option<i16>, Option<i16>),
 }
 
 impl FamilyStates {
-    fn new(rows: &HashMap<i32, [Option<RowState>; 2]>, map_served_before: Option<bool>) -> Self {
+    fn new(
+        rows: &HashMap<i32, [Option<RowState>; 2]>,
+        map_served_before: Option<bool>,
+        families: (Option<i16>, Option<i16>),
+    ) -> Self {
         let mut before = [(0, 0); 2];
         for r in rows.values() {
             for (count, s) in before
@@ -765,6 +800,8 @@ impl FamilyStates {
             before,
             after: before,
             map_served_before,
+            map_served_after: 0,
+            families,
         }
     }
 
@@ -777,11 +814,35 @@ impl FamilyStates {
         }
         *served += usize::from(next.served());
     }
+
+    /// Whether family `f` served somewhere before the batch and after it, with the
+    /// locations it served after; `None` when the state before is unknown, or when both
+    /// come from the map alone (the mirror's own audit says that).
+    fn up(&self, f: Family) -> Option<(bool, bool, usize)> {
+        let ((rows_before, n_before), (rows_after, n_after)) =
+            (self.before[f.index()], self.after[f.index()]);
+        let has = |v| Families::stored_has(v, f);
+        let (had, has_now) = (has(self.families.0), has(self.families.1));
+        let up_before = match (rows_before > 0, had) {
+            (true, _) => n_before > 0,
+            (false, false) => false,
+            (false, true) => self.map_served_before?,
+        };
+        let (up_after, served) = match (rows_after > 0, has_now) {
+            (true, _) => (n_after > 0, n_after),
+            (false, false) => (false, 0),
+            (false, true) if rows_before > 0 || !had => {
+                (self.map_served_after > 0, self.map_served_after)
+            }
+            (false, true) => return None,
+        };
+        Some((up_before, up_after, served))
+    }
 }
 
 /// Audits each family of the mirror that started or stopped serving (some location of
 /// the mirror served over it, or none), as `mirror.family_down` / `mirror.family_up`.
-/// Before a family had rows, it served wherever the map did.
+/// A family without rows serves wherever the map does, if the host has it.
 fn audit_families(
     conn: &mut DbConnection,
     report: &MirrorReport,
@@ -792,18 +853,13 @@ fn audit_families(
 ) -> Result<(), SentryError> {
     let target = format!("mirror:{name}");
     for f in Family::ALL {
-        let ((rows_before, n_before), (rows_after, n_after)) =
-            (states.before[f.index()], states.after[f.index()]);
-        let had_rows = rows_before > 0;
-        let up_before = match (had_rows, states.map_served_before) {
-            (true, _) => n_before > 0,
-            (false, Some(map)) => map,
-            (false, None) => continue,
+        let Some((up_before, up_after, served)) = states.up(f) else {
+            continue;
         };
-        let up_after = n_after > 0;
-        if up_before == up_after || rows_after == 0 {
+        if up_before == up_after {
             continue;
         }
+        let (rows_before, n_before) = states.before[f.index()];
         let state = |up: bool| if up { "up" } else { "down" };
         let action = if up_after {
             "mirror.family_up"
@@ -814,8 +870,8 @@ fn audit_families(
             Some(w) => w.to_string(),
             None => report.family_summary(f, locs),
         });
-        let before_json = json!({"family": f.number(), "state": state(up_before), "served_locations": if had_rows { Some(n_before) } else { None }});
-        let after_json = json!({"family": f.number(), "state": state(up_after), "served_locations": n_after, "reason": reason});
+        let before_json = json!({"family": f.number(), "state": state(up_before), "served_locations": if rows_before > 0 { Some(n_before) } else { None }});
+        let after_json = json!({"family": f.number(), "state": state(up_after), "served_locations": served, "reason": reason});
         audit(conn, action, &target, before_json, after_json, now)?;
         tracing::info!(mirror = %name, family = f.name(), action, reason, "mirror family health changed");
     }

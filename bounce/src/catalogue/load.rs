@@ -3,7 +3,7 @@
 
 use crate::metrics::Metrics;
 use bouncer_core::db::DbConnection;
-use bouncer_core::networks::{self, Code, Family, NetSpec};
+use bouncer_core::networks::{self, Code, Families, Family, NetSpec};
 use bouncer_core::rules::RuleSet;
 use bouncer_core::schema::*;
 use bouncer_core::selection::{MirrorCandidate, Reach, RegionPolicy};
@@ -39,10 +39,19 @@ pub struct MirrorInfo {
     pub weight_percent: Option<i32>,
     /// Networks, their mode and excluded countries (issue 16); default: everyone.
     pub reach: Reach,
+    /// The address families its host has (`bouncer_mirror_health.families`; `None`:
+    /// every family): a pair without family rows serves only clients of those.
+    pub families: Option<i16>,
+}
+
+impl MirrorInfo {
+    pub fn has(&self, family: Family) -> bool {
+        Families::stored_has(self.families, family)
+    }
 }
 
 type RegionRow = (i32, i32, Option<i32>, bool);
-type MirrorInfoRow = (i32, String, i32, bool, Option<i32>);
+type MirrorInfoRow = (i32, String, i32, bool, Option<i32>, Option<i16>);
 /// (mirror, network or country) rows, and (mirror, network mode) rows.
 type MirrorReachRows = (Vec<(i32, String)>, Vec<(i32, String)>, Vec<(i32, String)>);
 
@@ -297,6 +306,7 @@ fn mirror_info_rows(c: &mut DbConnection, only: Option<i32>) -> QueryResult<Vec<
             mirror_mirrors::rating,
             mirror_mirrors::active,
             bouncer_mirror_health::weight_percent.nullable(),
+            bouncer_mirror_health::families.nullable(),
         ))
         .into_boxed();
     if let Some(id) = only {
@@ -309,7 +319,7 @@ fn build_mirror_infos(rows: &[MirrorInfoRow], reach: &MirrorReachRows) -> HashMa
     let mut reach = build_reach(reach);
     rows.iter()
         .filter(|(_, base, ..)| valid_base(base))
-        .map(|(id, base, rating, active, weight_percent)| {
+        .map(|(id, base, rating, active, weight_percent, families)| {
             (
                 *id,
                 MirrorInfo {
@@ -317,6 +327,7 @@ fn build_mirror_infos(rows: &[MirrorInfoRow], reach: &MirrorReachRows) -> HashMa
                     rating: *rating,
                     active: *active,
                     weight_percent: *weight_percent,
+                    families: *families,
                     reach: reach.remove(id).unwrap_or_default(),
                 },
             )
@@ -475,7 +486,7 @@ pub fn candidates(rows: &[MirrorRow], snapshot: &Snapshot, family: Family) -> Ve
                 rating: i32::try_from(effective).unwrap_or(i32::MAX),
                 mirror_active: info.active,
                 location_active: r.location_active,
-                healthy: r.serves(family),
+                healthy: r.serves(family) && info.has(family),
                 regions: regions.clone(),
                 reach: Reach {
                     continents: regions

@@ -329,9 +329,19 @@ impl Catalogue {
         let reasons = rows
             .mirrors
             .iter()
-            .filter_map(|r| match r.family_reason(family) {
-                Some(why) if r.healthy => Some((r.id, format!("over {}: {why}", family.name()))),
-                _ => (!r.reason.is_empty()).then(|| (r.id, r.reason.clone())),
+            .filter_map(|r| {
+                // The host has no address of the family (sentry keeps no rows for it).
+                let missing = snapshot.mirrors.get(&r.id).is_some_and(|m| !m.has(family));
+                match r.family_reason(family) {
+                    _ if missing && r.healthy => Some((
+                        r.id,
+                        format!("over {}: {}", family.name(), family.no_address()),
+                    )),
+                    Some(why) if r.healthy => {
+                        Some((r.id, format!("over {}: {why}", family.name())))
+                    }
+                    _ => (!r.reason.is_empty()).then(|| (r.id, r.reason.clone())),
+                }
             })
             .collect();
         Ok(Listing {

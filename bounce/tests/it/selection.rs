@@ -401,6 +401,7 @@ async fn ramping_mirrors_get_part_of_their_weight(db: TestDb) {
             last_checked_at: Some(now),
             last_reason: "recovered".into(),
             changed_at: now,
+            families: None,
         })
         .execute(&mut *c)
         .unwrap();

@@ -184,11 +184,12 @@ pub struct SentryLog {
     pub reason: String,
 }
 
-/// sentry's health state of one mirror (see `bouncer_mirror_health` in the schema).
+/// sentry's health state of one mirror (see `bouncer_mirror_health` in the schema). An
+/// update writes every column, `None` as NULL (unknown families are stored as such).
 #[derive(
     Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Insertable, AsChangeset,
 )]
-#[diesel(table_name = bouncer_mirror_health, primary_key(mirror_id))]
+#[diesel(table_name = bouncer_mirror_health, primary_key(mirror_id), treat_none_as_null = true)]
 pub struct MirrorHealth {
     pub mirror_id: i32,
     pub state: String,
@@ -198,6 +199,8 @@ pub struct MirrorHealth {
     pub last_checked_at: Option<NaiveDateTime>,
     pub last_reason: String,
     pub changed_at: NaiveDateTime,
+    /// [`crate::networks::Families`] as stored; `None` = every family.
+    pub families: Option<i16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]

@@ -46,6 +46,12 @@ impl Family {
         }
     }
 
+    /// Why a host without an address of the family is not eligible for it (sentry's
+    /// reason, bounce's mirror list).
+    pub fn no_address(self) -> String {
+        format!("no {} address ({})", self.name(), self.record())
+    }
+
     /// The unspecified address of the family: a socket bound to it speaks only this family.
     pub fn unspecified(self) -> IpAddr {
         match self {
@@ -101,6 +107,37 @@ impl Family {
             Family::V4 => "IPv4",
             Family::V6 => "IPv6",
         }
+    }
+}
+
+/// The address families a mirror's host has, as sentry found them
+/// (`bouncer_mirror_health.families`: bit 1 IPv4, bit 2 IPv6). A mirror with one family is
+/// not eligible for the other; no value (an older row, or a run that could not tell) means
+/// every family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Families(u8);
+
+impl Families {
+    pub fn of(families: impl IntoIterator<Item = Family>) -> Self {
+        Self(families.into_iter().fold(0, |m, f| m | (1 << f.index())))
+    }
+
+    pub fn has(self, f: Family) -> bool {
+        self.0 & (1 << f.index()) != 0
+    }
+
+    /// The stored value (unknown bits are ignored when read).
+    pub fn stored(self) -> i16 {
+        i16::from(self.0)
+    }
+
+    /// Whether a stored value (`None`: every family) includes `f`.
+    pub fn stored_has(value: Option<i16>, f: Family) -> bool {
+        value.is_none_or(|v| Self::from_stored(v).has(f))
+    }
+
+    pub fn from_stored(v: i16) -> Self {
+        Self((v & 0b11) as u8)
     }
 }
 

@@ -237,6 +237,8 @@ diesel::table! {
         last_checked_at -> Nullable<Timestamp>,
         last_reason -> Text,
         changed_at -> Timestamp,
+        /// Address families the host has (bit 1 IPv4, bit 2 IPv6); NULL = every family.
+        families -> Nullable<SmallInt>,
     }
 }
 

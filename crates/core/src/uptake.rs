@@ -4,10 +4,10 @@
 
 use crate::config::Config;
 use crate::db::DbConnection;
-use crate::networks::Family;
+use crate::networks::{Families, Family};
 use crate::schema::{
-    bouncer_cdn_health as cdn, bouncer_family_health as fam, mirror_location_mirror_map as map,
-    mirror_mirrors,
+    bouncer_cdn_health as cdn, bouncer_family_health as fam, bouncer_mirror_health,
+    mirror_location_mirror_map as map, mirror_mirrors,
 };
 use crate::Result;
 use diesel::prelude::*;
@@ -110,13 +110,26 @@ pub fn capacity(
             None => {}
         }
     }
+    // A pair without family rows serves the families its mirror's host has.
+    let hosts: HashMap<i32, Option<i16>> = bouncer_mirror_health::table
+        .filter(bouncer_mirror_health::families.is_not_null())
+        .select((
+            bouncer_mirror_health::mirror_id,
+            bouncer_mirror_health::families,
+        ))
+        .load::<(i32, Option<i16>)>(conn)?
+        .into_iter()
+        .collect();
     // (any family, v4, v6) per location.
     let mut available: HashMap<i32, [i64; 3]> = HashMap::new();
     for (location, mirror, rating) in serving {
         let [v4, v6] = per_pair
             .get(&(location, mirror))
             .copied()
-            .unwrap_or([true, true]);
+            .unwrap_or_else(|| {
+                let has = |f| Families::stored_has(hosts.get(&mirror).copied().flatten(), f);
+                [has(Family::V4), has(Family::V6)]
+            });
         let a = available.entry(location).or_default();
         let r = i64::from(rating);
         a[0] += r;

@@ -6,6 +6,7 @@
 use crate::support::fake::{Behaviour, FakeMirror};
 use crate::support::*;
 use bouncer_core::config::Config;
+use bouncer_core::networks::{Families, Family};
 use bouncer_core::schema::{bouncer_changes, bouncer_family_health};
 use bouncer_test_support::{db_tests, TestDb};
 use diesel::prelude::*;
@@ -41,6 +42,16 @@ fn all_family_rows(db: &TestDb) -> i64 {
 
 /// What the family rows of `mirror` say at every location: `(family, healthy, reason)`,
 /// the same for each location in `locs`.
+/// The address families sentry stored for the mirror's host.
+fn host_families(db: &TestDb, mirror_id: i32) -> Option<Families> {
+    bouncer_core::schema::bouncer_mirror_health::table
+        .find(mirror_id)
+        .select(bouncer_core::schema::bouncer_mirror_health::families)
+        .first::<Option<i16>>(&mut *db.conn())
+        .unwrap()
+        .map(Families::from_stored)
+}
+
 fn expect(locs: &[i32], rows: &[(i16, bool, &str)]) -> Vec<(i32, i16, bool, String)> {
     locs.iter()
         .flat_map(|l| rows.iter().map(|(f, h, r)| (*l, *f, *h, r.to_string())))
@@ -113,17 +124,14 @@ fn each_family_where_the_mirror_listens(db: &TestDb) {
         assert_eq!(s.probes, 2 + 2 + 4 + 2);
         assert_eq!(s.no_verdict, 0);
 
-        assert_eq!(
-            family_rows(db, id4),
-            expect(
-                &locs,
-                &[(V4, true, ""), (V6, false, "no IPv6 address (AAAA)")]
-            )
-        );
-        assert_eq!(
-            family_rows(db, id6),
-            expect(&locs, &[(V4, false, "no IPv4 address (A)"), (V6, true, "")])
-        );
+        // A mirror with one family keeps no family rows: its map rows are that family's
+        // health, and its host's families say it has no other.
+        assert_eq!(family_rows(db, id4), []);
+        assert_eq!(host_families(db, id4), Some(Families::of([Family::V4])));
+        assert_eq!(family_rows(db, id6), []);
+        assert_eq!(host_families(db, id6), Some(Families::of([Family::V6])));
+        assert_eq!(host_families(db, id_dual), Some(Families::of(Family::ALL)));
+        assert_eq!(host_families(db, id_half), Some(Families::of(Family::ALL)));
         assert_eq!(
             family_rows(db, id_dual),
             expect(&locs, &[(V4, true, ""), (V6, true, "")])
@@ -329,7 +337,12 @@ fn no_families_no_family_rows(db: &TestDb) {
         sentry::run_once(&config, &Default::default())
             .await
             .unwrap();
-        assert_eq!(family_rows(db, id6).len(), 2);
+        assert_eq!(
+            family_rows(db, id6).len(),
+            0,
+            "one family: the map holds it"
+        );
+        assert_eq!(host_families(db, id6), Some(Families::of([Family::V6])));
         assert_eq!(family_rows(db, id_dual).len(), 2);
 
         config.sentry.families = vec![];
@@ -338,6 +351,7 @@ fn no_families_no_family_rows(db: &TestDb) {
             .await
             .unwrap();
         assert_eq!(all_family_rows(db), 0);
+        assert_eq!(host_families(db, id6), None, "not known: either family");
         assert!(s.catalogue_changed, "bounce reads the pairs again");
         assert!(generation(db) > g);
         assert_eq!(map_rows(db, id6), [(loc, true, true)]);
@@ -369,13 +383,8 @@ fn existing_database_keeps_working(db: &TestDb) {
             [(loc, V4, true, "".into()), (loc, V6, true, "".into())],
             "one IPv6 failure after the map's healthy is a blip"
         );
-        assert_eq!(
-            family_rows(db, id4),
-            [
-                (loc, V4, true, "".into()),
-                (loc, V6, false, "no IPv6 address (AAAA)".into())
-            ]
-        );
+        assert_eq!(family_rows(db, id4), [], "one family: the map rows hold it");
+        assert_eq!(host_families(db, id4), Some(Families::of([Family::V4])));
         assert!(
             s.catalogue_changed,
             "IPv6 clients lose the IPv4-only mirror"
@@ -422,7 +431,77 @@ fn many_locations_in_chunks(db: &TestDb) {
     });
 }
 
+/// A dual-stack mirror whose name loses its IPv6 address: its family rows go (its map rows
+/// hold its IPv4 health from then on), its host's families say IPv4 only, which is a
+/// change for bounce and an audited `mirror.family_down` for family 6; when the address
+/// comes back, rows return and the family is audited up.
+fn losing_a_family_drops_the_rows(db: &TestDb) {
+    rt().block_on(async {
+        let locs = product(
+            db,
+            "Firefox",
+            true,
+            true,
+            &["/f/:lang/a.exe", "/f/:lang/b.exe"],
+        );
+        let dual = FakeMirror::start_dual(Behaviour::Healthy).await;
+        let url = format!("http://shrinking.test:{}/", dual.port());
+        let id = mirror(db, "shrinking", &url, &locs);
+        let mut config = config(db, 2_000);
+        dual_name(&mut config, "shrinking.test");
+        sentry::run_once(&config, &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(family_rows(db, id).len(), 4);
+        assert_eq!(host_families(db, id), Some(Families::of(Family::ALL)));
+
+        config
+            .sentry
+            .resolve
+            .insert("shrinking.test".into(), vec![ip("127.0.0.1")]);
+        let g = generation(db);
+        let s = sentry::run_once(&config, &Default::default())
+            .await
+            .unwrap();
+        assert!(s.catalogue_changed, "IPv6 clients lose the mirror");
+        assert!(generation(db) > g);
+        assert_eq!(family_rows(db, id), []);
+        assert_eq!(host_families(db, id), Some(Families::of([Family::V4])));
+        let map: Vec<_> = locs.iter().map(|l| (*l, true, true)).collect();
+        assert_eq!(map_rows(db, id), map);
+        assert_eq!(
+            family_audits(db),
+            [(
+                "mirror.family_down".into(),
+                "mirror:shrinking".into(),
+                6,
+                "no IPv6 address (AAAA)".into()
+            )]
+        );
+        // Steady: nothing changes, nothing is audited again.
+        let g = generation(db);
+        let s = sentry::run_once(&config, &Default::default())
+            .await
+            .unwrap();
+        assert!(!s.catalogue_changed);
+        assert_eq!(generation(db), g);
+        assert_eq!(family_audits(db).len(), 1);
+
+        dual_name(&mut config, "shrinking.test");
+        let s = sentry::run_once(&config, &Default::default())
+            .await
+            .unwrap();
+        assert!(s.catalogue_changed, "IPv6 clients get the mirror back");
+        assert_eq!(family_rows(db, id).len(), 4);
+        assert_eq!(host_families(db, id), Some(Families::of(Family::ALL)));
+        let audits = family_audits(db);
+        assert_eq!(audits.len(), 2, "{audits:?}");
+        assert_eq!((&*audits[1].0, audits[1].2), ("mirror.family_up", 6));
+    });
+}
+
 db_tests! {
+    families_losing_a_family_drops_the_rows => losing_a_family_drops_the_rows,
     families_many_locations_in_chunks => many_locations_in_chunks,
     families_existing_database_keeps_working => existing_database_keeps_working,
     families_each_where_the_mirror_listens => each_family_where_the_mirror_listens,

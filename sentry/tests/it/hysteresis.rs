@@ -75,22 +75,28 @@ fn down_up_and_ramp(db: &TestDb) {
     });
 }
 
-/// The family rows a per-family run leaves for a served IPv4-only pair.
-fn seen_families(db: &TestDb, mirror_id: i32, location_id: i32) {
-    use bouncer_core::schema::bouncer_family_health::dsl as fh;
+/// What a per-family run leaves for a served IPv4-only mirror: its host's families (IPv4),
+/// and no family row (its map rows are its IPv4 health).
+fn seen_families(db: &TestDb, mirror_id: i32, _location_id: i32) {
+    use bouncer_core::models::MirrorHealth;
+    use bouncer_core::networks::{Families, Family};
+    use bouncer_core::schema::bouncer_mirror_health;
     use diesel::prelude::*;
-    for (family, healthy, reason) in [(4i16, true, ""), (6, false, "no IPv6 address (AAAA)")] {
-        diesel::insert_into(fh::bouncer_family_health)
-            .values((
-                fh::location_id.eq(location_id),
-                fh::mirror_id.eq(mirror_id),
-                fh::family.eq(family),
-                fh::healthy.eq(healthy),
-                fh::reason.eq(reason),
-            ))
-            .execute(&mut *db.conn())
-            .unwrap();
-    }
+    let now = chrono::Utc::now().naive_utc();
+    diesel::insert_into(bouncer_mirror_health::table)
+        .values(MirrorHealth {
+            mirror_id,
+            state: "up".into(),
+            weight_percent: 100,
+            fail_streak: 0,
+            ok_streak: 0,
+            last_checked_at: Some(now),
+            last_reason: String::new(),
+            changed_at: now,
+            families: Some(Families::of([Family::V4]).stored()),
+        })
+        .execute(&mut *db.conn())
+        .unwrap();
 }
 
 /// Four runs alternating up and down at one rating cut the rating by 10 %, once.

@@ -144,6 +144,7 @@ fn mirrors(db: &TestDb) {
                 last_checked_at: Some(now),
                 last_reason: "recovering".into(),
                 changed_at: now,
+                families: None,
             })
             .execute(&mut *conn)
             .unwrap();

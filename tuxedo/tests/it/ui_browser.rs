@@ -434,6 +434,7 @@ fn health(
             last_checked_at: Some(now),
             last_reason: reason.into(),
             changed_at: now,
+            families: None,
         })
         .execute(conn)
         .unwrap();
