@@ -16,7 +16,7 @@ use std::sync::Arc;
 pub struct Client<'a> {
     pub ip: Option<IpAddr>,
     pub family: Family,
-    pub country: Option<String>,
+    pub country: Option<Code>,
     /// The client's continent when it decides (its country has no region and continent
     /// fallback is on).
     pub continent: Option<Code>,
@@ -30,10 +30,10 @@ impl<'a> Client<'a> {
         let region = place
             .country
             .as_ref()
-            .and_then(|cc| snapshot.countries.get(cc))
+            .and_then(|cc| snapshot.countries.get(networks::code_str(cc)))
             .and_then(|id| snapshot.regions.get(id));
         let continent = match (region, state.config.bounce.continent_fallback) {
-            (None, true) => place.continent.as_deref().and_then(networks::code),
+            (None, true) => place.continent,
             _ => None,
         };
         Client {
@@ -48,7 +48,7 @@ impl<'a> Client<'a> {
     }
 
     fn country_code(&self) -> Option<Code> {
-        self.country.as_deref().and_then(networks::code)
+        self.country
     }
 }
 

@@ -120,7 +120,7 @@ fn scope_name(s: &Scope) -> String {
 
 /// Why a mirror the client's variant left out is not for this client.
 fn reach_excluded(c: &MirrorCandidate, client: &Client<'_>) -> Option<String> {
-    let country = client.country.as_deref().and_then(networks::code);
+    let country = client.country;
     if let Some(cc) = country.filter(|cc| c.reach.excludes.contains(cc)) {
         return Some(format!("excludes clients in {}", networks::code_str(&cc)));
     }
@@ -211,7 +211,7 @@ fn list(ask: &Asked<'_>, l: &Listing, set: &LocationMirrors) -> MirrorList {
         client: ClientView {
             ip: client.ip.map(|ip| ip.to_string()),
             family: client.family.number() as u8,
-            country: client.country.clone(),
+            country: client.country.map(|c| networks::code_str(&c).to_owned()),
             continent: client.continent.map(|k| networks::code_str(&k).to_owned()),
             asn: client.asn,
             region: client.region.map(|r| r.id),

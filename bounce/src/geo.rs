@@ -1,6 +1,7 @@
 //! Country of a client address from a MaxMind database, reloaded when the file changes.
 
 use arc_swap::ArcSwapOption;
+use bouncer_core::networks::{code, code_str, Code};
 use maxminddb::Reader;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -11,8 +12,8 @@ use std::time::{Duration, SystemTime};
 /// Where a client is, as far as the GeoIP database knows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Place {
-    pub country: Option<String>,
-    pub continent: Option<String>,
+    pub country: Option<Code>,
+    pub continent: Option<Code>,
 }
 
 pub struct Geo {
@@ -36,10 +37,11 @@ impl Geo {
 
     /// ISO country code (upper case) of `ip`, if the database knows it.
     pub fn country(&self, ip: IpAddr) -> Option<String> {
-        self.place(ip).country
+        self.place(ip).country.map(|c| code_str(&c).to_owned())
     }
 
-    /// The client's country and continent (upper-case codes), in one lookup.
+    /// The client's country and continent (upper-case codes), in one lookup and without
+    /// an allocation (this runs on every redirect).
     pub fn place(&self, ip: IpAddr) -> Place {
         let reader = self.reader.load();
         let Some(reader) = reader.as_ref() else {
@@ -52,8 +54,8 @@ impl Geo {
             return Place::default();
         };
         Place {
-            country: record.country.iso_code.map(str::to_ascii_uppercase),
-            continent: record.continent.code.map(str::to_ascii_uppercase),
+            country: record.country.iso_code.and_then(code),
+            continent: record.continent.code.and_then(code),
         }
     }
 

@@ -6,6 +6,10 @@ use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
+/// RFC 9530 and RFC 3230 names, built once (a name built per answer costs a lookup).
+static REPR_DIGEST: HeaderName = HeaderName::from_static("repr-digest");
+static DIGEST: HeaderName = HeaderName::from_static("digest");
+
 /// The response for `outcome`; `headers` holds the `Cache-Control` and `Vary` values.
 pub fn render(outcome: Outcome, headers: &Headers) -> HttpResponse {
     match outcome {
@@ -14,12 +18,12 @@ pub fn render(outcome: Outcome, headers: &Headers) -> HttpResponse {
             let mut r = found(url, Cache::of(headers, varies));
             let h = r.headers_mut();
             for (name, value) in [
-                ("link", extras.link),
-                ("repr-digest", extras.repr_digest),
-                ("digest", extras.digest),
+                (&header::LINK, extras.link),
+                (&REPR_DIGEST, extras.repr_digest),
+                (&DIGEST, extras.digest),
             ] {
                 if let Some(v) = value {
-                    h.insert(HeaderName::from_static(name), v);
+                    h.insert(name.clone(), v);
                 }
             }
             r
@@ -190,18 +194,25 @@ fn ordered(names: &[HeaderName]) -> HeaderMap {
         .unwrap_or_else(build)
 }
 
-/// Go's `html.EscapeString` set, as `http.Redirect` uses it.
+/// Go's `html.EscapeString` set, as `http.Redirect` uses it. Copies the runs between
+/// special bytes whole (every redirect's body holds its URL; most have none).
 pub(crate) fn html_escape_into(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+    let special = |b: &u8| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'');
+    let mut rest = s;
+    while let Some(i) = rest.bytes().position(|b| special(&b)) {
+        // `i` is an ASCII byte: both sides are on character boundaries.
+        let (run, tail) = rest.split_at(i);
+        out.push_str(run);
+        out.push_str(match tail.as_bytes().first() {
+            Some(b'&') => "&amp;",
+            Some(b'<') => "&lt;",
+            Some(b'>') => "&gt;",
+            Some(b'"') => "&#34;",
+            _ => "&#39;",
+        });
+        rest = tail.get(1..).unwrap_or_default();
     }
+    out.push_str(rest);
 }
 
 #[cfg(test)]
@@ -214,6 +225,16 @@ mod tests {
 
     fn headers() -> Headers {
         Headers::new(&bouncer_core::config::BounceConfig::default())
+    }
+
+    #[test]
+    fn html_escape_as_go() {
+        let mut out = String::new();
+        html_escape_into(&mut out, "a&b<c>d\"e'f é&");
+        assert_eq!(out, "a&amp;b&lt;c&gt;d&#34;e&#39;f é&amp;");
+        let mut plain = String::from("x");
+        html_escape_into(&mut plain, "https://m.example/a?b=c");
+        assert_eq!(plain, "xhttps://m.example/a?b=c");
     }
 
     #[test]
