@@ -5,7 +5,7 @@
 use actix_web::http::header::HeaderValue;
 use base64::Engine;
 use bouncer_core::files::FileMeta;
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 /// One file and its header values.
 #[derive(Debug, Clone)]

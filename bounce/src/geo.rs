@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-/// The loaded database (if any) and where it came from.
 /// Where a client is, as far as the GeoIP database knows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Place {
@@ -16,6 +15,30 @@ pub struct Place {
     pub continent: Option<Code>,
 }
 
+/// The two codes of a GeoIP2 Country or City record a redirect needs. Decoding only these
+/// lets the decoder skip the rest (names in eight languages, geoname ids, registered
+/// country) instead of building it, on every redirect.
+#[derive(serde::Deserialize, Default)]
+struct Codes<'a> {
+    #[serde(borrow, default)]
+    country: CountryCode<'a>,
+    #[serde(borrow, default)]
+    continent: ContinentCode<'a>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct CountryCode<'a> {
+    #[serde(borrow, default)]
+    iso_code: Option<&'a str>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ContinentCode<'a> {
+    #[serde(borrow, default)]
+    code: Option<&'a str>,
+}
+
+/// The loaded database (if any) and where it came from.
 pub struct Geo {
     path: Option<PathBuf>,
     reader: ArcSwapOption<Reader<Vec<u8>>>,
@@ -50,7 +73,7 @@ impl Geo {
         let Ok(found) = reader.lookup(ip) else {
             return Place::default();
         };
-        let Ok(Some(record)) = found.decode::<maxminddb::geoip2::Country<'_>>() else {
+        let Ok(Some(record)) = found.decode::<Codes<'_>>() else {
             return Place::default();
         };
         Place {

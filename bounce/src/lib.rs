@@ -38,8 +38,12 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Bounc
     catalogue::watch::start(state.catalogue.clone(), state.watch.clone());
     let separate = state.config.bounce.metrics_listen;
     let public = state.clone();
+    let link_entries = state.config.bounce.link_cache_entries;
+    let link_fills = state.metrics.cache_fills.with_label_values(&["links"]);
     let app = Application::start(listener, move |cfg| {
         cfg.app_data(public.clone());
+        // Run once per worker thread: each worker its own Link values (see `links`).
+        cfg.app_data(links::LinkCache::new(link_entries, link_fills.clone()));
         routes::routes(cfg, separate.is_none());
     })?;
     Ok(match separate {

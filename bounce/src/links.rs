@@ -6,8 +6,15 @@
 //! gives, the scheme, the language and the names asked for — and on the mirror chosen,
 //! which it leaves out. Each key's values are formatted once, for each of the first K+1
 //! mirrors that may be chosen and for any other, and kept in a bounded cache
-//! (`bounce.link_cache_entries`; the index's build id moves with every rebuild). A
-//! redirect costs one lookup with a borrowed key: no formatting, no allocation.
+//! (`bounce.link_cache_entries`; the index's build id moves with every rebuild). The
+//! file's digest values ride in the same entry (an index and its files are built from
+//! the same rows, so the build id names both). A redirect costs one lookup with a
+//! borrowed key: no formatting, no allocation, no second table.
+//!
+//! The cache is per worker thread, and each worker's values are its own bytes: a value
+//! shared by the workers has its reference count written from every core on every
+//! redirect, and that line moving between cores cost more under load than everything
+//! else here (docs/benchmarks.md, "Per-worker Link values"). No lock either.
 
 use crate::catalogue::names::Location;
 use crate::files::Files;
@@ -16,8 +23,8 @@ use crate::request::Params;
 use crate::AppState;
 use actix_web::http::header::HeaderValue;
 use bouncer_core::selection::{Chosen, LocationMirrors, Scope};
+use std::cell::RefCell;
 use std::fmt::Write;
-use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -76,23 +83,37 @@ impl KeyRef<'_> {
 struct Values {
     by_chosen: Vec<(i32, Option<HeaderValue>)>,
     rest: Option<HeaderValue>,
+    repr_digest: Option<HeaderValue>,
+    digest: Option<HeaderValue>,
 }
 
 impl Values {
-    fn for_chosen(&self, mirror_id: i32) -> Option<HeaderValue> {
-        match self.by_chosen.iter().find(|(id, _)| *id == mirror_id) {
+    fn extras(&self, mirror_id: i32) -> Extras {
+        let link = match self.by_chosen.iter().find(|(id, _)| *id == mirror_id) {
             Some((_, v)) => v.clone(),
             None => self.rest.clone(),
+        };
+        Extras {
+            link,
+            repr_digest: self.repr_digest.clone(),
+            digest: self.digest.clone(),
         }
     }
 }
 
-/// Formatted `Link` values (`None`: nothing to link).
-pub struct LinkCache(quick_cache::sync::Cache<Key, Arc<Values>>);
+/// One worker's formatted values (installed per worker as app data by `crate::build`),
+/// and the counter of keys it formatted (`bounce_cache_fills_total{kind="links"}`).
+pub struct LinkCache {
+    values: RefCell<quick_cache::unsync::Cache<Key, Values>>,
+    fills: prometheus::IntCounter,
+}
 
 impl LinkCache {
-    pub fn new(capacity: usize) -> Self {
-        Self(quick_cache::sync::Cache::new(capacity.max(1)))
+    pub fn new(capacity: usize, fills: prometheus::IntCounter) -> Self {
+        Self {
+            values: RefCell::new(quick_cache::unsync::Cache::new(capacity.max(1))),
+            fills,
+        }
     }
 }
 
@@ -105,53 +126,42 @@ pub struct At<'a> {
     pub lang: &'a str,
 }
 
-/// The extra headers of one redirect.
+/// The extra headers of one redirect (none at all when both kinds are switched off).
 pub fn extras(
     state: &AppState,
+    links: &LinkCache,
     at: &At<'_>,
     chosen: &Chosen,
     scopes: &[Scope],
     https_only: bool,
     p: &Params<'_>,
 ) -> Extras {
-    let (location, lang) = (at.location, at.lang);
     let cfg = &state.config.bounce;
-    let file = at.files.get(location.per_language(), lang);
-    let (repr_digest, digest) = match (cfg.digest_headers, file) {
-        (true, Some(f)) => (f.repr_digest.clone(), f.digest.clone()),
-        _ => (None, None),
-    };
+    if cfg.link_header_bytes == 0 && !cfg.digest_headers {
+        return Extras::default();
+    }
     let key = KeyRef {
         set: at.set.id,
-        location: location.id,
+        location: at.location.id,
         scopes,
         https_only,
-        lang,
+        lang: at.lang,
         product: &p.product,
         os: &p.os,
     };
-    let values = match state.links.0.get(&key) {
-        Some(v) => v,
-        None => {
-            let v = Arc::new(values(
-                at,
-                &key,
-                cfg.link_alternatives,
-                cfg.link_header_bytes,
-            ));
-            state.links.0.insert(key.to_owned(), Arc::clone(&v));
-            v
-        }
-    };
-    Extras {
-        link: values.for_chosen(chosen.mirror_id),
-        repr_digest,
-        digest,
+    if let Some(v) = links.values.borrow().get(&key) {
+        return v.extras(chosen.mirror_id);
     }
+    links.fills.inc();
+    let v = values(at, &key, cfg);
+    let extras = v.extras(chosen.mirror_id);
+    links.values.borrow_mut().insert(key.to_owned(), v);
+    extras
 }
 
 /// Every value a key can answer with.
-fn values(at: &At<'_>, k: &KeyRef<'_>, alternatives: usize, max: usize) -> Values {
+fn values(at: &At<'_>, k: &KeyRef<'_>, cfg: &bouncer_core::config::BounceConfig) -> Values {
+    let (alternatives, max) = (cfg.link_alternatives, cfg.link_header_bytes);
     let ranked = at.set.ranked(k.scopes, k.https_only);
     let urls: Vec<(i32, String)> = ranked
         .iter()
@@ -166,12 +176,24 @@ fn values(at: &At<'_>, k: &KeyRef<'_>, alternatives: usize, max: usize) -> Value
             .map(|(_, u)| u.as_str());
         format(k, others, max)
     };
+    let file = at.files.get(at.location.per_language(), at.lang);
+    // This worker's own copies (see the module's doc).
+    let own = |v: &Option<HeaderValue>| {
+        v.as_ref()
+            .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok())
+    };
+    let (repr_digest, digest) = match (cfg.digest_headers, file) {
+        (true, Some(f)) => (own(&f.repr_digest), own(&f.digest)),
+        _ => (None, None),
+    };
     Values {
         by_chosen: urls
             .iter()
             .map(|(id, _)| (*id, without(Some(*id))))
             .collect(),
         rest: without(None),
+        repr_digest,
+        digest,
     }
 }
 
@@ -241,19 +263,22 @@ mod tests {
 
     #[test]
     fn a_borrowed_key_finds_the_owned_one() {
-        let cache = LinkCache::new(10);
+        let cache = LinkCache::new(10, prometheus::IntCounter::new("x", "x").unwrap());
         let scopes = [Scope::Region(3), Scope::Global];
-        let values = Arc::new(Values {
+        let values = Values {
             by_chosen: vec![],
             rest: None,
-        });
-        cache.0.insert(key(&scopes).to_owned(), values);
-        assert!(cache.0.get(&key(&scopes)).is_some(), "hashes must agree");
-        assert!(cache.0.get(&key(&[Scope::Global])).is_none());
+            repr_digest: None,
+            digest: None,
+        };
+        let mut cache = cache.values.borrow_mut();
+        cache.insert(key(&scopes).to_owned(), values);
+        assert!(cache.get(&key(&scopes)).is_some(), "hashes must agree");
+        assert!(cache.get(&key(&[Scope::Global])).is_none());
         let other = KeyRef {
             lang: "fr",
             ..key(&scopes)
         };
-        assert!(cache.0.get(&other).is_none());
+        assert!(cache.get(&other).is_none());
     }
 }

@@ -39,6 +39,29 @@ pub struct Varies {
     pub client: bool,
 }
 
+impl Varies {
+    /// Number of distinct values ([`Self::index`] is below it).
+    pub const COUNT: usize = 16;
+
+    /// A dense number for tables built per value (the answers' header maps).
+    pub fn index(self) -> usize {
+        usize::from(self.user_agent)
+            | usize::from(self.referer) << 1
+            | usize::from(self.pin_https) << 2
+            | usize::from(self.client) << 3
+    }
+
+    /// The value whose [`Self::index`] is `i`.
+    pub fn of_index(i: usize) -> Self {
+        Varies {
+            user_agent: i & 1 != 0,
+            referer: i & 2 != 0,
+            pin_https: i & 4 != 0,
+            client: i & 8 != 0,
+        }
+    }
+}
+
 /// Headers a redirect carries beside the compatible ones (mirror mode): RFC 6249 links
 /// and the file's digests. Empty in CDN mode and for files nothing is known of.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,7 +104,11 @@ impl Outcome {
 }
 
 /// Runs the pipeline in the order of the spec.
-pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, BounceError> {
+pub async fn decide(
+    state: &AppState,
+    links: &crate::links::LinkCache,
+    req: RequestInfo<'_>,
+) -> Result<Outcome, BounceError> {
     let config = &state.config.bounce;
     if req.query.len() > config.max_query_bytes {
         return Ok(Outcome::QueryTooLong(config.max_query_bytes));
@@ -182,7 +209,9 @@ pub async fn decide(state: &AppState, req: RequestInfo<'_>) -> Result<Outcome, B
                             location,
                             lang,
                         };
-                        extras = crate::links::extras(state, &at, chosen, &scopes, https_only, &p);
+                        extras = crate::links::extras(
+                            state, links, &at, chosen, &scopes, https_only, &p,
+                        );
                     }
                     Arc::clone(&chosen.base_url)
                 }

@@ -10,12 +10,14 @@ use actix_web::HttpResponse;
 static REPR_DIGEST: HeaderName = HeaderName::from_static("repr-digest");
 static DIGEST: HeaderName = HeaderName::from_static("digest");
 
-/// The response for `outcome`; `headers` holds the `Cache-Control` and `Vary` values.
+/// The response for `outcome`; `headers` holds the `Cache-Control` and `Vary` values and
+/// the header maps built from them.
 pub fn render(outcome: Outcome, headers: &Headers) -> HttpResponse {
+    let t = &headers.answers;
     match outcome {
-        Outcome::Home(url) | Outcome::Attribution(url) => found(url, Cache::None),
+        Outcome::Home(url) | Outcome::Attribution(url) => found(t, url, &t.found_plain),
         Outcome::Redirect(url, varies, extras) => {
-            let mut r = found(url, Cache::of(headers, varies));
+            let mut r = found(t, url, &t.found[varies.index()]);
             let h = r.headers_mut();
             for (name, value) in [
                 (&header::LINK, extras.link),
@@ -29,7 +31,7 @@ pub fn render(outcome: Outcome, headers: &Headers) -> HttpResponse {
             r
         }
         Outcome::Document(d) => {
-            let mut h = templates().text.clone();
+            let mut h = t.text.clone();
             h.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(d.content_type),
@@ -42,23 +44,11 @@ pub fn render(outcome: Outcome, headers: &Headers) -> HttpResponse {
             h.remove(header::X_CONTENT_TYPE_OPTIONS);
             answer(StatusCode::OK, h, d.body)
         }
-        Outcome::Print(url, varies) => {
-            let t = templates();
-            let mut h = match Cache::of(headers, varies) {
-                Cache::None => t.print.clone(),
-                Cache::Plain(c) => with(&t.print_cached, header::CACHE_CONTROL, c.clone()),
-                Cache::Varying(c, v) => {
-                    let mut h = with(&t.print_vary, header::CACHE_CONTROL, c.clone());
-                    h.insert(header::VARY, v.clone());
-                    h
-                }
-            };
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-            answer(StatusCode::OK, h, url)
-        }
-        Outcome::NotFound => text(StatusCode::NOT_FOUND, "404 page not found\n".into()),
-        Outcome::BadRequest(why) => text(StatusCode::BAD_REQUEST, format!("{why}\n")),
+        Outcome::Print(url, varies) => answer(StatusCode::OK, t.print[varies.index()].clone(), url),
+        Outcome::NotFound => text(t, StatusCode::NOT_FOUND, "404 page not found\n".into()),
+        Outcome::BadRequest(why) => text(t, StatusCode::BAD_REQUEST, format!("{why}\n")),
         Outcome::QueryTooLong(max) => text(
+            t,
             StatusCode::URI_TOO_LONG,
             format!("query string longer than {max} bytes\n"),
         ),
@@ -88,8 +78,9 @@ impl<'a> Cache<'a> {
     }
 }
 
-/// A 302 as Go's `http.Redirect` writes it.
-fn found(url: String, cache: Cache<'_>) -> HttpResponse {
+/// A 302 as Go's `http.Redirect` writes it, from a map holding every header but
+/// `Location`.
+fn found(t: &Answers, url: String, template: &HeaderMap) -> HttpResponse {
     let mut body = String::with_capacity(url.len() + 24);
     body.push_str("<a href=\"");
     html_escape_into(&mut body, &url);
@@ -98,38 +89,20 @@ fn found(url: String, cache: Cache<'_>) -> HttpResponse {
     // the header's bytes without a copy.
     let Ok(location) = HeaderValue::try_from(url) else {
         tracing::error!("a redirect URL is not a header value");
-        return text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n".into());
+        return text(
+            t,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error\n".into(),
+        );
     };
-    let t = templates();
-    let mut h = match cache {
-        Cache::None => t.found.clone(),
-        Cache::Plain(c) => with(&t.found_cached, header::CACHE_CONTROL, c.clone()),
-        Cache::Varying(c, v) => {
-            let mut h = with(&t.found_vary, header::CACHE_CONTROL, c.clone());
-            h.insert(header::VARY, v.clone());
-            h
-        }
-    };
+    let mut h = template.clone();
     h.insert(header::LOCATION, location);
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
     answer(StatusCode::FOUND, h, body)
 }
 
 /// A plain-text answer as Go's `http.Error` writes it.
-fn text(status: StatusCode, body: String) -> HttpResponse {
-    let mut h = templates().text.clone();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    answer(status, h, body)
+fn text(t: &Answers, status: StatusCode, body: String) -> HttpResponse {
+    answer(status, t.text.clone(), body)
 }
 
 fn answer(status: StatusCode, headers: HeaderMap, body: String) -> HttpResponse {
@@ -138,41 +111,79 @@ fn answer(status: StatusCode, headers: HeaderMap, body: String) -> HttpResponse 
     r.map_into_boxed_body()
 }
 
-fn with(template: &HeaderMap, name: HeaderName, value: HeaderValue) -> HeaderMap {
-    let mut h = template.clone();
-    h.insert(name, value);
-    h
-}
-
-/// Header maps cloned into every answer, so that header names go out in one stable order
-/// (scripts compare answers byte for byte). A header map iterates in the order of its
-/// hash table, which is seeded at random per map; a clone keeps the table, and a value
-/// replaced in place keeps its slot. So each template is drawn at start until it iterates
-/// in go-bouncer's order (sorted names), and every answer of that kind reuses it.
-struct Templates {
-    found: HeaderMap,
-    found_cached: HeaderMap,
-    found_vary: HeaderMap,
-    print: HeaderMap,
-    print_cached: HeaderMap,
-    print_vary: HeaderMap,
+/// The header maps answers start from, with every value that does not vary per request
+/// already in place: an answer clones one and sets `Location` (and the extras) only.
+/// A header map iterates in the order of its hash table, which is seeded at random per
+/// map; a clone keeps the table, and a value replaced in place keeps its slot. So each
+/// map is drawn at start until it iterates in go-bouncer's order (sorted names; scripts
+/// compare answers byte for byte), and every answer of that kind reuses it.
+#[derive(Default)]
+pub struct Answers {
+    /// Redirects, by [`Varies::index`].
+    found: Vec<HeaderMap>,
+    /// The home page and attribution redirects (never cached).
+    found_plain: HeaderMap,
+    /// `print=yes`, by [`Varies::index`].
+    print: Vec<HeaderMap>,
+    /// Plain-text errors.
     text: HeaderMap,
 }
 
-fn templates() -> &'static Templates {
-    static T: std::sync::LazyLock<Templates> = std::sync::LazyLock::new(|| {
+impl Answers {
+    /// Every map, for the values in `h`.
+    pub fn new(h: &Headers) -> Self {
         use header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, VARY, X_CONTENT_TYPE_OPTIONS};
-        Templates {
-            found: ordered(&[CONTENT_TYPE, LOCATION]),
-            found_cached: ordered(&[CACHE_CONTROL, CONTENT_TYPE, LOCATION]),
-            found_vary: ordered(&[CACHE_CONTROL, CONTENT_TYPE, LOCATION, VARY]),
-            print: ordered(&[CONTENT_TYPE]),
-            print_cached: ordered(&[CACHE_CONTROL, CONTENT_TYPE]),
-            print_vary: ordered(&[CACHE_CONTROL, CONTENT_TYPE, VARY]),
-            text: ordered(&[CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS]),
+        let html = HeaderValue::from_static("text/html; charset=utf-8");
+        let plain = HeaderValue::from_static("text/plain");
+        let cached = |first: &[HeaderName], v: Varies, content_type: &HeaderValue| {
+            let mut names = Vec::new();
+            let mut values = Vec::new();
+            match Cache::of(h, v) {
+                Cache::None => {}
+                Cache::Plain(c) => values.push((CACHE_CONTROL, c.clone())),
+                Cache::Varying(c, vary) => {
+                    values.push((CACHE_CONTROL, c.clone()));
+                    values.push((VARY, vary.clone()));
+                }
+            }
+            values.push((CONTENT_TYPE, content_type.clone()));
+            names.extend(values.iter().map(|(n, _)| n.clone()));
+            names.extend(first.iter().cloned());
+            names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+            filled(&names, values)
+        };
+        Answers {
+            found: (0..Varies::COUNT)
+                .map(|i| cached(&[LOCATION], Varies::of_index(i), &html))
+                .collect(),
+            found_plain: filled(
+                &[CONTENT_TYPE, LOCATION],
+                vec![(CONTENT_TYPE, html.clone())],
+            ),
+            print: (0..Varies::COUNT)
+                .map(|i| cached(&[], Varies::of_index(i), &plain))
+                .collect(),
+            text: filled(
+                &[CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS],
+                vec![
+                    (
+                        CONTENT_TYPE,
+                        HeaderValue::from_static("text/plain; charset=utf-8"),
+                    ),
+                    (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+                ],
+            ),
         }
-    });
-    &T
+    }
+}
+
+/// [`ordered`] with `values` set in place.
+fn filled(names: &[HeaderName], values: Vec<(HeaderName, HeaderValue)>) -> HeaderMap {
+    let mut m = ordered(names);
+    for (n, v) in values {
+        m.insert(n, v);
+    }
+    m
 }
 
 /// A map holding `names` (placeholder values) that iterates in exactly that order, and
@@ -180,7 +191,7 @@ fn templates() -> &'static Templates {
 fn ordered(names: &[HeaderName]) -> HeaderMap {
     let build = || {
         // Room to spare: an insert into a full table grows it (a new order) even when
-        // the name is already there.
+        // the name is already there; a redirect adds up to three extras.
         let mut m = HeaderMap::with_capacity(names.len() + 4);
         for n in names {
             m.insert(n.clone(), HeaderValue::from_static(""));

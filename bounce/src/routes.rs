@@ -23,8 +23,16 @@ pub fn metrics_only(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::to(metrics));
 }
 
-async fn redirect(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+/// The state and this worker's Link values are borrowed from the app data: extracting
+/// `web::Data` clones an `Arc` that every worker writes on every request.
+async fn redirect(req: HttpRequest) -> HttpResponse {
     let started = Instant::now();
+    let (Some(state), Some(links)) = (
+        req.app_data::<web::Data<AppState>>(),
+        req.app_data::<crate::links::LinkCache>(),
+    ) else {
+        return crate::BounceError::Bug("bounce's app data is missing".into()).error_response();
+    };
     let text = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
     let info = RequestInfo {
         query: req.query_string(),
@@ -40,7 +48,7 @@ async fn redirect(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             .is_some_and(|v| v.as_bytes() == b"https"),
         accept: text(header::ACCEPT).and_then(crate::documents::Format::from_accept),
     };
-    let response = match redirect::decide(&state, info).await {
+    let response = match redirect::decide(state, links, info).await {
         Ok(outcome) => {
             state.metrics.count_request(outcome.label());
             respond::render(outcome, &state.headers)

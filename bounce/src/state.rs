@@ -21,7 +21,6 @@ pub struct Pinned {
 }
 
 /// What every answer's headers need, parsed once at start instead of per request.
-#[derive(Debug, Clone)]
 pub struct Headers {
     /// `max-age=…` of redirects and prints (none when `cache_time_secs` is 0).
     pub cache_control: Option<HeaderValue>,
@@ -31,6 +30,8 @@ pub struct Headers {
     vary: [Option<HeaderValue>; 8],
     /// The header that says the client came over TLS (`bounce.pin_https_header`).
     pub pin_https: Option<HeaderName>,
+    /// The answers' header maps, built from the values above.
+    pub answers: crate::respond::Answers,
 }
 
 impl Headers {
@@ -46,7 +47,7 @@ impl Headers {
             let list = names.into_iter().flatten().collect::<Vec<_>>().join(", ");
             (!list.is_empty()).then(|| value(list)).flatten()
         });
-        Self {
+        let mut h = Self {
             cache_control: cached
                 .then(|| value(format!("max-age={}", b.cache_time_secs)))
                 .flatten(),
@@ -55,7 +56,10 @@ impl Headers {
                 .flatten(),
             vary,
             pin_https: HeaderName::from_bytes(b.pin_https_header.as_bytes()).ok(),
-        }
+            answers: Default::default(),
+        };
+        h.answers = crate::respond::Answers::new(&h);
+        h
     }
 
     /// The `Vary` of an answer that depended on these request headers (none: on none).
@@ -81,8 +85,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub registry: Registry,
     pub version: Version,
-    /// Formatted RFC 6249 `Link` values (see `links`).
-    pub links: crate::links::LinkCache,
     /// Per-client variants of location indexes (see `choice`).
     pub variants: crate::choice::Variants,
 }
@@ -133,7 +135,6 @@ impl AppState {
             https: https.into(),
         });
         let headers = Headers::new(b);
-        let links = crate::links::LinkCache::new(b.link_cache_entries);
         Ok(Self {
             geo: Arc::new(Geo::new(config.geoip.database.clone())),
             asn: Arc::new(Geo::new(config.geoip.asn_database.clone())),
@@ -145,7 +146,6 @@ impl AppState {
             metrics,
             registry,
             version: Version::new(env!("CARGO_PKG_VERSION")),
-            links,
             variants: crate::choice::Variants::new(10_000),
         })
     }

@@ -9,7 +9,8 @@ use bouncer_core::schema::*;
 use bouncer_core::selection::{MirrorCandidate, Reach, RegionPolicy};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+// hashbrown's default hasher: the country and region lookups run on every redirect.
+use hashbrown::HashMap;
 use std::sync::Arc;
 
 /// The small tables, whole: rules, regions, countries, and every mirror with its rating,

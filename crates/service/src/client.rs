@@ -1,7 +1,7 @@
 //! Who the client is: the right-most `X-Forwarded-For` entry that is not a trusted proxy
 //! (bounce's region, tuxedo's login limiter).
 
-use actix_web::http::header::HeaderMap;
+use actix_web::http::header::{HeaderMap, X_FORWARDED_FOR};
 use ipnet::IpNet;
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -11,7 +11,8 @@ use std::net::IpAddr;
 /// client's forged first line decide. Borrowed in the usual one-line case.
 pub fn forwarded_for(headers: &HeaderMap) -> Option<Cow<'_, str>> {
     let mut lines = headers
-        .get_all("x-forwarded-for")
+        // The constant name: a `&str` is parsed into a name on every call.
+        .get_all(X_FORWARDED_FOR)
         .filter_map(|v| v.to_str().ok());
     let first = lines.next()?;
     match lines.next() {

@@ -26,7 +26,20 @@ struct Driver {
 }
 
 impl Driver {
+    /// Starts chromedriver; one that exits before it listens (seen once in CI, with the
+    /// other backend's driver starting at the same moment) is started again, twice at most.
     fn start() -> Self {
+        let mut said = String::new();
+        for _ in 0..3 {
+            match Self::try_start() {
+                Ok(d) => return d,
+                Err(e) => said = e,
+            }
+        }
+        panic!("chromedriver did not start: {said}");
+    }
+
+    fn try_start() -> Result<Self, String> {
         let mut child = Command::new("chromedriver")
             .arg("--port=0")
             .stdout(Stdio::piped())
@@ -35,17 +48,27 @@ impl Driver {
             .expect("chromedriver not found: install chromium and chromium-driver (deploy/test.sh does)");
         let out = child.stdout.take().unwrap();
         // It says which port it took once it listens: no polling, no sleep.
+        let mut lines = Vec::new();
         let port = BufReader::new(out)
             .lines()
             .map_while(Result::ok)
             .find_map(|l| {
-                l.strip_prefix("ChromeDriver was started successfully on port ")
-                    .map(|p| p.trim_end_matches('.').to_owned())
-            })
-            .expect("chromedriver did not start");
-        Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
+                let port = l
+                    .strip_prefix("ChromeDriver was started successfully on port ")
+                    .map(|p| p.trim_end_matches('.').to_owned());
+                lines.push(l);
+                port
+            });
+        match port {
+            Some(port) => Ok(Self {
+                child,
+                url: format!("http://127.0.0.1:{port}"),
+            }),
+            None => {
+                let _ = child.kill();
+                let status = child.wait();
+                Err(format!("{status:?}, having printed {lines:?}"))
+            }
         }
     }
 }

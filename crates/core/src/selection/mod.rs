@@ -12,7 +12,9 @@ pub use weighted::WeightedIndex;
 
 use crate::hash::mix64;
 use crate::networks::{Code, NetSpec, NetworkMode};
-use std::collections::{HashMap, HashSet};
+// hashbrown's default hasher: a scope lookup runs on every redirect, and SipHash was
+// most of its cost; keys are ids and codes from the catalogue, not from requests.
+use hashbrown::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Two bounce builds side by side under load, in alternating rounds: CPU µs per request
+# from /proc (user + system of the bounce process over the run / requests wrk completed),
+# which is steadier on a drifting machine than requests per second.
+#
+#   deploy/bench/ab.sh BIN_DIR_A BIN_DIR_B [ROUNDS]   # release dirs with bounce and
+#                                                      # examples/seed_bench
+# Settings (environment): MIRRORS=50 LOCATIONS=1000 FILES=1 DURATION=10 WARMUP=4
+#   ENV_A= ENV_B= (extra VAR=value words for one build's bounce, e.g. to switch a feature
+#   off: ENV_B="BOUNCER_BOUNCE__DIGEST_HEADERS=false")  CONNECTIONS=32 PIN=0 (1: bounce on core 0, wrk on core 1) MYSQL=mysql://root@127.0.0.1:3306 (databases bench_ab_a, bench_ab_b:
+#   created and dropped; each build seeds its own with its own migrations)
+#
+# Each build: MariaDB + its own memcached, one bounce, one wrk thread rotating over every
+# location (rotate.lua). Prints one line per run ("a 1 25.21 user 12.4 sys 12.8 rps ...")
+# and the medians.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$PWD"
+A="${1:?usage: ab.sh BIN_DIR_A BIN_DIR_B [ROUNDS]}"; B="${2:?usage: ab.sh BIN_DIR_A BIN_DIR_B [ROUNDS]}"
+ROUNDS="${3:-5}"
+MIRRORS="${MIRRORS:-50}"; LOCATIONS="${LOCATIONS:-1000}"; FILES="${FILES:-1}"
+DURATION="${DURATION:-10}"; WARMUP="${WARMUP:-4}"; CONNECTIONS="${CONNECTIONS:-32}"
+MYSQL="${MYSQL:-mysql://root@127.0.0.1:3306}"
+die() { echo "ab.sh: $*" >&2; exit 1; }
+for cmd in wrk memcached mariadb curl; do command -v "$cmd" >/dev/null || die "$cmd is not installed"; done
+my_host="$(sed -E 's#^mysql://([^@]*@)?([^:/]+).*#\2#' <<<"$MYSQL")"
+my_port="$(sed -nE 's#^mysql://[^/]*:([0-9]+).*#\1#p' <<<"$MYSQL")"; my_port="${my_port:-3306}"
+sql() { mariadb -h"$my_host" -P"$my_port" -uroot -N -B "$@"; }
+tick="$(getconf CLK_TCK)"
+server=""; client=""
+if [ "${PIN:-0}" = 1 ]; then server="taskset -c 0"; client="taskset -c 1"; fi
+work="$(mktemp -d /tmp/bouncer-ab.XXXXXX)"
+pids=()
+cleanup() {
+  local rc=$?
+  if [ "$rc" != 0 ]; then for f in "$work"/bounce-*.log; do [ -s "$f" ] && grep -m3 -iE "error|panick" "$f" >&2; done; fi
+  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null || true
+  ((${#pids[@]})) && wait "${pids[@]}" 2>/dev/null || true
+  for x in a b; do sql -e "DROP DATABASE IF EXISTS bench_ab_$x" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+start() { # name bin port mc_port → pid in $started
+  local x="$1" bin="$2" port="$3" mc="$4" db="bench_ab_$1" extra
+  extra="$([ "$x" = a ] && echo "${ENV_A:-}" || echo "${ENV_B:-}")"
+  sql -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+  "$bin/examples/seed_bench" "${MYSQL%/}/$db" "$MIRRORS" "$LOCATIONS" "$work/urls-$x.txt" "$work/geo-$x.mmdb" \
+    2>"$work/seed-$x.log" || die "seeding $x failed: $(cat "$work/seed-$x.log")"
+  local has_files
+  has_files="$(sql -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '$db' AND table_name = 'bouncer_files'")"
+  if [ "$FILES" = 1 ] && [ "$has_files" = 1 ]; then  # older builds have no bouncer_files
+    sql "$db" -e "INSERT INTO bouncer_files (location_id, lang, size, sha256, source, updated_at)
+      SELECT l.id, g.lang, 1000 + l.id, SHA2(CONCAT('bench-file-', l.id, '-', g.lang), 256), 'operator', NOW(6)
+      FROM mirror_locations l
+      CROSS JOIN (SELECT 'en-US' AS lang UNION ALL SELECT 'de' UNION ALL SELECT 'fr' UNION ALL SELECT 'ja') g"
+  fi
+  memcached -u "$(id -un)" -l 127.0.0.1 -p "$mc" -m 64 >/dev/null 2>&1 &
+  pids+=($!)
+  BOUNCER_DATABASE__URL="${MYSQL%/}/$db" BOUNCER_MEMCACHED__SERVERS="[\"127.0.0.1:$mc\"]" \
+  BOUNCER_MEMCACHED__PREFIX="ab$x" BOUNCER_BOUNCE__LISTEN="127.0.0.1:$port" \
+  BOUNCER_GEOIP__DATABASE="$work/geo-$x.mmdb" RUST_LOG=warn \
+    $server env $extra "$bin/bounce" serve >"$work/bounce-$x.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  for _ in $(seq 300); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/__lbheartbeat__" && break
+    kill -0 "$pid" 2>/dev/null || die "bounce $x exited: $(tail -n 5 "$work/bounce-$x.log")"
+    sleep 0.1
+  done
+  started="$pid"
+}
+cpu() { awk '{ print $14 + $15, $14, $15 }' "/proc/$1/stat"; }
+run() { # name pid port → one result line
+  local x="$1" pid="$2" port="$3" before after out
+  BENCH_URLS="$work/urls-$x.txt" $client wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" -s "$root/deploy/bench/rotate.lua" \
+    "http://127.0.0.1:$port" >/dev/null
+  before="$(cpu "$pid")"
+  out="$(BENCH_URLS="$work/urls-$x.txt" $client wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$root/deploy/bench/rotate.lua" \
+    "http://127.0.0.1:$port")"
+  after="$(cpu "$pid")"
+  local requests rps non2xx
+  requests="$(awk '/requests in/ { print $1 }' <<<"$out")"
+  rps="$(awk '/Requests\/sec/ { print $2 }' <<<"$out")"
+  non2xx="$(awk '/Non-2xx or 3xx/ { print $5 }' <<<"$out")"
+  awk -v b="$before" -v a="$after" -v n="$requests" -v t="$tick" -v x="$x" -v r="$round" -v rps="$rps" -v bad="${non2xx:-0}" 'BEGIN {
+    split(b, B, " "); split(a, A, " ")
+    printf "%s %d %.2f user %.2f sys %.2f rps %s non-3xx %s\n", x, r,
+      (A[1] - B[1]) / t * 1e6 / n, (A[2] - B[2]) / t * 1e6 / n, (A[3] - B[3]) / t * 1e6 / n, rps, bad }'
+}
+
+start a "$A" 8120 11296; a_pid="$started"
+start b "$B" 8121 11297; b_pid="$started"
+# The seeded URLs answer 302: anything else means a broken setup, not a figure.
+code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:8120$(head -n1 "$work/urls-a.txt")")"
+[ "$code" = 302 ] || die "build a answers $code"
+echo "a = $A ${ENV_A:-}, b = $B ${ENV_B:-}, $ROUNDS rounds of ${DURATION}s, $(nproc) cores, $(date -u +%FT%TZ)"
+results="$work/results"
+for round in $(seq "$ROUNDS"); do
+  run a "$a_pid" 8120 | tee -a "$results"
+  run b "$b_pid" 8121 | tee -a "$results"
+done
+for x in a b; do  # in-process fills: a run that keeps filling measures the fills
+  port=$([ "$x" = a ] && echo 8120 || echo 8121)
+  echo "$x: $(curl -s "http://127.0.0.1:$port/metrics" | awk '/^bounce_cache_fills_total/ { printf "%s ", $0 }')"
+done
+for x in a b; do
+  awk -v x="$x" '$1 == x { print $3 }' "$results" | sort -g \
+    | awk -v x="$x" '{ v[NR] = $1 } END { printf "median %s %.2f µs per request (%d runs)\n", x, v[int((NR + 1) / 2)], NR }'
+done

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Instructions per redirect, counted by callgrind: repeatable for the same binary and
+# inputs whatever else the machine does, so it settles what load runs on a drifting
+# machine cannot (docs/benchmarks.md, "hot path").
+#
+#   deploy/bench/callgrind.sh [BIN_DIR] [TAG]     # BIN_DIR: release dir with bounce and
+#                                                 # examples/seed_bench (default: this build)
+# Settings (environment): MIRRORS=50 LOCATIONS=1000 WARM=20000 COUNT=20000 FILES=1
+#   MYSQL=mysql://root@127.0.0.1:3306 DB=bench_callgrind (created and dropped)
+#   CACHE_SIM=0 (1: also simulate the caches; the annotation then counts I1/D1/LL misses)
+#   OUT=/tmp/bouncer-callgrind   where callgrind.<TAG>.out and the annotation are kept
+#   Other BOUNCER_* variables pass through to bounce (to switch a feature off, say).
+#
+# One bounce (MariaDB + memcached, as in production) runs under `valgrind --tool=callgrind`;
+# a keep-alive client sends WARM requests rotating over every location on each of 4
+# connections (so every worker thread is warm), the counters are
+# zeroed (`callgrind_control -z`), COUNT more requests are sent, and the counters are
+# dumped (`-d`). FILES=1 gives every location a bouncer_files row per language the URLs ask for,
+# so redirects carry the digest headers. Prints "TAG instructions-per-request"; the
+# annotation (functions by inclusive cost) is in $OUT/TAG.txt.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$PWD"
+bin="${1:-${CARGO_TARGET_DIR:-$root/target}/release}"
+TAG="${2:-$(git rev-parse --short HEAD 2>/dev/null || echo build)}"
+MIRRORS="${MIRRORS:-50}"; LOCATIONS="${LOCATIONS:-1000}"
+WARM="${WARM:-20000}"; COUNT="${COUNT:-20000}"; FILES="${FILES:-1}"
+MYSQL="${MYSQL:-mysql://root@127.0.0.1:3306}"; DB="${DB:-bench_callgrind}"
+OUT="${OUT:-/tmp/bouncer-callgrind}"
+PORT=8110 MC_PORT=11298
+die() { echo "callgrind.sh: $*" >&2; exit 1; }
+for cmd in valgrind callgrind_control callgrind_annotate memcached mariadb python3 curl; do
+  command -v "$cmd" >/dev/null || die "$cmd is not installed"
+done
+for b in bounce examples/seed_bench; do [ -x "$bin/$b" ] || die "$bin/$b is missing (cargo build --release -p bounce --bin bounce --example seed_bench)"; done
+my_host="$(sed -E 's#^mysql://([^@]*@)?([^:/]+).*#\2#' <<<"$MYSQL")"
+my_port="$(sed -nE 's#^mysql://[^/]*:([0-9]+).*#\1#p' <<<"$MYSQL")"; my_port="${my_port:-3306}"
+sql() { mariadb -h"$my_host" -P"$my_port" -uroot -N -B "$@"; }
+
+mkdir -p "$OUT"
+work="$(mktemp -d /tmp/bouncer-callgrind.XXXXXX)"
+pids=()
+cleanup() {
+  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null || true
+  ((${#pids[@]})) && wait "${pids[@]}" 2>/dev/null || true
+  sql -e "DROP DATABASE IF EXISTS \`$DB\`" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+sql -e "DROP DATABASE IF EXISTS \`$DB\`; CREATE DATABASE \`$DB\` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+db_url="${MYSQL%/}/$DB"
+"$bin/examples/seed_bench" "$db_url" "$MIRRORS" "$LOCATIONS" "$work/urls.txt" "$work/geo.mmdb" \
+  2>"$work/seed.log" || die "seeding failed: $(cat "$work/seed.log")"
+has_files="$(sql -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '$DB' AND table_name = 'bouncer_files'")"
+if [ "$FILES" = 1 ] && [ "$has_files" = 1 ]; then  # older builds have no bouncer_files
+  sql "$DB" -e "INSERT INTO bouncer_files (location_id, lang, size, sha256, source, updated_at)
+    SELECT l.id, g.lang, 1000 + l.id, SHA2(CONCAT('bench-file-', l.id, '-', g.lang), 256), 'operator', NOW(6)
+    FROM mirror_locations l
+    CROSS JOIN (SELECT 'en-US' AS lang UNION ALL SELECT 'de' UNION ALL SELECT 'fr' UNION ALL SELECT 'ja') g"
+fi
+memcached -u "$(id -un)" -l 127.0.0.1 -p "$MC_PORT" -m 64 >"$work/memcached.log" 2>&1 &
+pids+=($!)
+
+out="$OUT/callgrind.$TAG.out"
+rm -f "$out"*
+BOUNCER_DATABASE__URL="$db_url" BOUNCER_MEMCACHED__SERVERS="[\"127.0.0.1:$MC_PORT\"]" \
+BOUNCER_MEMCACHED__PREFIX="cg$RANDOM" BOUNCER_BOUNCE__LISTEN="127.0.0.1:$PORT" \
+BOUNCER_GEOIP__DATABASE="$work/geo.mmdb" RUST_LOG="${RUST_LOG:-warn}" \
+  valgrind --tool=callgrind --cache-sim="$([ "${CACHE_SIM:-0}" = 1 ] && echo yes || echo no)" --callgrind-out-file="$out" \
+  "$bin/bounce" serve >"$work/bounce.log" 2>&1 &
+bounce_pid=$!; pids+=("$bounce_pid")
+for _ in $(seq 600); do
+  curl -sf -o /dev/null "http://127.0.0.1:$PORT/__lbheartbeat__" && break
+  kill -0 "$bounce_pid" 2>/dev/null || die "bounce exited: $(tail -n 5 "$work/bounce.log")"
+  sleep 0.2
+done
+
+client() { # count connections → sends them rotating over the connections (keep-alive);
+           # fails on any answer but 302. Warm-up uses several connections, so that every
+           # worker thread (each keeps its own Link values) has seen every URL.
+  python3 - "$PORT" "$work/urls.txt" "$1" "$2" <<'PY'
+import http.client, sys
+port, urls, n, k = int(sys.argv[1]), open(sys.argv[2]).read().split(), int(sys.argv[3]), int(sys.argv[4])
+cs = [http.client.HTTPConnection("127.0.0.1", port) for _ in range(k)]
+for i in range(n):
+    c = cs[i % k]
+    c.request("GET", urls[(i // k) % len(urls)])
+    r = c.getresponse()
+    r.read()
+    if r.status != 302:
+        sys.exit(f"answer {r.status} for {urls[(i // k) % len(urls)]}")
+PY
+}
+client "$((WARM * 4))" 4
+callgrind_control -z "$bounce_pid" >/dev/null 2>&1
+client "$COUNT" 1
+callgrind_control -d "$bounce_pid" >/dev/null 2>&1
+dump="$(ls -t "$out".* | head -n1)"
+callgrind_annotate --inclusive=yes --threshold=99.9 "$dump" >"$OUT/$TAG.txt" 2>/dev/null
+total="$(awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }' "$OUT/$TAG.txt")"
+echo "$TAG $((total / COUNT))"
