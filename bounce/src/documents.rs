@@ -82,6 +82,9 @@ struct Listed {
     priority: Option<usize>,
     regions: Vec<i32>,
     weight: i32,
+    /// Where it stands (ISO 3166 alpha-2), when the operator gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    country: Option<String>,
     /// Why it is not eligible (absent when it is).
     #[serde(skip_serializing_if = "Option::is_none")]
     excluded: Option<String>,
@@ -178,6 +181,7 @@ fn list(ask: &Asked<'_>, l: &Listing, set: &LocationMirrors) -> MirrorList {
                 priority: Some(i + 1),
                 regions: c.map(|c| c.regions.clone()).unwrap_or_default(),
                 weight: c.map_or(0, |c| c.rating),
+                country: c.and_then(country_of),
                 excluded: None,
             }
         })
@@ -190,6 +194,7 @@ fn list(ask: &Asked<'_>, l: &Listing, set: &LocationMirrors) -> MirrorList {
             priority: None,
             regions: c.regions.clone(),
             weight: c.rating,
+            country: country_of(c),
             excluded: Some(
                 excluded(c, ask.https_only, sentry)
                     .or_else(|| reach_excluded(c, client))
@@ -251,8 +256,13 @@ fn esc(s: &str) -> String {
     out
 }
 
+fn country_of(c: &MirrorCandidate) -> Option<String> {
+    c.reach.country.map(|cc| networks::code_str(&cc).to_owned())
+}
+
 /// RFC 5854: the file's size and hashes, and every eligible mirror's URL with its
-/// priority (1 = most preferred).
+/// priority (1 = most preferred) and, where known, its country (`location`, lower case
+/// as in the RFC's examples).
 fn metalink(l: &MirrorList) -> String {
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     x.push_str("<metalink xmlns=\"urn:ietf:params:xml:ns:metalink\">\n");
@@ -271,8 +281,11 @@ fn metalink(l: &MirrorList) -> String {
     }
     for m in l.mirrors.iter().filter(|m| m.excluded.is_none()) {
         let p = m.priority.unwrap_or(999_999).min(999_999);
+        let location = m.country.as_ref().map_or(String::new(), |cc| {
+            format!(" location=\"{}\"", cc.to_ascii_lowercase())
+        });
         x.push_str(&format!(
-            "    <url priority=\"{p}\">{}</url>\n",
+            "    <url{location} priority=\"{p}\">{}</url>\n",
             esc(&m.url)
         ));
     }
@@ -302,15 +315,16 @@ fn html(l: &MirrorList) -> String {
         l.client.asn.map_or("unknown".into(), |a| format!("AS{a}")),
         esc(&l.decided_by)
     ));
-    h.push_str("<table>\n<tr><th>priority</th><th>mirror</th><th>URL</th><th>regions</th><th>weight</th><th>eligible</th></tr>\n");
+    h.push_str("<table>\n<tr><th>priority</th><th>mirror</th><th>URL</th><th>regions</th><th>country</th><th>weight</th><th>eligible</th></tr>\n");
     for m in &l.mirrors {
         let regions: Vec<String> = m.regions.iter().map(|r| r.to_string()).collect();
         h.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             m.priority.map_or("-".into(), |p| p.to_string()),
             m.mirror_id,
             esc(&m.url),
             regions.join(", "),
+            m.country.as_deref().unwrap_or("-"),
             m.weight,
             esc(m.excluded.as_deref().unwrap_or("yes"))
         ));

@@ -22,6 +22,7 @@ use crate::redirect::Extras;
 use crate::request::Params;
 use crate::AppState;
 use actix_web::http::header::HeaderValue;
+use bouncer_core::networks;
 use bouncer_core::selection::{Chosen, LocationMirrors, Scope};
 use std::cell::RefCell;
 use std::fmt::Write;
@@ -163,17 +164,24 @@ pub fn extras(
 fn values(at: &At<'_>, k: &KeyRef<'_>, cfg: &bouncer_core::config::BounceConfig) -> Values {
     let (alternatives, max) = (cfg.link_alternatives, cfg.link_header_bytes);
     let ranked = at.set.ranked(k.scopes, k.https_only);
-    let urls: Vec<(i32, String)> = ranked
+    // Each alternative's URL and, where the mirror's country is known, its `geo=`.
+    let entries: Vec<(i32, String, Option<String>)> = ranked
         .iter()
         .take(alternatives + 1)
-        .map(|m| (m.mirror_id, at.location.url(&m.base_url, at.lang)))
+        .map(|m| {
+            let url = at.location.url(&m.base_url, at.lang);
+            let country = at.set.candidate(m.mirror_id).and_then(|c| c.reach.country);
+            // RFC 6249 writes the country in lower case.
+            let geo = country.map(|cc| networks::code_str(&cc).to_ascii_lowercase());
+            (m.mirror_id, url, geo)
+        })
         .collect();
     let without = |chosen: Option<i32>| {
-        let others = urls
+        let others = entries
             .iter()
-            .filter(move |(id, _)| Some(*id) != chosen)
+            .filter(move |(id, ..)| Some(*id) != chosen)
             .take(alternatives)
-            .map(|(_, u)| u.as_str());
+            .map(|(_, url, geo)| (url.as_str(), geo.as_deref()));
         format(k, others, max)
     };
     let file = at.files.get(at.location.per_language(), at.lang);
@@ -187,9 +195,9 @@ fn values(at: &At<'_>, k: &KeyRef<'_>, cfg: &bouncer_core::config::BounceConfig)
         _ => (None, None),
     };
     Values {
-        by_chosen: urls
+        by_chosen: entries
             .iter()
-            .map(|(id, _)| (*id, without(Some(*id))))
+            .map(|(id, ..)| (*id, without(Some(*id))))
             .collect(),
         rest: without(None),
         repr_digest,
@@ -198,10 +206,11 @@ fn values(at: &At<'_>, k: &KeyRef<'_>, cfg: &bouncer_core::config::BounceConfig)
 }
 
 /// `<?…&format=meta4>; rel=describedby; type="application/metalink4+xml"`, then the
-/// alternatives as long as the whole value stays within `max` bytes.
+/// alternatives (`<url>; rel=duplicate; pri=N`, and `; geo=cc` where the country is
+/// known) as long as the whole value stays within `max` bytes.
 fn format<'u>(
     k: &KeyRef<'_>,
-    alternatives: impl Iterator<Item = &'u str>,
+    alternatives: impl Iterator<Item = (&'u str, Option<&'u str>)>,
     max: usize,
 ) -> Option<HeaderValue> {
     let q = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
@@ -214,9 +223,12 @@ fn format<'u>(
     if out.len() > max {
         return None;
     }
-    for (i, url) in alternatives.enumerate() {
+    for (i, (url, geo)) in alternatives.enumerate() {
         let mut one = String::new();
         let _ = write!(one, ", <{url}>; rel=duplicate; pri={}", i + 1);
+        if let Some(cc) = geo {
+            let _ = write!(one, "; geo={cc}");
+        }
         if out.len() + one.len() > max {
             break;
         }
@@ -247,7 +259,7 @@ mod tests {
         let urls: Vec<String> = (0..10)
             .map(|i| format!("https://m{i}.example/firefox/de/setup.exe"))
             .collect();
-        let urls = || urls.iter().map(String::as_str);
+        let urls = || urls.iter().map(|u| (u.as_str(), None));
         let v = format(&k, urls(), 360).unwrap();
         let s = v.to_str().unwrap();
         assert!(s.len() <= 360, "{}", s.len());
@@ -259,6 +271,14 @@ mod tests {
         let all = format(&k, urls(), 10_000).unwrap();
         assert!(all.to_str().unwrap().contains("pri=10"));
         assert!(format(&k, urls(), 20).is_none());
+        let geo = [("https://m.example/f", Some("de"))];
+        let v = format(&k, geo.into_iter(), 360).unwrap();
+        assert!(
+            v.to_str()
+                .unwrap()
+                .ends_with(", <https://m.example/f>; rel=duplicate; pri=1; geo=de"),
+            "{v:?}"
+        );
     }
 
     #[test]

@@ -71,6 +71,10 @@ pub struct SnapshotRows {
     continents: Vec<(i32, String)>,
     #[serde(default)]
     reach: MirrorReachRows,
+    /// (mirror, country) of the mirrors whose country is given (absent in images that
+    /// older instances wrote).
+    #[serde(default)]
+    mirror_countries: Vec<(i32, String)>,
 }
 
 /// Everything's rows (9 queries).
@@ -78,6 +82,7 @@ pub fn read_snapshot(c: &mut DbConnection, m: &Metrics) -> QueryResult<SnapshotR
     m.db_queries.inc_by(9);
     let rules = rules_rows(c)?;
     let (regions, countries, mirror_regions) = network_rows(c)?;
+    let (reach, mirror_countries) = reach_rows(c, None)?;
     Ok(SnapshotRows {
         rules,
         regions,
@@ -85,7 +90,8 @@ pub fn read_snapshot(c: &mut DbConnection, m: &Metrics) -> QueryResult<SnapshotR
         mirror_regions,
         mirrors: mirror_info_rows(c, None)?,
         continents: continent_rows(c)?,
-        reach: reach_rows(c, None)?,
+        reach,
+        mirror_countries,
     })
 }
 
@@ -100,7 +106,7 @@ impl SnapshotRows {
             countries,
             mirror_regions,
             region_continents: build_continents(&self.continents),
-            mirrors: build_mirror_infos(&self.mirrors, &self.reach),
+            mirrors: build_mirror_infos(&self.mirrors, &self.reach, &self.mirror_countries),
         }
     }
 }
@@ -135,8 +141,12 @@ fn build_continents(rows: &[(i32, String)]) -> HashMap<i32, Vec<Code>> {
     out
 }
 
-/// Networks, excluded countries and network modes of every mirror (or of one).
-fn reach_rows(c: &mut DbConnection, only: Option<i32>) -> QueryResult<MirrorReachRows> {
+/// Networks, excluded countries and network modes of every mirror (or of one), and the
+/// countries mirrors stand in (from the same settings rows).
+fn reach_rows(
+    c: &mut DbConnection,
+    only: Option<i32>,
+) -> QueryResult<(MirrorReachRows, Vec<(i32, String)>)> {
     let mut nets = bouncer_mirror_networks::table
         .select((
             bouncer_mirror_networks::mirror_id,
@@ -149,19 +159,35 @@ fn reach_rows(c: &mut DbConnection, only: Option<i32>) -> QueryResult<MirrorReac
             bouncer_mirror_exclusions::country_code,
         ))
         .into_boxed();
-    let mut modes = bouncer_mirror_settings::table
-        .filter(bouncer_mirror_settings::network_mode.ne(""))
+    let mut settings = bouncer_mirror_settings::table
+        .filter(
+            bouncer_mirror_settings::network_mode
+                .ne("")
+                .or(bouncer_mirror_settings::country.is_not_null()),
+        )
         .select((
             bouncer_mirror_settings::mirror_id,
             bouncer_mirror_settings::network_mode,
+            bouncer_mirror_settings::country,
         ))
         .into_boxed();
     if let Some(id) = only {
         nets = nets.filter(bouncer_mirror_networks::mirror_id.eq(id));
         excl = excl.filter(bouncer_mirror_exclusions::mirror_id.eq(id));
-        modes = modes.filter(bouncer_mirror_settings::mirror_id.eq(id));
+        settings = settings.filter(bouncer_mirror_settings::mirror_id.eq(id));
     }
-    Ok((nets.load(c)?, excl.load(c)?, modes.load(c)?))
+    let (nets, excl) = (nets.load(c)?, excl.load(c)?);
+    let settings: Vec<(i32, String, Option<String>)> = settings.load(c)?;
+    let modes = settings
+        .iter()
+        .filter(|(_, mode, _)| !mode.is_empty())
+        .map(|(id, mode, _)| (*id, mode.clone()))
+        .collect();
+    let countries = settings
+        .into_iter()
+        .filter_map(|(id, _, cc)| Some((id, cc?)))
+        .collect();
+    Ok(((nets, excl, modes), countries))
 }
 
 /// Each mirror's reach from its rows; values that do not parse (written outside tuxedo)
@@ -289,8 +315,8 @@ pub fn mirror(
     id: i32,
 ) -> QueryResult<(Option<MirrorInfo>, Vec<i32>)> {
     m.db_queries.inc_by(5);
-    let reach = reach_rows(c, Some(id))?;
-    let info = build_mirror_infos(&mirror_info_rows(c, Some(id))?, &reach).remove(&id);
+    let (reach, countries) = reach_rows(c, Some(id))?;
+    let info = build_mirror_infos(&mirror_info_rows(c, Some(id))?, &reach, &countries).remove(&id);
     let regions = geoip_mirror_region_map::table
         .filter(geoip_mirror_region_map::mirror_id.eq(id))
         .select(geoip_mirror_region_map::region_id)
@@ -316,8 +342,18 @@ fn mirror_info_rows(c: &mut DbConnection, only: Option<i32>) -> QueryResult<Vec<
     q.load(c)
 }
 
-fn build_mirror_infos(rows: &[MirrorInfoRow], reach: &MirrorReachRows) -> HashMap<i32, MirrorInfo> {
+fn build_mirror_infos(
+    rows: &[MirrorInfoRow],
+    reach: &MirrorReachRows,
+    countries: &[(i32, String)],
+) -> HashMap<i32, MirrorInfo> {
     let mut reach = build_reach(reach);
+    for (id, cc) in countries {
+        // A value written outside tuxedo that is no country code is left out.
+        if let Some(code) = networks::code(cc) {
+            reach.entry(*id).or_default().country = Some(code);
+        }
+    }
     rows.iter()
         .filter(|(_, base, ..)| valid_base(base))
         .map(|(id, base, rating, active, weight_percent, families)| {

@@ -17,6 +17,7 @@ async_db_tests! {
     redirects_carry_alternatives_and_digests => redirects_carry_alternatives_and_digests,
     documents_list_every_mirror_and_why => documents_list_every_mirror_and_why,
     aria2c_downloads_through_the_metalink => aria2c_downloads_through_the_metalink,
+    mirror_countries_are_geo_and_location => mirror_countries_are_geo_and_location,
 }
 
 /// sha-256 of "abc" (FIPS 180-2's example), and its base64.
@@ -151,6 +152,114 @@ async fn redirects_carry_alternatives_and_digests(db: TestDb) {
         "http://cdn.example.net/pub/pub/de/Setup%20X.exe"
     );
     assert!(r.headers().get("link").is_none());
+}
+
+/// A mirror's country (tuxedo's `country`, stored in its settings row) is the `geo=` of
+/// its `Link` entry, its Metalink `location` and its JSON list `country`; a mirror
+/// without one has none of them.
+async fn mirror_countries_are_geo_and_location(db: TestDb) {
+    {
+        let c = &mut db.conn();
+        let win = os(c, "win");
+        let p = product(c, "firefox-latest", false, &[]);
+        let loc = location(c, p, win, "/pub/:lang/setup.exe");
+        let ids: Vec<i32> = [("a", 100), ("b", 50), ("c", 25)]
+            .iter()
+            .map(|&(n, rating)| {
+                let m = mirror(c, n, &format!("https://{n}.example/m"), rating, true);
+                serve(c, loc, m, true, true);
+                m
+            })
+            .collect();
+        use bouncer_core::schema::bouncer_mirror_settings::dsl as s;
+        use diesel::prelude::*;
+        for (m, cc) in [(ids[0], "DE"), (ids[2], "JP")] {
+            diesel::insert_into(s::bouncer_mirror_settings)
+                .values((
+                    s::mirror_id.eq(m),
+                    s::reference.eq(false),
+                    s::network_mode.eq(""),
+                    s::country.eq(Some(cc)),
+                ))
+                .execute(c)
+                .unwrap();
+        }
+    }
+    let base = spawn(config(&db));
+    let url = format!("{base}/?product=firefox-latest&os=win&lang=de");
+    let geo = |host: &str| match host {
+        "a" => "; geo=de",
+        "c" => "; geo=jp",
+        _ => "",
+    };
+    for _ in 0..20 {
+        let r = client().get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 302);
+        let to = r.headers()[LOCATION].to_str().unwrap().to_owned();
+        let link = r.headers()["link"].to_str().unwrap().to_owned();
+        let dups = &links(&link)[1..];
+        let expected: Vec<&str> = ["a", "b", "c"]
+            .into_iter()
+            .filter(|m| !to.contains(&format!("//{m}.example")))
+            .collect();
+        assert_eq!(dups.len(), expected.len(), "{link}");
+        for (i, m) in expected.iter().enumerate() {
+            assert_eq!(
+                dups[i],
+                format!(
+                    "https://{m}.example/m/pub/de/setup.exe>; rel=duplicate; pri={}{}",
+                    i + 1,
+                    geo(m)
+                ),
+                "{link}"
+            );
+        }
+    }
+    let meta4 = client()
+        .get(format!("{url}&format=meta4"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    jing(&meta4).unwrap_or_else(|e| panic!("not RFC 5854:\n{e}\n{meta4}"));
+    let urls: Vec<&str> = meta4.lines().filter(|l| l.contains("<url ")).collect();
+    assert_eq!(
+        urls,
+        [
+            "    <url location=\"de\" priority=\"1\">https://a.example/m/pub/de/setup.exe</url>",
+            "    <url priority=\"2\">https://b.example/m/pub/de/setup.exe</url>",
+            "    <url location=\"jp\" priority=\"3\">https://c.example/m/pub/de/setup.exe</url>",
+        ],
+        "{meta4}"
+    );
+    let list: serde_json::Value = client()
+        .get(format!("{url}&format=json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    if let Err(e) = json_schema().validate(&list) {
+        panic!("not the documented schema: {e}\n{list:#}");
+    }
+    let countries: Vec<serde_json::Value> = list["mirrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["country"].clone())
+        .collect();
+    assert_eq!(
+        countries,
+        [
+            serde_json::json!("DE"),
+            serde_json::Value::Null,
+            serde_json::json!("JP")
+        ],
+        "{list:#}"
+    );
 }
 
 /// Runs Debian's jing on `doc` against RFC 5854's grammar; `Err` holds its complaints.

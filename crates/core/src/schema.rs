@@ -277,6 +277,8 @@ diesel::table! {
         reference -> Bool,
         /// What the mirror's `bouncer_mirror_networks` mean: `''`, `prefer` or `only`.
         network_mode -> Text,
+        /// Where the mirror stands (ISO 3166 alpha-2), for `geo=` and Metalink `location`.
+        country -> Nullable<Text>,
     }
 }
 

@@ -55,6 +55,8 @@ pub struct MirrorView {
     pub networks: Vec<String>,
     /// Countries (ISO 3166 alpha-2) bounce never sends it clients from, sorted.
     pub excluded_countries: Vec<String>,
+    /// Where it stands (ISO 3166 alpha-2): bounce's `geo=` and Metalink `location`.
+    pub country: Option<String>,
 }
 
 /// A mode as the API shows it: [`NetworkMode::None`] is `none`, not the column's `''`.
@@ -84,6 +86,9 @@ pub struct NewMirrorForm {
     /// Two-letter country codes; none by default.
     #[serde(default)]
     pub excluded_countries: Option<Vec<String>>,
+    /// Where it stands: a two-letter country code; none by default.
+    #[serde(default)]
+    pub country: Option<String>,
 }
 
 /// Changes to a mirror; a field left out is kept.
@@ -101,6 +106,8 @@ pub struct MirrorPatch {
     pub networks: Option<Vec<String>>,
     /// Replaces the whole list (`[]` clears it).
     pub excluded_countries: Option<Vec<String>>,
+    /// A two-letter country code; `""` clears it.
+    pub country: Option<String>,
 }
 
 /// A mirror's reach as a write gives it, validated and normalised; `None` keeps what is.
@@ -109,6 +116,8 @@ struct Reach {
     mode: Option<NetworkMode>,
     networks: Option<Vec<String>>,
     excluded: Option<Vec<String>>,
+    /// `Some(None)`: clear it.
+    country: Option<Option<String>>,
 }
 
 impl Reach {
@@ -117,11 +126,13 @@ impl Reach {
         mode: Option<&str>,
         networks: Option<&[String]>,
         excluded: Option<&[String]>,
+        country: Option<&str>,
     ) -> Result<Self> {
         Ok(Reach {
             mode: mode.map(valid_mode).transpose()?,
             networks: networks.map(valid_networks).transpose()?,
             excluded: excluded.map(valid_countries).transpose()?,
+            country: country.map(valid_country).transpose()?,
         })
     }
 }
@@ -160,6 +171,7 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewMirrorForm) -> Result
         form.network_mode.as_deref(),
         form.networks.as_deref(),
         form.excluded_countries.as_deref(),
+        form.country.as_deref(),
     )?;
     write_tx(conn, |conn| {
         diesel::insert_into(mirror_mirrors::table)
@@ -187,9 +199,12 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewMirrorForm) -> Result
                 })
                 .execute(conn)?;
         }
-        if let Some(mode) = reach.mode.filter(|m| *m != NetworkMode::None) {
-            set_settings(conn, m.id, false, mode)?;
-        }
+        let settings = Settings {
+            reference: false,
+            mode: reach.mode.unwrap_or_default(),
+            country: reach.country.clone().flatten(),
+        };
+        set_settings(conn, m.id, &settings)?;
         set_networks(conn, m.id, reach.networks.as_deref().unwrap_or_default())?;
         set_exclusions(conn, m.id, reach.excluded.as_deref().unwrap_or_default())?;
         bump(conn, &[Change::Mirror(m.id), Change::AllLocations])?;
@@ -226,6 +241,7 @@ pub fn update(
         patch.network_mode.as_deref(),
         patch.networks.as_deref(),
         patch.excluded_countries.as_deref(),
+        patch.country.as_deref(),
     )?;
     write_tx(conn, |conn| {
         let m = find(conn, id)?;
@@ -240,10 +256,18 @@ pub fn update(
             ))
             .execute(conn)
             .map_err(|e| clash(e, &new_name))?;
-        let reference = patch.reference.unwrap_or(before.reference);
-        let mode = reach.mode.unwrap_or(before.network_mode);
-        if (reference, mode) != (before.reference, before.network_mode) {
-            set_settings(conn, id, reference, mode)?;
+        let was = Settings {
+            reference: before.reference,
+            mode: before.network_mode,
+            country: before.country.clone(),
+        };
+        let now = Settings {
+            reference: patch.reference.unwrap_or(was.reference),
+            mode: reach.mode.unwrap_or(was.mode),
+            country: reach.country.clone().unwrap_or_else(|| was.country.clone()),
+        };
+        if now != was {
+            set_settings(conn, id, &now)?;
         }
         if let Some(n) = reach.networks.as_ref().filter(|n| **n != before.networks) {
             set_networks(conn, id, n)?;
@@ -399,17 +423,28 @@ fn views(conn: &mut DbConnection, mirrors: Vec<Mirror>) -> Result<Vec<MirrorView
         .into_iter()
         .map(|h| (h.mirror_id, h))
         .collect();
-    // The settings row (reference flag, network mode); none = the defaults.
-    let mut modes: HashMap<i32, (bool, NetworkMode)> = settings::table
+    // The settings row (reference flag, network mode, country); none = the defaults.
+    let mut modes: HashMap<i32, Settings> = settings::table
         .filter(settings::mirror_id.eq_any(&ids))
         .select((
             settings::mirror_id,
             settings::reference,
             settings::network_mode,
+            settings::country,
         ))
-        .load::<(i32, bool, String)>(conn)?
+        .load::<(i32, bool, String, Option<String>)>(conn)?
         .into_iter()
-        .map(|(id, r, m)| (id, (r, m.parse().unwrap_or_default())))
+        .map(|(id, reference, m, country)| {
+            let mode = m.parse().unwrap_or_default();
+            (
+                id,
+                Settings {
+                    reference,
+                    mode,
+                    country,
+                },
+            )
+        })
         .collect();
     let mut networks: HashMap<i32, Vec<String>> = HashMap::new();
     let rows: Vec<(i32, String)> = nets::table
@@ -446,7 +481,11 @@ fn views(conn: &mut DbConnection, mirrors: Vec<Mirror>) -> Result<Vec<MirrorView
                     last_reason: String::new(),
                 },
             };
-            let (reference, network_mode) = modes.remove(&m.id).unwrap_or_default();
+            let Settings {
+                reference,
+                mode: network_mode,
+                country,
+            } = modes.remove(&m.id).unwrap_or_default();
             let mut networks = networks.remove(&m.id).unwrap_or_default();
             // In the order bounce reads them (a value written outside tuxedo that does
             // not parse, which bounce ignores, first).
@@ -456,6 +495,7 @@ fn views(conn: &mut DbConnection, mirrors: Vec<Mirror>) -> Result<Vec<MirrorView
             MirrorView {
                 reference,
                 network_mode,
+                country,
                 networks,
                 excluded_countries,
                 id: m.id,
@@ -530,21 +570,25 @@ pub(crate) fn valid_baseurl(raw: &str) -> Result<String> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
-/// Writes mirror `id`'s settings row: none when both are the defaults (what no row means).
-/// Both columns are written together, from the values the call ends with.
-fn set_settings(
-    conn: &mut DbConnection,
-    id: i32,
+/// A mirror's settings row; the default is what no row means.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Settings {
     reference: bool,
     mode: NetworkMode,
-) -> Result<()> {
+    country: Option<String>,
+}
+
+/// Writes mirror `id`'s settings row: none when every value is the default. The columns
+/// are written together, from the values the call ends with.
+fn set_settings(conn: &mut DbConnection, id: i32, s: &Settings) -> Result<()> {
     diesel::delete(settings::table.filter(settings::mirror_id.eq(id))).execute(conn)?;
-    if reference || mode != NetworkMode::None {
+    if *s != Settings::default() {
         diesel::insert_into(settings::table)
             .values((
                 settings::mirror_id.eq(id),
-                settings::reference.eq(reference),
-                settings::network_mode.eq(mode.as_str()),
+                settings::reference.eq(s.reference),
+                settings::network_mode.eq(s.mode.as_str()),
+                settings::country.eq(s.country.as_deref()),
             ))
             .execute(conn)?;
     }
@@ -627,6 +671,20 @@ fn valid_countries(raw: &[String]) -> Result<Vec<String>> {
         };
     }
     Ok(out.into_iter().collect())
+}
+
+/// Where a mirror stands: a two-letter code (any case; stored upper case), `""` for none.
+fn valid_country(raw: &str) -> Result<Option<String>> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    match networks::code(raw) {
+        Some(code) => Ok(Some(networks::code_str(&code).to_owned())),
+        None => Err(TuxedoError::Invalid {
+            field: "country",
+            reason: format!("{} is not a two-letter country code", shown(raw.trim())),
+        }),
+    }
 }
 
 /// A caller's value for a message: quoted, its first 20 characters.

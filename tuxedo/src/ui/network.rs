@@ -47,6 +47,8 @@ pub struct MirrorForm {
     networks: Option<String>,
     /// Two-letter codes separated by commas or spaces.
     excluded_countries: Option<String>,
+    /// Where the mirror stands: a two-letter code, empty for none.
+    country: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +98,7 @@ pub async fn mirror_create(f: Form<W, MirrorForm>) -> HttpResponse {
             network_mode: None,
             networks: None,
             excluded_countries: None,
+            country: f.country,
         };
         let m = mirrors::add(c, &who.username, &form)?;
         Ok(done(format!("Mirror {} added.", m.name)).to(format!("/ui/mirrors/{}", m.id)))
@@ -126,6 +129,7 @@ pub async fn mirror_update(id: Id, f: Form<W, MirrorForm>) -> HttpResponse {
             network_mode: f.network_mode,
             networks: f.networks.as_deref().map(split_list),
             excluded_countries: f.excluded_countries.as_deref().map(split_list),
+            country: f.country,
         };
         let m = mirrors::update(c, &who.username, id, &patch)?;
         Ok(done(format!("Mirror {} saved.", m.name)))

@@ -15,6 +15,7 @@ db_tests! {
     regions_and_countries => regions_and_countries,
     mirror_networks => mirror_networks,
     mirror_networks_at_create => mirror_networks_at_create,
+    mirror_country => mirror_country,
 }
 
 fn mirrors(db: &TestDb) {
@@ -831,4 +832,100 @@ fn mirror_networks_at_create(db: &TestDb) {
         let plain = m["id"].as_i64().unwrap() as i32;
         assert_eq!(stored(&mut conn, plain), (None, vec![], vec![]));
     });
+}
+
+/// The settings row's country of mirror `id` (`None`: no row; `Some(None)`: a row
+/// without one).
+fn stored_country(conn: &mut bouncer_core::db::DbConnection, id: i32) -> Option<Option<String>> {
+    use bouncer_core::schema::bouncer_mirror_settings as s;
+    s::table
+        .filter(s::mirror_id.eq(id))
+        .select(s::country)
+        .first(conn)
+        .optional()
+        .unwrap()
+}
+
+/// A mirror's `country` (bounce's `geo=` and Metalink `location`): normalised at create
+/// and patch, refused with a 422 and nothing written when it is not two letters (past
+/// the column's width on MariaDB too), kept by a patch that leaves it out, cleared by
+/// `""` (the settings row goes when nothing else is set), audited and recorded as a
+/// change of that mirror.
+fn mirror_country(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut conn = db.conn();
+        let body = json!({"name": "de", "baseurl": "https://de.example/pub", "rating": 10,
+                          "country": "de"});
+        let (s, m) = t.as_(MIRROR_OP, "POST", "/mirrors", Some(body)).await;
+        assert_eq!(s, 201, "{m}");
+        assert_eq!(m["country"], "DE");
+        let id = m["id"].as_i64().unwrap() as i32;
+        let at = format!("/mirrors/{id}");
+        assert_eq!(stored_country(&mut conn, id), Some(Some("DE".into())));
+
+        let (audits, g) = (
+            audit_count(&mut conn),
+            generation::current(&mut conn).unwrap(),
+        );
+        for bad in ["FRA", "D", "1X", "Deutschland"] {
+            let (s, e) = t
+                .as_(MIRROR_OP, "PATCH", &at, Some(json!({"country": bad})))
+                .await;
+            assert_eq!((s, code(&e)), (422, "invalid"), "{bad}: {e}");
+            assert!(
+                e["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("invalid country: "),
+                "{e}"
+            );
+        }
+        assert_eq!(stored_country(&mut conn, id), Some(Some("DE".into())));
+        assert_eq!(audit_count(&mut conn), audits);
+        assert_eq!(generation::current(&mut conn).unwrap(), g);
+
+        let (s, m) = t
+            .as_(MIRROR_OP, "PATCH", &at, Some(json!({"country": " jp "})))
+            .await;
+        assert_eq!((s, &m["country"]), (200, &json!("JP")), "{m}");
+        let (before, after) = last_audit_change(&mut conn);
+        assert_eq!(
+            (&before["country"], &after["country"]),
+            (&json!("DE"), &json!("JP"))
+        );
+        let g1 = generation::current(&mut conn).unwrap();
+        let logged = bouncer_core::changes::since(&mut conn, g).unwrap();
+        assert_eq!(
+            logged.into_iter().collect::<Vec<_>>(),
+            vec![(g1, vec![Change::Mirror(id)])]
+        );
+
+        let (_, m) = t
+            .as_(MIRROR_OP, "PATCH", &at, Some(json!({"rating": 7})))
+            .await;
+        assert_eq!((&m["rating"], &m["country"]), (&json!(7), &json!("JP")));
+        let (_, m) = t
+            .as_(
+                MIRROR_OP,
+                "PATCH",
+                &at,
+                Some(json!({"reference": true, "country": ""})),
+            )
+            .await;
+        assert_eq!(
+            (&m["reference"], &m["country"]),
+            (&json!(true), &Value::Null)
+        );
+        assert_eq!(
+            stored_country(&mut conn, id),
+            Some(None),
+            "the reference flag keeps the row"
+        );
+        let (_, m) = t
+            .as_(MIRROR_OP, "PATCH", &at, Some(json!({"reference": false})))
+            .await;
+        assert_eq!(m["reference"], false);
+        assert_eq!(stored_country(&mut conn, id), None, "nothing set: no row");
+    })
 }

@@ -29,6 +29,8 @@ pub struct Reach {
     pub mode: NetworkMode,
     /// Countries it must not serve.
     pub excludes: Arc<[Code]>,
+    /// The country it stands in, if the operator gave it (RFC 6249 `geo=`).
+    pub country: Option<Code>,
     /// Set only in a client's variant of a set (see [`LocationMirrors::variant`]): the
     /// client is in one of the mirror's networks.
     pub matched: bool,

@@ -1,0 +1,1 @@
+ALTER TABLE bouncer_mirror_settings DROP COLUMN country;
