@@ -1315,6 +1315,7 @@ fn mirror_networks(db: &TestDb) {
             r#"<option value="none" selected>"#,
             r#"<textarea name="networks" id="mirror-networks""#,
             r#"name="excluded_countries" id="mirror-excluded" value="""#,
+            r#"name="country" id="mirror-country" value="""#,
         ] {
             assert!(p.body.contains(field), "{field}: {}", p.body);
         }
@@ -1392,6 +1393,36 @@ fn mirror_networks(db: &TestDb) {
         let now = mirrors::get(&mut conn, id).unwrap();
         assert_eq!((now.rating, &now.networks), (10, &m.networks));
         assert_eq!(now.excluded_countries, m.excluded_countries);
+
+        // The country: saved upper case and shown; a bad one refused with the reason.
+        let with_country = |cc: &'static str| {
+            let mut f = form("only", "AS64500, 192.0.2.0/24, 2001:db8::/32", "CU, KP");
+            f.push(("country", cc));
+            f
+        };
+        b.get(&at).await;
+        let p = b.post(&at, &with_country("jp")).await;
+        assert!(
+            p.body.contains(r#"id="mirror-country" value="JP""#),
+            "{}",
+            flash_of(&p.body)
+        );
+        assert_eq!(
+            mirrors::get(&mut conn, id).unwrap().country.as_deref(),
+            Some("JP")
+        );
+        b.get(&at).await;
+        let p = b.post(&at, &with_country("JPN")).await;
+        assert!(
+            p.body
+                .contains(r#"invalid country: &quot;JPN&quot; is not a two-letter country code"#),
+            "{}",
+            flash_of(&p.body)
+        );
+        assert_eq!(
+            mirrors::get(&mut conn, id).unwrap().country.as_deref(),
+            Some("JP")
+        );
 
         // A form without the fields (an older page) keeps them.
         b.get(&at).await;
