@@ -215,14 +215,7 @@ async fn mirror_countries_are_geo_and_location(db: TestDb) {
             );
         }
     }
-    let meta4 = client()
-        .get(format!("{url}&format=meta4"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let meta4 = text_of(&format!("{url}&format=meta4")).await;
     jing(&meta4).unwrap_or_else(|e| panic!("not RFC 5854:\n{e}\n{meta4}"));
     let urls: Vec<&str> = meta4.lines().filter(|l| l.contains("<url ")).collect();
     assert_eq!(
@@ -234,14 +227,7 @@ async fn mirror_countries_are_geo_and_location(db: TestDb) {
         ],
         "{meta4}"
     );
-    let list: serde_json::Value = client()
-        .get(format!("{url}&format=json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = json_of(&format!("{url}&format=json")).await;
     if let Err(e) = json_schema().validate(&list) {
         panic!("not the documented schema: {e}\n{list:#}");
     }

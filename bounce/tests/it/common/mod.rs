@@ -175,6 +175,30 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// The body of a GET of `url` (which must answer).
+pub async fn text_of(url: &str) -> String {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The JSON body of a GET of `url` (which must answer).
+pub async fn json_of(url: &str) -> serde_json::Value {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The standard small catalogue: firefox-latest (any language) and firefox-beta-latest
 /// (de, en-US, ja-JP-mac) on win and osx, firefox-ssl (ssl_only) on win, one https mirror
 /// serving everything, an alias firefox-stub → firefox-latest.
