@@ -12,9 +12,9 @@
 //! borrowed key: no formatting, no allocation, no second table.
 //!
 //! The cache is per worker thread, and each worker's values are its own bytes: a value
-//! shared by the workers has its reference count written from every core on every
-//! redirect, and that line moving between cores cost more under load than everything
-//! else here (docs/benchmarks.md, "Per-worker Link values"). No lock either.
+//! shared by the workers would have its reference count written from every core on every
+//! redirect, and a shared cache takes a lock per lookup. Each worker formats a key once
+//! (docs/benchmarks.md, "Hot path back under the old instruction count").
 
 use crate::catalogue::names::Location;
 use crate::files::Files;
