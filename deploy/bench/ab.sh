@@ -50,10 +50,7 @@ start() { # name bin port mc_port → pid in $started
   local has_files
   has_files="$(sql -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '$db' AND table_name = 'bouncer_files'")"
   if [ "$FILES" = 1 ] && [ "$has_files" = 1 ]; then  # older builds have no bouncer_files
-    sql "$db" -e "INSERT INTO bouncer_files (location_id, lang, size, sha256, source, updated_at)
-      SELECT l.id, g.lang, 1000 + l.id, SHA2(CONCAT('bench-file-', l.id, '-', g.lang), 256), 'operator', NOW(6)
-      FROM mirror_locations l
-      CROSS JOIN (SELECT 'en-US' AS lang UNION ALL SELECT 'de' UNION ALL SELECT 'fr' UNION ALL SELECT 'ja') g"
+    sql "$db" <"$root/deploy/bench/files.sql"
   fi
   memcached -u "$(id -un)" -l 127.0.0.1 -p "$mc" -m 64 >/dev/null 2>&1 &
   pids+=($!)

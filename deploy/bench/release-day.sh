@@ -162,10 +162,7 @@ sql "$DB" -e "UPDATE mirror_products SET checknow = 1 WHERE id <= $SENTRY_PRODUC
 if [ "$FILES" = 1 ]; then
   if [ "$(sql -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '$DB' AND table_name = 'bouncer_files'")" = 1 ]; then
     # Before bounce starts, so the first fill of each location reads its files.
-    sql "$DB" -e "INSERT INTO bouncer_files (location_id, lang, size, sha256, source, updated_at)
-      SELECT l.id, g.lang, 1000 + l.id, SHA2(CONCAT('bench-file-', l.id, '-', g.lang), 256), 'operator', NOW(6)
-      FROM mirror_locations l
-      CROSS JOIN (SELECT 'en-US' AS lang UNION ALL SELECT 'de' UNION ALL SELECT 'fr' UNION ALL SELECT 'ja') g"
+    sql "$DB" <"$root/deploy/bench/files.sql"
     say "FILES=1: $(sql "$DB" -e 'SELECT COUNT(*) FROM bouncer_files') bouncer_files rows (sha256 for every location and language)"
   else
     say "FILES=1: this schema has no bouncer_files; no file rows seeded"

@@ -6,8 +6,9 @@
 
 use crate::common::*;
 use bouncer_core::db::DbConnection;
-use bouncer_core::networks::{Families, Family};
+use bouncer_core::networks::Family;
 use bouncer_core::schema::*;
+use bouncer_test_support::health::record_host_families;
 use bouncer_test_support::{async_db_tests, write_asn_mmdb, write_geo_mmdb, TestDb};
 use diesel::prelude::*;
 use std::collections::HashMap;
@@ -109,25 +110,6 @@ fn only(counts: &HashMap<String, usize>, allowed: &[&str]) {
     assert_eq!(seen, want, "{counts:?}");
 }
 
-/// sentry's record of the address families a mirror's host has.
-fn host_families(c: &mut DbConnection, mirror_id: i32, families: &[Family]) {
-    let now = chrono::Utc::now().naive_utc();
-    diesel::insert_into(bouncer_mirror_health::table)
-        .values(bouncer_core::models::MirrorHealth {
-            mirror_id,
-            state: "up".into(),
-            weight_percent: 100,
-            fail_streak: 0,
-            ok_streak: 0,
-            last_checked_at: Some(now),
-            last_reason: String::new(),
-            changed_at: now,
-            families: Some(Families::of(families.iter().copied()).stored()),
-        })
-        .execute(c)
-        .unwrap();
-}
-
 async fn families_never_cross(db: TestDb) {
     let (loc, id) = seed(
         &mut db.conn(),
@@ -142,8 +124,8 @@ async fn families_never_cross(db: TestDb) {
         let c = &mut db.conn();
         // A mirror with one family has no family rows (its map rows are that family's
         // health): its host's families say which (what sentry writes).
-        host_families(c, id["v4only"], &[Family::V4]);
-        host_families(c, id["v6only"], &[Family::V6]);
+        record_host_families(c, id["v4only"], &[Family::V4]);
+        record_host_families(c, id["v6only"], &[Family::V6]);
         family(c, loc, id["dual"], 4, true, "");
         family(c, loc, id["dual"], 6, true, "");
         // `legacy` has no family rows: what an existing database holds; either family.

@@ -24,6 +24,7 @@ async_db_tests! {
     a_health_change_refills_only_that_location => a_health_change_refills_only_that_location,
     a_mirror_change_rebuilds_without_reading_rows => a_mirror_change_rebuilds_without_reading_rows,
     a_mirror_network_change_rebuilds_without_reading_rows => a_mirror_network_change_rebuilds_without_reading_rows,
+    a_mirror_country_change_reaches_the_lists => a_mirror_country_change_reaches_the_lists,
     unknown_names_cost_nothing => unknown_names_cost_nothing,
     cumulative_metrics_are_counters => cumulative_metrics_are_counters,
     rows_read_before_a_change_are_never_served => rows_read_before_a_change_are_never_served,
@@ -352,6 +353,38 @@ async fn a_mirror_network_change_rebuilds_without_reading_rows(db: TestDb) {
         fills,
         "the index is rebuilt from the rows in memory"
     );
+}
+
+/// A mirror's country (issue 15's `geo=` / Metalink `location`) travels with the mirror's
+/// change record, like its network settings: the mirror list shows it without a restart.
+async fn a_mirror_country_change_reaches_the_lists(db: TestDb) {
+    use bouncer_core::schema::bouncer_mirror_settings as s;
+    let (cat, _cache, mc, base) = cached_instance(&db);
+    let latest = "product=firefox-latest&lang=de";
+    until(&base, latest, 200).await;
+    let country = || async {
+        let list = json_of(&format!("{base}/?{latest}&format=json")).await;
+        list["mirrors"][0]["country"].clone()
+    };
+    assert_eq!(country().await, serde_json::Value::Null);
+    let fills = metric(&base, MIRROR_FILLS).await;
+    write(&db, Some(&mc), &[Change::Mirror(cat.mirror)], |t| {
+        diesel::insert_into(s::table)
+            .values((
+                s::mirror_id.eq(cat.mirror),
+                s::reference.eq(false),
+                s::network_mode.eq(""),
+                s::country.eq(Some("DE")),
+            ))
+            .execute(t)
+            .unwrap();
+    });
+    let started = Instant::now();
+    while country().await != "DE" {
+        assert!(started.elapsed() < PATIENCE, "not visible");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(metric(&base, MIRROR_FILLS).await, fills);
 }
 
 async fn unknown_names_cost_nothing(db: TestDb) {

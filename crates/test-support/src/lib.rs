@@ -19,6 +19,7 @@ mod cache;
 mod db;
 pub mod fake_mirror;
 mod geoip;
+pub mod health;
 pub mod proxy;
 
 pub use cache::TestCache;

@@ -78,25 +78,8 @@ fn down_up_and_ramp(db: &TestDb) {
 /// What a per-family run leaves for a served IPv4-only mirror: its host's families (IPv4),
 /// and no family row (its map rows are its IPv4 health).
 fn seen_families(db: &TestDb, mirror_id: i32, _location_id: i32) {
-    use bouncer_core::models::MirrorHealth;
-    use bouncer_core::networks::{Families, Family};
-    use bouncer_core::schema::bouncer_mirror_health;
-    use diesel::prelude::*;
-    let now = chrono::Utc::now().naive_utc();
-    diesel::insert_into(bouncer_mirror_health::table)
-        .values(MirrorHealth {
-            mirror_id,
-            state: "up".into(),
-            weight_percent: 100,
-            fail_streak: 0,
-            ok_streak: 0,
-            last_checked_at: Some(now),
-            last_reason: String::new(),
-            changed_at: now,
-            families: Some(Families::of([Family::V4]).stored()),
-        })
-        .execute(&mut *db.conn())
-        .unwrap();
+    use bouncer_core::networks::Family;
+    bouncer_test_support::health::record_host_families(&mut db.conn(), mirror_id, &[Family::V4]);
 }
 
 /// Four runs alternating up and down at one rating cut the rating by 10 %, once.

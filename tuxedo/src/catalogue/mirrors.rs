@@ -658,30 +658,27 @@ fn valid_networks(raw: &[String]) -> Result<Vec<String>> {
 /// Country codes as given: two letters each (any case; stored upper case), duplicates
 /// merged, sorted.
 fn valid_countries(raw: &[String]) -> Result<Vec<String>> {
-    let mut out = BTreeSet::new();
-    for cc in raw {
-        match networks::code(cc) {
-            Some(code) => out.insert(networks::code_str(&code).to_owned()),
-            None => {
-                return Err(TuxedoError::Invalid {
-                    field: "excluded_countries",
-                    reason: format!("{} is not a two-letter country code", shown(cc.trim())),
-                })
-            }
-        };
-    }
-    Ok(out.into_iter().collect())
+    let codes = raw
+        .iter()
+        .map(|cc| country_code("excluded_countries", cc))
+        .collect::<Result<BTreeSet<_>>>()?;
+    Ok(codes.into_iter().collect())
 }
 
 /// Where a mirror stands: a two-letter code (any case; stored upper case), `""` for none.
 fn valid_country(raw: &str) -> Result<Option<String>> {
-    if raw.trim().is_empty() {
-        return Ok(None);
+    match raw.trim().is_empty() {
+        true => Ok(None),
+        false => country_code("country", raw).map(Some),
     }
+}
+
+/// One two-letter code, upper case; `field` names it in the refusal.
+fn country_code(field: &'static str, raw: &str) -> Result<String> {
     match networks::code(raw) {
-        Some(code) => Ok(Some(networks::code_str(&code).to_owned())),
+        Some(code) => Ok(networks::code_str(&code).to_owned()),
         None => Err(TuxedoError::Invalid {
-            field: "country",
+            field,
             reason: format!("{} is not a two-letter country code", shown(raw.trim())),
         }),
     }

@@ -574,21 +574,7 @@ fn uptake_counts_per_family(db: &TestDb) {
     assert_eq!(cap.percent_for(Family::V6), 30.0);
     // The legacy pair's host turns out to have IPv4 only (sentry keeps no family rows for
     // a mirror with one family): it no longer counts for IPv6.
-    let now = chrono::Utc::now().naive_utc();
-    diesel::insert_into(bouncer_core::schema::bouncer_mirror_health::table)
-        .values(bouncer_core::models::MirrorHealth {
-            mirror_id: legacy,
-            state: "up".into(),
-            weight_percent: 100,
-            fail_streak: 0,
-            ok_streak: 0,
-            last_checked_at: Some(now),
-            last_reason: String::new(),
-            changed_at: now,
-            families: Some(bouncer_core::networks::Families::of([Family::V4]).stored()),
-        })
-        .execute(&mut c)
-        .unwrap();
+    bouncer_test_support::health::record_host_families(&mut c, legacy, &[Family::V4]);
     let cap = bouncer_core::uptake::capacity(&mut c, None, &[(loc, false)]).unwrap()[&loc];
     assert_eq!(
         (cap.available, cap.available_v4, cap.available_v6),
