@@ -2,11 +2,12 @@
 //! download managers, JSON for machines, and an HTML page that says, for the client (or
 //! for `ip=` where that override is on), every mirror's regions, weight and health for
 //! this file, and why it was or was not eligible. Built from the cached rows a redirect
-//! reads: no query per request.
+//! reads: no query per request. In CDN mode only the Metalink, with the one pinned URL.
 
 use crate::catalogue::names::Location;
 use crate::catalogue::Listing;
 use crate::choice::Client;
+use crate::files::Files;
 use bouncer_core::networks::{self, NetworkMode};
 use bouncer_core::selection::{is_https, LocationMirrors, MirrorCandidate, Scope};
 use serde::Serialize;
@@ -204,15 +205,8 @@ fn list(ask: &Asked<'_>, l: &Listing, set: &LocationMirrors) -> MirrorList {
             ),
         });
     }
-    let file = l.found.files.get(ask.location.per_language(), ask.lang);
-    let meta = file.map(|f| &f.meta);
     MirrorList {
-        file: FileView {
-            name: ask.location.file_name(ask.lang),
-            size: meta.and_then(|m| m.size),
-            sha256: meta.and_then(|m| m.sha256.clone()),
-            sha512: meta.and_then(|m| m.sha512.clone()),
-        },
+        file: file_view(ask.location, ask.lang, &l.found.files),
         client: ClientView {
             ip: client.ip.map(|ip| ip.to_string()),
             family: client.family.number() as u8,
@@ -226,6 +220,29 @@ fn list(ask: &Asked<'_>, l: &Listing, set: &LocationMirrors) -> MirrorList {
     }
 }
 
+/// What is known of the file a request for `lang` gets from `location`.
+fn file_view(location: &Location, lang: &str, files: &Files) -> FileView {
+    let meta = files.get(location.per_language(), lang).map(|f| &f.meta);
+    FileView {
+        name: location.file_name(lang),
+        size: meta.and_then(|m| m.size),
+        sha256: meta.and_then(|m| m.sha256.clone()),
+        sha512: meta.and_then(|m| m.sha512.clone()),
+    }
+}
+
+/// CDN mode's Metalink (`format=meta4`): the file's size and hashes and the one URL the
+/// redirect goes to. There is no mirror to list, so no JSON or HTML list.
+pub fn pinned(location: &Location, lang: &str, url: &str, files: &Files) -> Document {
+    Document {
+        content_type: "application/metalink4+xml",
+        body: metalink(
+            &file_view(location, lang, files),
+            std::iter::once((url, 1, None)),
+        ),
+    }
+}
+
 /// The document for one request.
 pub fn build(
     format: Format,
@@ -235,10 +252,16 @@ pub fn build(
 ) -> Document {
     let l = list(ask, listing, set);
     match format {
-        Format::Meta4 => Document {
-            content_type: "application/metalink4+xml",
-            body: metalink(&l),
-        },
+        Format::Meta4 => {
+            let urls = l.mirrors.iter().filter(|m| m.excluded.is_none()).map(|m| {
+                let p = m.priority.unwrap_or(999_999).min(999_999);
+                (m.url.as_str(), p, m.country.as_deref())
+            });
+            Document {
+                content_type: "application/metalink4+xml",
+                body: metalink(&l.file, urls),
+            }
+        }
         Format::Json => Document {
             content_type: "application/json",
             body: serde_json::to_string_pretty(&l).unwrap_or_default(),
@@ -263,30 +286,32 @@ fn country_of(c: &MirrorCandidate) -> Option<String> {
 /// RFC 5854: the file's size and hashes, and every eligible mirror's URL with its
 /// priority (1 = most preferred) and, where known, its country (`location`, lower case
 /// as in the RFC's examples).
-fn metalink(l: &MirrorList) -> String {
+fn metalink<'a>(
+    file: &FileView,
+    urls: impl Iterator<Item = (&'a str, usize, Option<&'a str>)>,
+) -> String {
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     x.push_str("<metalink xmlns=\"urn:ietf:params:xml:ns:metalink\">\n");
     x.push_str(&format!(
         "  <generator>bounce/{}</generator>\n",
         env!("CARGO_PKG_VERSION")
     ));
-    x.push_str(&format!("  <file name=\"{}\">\n", esc(&l.file.name)));
-    if let Some(size) = l.file.size {
+    x.push_str(&format!("  <file name=\"{}\">\n", esc(&file.name)));
+    if let Some(size) = file.size {
         x.push_str(&format!("    <size>{size}</size>\n"));
     }
-    for (t, h) in [("sha-256", &l.file.sha256), ("sha-512", &l.file.sha512)] {
+    for (t, h) in [("sha-256", &file.sha256), ("sha-512", &file.sha512)] {
         if let Some(h) = h {
             x.push_str(&format!("    <hash type=\"{t}\">{h}</hash>\n"));
         }
     }
-    for m in l.mirrors.iter().filter(|m| m.excluded.is_none()) {
-        let p = m.priority.unwrap_or(999_999).min(999_999);
-        let location = m.country.as_ref().map_or(String::new(), |cc| {
+    for (url, p, country) in urls {
+        let location = country.map_or(String::new(), |cc| {
             format!(" location=\"{}\"", cc.to_ascii_lowercase())
         });
         x.push_str(&format!(
             "    <url{location} priority=\"{p}\">{}</url>\n",
-            esc(&m.url)
+            esc(url)
         ));
     }
     x.push_str("  </file>\n</metalink>\n");

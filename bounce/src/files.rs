@@ -6,6 +6,7 @@ use actix_web::http::header::HeaderValue;
 use base64::Engine;
 use bouncer_core::files::FileMeta;
 use hashbrown::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One file and its header values.
 #[derive(Debug, Clone)]
@@ -17,26 +18,42 @@ pub struct FileInfo {
     pub digest: Option<HeaderValue>,
 }
 
-/// A location's files by language key (`""`: the path has no `:lang`).
+/// A location's files by language key (`""`: the path has no `:lang`), and the number of
+/// this build.
 #[derive(Debug, Clone, Default)]
-pub struct Files(HashMap<String, FileInfo>);
+pub struct Files {
+    id: u64,
+    by_lang: HashMap<String, FileInfo>,
+}
+
+/// Build numbers: unique in the process, never 0.
+static BUILDS: AtomicU64 = AtomicU64::new(1);
 
 impl Files {
     pub fn new(rows: &[FileMeta]) -> Self {
-        Self(
-            rows.iter()
+        Self {
+            id: BUILDS.fetch_add(1, Ordering::Relaxed),
+            by_lang: rows
+                .iter()
                 .map(|m| (m.lang.clone(), info(m.clone())))
                 .collect(),
-        )
+        }
+    }
+
+    /// Names this build: values formatted from it (the digests in `crate::links`) are
+    /// keyed by it. The mirror index cannot name the files: equal candidate lists share
+    /// one index whatever the files are.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The file a request for `lang` gets from a location (`per_language`: its path holds
     /// `:lang`).
     pub fn get(&self, per_language: bool, lang: &str) -> Option<&FileInfo> {
-        if self.0.is_empty() {
+        if self.by_lang.is_empty() {
             return None;
         }
-        self.0.get(if per_language { lang } else { "" })
+        self.by_lang.get(if per_language { lang } else { "" })
     }
 }
 

@@ -1,15 +1,17 @@
-//! The headers a redirect carries beside the compatible ones (mirror mode, RFC 6249 and
-//! RFC 9530): `Link` with the Metalink (`rel=describedby`) and up to K other mirrors
-//! (`rel=duplicate; pri=N`, in the client's preference order), and the file's digests.
+//! The headers a redirect carries beside the compatible ones (RFC 6249 and RFC 9530):
+//! `Link` with the Metalink (`rel=describedby`) and up to K other mirrors
+//! (`rel=duplicate; pri=N`, in the client's preference order; none in CDN mode, whose
+//! one target is the pinned CDN), and the file's digests.
 //!
 //! A `Link` value depends on the location's mirror index, the scopes the client's region
 //! gives, the scheme, the language and the names asked for — and on the mirror chosen,
 //! which it leaves out. Each key's values are formatted once, for each of the first K+1
 //! mirrors that may be chosen and for any other, and kept in a bounded cache
 //! (`bounce.link_cache_entries`; the index's build id moves with every rebuild). The
-//! file's digest values ride in the same entry (an index and its files are built from
-//! the same rows, so the build id names both). A redirect costs one lookup with a
-//! borrowed key: no formatting, no allocation, no second table.
+//! file's digest values ride in the same entry, keyed by the files' build id too: equal
+//! candidate lists share one index, so a location whose file changed and whose mirrors
+//! did not keeps its index's id. A redirect costs one lookup with a borrowed key: no
+//! formatting, no allocation, no second table.
 //!
 //! The cache is per worker thread, and each worker's values are its own bytes: a value
 //! shared by the workers would have its reference count written from every core on every
@@ -23,13 +25,14 @@ use crate::request::Params;
 use crate::AppState;
 use actix_web::http::header::HeaderValue;
 use bouncer_core::networks;
-use bouncer_core::selection::{Chosen, LocationMirrors, Scope};
+use bouncer_core::selection::{LocationMirrors, Scope};
 use std::cell::RefCell;
 use std::fmt::Write;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     set: u64,
+    files: u64,
     location: i32,
     scopes: Vec<Scope>,
     https_only: bool,
@@ -43,6 +46,7 @@ struct Key {
 #[derive(Hash)]
 struct KeyRef<'a> {
     set: u64,
+    files: u64,
     location: i32,
     scopes: &'a [Scope],
     https_only: bool,
@@ -54,6 +58,7 @@ struct KeyRef<'a> {
 impl quick_cache::Equivalent<Key> for KeyRef<'_> {
     fn equivalent(&self, k: &Key) -> bool {
         self.set == k.set
+            && self.files == k.files
             && self.location == k.location
             && self.scopes == k.scopes.as_slice()
             && self.https_only == k.https_only
@@ -67,6 +72,7 @@ impl KeyRef<'_> {
     fn to_owned(&self) -> Key {
         Key {
             set: self.set,
+            files: self.files,
             location: self.location,
             scopes: self.scopes.to_vec(),
             https_only: self.https_only,
@@ -89,8 +95,8 @@ struct Values {
 }
 
 impl Values {
-    fn extras(&self, mirror_id: i32) -> Extras {
-        let link = match self.by_chosen.iter().find(|(id, _)| *id == mirror_id) {
+    fn extras(&self, chosen: Option<i32>) -> Extras {
+        let link = match self.by_chosen.iter().find(|(id, _)| Some(*id) == chosen) {
             Some((_, v)) => v.clone(),
             None => self.rest.clone(),
         };
@@ -127,22 +133,31 @@ pub struct At<'a> {
     pub lang: &'a str,
 }
 
+/// Whether redirects carry any extra header (else they skip the lookup, and in CDN mode
+/// the location's rows too).
+pub fn wanted(cfg: &bouncer_core::config::BounceConfig) -> bool {
+    cfg.link_header_bytes > 0 || cfg.digest_headers
+}
+
 /// The extra headers of one redirect (none at all when both kinds are switched off).
+/// `chosen` is the mirror the redirect goes to; `None` in CDN mode, where `scopes` is
+/// empty: the key then ranks no mirror, so its only `Link` is the Metalink's.
 pub fn extras(
     state: &AppState,
     links: &LinkCache,
     at: &At<'_>,
-    chosen: &Chosen,
+    chosen: Option<i32>,
     scopes: &[Scope],
     https_only: bool,
     p: &Params<'_>,
 ) -> Extras {
     let cfg = &state.config.bounce;
-    if cfg.link_header_bytes == 0 && !cfg.digest_headers {
+    if !wanted(cfg) {
         return Extras::default();
     }
     let key = KeyRef {
         set: at.set.id,
+        files: at.files.id(),
         location: at.location.id,
         scopes,
         https_only,
@@ -151,11 +166,11 @@ pub fn extras(
         os: &p.os,
     };
     if let Some(v) = links.values.borrow().get(&key) {
-        return v.extras(chosen.mirror_id);
+        return v.extras(chosen);
     }
     links.fills.inc();
     let v = values(at, &key, cfg);
-    let extras = v.extras(chosen.mirror_id);
+    let extras = v.extras(chosen);
     links.values.borrow_mut().insert(key.to_owned(), v);
     extras
 }
@@ -244,6 +259,7 @@ mod tests {
     fn key(scopes: &[Scope]) -> KeyRef<'_> {
         KeyRef {
             set: 1,
+            files: 1,
             location: 1,
             scopes,
             https_only: false,

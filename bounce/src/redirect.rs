@@ -62,8 +62,8 @@ impl Varies {
     }
 }
 
-/// Headers a redirect carries beside the compatible ones (mirror mode): RFC 6249 links
-/// and the file's digests. Empty in CDN mode and for files nothing is known of.
+/// Headers a redirect carries beside the compatible ones: RFC 6249 links (in CDN mode the
+/// Metalink's only) and the file's digests when its hash is known.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Extras {
     pub link: Option<HeaderValue>,
@@ -161,8 +161,43 @@ pub async fn decide(
     };
     let mut extras = Extras::default();
     let base = match &state.pinned {
-        Some(pin) if https_only => Arc::clone(&pin.https),
-        Some(pin) => Arc::clone(&pin.http),
+        Some(pin) => {
+            let base = Arc::clone(if https_only { &pin.https } else { &pin.http });
+            // Only the query asks for a document here: a CDN-mode redirect is kept by
+            // shared caches keyed by the URL and the headers its `Vary` names, and that
+            // `Vary` is a compatible byte (so `Accept` may not change the answer).
+            if p.format.is_some() && format == Some(crate::documents::Format::Meta4) {
+                let found = state
+                    .catalogue
+                    .location_mirrors(location.id, &snapshot)
+                    .await?;
+                let url = location.url(&base, lang);
+                return Ok(Outcome::Document(crate::documents::pinned(
+                    location,
+                    lang,
+                    &url,
+                    &found.files,
+                )));
+            }
+            if !p.print && crate::links::wanted(config) {
+                // The digests are worth a cached read, not a failed redirect: without
+                // the location's rows the CDN redirect goes out as before.
+                if let Ok(found) = state
+                    .catalogue
+                    .location_mirrors(location.id, &snapshot)
+                    .await
+                {
+                    let at = crate::links::At {
+                        set: found.set(bouncer_core::networks::Family::V4),
+                        files: &found.files,
+                        location,
+                        lang,
+                    };
+                    extras = crate::links::extras(state, links, &at, None, &[], https_only, &p);
+                }
+            }
+            base
+        }
         None => {
             let ip = match (&p.ip, config.allow_ip_override) {
                 (Some(ip), true) => ip.parse().ok(),
@@ -210,7 +245,13 @@ pub async fn decide(
                             lang,
                         };
                         extras = crate::links::extras(
-                            state, links, &at, chosen, &scopes, https_only, &p,
+                            state,
+                            links,
+                            &at,
+                            Some(chosen.mirror_id),
+                            &scopes,
+                            https_only,
+                            &p,
                         );
                     }
                     Arc::clone(&chosen.base_url)

@@ -100,7 +100,8 @@ impl Located {
 struct Tier {
     live: quick_cache::sync::Cache<i32, LocationEntry>,
     ttl: Duration,
-    last_known: quick_cache::sync::Cache<i32, Arc<LocationRows>>,
+    /// With the files built from them once (their build id keys the digest values).
+    last_known: quick_cache::sync::Cache<i32, (Arc<LocationRows>, Arc<Files>)>,
     lookups: IntCounter,
     fills: IntCounter,
     stale: IntCounter,
@@ -252,11 +253,13 @@ impl Catalogue {
                 false => BounceError::Unavailable(e.to_string()),
             })??;
             let rows = Arc::new(read.value);
-            tier.last_known.insert(location_id, Arc::clone(&rows));
+            let files = Arc::new(Files::new(&rows.files));
+            tier.last_known
+                .insert(location_id, (Arc::clone(&rows), Arc::clone(&files)));
             let sets = self.build(&rows, snapshot);
             let ttl = if read.behind { LAGGING_TTL } else { tier.ttl };
             let entry = LocationEntry {
-                files: Arc::new(Files::new(&rows.files)),
+                files,
                 rows,
                 seq: snapshot.seq,
                 sets,
@@ -281,13 +284,13 @@ impl Catalogue {
             Err(_) => format!("no answer from the databases within {:?}", self.deadline),
         };
         match tier.last_known.get(&location_id) {
-            Some(rows) => {
+            Some((rows, files)) => {
                 tier.stale.inc();
                 let now = self.epoch.elapsed().as_millis() as u64;
                 self.stale_served_ms.store(now.max(1), Ordering::Relaxed);
                 Ok(Located {
                     sets: self.build(&rows, snapshot),
-                    files: Arc::new(Files::new(&rows.files)),
+                    files,
                 })
             }
             None => Err(BounceError::Unavailable(failure)),
@@ -324,6 +327,7 @@ impl Catalogue {
                 .mirrors
                 .last_known
                 .get(&location_id)
+                .map(|(rows, _)| rows)
                 .unwrap_or_default(),
         };
         let reasons = rows

@@ -18,6 +18,7 @@ async_db_tests! {
     documents_list_every_mirror_and_why => documents_list_every_mirror_and_why,
     aria2c_downloads_through_the_metalink => aria2c_downloads_through_the_metalink,
     mirror_countries_are_geo_and_location => mirror_countries_are_geo_and_location,
+    cdn_mode_carries_digests_and_a_metalink => cdn_mode_carries_digests_and_a_metalink,
 }
 
 /// sha-256 of "abc" (FIPS 180-2's example), and its base64.
@@ -136,22 +137,115 @@ async fn redirects_carry_alternatives_and_digests(db: TestDb) {
         .unwrap();
     let link = r.headers()["link"].to_str().unwrap();
     assert!(link.len() <= 180 && links(link).len() == 2, "{link}");
+}
 
-    // CDN mode: one pinned target, nothing to list; the compatible bytes only.
-    let mut cfg = config(&db);
-    cfg.bounce.pinned_https = Some("cdn.example.net/pub".into());
-    cfg.bounce.pinned_http = Some("cdn.example.net/pub".into());
-    let cdn = spawn(cfg);
+/// CDN mode (the pinned base URLs go-bouncer runs with today): one target, so no
+/// alternatives, but the file's digests and the Metalink's `Link`; `format=meta4` gives a
+/// Metalink with the pinned URL and the hash, which `Accept` alone does not (a shared cache
+/// keeps CDN redirects by the URL and the pin header only). The compatible headers keep
+/// their bytes, and both switched off there is nothing more.
+async fn cdn_mode_carries_digests_and_a_metalink(db: TestDb) {
+    let loc = seed(
+        &mut db.conn(),
+        "/pub/:lang/Setup%20X.exe",
+        &[("a", "https://a.example/m", 100, true, true, true)],
+    );
+    file(&mut db.conn(), loc, "de", 1234, ABC_HEX);
+    let pinned = |mut cfg: bouncer_core::config::Config| {
+        cfg.bounce.pinned_https = Some("cdn.example.net/pub".into());
+        cfg.bounce.pinned_http = Some("cdn.example.net/pub".into());
+        spawn(cfg)
+    };
+    let cdn = pinned(config(&db));
+    let get = |q: &'static str, accept: Option<&'static str>| {
+        let cdn = cdn.clone();
+        async move {
+            let mut r = client().get(format!("{cdn}/?product=firefox-latest&os=win&{q}"));
+            if let Some(a) = accept {
+                r = r.header(ACCEPT, a);
+            }
+            r.send().await.unwrap()
+        }
+    };
+    let r = get("lang=de", None).await;
+    let h = r.headers();
+    assert_eq!(
+        h[LOCATION],
+        "http://cdn.example.net/pub/pub/de/Setup%20X.exe"
+    );
+    assert_eq!(h["cache-control"], "max-age=60");
+    assert_eq!(h["vary"], "X-Forwarded-Proto");
+    assert_eq!(h["repr-digest"], format!("sha-256=:{ABC_B64}:").as_str());
+    assert_eq!(h["digest"], format!("SHA-256={ABC_B64}").as_str());
+    assert_eq!(
+        h["link"],
+        "<?product=firefox-latest&os=win&lang=de&format=meta4>; rel=describedby; \
+         type=\"application/metalink4+xml\""
+    );
+    // No file row for fr: the Metalink's link only.
+    let r = get("lang=fr", None).await;
+    assert!(r.headers().get("repr-digest").is_none() && r.headers().get("digest").is_none());
+    assert!(r.headers().contains_key("link"));
+
+    let r = get("lang=de&format=meta4", None).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()[CONTENT_TYPE], "application/metalink4+xml");
+    let meta4 = r.text().await.unwrap();
+    jing(&meta4).unwrap_or_else(|e| panic!("not RFC 5854:\n{e}\n{meta4}"));
+    assert!(
+        meta4.contains(&format!("<hash type=\"sha-256\">{ABC_HEX}</hash>")),
+        "{meta4}"
+    );
+    assert!(meta4.contains("<size>1234</size>"), "{meta4}");
+    let urls: Vec<&str> = meta4.lines().filter(|l| l.contains("<url")).collect();
+    assert_eq!(
+        urls,
+        ["    <url priority=\"1\">http://cdn.example.net/pub/pub/de/Setup%20X.exe</url>"]
+    );
     let r = client()
-        .get(format!("{cdn}/?product=firefox-latest&os=win&lang=de"))
+        .get(format!(
+            "{cdn}/?product=firefox-latest&os=win&lang=de&format=meta4"
+        ))
+        .header("X-Forwarded-Proto", "https")
         .send()
         .await
         .unwrap();
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains(">https://cdn.example.net/pub/pub/de/"));
+    let r = get("lang=de", Some("application/metalink4+xml")).await;
     assert_eq!(
-        r.headers()[LOCATION],
-        "http://cdn.example.net/pub/pub/de/Setup%20X.exe"
+        r.status(),
+        302,
+        "Accept alone keeps the shared-cacheable redirect"
     );
-    assert!(r.headers().get("link").is_none());
+    // JSON and HTML list mirrors, and there are none here: the redirect as before.
+    assert_eq!(get("lang=de&format=json", None).await.status(), 302);
+
+    let mut cfg = config(&db);
+    cfg.bounce.link_header_bytes = 0;
+    cfg.bounce.digest_headers = false;
+    let quiet = pinned(cfg);
+    let r = client()
+        .get(format!("{quiet}/?product=firefox-latest&os=win&lang=de"))
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = r.headers().keys().map(|k| k.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "cache-control",
+            "content-length",
+            "content-type",
+            "date",
+            "location",
+            "vary"
+        ]
+    );
 }
 
 /// A mirror's country (tuxedo's `country`, stored in its settings row) is the `geo=` of

@@ -28,6 +28,7 @@ async_db_tests! {
     unknown_names_cost_nothing => unknown_names_cost_nothing,
     cumulative_metrics_are_counters => cumulative_metrics_are_counters,
     rows_read_before_a_change_are_never_served => rows_read_before_a_change_are_never_served,
+    digests_are_cached_and_follow_a_file_change => digests_are_cached_and_follow_a_file_change,
 }
 
 /// A metric's value summed over its label sets (0 when absent).
@@ -630,4 +631,76 @@ async fn dead_memcached_is_a_miss_not_an_outage(db: TestDb) {
     assert_eq!(body["checks"][1]["name"], "memcached");
     assert_eq!(body["checks"][1]["state"], "warning");
     assert_eq!(body["checks"][0]["state"], "ok");
+}
+
+/// The digests ride in the location's cache entry, in CDN mode as in mirror mode:
+/// repeated redirects cost no query, and a file's new hash (its location's change record)
+/// reaches the redirect without a restart — also when the location's mirrors did not
+/// change (its weighted index is then shared with the previous fill).
+async fn digests_are_cached_and_follow_a_file_change(db: TestDb) {
+    let cat = standard(&mut db.conn());
+    let cache = TestCache::new();
+    let mirrors = with_cache(&db, &cache);
+    let mut cdn = mirrors.clone();
+    cdn.bounce.pinned_http = Some("cdn.example.net/pub".into());
+    cdn.bounce.pinned_https = Some("cdn.example.net/pub".into());
+    let mc = Memcached::from_config(&mirrors.memcached).unwrap();
+    let bases = [spawn(mirrors), spawn(cdn)];
+    let set_hash = |hex: &str| {
+        let meta = bouncer_core::files::FileMeta {
+            lang: "de".into(),
+            sha256: Some(hex.into()),
+            ..Default::default()
+        };
+        write(&db, Some(&mc), &[Change::Location(cat.latest_win)], |t| {
+            bouncer_core::files::set(t, cat.latest_win, &meta).unwrap();
+        });
+    };
+    let digest = |base: &str| {
+        let url = format!("{base}/?product=firefox-latest&lang=de");
+        async move {
+            let r = client().get(url).send().await.unwrap();
+            assert_eq!(r.status(), 302);
+            r.headers()
+                .get("digest")
+                .map(|v| v.to_str().unwrap().to_owned())
+        }
+    };
+    let seen = |want: &'static str, what: &'static str| {
+        let bases = bases.clone();
+        async move {
+            let started = Instant::now();
+            for base in &bases {
+                while digest(base).await.as_deref() != Some(want) {
+                    assert!(started.elapsed() < PATIENCE, "{base}: {what} not visible");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    };
+    for base in &bases {
+        until(base, "product=firefox-latest&lang=de", 200).await;
+        assert_eq!(digest(base).await, None, "no file row yet");
+    }
+    // sha-256 of "" and of "abc", as hex and in the header.
+    set_hash("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    let empty = "SHA-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    seen(empty, "the new file row").await;
+    for base in &bases {
+        let warm = metric(base, QUERIES).await;
+        for _ in 0..100 {
+            assert_eq!(digest(base).await.as_deref(), Some(empty));
+        }
+        assert_eq!(
+            metric(base, QUERIES).await,
+            warm,
+            "{base}: a query per request"
+        );
+    }
+    set_hash("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    seen(
+        "SHA-256=ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=",
+        "the changed hash",
+    )
+    .await;
 }
