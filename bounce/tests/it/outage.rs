@@ -11,8 +11,19 @@ use std::time::{Duration, Instant};
 /// bounce on the standard catalogue behind `proxy`, with short live entries and a
 /// 500 ms request deadline.
 fn behind(db: &TestDb, proxy: &Proxy, connect_timeout_ms: u64) -> String {
+    behind_with(db, proxy, connect_timeout_ms, |_| {})
+}
+
+/// [`behind`], with `tweak` applied to the configuration.
+fn behind_with(
+    db: &TestDb,
+    proxy: &Proxy,
+    connect_timeout_ms: u64,
+    tweak: impl FnOnce(&mut bouncer_core::config::Config),
+) -> String {
     standard(&mut db.conn());
     let mut cfg = config(db);
+    tweak(&mut cfg);
     cfg.database.url = db
         .url
         .replace("127.0.0.1:3306", &format!("127.0.0.1:{}", proxy.port));
@@ -58,6 +69,66 @@ async fn a_hung_database_costs_at_most_the_deadline() {
         assert!(took < DEADLINE + SLACK, "waited {took:?}");
         let (status, _, took) = get("product=firefox-beta-latest&lang=de").await;
         assert_eq!(status, 503, "never seen: nothing to fall back on");
+        assert!(took < DEADLINE + SLACK, "waited {took:?}");
+    }
+}
+
+/// CDN mode answers from the names alone; the digests are a cached extra. With the
+/// database hung, a location never read still redirects to the pin within the deadline
+/// (without digests), and one read before keeps its digests from the last-known rows.
+#[tokio::test]
+async fn cdn_mode_redirects_without_the_rows() {
+    let db = TestDb::mysql();
+    let proxy = Proxy::start(0).await;
+    let base = behind_with(&db, &proxy, 2000, |cfg| {
+        cfg.bounce.pinned_http = Some("cdn.example.net/pub".into());
+        cfg.bounce.pinned_https = Some("cdn.example.net/pub".into());
+    });
+    let meta = bouncer_core::files::FileMeta {
+        lang: "de".into(),
+        sha256: Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".into()),
+        ..Default::default()
+    };
+    let latest_win = {
+        use bouncer_core::schema::{mirror_locations as l, mirror_products as p};
+        use diesel::prelude::*;
+        l::table
+            .inner_join(p::table)
+            .filter(p::name.eq("firefox-latest"))
+            .filter(l::path.like("%win32%"))
+            .select(l::id)
+            .first::<i32>(&mut db.conn())
+            .unwrap()
+    };
+    bouncer_core::files::set(&mut db.conn(), latest_win, &meta).unwrap();
+    let get = |q: &'static str| {
+        let base = base.clone();
+        async move {
+            let started = Instant::now();
+            let r = client().get(format!("{base}/?{q}")).send().await.unwrap();
+            let digest = r
+                .headers()
+                .get("digest")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let to = r
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (r.status().as_u16(), to, digest, started.elapsed())
+        }
+    };
+    let (status, _, digest, _) = get("product=firefox-latest&lang=de").await;
+    assert_eq!((status, digest.is_some()), (302, true));
+    proxy.hang();
+    tokio::time::sleep(Duration::from_millis(300)).await; // let the live entries expire
+    for _ in 0..3 {
+        let (status, _, kept, took) = get("product=firefox-latest&lang=de").await;
+        assert_eq!((status, kept), (302, digest.clone()), "last-known rows");
+        assert!(took < DEADLINE + SLACK, "waited {took:?}");
+        let (status, to, none, took) = get("product=firefox-beta-latest&lang=de").await;
+        assert_eq!(status, 302, "the pin needs no rows");
+        assert!(to.unwrap().starts_with("http://cdn.example.net/pub/"));
+        assert_eq!(none, None);
         assert!(took < DEADLINE + SLACK, "waited {took:?}");
     }
 }
