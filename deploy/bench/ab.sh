@@ -6,6 +6,8 @@
 #   deploy/bench/ab.sh BIN_DIR_A BIN_DIR_B [ROUNDS]   # release dirs with bounce and
 #                                                      # examples/seed_bench
 # Settings (environment): MIRRORS=50 LOCATIONS=1000 FILES=1 DURATION=10 WARMUP=4
+#   PERF_DIR= (a directory: each measured run is also sampled by `perf record -e cpu-clock -g`
+#   into PERF_DIR/a-1.data …, for `perf report`; software clock, so it works without a PMU)
 #   ENV_A= ENV_B= (extra VAR=value words for one build's bounce, e.g. to switch a feature
 #   off: ENV_B="BOUNCER_BOUNCE__DIGEST_HEADERS=false")  CONNECTIONS=32 PIN=0 (1: bounce on core 0, wrk on core 1) MYSQL=mysql://root@127.0.0.1:3306 (databases bench_ab_a, bench_ab_b:
 #   created and dropped; each build seeds its own with its own migrations)
@@ -23,6 +25,7 @@ DURATION="${DURATION:-10}"; WARMUP="${WARMUP:-4}"; CONNECTIONS="${CONNECTIONS:-3
 MYSQL="${MYSQL:-mysql://root@127.0.0.1:3306}"
 die() { echo "ab.sh: $*" >&2; exit 1; }
 for cmd in wrk memcached mariadb curl; do command -v "$cmd" >/dev/null || die "$cmd is not installed"; done
+[ -z "${PERF_DIR:-}" ] || command -v perf >/dev/null || die "perf is not installed (PERF_DIR is set)"
 my_host="$(sed -E 's#^mysql://([^@]*@)?([^:/]+).*#\2#' <<<"$MYSQL")"
 my_port="$(sed -nE 's#^mysql://[^/]*:([0-9]+).*#\1#p' <<<"$MYSQL")"; my_port="${my_port:-3306}"
 sql() { mariadb -h"$my_host" -P"$my_port" -uroot -N -B "$@"; }
@@ -72,10 +75,16 @@ run() { # name pid port → one result line
   local x="$1" pid="$2" port="$3" before after out
   BENCH_URLS="$work/urls-$x.txt" $client wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" -s "$root/deploy/bench/rotate.lua" \
     "http://127.0.0.1:$port" >/dev/null
+  local perf=""
+  if [ -n "${PERF_DIR:-}" ]; then
+    perf record -q -e cpu-clock -F 1999 -g -o "$PERF_DIR/$x-$round.data" -p "$pid" 2>/dev/null &
+    perf=$!
+  fi
   before="$(cpu "$pid")"
   out="$(BENCH_URLS="$work/urls-$x.txt" $client wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$root/deploy/bench/rotate.lua" \
     "http://127.0.0.1:$port")"
   after="$(cpu "$pid")"
+  if [ -n "$perf" ]; then kill -INT "$perf"; wait "$perf" || true; fi
   local requests rps non2xx
   requests="$(awk '/requests in/ { print $1 }' <<<"$out")"
   rps="$(awk '/Requests\/sec/ { print $2 }' <<<"$out")"
