@@ -673,14 +673,30 @@ fn valid_country(raw: &str) -> Result<Option<String>> {
     }
 }
 
-/// One two-letter code, upper case; `field` names it in the refusal.
+/// One country's code, upper case; `field` names it in the refusal. Only a code a GeoIP
+/// database can give a client is taken (ISO 3166-1 alpha-2, and MaxMind's `XK` for Kosovo):
+/// any other pair of letters — `ZZ`, or `UK` meant as Britain — would be stored and never
+/// match anyone.
 fn country_code(field: &'static str, raw: &str) -> Result<String> {
-    match networks::code(raw) {
-        Some(code) => Ok(networks::code_str(&code).to_owned()),
-        None => Err(TuxedoError::Invalid {
-            field,
-            reason: format!("{} is not a two-letter country code", shown(raw.trim())),
-        }),
+    let invalid = |reason: String| TuxedoError::Invalid { field, reason };
+    let Some(code) = networks::code(raw) else {
+        return Err(invalid(format!(
+            "{} is not a two-letter country code",
+            shown(raw.trim())
+        )));
+    };
+    let code = networks::code_str(&code);
+    match code == "XK" || isocountry::CountryCode::for_alpha2(code).is_ok() {
+        true => Ok(code.to_owned()),
+        false => Err(invalid(format!(
+            "{} is not an ISO 3166-1 country code{}",
+            shown(raw.trim()),
+            if code == "UK" {
+                " (the United Kingdom is GB)"
+            } else {
+                ""
+            }
+        ))),
     }
 }
 

@@ -630,6 +630,16 @@ fn mirror_networks(db: &TestDb) {
                 json!({"excluded_countries": ["Ü1"]}),
                 "is not a two-letter country code",
             ),
+            // Two letters, but no country: an exclusion or a place that could never match
+            // the GeoIP country of a client.
+            (
+                json!({"excluded_countries": ["ZZ"]}),
+                r#"invalid excluded_countries: "ZZ" is not an ISO 3166-1 country code"#,
+            ),
+            (
+                json!({"country": "uk"}),
+                r#"invalid country: "uk" is not an ISO 3166-1 country code (the United Kingdom is GB)"#,
+            ),
             (
                 json!({"network_mode": "sometimes"}),
                 r#"invalid network_mode: "sometimes": expected none, prefer or only"#,
