@@ -84,7 +84,7 @@ run() { # name pid port → one result line
   out="$(BENCH_URLS="$work/urls-$x.txt" $client wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$root/deploy/bench/rotate.lua" \
     "http://127.0.0.1:$port")"
   after="$(cpu "$pid")"
-  if [ -n "$perf" ]; then kill -INT "$perf"; wait "$perf" || true; fi
+  if [ -n "$perf" ]; then kill -INT "$perf" 2>/dev/null || true; wait "$perf" || true; fi
   local requests rps non2xx
   requests="$(awk '/requests in/ { print $1 }' <<<"$out")"
   rps="$(awk '/Requests\/sec/ { print $2 }' <<<"$out")"
