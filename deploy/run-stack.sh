@@ -30,6 +30,14 @@ if [ ! -s admin-password ]; then
 fi
 password="$(cat admin-password)"
 
+# The fleet's shared secret: bounce registers with tuxedo, and every write through tuxedo
+# is acknowledged once bounce serves it (docs/operations.md, "Read-your-writes").
+if [ ! -s fleet-token ]; then
+  (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(24))' > fleet-token)
+fi
+export BOUNCER_FLEET__TOKEN="$(cat fleet-token)"
+export BOUNCER_FLEET__TUXEDO_URLS='["http://127.0.0.1:8001"]'
+
 # Two local mirrors carrying the demo files (sentry probes them like real ones).
 for m in eu na; do
   for dir in win32 win64 mac linux-x86_64; do

@@ -7,6 +7,7 @@ mod choice;
 mod documents;
 mod error;
 mod files;
+mod fleet;
 mod geo;
 mod health;
 mod links;
@@ -24,18 +25,25 @@ use actix_web::web;
 use bouncer_core::config::Config;
 use bouncer_service::Application;
 use std::net::TcpListener;
+use std::sync::Arc;
 
 /// Builds the state (pools, metrics) and the HTTP server on `listener`.
 pub fn build(config: Config, listener: TcpListener) -> Result<Application, BounceError> {
     if config.database.migrate_on_start {
         bouncer_service::migrate(&config)?;
     }
+    let fleet = fleet::Fleet::from_config(&config, listener.local_addr()?)?.map(Arc::new);
     let state = web::Data::new(AppState::new(config)?);
     tracing::info!(config = %state.config.redacted(), "bounce starting");
     let every = std::time::Duration::from_secs(state.config.geoip.reload_check_secs);
     state.geo.spawn_reloader(every);
     state.asn.spawn_reloader(every);
-    catalogue::watch::start(state.catalogue.clone(), state.watch.clone());
+    fleet::start(
+        fleet,
+        state.catalogue.clone(),
+        state.metrics.clone(),
+        state.watch.clone(),
+    );
     let separate = state.config.bounce.metrics_listen;
     let public = state.clone();
     let link_entries = state.config.bounce.link_cache_entries;

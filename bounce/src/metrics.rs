@@ -30,6 +30,11 @@ pub struct Metrics {
     pub full_loads: IntCounter,
     /// Starts that took the catalogue from the fleet's image in memcached.
     pub image_loads: IntCounter,
+    /// Registrations with tuxedo (and renewals) by outcome: ok, failed.
+    pub fleet_registrations: IntCounterVec,
+    /// Writers' apply calls by outcome: served (the generation was served in time),
+    /// behind (it was not), refused (no or a wrong token, or a bad body).
+    pub fleet_applies: IntCounterVec,
 }
 
 /// Every `requests_total` outcome label.
@@ -130,7 +135,23 @@ impl Metrics {
                 "catalogue_image_loads_total",
                 "Starts that took the catalogue from the image in memcached",
             )?,
+            fleet_registrations: IntCounterVec::new(
+                Opts::new(
+                    "fleet_registrations_total",
+                    "Registrations and renewals with tuxedo by outcome",
+                ),
+                &["outcome"],
+            )?,
+            fleet_applies: IntCounterVec::new(
+                Opts::new(
+                    "fleet_applies_total",
+                    "Writers' calls to serve a generation, by outcome",
+                ),
+                &["outcome"],
+            )?,
         };
+        registry.register(Box::new(m.fleet_registrations.clone()))?;
+        registry.register(Box::new(m.fleet_applies.clone()))?;
         registry.register(Box::new(m.image_loads.clone()))?;
         registry.register(Box::new(m.changes_applied.clone()))?;
         registry.register(Box::new(m.full_loads.clone()))?;

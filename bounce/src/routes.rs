@@ -11,7 +11,11 @@ use std::time::Instant;
 pub fn routes(cfg: &mut web::ServiceConfig, with_metrics: bool) {
     cfg.route("/__lbheartbeat__", web::to(dockerflow::lbheartbeat))
         .route("/__heartbeat__", web::to(heartbeat))
-        .route("/__version__", web::to(version));
+        .route("/__version__", web::to(version))
+        .route(
+            bouncer_core::fleet::APPLY_PATH,
+            web::post().to(crate::fleet::apply),
+        );
     if with_metrics {
         metrics_only(cfg);
     }

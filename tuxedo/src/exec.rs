@@ -1,8 +1,9 @@
 //! The one way handlers of both APIs reach the master: a pooled connection off the async
 //! executor, and after every committed write the catalogue generation published to
 //! memcached with the list of what changed, so every bounce instance updates exactly those
-//! entries (read your writes for release automation, which checks bounce right after
-//! setting aliases).
+//! entries — and then, before the write is acknowledged, every live bounce instance told to
+//! serve it and waited for (see [`crate::fleet`]): release automation checks bounce right
+//! after setting aliases, with no retry.
 
 use crate::error::{Result, TuxedoError};
 use crate::AppState;
@@ -18,7 +19,8 @@ thread_local! {
 }
 
 /// Runs `f` on a master connection in the blocking pool. When `write` is set and `f`
-/// succeeded (its transaction committed), publishes the master's generation. A failed
+/// succeeded (its transaction committed), publishes the master's generation and waits
+/// until the bounce fleet serves it (bounded; see [`crate::fleet::confirm`]). A failed
 /// publish is logged, not returned: the write is done and must be acknowledged; bounce
 /// still sees it within its generation poll of the database.
 pub(crate) async fn on_master<T, F>(state: &web::Data<AppState>, write: bool, f: F) -> Result<T>
@@ -27,7 +29,7 @@ where
     T: Send + 'static,
 {
     let inner = state.clone();
-    within_deadline(state, move || {
+    let (out, pending) = within_deadline(state, move || {
         let state = inner;
         let mut conn = db::conn(&state.master)?;
         let before = match write {
@@ -35,12 +37,20 @@ where
             false => None,
         };
         let out = f(&mut conn)?;
-        if write {
-            publish(&mut conn, &state, before);
-        }
-        Ok(out)
+        let pending = match write {
+            true => {
+                let published = publish(&mut conn, &state, before);
+                crate::fleet::pending(&mut conn, &state, before, published)
+            }
+            false => None,
+        };
+        Ok((out, pending))
     })
-    .await
+    .await?;
+    if let Some(p) = pending {
+        crate::fleet::confirm(state, p).await;
+    }
+    Ok(out)
 }
 
 /// Runs the database work `f` in the blocking pool, answering within
@@ -99,15 +109,26 @@ pub(crate) fn check_deadline() -> Result<()> {
 }
 
 /// Publishes the change lists of the generations after `before` (what this write, and any
-/// write that committed meanwhile, changed), then the generation.
-pub(crate) fn publish(conn: &mut DbConnection, state: &AppState, before: Option<i64>) {
+/// write that committed meanwhile, changed), then the generation; returns the generation
+/// published.
+pub(crate) fn publish(
+    conn: &mut DbConnection,
+    state: &AppState,
+    before: Option<i64>,
+) -> Option<i64> {
     let cache = state.cache.as_deref();
     let published = match before {
         Some(before) => changes::publish_since(conn, cache, before),
         None => generation::publish_current(conn, cache),
     };
     match published {
-        Ok(g) => tracing::debug!(generation = g, "generation published"),
-        Err(e) => tracing::warn!(error = %e, "could not publish the catalogue generation"),
+        Ok(g) => {
+            tracing::debug!(generation = g, "generation published");
+            Some(g)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not publish the catalogue generation");
+            None
+        }
     }
 }

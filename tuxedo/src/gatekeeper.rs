@@ -24,21 +24,29 @@ pub(crate) async fn round(state: &web::Data<AppState>) {
     let cdn = Cdn::of(&state.config);
     let inner = state.clone();
     // A read unless a gate flips: then what changed is published like any write's.
+    // A flip is then waited for like any acknowledged write: every live instance serves it.
     let checked = crate::exec::on_master(state, false, move |conn| {
         let before = bouncer_core::generation::current(conn).ok();
         let now = chrono::Utc::now().naive_utc();
         let checked = gates::check_all(conn, cdn.as_ref(), "tuxedo", now)?;
+        let mut pending = None;
         if checked
             .iter()
             .any(|(_, o)| matches!(o, Outcome::Flipped { .. }))
         {
-            crate::exec::publish(conn, &inner, before);
+            let published = crate::exec::publish(conn, &inner, before);
+            pending = crate::fleet::pending(conn, &inner, before, published);
         }
-        Ok(checked)
+        Ok((checked, pending))
     })
     .await;
     let checked = match checked {
-        Ok(c) => c,
+        Ok((c, pending)) => {
+            if let Some(p) = pending {
+                crate::fleet::confirm(state, p).await;
+            }
+            c
+        }
         Err(e) => {
             tracing::warn!(error = %e, "could not check the gated alias flips");
             return;

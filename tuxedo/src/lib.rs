@@ -15,6 +15,7 @@ pub mod catalogue;
 pub mod cli;
 mod error;
 mod exec;
+pub mod fleet;
 mod gatekeeper;
 mod metrics;
 pub mod ui;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub limiter: LoginLimiter,
     /// The web UI's sessions and templates.
     pub ui: ui::UiState,
+    /// The bounce fleet writes wait for; `None` without `fleet.token`.
+    pub fleet: Option<fleet::Fleet>,
     metrics: metrics::ApiMetrics,
 }
 
@@ -68,6 +71,7 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Tuxed
     let registry = prometheus::Registry::new_custom(Some("tuxedo".into()), None)?;
     let state = web::Data::new(AppState {
         metrics: metrics::ApiMetrics::register(&registry)?,
+        fleet: fleet::Fleet::from_config(&config)?,
         cache: Memcached::from_config(&config.memcached).map(Arc::new),
         config,
         master,
@@ -82,7 +86,7 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Tuxed
     }
     let separate = state.config.tuxedo.metrics_listen;
     let public = state.clone();
-    let app = Application::start(listener, move |cfg| {
+    let app = Application::start_writer(listener, move |cfg| {
         cfg.app_data(public.clone());
         routes(cfg, separate.is_none());
     })?;
@@ -104,7 +108,8 @@ fn routes(cfg: &mut web::ServiceConfig, with_metrics: bool) {
     if with_metrics {
         cfg.route("/metrics", web::to(metrics));
     }
-    cfg.configure(xml::routes)
+    cfg.configure(fleet::routes)
+        .configure(xml::routes)
         .configure(api::routes)
         .configure(ui::routes);
 }

@@ -18,6 +18,13 @@ pub struct ApiMetrics {
     pub late_calls: IntCounterVec,
     /// Each pending gated flip's uptake (its worst location), by alias.
     pub gate_uptake: GaugeVec,
+    /// Writes that waited for the bounce fleet, by outcome: confirmed (every live instance
+    /// served it before the answer), unconfirmed (the visibility timeout ran out).
+    pub visibility_writes: IntCounterVec,
+    /// Per instance: writes acknowledged before it confirmed them.
+    pub visibility_unconfirmed: IntCounterVec,
+    /// How long writes waited for the fleet.
+    pub visibility_wait: prometheus::Histogram,
 }
 
 impl ApiMetrics {
@@ -56,12 +63,41 @@ impl ApiMetrics {
         )?;
         registry.register(Box::new(late_calls.clone()))?;
         registry.register(Box::new(gate_uptake.clone()))?;
+        let visibility_writes = IntCounterVec::new(
+            Opts::new(
+                "visibility_writes_total",
+                "Catalogue writes that waited for the bounce fleet, by outcome",
+            ),
+            &["outcome"],
+        )?;
+        let visibility_unconfirmed = IntCounterVec::new(
+            Opts::new(
+                "visibility_unconfirmed_total",
+                "Writes acknowledged before this bounce instance confirmed them",
+            ),
+            &["instance"],
+        )?;
+        let visibility_wait = prometheus::Histogram::with_opts(
+            HistogramOpts::new(
+                "visibility_wait_seconds",
+                "Time a write waited for every live bounce instance to serve it",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+        )?;
+        registry.register(Box::new(visibility_writes.clone()))?;
+        registry.register(Box::new(visibility_unconfirmed.clone()))?;
+        registry.register(Box::new(visibility_wait.clone()))?;
         Ok(Self {
             requests,
             duration,
             deadline_exceeded,
             late_calls,
             gate_uptake,
+            visibility_writes,
+            visibility_unconfirmed,
+            visibility_wait,
         })
     }
 

@@ -127,6 +127,11 @@ pub struct Catalogue {
     loaded: tokio::sync::watch::Sender<bool>,
     /// Set with `loaded`: the check each request makes.
     ready: AtomicBool,
+    /// `applied` as it moves, for writers waiting until this instance serves their write
+    /// (see [`Catalogue::serve_at_least`]).
+    applied_tx: tokio::sync::watch::Sender<i64>,
+    /// Wakes the watch at once instead of at its next tick.
+    wake: tokio::sync::Notify,
 }
 
 impl Catalogue {
@@ -160,7 +165,37 @@ impl Catalogue {
             apply_lock: std::sync::Mutex::new(()),
             loaded: tokio::sync::watch::Sender::new(false),
             ready: AtomicBool::new(false),
+            applied_tx: tokio::sync::watch::Sender::new(0),
+            wake: tokio::sync::Notify::new(),
         }
+    }
+
+    /// A writer's call (see `bouncer_core::fleet`): raises the expected generation to
+    /// `generation`, wakes the watch to catch up now, and waits at most `within` until the
+    /// catalogue serves it. Returns the generation applied then. Nothing here touches the
+    /// request path: requests keep reading the swapped-in state without a lock.
+    pub async fn serve_at_least(&self, generation: i64, within: Duration) -> i64 {
+        self.sources
+            .generation
+            .fetch_max(generation, Ordering::AcqRel);
+        let mut applied = self.applied_tx.subscribe();
+        if *applied.borrow() >= generation {
+            return self.applied();
+        }
+        self.wake.notify_one();
+        let _ = tokio::time::timeout(within, applied.wait_for(|a| *a >= generation)).await;
+        self.applied()
+    }
+
+    /// Resolves when a writer asked for a catch-up (see [`Self::serve_at_least`]).
+    pub async fn woken(&self) {
+        self.wake.notified().await
+    }
+
+    /// Records the generation the in-memory catalogue now reflects.
+    fn set_applied(&self, generation: i64) {
+        self.applied.store(generation, Ordering::Release);
+        self.applied_tx.send_replace(generation);
     }
 
     /// Whether last-known data was served within `window` (for the heartbeat).
@@ -374,7 +409,7 @@ impl Catalogue {
         snapshot.seq = seq;
         self.names.store(Some(Arc::new(names)));
         self.snapshot.store(Some(Arc::new(snapshot)));
-        self.applied.store(generation, Ordering::Release);
+        self.set_applied(generation);
     }
 
     /// Lets requests in that waited for the first load (see [`Self::ensure_loaded`]).

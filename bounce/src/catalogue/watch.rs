@@ -161,7 +161,7 @@ fn catch_up_locked(catalogue: &Catalogue) -> Result<(), BounceError> {
         return load_everything(catalogue, &mut conn, target.max(seen));
     }
     apply(catalogue, &mut conn, &all)?;
-    catalogue.applied.store(target, Ordering::Release);
+    catalogue.set_applied(target);
     catalogue.metrics().changes_applied.inc_by(all.len() as u64);
     Ok(())
 }
@@ -308,17 +308,20 @@ fn apply(
     Ok(())
 }
 
-/// Checks at once and then every `cache_every` until the process ends, on a blocking
-/// thread (requests that arrive before the first load wait for it, see
-/// [`Catalogue::ensure_loaded`]).
-pub fn start(catalogue: Arc<Catalogue>, cfg: WatchConfig) {
+/// Checks at once and then every `cache_every`, or at once when a writer asks (see
+/// [`Catalogue::serve_at_least`]), until the process ends, on a blocking thread (requests
+/// that arrive before the first load wait for it, see [`Catalogue::ensure_loaded`]).
+pub async fn run(catalogue: Arc<Catalogue>, cfg: WatchConfig) {
     let mut state = WatchState::default();
-    tokio::spawn(async move {
+    {
         let cfg = Arc::new(cfg);
         let mut tick = tokio::time::interval(cfg.cache_every.max(Duration::from_millis(10)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = catalogue.woken() => {}
+            }
             let (c, w) = (Arc::clone(&catalogue), Arc::clone(&cfg));
             let mut next = state;
             let done = tokio::task::spawn_blocking(move || {
@@ -328,7 +331,7 @@ pub fn start(catalogue: Arc<Catalogue>, cfg: WatchConfig) {
             .await;
             state = done.unwrap_or(state);
         }
-    });
+    }
 }
 
 /// The generation of the first database that answers.

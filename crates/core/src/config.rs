@@ -25,6 +25,7 @@ pub struct Config {
     pub bounce: BounceConfig,
     pub tuxedo: TuxedoConfig,
     pub sentry: SentryConfig,
+    pub fleet: FleetConfig,
 }
 
 /// Where the catalogue lives. Debug output masks passwords.
@@ -176,6 +177,64 @@ pub struct TuxedoConfig {
     /// How often tuxedo checks the pending gated alias flips (sentry also checks after each
     /// run; whichever sees one due first carries it out); 0 = only sentry.
     pub gate_check_secs: u64,
+    /// The longest a catalogue write waits, after its commit, for every live bounce
+    /// instance to serve it (see `fleet`). Past it the write is still acknowledged, naming
+    /// the instances that had not confirmed in the `X-Bouncer-Unconfirmed` header.
+    pub visibility_timeout_ms: u64,
+}
+
+/// The bounce fleet as the writers know it (see `fleet`): each bounce instance registers
+/// with tuxedo under a lease, and a catalogue write is acknowledged once every live
+/// instance serves it (or `tuxedo.visibility_timeout_ms` ran out). Off while `token` is
+/// unset. Debug output masks the token.
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FleetConfig {
+    /// Shared secret between tuxedo and bounce (a bearer token both ways): registrations
+    /// and apply calls without it are refused. Unset = no fleet (writes do not wait).
+    pub token: Option<String>,
+    /// bounce: the tuxedo base URLs it registers with (each, every third of a lease);
+    /// empty = this instance does not register.
+    pub tuxedo_urls: Vec<String>,
+    /// bounce: the base URL tuxedo reaches this instance at; unset = `http://` + the
+    /// listening address (which must then not be a wildcard address).
+    pub advertise_url: Option<String>,
+    /// How long a registration counts: an instance that stopped renewing (crashed, cut
+    /// off) is no longer waited for after this.
+    pub lease_secs: u64,
+}
+
+impl fmt::Debug for FleetConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FleetConfig")
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("tuxedo_urls", &self.tuxedo_urls)
+            .field("advertise_url", &self.advertise_url)
+            .field("lease_secs", &self.lease_secs)
+            .finish()
+    }
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        Self {
+            token: None,
+            tuxedo_urls: Vec::new(),
+            advertise_url: None,
+            lease_secs: 15,
+        }
+    }
+}
+
+impl FleetConfig {
+    /// Shortest accepted token: it is the only thing between the internet and the apply
+    /// and registration endpoints.
+    pub const MIN_TOKEN_BYTES: usize = 16;
+
+    /// The lease as a duration.
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lease_secs)
+    }
 }
 
 /// The mirror health checker.
@@ -309,6 +368,7 @@ impl Default for TuxedoConfig {
             max_body_bytes: 500 * 1024,
             body_timeout_ms: 10_000,
             gate_check_secs: 15,
+            visibility_timeout_ms: 2_000,
         }
     }
 }
@@ -442,6 +502,7 @@ impl Config {
         if self.bounce.max_query_bytes < 256 {
             return bad("bounce.max_query_bytes", "must be at least 256".into());
         }
+        self.validate_fleet()?;
         let s = &self.sentry;
         for (key, v) in [
             ("sentry.concurrency", s.concurrency as u64),
@@ -482,6 +543,50 @@ impl Config {
             if addrs.is_empty() {
                 return bad(&key, "must list at least one address".into());
             }
+        }
+        Ok(())
+    }
+
+    fn validate_fleet(&self) -> Result<()> {
+        let bad = |key: &str, why: String| Err(CoreError::Config(format!("{key}: {why}")));
+        let f = &self.fleet;
+        if let Some(t) = &f.token {
+            if t.len() < FleetConfig::MIN_TOKEN_BYTES || t.chars().any(|c| c.is_whitespace()) {
+                return bad(
+                    "fleet.token",
+                    format!(
+                        "must be at least {} bytes without white space",
+                        FleetConfig::MIN_TOKEN_BYTES
+                    ),
+                );
+            }
+        }
+        if !f.tuxedo_urls.is_empty() && f.token.is_none() {
+            return bad(
+                "fleet.token",
+                "required when fleet.tuxedo_urls is set".into(),
+            );
+        }
+        for (i, u) in f.tuxedo_urls.iter().enumerate() {
+            check_http_url(&format!("fleet.tuxedo_urls[{i}]"), u)?;
+        }
+        if let Some(u) = &f.advertise_url {
+            check_http_url("fleet.advertise_url", u)?;
+            if u.len() > crate::fleet::MAX_URL_BYTES {
+                return bad(
+                    "fleet.advertise_url",
+                    format!("longer than {} bytes", crate::fleet::MAX_URL_BYTES),
+                );
+            }
+        }
+        if f.lease_secs == 0 {
+            return bad("fleet.lease_secs", "must be at least 1".into());
+        }
+        if !(1..=60_000).contains(&self.tuxedo.visibility_timeout_ms) {
+            return bad(
+                "tuxedo.visibility_timeout_ms",
+                "must be between 1 and 60000".into(),
+            );
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod files;
+pub mod fleet;
 pub mod gates;
 pub mod generation;
 pub mod hash;

@@ -178,6 +178,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// The bounce instances writes wait for, each under a lease (see `fleet`).
+    bouncer_instances (url) {
+        url -> Text,
+        registered_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// Each location's health on the pinned CDN, per scheme (`http`, `https`), as sentry
     /// last found it at `base_url`; uptake counts it in CDN mode.
     bouncer_cdn_health (location_id, scheme) {
@@ -359,4 +368,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     bouncer_mirror_networks,
     bouncer_mirror_exclusions,
     bouncer_mirror_settings,
+    bouncer_instances,
 );

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod dockerflow;
+pub mod fleet;
 pub mod metrics;
 
 use bouncer_core::config::Config;
@@ -64,14 +65,52 @@ impl Application {
     where
         F: Fn(&mut actix_web::web::ServiceConfig) + Send + Clone + 'static,
     {
+        Self::serve(listener, configure, false)
+    }
+
+    /// [`Application::start`] for a writer of the catalogue: an answer whose write some
+    /// bounce instance did not confirm in time names them in `X-Bouncer-Unconfirmed`
+    /// (see [`fleet::note_unconfirmed`]). Not for bounce: its requests pay nothing for it.
+    pub fn start_writer<F>(listener: std::net::TcpListener, configure: F) -> std::io::Result<Self>
+    where
+        F: Fn(&mut actix_web::web::ServiceConfig) + Send + Clone + 'static,
+    {
+        Self::serve(listener, configure, true)
+    }
+
+    fn serve<F>(
+        listener: std::net::TcpListener,
+        configure: F,
+        writer: bool,
+    ) -> std::io::Result<Self>
+    where
+        F: Fn(&mut actix_web::web::ServiceConfig) + Send + Clone + 'static,
+    {
+        use futures_util::future::Either;
         let port = listener.local_addr()?.port();
         let server = actix_web::HttpServer::new(move || {
             actix_web::App::new()
-                .wrap_fn(|req, srv| {
+                .wrap_fn(move |req, srv| {
                     use actix_web::dev::Service as _;
                     let answer = srv.call(req);
+                    let answer = match writer {
+                        true => Either::Left(fleet::collecting(answer)),
+                        false => Either::Right(async { (answer.await, Vec::new()) }),
+                    };
                     async move {
-                        let mut res = answer.await?;
+                        let (res, unconfirmed) = answer.await;
+                        let mut res = res?;
+                        if !unconfirmed.is_empty() {
+                            let list = unconfirmed.join(", ");
+                            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&list) {
+                                res.headers_mut().insert(
+                                    actix_web::http::header::HeaderName::from_static(
+                                        "x-bouncer-unconfirmed",
+                                    ),
+                                    v,
+                                );
+                            }
+                        }
                         // Canonical header names (`Location`, `Content-Type`), as the
                         // services these replace send them: some scripts match
                         // `^Location:` case-sensitively.

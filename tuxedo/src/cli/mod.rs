@@ -28,8 +28,11 @@ pub fn run(command: Command, config: &Config) -> anyhow::Result<bool> {
             println!("{}", token_add(config, &user, &role, &name)?);
         }
         Command::Rules(RulesCommand::Load { file }) => {
-            let loaded = rules_load(config, &file)?;
+            let (loaded, unconfirmed) = rules_load(config, &file)?;
             println!("loaded {loaded} rewrite rules from {}", file.display());
+            if !unconfirmed.is_empty() {
+                println!("not yet served by: {}", unconfirmed.join(", "));
+            }
         }
     }
     Ok(false)
@@ -74,9 +77,11 @@ pub fn token_add(config: &Config, user: &str, role: &str, name: &str) -> Result<
 }
 
 /// `tuxedo rules load FILE`: replaces the rewrite rules by the JSON list of rules in
-/// `file` (e.g. `deploy/rewrite-rules.json`), all or nothing. Returns how many were
-/// loaded; an invalid rule is [`TuxedoError::InvalidRule`] with its index and reason.
-pub fn rules_load(config: &Config, file: &Path) -> Result<usize> {
+/// `file` (e.g. `deploy/rewrite-rules.json`), all or nothing, and waits like any write
+/// until the bounce fleet serves them. Returns how many were loaded and the instances that
+/// had not confirmed within `tuxedo.visibility_timeout_ms`; an invalid rule is
+/// [`TuxedoError::InvalidRule`] with its index and reason.
+pub fn rules_load(config: &Config, file: &Path) -> Result<(usize, Vec<String>)> {
     let text = std::fs::read_to_string(file)?;
     let specs: Vec<RuleSpec> = serde_json::from_str(&text)
         .map_err(|e| TuxedoError::BadRequest(format!("{}: {e}", file.display())))?;
@@ -84,12 +89,24 @@ pub fn rules_load(config: &Config, file: &Path) -> Result<usize> {
     let mut conn = db::conn(&pool)?;
     let before = bouncer_core::generation::current(&mut conn)?;
     let loaded = rules::replace(&mut conn, "cli", &specs)?;
-    if let Err(e) = bouncer_core::changes::publish_since(
+    let published = bouncer_core::changes::publish_since(
         &mut conn,
         Memcached::from_config(&config.memcached).as_ref(),
         before,
-    ) {
-        tracing::warn!(error = %e, "rules loaded; could not publish the generation");
-    }
-    Ok(loaded)
+    );
+    let generation = match published {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::warn!(error = %e, "rules loaded; could not publish the generation");
+            return Ok((loaded, Vec::new()));
+        }
+    };
+    let unconfirmed = match crate::fleet::Fleet::from_config(config)? {
+        Some(fleet) if generation > before => {
+            let instances = bouncer_core::fleet::live(&mut conn)?;
+            fleet.wait_blocking(&instances, generation)
+        }
+        _ => Vec::new(),
+    };
+    Ok((loaded, unconfirmed))
 }

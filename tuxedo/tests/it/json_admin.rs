@@ -68,7 +68,7 @@ fn rules_api_and_cli(db: &TestDb) {
         config.database.url = db.url.clone();
         let shipped =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/rewrite-rules.json");
-        let n = tuxedo::cli::rules_load(&config, &shipped).unwrap();
+        let (n, _) = tuxedo::cli::rules_load(&config, &shipped).unwrap();
         let expected: Vec<Value> =
             serde_json::from_str(&std::fs::read_to_string(&shipped).unwrap()).unwrap();
         assert_eq!(n, expected.len());

@@ -1,0 +1,1 @@
+DROP TABLE bouncer_instances;

@@ -1,0 +1,251 @@
+//! tuxedo's side of read-your-writes (see `bouncer_core::fleet`): bounce instances
+//! register here under a lease, and a catalogue write is acknowledged once every live
+//! instance serves it, or `tuxedo.visibility_timeout_ms` ran out — then the answer names
+//! the instances that had not confirmed (`X-Bouncer-Unconfirmed`), they are counted, and
+//! the write still succeeds: it is committed and will reach them.
+
+use crate::error::{Result, TuxedoError};
+use crate::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bouncer_core::config::Config;
+use bouncer_core::db::DbConnection;
+use bouncer_core::fleet::{self, Registered, Registration};
+use bouncer_service::fleet::FleetClient;
+use std::time::{Duration, Instant};
+
+/// The fleet as this tuxedo knows it: the token, and a client to call instances with.
+pub struct Fleet {
+    token: String,
+    client: FleetClient,
+    lease: Duration,
+    within: Duration,
+}
+
+impl Fleet {
+    /// `None` without `fleet.token`: writes then do not wait.
+    pub fn from_config(config: &Config) -> Result<Option<Self>> {
+        let Some(token) = &config.fleet.token else {
+            return Ok(None);
+        };
+        let connect = Duration::from_millis(config.database.connect_timeout_ms);
+        let client = FleetClient::new(token, connect)
+            .map_err(|e| TuxedoError::Internal(format!("fleet client: {e}")))?;
+        Ok(Some(Self {
+            token: token.clone(),
+            client,
+            lease: config.fleet.lease(),
+            within: Duration::from_millis(config.tuxedo.visibility_timeout_ms),
+        }))
+    }
+}
+
+impl Fleet {
+    /// For a command outside the server (`tuxedo rules load`): waits on a runtime of its
+    /// own for `instances` to serve `generation`; returns the ones that did not.
+    pub fn wait_blocking(&self, instances: &[String], generation: i64) -> Vec<String> {
+        if instances.is_empty() {
+            return Vec::new();
+        }
+        let (client, within, list) = (self.client.clone(), self.within, instances.to_vec());
+        let waited = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(rt.block_on(client.confirm(&list, generation, within)))
+        })
+        .join();
+        match waited {
+            Ok(Ok(done)) => done.unconfirmed.into_iter().map(|(i, _)| i).collect(),
+            _ => instances.to_vec(),
+        }
+    }
+}
+
+/// A committed, published write that the fleet has yet to confirm.
+pub(crate) struct Pending {
+    generation: i64,
+    instances: Vec<String>,
+}
+
+/// After a write's publication, on its connection: what to wait for. Nothing when there
+/// is no fleet, the write changed nothing (`published` did not pass `before`), or no
+/// instance is registered. A failed read of the registry is logged and waits for nothing:
+/// the write is done and must be acknowledged.
+pub(crate) fn pending(
+    conn: &mut DbConnection,
+    state: &AppState,
+    before: Option<i64>,
+    published: Option<i64>,
+) -> Option<Pending> {
+    state.fleet.as_ref()?;
+    let generation = published?;
+    if before.is_some_and(|b| generation <= b) {
+        return None;
+    }
+    match fleet::live(conn) {
+        Ok(instances) if instances.is_empty() => None,
+        Ok(instances) => Some(Pending {
+            generation,
+            instances,
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, generation, "could not read the fleet registry; not waiting");
+            None
+        }
+    }
+}
+
+/// Waits until every instance of `p` serves its generation, at most
+/// `tuxedo.visibility_timeout_ms`; the ones that did not are noted for the answer's
+/// header, counted and logged.
+pub(crate) async fn confirm(state: &AppState, p: Pending) {
+    let Some(fleet) = &state.fleet else { return };
+    let started = Instant::now();
+    let done = fleet
+        .client
+        .confirm(&p.instances, p.generation, fleet.within)
+        .await;
+    let m = &state.metrics;
+    m.visibility_wait.observe(started.elapsed().as_secs_f64());
+    if done.unconfirmed.is_empty() {
+        m.visibility_writes.with_label_values(&["confirmed"]).inc();
+        return;
+    }
+    m.visibility_writes
+        .with_label_values(&["unconfirmed"])
+        .inc();
+    for (instance, why) in &done.unconfirmed {
+        m.visibility_unconfirmed
+            .with_label_values(&[instance.as_str()])
+            .inc();
+        tracing::warn!(
+            instance,
+            reason = why,
+            generation = p.generation,
+            waited_ms = started.elapsed().as_millis() as u64,
+            "write acknowledged before this bounce instance confirmed it"
+        );
+    }
+    bouncer_service::fleet::note_unconfirmed(done.unconfirmed.into_iter().map(|(i, _)| i));
+}
+
+/// Why a fleet call was refused before its body was read.
+enum Refused {
+    /// No fleet configured: the endpoint does not exist (404).
+    NoFleet,
+    /// No token, or a wrong one (401).
+    Token,
+    /// The body, or the state (a bug: 500).
+    Error(TuxedoError),
+}
+
+impl Refused {
+    fn respond(self) -> HttpResponse {
+        match self {
+            Refused::NoFleet => HttpResponse::NotFound().body("no fleet configured\n"),
+            Refused::Token => HttpResponse::Unauthorized()
+                .insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"))
+                .body("a fleet bearer token is required\n"),
+            Refused::Error(e) => plain(&e),
+        }
+    }
+}
+
+/// The state of `req`'s tuxedo when the caller carries the fleet's token; refused before
+/// the body is read.
+fn admitted(req: &HttpRequest) -> std::result::Result<web::Data<AppState>, Refused> {
+    let state = crate::caller::state_of(req).map_err(Refused::Error)?;
+    let Some(fleet) = &state.fleet else {
+        return Err(Refused::NoFleet);
+    };
+    let given = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    if !fleet::authorized(given, &fleet.token) {
+        return Err(Refused::Token);
+    }
+    Ok(state)
+}
+
+fn plain(e: &TuxedoError) -> HttpResponse {
+    let status = e.status();
+    let text = match status.is_server_error() {
+        true => "service unavailable; try again".to_owned(),
+        false => e.to_string(),
+    };
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(format!("{text}\n"))
+}
+
+/// An admitted caller's registration body: the state and the instance URL.
+async fn registration(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> std::result::Result<(web::Data<AppState>, String), Refused> {
+    let state = admitted(req)?;
+    let body = crate::body::read(req, payload, &state)
+        .await
+        .map_err(Refused::Error)?;
+    let r: Registration = serde_json::from_slice(&body).map_err(|e| {
+        Refused::Error(TuxedoError::BadRequest(format!(
+            "expected {{\"url\": \"…\"}}: {e}"
+        )))
+    })?;
+    if let Some(why) = fleet::url_problem(&r.url) {
+        return Err(Refused::Error(TuxedoError::BadRequest(why)));
+    }
+    Ok((state, r.url))
+}
+
+/// `POST /__fleet__/instances {"url": …}`: registers or renews an instance; answers the
+/// catalogue generation now (the instance serves nothing older) and the lease.
+pub async fn register(req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let (state, url) = match registration(&req, payload).await {
+        Ok(r) => r,
+        Err(refused) => return refused.respond(),
+    };
+    let lease = state.fleet.as_ref().map_or(Duration::ZERO, |f| f.lease);
+    let at = url.clone();
+    let done = crate::exec::on_master(&state, false, move |c| {
+        fleet::register(c, &at, lease)?;
+        Ok(bouncer_core::generation::current(c)?)
+    })
+    .await;
+    match done {
+        Ok(generation) => {
+            tracing::debug!(url, generation, "bounce instance registered");
+            HttpResponse::Ok().json(Registered {
+                generation,
+                lease_secs: lease.as_secs(),
+            })
+        }
+        Err(e) => plain(&e),
+    }
+}
+
+/// `DELETE /__fleet__/instances {"url": …}`: an instance leaving (204; 404 when it was
+/// not registered).
+pub async fn deregister(req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let (state, url) = match registration(&req, payload).await {
+        Ok(r) => r,
+        Err(refused) => return refused.respond(),
+    };
+    let at = url.clone();
+    match crate::exec::on_master(&state, false, move |c| Ok(fleet::deregister(c, &at)?)).await {
+        Ok(true) => {
+            tracing::info!(url, "bounce instance left the fleet");
+            HttpResponse::NoContent().finish()
+        }
+        Ok(false) => HttpResponse::NotFound().body("not registered\n"),
+        Err(e) => plain(&e),
+    }
+}
+
+/// The fleet's routes (internal: token-guarded, not part of the APIs).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(fleet::REGISTER_PATH, web::post().to(register))
+        .route(fleet::REGISTER_PATH, web::delete().to(deregister));
+}
