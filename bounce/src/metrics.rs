@@ -30,6 +30,9 @@ pub struct Metrics {
     pub full_loads: IntCounter,
     /// Starts that took the catalogue from the fleet's image in memcached.
     pub image_loads: IntCounter,
+    /// Generation checks that ran past `bounce.reader_timeout_ms` (a database not
+    /// answering) and got a second check beside them.
+    pub watch_stalls: IntCounter,
     /// Registrations with tuxedo (and renewals) by outcome: ok, failed.
     pub fleet_registrations: IntCounterVec,
     /// Writers' apply calls by outcome: served (the generation was served in time),
@@ -135,6 +138,10 @@ impl Metrics {
                 "catalogue_image_loads_total",
                 "Starts that took the catalogue from the image in memcached",
             )?,
+            watch_stalls: IntCounter::new(
+                "watch_stalls_total",
+                "Generation checks still running past bounce.reader_timeout_ms",
+            )?,
             fleet_registrations: IntCounterVec::new(
                 Opts::new(
                     "fleet_registrations_total",
@@ -150,6 +157,7 @@ impl Metrics {
                 &["outcome"],
             )?,
         };
+        registry.register(Box::new(m.watch_stalls.clone()))?;
         registry.register(Box::new(m.fleet_registrations.clone()))?;
         registry.register(Box::new(m.fleet_applies.clone()))?;
         registry.register(Box::new(m.image_loads.clone()))?;

@@ -116,6 +116,7 @@ impl AppState {
             readers,
             cache,
             Duration::from_millis(config.bounce.reader_retry_after_ms),
+            Duration::from_millis(config.bounce.reader_timeout_ms),
         );
         let catalogue = Catalogue::new(
             sources,
@@ -128,6 +129,7 @@ impl AppState {
             cache_every: Duration::from_millis(b.generation_poll_ms),
             db_every: Duration::from_millis(b.generation_db_poll_ms),
             verify_every: Duration::from_millis(b.generation_verify_ms),
+            deadline: Duration::from_millis(b.reader_timeout_ms),
             master,
         };
         let pinned = b.pinned_bases().map(|(http, https)| Pinned {

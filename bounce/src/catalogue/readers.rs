@@ -25,9 +25,19 @@ pub struct Sources {
 }
 
 impl Sources {
-    pub fn new(readers: Vec<DbPool>, cache: Option<Arc<Memcached>>, retry_after: Duration) -> Self {
+    /// `stall_after`: a reader with a call in flight for this long is passed over (see
+    /// [`Breaker::stalled`]).
+    pub fn new(
+        readers: Vec<DbPool>,
+        cache: Option<Arc<Memcached>>,
+        retry_after: Duration,
+        stall_after: Duration,
+    ) -> Self {
         Self {
-            breakers: readers.iter().map(|_| Breaker::new(retry_after)).collect(),
+            breakers: readers
+                .iter()
+                .map(|_| Breaker::new(retry_after, stall_after))
+                .collect(),
             readers,
             cache,
             generation: AtomicI64::new(0),
@@ -70,19 +80,42 @@ impl MirrorSets {
     }
 }
 
-/// Open for `retry_after` after a failure; closed again by the next success.
+/// Open for `retry_after` after a failure; closed again by the next success. Also tracks
+/// the calls in flight on its reader: a database that stalls (connections open, no
+/// answers, no error) never fails a call, it holds it — so a reader whose oldest call in
+/// flight is older than `stall_after` is passed over like an open breaker, and the watch
+/// and fills go on with the next reader instead of queueing behind it.
 pub struct Breaker {
     retry_after: Duration,
+    stall_after: Duration,
     epoch: Instant,
     open_until_ms: AtomicU64,
+    /// Calls in flight, and since when (ms since `epoch`) the count has been above zero.
+    in_flight: std::sync::Mutex<(u32, u64)>,
+}
+
+/// A call in flight on a reader (see [`Breaker::enter`]); ends when dropped.
+pub struct Busy<'a>(&'a Breaker);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut f) = self.0.in_flight.lock() {
+            f.0 = f.0.saturating_sub(1);
+            if f.0 == 0 {
+                f.1 = 0;
+            }
+        }
+    }
 }
 
 impl Breaker {
-    fn new(retry_after: Duration) -> Self {
+    fn new(retry_after: Duration, stall_after: Duration) -> Self {
         Self {
             retry_after,
+            stall_after,
             epoch: Instant::now(),
             open_until_ms: AtomicU64::new(0),
+            in_flight: std::sync::Mutex::new((0, 0)),
         }
     }
 
@@ -92,6 +125,27 @@ impl Breaker {
 
     pub fn is_open(&self) -> bool {
         self.open_until_ms.load(Ordering::Relaxed) > self.now_ms()
+    }
+
+    /// Whether calls have been in flight on this reader for longer than `stall_after`
+    /// without a break: it is not answering.
+    pub fn stalled(&self) -> bool {
+        let since = self
+            .in_flight
+            .lock()
+            .map_or(0, |f| if f.0 > 0 { f.1 } else { 0 });
+        since > 0 && self.now_ms().saturating_sub(since) >= self.stall_after.as_millis() as u64
+    }
+
+    /// Marks a call in flight until the guard is dropped.
+    pub fn enter(&self) -> Busy<'_> {
+        if let Ok(mut f) = self.in_flight.lock() {
+            if f.0 == 0 {
+                f.1 = self.now_ms().max(1);
+            }
+            f.0 += 1;
+        }
+        Busy(self)
     }
 
     fn trip(&self) {
@@ -113,21 +167,63 @@ pub struct Read<V> {
     pub behind: bool,
 }
 
+/// A pooled connection to a reader, marked in flight on its breaker while it is used.
+pub struct Connected<'a> {
+    conn: db::PooledConn,
+    _busy: Busy<'a>,
+}
+
+impl std::ops::Deref for Connected<'_> {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Connected<'_> {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
+/// The readers that may be asked now: not failed recently and not stalled — or, when
+/// every one that has not failed is busy past the stall limit (one slow full load on the
+/// only database), those: a slow reader is better than none.
+fn usable(sources: &Sources) -> Vec<(&DbPool, &Breaker)> {
+    let closed = || {
+        sources
+            .readers
+            .iter()
+            .zip(&sources.breakers)
+            .filter(|(_, b)| !b.is_open())
+    };
+    let answering: Vec<_> = closed().filter(|(_, b)| !b.stalled()).collect();
+    match answering.is_empty() {
+        true => closed().collect(),
+        false => answering,
+    }
+}
+
 /// A connection to the first reader at or past `expected`, and that reader's generation;
-/// else the freshest reachable reader marked as behind. `Err` when none answers.
-pub fn connect(
-    sources: &Sources,
+/// else the freshest reachable reader marked as behind. `Err` when none answers. Readers
+/// that failed recently or are stalled (see [`Breaker`]) are passed over.
+pub fn connect<'a>(
+    sources: &'a Sources,
     metrics: &Metrics,
     expected: i64,
-) -> Result<(db::PooledConn, i64, bool), BounceError> {
-    let mut fallback: Option<(i64, db::PooledConn)> = None;
+) -> Result<(Connected<'a>, i64, bool), BounceError> {
+    let mut fallback: Option<(i64, Connected<'a>)> = None;
     let mut last_error = None;
-    for (pool, breaker) in sources.readers.iter().zip(&sources.breakers) {
-        if breaker.is_open() {
-            last_error.get_or_insert_with(|| "reader skipped after a recent failure".to_owned());
-            continue;
-        }
-        let mut conn = match db::conn(pool) {
+    let usable = usable(sources);
+    let skipped = sources.readers.len() - usable.len();
+    if skipped > 0 {
+        last_error = Some(format!(
+            "{skipped} reader(s) skipped: failed or not answering"
+        ));
+    }
+    for (pool, breaker) in usable {
+        let busy = breaker.enter();
+        let conn = match db::conn(pool) {
             Ok(c) => {
                 breaker.reset();
                 c
@@ -139,6 +235,7 @@ pub fn connect(
                 continue;
             }
         };
+        let mut conn = Connected { conn, _busy: busy };
         metrics.db_queries.inc();
         match bouncer_core::generation::current(&mut conn) {
             Ok(seen) if seen >= expected => return Ok((conn, seen, false)),
@@ -158,6 +255,15 @@ pub fn connect(
             last_error.unwrap_or_else(|| "no database configured".into())
         ))),
     }
+}
+
+/// The generation of the first usable reader that answers (the watch's poll).
+pub fn first_generation(sources: &Sources) -> Option<i64> {
+    usable(sources).into_iter().find_map(|(pool, breaker)| {
+        let _busy = breaker.enter();
+        let mut conn = db::conn(pool).ok()?;
+        bouncer_core::generation::current(&mut conn).ok()
+    })
 }
 
 /// Runs `query` on the first reader that has replicated the expected generation (one

@@ -16,11 +16,19 @@
 //! or one that says "everything", reloads everything. Nothing is swapped until every read
 //! succeeded on a reader that had the expected generation; until then the previous state
 //! keeps being served and the next check tries again.
+//!
+//! Every wait is bounded: reading happens before anything is locked (plan), and only the
+//! swap holds the update lock (install, no I/O), checked against the generation it was
+//! planned from. A check stuck on a stalled database (no answer, no error) is left to
+//! finish on its own after `bounce.reader_timeout_ms`, a second check starts beside it,
+//! and the stalled reader is passed over (see `readers::Breaker`), so the instance's view
+//! moves on whenever another reader can answer. Nothing installed is ever older than
+//! what is served: an instance's view only moves forward.
 
 use super::image::{self, Image};
 use super::load;
 use super::names::{self, Names};
-use super::readers::connect;
+use super::readers::{connect, first_generation};
 use super::{Catalogue, Snapshot, Sources};
 use crate::BounceError;
 use bouncer_core::changes::{self, Change, Touched};
@@ -29,6 +37,7 @@ use bouncer_core::generation;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Polling intervals.
@@ -38,6 +47,8 @@ pub struct WatchConfig {
     pub db_every: Duration,
     /// How often the database is read although memcached has a published value.
     pub verify_every: Duration,
+    /// A check running longer than this gets a second one beside it.
+    pub deadline: Duration,
     /// The master, asked for its generation when a database poll (no published value)
     /// sees a change: a replica may not have the newest write yet.
     pub master: Option<DbPool>,
@@ -58,27 +69,38 @@ pub struct WatchState {
 const MAX_LIST_GETS: i64 = 64;
 
 /// Reads the generation once and catches up with it; returns the expected generation.
-pub fn check(catalogue: &Catalogue, cfg: &WatchConfig, state: &mut WatchState) -> i64 {
+/// `state` is only locked around its own reads and writes, never across I/O, so a check
+/// stuck on a database does not hold up the next one.
+pub fn check(catalogue: &Catalogue, cfg: &WatchConfig, state: &Mutex<WatchState>) -> i64 {
     let sources: &Sources = catalogue.sources();
     let published = sources.cache.as_deref().and_then(generation::published);
     let every = match published {
         Some(_) => cfg.verify_every,
         None => cfg.db_every,
     };
-    if state.last_db_poll.is_none_or(|t| t.elapsed() >= every) {
-        state.last_db_poll = Some(Instant::now());
+    let due = state.lock().is_ok_and(|mut s| {
+        let due = s.last_db_poll.is_none_or(|t| t.elapsed() >= every);
+        if due {
+            s.last_db_poll = Some(Instant::now());
+        }
+        due
+    });
+    if due {
         catalogue.metrics().watch_queries.inc();
-        let before = state.db_value;
-        state.db_value = read_db(&sources.readers);
-        if published.is_none() && state.db_value != before {
+        let mut read = first_generation(sources);
+        let before = state.lock().ok().and_then(|s| s.db_value);
+        if published.is_none() && read != before {
             if let Some(master) = &cfg.master {
                 catalogue.metrics().watch_queries.inc();
-                let truth = read_db(std::slice::from_ref(master));
-                state.db_value = state.db_value.into_iter().chain(truth).max();
+                read = read.into_iter().chain(read_master(master)).max();
             }
         }
+        if let Ok(mut s) = state.lock() {
+            s.db_value = read;
+        }
     }
-    let observed = published.into_iter().chain(state.db_value).max();
+    let db_value = state.lock().ok().and_then(|s| s.db_value);
+    let observed = published.into_iter().chain(db_value).max();
     if let Some(v) = observed {
         let before = sources.generation.fetch_max(v, Ordering::AcqRel);
         if v > before {
@@ -101,29 +123,62 @@ pub fn check(catalogue: &Catalogue, cfg: &WatchConfig, state: &mut WatchState) -
 /// not before: rows an image-started instance has not yet learnt are stale must not be
 /// served.
 pub fn catch_up(catalogue: &Catalogue) -> Result<(), BounceError> {
-    let _one = catalogue
-        .apply_lock
-        .lock()
-        .map_err(|_| BounceError::Bug("catalogue update lock poisoned".into()))?;
-    let done = catch_up_locked(catalogue);
+    let done = steps(catalogue);
     catalogue.announce_loaded();
     done
 }
 
-fn catch_up_locked(catalogue: &Catalogue) -> Result<(), BounceError> {
+/// Plans and installs until up to date: at most an image, its catch-up, and a reload
+/// that the catch-up found necessary.
+fn steps(catalogue: &Catalogue) -> Result<(), BounceError> {
+    for _ in 0..3 {
+        match plan(catalogue)? {
+            Step::UpToDate => return Ok(()),
+            step => install_step(catalogue, step)?,
+        }
+    }
+    Ok(())
+}
+
+/// What catching up found to do, read before anything is locked.
+enum Step {
+    UpToDate,
+    /// A whole catalogue: the fleet's image (`shared`: taken from memcached, not to be
+    /// stored back) or a full load.
+    Whole {
+        image: Image,
+        shared: bool,
+    },
+    /// The entries the change log named, read again, over the state at `base`.
+    Patch(Patch),
+}
+
+/// Patched copies of the name space and snapshot, and the location rows to drop.
+struct Patch {
+    base: i64,
+    target: i64,
+    names: Option<Names>,
+    snapshot: Option<Snapshot>,
+    changes: Vec<(i64, Change)>,
+}
+
+/// The I/O of catching up: what to install, read from memcached and a reader at the
+/// expected generation.
+fn plan(catalogue: &Catalogue) -> Result<Step, BounceError> {
     let sources = catalogue.sources();
     let expected = sources.generation.load(Ordering::Acquire);
-    let mut applied = catalogue.applied();
+    let applied = catalogue.applied();
     if applied == 0 {
         // Starting: the fleet's image, when memcached has one, instead of a full load.
         if let Some(image) = sources.cache.as_deref().and_then(image::take) {
-            install(catalogue, &image);
-            catalogue.metrics().image_loads.inc();
-            applied = image.generation;
+            return Ok(Step::Whole {
+                image,
+                shared: true,
+            });
         }
     }
     if applied > 0 && applied >= expected {
-        return Ok(());
+        return Ok(Step::UpToDate);
     }
     let lists = match applied {
         0 => None,
@@ -160,9 +215,35 @@ fn catch_up_locked(catalogue: &Catalogue) -> Result<(), BounceError> {
         );
         return load_everything(catalogue, &mut conn, target.max(seen));
     }
-    apply(catalogue, &mut conn, &all)?;
-    catalogue.set_applied(target);
-    catalogue.metrics().changes_applied.inc_by(all.len() as u64);
+    let patch = plan_patch(catalogue, &mut conn, applied, target, all)?;
+    Ok(Step::Patch(patch))
+}
+
+/// Swaps in what [`plan`] read, unless the catalogue moved meanwhile (another check
+/// installed first: the plan is then dropped, never installed over newer state).
+fn install_step(catalogue: &Catalogue, step: Step) -> Result<(), BounceError> {
+    let _one = catalogue
+        .apply_lock
+        .lock()
+        .map_err(|_| BounceError::Bug("catalogue update lock poisoned".into()))?;
+    let applied = catalogue.applied();
+    match step {
+        Step::UpToDate => {}
+        Step::Whole { image, shared } if shared && applied == 0 => {
+            install(catalogue, &image);
+            catalogue.metrics().image_loads.inc();
+        }
+        Step::Whole { image, shared } if !shared && image.generation >= applied => {
+            install(catalogue, &image);
+            catalogue.metrics().full_loads.inc();
+        }
+        Step::Patch(p) if p.base == applied => {
+            let count = p.changes.len() as u64;
+            install_patch(catalogue, p);
+            catalogue.metrics().changes_applied.inc_by(count);
+        }
+        _ => tracing::debug!(applied, "a plan older than the catalogue; dropped"),
+    }
     Ok(())
 }
 
@@ -183,12 +264,13 @@ fn published_lists(
 }
 
 /// Everything from one connection at generation `seen` or later; location rows read
-/// before the oldest generation the log still covers are no longer trusted.
+/// before the oldest generation the log still covers are no longer trusted. The image is
+/// stored for the fleet at once (other instances may start from it).
 fn load_everything(
     catalogue: &Catalogue,
     conn: &mut DbConnection,
     seen: i64,
-) -> Result<(), BounceError> {
+) -> Result<Step, BounceError> {
     let m = catalogue.metrics();
     let q = |e: diesel::result::Error| BounceError::Unavailable(format!("database: {e}"));
     let names = names::read_all(conn, m).map_err(q)?;
@@ -202,12 +284,13 @@ fn load_everything(
         horizon,
         per_location,
     };
-    install(catalogue, &image);
-    m.full_loads.inc();
     if let Some(cache) = catalogue.sources().cache.as_deref() {
         image::put(cache, &image);
     }
-    Ok(())
+    Ok(Step::Whole {
+        image,
+        shared: false,
+    })
 }
 
 /// Builds and swaps in everything `image` holds.
@@ -228,12 +311,14 @@ fn install(catalogue: &Catalogue, image: &Image) {
     );
 }
 
-/// Reads again what `all` names and swaps the result in.
-fn apply(
+/// Reads again what `all` names, into copies of the state at `base`.
+fn plan_patch(
     catalogue: &Catalogue,
     conn: &mut DbConnection,
-    all: &[(i64, Change)],
-) -> Result<(), BounceError> {
+    base: i64,
+    target: i64,
+    all: Vec<(i64, Change)>,
+) -> Result<Patch, BounceError> {
     let m = catalogue.metrics();
     let q = |e: diesel::result::Error| BounceError::Unavailable(format!("database: {e}"));
     let t: Touched = all.iter().map(|(_, c)| c).collect();
@@ -289,55 +374,97 @@ fn apply(
         }
         Some(s)
     };
+    Ok(Patch {
+        base,
+        target,
+        names,
+        snapshot,
+        changes: all,
+    })
+}
 
+/// Swaps a patch in (no I/O).
+fn install_patch(catalogue: &Catalogue, p: Patch) {
     // Floors before anything else: a request that reads the new state must not find old
     // rows kept.
-    for (g, c) in all {
+    for (g, c) in &p.changes {
         match c {
             Change::Location(id) => catalogue.drop_location(*id, *g),
             Change::AllLocations => catalogue.drop_all_locations(*g),
             _ => {}
         }
     }
-    if let Some(n) = names {
+    if let Some(n) = p.names {
         catalogue.names.store(Some(Arc::new(n)));
     }
-    if let Some(s) = snapshot {
+    if let Some(s) = p.snapshot {
         catalogue.snapshot.store(Some(Arc::new(s)));
     }
-    Ok(())
+    catalogue.set_applied(p.target);
 }
 
 /// Checks at once and then every `cache_every`, or at once when a writer asks (see
 /// [`Catalogue::serve_at_least`]), until the process ends, on a blocking thread (requests
-/// that arrive before the first load wait for it, see [`Catalogue::ensure_loaded`]).
+/// that arrive before the first load wait for it, see [`Catalogue::ensure_loaded`]). One
+/// check at a time, but a check running past `deadline` (stuck on a stalled database)
+/// gets one more beside it; a wake during a check starts another as soon as it ends.
 pub async fn run(catalogue: Arc<Catalogue>, cfg: WatchConfig) {
-    let mut state = WatchState::default();
-    {
-        let cfg = Arc::new(cfg);
-        let mut tick = tokio::time::interval(cfg.cache_every.max(Duration::from_millis(10)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = catalogue.woken() => {}
+    let state = Arc::new(Mutex::new(WatchState::default()));
+    let cfg = Arc::new(cfg);
+    let mut tick = tokio::time::interval(cfg.cache_every.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let spawn = || {
+        let (c, w, s) = (Arc::clone(&catalogue), Arc::clone(&cfg), Arc::clone(&state));
+        tokio::task::spawn_blocking(move || {
+            check(&c, &w, &s);
+        })
+    };
+    let mut running: Option<(Instant, tokio::task::JoinHandle<()>)> = None;
+    let mut beside: Option<tokio::task::JoinHandle<()>> = None;
+    let mut again = false;
+    loop {
+        let finished = async {
+            match &mut running {
+                Some((_, h)) => {
+                    let _ = h.await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            let (c, w) = (Arc::clone(&catalogue), Arc::clone(&cfg));
-            let mut next = state;
-            let done = tokio::task::spawn_blocking(move || {
-                check(&c, &w, &mut next);
-                next
-            })
-            .await;
-            state = done.unwrap_or(state);
+        };
+        let start = tokio::select! {
+            _ = tick.tick() => true,
+            _ = catalogue.woken() => {
+                again = true;
+                true
+            }
+            _ = finished => {
+                running = None;
+                std::mem::take(&mut again)
+            }
+        };
+        if beside.as_ref().is_some_and(|h| h.is_finished()) {
+            beside = None;
+        }
+        match &running {
+            None if start => {
+                again = false;
+                running = Some((Instant::now(), spawn()));
+            }
+            Some((since, _)) if since.elapsed() >= cfg.deadline && beside.is_none() => {
+                catalogue.metrics().watch_stalls.inc();
+                tracing::warn!(
+                    after_ms = since.elapsed().as_millis() as u64,
+                    "a catalogue check is not done (a database not answering); another starts beside it"
+                );
+                beside = Some(spawn());
+            }
+            _ => {}
         }
     }
 }
 
-/// The generation of the first database that answers.
-fn read_db(pools: &[DbPool]) -> Option<i64> {
-    pools.iter().find_map(|p| {
-        let mut conn = db::conn(p).ok()?;
-        generation::current(&mut conn).ok()
-    })
+/// The master's generation (the watch's confirmation of a change seen on a replica).
+fn read_master(master: &DbPool) -> Option<i64> {
+    let mut conn = db::conn(master).ok()?;
+    generation::current(&mut conn).ok()
 }

@@ -7,6 +7,7 @@ mod common;
 mod documents;
 mod endpoints;
 mod faults;
+mod fleet;
 mod networks;
 mod outage;
 mod redirect;

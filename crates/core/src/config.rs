@@ -145,6 +145,12 @@ pub struct BounceConfig {
     pub request_deadline_ms: u64,
     /// A database reader that failed is skipped for this long.
     pub reader_retry_after_ms: u64,
+    /// A database reader whose calls have been in flight this long without an answer (a
+    /// stalled server: connections open, nothing comes back) is passed over for the next
+    /// one; a check of the generation watch taking longer gets a second one beside it
+    /// that avoids that reader. So a frozen replica does not hold an instance's view back
+    /// while another reader (the master as last resort) can answer.
+    pub reader_timeout_ms: u64,
     /// Mirror mode: alternative mirrors offered on every redirect as RFC 6249
     /// `Link: <…>; rel=duplicate; pri=N` (client's preference order); 0 = none.
     pub link_alternatives: usize,
@@ -350,6 +356,7 @@ impl Default for BounceConfig {
             local_cache_capacity: 100_000,
             request_deadline_ms: 1_000,
             reader_retry_after_ms: 1_000,
+            reader_timeout_ms: 500,
             link_alternatives: 4,
             link_header_bytes: 360,
             link_cache_entries: 20_000,
@@ -498,6 +505,9 @@ impl Config {
         }
         if self.bounce.request_deadline_ms == 0 {
             return bad("bounce.request_deadline_ms", "must be at least 1".into());
+        }
+        if self.bounce.reader_timeout_ms == 0 {
+            return bad("bounce.reader_timeout_ms", "must be at least 1".into());
         }
         if self.bounce.max_query_bytes < 256 {
             return bad("bounce.max_query_bytes", "must be at least 256".into());
