@@ -59,7 +59,12 @@ impl Fleet {
     /// tuxedo answers becomes the least this instance serves.
     async fn register(&self, catalogue: &Catalogue, metrics: &Metrics) {
         let within = (self.lease / 3).clamp(Duration::from_millis(100), Duration::from_secs(5));
-        match self.client.register(&self.tuxedos, &self.me, within).await {
+        let applied = catalogue.applied();
+        match self
+            .client
+            .register(&self.tuxedos, &self.me, applied, within)
+            .await
+        {
             Ok(r) => {
                 metrics.fleet_registrations.with_label_values(&["ok"]).inc();
                 catalogue

@@ -119,7 +119,7 @@ pub(crate) fn publish(
     let cache = state.cache.as_deref();
     let published = match before {
         Some(before) => changes::publish_since(conn, cache, before),
-        None => generation::publish_current(conn, cache),
+        None => changes::publish_current(conn, cache),
     };
     match published {
         Ok(g) => {

@@ -180,11 +180,11 @@ fn plain(e: &TuxedoError) -> HttpResponse {
         .body(format!("{text}\n"))
 }
 
-/// An admitted caller's registration body: the state and the instance URL.
+/// An admitted caller's registration body, with the state.
 async fn registration(
     req: &HttpRequest,
     payload: web::Payload,
-) -> std::result::Result<(web::Data<AppState>, String), Refused> {
+) -> std::result::Result<(web::Data<AppState>, Registration), Refused> {
     let state = admitted(req)?;
     let body = crate::body::read(req, payload, &state)
         .await
@@ -197,20 +197,20 @@ async fn registration(
     if let Some(why) = fleet::url_problem(&r.url) {
         return Err(Refused::Error(TuxedoError::BadRequest(why)));
     }
-    Ok((state, r.url))
+    Ok((state, r))
 }
 
 /// `POST /__fleet__/instances {"url": …}`: registers or renews an instance; answers the
 /// catalogue generation now (the instance serves nothing older) and the lease.
 pub async fn register(req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let (state, url) = match registration(&req, payload).await {
+    let (state, Registration { url, applied }) = match registration(&req, payload).await {
         Ok(r) => r,
         Err(refused) => return refused.respond(),
     };
     let lease = state.fleet.as_ref().map_or(Duration::ZERO, |f| f.lease);
     let at = url.clone();
     let done = crate::exec::on_master(&state, false, move |c| {
-        fleet::register(c, &at, lease)?;
+        fleet::register(c, &at, applied, lease)?;
         Ok(bouncer_core::generation::current(c)?)
     })
     .await;
@@ -229,7 +229,7 @@ pub async fn register(req: HttpRequest, payload: web::Payload) -> HttpResponse {
 /// `DELETE /__fleet__/instances {"url": …}`: an instance leaving (204; 404 when it was
 /// not registered).
 pub async fn deregister(req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let (state, url) = match registration(&req, payload).await {
+    let (state, Registration { url, .. }) = match registration(&req, payload).await {
         Ok(r) => r,
         Err(refused) => return refused.respond(),
     };

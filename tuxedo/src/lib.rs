@@ -17,6 +17,7 @@ mod error;
 mod exec;
 pub mod fleet;
 mod gatekeeper;
+mod history;
 mod metrics;
 pub mod ui;
 pub mod xml;
@@ -83,6 +84,9 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Tuxed
     tracing::info!(config = %state.config.redacted(), "tuxedo starting");
     if let Some(every) = gatekeeper::every(&state.config) {
         tokio::spawn(gatekeeper::run(state.clone(), every));
+    }
+    if let Some(every) = history::every(&state.config) {
+        tokio::spawn(history::run(state.clone(), every));
     }
     let separate = state.config.tuxedo.metrics_listen;
     let public = state.clone();

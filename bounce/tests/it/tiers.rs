@@ -463,7 +463,7 @@ fn add_alias(db: &TestDb, cache: Option<&Memcached>, alias_name: &str, product: 
         Ok(())
     })
     .unwrap();
-    generation::publish_current(&mut c, cache).unwrap();
+    bouncer_core::changes::publish_current(&mut c, cache).unwrap();
 }
 
 async fn committed_writes_are_served_within_a_second(db: TestDb) {
@@ -586,7 +586,7 @@ async fn missed_publication(db: TestDb, replicas_only: bool) {
         cfg.database.master_as_last_resort = false;
     }
     let mc = Memcached::from_config(&cfg.memcached).unwrap();
-    generation::publish_current(&mut db.conn(), Some(&mc)).unwrap();
+    bouncer_core::changes::publish_current(&mut db.conn(), Some(&mc)).unwrap();
     let base = spawn(cfg);
     let query = "product=firefox-new&lang=de";
     assert_eq!(print(&base, query).await.0, 404);

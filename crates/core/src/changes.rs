@@ -149,6 +149,11 @@ impl Touched {
 /// transaction. An empty list is recorded as [`Change::Everything`].
 pub fn record(conn: &mut DbConnection, changes: &[Change]) -> Result<i64> {
     let generation_ = generation::bump(conn)?;
+    // The generation's identity (see `history`): nonzero, so 0 can mean "no stamp".
+    let stamp = {
+        use rand::RngExt;
+        rand::rng().random_range(1..i64::MAX)
+    };
     let mut list: Vec<Change> = changes.to_vec();
     list.sort();
     list.dedup();
@@ -162,6 +167,7 @@ pub fn record(conn: &mut DbConnection, changes: &[Change]) -> Result<i64> {
                 bouncer_changes::generation.eq(generation_),
                 bouncer_changes::kind.eq(kind),
                 bouncer_changes::entity.eq(entity),
+                bouncer_changes::stamp.eq(stamp),
             ))
             .execute(conn)?;
     }
@@ -201,6 +207,17 @@ pub fn since(conn: &mut DbConnection, after: i64) -> Result<BTreeMap<i64, Vec<Ch
         }
     }
     Ok(out)
+}
+
+/// The stamp of generation `g` in this database's log (`None`: not logged, or before
+/// stamps; see [`crate::history`]).
+pub fn stamp_of(conn: &mut DbConnection, g: i64) -> Result<Option<i64>> {
+    Ok(bouncer_changes::table
+        .filter(bouncer_changes::generation.eq(g))
+        .select(bouncer_changes::stamp)
+        .first::<i64>(conn)
+        .optional()?
+        .filter(|s| *s != 0))
 }
 
 /// For a starting instance at generation `current`: the generation below which no shared
@@ -270,18 +287,31 @@ pub fn published(cache: &Memcached, generation_: i64) -> Option<Vec<Change>> {
 }
 
 /// After a commit: publishes the lists of every generation after `after` and then the
-/// master's generation. Returns the generation published.
+/// master's generation. Returns the generation published. When the master's history went
+/// back (a restore, a promotion: see [`crate::history`]), the generation first jumps past
+/// everything seen, so that this write, too, is served.
 pub fn publish_since(
     conn: &mut DbConnection,
     cache: Option<&Memcached>,
     after: i64,
 ) -> Result<i64> {
+    crate::history::check(conn, cache, "system")?;
     if let Some(cache) = cache {
         for (g, list) in since(conn, after)? {
             publish(cache, g, &list);
         }
     }
-    generation::publish_current(conn, cache)
+    publish_current(conn, cache)
+}
+
+/// Publishes the master's generation with its stamp (see [`crate::history`]).
+pub fn publish_current(conn: &mut DbConnection, cache: Option<&Memcached>) -> Result<i64> {
+    let g = generation::current(conn)?;
+    if let Some(cache) = cache {
+        let stamp = stamp_of(conn, g)?.unwrap_or(0);
+        generation::publish_stamped(cache, g, stamp);
+    }
+    Ok(g)
 }
 
 #[cfg(test)]

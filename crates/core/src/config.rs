@@ -187,6 +187,10 @@ pub struct TuxedoConfig {
     /// instance to serve it (see `fleet`). Past it the write is still acknowledged, naming
     /// the instances that had not confirmed in the `X-Bouncer-Unconfirmed` header.
     pub visibility_timeout_ms: u64,
+    /// How often tuxedo compares the master's catalogue generation with the highest one
+    /// published or served, and repairs a history that went back (a restore, a promoted
+    /// replica: see `history`); 0 = only at writes and `tuxedo history check`.
+    pub history_check_ms: u64,
 }
 
 /// The bounce fleet as the writers know it (see `fleet`): each bounce instance registers
@@ -376,6 +380,7 @@ impl Default for TuxedoConfig {
             body_timeout_ms: 10_000,
             gate_check_secs: 15,
             visibility_timeout_ms: 2_000,
+            history_check_ms: 1_000,
         }
     }
 }

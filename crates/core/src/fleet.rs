@@ -36,11 +36,15 @@ pub const UNCONFIRMED_HEADER: &str = "X-Bouncer-Unconfirmed";
 /// Longest accepted instance URL (the registry's key).
 pub const MAX_URL_BYTES: usize = 255;
 
-/// An instance's registration: the base URL the writers reach it at.
+/// An instance's registration: the base URL the writers reach it at, and the generation
+/// it serves (how a writer learns that its database went back in history, see
+/// [`crate::history`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Registration {
     pub url: String,
+    #[serde(default)]
+    pub applied: i64,
 }
 
 /// The answer to a registration: the catalogue generation at that moment (the instance
@@ -100,12 +104,12 @@ fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
 }
 
-/// Registers (or renews) the instance at `url` for `lease`.
-pub fn register(conn: &mut DbConnection, url: &str, lease: Duration) -> Result<()> {
+/// Registers (or renews) the instance at `url`, serving generation `applied`, for `lease`.
+pub fn register(conn: &mut DbConnection, url: &str, applied: i64, lease: Duration) -> Result<()> {
     let now = now();
     let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(15));
     let renewed = diesel::update(i::table.filter(i::url.eq(url)))
-        .set(i::expires_at.eq(until))
+        .set((i::expires_at.eq(until), i::applied.eq(applied)))
         .execute(conn)?;
     if renewed == 1 {
         return Ok(());
@@ -113,6 +117,7 @@ pub fn register(conn: &mut DbConnection, url: &str, lease: Duration) -> Result<(
     let inserted = diesel::insert_into(i::table)
         .values((
             i::url.eq(url),
+            i::applied.eq(applied),
             i::registered_at.eq(now),
             i::expires_at.eq(until),
         ))
@@ -122,7 +127,7 @@ pub fn register(conn: &mut DbConnection, url: &str, lease: Duration) -> Result<(
         // A concurrent registration of the same URL inserted it: renew that row.
         Err(e) if is_unique_violation(&e) => {
             diesel::update(i::table.filter(i::url.eq(url)))
-                .set(i::expires_at.eq(until))
+                .set((i::expires_at.eq(until), i::applied.eq(applied)))
                 .execute(conn)?;
             Ok(())
         }
@@ -151,6 +156,14 @@ pub fn live(conn: &mut DbConnection) -> Result<Vec<String>> {
         .filter(|(_, until)| *until > now)
         .map(|(url, _)| url)
         .collect())
+}
+
+/// The highest generation a live instance reported serving.
+pub fn highest_applied(conn: &mut DbConnection) -> Result<Option<i64>> {
+    Ok(i::table
+        .filter(i::expires_at.gt(now()))
+        .select(diesel::dsl::max(i::applied))
+        .first::<Option<i64>>(conn)?)
 }
 
 #[cfg(test)]

@@ -41,30 +41,32 @@ const PUBLISHED_KEY: &str = "generation:catalogue";
 
 /// Publishes `value` so bounce instances see the change within their poll interval.
 pub fn publish(cache: &crate::cache::Memcached, generation: i64) {
-    cache.set_for(
-        &cache.named_key(PUBLISHED_KEY),
-        generation.to_string().as_bytes(),
-        0,
-    );
+    publish_stamped(cache, generation, 0);
+}
+
+/// Publishes `value` with the stamp of that generation (`g stamp`; see `history`).
+pub fn publish_stamped(cache: &crate::cache::Memcached, generation: i64, stamp: i64) {
+    let text = match stamp {
+        0 => generation.to_string(),
+        s => format!("{generation} {s}"),
+    };
+    cache.set_for(&cache.named_key(PUBLISHED_KEY), text.as_bytes(), 0);
 }
 
 /// The generation last published, if memcached has one.
 pub fn published(cache: &crate::cache::Memcached) -> Option<i64> {
-    let raw = cache.get(&cache.named_key(PUBLISHED_KEY))?;
-    std::str::from_utf8(&raw).ok()?.trim().parse().ok()
+    published_stamped(cache).map(|(g, _)| g)
 }
 
-/// After a committed write: reads the master's generation and publishes it. Cheap (one
-/// query, one set) and called only on writes. Concurrent writers may publish out of
-/// order; readers treat any change as a change and take the larger of the published and
-/// the master's value, so a late smaller value cannot hide a write.
-pub fn publish_current(
-    conn: &mut DbConnection,
-    cache: Option<&crate::cache::Memcached>,
-) -> Result<i64> {
-    let generation = current(conn)?;
-    if let Some(cache) = cache {
-        publish(cache, generation);
-    }
-    Ok(generation)
+/// The generation last published and its stamp (0: published without one).
+pub fn published_stamped(cache: &crate::cache::Memcached) -> Option<(i64, i64)> {
+    let raw = cache.get(&cache.named_key(PUBLISHED_KEY))?;
+    let text = std::str::from_utf8(&raw).ok()?;
+    let mut parts = text.split_whitespace();
+    let g = parts.next()?.parse().ok()?;
+    let stamp = match parts.next() {
+        Some(s) => s.parse().ok()?,
+        None => 0,
+    };
+    Some((g, stamp))
 }

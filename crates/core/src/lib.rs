@@ -17,6 +17,7 @@ pub mod fleet;
 pub mod gates;
 pub mod generation;
 pub mod hash;
+pub mod history;
 pub mod limits;
 pub mod locale;
 pub mod models;

@@ -181,6 +181,7 @@ diesel::table! {
     /// The bounce instances writes wait for, each under a lease (see `fleet`).
     bouncer_instances (url) {
         url -> Text,
+        applied -> BigInt,
         registered_at -> Timestamp,
         expires_at -> Timestamp,
     }
@@ -258,6 +259,7 @@ diesel::table! {
         generation -> BigInt,
         kind -> Text,
         entity -> BigInt,
+        stamp -> BigInt,
     }
 }
 

@@ -86,12 +86,13 @@ impl FleetClient {
         out
     }
 
-    /// Registers `me` with the first of `tuxedos` that accepts, each try bounded by
-    /// `within`; `Err` names why the last one refused.
+    /// Registers `me`, serving generation `applied`, with the first of `tuxedos` that
+    /// accepts, each try bounded by `within`; `Err` names why the last one refused.
     pub async fn register(
         &self,
         tuxedos: &[String],
         me: &str,
+        applied: i64,
         within: Duration,
     ) -> Result<Registered, String> {
         let mut last = "no tuxedo configured".to_owned();
@@ -100,7 +101,10 @@ impl FleetClient {
                 .http
                 .post(join(base, REGISTER_PATH))
                 .header(reqwest::header::AUTHORIZATION, &self.bearer)
-                .json(&Registration { url: me.to_owned() })
+                .json(&Registration {
+                    url: me.to_owned(),
+                    applied,
+                })
                 .timeout(within)
                 .send()
                 .await;

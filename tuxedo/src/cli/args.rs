@@ -26,6 +26,18 @@ pub enum Command {
     /// Manage bounce's rewrite rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// After restoring the database or promoting a replica: move the catalogue's
+    /// generation past everything bounce served, so every instance reloads (tuxedo also
+    /// does this on its own within `tuxedo.history_check_ms`).
+    #[command(subcommand)]
+    History(HistoryCommand),
+}
+
+#[derive(clap::Subcommand)]
+pub enum HistoryCommand {
+    /// Compare the database's generation with what was published and served, and jump
+    /// past it when the database is behind.
+    Check,
 }
 
 #[derive(clap::Subcommand)]

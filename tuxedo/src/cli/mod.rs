@@ -2,7 +2,7 @@
 
 mod args;
 
-pub use args::{Cli, Command, RulesCommand, TokenCommand, UserCommand};
+pub use args::{Cli, Command, HistoryCommand, RulesCommand, TokenCommand, UserCommand};
 
 use crate::auth::{tokens, users, Role};
 use crate::catalogue::rules;
@@ -27,6 +27,10 @@ pub fn run(command: Command, config: &Config) -> anyhow::Result<bool> {
         Command::Token(TokenCommand::Add { user, role, name }) => {
             println!("{}", token_add(config, &user, &role, &name)?);
         }
+        Command::History(HistoryCommand::Check) => match history_check(config)? {
+            Some(g) => println!("history went back: generation moved to {g}; bounce reloads"),
+            None => println!("history is whole: nothing to do"),
+        },
         Command::Rules(RulesCommand::Load { file }) => {
             let (loaded, unconfirmed) = rules_load(config, &file)?;
             println!("loaded {loaded} rewrite rules from {}", file.display());
@@ -74,6 +78,19 @@ pub fn token_add(config: &Config, user: &str, role: &str, name: &str) -> Result<
         "token created"
     );
     Ok(created.secret)
+}
+
+/// `tuxedo history check`: see `bouncer_core::history`. Returns the new generation when
+/// the database had gone back in history (it is then published).
+pub fn history_check(config: &Config) -> Result<Option<i64>> {
+    let pool = db::pool(&config.database.url, bouncer_service::pool_options(config))?;
+    let mut conn = db::conn(&pool)?;
+    let cache = Memcached::from_config(&config.memcached);
+    let jumped = bouncer_core::history::check(&mut conn, cache.as_ref(), "cli")?;
+    if jumped.is_some() {
+        bouncer_core::changes::publish_current(&mut conn, cache.as_ref())?;
+    }
+    Ok(jumped)
 }
 
 /// `tuxedo rules load FILE`: replaces the rewrite rules by the JSON list of rules in

@@ -7,6 +7,7 @@ mod auth;
 mod common;
 mod endpoints;
 mod flows;
+mod history;
 mod json_admin;
 mod json_auth;
 mod json_catalogue;

@@ -15,16 +15,24 @@ db_tests! {
     an_instance_that_does_not_confirm_is_named_and_its_lease_ends => silent_instance,
 }
 
-const TOKEN: &str = "fleet-token-for-tests-0123456789";
+pub const TOKEN: &str = "fleet-token-for-tests-0123456789";
 /// Flips of the alias: bouncerscript's check, replayed.
 const FLIPS: usize = 200;
 
-fn fleet(c: &mut bouncer_core::config::Config) {
+/// Points a configuration at `cache`.
+pub fn with_cache(cache: &TestCache) -> impl Fn(&mut bouncer_core::config::Config) + '_ {
+    |c| {
+        c.memcached.servers = vec![cache.server.clone()];
+        c.memcached.prefix = cache.prefix.clone();
+    }
+}
+
+pub fn fleet(c: &mut bouncer_core::config::Config) {
     c.fleet.token = Some(TOKEN.into());
 }
 
 /// A bounce on port 0 that registers with `tuxedo`; returns its base URL.
-fn start_bounce(
+pub fn start_bounce(
     db: &TestDb,
     tuxedo: &str,
     tweak: impl Fn(&mut bouncer_core::config::Config),
@@ -42,7 +50,7 @@ fn start_bounce(
 }
 
 /// Two releases with one location each, on one healthy mirror.
-async fn two_releases(t: &Tux, db: &TestDb) {
+pub async fn two_releases(t: &Tux, db: &TestDb) {
     let mirror = add_mirror(&mut db.conn(), "m1", 100, true);
     for (product, version) in [
         ("Firefox-130.0-SSL", "130.0"),
@@ -71,10 +79,7 @@ async fn two_releases(t: &Tux, db: &TestDb) {
 fn alias_writes(db: &TestDb) {
     let cache = TestCache::new();
     block_on(async {
-        let with_cache = |c: &mut bouncer_core::config::Config| {
-            c.memcached.servers = vec![cache.server.clone()];
-            c.memcached.prefix = cache.prefix.clone();
-        };
+        let with_cache = with_cache(&cache);
         let t = start(db, |c| {
             with_cache(c);
             fleet(c);
@@ -89,9 +94,9 @@ fn alias_writes(db: &TestDb) {
                 ..Default::default()
             })
             .unwrap();
-        bouncer_core::generation::publish_current(&mut db.conn(), Some(&published)).unwrap();
+        bouncer_core::changes::publish_current(&mut db.conn(), Some(&published)).unwrap();
         let bounces: Vec<String> = (0..2)
-            .map(|_| start_bounce(db, &t.base, with_cache))
+            .map(|_| start_bounce(db, &t.base, &with_cache))
             .collect();
         registered(db, &bounces).await;
         let client = reqwest::Client::builder()
@@ -247,7 +252,7 @@ fn silent_instance(db: &TestDb) {
 }
 
 /// Waits until every instance in `bases` holds a live registration.
-async fn registered(db: &TestDb, bases: &[String]) {
+pub async fn registered(db: &TestDb, bases: &[String]) {
     eventually(
         "bounce instances registered",
         Duration::from_secs(10),

@@ -39,7 +39,7 @@ fn generation_is_published_from_the_master() {
     let mut c = db.conn();
     assert_eq!(generation::published(&mc), None);
     generation::bump(&mut c).unwrap();
-    let v = generation::publish_current(&mut c, Some(&mc)).unwrap();
+    let v = bouncer_core::changes::publish_current(&mut c, Some(&mc)).unwrap();
     assert_eq!(generation::published(&mc), Some(v));
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE bouncer_changes DROP COLUMN stamp;

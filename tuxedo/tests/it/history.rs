@@ -1,0 +1,158 @@
+//! History that moves backwards (`bouncer_core::history`): the database restored from a
+//! backup taken before the last writes, under two running bounce instances that already
+//! serve those writes. Without a restart, both must serve the restored catalogue — within
+//! tuxedo's history check when nothing is written, and at once for a write made right
+//! after the restore (its acknowledgement means every instance serves it).
+
+use crate::common::*;
+use crate::read_your_writes::{fleet, registered, start_bounce, two_releases, with_cache};
+use bouncer_core::schema::{bouncer_changes, bouncer_generation, mirror_aliases};
+use bouncer_test_support::{db_tests, eventually, TestCache, TestDb};
+use diesel::prelude::*;
+use std::time::Duration;
+
+db_tests! {
+    a_restore_is_served_without_a_restart_or_a_write => by_the_timer,
+    a_write_right_after_a_restore_is_served_at_once => by_the_write,
+}
+
+const ALIAS: &str = "firefox-latest-ssl";
+
+/// What a backup keeps of the catalogue's history here: the generation, and where the
+/// alias pointed.
+struct Backup {
+    generation: i64,
+    target: String,
+}
+
+fn backup(db: &TestDb) -> Backup {
+    let mut c = db.conn();
+    Backup {
+        generation: bouncer_core::generation::current(&mut c).unwrap(),
+        target: mirror_aliases::table
+            .filter(mirror_aliases::alias.eq(ALIAS))
+            .select(mirror_aliases::related_product)
+            .first(&mut *c)
+            .unwrap(),
+    }
+}
+
+/// Puts the database back to `b` as restoring its dump would: the alias row, the change
+/// log and the generation counter as they were.
+fn restore(db: &TestDb, b: &Backup) {
+    let mut c = db.conn();
+    c.transaction::<_, diesel::result::Error, _>(|t| {
+        diesel::update(mirror_aliases::table.filter(mirror_aliases::alias.eq(ALIAS)))
+            .set(mirror_aliases::related_product.eq(&b.target))
+            .execute(t)?;
+        diesel::delete(bouncer_changes::table.filter(bouncer_changes::generation.gt(b.generation)))
+            .execute(t)?;
+        diesel::update(bouncer_generation::table.filter(bouncer_generation::name.eq("catalogue")))
+            .set(bouncer_generation::value.eq(b.generation))
+            .execute(t)?;
+        Ok(())
+    })
+    .unwrap();
+}
+
+async fn flip(t: &Tux, alias: &str, target: &str) -> reqwest::Response {
+    let r = t
+        .client
+        .post(t.url("create_update_alias"))
+        .basic_auth(RELEASE.0, Some(RELEASE.1))
+        .form(&[("alias", alias), ("related_product", target)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r
+}
+
+async fn print(base: &str, product: &str) -> String {
+    let url = format!("{base}/?product={product}&os=win64&lang=en-US&print=yes");
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
+/// tuxedo and two registered bounce instances on `db` and a memcached, the alias set to
+/// 130.0 and backed up there, then set to 131.0 (served by both), then the backup restored.
+async fn restored_under_a_fleet(
+    db: &TestDb,
+    cache: &TestCache,
+    timer_ms: u64,
+) -> (Tux, Vec<String>) {
+    let with_cache = with_cache(cache);
+    let t = start(db, |c| {
+        with_cache(c);
+        fleet(c);
+        c.tuxedo.history_check_ms = timer_ms;
+    });
+    two_releases(&t, db).await;
+    let bounces: Vec<String> = (0..2)
+        .map(|_| start_bounce(db, &t.base, &with_cache))
+        .collect();
+    registered(db, &bounces).await;
+    flip(&t, ALIAS, "Firefox-130.0-SSL").await;
+    let old = backup(db);
+    flip(&t, ALIAS, "Firefox-131.0-SSL").await;
+    for b in &bounces {
+        assert_eq!(print(b, ALIAS).await, print(b, "Firefox-131.0-SSL").await);
+    }
+    restore(db, &old);
+    (t, bounces)
+}
+
+fn by_the_timer(db: &TestDb) {
+    let cache = TestCache::new();
+    block_on(async {
+        let (t, bounces) = restored_under_a_fleet(db, &cache, 200).await;
+        for b in &bounces {
+            let want = print(b, "Firefox-130.0-SSL").await;
+            eventually(
+                "the restored alias is served",
+                Duration::from_secs(5),
+                || async { (print(b, ALIAS).await == want).then_some(()) },
+            )
+            .await;
+        }
+        // An instance starting now (from the fleet's image in memcached, when there is one)
+        // answers the restored catalogue from its first request.
+        let late = start_bounce(db, &t.base, with_cache(&cache));
+        assert_eq!(
+            print(&late, ALIAS).await,
+            print(&late, "Firefox-130.0-SSL").await
+        );
+        let mut c = db.conn();
+        assert!(
+            bouncer_core::generation::current(&mut c).unwrap() > 1_000_000_000_000,
+            "the generation jumped past everything served"
+        );
+        let (actor, action, _) = last_audit(&mut c);
+        assert_eq!(
+            (actor.as_str(), action.as_str()),
+            ("tuxedo", "catalogue.history_break")
+        );
+    });
+}
+
+fn by_the_write(db: &TestDb) {
+    let cache = TestCache::new();
+    block_on(async {
+        let (t, bounces) = restored_under_a_fleet(db, &cache, 0).await;
+        // Right after the restore: a new alias. Acknowledged means served, together with
+        // the restored state, on both instances at once.
+        let r = flip(&t, "firefox-latest", "Firefox-131.0-SSL").await;
+        assert_eq!(r.headers().get("x-bouncer-unconfirmed"), None);
+        for b in &bounces {
+            assert_eq!(
+                print(b, "firefox-latest").await,
+                print(b, "Firefox-131.0-SSL").await,
+                "{b}"
+            );
+            assert_eq!(
+                print(b, ALIAS).await,
+                print(b, "Firefox-130.0-SSL").await,
+                "{b}"
+            );
+        }
+    });
+}
