@@ -16,50 +16,6 @@ done
 user="$(id -un)"
 mkdir -p "$topo"
 
-# Waits until `check` succeeds, failing early when the process in pid file $1 died.
-wait_for() {
-  local pidfile="$1" what="$2" log="$3"; shift 3
-  for _ in $(seq 1 300); do
-    "$@" >/dev/null 2>&1 && return 0
-    if [ -s "$pidfile" ] && ! live_pid "$pidfile" >/dev/null; then
-      tail -n 20 "$log" >&2 || true
-      die "$what exited during start-up (log: $log)"
-    fi
-    sleep 0.2
-  done
-  tail -n 20 "$log" >&2 || true
-  die "$what did not become ready within 60 s (log: $log)"
-}
-
-# Starts MariaDB server `name` (primary|replica) on `port` with `server_id`, if not running.
-start_mariadb() {
-  local name="$1" port="$2" server_id="$3" dir="$topo/$1"
-  if live_pid "$dir/mysqld.pid" >/dev/null; then
-    say "$name already running on 127.0.0.1:$port"
-    return 0
-  fi
-  port_open "$port" && die "port $port is in use by a process this script did not start"
-  mkdir -p "$dir"
-  if [ ! -d "$dir/data/mysql" ]; then
-    say "initialising $name datadir ($dir/data)"
-    mariadb-install-db --no-defaults --datadir="$dir/data" --user="$user" \
-      --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 \
-      || { tail -n 20 "$dir/install.log" >&2; die "mariadb-install-db failed for $name"; }
-  fi
-  local role_args=(--log-bin=binlog --log-slave-updates=ON)
-  [ "$name" = replica ] && role_args+=(--relay-log=relay-bin --read-only=ON)
-  say "starting $name on 127.0.0.1:$port"
-  rm -f "$dir/mysqld.pid"
-  setsid mariadbd --no-defaults --user="$user" --datadir="$dir/data" \
-    --port="$port" --bind-address=127.0.0.1 --socket="$dir/mysqld.sock" \
-    --pid-file="$dir/mysqld.pid" --log-error="$dir/error.log" \
-    --server-id="$server_id" --binlog-format=ROW --gtid-strict-mode=ON \
-    --slave-net-timeout=5 --skip-name-resolve --innodb-buffer-pool-size=64M \
-    --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
-    "${role_args[@]}" </dev/null >>"$dir/mariadbd.out" 2>&1 &
-  wait_for "$dir/mysqld.pid" "$name" "$dir/error.log" sql "$name" -e 'SELECT 1'
-}
-
 # Accounts the services and tests use, created on the primary so they replicate.
 setup_primary() {
   sql primary <<SQL
@@ -94,20 +50,6 @@ setup_replica() {
   pos="$(sql primary -e 'SELECT @@gtid_binlog_pos')"
   caught="$(sql replica -e "SELECT MASTER_GTID_WAIT('$pos', 30)")"
   [ "$caught" = 0 ] || die "replica did not catch up with $pos within 30 s"
-}
-
-start_memcached() {
-  local name="$1" port="$2" dir="$topo/$1"
-  mkdir -p "$dir"
-  if live_pid "$dir/memcached.pid" >/dev/null; then
-    say "$name already running on 127.0.0.1:$port"
-    return 0
-  fi
-  port_open "$port" && die "port $port is in use by a process this script did not start"
-  say "starting $name on 127.0.0.1:$port"
-  memcached -d -u "$user" -l 127.0.0.1 -p "$port" -m 64 -c 1024 -P "$dir/memcached.pid" \
-    >>"$dir/memcached.log" 2>&1
-  wait_for "$dir/memcached.pid" "$name" "$dir/memcached.log" port_open "$port"
 }
 
 start_mariadb primary "$primary_port" 1

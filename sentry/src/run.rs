@@ -666,7 +666,8 @@ mod tests {
     /// does not have, as a host without IPv6 fails to connect): no IPv6 verdict, so no
     /// family rows at all — the pairs stay "either family" as the map says, rather than
     /// every mirror being marked down for IPv6 — and earlier rows are removed; counted.
-    /// A mirror with IPv6 only cannot be checked at all: it fails as a whole (as before).
+    /// A mirror with IPv6 only cannot be checked at all: it fails as a whole (as before),
+    /// which is its mirror state's to say (down, weight 0), not its rows'.
     fn a_family_the_host_cannot_use_gives_no_verdict(db: &TestDb) {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -715,7 +716,16 @@ mod tests {
                 .filter(mirror_location_mirror_map::location_id.eq(loc))
                 .load(&mut *db.conn())
                 .unwrap();
-            assert_eq!(map, [(1, true, true), (2, true, false)]);
+            assert_eq!(map, [(1, true, true), (2, true, true)]);
+            let state: (String, i32) = bouncer_core::schema::bouncer_mirror_health::table
+                .find(2)
+                .select((
+                    bouncer_core::schema::bouncer_mirror_health::state,
+                    bouncer_core::schema::bouncer_mirror_health::weight_percent,
+                ))
+                .first(&mut *db.conn())
+                .unwrap();
+            assert_eq!(state, ("down".to_owned(), 0));
             let reasons: Vec<String> = sentry_log::table
                 .select(sentry_log::reason)
                 .load(&mut *db.conn())

@@ -351,7 +351,7 @@ fn best_family(rows: &[Option<RowState>]) -> Option<RowState> {
 
 /// Applies the row-level hysteresis to the map and, per address family, to the pairs'
 /// family rows; returns the locations whose rows bounce reads changed.
-/// A mirror-wide failure only touches existing rows; probed pairs get a row if missing.
+/// A mirror-wide failure touches no row (see below); probed pairs get a row if missing.
 fn write_map_rows(
     conn: &mut DbConnection,
     policy: &Policy,
@@ -363,6 +363,13 @@ fn write_map_rows(
 ) -> Result<Vec<Change>, SentryError> {
     use bouncer_core::schema::bouncer_family_health::dsl as fh;
     use bouncer_core::schema::mirror_location_mirror_map::dsl as m;
+    // A mirror-wide failure (DNS, the base URL) says nothing of its files: the mirror's own
+    // state carries it (weight 0 once down, one `mirror:<id>` change that bounce applies
+    // from memory), and its pairs keep their rows and streaks. A flapping mirror then
+    // costs one change per flip, not a rewrite and a reread of every location it serves.
+    if report.wide.is_some() {
+        return Ok(Vec::new());
+    }
     let existing: HashMap<i32, (i64, RowState)> = m::mirror_location_mirror_map
         .filter(m::mirror_id.eq(report.mirror_id))
         .select((
@@ -429,24 +436,16 @@ fn write_map_rows(
         .iter()
         .map(|(loc, (_, s))| (*loc, s.served()))
         .collect();
-    // (location, index into the report's results or None for a mirror-wide failure,
-    // combined class, corrupt, why).
-    let results: Vec<(i32, Option<usize>, Class, bool, &Reason)> = if let Some(why) = &report.wide {
-        locs.iter()
-            .filter(|l| existing.contains_key(&l.id))
-            .map(|l| (l.id, None, Class::Unhealthy, false, why))
-            .collect()
-    } else {
-        report
-            .results
-            .iter()
-            .filter_map(|(i, o)| {
-                let corrupt = matches!(o.reason, Reason::ContentMismatch(..));
-                locs.get(*i)
-                    .map(|l| (l.id, Some(*i), o.class, corrupt, &o.reason))
-            })
-            .collect()
-    };
+    // (location, index into the report's results, combined class, corrupt, why).
+    let results: Vec<(i32, usize, Class, bool, &Reason)> = report
+        .results
+        .iter()
+        .filter_map(|(i, o)| {
+            let corrupt = matches!(o.reason, Reason::ContentMismatch(..));
+            locs.get(*i)
+                .map(|l| (l.id, *i, o.class, corrupt, &o.reason))
+        })
+        .collect();
     // Rows to insert (map, family), in a few multi-row statements after the loop: a
     // first run writes one per pair and family.
     let (mut new_pairs, mut inserts) = (Vec::new(), Vec::new());
@@ -460,23 +459,13 @@ fn write_map_rows(
                 // family as its map row says: that is where each family's hysteresis
                 // starts, so a first per-family run is no blip.
                 let basis = before.or(prev.map(|(_, s)| *s));
-                let (next, why) = match index {
-                    // A mirror-wide failure is one for every family, on existing rows.
-                    None => match before {
-                        Some(b) => (
-                            health::row_step(policy, Some(b), Class::Unhealthy),
-                            FamilyWhy::Probe(why),
-                        ),
-                        None => continue,
-                    },
-                    Some(i) => match report.family_outcome(f, i) {
-                        // Bytes that differ from the reference: out at once.
-                        Some((_, FamilyWhy::Probe(_))) if corrupt => {
-                            (health::row_down(policy), FamilyWhy::Probe(why))
-                        }
-                        Some((class, fwhy)) => (health::row_step(policy, basis, class), fwhy),
-                        None => continue,
-                    },
+                let (next, why) = match report.family_outcome(f, index) {
+                    // Bytes that differ from the reference: out at once.
+                    Some((_, FamilyWhy::Probe(_))) if corrupt => {
+                        (health::row_down(policy), FamilyWhy::Probe(why))
+                    }
+                    Some((class, fwhy)) => (health::row_step(policy, basis, class), fwhy),
+                    None => continue,
                 };
                 let row = FamilyWrite {
                     mirror_id: report.mirror_id,

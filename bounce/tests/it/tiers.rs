@@ -25,6 +25,7 @@ async_db_tests! {
     a_mirror_change_rebuilds_without_reading_rows => a_mirror_change_rebuilds_without_reading_rows,
     a_mirror_network_change_rebuilds_without_reading_rows => a_mirror_network_change_rebuilds_without_reading_rows,
     a_mirror_country_change_reaches_the_lists => a_mirror_country_change_reaches_the_lists,
+    a_mirror_down_everywhere_is_one_change => a_mirror_down_everywhere_is_one_change,
     unknown_names_cost_nothing => unknown_names_cost_nothing,
     cumulative_metrics_are_counters => cumulative_metrics_are_counters,
     rows_read_before_a_change_are_never_served => rows_read_before_a_change_are_never_served,
@@ -703,4 +704,94 @@ async fn digests_are_cached_and_follow_a_file_change(db: TestDb) {
         "the changed hash",
     )
     .await;
+}
+
+/// A mirror down as a whole (its base URL fails) and back, as sentry finds it: each flip
+/// is one mirror-level change that bounce applies from the rows in memory — not a change
+/// per location and a reread of each (release day's flapping mirror).
+async fn a_mirror_down_everywhere_is_one_change(db: TestDb) {
+    use bouncer_test_support::fake_mirror::{Behaviour, FakeMirror};
+    const LOCATIONS: usize = 10;
+    let good = FakeMirror::start(71, Behaviour::Healthy).await;
+    let flappy = FakeMirror::start(72, Behaviour::Healthy).await;
+    {
+        let c = &mut db.conn();
+        let win = os(c, "win");
+        let ids: Vec<i32> = [
+            ("good", good.base_url(), 100),
+            ("flappy", flappy.base_url(), 100),
+        ]
+        .iter()
+        .map(|(name, base, rating)| mirror(c, name, base.trim_end_matches('/'), *rating, true))
+        .collect();
+        for i in 0..LOCATIONS {
+            let p = product(c, &format!("product-{i}"), false, &[]);
+            let loc = location(c, p, win, &format!("/p{i}/:lang/setup.exe"));
+            for m in &ids {
+                serve(c, loc, *m, true, true);
+            }
+        }
+    }
+    let cache = TestCache::new();
+    let mut cfg = with_cache(&db, &cache);
+    cfg.sentry.failures_to_down = 1;
+    cfg.sentry.successes_to_up = 1;
+    cfg.sentry.request_timeout_ms = 2_000;
+    let sentry = || async {
+        sentry::Sentry::new(&cfg)
+            .unwrap()
+            .run(&Default::default())
+            .await
+            .unwrap()
+    };
+    sentry().await;
+    let base = spawn(cfg.clone());
+    let flappy_host = format!("127.0.0.72:{}", flappy.port());
+    // Where `n` requests for every product went: (to the flappy mirror, in all).
+    let spread = |n: usize| {
+        let (base, host) = (base.clone(), flappy_host.clone());
+        async move {
+            let mut to_flappy = 0;
+            for i in 0..LOCATIONS {
+                for _ in 0..n {
+                    let (status, url) = print(&base, &format!("product=product-{i}&lang=de")).await;
+                    assert_eq!(status, 200, "{url}");
+                    to_flappy += usize::from(url.contains(&host));
+                }
+            }
+            to_flappy
+        }
+    };
+    assert!(spread(20).await > 0, "both mirrors serve at first");
+    let (fills, queries) = (
+        metric(&base, MIRROR_FILLS).await,
+        metric(&base, QUERIES).await,
+    );
+    for (behaviour, serves) in [(Behaviour::Down, false), (Behaviour::Healthy, true)] {
+        flappy.set(behaviour);
+        let before = generation::current(&mut db.conn()).unwrap();
+        sentry().await;
+        let logged: Vec<String> = bouncer_core::schema::bouncer_changes::table
+            .filter(bouncer_core::schema::bouncer_changes::generation.gt(before))
+            .select(bouncer_core::schema::bouncer_changes::kind)
+            .load(&mut *db.conn())
+            .unwrap();
+        assert_eq!(logged, ["mirror"], "one mirror-level change, no location");
+        let now = generation::current(&mut db.conn()).unwrap() as f64;
+        let started = Instant::now();
+        while metric(&base, "bounce_catalogue_generation").await < now {
+            assert!(started.elapsed() < PATIENCE, "not applied");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(spread(20).await > 0, serves, "flappy serves: {serves}");
+    }
+    assert_eq!(
+        metric(&base, MIRROR_FILLS).await,
+        fills,
+        "no location refilled"
+    );
+    let cost = metric(&base, QUERIES).await - queries;
+    // Per flip: the reader's generation and the mirror's rows (6 measured), whatever the
+    // number of locations it serves.
+    assert!(cost <= 12.0, "{cost} queries for two mirror flips");
 }

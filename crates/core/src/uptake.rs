@@ -120,9 +120,20 @@ pub fn capacity(
         .load::<(i32, Option<i16>)>(conn)?
         .into_iter()
         .collect();
+    // Mirrors down as a whole (sentry's mirror state, weight 0): their pairs keep their
+    // rows through a mirror-wide failure, and serve nothing meanwhile.
+    let down: std::collections::HashSet<i32> = bouncer_mirror_health::table
+        .filter(bouncer_mirror_health::weight_percent.eq(0))
+        .select(bouncer_mirror_health::mirror_id)
+        .load::<i32>(conn)?
+        .into_iter()
+        .collect();
     // (any family, v4, v6) per location.
     let mut available: HashMap<i32, [i64; 3]> = HashMap::new();
     for (location, mirror, rating) in serving {
+        if down.contains(&mirror) {
+            continue;
+        }
         let [v4, v6] = per_pair
             .get(&(location, mirror))
             .copied()

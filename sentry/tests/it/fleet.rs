@@ -82,14 +82,16 @@ fn fleet(db: &TestDb) {
             (
                 "hang",
                 Hang,
-                (true, false),
+                // A mirror-wide failure is the mirror state's (down below): rows kept.
+                (true, true),
                 false,
                 "base URL: timeout".to_owned(),
             ),
             (
                 "down",
                 Down,
-                (true, false),
+                // A mirror-wide failure is the mirror state's (down below): rows kept.
+                (true, true),
                 false,
                 "base URL: HTTP 500".to_owned(),
             ),
@@ -105,7 +107,7 @@ fn fleet(db: &TestDb) {
         checks.push((
             "refused",
             id,
-            (true, false),
+            (true, true),
             false,
             "base URL: connection refused".into(),
             None,
@@ -114,7 +116,7 @@ fn fleet(db: &TestDb) {
         checks.push((
             "nxdomain",
             id,
-            (true, false),
+            (true, true),
             false,
             "DNS failed: mirror.invalid".into(),
             None,

@@ -580,6 +580,20 @@ fn uptake_counts_per_family(db: &TestDb) {
         (cap.available, cap.available_v4, cap.available_v6),
         (600, 400, 200)
     );
+    // Down as a whole (sentry's mirror state after a mirror-wide failure, weight 0): its
+    // rows are kept as they were, and it serves nothing meanwhile.
+    diesel::update(bouncer_mirror_health::table.find(legacy))
+        .set((
+            bouncer_mirror_health::state.eq("down"),
+            bouncer_mirror_health::weight_percent.eq(0),
+        ))
+        .execute(&mut c)
+        .unwrap();
+    let cap = bouncer_core::uptake::capacity(&mut c, None, &[(loc, false)]).unwrap()[&loc];
+    assert_eq!(
+        (cap.total, cap.available, cap.available_v4, cap.available_v6),
+        (1_000, 500, 300, 200)
+    );
 }
 
 db_tests! {
