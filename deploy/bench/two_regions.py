@@ -109,14 +109,20 @@ def cut(tuxedo, user, password, seconds, control, b_instances, a_instances):
     threads = [threading.Thread(target=hammer, args=(i,)) for i in b_instances]
     for t in threads:
         t.start()
+    # The alias's target before the cut; the writes during it end on the other one, so
+    # region B has something to catch up with.
+    before = next(t for t in TARGETS if print_of(a_instances[0], ALIAS) == print_of(a_instances[0], t))
+    other = TARGETS[1 - TARGETS.index(before)]
     open(control, "w").write("cut\n")
-    started, last, writes_during, named_b = time.monotonic(), None, 0, 0
-    while time.monotonic() - started < seconds:
-        last = TARGETS[writes_during % 2]
+    started, last, writes_during, named_b = time.monotonic(), before, 0, 0
+    while time.monotonic() - started < seconds or last == before:
+        last = other if last == before else before
         _, _, unconfirmed = flip(tuxedo, user, password, last)
         writes_during += 1
         named_b += len(unconfirmed)
-        time.sleep(5)
+        if time.monotonic() - started < seconds:
+            time.sleep(5)
+    stale_b = sum(1 for i in b_instances if print_of(i, ALIAS) != print_of(a_instances[0], last))
     open(control, "w").write("0\n")
     restored = time.monotonic()
     want = print_of(a_instances[0], last)
@@ -132,6 +138,7 @@ def cut(tuxedo, user, password, seconds, control, b_instances, a_instances):
     print(json.dumps({"cut_secs": seconds, "requests_to_b": sum(statuses.values()),
                       "statuses": {str(k): v for k, v in statuses.items()}, "5xx": fivexx,
                       "writes_during_cut": writes_during, "unconfirmed_named": named_b,
+                      "b_instances_behind_at_restore": stale_b,
                       "converged_ms_after_restore": converged}), flush=True)
 
 

@@ -18,6 +18,7 @@ pub struct Fleet {
     token: String,
     client: FleetClient,
     lease: Duration,
+    forget: Duration,
     within: Duration,
 }
 
@@ -34,6 +35,7 @@ impl Fleet {
             token: token.clone(),
             client,
             lease: config.fleet.lease(),
+            forget: config.fleet.forget(),
             within: Duration::from_millis(config.tuxedo.visibility_timeout_ms),
         }))
     }
@@ -41,8 +43,16 @@ impl Fleet {
 
 impl Fleet {
     /// For a command outside the server (`tuxedo rules load`): waits on a runtime of its
-    /// own for `instances` to serve `generation`; returns the ones that did not.
-    pub fn wait_blocking(&self, instances: &[String], generation: i64) -> Vec<String> {
+    /// own for the live members to serve `generation`; returns the ones that did not and
+    /// the lapsed ones.
+    pub fn wait_blocking(&self, conn: &mut DbConnection, generation: i64) -> Result<Vec<String>> {
+        let members = fleet::members(conn, self.forget)?;
+        let mut missing = members.lapsed;
+        missing.extend(self.wait_for(&members.live, generation));
+        Ok(missing)
+    }
+
+    fn wait_for(&self, instances: &[String], generation: i64) -> Vec<String> {
         if instances.is_empty() {
             return Vec::new();
         }
@@ -65,7 +75,10 @@ impl Fleet {
 /// A committed, published write that the fleet has yet to confirm.
 pub(crate) struct Pending {
     generation: i64,
+    /// Instances with a running lease: asked, and waited for.
     instances: Vec<String>,
+    /// Instances whose lease expired lately: not asked, named as unconfirmed.
+    lapsed: Vec<String>,
 }
 
 /// After a write's publication, on its connection: what to wait for. Nothing when there
@@ -78,16 +91,17 @@ pub(crate) fn pending(
     before: Option<i64>,
     published: Option<i64>,
 ) -> Option<Pending> {
-    state.fleet.as_ref()?;
+    let forget = state.fleet.as_ref()?.forget;
     let generation = published?;
     if before.is_some_and(|b| generation <= b) {
         return None;
     }
-    match fleet::live(conn) {
-        Ok(instances) if instances.is_empty() => None,
-        Ok(instances) => Some(Pending {
+    match fleet::members(conn, forget) {
+        Ok(m) if m.live.is_empty() && m.lapsed.is_empty() => None,
+        Ok(m) => Some(Pending {
             generation,
-            instances,
+            instances: m.live,
+            lapsed: m.lapsed,
         }),
         Err(e) => {
             tracing::warn!(error = %e, generation, "could not read the fleet registry; not waiting");
@@ -102,10 +116,18 @@ pub(crate) fn pending(
 pub(crate) async fn confirm(state: &AppState, p: Pending) {
     let Some(fleet) = &state.fleet else { return };
     let started = Instant::now();
-    let done = fleet
-        .client
-        .confirm(&p.instances, p.generation, fleet.within)
-        .await;
+    let mut done = match p.instances.is_empty() {
+        true => Default::default(),
+        false => {
+            fleet
+                .client
+                .confirm(&p.instances, p.generation, fleet.within)
+                .await
+        }
+    };
+    let lapsed = "lease expired: not renewing (down, or cut off and serving what it knew)";
+    done.unconfirmed
+        .extend(p.lapsed.into_iter().map(|i| (i, lapsed.to_owned())));
     let m = &state.metrics;
     m.visibility_wait.observe(started.elapsed().as_secs_f64());
     if done.unconfirmed.is_empty() {

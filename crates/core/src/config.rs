@@ -212,6 +212,10 @@ pub struct FleetConfig {
     /// How long a registration counts: an instance that stopped renewing (crashed, cut
     /// off) is no longer waited for after this.
     pub lease_secs: u64,
+    /// How long an instance whose lease expired is still named as unconfirmed on every
+    /// write (not waited for) before it is forgotten: a cut-off region keeps serving what
+    /// it last knew.
+    pub forget_secs: u64,
 }
 
 impl fmt::Debug for FleetConfig {
@@ -221,6 +225,7 @@ impl fmt::Debug for FleetConfig {
             .field("tuxedo_urls", &self.tuxedo_urls)
             .field("advertise_url", &self.advertise_url)
             .field("lease_secs", &self.lease_secs)
+            .field("forget_secs", &self.forget_secs)
             .finish()
     }
 }
@@ -232,6 +237,7 @@ impl Default for FleetConfig {
             tuxedo_urls: Vec::new(),
             advertise_url: None,
             lease_secs: 15,
+            forget_secs: 3_600,
         }
     }
 }
@@ -244,6 +250,11 @@ impl FleetConfig {
     /// The lease as a duration.
     pub fn lease(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.lease_secs)
+    }
+
+    /// How long a lapsed instance is remembered.
+    pub fn forget(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.forget_secs)
     }
 }
 

@@ -10,10 +10,13 @@
 //! nothing: the apply call wakes the instance's watch, which is the only thing that
 //! changes what requests read.
 //!
-//! A crashed or cut-off instance stops renewing; once its lease has expired it is no
-//! longer waited for. Until then a write waits for it up to the timeout and is still
-//! acknowledged, naming it in [`UNCONFIRMED_HEADER`]: the caller learns which instances
-//! may still serve the old answer, instead of a write that seems to have failed.
+//! A crashed or cut-off instance stops renewing. Until its lease has expired a write waits
+//! for it up to the timeout and is still acknowledged, naming it in [`UNCONFIRMED_HEADER`]:
+//! the caller learns which instances may still serve the old answer, instead of a write
+//! that seems to have failed. After that it is no longer waited for, but still named on
+//! every write until `fleet.forget_secs` have passed (a region cut off keeps serving what
+//! it last knew, and tuxedo cannot tell that from a crash): a write acknowledged without
+//! naming an instance is served by it.
 //!
 //! Both directions carry `Authorization: Bearer <fleet.token>`; without the token (or
 //! without a configured one) the endpoints refuse.
@@ -140,22 +143,37 @@ pub fn deregister(conn: &mut DbConnection, url: &str) -> Result<bool> {
     Ok(diesel::delete(i::table.filter(i::url.eq(url))).execute(conn)? > 0)
 }
 
-/// The instances whose lease has not expired, by URL; expired rows are removed on the way
-/// (one more statement, only when there are any).
-pub fn live(conn: &mut DbConnection) -> Result<Vec<String>> {
+/// The registered instances, by URL: `live` (lease running: writes wait for them) and
+/// `lapsed` (lease expired less than `forget` ago: crashed, or cut off and still serving
+/// what it last knew — writes do not wait for them but name them as unconfirmed, since
+/// nobody can tell the two apart). Rows lapsed longer are removed on the way (one more
+/// statement, only when there are any).
+pub fn members(conn: &mut DbConnection, forget: Duration) -> Result<Members> {
     let now = now();
+    let horizon = now - chrono::Duration::from_std(forget).unwrap_or(chrono::Duration::hours(1));
     let rows: Vec<(String, NaiveDateTime)> = i::table
         .select((i::url, i::expires_at))
         .order(i::url.asc())
         .load(conn)?;
-    if rows.iter().any(|(_, until)| *until <= now) {
-        diesel::delete(i::table.filter(i::expires_at.le(now))).execute(conn)?;
+    if rows.iter().any(|(_, until)| *until <= horizon) {
+        diesel::delete(i::table.filter(i::expires_at.le(horizon))).execute(conn)?;
     }
-    Ok(rows
-        .into_iter()
-        .filter(|(_, until)| *until > now)
-        .map(|(url, _)| url)
-        .collect())
+    let mut m = Members::default();
+    for (url, until) in rows {
+        match until {
+            u if u > now => m.live.push(url),
+            u if u > horizon => m.lapsed.push(url),
+            _ => {}
+        }
+    }
+    Ok(m)
+}
+
+/// See [`members`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Members {
+    pub live: Vec<String>,
+    pub lapsed: Vec<String>,
 }
 
 /// The highest generation a live instance reported serving.

@@ -119,10 +119,7 @@ pub fn rules_load(config: &Config, file: &Path) -> Result<(usize, Vec<String>)> 
         }
     };
     let unconfirmed = match crate::fleet::Fleet::from_config(config)? {
-        Some(fleet) if generation > before => {
-            let instances = bouncer_core::fleet::live(&mut conn)?;
-            fleet.wait_blocking(&instances, generation)
-        }
+        Some(fleet) if generation > before => fleet.wait_blocking(&mut conn, generation)?,
         _ => Vec::new(),
     };
     Ok((loaded, unconfirmed))

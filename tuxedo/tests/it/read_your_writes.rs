@@ -160,6 +160,7 @@ fn silent_instance(db: &TestDb) {
             fleet(c);
             c.tuxedo.visibility_timeout_ms = 300;
             c.fleet.lease_secs = 2;
+            c.fleet.forget_secs = 1;
         });
         two_releases(&t, db).await;
         let bounce = start_bounce(db, &t.base, |c| c.fleet.lease_secs = 2);
@@ -230,7 +231,8 @@ fn silent_instance(db: &TestDb) {
         assert!(print.contains("130.0"), "{print}");
 
         // The silent instance never renews: once its lease is over, writes stop waiting
-        // for it, while the live one (renewing every third of its lease) still counts.
+        // for it, while the live one (renewing every third of its lease) still counts. It
+        // is still named — cut off, it would serve what it knew — until forgotten.
         let live = bounce.clone();
         eventually(
             "the silent instance's lease ends",
@@ -238,17 +240,41 @@ fn silent_instance(db: &TestDb) {
             || {
                 let live = live.clone();
                 async move {
-                    let now = bouncer_core::fleet::live(&mut db.conn()).unwrap();
-                    (now == vec![live]).then_some(())
+                    let m = members(db);
+                    (m.live == vec![live]).then_some(())
                 }
             },
         )
         .await;
+        let sent = Instant::now();
         let r = flip("Firefox-131.0-SSL").await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(
+            sent.elapsed() < Duration::from_millis(300),
+            "not waited for"
+        );
+        assert_eq!(
+            r.headers()
+                .get("x-bouncer-unconfirmed")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            Some(silent.clone()),
+            "named all the same"
+        );
+        eventually(
+            "the silent instance is forgotten",
+            Duration::from_secs(10),
+            || async { members(db).lapsed.is_empty().then_some(()) },
+        )
+        .await;
+        let r = flip("Firefox-130.0-SSL").await.unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers().get("x-bouncer-unconfirmed"), None);
         held.abort();
     });
+}
+
+fn members(db: &TestDb) -> bouncer_core::fleet::Members {
+    bouncer_core::fleet::members(&mut db.conn(), Duration::from_secs(1)).unwrap()
 }
 
 /// Waits until every instance in `bases` holds a live registration.
@@ -257,7 +283,7 @@ pub async fn registered(db: &TestDb, bases: &[String]) {
         "bounce instances registered",
         Duration::from_secs(10),
         || async {
-            let live = bouncer_core::fleet::live(&mut db.conn()).unwrap();
+            let live = members(db).live;
             bases.iter().all(|b| live.contains(b)).then_some(())
         },
     )
