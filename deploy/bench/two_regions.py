@@ -114,12 +114,14 @@ def cut(tuxedo, user, password, seconds, control, b_instances, a_instances):
     before = next(t for t in TARGETS if print_of(a_instances[0], ALIAS) == print_of(a_instances[0], t))
     other = TARGETS[1 - TARGETS.index(before)]
     open(control, "w").write("cut\n")
-    started, last, writes_during, named_b = time.monotonic(), before, 0, 0
+    started, last, writes_during, named_b, not_naming_b = time.monotonic(), before, 0, 0, 0
     while time.monotonic() - started < seconds or last == before:
         last = other if last == before else before
         _, _, unconfirmed = flip(tuxedo, user, password, last)
         writes_during += 1
         named_b += len(unconfirmed)
+        # Region B cannot have confirmed: every acknowledgement must name both instances.
+        not_naming_b += int(len(unconfirmed) < len(b_instances))
         if time.monotonic() - started < seconds:
             time.sleep(5)
     stale_b = sum(1 for i in b_instances if print_of(i, ALIAS) != print_of(a_instances[0], last))
@@ -139,6 +141,7 @@ def cut(tuxedo, user, password, seconds, control, b_instances, a_instances):
                       "statuses": {str(k): v for k, v in statuses.items()}, "5xx": fivexx,
                       "writes_during_cut": writes_during, "unconfirmed_named": named_b,
                       "b_instances_behind_at_restore": stale_b,
+                      "writes_acknowledged_without_naming_b": not_naming_b,
                       "converged_ms_after_restore": converged}), flush=True)
 
 
