@@ -114,6 +114,7 @@ def cut(tuxedo, user, password, seconds, control, b_instances, a_instances):
     before = next(t for t in TARGETS if print_of(a_instances[0], ALIAS) == print_of(a_instances[0], t))
     other = TARGETS[1 - TARGETS.index(before)]
     open(control, "w").write("cut\n")
+    time.sleep(0.5)  # the link reads its control file every 100 ms
     started, last, writes_during, named_b, not_naming_b = time.monotonic(), before, 0, 0, 0
     while time.monotonic() - started < seconds or last == before:
         last = other if last == before else before
