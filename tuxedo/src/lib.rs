@@ -55,6 +55,10 @@ pub struct AppState {
     pub ui: ui::UiState,
     /// The bounce fleet writes wait for; `None` without `fleet.token`.
     pub fleet: Option<fleet::Fleet>,
+    /// Where passwords are checked (bounded; see `auth::checker`).
+    pub checker: auth::checker::Checker,
+    /// Credentials that passed a check lately (see `auth::checker::Remembered`).
+    pub remembered: auth::checker::Remembered,
     metrics: metrics::ApiMetrics,
 }
 
@@ -73,6 +77,11 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Tuxed
     let state = web::Data::new(AppState {
         metrics: metrics::ApiMetrics::register(&registry)?,
         fleet: fleet::Fleet::from_config(&config)?,
+        checker: auth::checker::Checker::new(
+            config.tuxedo.login_workers,
+            config.tuxedo.login_queue,
+        )?,
+        remembered: auth::checker::Remembered::new(),
         cache: Memcached::from_config(&config.memcached).map(Arc::new),
         config,
         master,
@@ -148,5 +157,13 @@ async fn version(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let peak = state
+        .checker
+        .peak
+        .load(std::sync::atomic::Ordering::Acquire);
+    state
+        .metrics
+        .login_checks_peak
+        .set(i64::try_from(peak).unwrap_or(i64::MAX));
     bouncer_service::metrics::render(&state.registry)
 }

@@ -25,6 +25,8 @@ pub struct ApiMetrics {
     pub visibility_unconfirmed: IntCounterVec,
     /// How long writes waited for the fleet.
     pub visibility_wait: prometheus::Histogram,
+    /// The most password checks that ran at once (set from the checker when rendered).
+    pub login_checks_peak: prometheus::IntGauge,
 }
 
 impl ApiMetrics {
@@ -89,6 +91,11 @@ impl ApiMetrics {
         registry.register(Box::new(visibility_writes.clone()))?;
         registry.register(Box::new(visibility_unconfirmed.clone()))?;
         registry.register(Box::new(visibility_wait.clone()))?;
+        let login_checks_peak = prometheus::IntGauge::new(
+            "login_checks_peak",
+            "The most password checks that ran at once since the start",
+        )?;
+        registry.register(Box::new(login_checks_peak.clone()))?;
         Ok(Self {
             requests,
             duration,
@@ -98,6 +105,7 @@ impl ApiMetrics {
             visibility_writes,
             visibility_unconfirmed,
             visibility_wait,
+            login_checks_peak,
         })
     }
 

@@ -191,6 +191,12 @@ pub struct TuxedoConfig {
     /// published or served, and repairs a history that went back (a restore, a promoted
     /// replica: see `history`); 0 = only at writes and `tuxedo history check`.
     pub history_check_ms: u64,
+    /// Password checks (argon2id, 19 MiB each) that run at once, on threads of their own;
+    /// never more, whatever callers send.
+    pub login_workers: usize,
+    /// Password checks that may wait for a worker; past it a login is refused at once
+    /// with 503 (a login flood costs nothing more).
+    pub login_queue: usize,
 }
 
 /// The bounce fleet as the writers know it (see `fleet`): each bounce instance registers
@@ -392,6 +398,8 @@ impl Default for TuxedoConfig {
             gate_check_secs: 15,
             visibility_timeout_ms: 2_000,
             history_check_ms: 1_000,
+            login_workers: 2,
+            login_queue: 64,
         }
     }
 }
@@ -607,6 +615,9 @@ impl Config {
         }
         if f.lease_secs == 0 {
             return bad("fleet.lease_secs", "must be at least 1".into());
+        }
+        if !(1..=64).contains(&self.tuxedo.login_workers) {
+            return bad("tuxedo.login_workers", "must be between 1 and 64".into());
         }
         if !(1..=60_000).contains(&self.tuxedo.visibility_timeout_ms) {
             return bad(

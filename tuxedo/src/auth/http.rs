@@ -32,15 +32,8 @@ pub async fn authenticate(
         tracing::warn!(user, %ip, "login refused: too many failures");
         return Err(TuxedoError::TooManyAttempts(retry_after_secs(left)));
     }
-    let pool = state.master.clone();
-    let name = user.clone();
-    // A database lookup plus argon2 (deliberately slow): off the async executor.
-    let verified = crate::exec::within_deadline(state, move || {
-        let mut conn = db::conn(&pool)?;
-        users::verify(&mut conn, &name, &password)
-    })
-    .await?;
-    let Some(principal) = verified else {
+    let verified = check_login(state, &user, password).await?;
+    let Some((principal, _)) = verified else {
         state.limiter.failed(&user, ip);
         tracing::warn!(user, %ip, "login failed");
         return Err(TuxedoError::Unauthorized);
@@ -48,6 +41,45 @@ pub async fn authenticate(
     state.limiter.succeeded(&user, ip);
     principal.require(permission)?;
     Ok(principal)
+}
+
+/// `user`'s account if `password` is right: the account is read on a master connection,
+/// then the password checked on the login checker (see [`super::checker`]) with no
+/// connection held, the whole within the database deadline.
+pub(crate) async fn check_login(
+    state: &web::Data<AppState>,
+    user: &str,
+    password: String,
+) -> Result<Option<(Principal, String)>> {
+    let pool = state.master.clone();
+    let name = user.to_owned();
+    let candidate = crate::exec::within_deadline(state, move || {
+        let mut conn = db::conn(&pool)?;
+        users::candidate(&mut conn, &name)
+    })
+    .await?;
+    if let Some(stamp) = candidate.stamp() {
+        if state.remembered.knows(user, &password, &stamp) {
+            return candidate.accept();
+        }
+    }
+    let (name, secret) = (user.to_owned(), password.clone());
+    let limit = std::time::Duration::from_millis(state.config.database.query_timeout_ms);
+    let checked = state
+        .checker
+        .run(move || users::check(candidate, &name, &secret));
+    let verified = match tokio::time::timeout(limit, checked).await {
+        Ok(done) => done?,
+        Err(_) => {
+            return Err(TuxedoError::Busy(
+                "the login was not checked in time; retry".into(),
+            ))
+        }
+    };
+    if let Some((_, stamp)) = &verified {
+        state.remembered.learn(user, &password, stamp.clone());
+    }
+    Ok(verified)
 }
 
 /// Whole seconds of a lockout, rounded up (a `Retry-After` of 0 would invite a retry now).

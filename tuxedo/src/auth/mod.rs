@@ -1,6 +1,7 @@
 //! Who may call tuxedo: accounts with argon2-hashed passwords and a role, HTTP Basic
 //! credentials, and a limit on failed logins.
 
+pub mod checker;
 pub mod http;
 pub mod limiter;
 pub mod tokens;

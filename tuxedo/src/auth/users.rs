@@ -93,8 +93,44 @@ pub fn verify_login(
     username: &str,
     password: &str,
 ) -> Result<Option<(Principal, String)>> {
-    let user = active_account(conn, username)?;
-    let Some(user) = user else {
+    check(candidate(conn, username)?, username, password)
+}
+
+/// What a login is checked against, read before any hashing: the active account, if any.
+pub struct Candidate(Option<User>);
+
+impl Candidate {
+    /// The [`password_stamp`] of the account's current password (`None`: no account).
+    pub fn stamp(&self) -> Option<String> {
+        self.0.as_ref().map(|u| password_stamp(&u.password_hash))
+    }
+
+    /// The account, accepted without a password check: only for credentials that passed
+    /// one moments ago against the same password (same [`Candidate::stamp`]).
+    pub fn accept(self) -> Result<Option<(Principal, String)>> {
+        match self.0 {
+            Some(user) => {
+                let stamp = password_stamp(&user.password_hash);
+                Ok(Some((principal(user)?, stamp)))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// The active account `username` names (one query; see [`check`]).
+pub fn candidate(conn: &mut DbConnection, username: &str) -> Result<Candidate> {
+    Ok(Candidate(active_account(conn, username)?))
+}
+
+/// The argon2 half of [`verify_login`], with no connection held: an unknown or inactive
+/// account is checked against the dummy hash, at the same cost.
+pub fn check(
+    candidate: Candidate,
+    username: &str,
+    password: &str,
+) -> Result<Option<(Principal, String)>> {
+    let Some(user) = candidate.0 else {
         check_password(dummy_hash()?, password)?;
         return Ok(None);
     };

@@ -212,13 +212,7 @@ pub(super) async fn login(
         }
         return r;
     }
-    let pool = state.master.clone();
-    let (name, password) = (user.clone(), form.password);
-    let verified = crate::exec::within_deadline(&state, move || {
-        let mut conn = bouncer_core::db::conn(&pool)?;
-        users::verify_login(&mut conn, &name, &password)
-    })
-    .await;
+    let verified = crate::auth::http::check_login(&state, &user, form.password).await;
     match verified {
         Ok(Some((who, stamp))) => {
             state.limiter.succeeded(&user, ip);

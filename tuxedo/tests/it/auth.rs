@@ -24,6 +24,64 @@ db_tests! {
     accounts => accounts,
     unknown_accounts_cost_a_password_check => unknown_accounts_cost_a_password_check,
     cross_origin_writes_are_refused => cross_origin_writes_are_refused,
+    a_login_flood_is_bounded_and_writes_go_on => login_flood,
+}
+
+/// Wrong logins for unknown accounts from 48 connections at once (the outside test's
+/// flood) while release automation writes with its Basic credentials, on a master pool of
+/// one connection: the checks never run more than `login_workers` at once (memory: 19 MiB
+/// each), no check holds the connection, and every write is answered 200. Refused logins
+/// are 401 or, once the queue is full, 503 at once.
+fn login_flood(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |c| {
+            c.database.pool_size = 1;
+            c.tuxedo.login_workers = 2;
+            c.tuxedo.login_queue = 8;
+        });
+        // The release account has logged in before (as it does all day).
+        assert_eq!(t.post("product_add", &[("product", "Warm")]).await.0, 200);
+        let flood = (0..48).map(|i| {
+            let (c, url) = (t.client.clone(), format!("{}/api/v2/products", t.base));
+            async move {
+                let mut statuses = Vec::new();
+                for _ in 0..4 {
+                    let r = c
+                        .get(&url)
+                        .basic_auth(format!("nouser{i}"), Some("x"))
+                        .send();
+                    statuses.push(r.await.unwrap().status().as_u16());
+                }
+                statuses
+            }
+        });
+        let writes = async {
+            let mut statuses = Vec::new();
+            for i in 0..10 {
+                let form = [("product", format!("During-flood-{i}"))];
+                let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                statuses.push(t.post("product_add", &form).await);
+            }
+            statuses
+        };
+        let (flooded, written) = tokio::join!(futures_util::future::join_all(flood), writes);
+        for (status, body) in &written {
+            assert_eq!(*status, 200, "a legitimate write during the flood: {body}");
+        }
+        let refused: Vec<u16> = flooded.into_iter().flatten().collect();
+        assert!(
+            refused.iter().all(|s| [401, 503].contains(s)),
+            "{refused:?}"
+        );
+        let m = t.metrics().await;
+        let peak: f64 = m
+            .lines()
+            .find_map(|l| l.strip_prefix("tuxedo_login_checks_peak "))
+            .expect("the peak is exported")
+            .parse()
+            .unwrap();
+        assert!((1.0..=2.0).contains(&peak), "{peak} checks ran at once");
+    });
 }
 
 fn every_write_needs_the_right_role(db: &TestDb) {
