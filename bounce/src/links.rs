@@ -240,7 +240,7 @@ fn format<'u>(
     }
     for (i, (url, geo)) in alternatives.enumerate() {
         let mut one = String::new();
-        let _ = write!(one, ", <{url}>; rel=duplicate; pri={}", i + 1);
+        let _ = write!(one, ", <{}>; rel=duplicate; pri={}", link_safe(url), i + 1);
         if let Some(cc) = geo {
             let _ = write!(one, "; geo={cc}");
         }
@@ -252,9 +252,53 @@ fn format<'u>(
     HeaderValue::try_from(out).ok()
 }
 
+/// `url` as a Link target that cannot break out of its `<…>`: `<`, `>`, `,`, `;`, `"`,
+/// space and control bytes percent-encoded. A location path may hold any of them (it is
+/// stored as given), and copied raw it would let a path forge another `rel=duplicate`
+/// target on a host outside the mirrors (RFC 8288 parsers split on them).
+fn link_safe(url: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_byte =
+        |b: u8| matches!(b, b'<' | b'>' | b',' | b';' | b'"' | b' ') || b < 0x20 || b == 0x7f;
+    if !url.bytes().any(unsafe_byte) {
+        return std::borrow::Cow::Borrowed(url);
+    }
+    let mut out = String::with_capacity(url.len() + 16);
+    for c in url.chars() {
+        match u8::try_from(c) {
+            Ok(b) if unsafe_byte(b) => {
+                let _ = write!(out, "%{b:02X}");
+            }
+            _ => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_cannot_forge_a_link_target() {
+        let k = key(&[Scope::Global]);
+        let forged = "https://m.example/f/x>;rel=duplicate;pri=1,<http://evil.example/x.exe";
+        let v = format(&k, [(forged, None)].into_iter(), 10_000).unwrap();
+        let s = v.to_str().unwrap();
+        assert_eq!(s.matches(">; rel=duplicate").count(), 1, "{s}");
+        assert!(!s.contains("<http://evil"), "{s}");
+        assert!(
+            s.ends_with("<https://m.example/f/x%3E%3Brel=duplicate%3Bpri=1%2C%3Chttp://evil.example/x.exe>; rel=duplicate; pri=1"),
+            "{s}"
+        );
+        assert_eq!(
+            link_safe("https://m.example/a b\"c"),
+            "https://m.example/a%20b%22c"
+        );
+        assert!(matches!(
+            link_safe("https://m.example/ok/é"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     fn key(scopes: &[Scope]) -> KeyRef<'_> {
         KeyRef {

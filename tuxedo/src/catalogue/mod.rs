@@ -170,6 +170,11 @@ pub(crate) fn valid_future(field: &'static str, at: Option<chrono::NaiveDateTime
         reason: reason.into(),
     };
     match at {
+        // chrono reads `23:59:60` as a leap second (nanoseconds past 10⁹), which neither
+        // backend can store: refused with the reason rather than failing the insert (500).
+        Some(t) if chrono::Timelike::nanosecond(&t) >= 1_000_000_000 => {
+            Err(invalid("a leap second (:60) cannot be stored; use :59"))
+        }
         Some(t) if t <= chrono::Utc::now().naive_utc() => Err(invalid("must be in the future")),
         Some(t) if t.and_utc().timestamp() > bouncer_core::limits::LATEST_TIMESTAMP_UNIX => {
             Err(invalid("must not be after 2038-01-19T03:14:07Z"))

@@ -354,6 +354,9 @@ fn tokens_on_both_apis(db: &TestDb) {
         // Past MariaDB's TIMESTAMP range an expiry would be stored as NULL ("never").
         let (s, e) = t.admin("POST", "/tokens", Some(json!({"user": RELEASE.0, "role": "release", "name": "x", "expires_at": "2039-01-01T00:00:00Z"}))).await;
         assert_eq!((s, code(&e)), (422, "invalid"), "{e}");
+        // A leap second parses, but no backend stores it (was a 500).
+        let (s, e) = t.admin("POST", "/tokens", Some(json!({"user": RELEASE.0, "role": "release", "name": "x", "expires_at": "2030-06-30T23:59:60Z"}))).await;
+        assert_eq!((s, code(&e)), (422, "invalid"), "{e}");
         let (s, soon) = t.admin("POST", "/tokens", Some(json!({"user": RELEASE.0, "role": "release", "name": "soon", "expires_at": "2037-01-01T00:00:00Z"}))).await;
         assert_eq!(s, 201);
         // Timestamps go out as RFC 3339 with Z (declared `date-time`): what was sent with

@@ -944,6 +944,11 @@ fn gated_alias_flips(db: &TestDb) {
                 json!({"uptake_percent": 50, "deadline": "2039-01-01T00:00:00Z"}),
                 "deadline",
             ),
+            // A leap second parses, but no backend stores it (was a 500).
+            (
+                json!({"uptake_percent": 50, "deadline": "2030-06-30T23:59:60Z"}),
+                "deadline",
+            ),
             (
                 json!({"uptake_percent": 50, "on_deadline": "maybe"}),
                 "on_deadline",
