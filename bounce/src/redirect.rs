@@ -200,7 +200,11 @@ pub async fn decide(
         }
         None => {
             let ip = match (&p.ip, config.allow_ip_override) {
-                (Some(ip), true) => ip.parse().ok(),
+                // Canonical like a peer address: `::ffff:a.b.c.d` is the IPv4 client.
+                (Some(ip), true) => ip
+                    .parse::<std::net::IpAddr>()
+                    .ok()
+                    .map(|a| a.to_canonical()),
                 _ => bouncer_service::client::client_ip(
                     req.peer,
                     req.forwarded_for.as_deref(),

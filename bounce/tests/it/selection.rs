@@ -300,6 +300,7 @@ async fn region_fallback_and_prevent_global(db: TestDb) {
     );
     let mut cfg = config(&db);
     cfg.geoip.database = Some(mmdb);
+    cfg.bounce.allow_ip_override = true;
     let base = spawn(cfg);
     // North has no mirror for the file: its fallback region (not its own) is asked.
     for i in 1..50 {
@@ -318,6 +319,15 @@ async fn region_fallback_and_prevent_global(db: TestDb) {
     let r = client()
         .get(format!("{base}/?product=firefox-latest"))
         .header("X-Forwarded-For", "198.51.100.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // The same client written IPv4-mapped in `ip=` is the same client.
+    let r = client()
+        .get(format!(
+            "{base}/?product=firefox-latest&ip=::ffff:198.51.100.9"
+        ))
         .send()
         .await
         .unwrap();

@@ -162,7 +162,10 @@ impl FromStr for NetSpec {
     type Err = String;
 
     /// `AS64500` (any case) or a CIDR; a CIDR's host bits are cleared
-    /// (`192.0.2.7/24` → `192.0.2.0/24`), a bare address is its own /32 or /128.
+    /// (`192.0.2.7/24` → `192.0.2.0/24`), a bare address is its own /32 or /128. An
+    /// IPv4-mapped block (`::ffff:203.0.113.0/120`) is the IPv4 block it maps
+    /// (`203.0.113.0/24`): clients are matched by their canonical (IPv4) address, so stored
+    /// as IPv6 it would never match; one reaching past the mapped range is refused.
     fn from_str(s: &str) -> Result<Self, String> {
         let t = s.trim();
         let asn = t.strip_prefix("AS").or_else(|| t.strip_prefix("as"));
@@ -175,14 +178,30 @@ impl FromStr for NetSpec {
             };
         }
         if let Ok(net) = t.parse::<IpNet>() {
-            return Ok(NetSpec::Net(net.trunc()));
+            return unmapped(net.trunc()).map(NetSpec::Net);
         }
         match t.parse::<IpAddr>() {
-            Ok(ip) => Ok(NetSpec::Net(IpNet::from(ip))),
+            Ok(ip) => Ok(NetSpec::Net(IpNet::from(ip.to_canonical()))),
             Err(_) => Err(format!(
                 "invalid network {t:?}: expected AS<number> or a CIDR such as 192.0.2.0/24"
             )),
         }
+    }
+}
+
+/// An IPv4-mapped IPv6 block as the IPv4 block it is (see [`NetSpec::from_str`]).
+fn unmapped(net: IpNet) -> Result<IpNet, String> {
+    let IpNet::V6(v6) = net else {
+        return Ok(net);
+    };
+    match v6.addr().to_ipv4_mapped() {
+        Some(v4) if v6.prefix_len() >= 96 => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+            .map(IpNet::V4)
+            .map_err(|e| format!("invalid network {net}: {e}")),
+        Some(_) => Err(format!(
+            "invalid network {net}: an IPv4-mapped block needs a prefix of at least /96"
+        )),
+        None => Ok(net),
     }
 }
 
@@ -255,6 +274,17 @@ mod tests {
         assert!(v6.contains("2001:db8:1::5".parse().unwrap(), None));
         assert_eq!(
             "198.51.100.7".parse::<NetSpec>().unwrap().to_string(),
+            "198.51.100.7/32"
+        );
+        // IPv4-mapped blocks are the IPv4 blocks they map (clients are canonical IPv4).
+        let mapped: NetSpec = "::ffff:203.0.113.0/120".parse().unwrap();
+        assert_eq!(mapped.to_string(), "203.0.113.0/24");
+        assert!(mapped.contains("203.0.113.9".parse().unwrap(), None));
+        assert_eq!(
+            "::ffff:198.51.100.7"
+                .parse::<NetSpec>()
+                .unwrap()
+                .to_string(),
             "198.51.100.7/32"
         );
         for bad in ["AS0", "AS-1", "ASx", "10.0.0.0/33", "example.org", ""] {
