@@ -3,11 +3,11 @@
 //! they prefer or serve only, the countries they must not serve), and what sentry found
 //! when it last checked them.
 
-use super::{audit, bump, is_unique_violation, valid_name, write_tx, Change};
+use super::{audit, bump, country_code, is_unique_violation, shown, valid_name, write_tx, Change};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{Mirror, MirrorHealth, NewLocationMirror, NewMirror, NewMirrorRegion};
-use bouncer_core::networks::{self, NetSpec, NetworkMode};
+use bouncer_core::networks::{NetSpec, NetworkMode};
 use bouncer_core::schema::{
     bouncer_mirror_exclusions as exclusions, bouncer_mirror_health as health,
     bouncer_mirror_networks as nets, bouncer_mirror_settings as settings,
@@ -670,42 +670,6 @@ fn valid_country(raw: &str) -> Result<Option<String>> {
     match raw.trim().is_empty() {
         true => Ok(None),
         false => country_code("country", raw).map(Some),
-    }
-}
-
-/// One country's code, upper case; `field` names it in the refusal. Only a code a GeoIP
-/// database can give a client is taken (ISO 3166-1 alpha-2, and MaxMind's `XK` for Kosovo):
-/// any other pair of letters — `ZZ`, or `UK` meant as Britain — would be stored and never
-/// match anyone.
-fn country_code(field: &'static str, raw: &str) -> Result<String> {
-    let invalid = |reason: String| TuxedoError::Invalid { field, reason };
-    let Some(code) = networks::code(raw) else {
-        return Err(invalid(format!(
-            "{} is not a two-letter country code",
-            shown(raw.trim())
-        )));
-    };
-    let code = networks::code_str(&code);
-    match code == "XK" || isocountry::CountryCode::for_alpha2(code).is_ok() {
-        true => Ok(code.to_owned()),
-        false => Err(invalid(format!(
-            "{} is not an ISO 3166-1 country code{}",
-            shown(raw.trim()),
-            if code == "UK" {
-                " (the United Kingdom is GB)"
-            } else {
-                ""
-            }
-        ))),
-    }
-}
-
-/// A caller's value for a message: quoted, its first 20 characters.
-fn shown(s: &str) -> String {
-    let start: String = s.chars().take(20).collect();
-    match start.len() < s.len() {
-        true => format!("{start:?}…"),
-        false => format!("{start:?}"),
     }
 }
 

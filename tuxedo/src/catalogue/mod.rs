@@ -183,6 +183,42 @@ pub(crate) fn valid_future(field: &'static str, at: Option<chrono::NaiveDateTime
     }
 }
 
+/// One country's code, upper case; `field` names it in the refusal. Only a code a GeoIP
+/// database can give a client is taken (ISO 3166-1 alpha-2, and MaxMind's `XK` for Kosovo):
+/// any other pair of letters — `ZZ`, or `UK` meant as Britain — would be stored and never
+/// match anyone.
+pub(crate) fn country_code(field: &'static str, raw: &str) -> Result<String> {
+    let invalid = |reason: String| TuxedoError::Invalid { field, reason };
+    let Some(code) = bouncer_core::networks::code(raw) else {
+        return Err(invalid(format!(
+            "{} is not a two-letter country code",
+            shown(raw.trim())
+        )));
+    };
+    let code = bouncer_core::networks::code_str(&code);
+    match code == "XK" || isocountry::CountryCode::for_alpha2(code).is_ok() {
+        true => Ok(code.to_owned()),
+        false => Err(invalid(format!(
+            "{} is not an ISO 3166-1 country code{}",
+            shown(raw.trim()),
+            if code == "UK" {
+                " (the United Kingdom is GB)"
+            } else {
+                ""
+            }
+        ))),
+    }
+}
+
+/// A caller's value for a message: quoted, its first 20 characters.
+pub(crate) fn shown(s: &str) -> String {
+    let start: String = s.chars().take(20).collect();
+    match start.len() < s.len() {
+        true => format!("{start:?}…"),
+        false => format!("{start:?}"),
+    }
+}
+
 /// Records one write in the audit log; call inside the writing transaction.
 pub(crate) fn audit(
     conn: &mut DbConnection,

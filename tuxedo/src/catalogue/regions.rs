@@ -218,14 +218,15 @@ pub fn countries(conn: &mut DbConnection) -> Result<Vec<CountryView>> {
     Ok(rows.into_iter().map(|(c, r)| country_view(c, r)).collect())
 }
 
-/// Puts country `code` (two letters, any case) in a region, creating its row if needed.
+/// Puts country `code` (an ISO 3166-1 code, any case, as a mirror's country) in a
+/// region, creating its row if needed: `ZZ` would be stored and never match a client.
 pub fn set_country(
     conn: &mut DbConnection,
     actor: &str,
     code: &str,
     form: &CountryForm,
 ) -> Result<CountryView> {
-    let code = valid_code(code)?;
+    let code = super::country_code("country_code", code)?;
     let name = form
         .country_name
         .as_deref()

@@ -328,6 +328,14 @@ fn regions_and_countries(db: &TestDb) {
             )
             .await;
         assert_eq!(s, 422);
+        // Two letters that name no country, as for a mirror's country.
+        for bad in ["ZZ", "UK"] {
+            let path = format!("/countries/{bad}");
+            let (s, e) = t
+                .as_(MIRROR_OP, "PUT", &path, Some(json!({"region_id": eu_id})))
+                .await;
+            assert_eq!((s, code(&e)), (422, "invalid"), "{bad}: {e}");
+        }
         let (s, _) = t
             .as_(
                 MIRROR_OP,
