@@ -16,6 +16,127 @@ db_tests! {
     a_write_right_after_a_restore_is_served_at_once => by_the_write,
 }
 
+/// A replica that missed the last writes is promoted: bounce read it first all along (the
+/// master only as last resort), the old primary is gone, tuxedo now writes to the replica.
+/// Both instances serve the promoted database's catalogue, with no restart of theirs.
+#[test]
+fn a_promoted_replica_that_missed_writes_is_served() {
+    let (primary, replica) = (TestDb::mysql(), TestDb::mysql());
+    let cache = TestCache::new();
+    block_on(async {
+        let t = start(&primary, |c| {
+            with_cache(&cache)(c);
+            fleet(c);
+        });
+        two_releases(&t, &primary).await;
+        let reads_replica = |c: &mut bouncer_core::config::Config| {
+            with_cache(&cache)(c);
+            c.database.replicas = vec![replica.url.clone()];
+        };
+        let bounces: Vec<String> = (0..2)
+            .map(|_| start_bounce(&primary, &t.base, reads_replica))
+            .collect();
+        registered(&primary, &bounces).await;
+        flip(&t, ALIAS, "Firefox-130.0-SSL").await;
+        replicate(&primary, &replica); // the replica has everything up to here
+        flip(&t, ALIAS, "Firefox-131.0-SSL").await; // and misses this one
+        for b in &bounces {
+            assert_eq!(print(b, ALIAS).await, print(b, "Firefox-131.0-SSL").await);
+        }
+        // The primary is lost; tuxedo is pointed at the promoted replica.
+        mysql_cli(&format!("DROP DATABASE `{}`", name_of(&primary)), None);
+        let mut config = bouncer_core::config::Config::default();
+        config.database.url = replica.url.clone();
+        with_cache(&cache)(&mut config);
+        fleet(&mut config);
+        config.tuxedo.history_check_ms = 200;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        tokio::spawn(tuxedo::build(config, listener).unwrap().run_until_stopped());
+        for b in &bounces {
+            let want = print(b, "Firefox-130.0-SSL").await;
+            eventually(
+                "the promoted replica's alias is served",
+                Duration::from_secs(5),
+                || async { (print(b, ALIAS).await == want).then_some(()) },
+            )
+            .await;
+        }
+    });
+}
+
+/// The database name of a MariaDB test database.
+fn name_of(db: &TestDb) -> String {
+    db.url.rsplit('/').next().unwrap().to_owned()
+}
+
+/// Runs `sql` with the `mariadb` client on the test server, with `input` on stdin.
+fn mysql_cli(sql: &str, input: Option<Vec<u8>>) {
+    let (host, port) = server_of();
+    let mut cmd = std::process::Command::new("mariadb");
+    cmd.args([
+        "--no-defaults",
+        "-h",
+        &host,
+        "-P",
+        &port,
+        "-uroot",
+        "-e",
+        sql,
+    ]);
+    run(cmd, input);
+}
+
+fn server_of() -> (String, String) {
+    let url = bouncer_test_support::mysql_server_url();
+    let hostport = url
+        .rsplit('@')
+        .next()
+        .unwrap()
+        .trim_start_matches("mysql://");
+    let (host, port) = hostport.split_once(':').unwrap_or((hostport, "3306"));
+    (host.to_owned(), port.to_owned())
+}
+
+fn run(mut cmd: std::process::Command, input: Option<Vec<u8>>) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::Stdio;
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = cmd.spawn().expect("the mariadb client tools");
+    let mut stdin = child.stdin.take().unwrap();
+    if let Some(bytes) = input {
+        stdin.write_all(&bytes).unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{cmd:?} failed");
+    out.stdout
+}
+
+/// What replication would have brought over up to now: every row of `from` into `to`.
+fn replicate(from: &TestDb, to: &TestDb) {
+    let (host, port) = server_of();
+    let mut dump = std::process::Command::new("mariadb-dump");
+    dump.args(["--no-defaults", "-h", &host, "-P", &port, "-uroot"]);
+    dump.args([
+        "--no-create-info",
+        "--replace",
+        "--skip-triggers",
+        &name_of(from),
+    ]);
+    let rows = run(dump, None);
+    let mut load = std::process::Command::new("mariadb");
+    load.args([
+        "--no-defaults",
+        "-h",
+        &host,
+        "-P",
+        &port,
+        "-uroot",
+        &name_of(to),
+    ]);
+    run(load, Some(rows));
+}
+
 const ALIAS: &str = "firefox-latest-ssl";
 
 /// What a backup keeps of the catalogue's history here: the generation, and where the
