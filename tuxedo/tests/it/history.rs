@@ -52,16 +52,24 @@ fn a_promoted_replica_that_missed_writes_is_served() {
         config.tuxedo.history_check_ms = 200;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         tokio::spawn(tuxedo::build(config, listener).unwrap().run_until_stopped());
-        for b in &bounces {
-            let want = print(b, "Firefox-130.0-SSL").await;
-            eventually(
-                "the promoted replica's alias is served",
-                Duration::from_secs(5),
-                || async { (print(b, ALIAS).await == want).then_some(()) },
-            )
-            .await;
-        }
+        all_serve(
+            &bounces,
+            "Firefox-130.0-SSL",
+            "the promoted replica's alias",
+        )
+        .await;
     });
+}
+
+/// Waits until every instance answers the alias as it answers `product`.
+async fn all_serve(bounces: &[String], product: &str, what: &str) {
+    for b in bounces {
+        let want = print(b, product).await;
+        eventually(what, Duration::from_secs(5), || async {
+            (print(b, ALIAS).await == want).then_some(())
+        })
+        .await;
+    }
 }
 
 /// The database name of a MariaDB test database.
@@ -226,15 +234,7 @@ fn by_the_timer(db: &TestDb) {
     let cache = TestCache::new();
     block_on(async {
         let (t, bounces) = restored_under_a_fleet(db, &cache, 200).await;
-        for b in &bounces {
-            let want = print(b, "Firefox-130.0-SSL").await;
-            eventually(
-                "the restored alias is served",
-                Duration::from_secs(5),
-                || async { (print(b, ALIAS).await == want).then_some(()) },
-            )
-            .await;
-        }
+        all_serve(&bounces, "Firefox-130.0-SSL", "the restored alias").await;
         // An instance starting now (from the fleet's image in memcached, when there is one)
         // answers the restored catalogue from its first request.
         let late = start_bounce(db, &t.base, with_cache(&cache));
