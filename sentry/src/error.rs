@@ -29,6 +29,15 @@ pub enum SentryError {
 }
 
 impl SentryError {
+    /// The caller's mistake (a `--mirror` that names no mirror, or several): said plainly,
+    /// exit code 2, not logged as an error of sentry's.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            SentryError::NoSuchMirror(_) | SentryError::AmbiguousMirror { .. }
+        )
+    }
+
     /// A database abort that is gone when the transaction is tried again (a deadlock).
     pub fn is_transient(&self) -> bool {
         match self {

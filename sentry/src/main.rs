@@ -35,6 +35,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Run(opts) => match sentry::run_once(&config, &opts).await {
             // Another run is doing this run's work: nothing failed.
             Err(busy @ sentry::SentryError::Busy(_)) => eprintln!("sentry: {busy}"),
+            // A `--mirror` that names nothing: a usage error, said plainly (no backtrace).
+            Err(e) if e.is_usage() => {
+                eprintln!("sentry: {e}");
+                std::process::exit(2);
+            }
             other => {
                 other?;
             }

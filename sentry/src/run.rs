@@ -166,6 +166,7 @@ impl Sentry {
                 seconds = clock.elapsed().as_secs_f64(),
                 "run complete"
             ),
+            Err(e) if e.is_usage() => tracing::warn!(error = %e, "run refused"),
             Err(e) => tracing::error!(error = %e, "run failed"),
         }
         result

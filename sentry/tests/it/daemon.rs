@@ -43,3 +43,26 @@ async fn endpoints_report_database_and_checks() {
         "{metrics}"
     );
 }
+
+/// `sentry run --mirror X` naming no mirror is the caller's mistake: one plain line, exit
+/// code 2, no backtrace (also with `RUST_BACKTRACE=1`), and no ERROR in the log.
+#[test]
+fn a_mirror_filter_that_names_nothing_is_a_usage_error() {
+    let db = TestDb::sqlite();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sentry"))
+        .args(["run", "--mirror", "no-such-mirror"])
+        .env("BOUNCER_DATABASE__URL", &db.url)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("sentry: no active mirror matches \"no-such-mirror\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("backtrace"), "{stderr}");
+    let log = String::from_utf8_lossy(&out.stdout); // JSON log lines
+    assert!(!log.contains("\"level\":\"ERROR\""), "{log}");
+    assert!(log.contains("run refused"), "{log}");
+}
