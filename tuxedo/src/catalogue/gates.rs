@@ -9,6 +9,7 @@ use bouncer_core::db::DbConnection;
 use bouncer_core::gates::{self, Gate, NewGate, Outcome, Progress, Sample};
 use bouncer_core::uptake::Cdn;
 use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -27,6 +28,29 @@ pub struct GateForm {
     /// At the deadline: `flip` anyway or `give_up` (the default).
     #[serde(default)]
     pub on_deadline: Option<String>,
+}
+
+/// The OS `os` names, when `product` has a location on it: a gate counting only the
+/// locations on an OS the product is not on could never be met.
+fn located_on(conn: &mut DbConnection, product: &str, os: &str) -> Result<String> {
+    use bouncer_core::schema::mirror_locations as l;
+    let os = super::oses::named(conn, os)?;
+    let product_id = super::products::lookup(conn, super::products::ProductRef::Name(product))?.id;
+    let located: i64 = l::table
+        .filter(l::product_id.eq(product_id))
+        .filter(l::os_id.eq(os.id))
+        .count()
+        .get_result(conn)?;
+    match located {
+        0 => Err(TuxedoError::Invalid {
+            field: "os",
+            reason: format!(
+                "{product} has no location on {}: the gate could never be met",
+                os.name
+            ),
+        }),
+        _ => Ok(os.name),
+    }
 }
 
 /// An alias with its pending gate.
@@ -94,9 +118,10 @@ pub fn set(
         .transpose()?;
     let gate = write_tx(conn, |conn| {
         let product = target(conn, alias, related)?;
-        let os = os
-            .map(|o| super::oses::named(conn, o).map(|o| o.name))
-            .transpose()?;
+        let os = match os {
+            Some(o) => Some(located_on(conn, &product, o)?),
+            None => None,
+        };
         let stored_alias = bouncer_core::aliases::named(conn, alias)?
             .map_or_else(|| alias.to_owned(), |a| a.alias);
         let gate = gates::replace(

@@ -968,6 +968,12 @@ fn gated_alias_flips(db: &TestDb) {
             .admin("PUT", "/aliases/x", Some(json!({"related_product": "Firefox-1", "gate": {"uptake_percent": 50, "os": "beos"}})))
             .await;
         assert!((400..500).contains(&s), "{s} {e}");
+        // An OS the product has no location on: the gate could never be met (was 202).
+        let (s, e) = t
+            .admin("PUT", "/aliases/x", Some(json!({"related_product": "Firefox-2", "gate": {"uptake_percent": 50, "os": "osx"}})))
+            .await;
+        assert_eq!((s, code(&e)), (422, "invalid"), "{e}");
+        assert!(e.to_string().contains("no location on osx"), "{e}");
     });
 }
 
