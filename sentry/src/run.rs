@@ -340,7 +340,7 @@ impl Sentry {
                 SentryError::is_transient,
             )?;
             if let Some(before) = generation.map(|g| g - 1) {
-                bouncer_core::changes::publish_since(&mut conn, cache.as_deref(), before)?;
+                bouncer_core::history::publish_since(&mut conn, cache.as_deref(), before)?;
                 tracing::info!(
                     generation = before + 1,
                     "file sizes learned from the reference origin"
@@ -367,7 +367,7 @@ impl Sentry {
                 .filter(|(_, o)| matches!(o, bouncer_core::gates::Outcome::Flipped { .. }))
                 .count();
             if flipped > 0 {
-                bouncer_core::changes::publish_since(&mut conn, cache.as_deref(), before)?;
+                bouncer_core::history::publish_since(&mut conn, cache.as_deref(), before)?;
             }
             for (gate, outcome) in &checked {
                 if !matches!(outcome, bouncer_core::gates::Outcome::Pending(_)) {

@@ -118,7 +118,7 @@ pub(crate) fn publish(
 ) -> Option<i64> {
     let cache = state.cache.as_deref();
     let published = match before {
-        Some(before) => changes::publish_since(conn, cache, before),
+        Some(before) => bouncer_core::history::publish_since(conn, cache, before),
         None => changes::publish_current(conn, cache),
     };
     match published {

@@ -1,15 +1,15 @@
 //! tuxedo's side of read-your-writes (see `bouncer_core::fleet`): bounce instances
-//! register here under a lease, and a catalogue write is acknowledged once every live
+//! register under a lease (the endpoints: [`crate::registry`]), and a catalogue write is
+//! acknowledged once every live
 //! instance serves it, or `tuxedo.visibility_timeout_ms` ran out — then the answer names
 //! the instances that had not confirmed (`X-Bouncer-Unconfirmed`), they are counted, and
 //! the write still succeeds: it is committed and will reach them.
 
 use crate::error::{Result, TuxedoError};
 use crate::AppState;
-use actix_web::{web, HttpRequest, HttpResponse};
 use bouncer_core::config::Config;
 use bouncer_core::db::DbConnection;
-use bouncer_core::fleet::{self, Registered, Registration};
+use bouncer_core::fleet;
 use bouncer_service::fleet::FleetClient;
 use std::time::{Duration, Instant};
 
@@ -38,6 +38,18 @@ impl Fleet {
             forget: config.fleet.forget(),
             within: Duration::from_millis(config.tuxedo.visibility_timeout_ms),
         }))
+    }
+}
+
+impl Fleet {
+    /// Whether a request's `Authorization` header carries the fleet's token.
+    pub(crate) fn admits(&self, header: Option<&[u8]>) -> bool {
+        fleet::authorized(header, &self.token)
+    }
+
+    /// How long a registration counts.
+    pub(crate) fn lease(&self) -> Duration {
+        self.lease
     }
 }
 
@@ -150,124 +162,4 @@ pub(crate) async fn confirm(state: &AppState, p: Pending) {
         );
     }
     bouncer_service::fleet::note_unconfirmed(done.unconfirmed.into_iter().map(|(i, _)| i));
-}
-
-/// Why a fleet call was refused before its body was read.
-enum Refused {
-    /// No fleet configured: the endpoint does not exist (404).
-    NoFleet,
-    /// No token, or a wrong one (401).
-    Token,
-    /// The body, or the state (a bug: 500).
-    Error(TuxedoError),
-}
-
-impl Refused {
-    fn respond(self) -> HttpResponse {
-        match self {
-            Refused::NoFleet => HttpResponse::NotFound().body("no fleet configured\n"),
-            Refused::Token => HttpResponse::Unauthorized()
-                .insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"))
-                .body("a fleet bearer token is required\n"),
-            Refused::Error(e) => plain(&e),
-        }
-    }
-}
-
-/// The state of `req`'s tuxedo when the caller carries the fleet's token; refused before
-/// the body is read.
-fn admitted(req: &HttpRequest) -> std::result::Result<web::Data<AppState>, Refused> {
-    let state = crate::caller::state_of(req).map_err(Refused::Error)?;
-    let Some(fleet) = &state.fleet else {
-        return Err(Refused::NoFleet);
-    };
-    let given = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .map(|v| v.as_bytes());
-    if !fleet::authorized(given, &fleet.token) {
-        return Err(Refused::Token);
-    }
-    Ok(state)
-}
-
-fn plain(e: &TuxedoError) -> HttpResponse {
-    let status = e.status();
-    let text = match status.is_server_error() {
-        true => "service unavailable; try again".to_owned(),
-        false => e.to_string(),
-    };
-    HttpResponse::build(status)
-        .content_type("text/plain; charset=utf-8")
-        .body(format!("{text}\n"))
-}
-
-/// An admitted caller's registration body, with the state.
-async fn registration(
-    req: &HttpRequest,
-    payload: web::Payload,
-) -> std::result::Result<(web::Data<AppState>, Registration), Refused> {
-    let state = admitted(req)?;
-    let body = crate::body::read(req, payload, &state)
-        .await
-        .map_err(Refused::Error)?;
-    let r: Registration = serde_json::from_slice(&body).map_err(|e| {
-        Refused::Error(TuxedoError::BadRequest(format!(
-            "expected {{\"url\": \"…\"}}: {e}"
-        )))
-    })?;
-    if let Some(why) = fleet::url_problem(&r.url) {
-        return Err(Refused::Error(TuxedoError::BadRequest(why)));
-    }
-    Ok((state, r))
-}
-
-/// `POST /__fleet__/instances {"url": …}`: registers or renews an instance; answers the
-/// catalogue generation now (the instance serves nothing older) and the lease.
-pub async fn register(req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let (state, Registration { url, applied }) = match registration(&req, payload).await {
-        Ok(r) => r,
-        Err(refused) => return refused.respond(),
-    };
-    let lease = state.fleet.as_ref().map_or(Duration::ZERO, |f| f.lease);
-    let at = url.clone();
-    let done = crate::exec::on_master(&state, false, move |c| {
-        fleet::register(c, &at, applied, lease)?;
-        Ok(bouncer_core::generation::current(c)?)
-    })
-    .await;
-    match done {
-        Ok(generation) => {
-            tracing::debug!(url, generation, "bounce instance registered");
-            HttpResponse::Ok().json(Registered {
-                generation,
-                lease_secs: lease.as_secs(),
-            })
-        }
-        Err(e) => plain(&e),
-    }
-}
-
-/// `DELETE /__fleet__/instances {"url": …}`: an instance leaving (204; 404 when it was
-/// not registered).
-pub async fn deregister(req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let (state, Registration { url, .. }) = match registration(&req, payload).await {
-        Ok(r) => r,
-        Err(refused) => return refused.respond(),
-    };
-    let at = url.clone();
-    match crate::exec::on_master(&state, false, move |c| Ok(fleet::deregister(c, &at)?)).await {
-        Ok(true) => {
-            tracing::info!(url, "bounce instance left the fleet");
-            HttpResponse::NoContent().finish()
-        }
-        Ok(false) => HttpResponse::NotFound().body("not registered\n"),
-        Err(e) => plain(&e),
-    }
-}
-
-/// The fleet's routes (internal: token-guarded, not part of the APIs).
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(fleet::REGISTER_PATH, web::post().to(register))
-        .route(fleet::REGISTER_PATH, web::delete().to(deregister));
 }

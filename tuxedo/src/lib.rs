@@ -19,6 +19,7 @@ pub mod fleet;
 mod gatekeeper;
 mod history;
 mod metrics;
+mod registry;
 pub mod ui;
 pub mod xml;
 
@@ -121,7 +122,7 @@ fn routes(cfg: &mut web::ServiceConfig, with_metrics: bool) {
     if with_metrics {
         cfg.route("/metrics", web::to(metrics));
     }
-    cfg.configure(fleet::routes)
+    cfg.configure(registry::routes)
         .configure(xml::routes)
         .configure(api::routes)
         .configure(ui::routes);

@@ -19,8 +19,8 @@
 //! goes on as before. The generation is the history's identity (its epoch): two histories
 //! never share a generation after the jump.
 //!
-//! [`check`] runs in every writer's publication ([`crate::changes::publish_since`]) and on
-//! tuxedo's timer (`tuxedo.history_check_ms`); `tuxedo history check` runs it at once.
+//! [`check`] runs in every writer's publication ([`publish_since`]) and on tuxedo's timer
+//! (`tuxedo.history_check_ms`); `tuxedo history check` runs it at once.
 
 use crate::cache::Memcached;
 use crate::changes::{self, Change};
@@ -101,6 +101,19 @@ pub fn check(
         "the catalogue's history went back (restore or promotion): generation moved past it, every instance reloads"
     );
     Ok(Some(jumped))
+}
+
+/// A writer's publication after its commit: when the master's history went back (a
+/// restore, a promotion), the generation first jumps past everything seen, so that this
+/// write, too, is served; then the change lists after `after` and the generation are
+/// published ([`changes::publish_since`]). Returns the generation published.
+pub fn publish_since(
+    conn: &mut DbConnection,
+    cache: Option<&Memcached>,
+    after: i64,
+) -> Result<i64> {
+    check(conn, cache, "system")?;
+    changes::publish_since(conn, cache, after)
 }
 
 #[cfg(test)]

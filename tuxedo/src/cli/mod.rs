@@ -106,7 +106,7 @@ pub fn rules_load(config: &Config, file: &Path) -> Result<(usize, Vec<String>)> 
     let mut conn = db::conn(&pool)?;
     let before = bouncer_core::generation::current(&mut conn)?;
     let loaded = rules::replace(&mut conn, "cli", &specs)?;
-    let published = bouncer_core::changes::publish_since(
+    let published = bouncer_core::history::publish_since(
         &mut conn,
         Memcached::from_config(&config.memcached).as_ref(),
         before,

@@ -44,7 +44,7 @@ fn a_promoted_replica_that_missed_writes_is_served() {
             assert_eq!(print(b, ALIAS).await, print(b, "Firefox-131.0-SSL").await);
         }
         // The primary is lost; tuxedo is pointed at the promoted replica.
-        mysql_cli(&format!("DROP DATABASE `{}`", name_of(&primary)), None);
+        mysql_cli(&format!("DROP DATABASE `{}`", name_of(&primary)));
         let mut config = bouncer_core::config::Config::default();
         config.database.url = replica.url.clone();
         with_cache(&cache)(&mut config);
@@ -77,24 +77,15 @@ fn name_of(db: &TestDb) -> String {
     db.url.rsplit('/').next().unwrap().to_owned()
 }
 
-/// Runs `sql` with the `mariadb` client on the test server, with `input` on stdin.
-fn mysql_cli(sql: &str, input: Option<Vec<u8>>) {
-    let (host, port) = server_of();
-    let mut cmd = std::process::Command::new("mariadb");
-    cmd.args([
-        "--no-defaults",
-        "-h",
-        &host,
-        "-P",
-        &port,
-        "-uroot",
-        "-e",
-        sql,
-    ]);
-    run(cmd, input);
+/// Runs `sql` with the `mariadb` client on the test server.
+fn mysql_cli(sql: &str) {
+    let mut cmd = client("mariadb");
+    cmd.args(["-e", sql]);
+    run(cmd, None);
 }
 
-fn server_of() -> (String, String) {
+/// A MariaDB client tool (`mariadb`, `mariadb-dump`) pointed at the test server as root.
+fn client(tool: &str) -> std::process::Command {
     let url = bouncer_test_support::mysql_server_url();
     let hostport = url
         .rsplit('@')
@@ -102,7 +93,9 @@ fn server_of() -> (String, String) {
         .unwrap()
         .trim_start_matches("mysql://");
     let (host, port) = hostport.split_once(':').unwrap_or((hostport, "3306"));
-    (host.to_owned(), port.to_owned())
+    let mut cmd = std::process::Command::new(tool);
+    cmd.args(["--no-defaults", "-h", host, "-P", port, "-uroot"]);
+    cmd
 }
 
 fn run(mut cmd: std::process::Command, input: Option<Vec<u8>>) -> Vec<u8> {
@@ -122,9 +115,7 @@ fn run(mut cmd: std::process::Command, input: Option<Vec<u8>>) -> Vec<u8> {
 
 /// What replication would have brought over up to now: every row of `from` into `to`.
 fn replicate(from: &TestDb, to: &TestDb) {
-    let (host, port) = server_of();
-    let mut dump = std::process::Command::new("mariadb-dump");
-    dump.args(["--no-defaults", "-h", &host, "-P", &port, "-uroot"]);
+    let mut dump = client("mariadb-dump");
     dump.args([
         "--no-create-info",
         "--replace",
@@ -132,16 +123,8 @@ fn replicate(from: &TestDb, to: &TestDb) {
         &name_of(from),
     ]);
     let rows = run(dump, None);
-    let mut load = std::process::Command::new("mariadb");
-    load.args([
-        "--no-defaults",
-        "-h",
-        &host,
-        "-P",
-        &port,
-        "-uroot",
-        &name_of(to),
-    ]);
+    let mut load = client("mariadb");
+    load.arg(name_of(to));
     run(load, Some(rows));
 }
 
