@@ -129,8 +129,11 @@ fn reach_excluded(c: &MirrorCandidate, client: &Client<'_>) -> Option<String> {
         return Some(format!("excludes clients in {}", networks::code_str(&cc)));
     }
     if c.reach.networked() && c.reach.mode == NetworkMode::Only {
-        let nets: Vec<String> = c.reach.networks.iter().map(|n| n.to_string()).collect();
-        return Some(format!("serves only its networks ({})", nets.join(", ")));
+        // A count, not the list: the document is public and the list may be long.
+        return Some(format!(
+            "serves only its networks ({})",
+            c.reach.networks.summary()
+        ));
     }
     None
 }

@@ -9,7 +9,10 @@
 #   PERF_DIR= (a directory: each measured run is also sampled by `perf record -e cpu-clock -g`
 #   into PERF_DIR/a-1.data …, for `perf report`; software clock, so it works without a PMU)
 #   ENV_A= ENV_B= (extra VAR=value words for one build's bounce, e.g. to switch a feature
-#   off: ENV_B="BOUNCER_BOUNCE__DIGEST_HEADERS=false")  CONNECTIONS=32 PIN=0 (1: bounce on core 0, wrk on core 1) MYSQL=mysql://root@127.0.0.1:3306 (databases bench_ab_a, bench_ab_b:
+#   off: ENV_B="BOUNCER_BOUNCE__DIGEST_HEADERS=false")
+#   SQL_A= SQL_B= (a file of SQL applied to that build's database after seeding, e.g. one
+#   catalogue against another with the same binary: see deploy/bench/networks.sh)
+#   SUFFIX= (appended to every request's query, e.g. "&format=meta4")  CONNECTIONS=32 PIN=0 (1: bounce on core 0, wrk on core 1) MYSQL=mysql://root@127.0.0.1:3306 (databases bench_ab_a, bench_ab_b:
 #   created and dropped; each build seeds its own with its own migrations)
 #
 # Each build: MariaDB + its own memcached, one bounce, one wrk thread rotating over every
@@ -55,6 +58,10 @@ start() { # name bin port mc_port → pid in $started
   if [ "$FILES" = 1 ] && [ "$has_files" = 1 ]; then  # older builds have no bouncer_files
     sql "$db" <"$root/deploy/bench/files.sql"
   fi
+  local extra_sql
+  extra_sql="$([ "$x" = a ] && echo "${SQL_A:-}" || echo "${SQL_B:-}")"
+  if [ -n "$extra_sql" ]; then sql "$db" <"$extra_sql"; fi
+  if [ -n "${SUFFIX:-}" ]; then sed -i "s|\$|${SUFFIX}|" "$work/urls-$x.txt"; fi
   memcached -u "$(id -un)" -l 127.0.0.1 -p "$mc" -m 64 >/dev/null 2>&1 &
   pids+=($!)
   BOUNCER_DATABASE__URL="${MYSQL%/}/$db" BOUNCER_MEMCACHED__SERVERS="[\"127.0.0.1:$mc\"]" \
@@ -99,8 +106,9 @@ start a "$A" 8120 11296; a_pid="$started"
 start b "$B" 8121 11297; b_pid="$started"
 # The seeded URLs answer 302: anything else means a broken setup, not a figure.
 code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:8120$(head -n1 "$work/urls-a.txt")")"
-[ "$code" = 302 ] || die "build a answers $code"
-echo "a = $A ${ENV_A:-}, b = $B ${ENV_B:-}, $ROUNDS rounds of ${DURATION}s, $(nproc) cores, $(date -u +%FT%TZ)"
+want=302; [ -z "${SUFFIX:-}" ] || want=200  # a document (format=…) answers 200
+[ "$code" = "$want" ] || die "build a answers $code"
+echo "a = $A ${ENV_A:-} ${SQL_A:-}, b = $B ${ENV_B:-} ${SQL_B:-}, suffix ${SUFFIX:-none}, $ROUNDS rounds of ${DURATION}s, $(nproc) cores, $(date -u +%FT%TZ)"
 results="$work/results"
 for round in $(seq "$ROUNDS"); do
   run a "$a_pid" 8120 | tee -a "$results"

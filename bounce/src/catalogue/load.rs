@@ -3,7 +3,7 @@
 
 use crate::metrics::Metrics;
 use bouncer_core::db::DbConnection;
-use bouncer_core::networks::{self, Code, Families, Family, NetSpec};
+use bouncer_core::networks::{self, Code, Families, Family, NetList, NetSpec};
 use bouncer_core::rules::RuleSet;
 use bouncer_core::schema::*;
 use bouncer_core::selection::{MirrorCandidate, Reach, RegionPolicy};
@@ -208,9 +208,8 @@ fn build_reach(rows: &MirrorReachRows) -> HashMap<i32, Reach> {
     for (id, mode) in modes {
         out.entry(*id).or_default().mode = mode.parse().unwrap_or_default();
     }
-    for (id, mut n) in networks {
-        n.sort_unstable();
-        out.entry(id).or_default().networks = n.into();
+    for (id, n) in networks {
+        out.entry(id).or_default().networks = Arc::new(NetList::new(n));
     }
     for (id, mut e) in excludes {
         e.sort_unstable();

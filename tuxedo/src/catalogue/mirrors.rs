@@ -7,7 +7,7 @@ use super::{audit, bump, country_code, is_unique_violation, shown, valid_name, w
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{Mirror, MirrorHealth, NewLocationMirror, NewMirror, NewMirrorRegion};
-use bouncer_core::networks::{NetSpec, NetworkMode};
+use bouncer_core::networks::{NetSpec, NetworkMode, MAX_NETWORKS};
 use bouncer_core::schema::{
     bouncer_mirror_exclusions as exclusions, bouncer_mirror_health as health,
     bouncer_mirror_networks as nets, bouncer_mirror_settings as settings,
@@ -598,10 +598,18 @@ fn set_settings(conn: &mut DbConnection, id: i32, s: &Settings) -> Result<()> {
 /// Replaces mirror `id`'s networks (validated, distinct).
 fn set_networks(conn: &mut DbConnection, id: i32, list: &[String]) -> Result<()> {
     diesel::delete(nets::table.filter(nets::mirror_id.eq(id))).execute(conn)?;
-    for n in list {
-        diesel::insert_into(nets::table)
-            .values((nets::mirror_id.eq(id), nets::network.eq(n)))
-            .execute(conn)?;
+    // Per backend (the multi-backend connection has no batch insert): on MariaDB a list
+    // at the cap is 20 multi-row statements, not 20,000 round trips; SQLite is in-process.
+    for chunk in list.chunks(1_000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|n| (nets::mirror_id.eq(id), nets::network.eq(n)))
+            .collect();
+        let insert = diesel::insert_into(nets::table).values(&rows);
+        match conn {
+            DbConnection::Mysql(c) => insert.execute(c)?,
+            DbConnection::Sqlite(c) => insert.execute(c)?,
+        };
     }
     Ok(())
 }
@@ -630,9 +638,19 @@ fn valid_mode(raw: &str) -> Result<NetworkMode> {
 
 /// Networks as given: each `AS<number>` or a CIDR (a bare address is its /32 or /128),
 /// at most [`bouncer_core::limits::NETWORK`] characters; normalised (`as64500` is
-/// `AS64500`, host bits cleared), duplicates merged, in bounce's order.
+/// `AS64500`, host bits cleared), duplicates merged, in bounce's order; at most
+/// [`MAX_NETWORKS`] of them.
 fn valid_networks(raw: &[String]) -> Result<Vec<String>> {
     let max = bouncer_core::limits::NETWORK;
+    if raw.len() > MAX_NETWORKS {
+        return Err(TuxedoError::Invalid {
+            field: "networks",
+            reason: format!(
+                "{} networks: a mirror may list at most {MAX_NETWORKS}",
+                raw.len()
+            ),
+        });
+    }
     let mut out = BTreeSet::new();
     for n in raw {
         let t = n.trim();

@@ -622,6 +622,12 @@ fn mirror_networks(db: &TestDb) {
                 json!({"networks": ["a".repeat(10_000)]}),
                 "longer than 64 characters",
             ),
+            // The cap (bounce matches any length in O(log n); the cap bounds memory and
+            // catalogue loads).
+            (
+                json!({"networks": too_many_networks()}),
+                "invalid networks: 20001 networks: a mirror may list at most 20000",
+            ),
             (
                 json!({"excluded_countries": ["DEU"]}),
                 r#"invalid excluded_countries: "DEU" is not a two-letter country code"#,
@@ -946,4 +952,11 @@ fn mirror_country(db: &TestDb) {
         assert_eq!(m["reference"], false);
         assert_eq!(stored_country(&mut conn, id), None, "nothing set: no row");
     })
+}
+
+/// One more distinct /32 than a mirror may list.
+fn too_many_networks() -> Vec<String> {
+    (0..=bouncer_core::networks::MAX_NETWORKS as u32)
+        .map(|i| std::net::Ipv4Addr::from(0x0A00_0000 + i).to_string())
+        .collect()
 }

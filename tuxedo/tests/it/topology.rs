@@ -39,8 +39,19 @@ fn topology() -> HashMap<String, String> {
         .collect()
 }
 
+/// Stops the topology when the test ends, passed or failed: left running it holds its
+/// ports, and a run from another checkout (CI's fresh clone) could not start its own.
+struct StopAtEnd;
+
+impl Drop for StopAtEnd {
+    fn drop(&mut self) {
+        let _ = Command::new("bash").arg(script("stop.sh")).output();
+    }
+}
+
 #[test]
 fn submission_reaches_both_bounces_through_the_replica() {
+    let _stop = StopAtEnd;
     let env = topology();
     let primary = &env["BOUNCER_TOPOLOGY_PRIMARY_URL"];
     let replica_server = &env["BOUNCER_TOPOLOGY_REPLICA_URL"];

@@ -11,7 +11,7 @@ pub use region::{scopes, scopes_with, RegionId, RegionPolicy, Scope};
 pub use weighted::WeightedIndex;
 
 use crate::hash::mix64;
-use crate::networks::{Code, NetSpec, NetworkMode};
+use crate::networks::{Code, NetList, NetworkMode};
 // hashbrown's default hasher: a scope lookup runs on every redirect, and SipHash was
 // most of its cost; keys are ids and codes from the catalogue, not from requests.
 use hashbrown::{HashMap, HashSet};
@@ -24,8 +24,9 @@ pub struct Reach {
     /// Continents of the mirror's regions (from their countries), for clients whose
     /// country has no region.
     pub continents: Vec<Code>,
-    /// The networks it prefers or serves only, per `mode`.
-    pub networks: Arc<[NetSpec]>,
+    /// The networks it prefers or serves only, per `mode` (indexed: a client is matched
+    /// in O(log n) however long the list).
+    pub networks: Arc<NetList>,
     pub mode: NetworkMode,
     /// Countries it must not serve.
     pub excludes: Arc<[Code]>,
@@ -229,7 +230,7 @@ impl LocationMirrors {
                 .filter(|&i| {
                     self.kept
                         .get(i as usize)
-                        .is_some_and(|c| c.reach.networks.iter().any(|n| n.contains(ip, asn)))
+                        .is_some_and(|c| c.reach.networks.contains(ip, asn))
                 })
                 .collect(),
             _ => Vec::new(),

@@ -333,10 +333,12 @@ fn continents_catch_clients_whose_country_has_no_region() {
 
 #[test]
 fn networks_prefer_keep_weights_and_only_serves_nobody_else() {
-    let campus: Arc<[crate::networks::NetSpec]> = Arc::from(vec![
-        "AS64500".parse().unwrap(),
-        "192.0.2.0/24".parse().unwrap(),
-    ]);
+    let campus: Arc<crate::networks::NetList> = Arc::new(
+        ["AS64500", "192.0.2.0/24"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect(),
+    );
     let set = LocationMirrors::build([
         cand(1, "https://public/", 1_000, &[]),
         reach(cand(2, "https://isp/", 30, &[]), |r| {

@@ -3,6 +3,10 @@
 //! countries it must not serve, and continents. Plain data and parsing, shared by bounce
 //! (choice), tuxedo (validation) and sentry (families); no diesel here.
 
+mod list;
+
+pub use list::{NetList, MAX_NETWORKS};
+
 use ipnet::IpNet;
 use std::fmt;
 use std::net::IpAddr;
