@@ -33,6 +33,9 @@ pub enum TuxedoError {
     LocationIdNotFound(String),
     #[error("alias {0:?} is the name of a product")]
     AliasIsProduct(String),
+    /// Products and aliases share one name space (`bouncer_core::name_space`).
+    #[error("product name {0:?} is an alias (or a pending gate's alias)")]
+    ProductIsAlias(String),
     #[error("related product {0:?} not found")]
     RelatedProductNotFound(String),
     #[error("no products match")]
@@ -194,6 +197,7 @@ impl TuxedoError {
             | Self::LocationNotFound { .. }
             | Self::LocationIdNotFound(_)
             | Self::AliasIsProduct(_)
+            | Self::ProductIsAlias(_)
             | Self::RelatedProductNotFound(_)
             | Self::NoProductsMatch
             | Self::NoOsesMatch
@@ -219,6 +223,7 @@ impl TuxedoError {
             | Self::LanguagesExist(_)
             | Self::LocationExists { .. }
             | Self::AliasIsProduct(_)
+            | Self::ProductIsAlias(_)
             | Self::UserExists(_)
             | Self::Duplicate(_)
             | Self::Conflict(_) => StatusCode::CONFLICT,
@@ -323,6 +328,12 @@ impl TuxedoError {
             (Self::AliasIsProduct(_), _) => (
                 104,
                 "You cannot create an alias with the same name as a product".into(),
+            ),
+            // Not in the old admin (it stored the product, which the alias then shadowed);
+            // worded as its alias-side twin above.
+            (Self::ProductIsAlias(_), _) => (
+                104,
+                "You cannot create a product with the same name as an alias".into(),
             ),
             (Self::NoProductsMatch, _) => (102, "No products found".into()),
             (Self::NoOsesMatch, _) => (102, "No OSes found".into()),

@@ -236,6 +236,9 @@ pub fn check(
     let progress = progress(conn, cdn, gate)?;
     let deadline = gate.deadline.is_some_and(|d| now >= d);
     db::write_transaction(conn, |conn| {
+        // A flip creates or moves a name: first, so the checks below see every product
+        // committed before it (see `name_space`).
+        crate::name_space::lock(conn)?;
         let Some(current) = gates::table
             .find(gate.id)
             .select(Gate::as_select())
@@ -264,10 +267,14 @@ pub fn check(
             .into_iter()
             .find(|p| crate::names::same(p, &current.product));
         let flip = progress.met || current.on_deadline == "flip";
-        let (Some(product), true) = (product, flip) else {
-            let reason = match flip {
-                true => "the product no longer exists",
-                false => "the deadline passed below the threshold",
+        // A product created under the alias's name since the gate was set (by a path that
+        // did not know of the gate) would shadow the alias: never flip into that.
+        let shadowed = crate::name_space::product_named(conn, &current.alias)?;
+        let (Some(product), true, None) = (product, flip, &shadowed) else {
+            let reason = match (flip, &shadowed) {
+                (true, Some(_)) => "a product has the alias's name",
+                (true, None) => "the product no longer exists",
+                (false, _) => "the deadline passed below the threshold",
             };
             crate::audit::record(
                 conn,

@@ -21,6 +21,7 @@ pub mod history;
 pub mod limits;
 pub mod locale;
 pub mod models;
+pub mod name_space;
 pub mod names;
 pub mod networks;
 pub mod rules;

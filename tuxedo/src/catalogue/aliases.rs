@@ -39,6 +39,7 @@ pub fn create_or_update(
     let alias = valid_name("alias", alias, bouncer_core::limits::ALIAS)?;
     let related = valid_name("related_product", related_product, MAX_NAME)?;
     write_tx(conn, |conn| {
+        bouncer_core::name_space::lock(conn)?;
         let product = target(conn, alias, related)?;
         drop_gate(conn, actor, alias, "overridden by a direct set")?;
         let pointed = bouncer_core::aliases::point(conn, alias, &product)?;

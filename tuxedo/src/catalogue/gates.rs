@@ -117,6 +117,7 @@ pub fn set(
         .map(|o| valid_name("os", o, bouncer_core::limits::OS_NAME))
         .transpose()?;
     let gate = write_tx(conn, |conn| {
+        bouncer_core::name_space::lock(conn)?;
         let product = target(conn, alias, related)?;
         let os = match os {
             Some(o) => Some(located_on(conn, &product, o)?),

@@ -68,6 +68,9 @@ pub fn update(
         None => None,
     };
     write_tx(conn, |conn| {
+        if new_name.is_some() {
+            bouncer_core::name_space::lock(conn)?;
+        }
         let p = lookup(conn, ProductRef::Id(id))?;
         let before = one(conn, id)?;
         if let Some(name) = new_name.filter(|n| *n != p.name) {
@@ -105,12 +108,8 @@ fn rename(conn: &mut DbConnection, p: &Product, name: &str) -> Result<()> {
     if taken > 0 {
         return Err(TuxedoError::ProductExists(name.to_owned()));
     }
-    let alias = mirror_aliases::table
-        .filter(mirror_aliases::alias.eq(name))
-        .count()
-        .get_result::<i64>(conn)?;
-    if alias > 0 {
-        return Err(TuxedoError::Conflict(format!("{name:?} is an alias")));
+    if let Some(alias) = bouncer_core::name_space::alias_named(conn, name)? {
+        return Err(TuxedoError::ProductIsAlias(alias));
     }
     diesel::update(mirror_products::table.find(p.id))
         .set(mirror_products::name.eq(name))

@@ -7,6 +7,7 @@ use super::{
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{NewProduct, NewProductLang, Product};
+use bouncer_core::name_space;
 use bouncer_core::schema::{mirror_product_langs, mirror_products};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -90,8 +91,12 @@ pub fn add(
     })?;
     let languages = valid_languages(languages)?;
     write_tx(conn, |conn| {
+        name_space::lock(conn)?;
         if lookup(conn, ProductRef::Name(name)).is_ok() {
             return Err(TuxedoError::ProductExists(name.to_owned()));
+        }
+        if let Some(alias) = name_space::alias_named(conn, name)? {
+            return Err(TuxedoError::ProductIsAlias(alias));
         }
         diesel::insert_into(mirror_products::table)
             .values(NewProduct {

@@ -12,6 +12,7 @@ mod json_admin;
 mod json_auth;
 mod json_catalogue;
 mod json_network;
+mod name_space;
 mod openapi;
 mod publish;
 mod read_your_writes;
