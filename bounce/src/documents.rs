@@ -138,6 +138,16 @@ fn reach_excluded(c: &MirrorCandidate, client: &Client<'_>) -> Option<String> {
     None
 }
 
+/// The kind of sentry's reason without its detail (`size mismatch: 1000 bytes, expected
+/// 1234` → `size mismatch`): the list is public, the detail is for operators (tuxedo's
+/// mirror health shows it whole).
+fn public_reason(reason: &str) -> &str {
+    reason
+        .split_once(':')
+        .map_or(reason, |(kind, _)| kind)
+        .trim()
+}
+
 /// Why a candidate may not serve this request, in the order the checks apply; `sentry`
 /// is what sentry recorded when the pair's health last changed (`size mismatch: …`).
 fn excluded(c: &MirrorCandidate, https_only: bool, sentry: Option<&str>) -> Option<String> {
@@ -190,8 +200,10 @@ fn list(ask: &Asked<'_>, l: &Listing, set: &LocationMirrors) -> MirrorList {
             }
         })
         .collect();
-    for c in l.all.iter().filter(|c| seen.insert(c.mirror_id)) {
-        let sentry = l.reasons.get(&c.mirror_id).map(String::as_str);
+    // Inactive mirrors are the operator's business (tuxedo lists them), not the public's.
+    let listed = l.all.iter().filter(|c| c.mirror_active);
+    for c in listed.filter(|c| seen.insert(c.mirror_id)) {
+        let sentry = l.reasons.get(&c.mirror_id).map(|r| public_reason(r));
         mirrors.push(Listed {
             mirror_id: c.mirror_id,
             url: ask.location.url(&c.base_url, ask.lang),

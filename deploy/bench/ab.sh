@@ -61,7 +61,10 @@ start() { # name bin port mc_port → pid in $started
   local extra_sql
   extra_sql="$([ "$x" = a ] && echo "${SQL_A:-}" || echo "${SQL_B:-}")"
   if [ -n "$extra_sql" ]; then sql "$db" <"$extra_sql"; fi
-  if [ -n "${SUFFIX:-}" ]; then sed -i "s|\$|${SUFFIX}|" "$work/urls-$x.txt"; fi
+  if [ -n "${SUFFIX:-}" ]; then
+    awk -v s="$SUFFIX" '{ print $0 s }' "$work/urls-$x.txt" >"$work/urls-$x.tmp"
+    mv "$work/urls-$x.tmp" "$work/urls-$x.txt"
+  fi
   memcached -u "$(id -un)" -l 127.0.0.1 -p "$mc" -m 64 >/dev/null 2>&1 &
   pids+=($!)
   BOUNCER_DATABASE__URL="${MYSQL%/}/$db" BOUNCER_MEMCACHED__SERVERS="[\"127.0.0.1:$mc\"]" \
