@@ -20,6 +20,8 @@ pub struct Metrics {
     pub shared_hits: IntCounterVec,
     /// Readers passed over because they had not replicated the expected generation.
     pub replica_behind: IntCounter,
+    /// Background probes of a reader its breaker took out (`recovered`, `failed`).
+    pub reader_probes: IntCounterVec,
     /// The catalogue generation this instance serves.
     pub generation: IntGauge,
     /// Answers from last-known data while the databases were unreachable, by entry kind.
@@ -118,6 +120,13 @@ impl Metrics {
                 "replica_behind_total",
                 "Readers passed over for not having replicated the expected generation",
             )?,
+            reader_probes: IntCounterVec::new(
+                Opts::new(
+                    "reader_probes_total",
+                    "Background probes of a failed database reader, by outcome",
+                ),
+                &["outcome"],
+            )?,
             generation: IntGauge::new("catalogue_generation", "Catalogue generation being served")?,
             stale_served: IntCounterVec::new(
                 Opts::new(
@@ -172,6 +181,7 @@ impl Metrics {
         registry.register(Box::new(m.shared_lookups.clone()))?;
         registry.register(Box::new(m.shared_hits.clone()))?;
         registry.register(Box::new(m.replica_behind.clone()))?;
+        registry.register(Box::new(m.reader_probes.clone()))?;
         registry.register(Box::new(m.generation.clone()))?;
         registry.register(Box::new(m.stale_served.clone()))?;
         Ok(m)

@@ -117,6 +117,7 @@ impl AppState {
             cache,
             Duration::from_millis(config.bounce.reader_retry_after_ms),
             Duration::from_millis(config.bounce.reader_timeout_ms),
+            metrics.reader_probes.clone(),
         );
         let catalogue = Catalogue::new(
             sources,

@@ -6,7 +6,7 @@ use crate::BounceError;
 use bouncer_core::cache::Memcached;
 use bouncer_core::db::{self, DbConnection, DbPool};
 use bouncer_core::selection::{LocationMirrors, MirrorCandidate};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,9 +14,11 @@ use std::time::{Duration, Instant};
 pub struct Sources {
     /// Replicas in order, then the master when it may be read.
     pub readers: Vec<DbPool>,
-    /// One breaker per reader: a reader that failed is skipped for a while, so a dead
-    /// replica costs one connect timeout per interval, not one per fill.
-    pub breakers: Vec<Breaker>,
+    /// One breaker per reader: a reader that failed is skipped until a probe off the
+    /// request path finds it answering again (see [`Breaker`]).
+    pub breakers: Vec<Arc<Breaker>>,
+    /// Counts those probes by outcome.
+    probes: prometheus::IntCounterVec,
     pub cache: Option<Arc<Memcached>>,
     /// The catalogue generation this instance expects (0 = not known yet).
     pub generation: AtomicI64,
@@ -32,12 +34,14 @@ impl Sources {
         cache: Option<Arc<Memcached>>,
         retry_after: Duration,
         stall_after: Duration,
+        probes: prometheus::IntCounterVec,
     ) -> Self {
         Self {
             breakers: readers
                 .iter()
-                .map(|_| Breaker::new(retry_after, stall_after))
+                .map(|_| Arc::new(Breaker::new(retry_after, stall_after)))
                 .collect(),
+            probes,
             readers,
             cache,
             generation: AtomicI64::new(0),
@@ -80,7 +84,11 @@ impl MirrorSets {
     }
 }
 
-/// Open for `retry_after` after a failure; closed again by the next success. Also tracks
+/// Opened by a failure; closed again only by a probe that finds the reader answering. The
+/// probe runs on a thread of its own, once per `retry_after` while the breaker is open,
+/// so no request ever waits on a reader that failed (the hardening round measured 3 % of
+/// requests waiting a whole deadline on a hung replica when the first fill after each
+/// interval was the probe). Also tracks
 /// the calls in flight on its reader: a database that stalls (connections open, no
 /// answers, no error) never fails a call, it holds it — so a reader whose oldest call in
 /// flight is older than `stall_after` is passed over like an open breaker, and the watch
@@ -89,7 +97,12 @@ pub struct Breaker {
     retry_after: Duration,
     stall_after: Duration,
     epoch: Instant,
-    open_until_ms: AtomicU64,
+    /// Open: requests pass the reader over.
+    open: AtomicBool,
+    /// When (ms since `epoch`) an open breaker's next probe is due.
+    probe_at_ms: AtomicU64,
+    /// A probe is running (at most one per reader).
+    probing: AtomicBool,
     /// Calls in flight, and since when (ms since `epoch`) the count has been above zero.
     in_flight: std::sync::Mutex<(u32, u64)>,
 }
@@ -114,7 +127,9 @@ impl Breaker {
             retry_after,
             stall_after,
             epoch: Instant::now(),
-            open_until_ms: AtomicU64::new(0),
+            open: AtomicBool::new(false),
+            probe_at_ms: AtomicU64::new(0),
+            probing: AtomicBool::new(false),
             in_flight: std::sync::Mutex::new((0, 0)),
         }
     }
@@ -124,7 +139,15 @@ impl Breaker {
     }
 
     pub fn is_open(&self) -> bool {
-        self.open_until_ms.load(Ordering::Relaxed) > self.now_ms()
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// Whether the caller may probe this reader now: open, its probe due, and no probe
+    /// running. True for one caller at a time.
+    fn claim_probe(&self) -> bool {
+        self.is_open()
+            && self.now_ms() >= self.probe_at_ms.load(Ordering::Acquire)
+            && !self.probing.swap(true, Ordering::AcqRel)
     }
 
     /// Whether calls have been in flight on this reader for longer than `stall_after`
@@ -149,12 +172,52 @@ impl Breaker {
     }
 
     fn trip(&self) {
-        let until = self.now_ms() + self.retry_after.as_millis() as u64;
-        self.open_until_ms.store(until, Ordering::Relaxed);
+        let at = self.now_ms() + self.retry_after.as_millis() as u64;
+        self.probe_at_ms.store(at, Ordering::Release);
+        self.open.store(true, Ordering::Release);
     }
 
     fn reset(&self) {
-        self.open_until_ms.store(0, Ordering::Relaxed);
+        self.open.store(false, Ordering::Release);
+    }
+}
+
+/// Starts the due probes of open breakers, each on a thread of its own: a connection and
+/// the generation query, bounded by the pool's connect timeout and the reader's read
+/// timeout. Success closes the breaker; failure keeps it open until the next interval.
+fn start_probes(sources: &Sources) {
+    for (pool, breaker) in sources.readers.iter().zip(&sources.breakers) {
+        if !breaker.claim_probe() {
+            continue;
+        }
+        let (pool, probes) = (pool.clone(), sources.probes.clone());
+        let probing = Arc::clone(breaker);
+        let spawned = std::thread::Builder::new()
+            .name("reader-probe".into())
+            .spawn(move || {
+                let breaker = probing;
+                let answered = db::conn(&pool)
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut c| {
+                        bouncer_core::generation::current(&mut c).map_err(|e| e.to_string())
+                    });
+                match answered {
+                    Ok(_) => {
+                        breaker.reset();
+                        probes.with_label_values(&["recovered"]).inc();
+                        tracing::info!("database reader answers again");
+                    }
+                    Err(e) => {
+                        breaker.trip();
+                        probes.with_label_values(&["failed"]).inc();
+                        tracing::warn!(error = %e, "database reader still unavailable");
+                    }
+                }
+                breaker.probing.store(false, Ordering::Release);
+            });
+        if spawned.is_err() {
+            breaker.probing.store(false, Ordering::Release);
+        }
     }
 }
 
@@ -190,11 +253,12 @@ impl std::ops::DerefMut for Connected<'_> {
 /// every one that has not failed is busy past the stall limit (one slow full load on the
 /// only database), those: a slow reader is better than none.
 fn usable(sources: &Sources) -> Vec<(&DbPool, &Breaker)> {
+    start_probes(sources);
     let closed = || {
         sources
             .readers
             .iter()
-            .zip(&sources.breakers)
+            .zip(sources.breakers.iter().map(|b| &**b))
             .filter(|(_, b)| !b.is_open())
     };
     let answering: Vec<_> = closed().filter(|(_, b)| !b.stalled()).collect();

@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use bouncer_test_support::proxy::Proxy;
-use bouncer_test_support::TestDb;
+use bouncer_test_support::{eventually, TestDb};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -48,16 +48,16 @@ fn free_port() -> u16 {
 }
 
 /// Requests `query` in a loop until stopped; returns (count, statuses other than 200,
-/// slowest, wrong bodies).
+/// each request's time, wrong bodies).
 fn stream(
     base: String,
     query: &'static str,
     expected: String,
     stop: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<(usize, Vec<u16>, Duration, usize)> {
+) -> tokio::task::JoinHandle<(usize, Vec<u16>, Vec<Duration>, usize)> {
     tokio::spawn(async move {
         let http = client();
-        let (mut n, mut bad, mut slowest, mut wrong) = (0, vec![], Duration::ZERO, 0);
+        let (mut n, mut bad, mut took, mut wrong) = (0, vec![], vec![], 0);
         while !stop.load(Ordering::Relaxed) {
             let started = Instant::now();
             let r = http
@@ -67,7 +67,7 @@ fn stream(
                 .unwrap();
             let status = r.status().as_u16();
             let body = r.text().await.unwrap();
-            slowest = slowest.max(started.elapsed());
+            took.push(started.elapsed());
             n += 1;
             if status != 200 {
                 bad.push(status);
@@ -76,7 +76,7 @@ fn stream(
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        (n, bad, slowest, wrong)
+        (n, bad, took, wrong)
     })
 }
 
@@ -148,7 +148,8 @@ async fn memcached_killed_and_restarted() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::Relaxed);
-    let (n, bad, slowest, wrong) = running.await.unwrap();
+    let (n, bad, took, wrong) = running.await.unwrap();
+    let slowest = took.iter().max().copied().unwrap_or_default();
     restarted.kill().unwrap();
     restarted.wait().unwrap();
     assert!(n > 50, "only {n} requests");
@@ -158,6 +159,88 @@ async fn memcached_killed_and_restarted() {
         slowest < Duration::from_millis(1000),
         "slowest request {slowest:?}"
     );
+}
+
+/// A replica that hangs (connections accepted, never answered): the fill that meets it
+/// first pays one connect timeout and trips its breaker; after that the reader is probed
+/// off the request path (`bounce_reader_probes_total`), so no later request waits on it,
+/// however many retry intervals pass. Before, the first fill of every interval was the
+/// probe and paid the timeout.
+#[tokio::test]
+async fn a_hung_replica_is_probed_off_the_request_path() {
+    let db = TestDb::mysql();
+    standard(&mut db.conn());
+    let (one, two) = (Proxy::start(0).await, Proxy::start(0).await);
+    let via = |p: &Proxy| {
+        db.url
+            .replace("127.0.0.1:3306", &format!("127.0.0.1:{}", p.port))
+    };
+    let mut cfg = config(&db);
+    cfg.database.replicas = vec![via(&one), via(&two)];
+    cfg.database.master_as_last_resort = false;
+    cfg.database.connect_timeout_ms = 400;
+    cfg.bounce.local_cache_ttl_ms = 50; // fills keep reaching the replicas
+    cfg.bounce.reader_retry_after_ms = 100;
+    let base = spawn(cfg);
+    let expected = client()
+        .get(format!("{base}/?product=firefox-latest&lang=de&print=yes"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    one.hang();
+    let stop = Arc::new(AtomicBool::new(false));
+    let running = stream(
+        base.clone(),
+        "product=firefox-latest&lang=de",
+        expected,
+        stop.clone(),
+    );
+    // Until the breaker has failed several background probes: many retry intervals.
+    let probes = eventually(
+        "probes of the hung replica",
+        Duration::from_secs(20),
+        || {
+            let base = base.clone();
+            async move {
+                let m = client()
+                    .get(format!("{base}/metrics"))
+                    .send()
+                    .await
+                    .ok()?
+                    .text()
+                    .await
+                    .ok()?;
+                let failed = m
+                    .lines()
+                    .find(|l| l.starts_with("bounce_reader_probes_total{outcome=\"failed\"}"))?
+                    .rsplit(' ')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()?;
+                (failed >= 8).then_some(failed)
+            }
+        },
+    )
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    let (n, bad, took, wrong) = running.await.unwrap();
+    assert!(bad.is_empty(), "non-200 answers: {bad:?}");
+    assert_eq!(wrong, 0);
+    // A request that met the hung replica waited its connect timeout (400 ms); only the
+    // first fill after the hang may have.
+    let waited: Vec<&Duration> = took
+        .iter()
+        .filter(|t| **t >= Duration::from_millis(350))
+        .collect();
+    assert!(
+        waited.len() <= 1,
+        "{} of {n} requests waited on the hung replica over {probes} probe intervals: {waited:?}",
+        waited.len()
+    );
+    drop(two);
 }
 
 #[tokio::test]
@@ -203,7 +286,8 @@ async fn one_replica_down_the_other_serves() {
     let _one_back = Proxy::start(one.port).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, Ordering::Relaxed);
-    let (n, bad, slowest, wrong) = running.await.unwrap();
+    let (n, bad, took, wrong) = running.await.unwrap();
+    let slowest = took.iter().max().copied().unwrap_or_default();
     assert!(n > 50, "only {n} requests");
     assert!(bad.is_empty(), "non-200 answers: {bad:?}");
     assert_eq!(wrong, 0);
