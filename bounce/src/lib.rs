@@ -6,6 +6,7 @@ mod catalogue;
 mod choice;
 mod documents;
 mod error;
+mod filename;
 mod files;
 mod fleet;
 mod geo;

@@ -100,15 +100,12 @@ impl Location {
 
     /// The file's name as a download manager saves it: the path's last segment, with
     /// `lang` in place of `:lang`, percent-decoded (`Firefox Setup 120.0.exe`), never a
-    /// path (RFC 5854 forbids `/` and `..` traversal in `name`).
+    /// path (RFC 5854 forbids `/` and `..` traversal in `name`), and made safe to save
+    /// ([`crate::filename::safe`]: no controls, no bidi overrides, no `:`).
     pub fn file_name(&self, lang: &str) -> String {
         let whole = self.url("", lang);
         let last = whole.rsplit('/').next().unwrap_or_default();
-        let name = percent_encoding::percent_decode_str(last).decode_utf8_lossy();
-        match name.replace(['/', '\\'], "_") {
-            n if n.is_empty() || n == "." || n == ".." => "download".to_owned(),
-            n => n,
-        }
+        crate::filename::safe(&percent_encoding::percent_decode_str(last).decode_utf8_lossy())
     }
 
     /// `base` + the path with `lang` in place of `:lang`, safe for a Location header.

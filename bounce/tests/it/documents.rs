@@ -17,6 +17,7 @@ async_db_tests! {
     redirects_carry_alternatives_and_digests => redirects_carry_alternatives_and_digests,
     documents_list_every_mirror_and_why => documents_list_every_mirror_and_why,
     aria2c_downloads_through_the_metalink => aria2c_downloads_through_the_metalink,
+    aria2c_saves_a_safe_file_name => aria2c_saves_a_safe_file_name,
     mirror_countries_are_geo_and_location => mirror_countries_are_geo_and_location,
     cdn_mode_carries_digests_and_a_metalink => cdn_mode_carries_digests_and_a_metalink,
 }
@@ -654,5 +655,51 @@ async fn aria2c_downloads_through_the_metalink(db: TestDb) {
     assert!(
         out.to_lowercase().contains("checksum"),
         "no clear message: {out}"
+    );
+}
+
+/// A location path whose last segment decodes to a NUL, an ESC, a right-to-left override
+/// and a `:` (issue 29, item 7): the Metalink stays valid XML, and aria2c downloads the
+/// file under a name that shows what it is, with no NTFS stream and nothing invisible.
+async fn aria2c_saves_a_safe_file_name(db: TestDb) {
+    let body = b"installer bytes".to_vec();
+    let path = "/pub/de/setup%00%1B%E2%80%AEtxt.exe%3AZone.Identifier";
+    let mirror = FakeMirror::start(43, Behaviour::Healthy).await;
+    mirror.serve_file(path, &body);
+    let base_url = mirror.base_url().trim_end_matches('/').to_owned();
+    let loc = seed(
+        &mut db.conn(),
+        "/pub/:lang/setup%00%1B%E2%80%AEtxt.exe%3AZone.Identifier",
+        &[("one", &base_url, 100, true, true, true)],
+    );
+    file(
+        &mut db.conn(),
+        loc,
+        "de",
+        body.len() as i64,
+        &sha256_hex(&body),
+    );
+    let base = spawn(config(&db));
+    let url = format!("{base}/?product=firefox-latest&os=win&lang=de");
+    let meta4 = text_of(&format!("{url}&format=meta4")).await;
+    jing(&meta4).unwrap_or_else(|e| panic!("not RFC 5854:\n{e}\n{meta4:?}"));
+    assert!(
+        meta4.contains("<file name=\"setuptxt.exe_Zone.Identifier\">"),
+        "{meta4:?}"
+    );
+    let list = json_of(&format!("{url}&format=json")).await;
+    assert_eq!(list["file"]["name"], "setuptxt.exe_Zone.Identifier");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out) = aria2c(url, dir.path(), &["--split=1"]).await;
+    assert_eq!(code, 0, "{out}");
+    let saved: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(saved, ["setuptxt.exe_Zone.Identifier"], "{out}");
+    assert_eq!(
+        std::fs::read(dir.path().join("setuptxt.exe_Zone.Identifier")).unwrap(),
+        body
     );
 }
