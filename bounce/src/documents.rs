@@ -22,10 +22,14 @@ pub enum Format {
 }
 
 impl Format {
-    /// `format=` wins over `Accept`; `Err` names an unknown `format` value.
-    pub fn asked(query: Option<&str>, accept: Option<Format>) -> Result<Option<Format>, String> {
+    /// `format=` wins over `Accept` (`accept` is read only when there is no `format`);
+    /// `Err` names an unknown `format` value.
+    pub fn asked(
+        query: Option<&str>,
+        accept: impl FnOnce() -> Option<Format>,
+    ) -> Result<Option<Format>, String> {
         match query {
-            None | Some("") => Ok(accept),
+            None | Some("") => Ok(accept()),
             Some("meta4" | "metalink") => Ok(Some(Format::Meta4)),
             Some("json") => Ok(Some(Format::Json)),
             Some("html" | "mirrorlist") => Ok(Some(Format::Html)),
@@ -38,16 +42,20 @@ impl Format {
         }
     }
 
-    /// What an `Accept` header asks for: Metalink when it names it (aria2 does by
-    /// default), JSON when it names JSON and not HTML; otherwise the redirect.
+    /// What an `Accept` header asks for. Only a range that names a document's type
+    /// exactly, with a weight above 0, asks for it (`*/*` accepts the redirect, `q=0`
+    /// says "not this"): the Metalink when its weight is not below JSON's (aria2 names it
+    /// by default); else JSON when its weight is above `text/html`'s (a browser-like
+    /// client that prefers HTML gets the redirect); otherwise the redirect.
     pub fn from_accept(accept: &str) -> Option<Format> {
-        let a = accept.to_ascii_lowercase();
-        if a.contains("application/metalink4+xml") {
-            Some(Format::Meta4)
-        } else if a.contains("application/json") && !a.contains("text/html") {
-            Some(Format::Json)
-        } else {
-            None
+        let q = |essence| crate::accept::explicit_q(accept, essence).filter(|&q| q > 0);
+        let meta4 = q("application/metalink4+xml");
+        let json = q("application/json");
+        let html = crate::accept::explicit_q(accept, "text/html").unwrap_or(0);
+        match (meta4, json) {
+            (Some(m), j) if j.is_none_or(|j| m >= j) => Some(Format::Meta4),
+            (_, Some(j)) if j > html => Some(Format::Json),
+            _ => None,
         }
     }
 }
@@ -371,4 +379,70 @@ fn html(l: &MirrorList) -> String {
     }
     h.push_str("</table>\n</body></html>\n");
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Format::{self, Json, Meta4};
+
+    fn of(accept: &str) -> Option<Format> {
+        Format::from_accept(accept)
+    }
+
+    #[test]
+    fn accept_asks_for_a_document_by_its_exact_type() {
+        assert_eq!(
+            of("*/*,application/metalink4+xml,application/metalink+xml"),
+            Some(Meta4),
+            "aria2's default"
+        );
+        assert_eq!(of("application/json"), Some(Json));
+        assert_eq!(of("application/json, text/plain, */*"), Some(Json));
+        assert_eq!(of("APPLICATION/JSON; charset=utf-8"), Some(Json));
+        assert_eq!(of("application/jsonp"), None, "not JSON");
+        assert_eq!(of("application/metalink4+xmlx"), None);
+        assert_eq!(of("*/*"), None);
+        assert_eq!(of("application/*"), None);
+        assert_eq!(
+            of("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+            None,
+            "a browser"
+        );
+    }
+
+    #[test]
+    fn q_zero_is_not_acceptable() {
+        assert_eq!(of("application/metalink4+xml;q=0"), None);
+        assert_eq!(of("application/metalink4+xml;q=0.000, */*"), None);
+        assert_eq!(of("application/json;q=0"), None);
+        assert_eq!(
+            of("application/metalink4+xml;q=0, application/json"),
+            Some(Json)
+        );
+    }
+
+    #[test]
+    fn weights_decide_between_documents_and_html() {
+        assert_eq!(
+            of("application/metalink4+xml;q=0.5, application/json"),
+            Some(Json)
+        );
+        assert_eq!(
+            of("application/metalink4+xml, application/json"),
+            Some(Meta4)
+        );
+        assert_eq!(of("application/json, text/html"), None, "as before");
+        assert_eq!(of("application/json, text/html;q=0.5"), Some(Json));
+        assert_eq!(of("application/json;q=0.5, text/html"), None);
+        assert_eq!(of("application/json, text/html;q=0"), Some(Json));
+    }
+
+    #[test]
+    fn format_wins_over_accept() {
+        let unread = || -> Option<Format> { panic!("Accept is not read when format= says") };
+        assert_eq!(Format::asked(Some("json"), unread), Ok(Some(Json)));
+        assert_eq!(Format::asked(None, || Some(Meta4)), Ok(Some(Meta4)));
+        assert_eq!(Format::asked(Some(""), || None), Ok(None));
+        assert!(Format::asked(Some("torrent"), || None).is_err());
+    }
 }

@@ -1,6 +1,7 @@
 //! bounce, built from a listener and a configuration so tests run the real service on
 //! port 0.
 
+mod accept;
 mod attribution;
 mod catalogue;
 mod choice;

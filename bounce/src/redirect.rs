@@ -21,8 +21,9 @@ pub struct RequestInfo<'a> {
     pub referer: &'a str,
     /// The pin-https header said `https`: the client came over TLS.
     pub https: bool,
-    /// The document `Accept` asked for, if any (Metalink or JSON).
-    pub accept: Option<crate::documents::Format>,
+    /// Every `Accept` line, joined; read only where it may choose a document (mirror
+    /// mode, no `format=`), so CDN-mode redirects do not parse it.
+    pub accept: Option<Cow<'a, str>>,
 }
 
 /// What else than the URL a cacheable answer depended on, for `Vary` and `Cache-Control`.
@@ -155,7 +156,15 @@ pub async fn decide(
         return Ok(Outcome::NotFound);
     };
     let https_only = product.ssl_only || req.https;
-    let format = match crate::documents::Format::asked(p.format.as_deref(), req.accept) {
+    // CDN mode: `Accept` never asks for a document (see the pinned branch below).
+    let accept = || match &state.pinned {
+        Some(_) => None,
+        None => req
+            .accept
+            .as_deref()
+            .and_then(crate::documents::Format::from_accept),
+    };
+    let format = match crate::documents::Format::asked(p.format.as_deref(), accept) {
         Ok(f) => f,
         Err(why) => return Ok(Outcome::BadRequest(why)),
     };

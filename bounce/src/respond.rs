@@ -58,10 +58,13 @@ pub fn render(outcome: Outcome, headers: &Headers) -> HttpResponse {
 /// How a cacheable answer may be cached: `Cache-Control` and the `Vary` that is true for
 /// it. An answer chosen by the client's address is `private` (no header names it, so a
 /// shared cache must not keep it); one that depended on request headers names them.
-enum Cache<'a> {
-    None,
-    Plain(&'a HeaderValue),
-    Varying(&'a HeaderValue, &'a HeaderValue),
+/// In mirror mode `Accept` may ask for a document instead (see `documents::Format`), so
+/// every mirror-mode answer says `Vary: Accept` — even without `Cache-Control`, since a
+/// browser's cache may keep it heuristically. CDN-mode answers do not depend on `Accept`
+/// and keep go-bouncer's header set.
+struct Cache<'a> {
+    control: Option<&'a HeaderValue>,
+    vary: Option<&'a HeaderValue>,
 }
 
 impl<'a> Cache<'a> {
@@ -70,11 +73,11 @@ impl<'a> Cache<'a> {
             true => h.cache_control_private.as_ref(),
             false => h.cache_control.as_ref(),
         };
-        match (control, h.vary(v.user_agent, v.referer, v.pin_https)) {
-            (None, _) => Cache::None,
-            (Some(c), None) => Cache::Plain(c),
-            (Some(c), Some(vary)) => Cache::Varying(c, vary),
-        }
+        let vary = match control {
+            Some(_) => h.vary(v.user_agent, v.referer, v.pin_https, v.client),
+            None => h.vary(false, false, false, v.client),
+        };
+        Cache { control, vary }
     }
 }
 
@@ -138,13 +141,12 @@ impl Answers {
         let cached = |first: &[HeaderName], v: Varies, content_type: &HeaderValue| {
             let mut names = Vec::new();
             let mut values = Vec::new();
-            match Cache::of(h, v) {
-                Cache::None => {}
-                Cache::Plain(c) => values.push((CACHE_CONTROL, c.clone())),
-                Cache::Varying(c, vary) => {
-                    values.push((CACHE_CONTROL, c.clone()));
-                    values.push((VARY, vary.clone()));
-                }
+            let cache = Cache::of(h, v);
+            if let Some(c) = cache.control {
+                values.push((CACHE_CONTROL, c.clone()));
+            }
+            if let Some(vary) = cache.vary {
+                values.push((VARY, vary.clone()));
             }
             values.push((CONTENT_TYPE, content_type.clone()));
             names.extend(values.iter().map(|(n, _)| n.clone()));
@@ -320,6 +322,44 @@ mod tests {
             Some("private, max-age=60"),
             "chosen by the client's address: no shared cache may keep it"
         );
-        assert_eq!(get(&r, header::VARY), None);
+        assert_eq!(
+            get(&r, header::VARY).as_deref(),
+            Some("Accept"),
+            "Accept may ask for a document instead"
+        );
+        let r = render(Outcome::Print("https://m/a".into(), mirrors), &h);
+        assert_eq!(get(&r, header::VARY).as_deref(), Some("Accept"));
+        let ua = Varies {
+            user_agent: true,
+            ..mirrors
+        };
+        let r = render(
+            Outcome::Redirect("https://m/a".into(), ua, Default::default()),
+            &h,
+        );
+        assert_eq!(get(&r, header::VARY).as_deref(), Some("User-Agent, Accept"));
+        let uncached = Headers::new(&bouncer_core::config::BounceConfig {
+            cache_time_secs: 0,
+            ..Default::default()
+        });
+        let r = render(
+            Outcome::Redirect("https://m/a".into(), ua, Default::default()),
+            &uncached,
+        );
+        assert_eq!(get(&r, header::CACHE_CONTROL), None);
+        assert_eq!(
+            get(&r, header::VARY).as_deref(),
+            Some("Accept"),
+            "no Cache-Control, still chosen by Accept"
+        );
+        let r = render(
+            Outcome::Redirect("https://m/a".into(), Varies::default(), Default::default()),
+            &uncached,
+        );
+        assert_eq!(
+            names(&r),
+            ["content-type", "location"],
+            "CDN mode as before"
+        );
     }
 }

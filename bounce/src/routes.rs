@@ -4,6 +4,7 @@ use crate::redirect::{self, RequestInfo};
 use crate::{health, respond, AppState};
 use actix_web::{http::header, web, HttpRequest, HttpResponse, ResponseError};
 use bouncer_service::dockerflow;
+use std::borrow::Cow;
 use std::time::Instant;
 
 /// Every path except the service endpoints is the redirector; any method. `/metrics` is
@@ -50,7 +51,7 @@ async fn redirect(req: HttpRequest) -> HttpResponse {
             .as_ref()
             .and_then(|name| req.headers().get(name))
             .is_some_and(|v| v.as_bytes() == b"https"),
-        accept: text(header::ACCEPT).and_then(crate::documents::Format::from_accept),
+        accept: joined(req.headers(), &header::ACCEPT),
     };
     let response = match redirect::decide(state, links, info).await {
         Ok(outcome) => {
@@ -68,6 +69,20 @@ async fn redirect(req: HttpRequest) -> HttpResponse {
         .latency
         .observe(started.elapsed().as_secs_f64());
     response
+}
+
+/// Every line of header `name`, joined with `,` (RFC 9110 5.3: one list); borrowed when
+/// there is one line, as there nearly always is. Lines that are not text are left out.
+fn joined<'a>(headers: &'a header::HeaderMap, name: &header::HeaderName) -> Option<Cow<'a, str>> {
+    let mut lines = headers.get_all(name).filter_map(|v| v.to_str().ok());
+    let first = lines.next()?;
+    match lines.next() {
+        None => Some(Cow::Borrowed(first)),
+        Some(second) => {
+            let all: Vec<&str> = [first, second].into_iter().chain(lines).collect();
+            Some(Cow::Owned(all.join(",")))
+        }
+    }
 }
 
 async fn heartbeat(state: web::Data<AppState>) -> HttpResponse {

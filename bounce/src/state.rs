@@ -27,7 +27,7 @@ pub struct Headers {
     /// `private, max-age=…`: for answers that depend on the client's address.
     pub cache_control_private: Option<HeaderValue>,
     /// `Vary` values by what an answer depended on (see [`Headers::vary`]).
-    vary: [Option<HeaderValue>; 8],
+    vary: [Option<HeaderValue>; 16],
     /// The header that says the client came over TLS (`bounce.pin_https_header`).
     pub pin_https: Option<HeaderName>,
     /// The answers' header maps, built from the values above.
@@ -43,6 +43,7 @@ impl Headers {
                 (bits & 1 != 0).then_some("User-Agent"),
                 (bits & 2 != 0).then_some("Referer"),
                 (bits & 4 != 0).then_some(b.pin_https_header.as_str()),
+                (bits & 8 != 0).then_some("Accept"),
             ];
             let list = names.into_iter().flatten().collect::<Vec<_>>().join(", ");
             (!list.is_empty()).then(|| value(list)).flatten()
@@ -63,9 +64,17 @@ impl Headers {
     }
 
     /// The `Vary` of an answer that depended on these request headers (none: on none).
-    pub fn vary(&self, user_agent: bool, referer: bool, pin_https: bool) -> Option<&HeaderValue> {
-        let bits =
-            usize::from(user_agent) | usize::from(referer) << 1 | usize::from(pin_https) << 2;
+    pub fn vary(
+        &self,
+        user_agent: bool,
+        referer: bool,
+        pin_https: bool,
+        accept: bool,
+    ) -> Option<&HeaderValue> {
+        let bits = usize::from(user_agent)
+            | usize::from(referer) << 1
+            | usize::from(pin_https) << 2
+            | usize::from(accept) << 3;
         self.vary[bits].as_ref()
     }
 }

@@ -18,6 +18,7 @@ async_db_tests! {
     documents_list_every_mirror_and_why => documents_list_every_mirror_and_why,
     aria2c_downloads_through_the_metalink => aria2c_downloads_through_the_metalink,
     aria2c_saves_a_safe_file_name => aria2c_saves_a_safe_file_name,
+    accept_is_negotiated => accept_is_negotiated,
     mirror_countries_are_geo_and_location => mirror_countries_are_geo_and_location,
     cdn_mode_carries_digests_and_a_metalink => cdn_mode_carries_digests_and_a_metalink,
 }
@@ -702,4 +703,64 @@ async fn aria2c_saves_a_safe_file_name(db: TestDb) {
         std::fs::read(dir.path().join("setuptxt.exe_Zone.Identifier")).unwrap(),
         body
     );
+}
+
+/// Mirror mode reads `Accept` as media ranges with weights (issue 29, item 11): `q=0`
+/// refuses the Metalink, `application/jsonp` is not JSON, a browser gets the redirect, and
+/// every answer `Accept` could have changed says `Vary: Accept` (the redirect and
+/// `print=yes` too, which had no `Vary`).
+async fn accept_is_negotiated(db: TestDb) {
+    seed(
+        &mut db.conn(),
+        "/pub/:lang/setup.exe",
+        &[("a", "https://a.example/m", 100, true, true, true)],
+    );
+    let base = spawn(config(&db));
+    let url = format!("{base}/?product=firefox-latest&os=win&lang=de");
+    let get = |accept: &'static str, q: &'static str| {
+        let url = format!("{url}{q}");
+        async move {
+            let r = client()
+                .get(url)
+                .header(ACCEPT, accept)
+                .send()
+                .await
+                .unwrap();
+            let vary = r
+                .headers()
+                .get("vary")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let kind = match r.headers()[CONTENT_TYPE].to_str().unwrap() {
+                "application/metalink4+xml" => "meta4",
+                "application/json" => "json",
+                _ if r.status() == 302 => "redirect",
+                other => panic!("{accept}: {} {other}", r.status()),
+            };
+            (kind, vary)
+        }
+    };
+    let accept = Some("Accept".to_owned());
+    for (asked, expected) in [
+        ("application/metalink4+xml;q=0", "redirect"),
+        ("application/metalink4+xml;q=0, */*", "redirect"),
+        ("application/jsonp", "redirect"),
+        ("application/json;q=0", "redirect"),
+        (
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            "redirect",
+        ),
+        ("*/*, application/metalink4+xml", "meta4"),
+        ("application/metalink4+xml;q=0, application/json", "json"),
+        ("application/json, text/html;q=0.5", "json"),
+    ] {
+        assert_eq!(get(asked, "").await, (expected, accept.clone()), "{asked}");
+    }
+    let r = client()
+        .get(format!("{url}&print=yes"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["vary"], "Accept", "print=yes too");
+    assert_eq!(get("application/json", "&print=yes").await.0, "json");
 }

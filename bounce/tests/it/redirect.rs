@@ -38,7 +38,11 @@ async fn redirects_exactly(db: TestDb) {
         "private, max-age=60",
         "a mirror chosen for this client's region: no shared cache may keep it"
     );
-    assert!(r.headers().get("vary").is_none());
+    assert_eq!(
+        r.headers()["vary"],
+        "Accept",
+        "mirror mode: Accept may ask for a mirror list instead"
+    );
     assert_eq!(r.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
     assert_eq!(
         r.text().await.unwrap(),
