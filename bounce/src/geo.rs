@@ -5,6 +5,7 @@ use bouncer_core::networks::{code, code_str, Code};
 use maxminddb::Reader;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -43,6 +44,12 @@ pub struct Geo {
     path: Option<PathBuf>,
     reader: ArcSwapOption<Reader<Vec<u8>>>,
     loaded_mtime: Mutex<Option<SystemTime>>,
+    /// ASN databases: lookups that found the client's network but no AS number in it
+    /// (`bounce_asn_records_without_number_total`).
+    no_number: Option<prometheus::IntCounter>,
+    /// The loaded file has been logged as giving records without a number (once per
+    /// file: a broken database would otherwise log on every redirect).
+    warned: AtomicBool,
 }
 
 impl Geo {
@@ -53,9 +60,20 @@ impl Geo {
             path,
             reader: ArcSwapOption::empty(),
             loaded_mtime: Mutex::new(None),
+            no_number: None,
+            warned: AtomicBool::new(false),
         };
         geo.reload_if_changed();
         geo
+    }
+
+    /// An ASN database at `path`; `no_number` counts lookups whose record has no AS
+    /// number bounce can read.
+    pub fn asn_database(path: Option<PathBuf>, no_number: prometheus::IntCounter) -> Self {
+        Self {
+            no_number: Some(no_number),
+            ..Self::new(path)
+        }
     }
 
     /// ISO country code (upper case) of `ip`, if the database knows it.
@@ -82,12 +100,41 @@ impl Geo {
         }
     }
 
-    /// The client's autonomous system, from a GeoLite2-ASN-shaped database.
+    /// The client's autonomous system, from a GeoLite2-ASN-shaped database (the number
+    /// in any unsigned width, see [`crate::asn`]). A network the database holds without a
+    /// number it can give is counted, and logged once per file: every network rule would
+    /// otherwise silently never match.
     pub fn asn(&self, ip: IpAddr) -> Option<u32> {
         let reader = self.reader.load();
         let found = reader.as_ref()?.lookup(ip).ok()?;
-        let record: maxminddb::geoip2::Asn<'_> = found.decode().ok()??;
-        record.autonomous_system_number
+        if !found.has_data() {
+            return None;
+        }
+        let number = found
+            .decode::<crate::asn::AsnRecord>()
+            .ok()
+            .flatten()
+            .and_then(|r| r.autonomous_system_number);
+        if number.is_none() {
+            self.no_number_for(ip);
+        }
+        number
+    }
+
+    /// Counts a record without a number and warns the first time for this file.
+    fn no_number_for(&self, ip: IpAddr) {
+        if let Some(counter) = &self.no_number {
+            counter.inc();
+        }
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            let path = self.path.as_deref().unwrap_or(Path::new("")).display();
+            tracing::warn!(
+                path = %path,
+                %ip,
+                "ASN database gives no AS number for a network it holds (expected an \
+                 unsigned autonomous_system_number): network rules cannot match its clients"
+            );
+        }
     }
 
     /// Whether a database is loaded.
@@ -111,6 +158,7 @@ impl Geo {
         match open(path) {
             Ok(reader) => {
                 self.reader.store(Some(Arc::new(reader)));
+                self.warned.store(false, Ordering::Relaxed);
                 *loaded = mtime;
                 tracing::info!(path = %path.display(), "GeoIP database loaded");
                 true
@@ -146,7 +194,52 @@ fn open(path: &Path) -> Result<Reader<Vec<u8>>, maxminddb::MaxMindDbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bouncer_test_support::write_country_mmdb;
+    use bouncer_test_support::{write_asn_mmdb_as, write_country_mmdb};
+
+    fn asn_of<N: serde::Serialize + Copy>(number: N) -> (Option<u32>, Geo) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("asn.mmdb");
+        write_asn_mmdb_as(&path, &[("203.0.113.0/24", number)]);
+        let counter = prometheus::IntCounter::new("n", "n").unwrap();
+        let geo = Geo::asn_database(Some(path), counter);
+        assert!(geo.is_loaded());
+        (geo.asn("203.0.113.9".parse().unwrap()), geo)
+    }
+
+    #[test]
+    fn asn_numbers_of_any_unsigned_width() {
+        assert_eq!(
+            asn_of(64_500u16).0,
+            Some(64_500),
+            "uint16, as small writers store it"
+        );
+        assert_eq!(asn_of(4_200_000_000u32).0, Some(4_200_000_000));
+        assert_eq!(asn_of(64_501u64).0, Some(64_501));
+        assert_eq!(asn_of(1u64 << 40).0, None, "not an AS number");
+        let (_, geo) = asn_of(64_500u16);
+        assert_eq!(geo.no_number.as_ref().unwrap().get(), 0);
+        assert_eq!(geo.asn("198.51.100.1".parse().unwrap()), None);
+        assert_eq!(
+            geo.no_number.as_ref().unwrap().get(),
+            0,
+            "a network the database does not hold is no fault of the database"
+        );
+    }
+
+    #[test]
+    fn a_database_without_numbers_is_counted_and_warned_once() {
+        let (asn, geo) = asn_of("AS64500");
+        assert_eq!(asn, None);
+        assert!(geo.warned.load(Ordering::Relaxed), "warned");
+        for _ in 0..3 {
+            assert_eq!(geo.asn("203.0.113.10".parse().unwrap()), None);
+        }
+        assert_eq!(
+            geo.no_number.as_ref().unwrap().get(),
+            4,
+            "every lookup counted"
+        );
+    }
 
     #[test]
     fn reloads_when_the_file_changes_and_survives_a_bad_file() {

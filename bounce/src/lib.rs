@@ -2,6 +2,7 @@
 //! port 0.
 
 mod accept;
+mod asn;
 mod attribution;
 mod catalogue;
 mod choice;

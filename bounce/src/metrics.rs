@@ -40,6 +40,9 @@ pub struct Metrics {
     /// Writers' apply calls by outcome: served (the generation was served in time),
     /// behind (it was not), refused (no or a wrong token, or a bad body).
     pub fleet_applies: IntCounterVec,
+    /// ASN lookups that found the client's network but no AS number bounce can read: a
+    /// database in another shape, whose network rules then never match.
+    pub asn_without_number: IntCounter,
 }
 
 /// Every `requests_total` outcome label.
@@ -165,7 +168,12 @@ impl Metrics {
                 ),
                 &["outcome"],
             )?,
+            asn_without_number: IntCounter::new(
+                "asn_records_without_number_total",
+                "ASN database lookups that found the network but no readable AS number",
+            )?,
         };
+        registry.register(Box::new(m.asn_without_number.clone()))?;
         registry.register(Box::new(m.watch_stalls.clone()))?;
         registry.register(Box::new(m.fleet_registrations.clone()))?;
         registry.register(Box::new(m.fleet_applies.clone()))?;

@@ -149,7 +149,10 @@ impl AppState {
         let headers = Headers::new(b);
         Ok(Self {
             geo: Arc::new(Geo::new(config.geoip.database.clone())),
-            asn: Arc::new(Geo::new(config.geoip.asn_database.clone())),
+            asn: Arc::new(Geo::asn_database(
+                config.geoip.asn_database.clone(),
+                metrics.asn_without_number.clone(),
+            )),
             config,
             catalogue: Arc::new(catalogue),
             watch,

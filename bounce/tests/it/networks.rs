@@ -9,7 +9,9 @@ use bouncer_core::db::DbConnection;
 use bouncer_core::networks::Family;
 use bouncer_core::schema::*;
 use bouncer_test_support::health::record_host_families;
-use bouncer_test_support::{async_db_tests, write_asn_mmdb, write_geo_mmdb, TestDb};
+use bouncer_test_support::{
+    async_db_tests, write_asn_mmdb, write_asn_mmdb_as, write_geo_mmdb, TestDb,
+};
 use diesel::prelude::*;
 use std::collections::HashMap;
 
@@ -18,6 +20,7 @@ async_db_tests! {
     families_never_cross => families_never_cross,
     networks_prefer_and_only => networks_prefer_and_only,
     continents_and_exclusions => continents_and_exclusions,
+    asn_numbers_of_any_width => asn_numbers_of_any_width,
 }
 
 /// One product on win served by the given mirrors (name, rating); returns the location
@@ -392,5 +395,56 @@ async fn sentry_then_bounce(db: TestDb) {
     assert!(
         s4 < 23.9 && s6 < 23.9,
         "chi-square {s4:.1} {s6:.1}: {a:?} {b:?}"
+    );
+}
+
+/// An ASN database that stores AS numbers as uint16, as smaller writers do (issue 29,
+/// item 13), gives its clients their network; one whose numbers bounce cannot read gives
+/// none, and says so in `bounce_asn_records_without_number_total`.
+async fn asn_numbers_of_any_width(db: TestDb) {
+    let (_, id) = seed(&mut db.conn(), &[("public", 1_000), ("campus", 10)]);
+    networks(&mut db.conn(), id["campus"], "only", &["AS64500"]);
+    let dir = tempfile::tempdir().unwrap();
+    let client_of = |base: String| async move {
+        let list: serde_json::Value = client()
+            .get(format!(
+                "{base}/?product=firefox-latest&lang=de&format=json"
+            ))
+            .header("X-Forwarded-For", "203.0.113.9")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            list["client"]["asn"].as_u64(),
+            list["decided_by"].as_str().unwrap().to_owned(),
+        )
+    };
+    let narrow = dir.path().join("u16.mmdb");
+    write_asn_mmdb_as(&narrow, &[("203.0.113.0/24", 64_500u16)]);
+    let mut cfg = config(&db);
+    cfg.geoip.asn_database = Some(narrow);
+    let base = spawn(cfg);
+    assert_eq!(
+        client_of(base.clone()).await,
+        (Some(64500), "network".into())
+    );
+    only(
+        &spread(&base, 50, |i| format!("203.0.113.{}", i % 250 + 1)).await,
+        &["campus"],
+    );
+
+    let other = dir.path().join("strings.mmdb");
+    write_asn_mmdb_as(&other, &[("203.0.113.0/24", "AS64500")]);
+    let mut cfg = config(&db);
+    cfg.geoip.asn_database = Some(other);
+    let base = spawn(cfg);
+    assert_eq!(client_of(base.clone()).await, (None, "global".into()));
+    let metrics = text_of(&format!("{base}/metrics")).await;
+    assert!(
+        metrics.contains("\nbounce_asn_records_without_number_total 1\n"),
+        "{metrics}"
     );
 }

@@ -21,8 +21,8 @@ struct Record<'a> {
 }
 
 #[derive(Serialize)]
-struct AsnRecord<'a> {
-    autonomous_system_number: u32,
+struct AsnRecord<'a, N> {
+    autonomous_system_number: N,
     autonomous_system_organization: &'a str,
 }
 
@@ -50,6 +50,13 @@ pub fn write_geo_mmdb(path: &Path, networks: &[(&str, &str, Option<&str>)]) {
 
 /// Writes a GeoLite2-ASN-shaped `.mmdb`: each network to an autonomous system number.
 pub fn write_asn_mmdb(path: &Path, networks: &[(&str, u32)]) {
+    write_asn_mmdb_as(path, networks);
+}
+
+/// Same, with the number stored as the type of `N`: `u16` and `u64` as smaller writers
+/// store it (the writer picks the mmdb type from the Rust type), or a `&str` for a
+/// database in another shape.
+pub fn write_asn_mmdb_as<N: Serialize + Copy>(path: &Path, networks: &[(&str, N)]) {
     let mut writer = mmdb_writer::Writer::new("GeoLite2-ASN");
     for &(net, asn) in networks {
         let net: ipnet::IpNet = net.parse().expect("network");

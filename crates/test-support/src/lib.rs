@@ -24,7 +24,7 @@ pub mod proxy;
 
 pub use cache::TestCache;
 pub use db::{mysql_server_url, TestDb};
-pub use geoip::{write_asn_mmdb, write_country_mmdb, write_geo_mmdb};
+pub use geoip::{write_asn_mmdb, write_asn_mmdb_as, write_country_mmdb, write_geo_mmdb};
 
 /// A short random suffix for names that must not collide across parallel tests.
 pub fn unique_suffix() -> String {
