@@ -13,6 +13,7 @@ mod files;
 mod fleet;
 mod geo;
 mod health;
+mod link_budget;
 mod links;
 mod metrics;
 mod redirect;
@@ -49,12 +50,14 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Bounc
     );
     let separate = state.config.bounce.metrics_listen;
     let public = state.clone();
-    let link_entries = state.config.bounce.link_cache_entries;
+    // The instance's budget over the workers actix starts (one per core), each its own.
+    let link_budget =
+        link_budget::per_worker(state.config.bounce.link_cache_mb, link_budget::workers());
     let link_fills = state.metrics.cache_fills.with_label_values(&["links"]);
     let app = Application::start(listener, move |cfg| {
         cfg.app_data(public.clone());
         // Run once per worker thread: each worker its own Link values (see `links`).
-        cfg.app_data(links::LinkCache::new(link_entries, link_fills.clone()));
+        cfg.app_data(links::LinkCache::new(link_budget, link_fills.clone()));
         routes::routes(cfg, separate.is_none());
     })?;
     Ok(match separate {

@@ -6,8 +6,9 @@
 //! A `Link` value depends on the location's mirror index, the scopes the client's region
 //! gives, the scheme, the language and the names asked for — and on the mirror chosen,
 //! which it leaves out. Each key's values are formatted once, for each of the first K+1
-//! mirrors that may be chosen and for any other, and kept in a bounded cache
-//! (`bounce.link_cache_entries`; the index's build id moves with every rebuild). The
+//! mirrors that may be chosen and for any other, and kept in a cache bounded by bytes
+//! (`bounce.link_cache_mb` for the instance, see `link_budget`; each entry weighs what
+//! it holds, [`weight`]; the index's build id moves with every rebuild). The
 //! file's digest values ride in the same entry, keyed by the files' build id too: equal
 //! candidate lists share one index, so a location whose file changed and whose mirrors
 //! did not keeps its index's id. A redirect costs one lookup with a borrowed key: no
@@ -108,17 +109,56 @@ impl Values {
     }
 }
 
+/// Heap and table bytes an entry costs beside its strings and values: the key and the
+/// values' structs in the table's slot, and per value the allocator's header and the
+/// `Bytes` shared record its first clone creates.
+const ENTRY_OVERHEAD: u64 =
+    (std::mem::size_of::<Key>() + std::mem::size_of::<Values>() + 64) as u64;
+const VALUE_OVERHEAD: u64 = 48;
+
+/// The bytes an entry holds, estimated from what it is made of (computed once per fill,
+/// and when the cache looks for an entry to evict).
+fn weight(k: &Key, v: &Values) -> u64 {
+    let value = |h: &Option<HeaderValue>| h.as_ref().map_or(0, |h| h.len() as u64 + VALUE_OVERHEAD);
+    let slots = v.by_chosen.len() * std::mem::size_of::<(i32, Option<HeaderValue>)>()
+        + k.scopes.len() * std::mem::size_of::<Scope>()
+        + k.lang.len()
+        + k.product.len()
+        + k.os.len();
+    ENTRY_OVERHEAD
+        + slots as u64
+        + v.by_chosen.iter().map(|(_, h)| value(h)).sum::<u64>()
+        + value(&v.rest)
+        + value(&v.repr_digest)
+        + value(&v.digest)
+}
+
+#[derive(Clone)]
+struct Weight;
+
+impl quick_cache::Weighter<Key, Values> for Weight {
+    fn weight(&self, k: &Key, v: &Values) -> u64 {
+        weight(k, v)
+    }
+}
+
 /// One worker's formatted values (installed per worker as app data by `crate::build`),
 /// and the counter of keys it formatted (`bounce_cache_fills_total{kind="links"}`).
 pub struct LinkCache {
-    values: RefCell<quick_cache::unsync::Cache<Key, Values>>,
+    values: RefCell<quick_cache::unsync::Cache<Key, Values, Weight>>,
     fills: prometheus::IntCounter,
 }
 
 impl LinkCache {
-    pub fn new(capacity: usize, fills: prometheus::IntCounter) -> Self {
+    /// A cache holding at most `budget` bytes of entries, by [`weight`].
+    pub fn new(budget: u64, fills: prometheus::IntCounter) -> Self {
+        let keys = crate::link_budget::estimated_keys(budget);
         Self {
-            values: RefCell::new(quick_cache::unsync::Cache::new(capacity.max(1))),
+            values: RefCell::new(quick_cache::unsync::Cache::with_weighter(
+                keys,
+                budget.max(1),
+                Weight,
+            )),
             fills,
         }
     }
@@ -249,6 +289,9 @@ fn format<'u>(
         }
         out.push_str(&one);
     }
+    // The value keeps the String's allocation: without its spare capacity (up to half of
+    // it after the pushes) the entry weighs what it holds.
+    out.shrink_to_fit();
     HeaderValue::try_from(out).ok()
 }
 
@@ -341,9 +384,55 @@ mod tests {
         );
     }
 
+    /// A key as a mirror-mode redirect fills it: five mirrors of 360-byte values.
+    fn full(location: i32) -> (Key, Values) {
+        let v = || Some(HeaderValue::from_bytes(&[b'x'; 360]).unwrap());
+        let values = Values {
+            by_chosen: (0..5).map(|id| (id, v())).collect(),
+            rest: v(),
+            repr_digest: Some(HeaderValue::from_static(
+                "sha-256=:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=:",
+            )),
+            digest: None,
+        };
+        let key = KeyRef {
+            location,
+            ..key(&[Scope::Region(3), Scope::Global])
+        };
+        (key.to_owned(), values)
+    }
+
+    #[test]
+    fn an_entry_weighs_what_it_holds() {
+        let (k, v) = full(1);
+        let w = weight(&k, &v);
+        let values = 6 * (360 + VALUE_OVERHEAD) + 56 + VALUE_OVERHEAD;
+        assert!(w > values && w < values + 1024, "{w}");
+        // The figure docs/configuration.md gives for sizing.
+        assert!((2_800..=3_400).contains(&w), "{w}");
+        let mut fewer = v;
+        fewer.by_chosen.truncate(1);
+        assert!(weight(&k, &fewer) < w - 4 * 360);
+    }
+
+    #[test]
+    fn a_worker_keeps_its_byte_budget() {
+        let budget = 64 * 1024;
+        let cache = LinkCache::new(budget, prometheus::IntCounter::new("x", "x").unwrap());
+        let mut values = cache.values.borrow_mut();
+        for location in 0..1_000 {
+            let (k, v) = full(location);
+            values.insert(k, v);
+            assert!(values.weight() <= budget, "{} > {budget}", values.weight());
+        }
+        let per = weight(&full(0).0, &full(0).1);
+        assert!(values.len() as u64 <= budget / per, "{}", values.len());
+        assert!(values.len() as u64 >= budget / per / 2, "{}", values.len());
+    }
+
     #[test]
     fn a_borrowed_key_finds_the_owned_one() {
-        let cache = LinkCache::new(10, prometheus::IntCounter::new("x", "x").unwrap());
+        let cache = LinkCache::new(1 << 20, prometheus::IntCounter::new("x", "x").unwrap());
         let scopes = [Scope::Region(3), Scope::Global];
         let values = Values {
             by_chosen: vec![],

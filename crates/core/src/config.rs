@@ -156,9 +156,11 @@ pub struct BounceConfig {
     pub link_alternatives: usize,
     /// The most bytes of the whole `Link` header (APT reads at most 360).
     pub link_header_bytes: usize,
-    /// Keys (index build, scopes, scheme, language, names) whose `Link` values are kept
-    /// formatted; each holds up to `link_alternatives + 2` values.
-    pub link_cache_entries: usize,
+    /// MiB of formatted `Link` values (and digests) the whole instance keeps, split evenly
+    /// across its worker threads (each keeps its own copies; see bounce's `links`). A
+    /// budget in bytes, not keys: a key's size grows with `link_alternatives` and the
+    /// URLs' length, and a count per worker multiplied with the cores.
+    pub link_cache_mb: u64,
     /// Mirror mode: `Repr-Digest` and `Digest` on redirects to a file whose hash is known.
     pub digest_headers: bool,
     /// A client whose country has no region gets the mirrors of its continent before the
@@ -380,7 +382,7 @@ impl Default for BounceConfig {
             reader_timeout_ms: 500,
             link_alternatives: 4,
             link_header_bytes: 360,
-            link_cache_entries: 20_000,
+            link_cache_mb: 128,
             digest_headers: true,
             continent_fallback: true,
         }
@@ -532,6 +534,12 @@ impl Config {
         }
         if self.bounce.reader_timeout_ms == 0 {
             return bad("bounce.reader_timeout_ms", "must be at least 1".into());
+        }
+        if !(1..=1 << 20).contains(&self.bounce.link_cache_mb) {
+            return bad(
+                "bounce.link_cache_mb",
+                "must be between 1 and 1048576 (MiB for the whole instance)".into(),
+            );
         }
         if self.bounce.max_query_bytes < 256 {
             return bad("bounce.max_query_bytes", "must be at least 256".into());
