@@ -20,14 +20,20 @@ pub fn ranges(header: &str) -> impl Iterator<Item = Range<'_>> {
     header.split(',').filter_map(range)
 }
 
-/// The weight of `essence` (`application/json`) where a range names it exactly; the
-/// highest when several do. Wildcards (`*/*`, `application/*`) do not count: they accept
-/// whatever the resource is, which is not an ask for this type.
-pub fn explicit_q(header: &str, essence: &str) -> Option<u16> {
-    ranges(header)
-        .filter(|r| r.essence.eq_ignore_ascii_case(essence))
-        .map(|r| r.q)
-        .max()
+/// The weight of each of `essences` (`application/json`) where a range names it exactly
+/// (the highest when several do), in one pass over the header. Wildcards (`*/*`,
+/// `application/*`) do not count: they accept whatever the resource is, which is not an
+/// ask for this type.
+pub fn explicit_qs<const N: usize>(header: &str, essences: [&str; N]) -> [Option<u16>; N] {
+    let mut found = [None; N];
+    for r in ranges(header) {
+        for (slot, essence) in found.iter_mut().zip(essences) {
+            if r.essence.eq_ignore_ascii_case(essence) {
+                *slot = (*slot).max(Some(r.q));
+            }
+        }
+    }
+    found
 }
 
 fn range(element: &str) -> Option<Range<'_>> {
@@ -126,12 +132,17 @@ mod tests {
     fn explicit_means_exactly_named_and_any_case() {
         let h =
             "*/*, application/*, application/jsonp, Application/JSON;q=0.4, application/json;q=0.2";
-        assert_eq!(explicit_q(h, "application/json"), Some(400));
-        assert_eq!(explicit_q("*/*", "application/json"), None);
-        assert_eq!(explicit_q("application/jsonp", "application/json"), None);
+        let q = |h, essence| explicit_qs(h, [essence])[0];
+        assert_eq!(q(h, "application/json"), Some(400));
+        assert_eq!(q("*/*", "application/json"), None);
+        assert_eq!(q("application/jsonp", "application/json"), None);
         assert_eq!(
-            explicit_q("application/metalink4+xml;q=0", "application/metalink4+xml"),
+            q("application/metalink4+xml;q=0", "application/metalink4+xml"),
             Some(0)
+        );
+        assert_eq!(
+            explicit_qs(h, ["application/json", "text/html", "application/jsonp"]),
+            [Some(400), None, Some(1000)]
         );
     }
 

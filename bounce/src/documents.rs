@@ -47,11 +47,14 @@ impl Format {
     /// says "not this"): the Metalink when its weight is not below JSON's (aria2 names it
     /// by default); else JSON when its weight is above `text/html`'s (a browser-like
     /// client that prefers HTML gets the redirect); otherwise the redirect.
+    /// One pass over the header (a mirror-mode redirect reads every browser's).
     pub fn from_accept(accept: &str) -> Option<Format> {
-        let q = |essence| crate::accept::explicit_q(accept, essence).filter(|&q| q > 0);
-        let meta4 = q("application/metalink4+xml");
-        let json = q("application/json");
-        let html = crate::accept::explicit_q(accept, "text/html").unwrap_or(0);
+        let [meta4, json, html] = crate::accept::explicit_qs(
+            accept,
+            ["application/metalink4+xml", "application/json", "text/html"],
+        );
+        let (meta4, json) = (meta4.filter(|&q| q > 0), json.filter(|&q| q > 0));
+        let html = html.unwrap_or(0);
         match (meta4, json) {
             (Some(m), j) if j.is_none_or(|j| m >= j) => Some(Format::Meta4),
             (_, Some(j)) if j > html => Some(Format::Json),
