@@ -405,19 +405,28 @@ impl Checker {
             per_family: !families.is_empty(),
             families: Vec::new(),
         };
-        let lanes = match families.is_empty() {
-            true => self
-                .reachable(&target.baseurl)
+        let base = self.base(&target.baseurl).await;
+        let hops = match &base {
+            Ok((_, addrs)) => self.hops(addrs),
+            Err(_) => self.hops(&[]),
+        };
+        let lanes = match base {
+            Err(reason) => Err(reason),
+            Ok((url, _)) if families.is_empty() => self
+                .reachable(url, &hops)
                 .await
                 .map(|()| vec![(None, &self.client)]),
-            false => self.families_of(&target, families, &mut report).await,
+            Ok((url, addrs)) => {
+                self.families_of(&target, url, &addrs, families, &mut report, &hops)
+                    .await
+            }
         };
         match lanes {
             Err(reason) => report.wide = Some(reason),
             Ok(lanes) => {
                 let clients: Vec<&reqwest::Client> = lanes.iter().map(|(_, c)| *c).collect();
                 let probed = self
-                    .probe_locations(&target, &locs, &clients, deadline)
+                    .probe_locations(&target, &locs, &clients, deadline, &hops)
                     .await;
                 report.deadline_hit = probed.deadline_hit;
                 report.observed = probed.observed;
@@ -446,7 +455,8 @@ impl Checker {
                     }
                 }
                 if let Some(reference) = reference.filter(|r| **r != *target.baseurl) {
-                    let sample = self.sample(&target.baseurl, &reference, &locs, &mut report);
+                    let sample =
+                        self.sample(&target.baseurl, &hops, &reference, &locs, &mut report);
                     let _ = tokio::time::timeout_at(deadline, sample).await;
                 }
             }
@@ -476,12 +486,13 @@ impl Checker {
     async fn families_of<'a>(
         &'a self,
         target: &Target,
+        url: Url,
+        addrs: &[IpAddr],
         families: &[Family],
         report: &mut MirrorReport,
+        hops: &probe::Hops<'_>,
     ) -> Result<Vec<(Option<Family>, &'a reqwest::Client)>, Reason> {
         let bad = || Reason::BadUrl(target.baseurl.clone());
-        let url = Url::parse(&target.baseurl).map_err(|_| bad())?;
-        let addrs = self.addresses(&url).await?;
         let mut candidates = Vec::new();
         for f in Family::ALL {
             let result = if !families.contains(&f) {
@@ -503,7 +514,7 @@ impl Checker {
         let bases = futures_util::future::join_all(
             candidates
                 .iter()
-                .map(|f| self.probe(&self.family_clients[f.index()], url.clone())),
+                .map(|f| self.probe(&self.family_clients[f.index()], url.clone(), hops)),
         )
         .await;
         let mut lanes = Vec::new();
@@ -575,30 +586,28 @@ impl Checker {
         }
     }
 
-    /// DNS (skipped for IP literals and `sentry.resolve`'s names) and the base URL: a 5xx
-    /// or no answer fails the mirror.
-    async fn reachable(&self, baseurl: &str) -> Result<(), Reason> {
+    /// The base URL parsed, and its host's addresses ([`Checker::addresses`]): a bad URL
+    /// or a failed lookup fails the whole mirror.
+    async fn base(&self, baseurl: &str) -> Result<(Url, Vec<IpAddr>), Reason> {
         let url = Url::parse(baseurl).map_err(|_| Reason::BadUrl(baseurl.to_owned()))?;
-        let host = match url.host() {
-            Some(Host::Domain(d)) => Some(d.to_owned()),
-            Some(_) => None,
-            None => return Err(Reason::BadUrl(baseurl.to_owned())),
-        };
-        if let Some(host) = host.filter(|h| !self.resolve.contains_key(&h.to_ascii_lowercase())) {
-            let port = url.port_or_known_default().unwrap_or(80);
-            let resolved = {
-                let _permit = self.global.acquire().await;
-                let lookup = tokio::net::lookup_host((host.as_str(), port));
-                match tokio::time::timeout(self.request_timeout, lookup).await {
-                    Ok(Ok(mut addrs)) => addrs.next().is_some(),
-                    _ => false,
-                }
-            };
-            if !resolved {
-                return Err(Reason::Dns(host));
-            }
+        let addrs = self.addresses(&url).await?;
+        Ok((url, addrs))
+    }
+
+    /// Where redirects of a mirror whose base URL has `addrs` may lead: anywhere public,
+    /// and within a non-public network only for a mirror that is itself on one.
+    fn hops(&self, addrs: &[IpAddr]) -> probe::Hops<'_> {
+        probe::Hops {
+            base_public: addrs.iter().all(|ip| crate::address::is_public(*ip)),
+            resolve: &self.resolve,
+            timeout: self.request_timeout,
         }
-        base_verdict(self.probe(&self.client, url).await.reason)
+    }
+
+    /// The base URL (its host already resolved, see [`Checker::base`]): a 5xx or no
+    /// answer fails the mirror.
+    async fn reachable(&self, url: Url, hops: &probe::Hops<'_>) -> Result<(), Reason> {
+        base_verdict(self.probe(&self.client, url, hops).await.reason)
     }
 
     /// Probes every location over each client (a lane per family), at most
@@ -609,6 +618,7 @@ impl Checker {
         locs: &[Loc],
         clients: &[&reqwest::Client],
         deadline: tokio::time::Instant,
+        hops: &probe::Hops<'_>,
     ) -> Probed {
         let width = clients.len().max(1);
         let mut out = Probed {
@@ -624,7 +634,7 @@ impl Checker {
         loop {
             while pending.len() < self.per_mirror && next < jobs {
                 let (i, lane) = (next / width, next % width);
-                let probe = self.probe_location(clients[lane], &base, &locs[i], i);
+                let probe = self.probe_location(clients[lane], &base, &locs[i], i, hops);
                 pending.push(async move { (lane, probe.await) });
                 next += 1;
             }
@@ -668,34 +678,32 @@ impl Checker {
         base: &ProbeBase<'_>,
         loc: &Loc,
         index: usize,
+        hops: &probe::Hops<'_>,
     ) -> (usize, Outcome, Observed) {
         let (outcome, seen) = match base.url(&loc.path, &self.probe_lang) {
-            Ok(url) => self.probe_seen(client, url, loc.expected_size).await,
+            Ok(url) => self.probe_seen(client, url, loc.expected_size, hops).await,
             Err(reason) => (Outcome::unhealthy(reason), Observed::default()),
         };
         (index, outcome, seen)
     }
 
     /// One HEAD under the global limit, counted in the metrics.
-    async fn probe(&self, client: &reqwest::Client, url: Url) -> Outcome {
-        self.probe_seen(client, url, None).await.0
+    async fn probe(&self, client: &reqwest::Client, url: Url, hops: &probe::Hops<'_>) -> Outcome {
+        self.probe_seen(client, url, None, hops).await.0
     }
 
+    /// [`Checker::probe`], held to the file's size when it is known (see
+    /// [`probe::held_to_size`]), with what the answer said of the file.
     async fn probe_seen(
         &self,
         client: &reqwest::Client,
         url: Url,
         expected_size: Option<u64>,
+        hops: &probe::Hops<'_>,
     ) -> (Outcome, Observed) {
         let _permit = self.global.acquire().await;
         let clock = Instant::now();
-        let (mut outcome, seen) = probe::head(client, url).await;
-        if let (Class::Healthy, Some(want), Some(got)) = (outcome.class, expected_size, seen.size) {
-            let got = u64::try_from(got).unwrap_or(0);
-            if got != want {
-                outcome = Outcome::unhealthy(Reason::SizeMismatch(got, want));
-            }
-        }
+        let (outcome, seen) = probe::head(client, url, expected_size, hops).await;
         self.metrics
             .check_seconds
             .observe(clock.elapsed().as_secs_f64());
@@ -707,7 +715,14 @@ impl Checker {
     /// known size, fetched from the mirror and from the reference origin and compared
     /// byte for byte. A difference makes that file unhealthy on the mirror; a mirror or
     /// reference that does not serve ranges, or fails, gives no verdict.
-    async fn sample(&self, base: &str, reference: &str, locs: &[Loc], report: &mut MirrorReport) {
+    async fn sample(
+        &self,
+        base: &str,
+        hops: &probe::Hops<'_>,
+        reference: &str,
+        locs: &[Loc],
+        report: &mut MirrorReport,
+    ) {
         use rand::RngExt;
         if self.sample_bytes == 0 {
             return;
@@ -742,11 +757,15 @@ impl Checker {
         ) else {
             return;
         };
-        let fetch = |url| async move {
-            let _permit = self.global.acquire().await;
-            probe::range(&self.client, url, start, len).await
+        let reference_hops = match self.base(reference).await {
+            Ok((_, addrs)) => self.hops(&addrs),
+            Err(_) => self.hops(&[]),
         };
-        let (mine, theirs) = tokio::join!(fetch(mine), fetch(theirs));
+        let fetch = |url, hops| async move {
+            let _permit = self.global.acquire().await;
+            probe::range(&self.client, url, start, len, hops).await
+        };
+        let (mine, theirs) = tokio::join!(fetch(mine, hops), fetch(theirs, &reference_hops));
         let (Ok(Some(mine)), Ok(Some(theirs))) = (mine, theirs) else {
             self.metrics.sample("no_verdict");
             return;

@@ -5,6 +5,7 @@
 //! Entry points: [`run_once`] (cron) and [`daemon`] (a run every interval, plus the
 //! Dockerflow and metrics endpoints). Both build a [`Sentry`], which tests use directly.
 
+mod address;
 mod cdn;
 mod check;
 mod error;

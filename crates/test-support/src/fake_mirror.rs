@@ -35,6 +35,16 @@ pub enum Behaviour {
     Hang,
     /// Every request, the base URL included, answers 500.
     Down,
+    /// Files answer 200 without a `Content-Length` (and close the connection).
+    NoContentLength,
+    /// Files answer 200 with `Content-Length: 18446744073709551615`.
+    HugeContentLength,
+    /// Files answer 200 with `Content-Length: 12kB`.
+    BadContentLength,
+    /// Files answer 200 with `Transfer-Encoding: chunked` (an empty chunked body on GET).
+    Chunked,
+    /// Files redirect to the same path under the URL set by [`FakeMirror::redirect_to`].
+    RedirectTo,
 }
 
 impl Behaviour {
@@ -53,6 +63,11 @@ impl Behaviour {
             Trickle,
             Hang,
             Down,
+            NoContentLength,
+            HugeContentLength,
+            BadContentLength,
+            Chunked,
+            RedirectTo,
         ]
         .get(usize::from(v))
         .copied()
@@ -77,6 +92,8 @@ pub struct FakeMirror {
     missing: Arc<Mutex<std::collections::HashSet<String>>>,
     /// Paths served with real bytes (HEAD: their length; GET: the bytes, ranges honoured).
     content: Arc<Mutex<std::collections::HashMap<String, Vec<u8>>>>,
+    /// Where [`Behaviour::RedirectTo`] sends files (a base URL).
+    redirect: Arc<Mutex<String>>,
 }
 
 impl FakeMirror {
@@ -152,6 +169,7 @@ impl FakeMirror {
             record,
             missing: Arc::default(),
             content: Arc::default(),
+            redirect: Arc::default(),
         };
         for listener in listeners {
             let m = mirror.clone();
@@ -199,6 +217,7 @@ impl FakeMirror {
             record: true,
             missing: Arc::default(),
             content: Arc::default(),
+            redirect: Arc::default(),
         };
         let m = mirror.clone();
         tokio::spawn(async move {
@@ -236,6 +255,11 @@ impl FakeMirror {
     pub fn serve_file(&self, path: &str, bytes: &[u8]) {
         let mut content = self.content.lock().expect("content");
         content.insert(path.to_owned(), bytes.to_vec());
+    }
+
+    /// Where files redirect under [`Behaviour::RedirectTo`]: `base` + the path.
+    pub fn redirect_to(&self, base: &str) {
+        *self.redirect.lock().expect("redirect") = base.trim_end_matches('/').to_owned();
     }
 
     pub fn requests(&self) -> Vec<String> {
@@ -293,6 +317,19 @@ impl FakeMirror {
             }
             Redirect => respond(s, 302, "text/html", Some(&format!("/real{path}"))).await,
             RedirectLoop => respond(s, 302, "text/html", Some(&format!("{path}x"))).await,
+            RedirectTo => {
+                let to = format!("{}{path}", self.redirect.lock().expect("redirect"));
+                respond(s, 302, "text/html", Some(&to)).await
+            }
+            NoContentLength => {
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\
+                            Connection: close\r\n\r\n";
+                let _ = s.write_all(head.as_bytes()).await;
+                false
+            }
+            HugeContentLength => raw_length(s, "Content-Length: 18446744073709551615").await,
+            BadContentLength => raw_length(s, "Content-Length: 12kB").await,
+            Chunked => raw_length(s, "Transfer-Encoding: chunked").await,
             Slow => {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 respond(s, 200, "application/octet-stream", None).await
@@ -358,6 +395,16 @@ async fn respond<S: Stream>(s: &mut S, status: u16, ctype: &str, location: Optio
         "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: 1048576\r\n{location}\r\n"
     );
     s.write_all(head.as_bytes()).await.is_ok()
+}
+
+/// A 200 whose length header is `line` (HEAD only: no body follows, whatever it says);
+/// the connection is closed after it.
+async fn raw_length<S: Stream>(s: &mut S, line: &str) -> bool {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n{line}\r\nConnection: close\r\n\r\n"
+    );
+    let _ = s.write_all(head.as_bytes()).await;
+    false
 }
 
 /// A file with real bytes: HEAD gives its length, GET the bytes (a range as 206).

@@ -10,4 +10,5 @@ mod files;
 mod fleet;
 mod hysteresis;
 mod publish;
+mod sizes;
 mod support;
