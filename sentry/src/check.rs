@@ -39,6 +39,20 @@ pub struct Loc {
     /// The size the probed file has (operator's, or learned from the reference origin):
     /// a mirror answering another `Content-Length` does not have *that* file.
     pub expected_size: Option<u64>,
+    /// Whether `expected_size` was learned from a reference origin rather than stated by
+    /// the operator: a reference is not held to what the references taught (it would
+    /// never be able to teach a new size of the file).
+    pub learned: bool,
+}
+
+impl Loc {
+    /// This location as a reference origin is held to it: to the operator's size only.
+    pub fn for_reference(&self) -> Loc {
+        Loc {
+            expected_size: self.expected_size.filter(|_| !self.learned),
+            ..self.clone()
+        }
+    }
 }
 
 /// What checking one mirror found.
@@ -931,6 +945,7 @@ mod tests {
                 id: i as i32,
                 path: p.to_string(),
                 expected_size: None,
+                learned: false,
             })
             .collect();
         let r = report(vec![

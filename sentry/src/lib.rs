@@ -10,6 +10,7 @@ mod cdn;
 mod check;
 mod error;
 mod health;
+mod learning;
 mod metrics;
 mod probe;
 mod run;

@@ -12,6 +12,7 @@ pub struct Metrics {
     mirrors: IntGaugeVec,
     samples: IntCounterVec,
     family_no_verdict: IntCounterVec,
+    learned: IntCounterVec,
     pub check_seconds: Histogram,
     pub mirror_seconds: Histogram,
     pub run_seconds: Histogram,
@@ -57,6 +58,15 @@ impl Metrics {
             ),
             &["family"],
         )?;
+        let learned = IntCounterVec::new(
+            Opts::new(
+                "learned_files_total",
+                "File metadata rows written from the reference origins (learned), and \
+                 learned rows deleted because their source is no longer a reference \
+                 (forgotten).",
+            ),
+            &["action"],
+        )?;
         let buckets = vec![
             0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ];
@@ -79,6 +89,7 @@ impl Metrics {
         registry.register(Box::new(mirrors.clone()))?;
         registry.register(Box::new(samples.clone()))?;
         registry.register(Box::new(family_no_verdict.clone()))?;
+        registry.register(Box::new(learned.clone()))?;
         registry.register(Box::new(check_seconds.clone()))?;
         registry.register(Box::new(mirror_seconds.clone()))?;
         registry.register(Box::new(run_seconds.clone()))?;
@@ -90,6 +101,7 @@ impl Metrics {
             mirrors,
             samples,
             family_no_verdict,
+            learned,
             check_seconds,
             mirror_seconds,
             run_seconds,
@@ -100,6 +112,11 @@ impl Metrics {
         self.checks
             .with_label_values(&[class.as_str(), reason])
             .inc();
+    }
+
+    /// `n` file rows `learned` or `forgotten`.
+    pub fn learned(&self, action: &str, n: usize) {
+        self.learned.with_label_values(&[action]).inc_by(n as u64);
     }
 
     pub fn sample(&self, result: &str) {

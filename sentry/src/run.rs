@@ -216,16 +216,19 @@ impl Sentry {
             _ => None,
         };
         let cdn_first = references.is_empty() && cdn_bases.is_some();
+        // The references are held to the operator's sizes only, not to what they taught.
+        let teaching: Arc<[Loc]> = locs.iter().map(Loc::for_reference).collect();
         let mut first: Vec<MirrorReport> =
             futures_util::future::join_all(references.iter().map(|t| {
                 self.checker
                     .clone()
-                    .check_mirror(t.clone(), locs.clone(), None)
+                    .check_mirror(t.clone(), teaching.clone(), None)
             }))
             .await;
         let mut cdn_reports = None;
         if let (true, Some(bases)) = (cdn_first, &cdn_bases) {
-            let reports = check_cdn(self.checker.clone(), bases.clone(), locs.clone(), true).await;
+            let reports =
+                check_cdn(self.checker.clone(), bases.clone(), teaching.clone(), true).await;
             first.extend(
                 reports
                     .iter()
@@ -239,10 +242,8 @@ impl Sentry {
             (None, Some((_, https))) => Some(https.as_str().into()),
             _ => None,
         };
-        let checked = match first.iter().any(|r| !r.observed.is_empty()) {
-            true => self.learn(&first, &locs).await?,
-            false => locs.clone(),
-        };
+        // Every run: what gone sources taught is forgotten even when no reference spoke.
+        let checked = self.learn(&first, &locs).await?;
         let cdn = match (cdn_first, cdn_bases) {
             (false, Some(bases)) => Some(tokio::spawn(check_cdn(
                 self.checker.clone(),
@@ -322,8 +323,9 @@ impl Sentry {
 }
 
 impl Sentry {
-    /// Records what the reference origins said of each file, publishes it for bounce, and
-    /// returns the locations with the sizes the other mirrors are held to.
+    /// Records what the reference origins said of each file and forgets what gone sources
+    /// taught (`store::learn_files`), publishes it for bounce, and returns the locations
+    /// with the sizes the other mirrors are held to.
     async fn learn(
         &self,
         reports: &[MirrorReport],
@@ -332,18 +334,23 @@ impl Sentry {
         let (pool, cache) = (self.pool.clone(), self.cache.clone());
         let (reports, mut next) = (reports.to_vec(), locs.to_vec());
         let lang = self.checker.probe_lang.clone();
+        let (cdn, metrics) = (self.cdn.is_some(), self.metrics.clone());
         tokio::task::spawn_blocking(move || {
             let mut conn = db::conn(&pool)?;
             let now = chrono::Utc::now().naive_utc();
-            let generation = db::classify::retrying(
-                || store::learn_files(&mut conn, &reports, &next, &lang, now),
+            let done = db::classify::retrying(
+                || store::learn_files(&mut conn, &reports, &next, &lang, cdn, now),
                 SentryError::is_transient,
             )?;
-            if let Some(before) = generation.map(|g| g - 1) {
+            metrics.learned("learned", done.learned);
+            metrics.learned("forgotten", done.forgotten);
+            if let Some(before) = done.generation.map(|g| g - 1) {
                 bouncer_core::history::publish_since(&mut conn, cache.as_deref(), before)?;
                 tracing::info!(
                     generation = before + 1,
-                    "file sizes learned from the reference origin"
+                    learned = done.learned,
+                    forgotten = done.forgotten,
+                    "file metadata learned from the reference origins"
                 );
             }
             store::expect_sizes(&mut conn, &mut next, &lang)?;

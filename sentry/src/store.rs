@@ -4,6 +4,7 @@
 
 use crate::check::{FamilyWhy, Loc, MirrorReport, Target};
 use crate::health::{self, MirrorState, Policy, RowState, State, Transition};
+use crate::learning;
 use crate::probe::{Class, Reason};
 use crate::{RunOptions, SentryError};
 use bouncer_core::changes::Change;
@@ -63,6 +64,7 @@ pub fn load_scope(
             id,
             path,
             expected_size: None,
+            learned: false,
         })
         .collect();
     expect_sizes(conn, &mut locs, probe_lang)?;
@@ -78,41 +80,102 @@ pub fn expect_sizes(
     let known = bouncer_core::files::for_probe(conn, lang)?;
     for l in locs {
         let key = bouncer_core::files::lang_key(&l.path, lang);
-        l.expected_size = known
-            .get(&l.id)
-            .filter(|m| m.lang == key)
-            .and_then(|m| u64::try_from(m.size?).ok());
+        let file = known.get(&l.id).filter(|m| m.lang == key);
+        l.expected_size = file.and_then(|m| u64::try_from(m.size?).ok());
+        l.learned = file.is_some_and(|m| m.source == bouncer_core::files::REFERENCE);
     }
     Ok(())
 }
 
-/// Records what the reference origins said of each file (where the operator did not say),
-/// in one transaction with an audit row per file learned; returns the changes for bounce.
+/// What [`learn_files`] wrote.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Learning {
+    /// The generation of the change, when bounce's view changed.
+    pub generation: Option<i64>,
+    pub learned: usize,
+    pub forgotten: usize,
+}
+
+/// Learns what the reference origins said of each file (where the operator did not say)
+/// and forgets what sources that are gone taught ([`learning::plan`]), in one transaction
+/// with an audit row per file and a change record per location. `cdn`: whether a pinned
+/// CDN is configured (a source when no mirror is flagged).
 pub fn learn_files(
     conn: &mut DbConnection,
     reports: &[MirrorReport],
     locs: &[Loc],
     lang: &str,
+    cdn: bool,
     now: NaiveDateTime,
-) -> Result<Option<i64>, SentryError> {
+) -> Result<Learning, SentryError> {
+    use bouncer_core::files;
     bouncer_core::db::write_transaction::<_, SentryError, _>(conn, |conn| {
+        let flagged = files::reference_mirrors(conn)?;
+        let active: Vec<i32> = mirror_mirrors::table
+            .filter(mirror_mirrors::id.eq_any(&flagged))
+            .filter(mirror_mirrors::active.eq(true))
+            .select(mirror_mirrors::id)
+            .order(mirror_mirrors::id)
+            .load(conn)?;
+        let sources = learning::sources(active, cdn);
+        let rows = files::learned(conn)?;
+        let seen: Vec<learning::Seen<'_>> = reports
+            .iter()
+            .flat_map(|r| r.observed.iter().map(move |(i, o)| (r.mirror_id, *i, o)))
+            .filter_map(|(from, i, observed)| {
+                let loc = locs.get(i)?;
+                Some(learning::Seen {
+                    location_id: loc.id,
+                    lang: files::lang_key(&loc.path, lang),
+                    from,
+                    observed,
+                })
+            })
+            .collect();
         let mut changes = Vec::new();
-        for report in reports {
-            for (i, seen) in &report.observed {
-                let Some(loc) = locs.get(*i) else { continue };
-                let key = bouncer_core::files::lang_key(&loc.path, lang);
-                if bouncer_core::files::learn(conn, loc.id, key, seen)? {
-                    let after = json!({"size": seen.size, "etag": seen.etag, "last_modified": seen.last_modified, "from_mirror": report.mirror_id});
-                    let target = format!("location {} ({key})", loc.id);
-                    audit(conn, "file.learn", &target, json!(null), after, now)?;
-                    changes.push(Change::Location(loc.id));
+        let mut done = Learning::default();
+        for step in learning::plan(&rows, &sources, &seen) {
+            match step {
+                learning::Step::Learn(s) => {
+                    let o = s.observed;
+                    if files::learn(conn, s.location_id, s.lang, o, s.from)? {
+                        let after = json!({"size": o.size, "etag": o.etag, "last_modified": o.last_modified, "from_mirror": s.from});
+                        let target = format!("location {} ({})", s.location_id, s.lang);
+                        audit(conn, "file.learn", &target, json!(null), after, now)?;
+                        changes.push(Change::Location(s.location_id));
+                        done.learned += 1;
+                    }
+                }
+                learning::Step::Forget(r) => {
+                    if files::remove(conn, r.location_id, &r.lang)?.is_none() {
+                        continue;
+                    }
+                    let why = match r.from {
+                        None => {
+                            "learned from an unrecorded source that no current reference confirms"
+                                .to_owned()
+                        }
+                        Some(files::FROM_CDN) => {
+                            "the pinned CDN is no longer the reference origin".to_owned()
+                        }
+                        Some(id) => format!("mirror {id} is no longer an active reference origin"),
+                    };
+                    let target = format!("location {} ({})", r.location_id, r.lang);
+                    let before = json!({"size": r.size, "from_mirror": r.from});
+                    let after = json!({"reason": why});
+                    audit(conn, "file.forget", &target, before, after, now)?;
+                    tracing::info!(location = r.location_id, lang = %r.lang, from = ?r.from, reason = %why, "learned file metadata forgotten");
+                    changes.push(Change::Location(r.location_id));
+                    done.forgotten += 1;
                 }
             }
         }
-        if changes.is_empty() {
-            return Ok(None);
+        changes.sort();
+        changes.dedup();
+        if !changes.is_empty() {
+            done.generation = Some(bouncer_core::changes::record(conn, &changes)?);
         }
-        Ok(Some(bouncer_core::changes::record(conn, &changes)?))
+        Ok(done)
     })
 }
 

@@ -149,21 +149,74 @@ pub fn remove(conn: &mut DbConnection, location_id: i32, lang: &str) -> Result<O
     Ok(before.map(meta))
 }
 
-/// Records what the reference origin said of a file, unless the operator stated it or
-/// nothing changed. Returns whether a row was written.
-pub fn learn(conn: &mut DbConnection, location_id: i32, lang: &str, o: &Observed) -> Result<bool> {
+/// `learned_from` of what the pinned https CDN taught (mirror ids start at 1).
+pub const FROM_CDN: i32 = 0;
+
+/// A learned row (`source = "reference"`) and the source that taught it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Learned {
+    pub location_id: i32,
+    pub lang: String,
+    pub size: Option<i64>,
+    /// A reference mirror's id, [`FROM_CDN`], or `None`: learned before sources were
+    /// recorded.
+    pub from: Option<i32>,
+}
+
+/// Every learned row, with its source.
+pub fn learned(conn: &mut DbConnection) -> Result<Vec<Learned>> {
+    let rows: Vec<(i32, String, Option<i64>, Option<i32>)> = files::table
+        .filter(files::source.eq(REFERENCE))
+        .select((
+            files::location_id,
+            files::lang,
+            files::size,
+            files::learned_from,
+        ))
+        .order((files::location_id.asc(), files::lang.asc()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(location_id, lang, size, from)| Learned {
+            location_id,
+            lang,
+            size,
+            from,
+        })
+        .collect())
+}
+
+/// Records what source `from` said of a file, unless the operator stated it or nothing
+/// changed. Returns whether a row was written (what bounce reads changed). The same
+/// metadata from another source only moves the row to it (bounce reads no source): when
+/// the old source goes, the row stays.
+pub fn learn(
+    conn: &mut DbConnection,
+    location_id: i32,
+    lang: &str,
+    o: &Observed,
+    from: i32,
+) -> Result<bool> {
     if o.size.is_none() {
         return Ok(false);
     }
-    let now: Option<Row> = files::table
+    let key = files::table
         .filter(files::location_id.eq(location_id))
-        .filter(files::lang.eq(lang))
-        .select(columns!())
+        .filter(files::lang.eq(lang));
+    let now: Option<(Row, Option<i32>)> = key
+        .select((columns!(), files::learned_from))
         .first(conn)
         .optional()?;
-    if let Some(m) = now.map(meta) {
-        let same = m.size == o.size && m.etag == o.etag && m.last_modified == o.last_modified;
-        if m.source == OPERATOR || same {
+    if let Some((m, was_from)) = now.map(|(r, f)| (meta(r), f)) {
+        if m.source == OPERATOR {
+            return Ok(false);
+        }
+        if m.size == o.size && m.etag == o.etag && m.last_modified == o.last_modified {
+            if was_from != Some(from) {
+                diesel::update(key)
+                    .set(files::learned_from.eq(from))
+                    .execute(conn)?;
+            }
             return Ok(false);
         }
         remove(conn, location_id, lang)?;
@@ -177,6 +230,7 @@ pub fn learn(conn: &mut DbConnection, location_id: i32, lang: &str, o: &Observed
             files::last_modified.eq(&o.last_modified),
             files::source.eq(REFERENCE),
             files::updated_at.eq(chrono::Utc::now().naive_utc()),
+            files::learned_from.eq(from),
         ))
         .execute(conn)?;
     Ok(true)

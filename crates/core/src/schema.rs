@@ -277,6 +277,9 @@ diesel::table! {
         last_modified -> Nullable<Text>,
         source -> Text,
         updated_at -> Timestamp,
+        /// The source a learned row came from: a reference mirror's id, 0 for the pinned
+        /// https CDN; NULL for the operator's rows (and learned ones older than the column).
+        learned_from -> Nullable<Integer>,
     }
 }
 

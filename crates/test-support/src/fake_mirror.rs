@@ -94,6 +94,8 @@ pub struct FakeMirror {
     content: Arc<Mutex<std::collections::HashMap<String, Vec<u8>>>>,
     /// Where [`Behaviour::RedirectTo`] sends files (a base URL).
     redirect: Arc<Mutex<String>>,
+    /// The `ETag` of files with real bytes (default `"e<length>"`).
+    etag: Arc<Mutex<Option<String>>>,
 }
 
 impl FakeMirror {
@@ -170,6 +172,7 @@ impl FakeMirror {
             missing: Arc::default(),
             content: Arc::default(),
             redirect: Arc::default(),
+            etag: Arc::default(),
         };
         for listener in listeners {
             let m = mirror.clone();
@@ -218,6 +221,7 @@ impl FakeMirror {
             missing: Arc::default(),
             content: Arc::default(),
             redirect: Arc::default(),
+            etag: Arc::default(),
         };
         let m = mirror.clone();
         tokio::spawn(async move {
@@ -257,6 +261,11 @@ impl FakeMirror {
         content.insert(path.to_owned(), bytes.to_vec());
     }
 
+    /// The `ETag` files with real bytes are served with (two origins that disagree).
+    pub fn set_etag(&self, etag: &str) {
+        *self.etag.lock().expect("etag") = Some(etag.to_owned());
+    }
+
     /// Where files redirect under [`Behaviour::RedirectTo`]: `base` + the path.
     pub fn redirect_to(&self, base: &str) {
         *self.redirect.lock().expect("redirect") = base.trim_end_matches('/').to_owned();
@@ -285,7 +294,9 @@ impl FakeMirror {
             }
             let file = self.content.lock().expect("content").get(&path).cloned();
             if let (Behaviour::Healthy, Some(bytes)) = (b, file) {
-                if !serve_bytes(&mut stream, &method, &bytes, range).await {
+                let etag = self.etag.lock().expect("etag").clone();
+                let etag = etag.unwrap_or_else(|| format!("\"e{}\"", bytes.len()));
+                if !serve_bytes(&mut stream, &method, &bytes, range, &etag).await {
                     return;
                 }
                 continue;
@@ -408,7 +419,13 @@ async fn raw_length<S: Stream>(s: &mut S, line: &str) -> bool {
 }
 
 /// A file with real bytes: HEAD gives its length, GET the bytes (a range as 206).
-async fn serve_bytes<S: Stream>(s: &mut S, method: &str, bytes: &[u8], range: Range) -> bool {
+async fn serve_bytes<S: Stream>(
+    s: &mut S,
+    method: &str,
+    bytes: &[u8],
+    range: Range,
+    etag: &str,
+) -> bool {
     let (status, body, extra) = match range {
         Some((a, b)) if a < bytes.len() => {
             let b = b.min(bytes.len() - 1);
@@ -418,9 +435,8 @@ async fn serve_bytes<S: Stream>(s: &mut S, method: &str, bytes: &[u8], range: Ra
         _ => (200, bytes, String::new()),
     };
     let head = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nAccept-Ranges: bytes\r\nETag: \"e{}\"\r\n{extra}\r\n",
+        "HTTP/1.1 {status} X\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nAccept-Ranges: bytes\r\nETag: {etag}\r\n{extra}\r\n",
         body.len(),
-        bytes.len()
     );
     if s.write_all(head.as_bytes()).await.is_err() {
         return false;

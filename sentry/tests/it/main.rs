@@ -9,6 +9,7 @@ mod families;
 mod files;
 mod fleet;
 mod hysteresis;
+mod learning;
 mod publish;
 mod sizes;
 mod support;
