@@ -21,6 +21,9 @@ enum Command {
     Daemon(RunOptions),
     /// Apply pending database migrations to the master and exit.
     Migrate,
+    /// Forget learned file metadata (every row, or what one source taught), audited; the
+    /// next run learns again from the current reference origins.
+    ForgetLearned(sentry::ForgetOptions),
 }
 
 #[tokio::main]
@@ -45,6 +48,17 @@ async fn main() -> anyhow::Result<()> {
             }
         },
         Command::Daemon(opts) => sentry::daemon(&config, &opts).await?,
+        Command::ForgetLearned(opts) => {
+            let by = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+            match sentry::forget_learned(&config, &opts, &by).await {
+                Ok(done) => println!("forgot {} learned file rows", done.files),
+                Err(e) if e.is_usage() => {
+                    eprintln!("sentry: {e}");
+                    std::process::exit(2);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
     Ok(())
 }

@@ -946,7 +946,7 @@ fn pair_reason(next: &RowState, why: &Reason) -> String {
     }
 }
 
-fn audit(
+pub(crate) fn audit(
     conn: &mut DbConnection,
     action: &str,
     target: &str,

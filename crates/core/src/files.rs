@@ -236,6 +236,31 @@ pub fn learn(
     Ok(true)
 }
 
+/// Deletes learned rows — every one, or those taught by `from` — never the operator's;
+/// returns them with their location ids. For a bulk reset: the next run learns again from
+/// the current sources.
+pub fn forget_learned(conn: &mut DbConnection, from: Option<i32>) -> Result<Vec<(i32, FileMeta)>> {
+    let rows: Vec<(i32, Row)> = {
+        let mut q = files::table
+            .filter(files::source.eq(REFERENCE))
+            .select((files::location_id, columns!()))
+            .order((files::location_id.asc(), files::lang.asc()))
+            .into_boxed();
+        if let Some(from) = from {
+            q = q.filter(files::learned_from.eq(from));
+        }
+        q.load(conn)?
+    };
+    let mut gone = Vec::with_capacity(rows.len());
+    for (location_id, row) in rows {
+        let m = meta(row);
+        if let Some(before) = remove(conn, location_id, &m.lang)? {
+            gone.push((location_id, before));
+        }
+    }
+    Ok(gone)
+}
+
 /// The mirrors flagged as reference origins.
 pub fn reference_mirrors(conn: &mut DbConnection) -> Result<Vec<i32>> {
     Ok(settings::table

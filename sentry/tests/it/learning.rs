@@ -3,6 +3,7 @@
 //! with 1234 bytes) takes the file out of every other mirror — and when it is unflagged,
 //! disabled or deleted, the next run forgets what it taught and the mirrors serve again.
 //! Two references that disagree on an `ETag` do not rewrite each other's rows every run.
+//! `sentry forget-learned` resets learned rows at once, audited.
 
 use crate::support::fake::{Behaviour, FakeMirror};
 use crate::support::*;
@@ -216,7 +217,83 @@ fn two_disagreeing_references_write_once(db: &TestDb) {
     });
 }
 
+/// `sentry forget-learned`: every learned row, or what one source taught, goes at once
+/// (the operator's rows stay), each audited with who asked, one generation for bounce;
+/// a `--mirror` naming nothing is a usage error (exit code 2).
+fn forget_learned_resets_at_once(db: &TestDb) {
+    rt().block_on(async {
+        let locs = product(db, "Firefox", false, true, &[PATH, "/f/b.exe", "/f/c.exe"]);
+        let row = |lang: &str, size, from| {
+            diesel::insert_into(bouncer_files::table)
+                .values((
+                    bouncer_files::location_id.eq(locs[size as usize % 3]),
+                    bouncer_files::lang.eq(lang.to_owned()),
+                    bouncer_files::size.eq(Some(size)),
+                    bouncer_files::source.eq(files::REFERENCE),
+                    bouncer_files::updated_at.eq(chrono::Utc::now().naive_utc()),
+                    bouncer_files::learned_from.eq(from),
+                ))
+                .execute(&mut *db.conn())
+                .unwrap();
+        };
+        let a = mirror(db, "alpha", "http://127.0.0.1:9/", &[]);
+        row("en-US", 0, Some(a)); // location 0
+        row("", 1, Some(a + 1)); // location 1, a mirror since deleted
+        let stated = FileMeta {
+            lang: String::new(),
+            size: Some(5),
+            ..FileMeta::default()
+        };
+        files::set(&mut db.conn(), locs[2], &stated).unwrap();
+
+        let mut config = config(db, 2000);
+        config.memcached.servers.clear();
+        let g = generation(db);
+        let by_name = sentry::ForgetOptions {
+            mirror: Some("alpha".into()),
+        };
+        let done = sentry::forget_learned(&config, &by_name, "tester")
+            .await
+            .unwrap();
+        assert_eq!(done.files, 1);
+        assert!(generation(db) > g);
+        assert_eq!(learned(db, locs[0]), []);
+        assert_eq!(learned(db, locs[1]).len(), 1);
+        let forgot = actions(db, "file.forget");
+        assert_eq!(forgot.len(), 1);
+        assert!(forgot[0]
+            .1
+            .as_deref()
+            .unwrap()
+            .contains("\"by\":\"tester\""));
+
+        // The real binary: every learned row; the operator's stays.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sentry"))
+            .arg("forget-learned")
+            .env("BOUNCER_DATABASE__URL", &db.url)
+            .env("USER", "ops")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        assert!(stdout.contains("forgot 1 learned file rows"), "{stdout}");
+        assert_eq!(learned(db, locs[1]), []);
+        assert_eq!(learned(db, locs[2]).len(), 1, "the operator's row stays");
+        let forgot = actions(db, "file.forget");
+        assert_eq!(forgot.len(), 2);
+        assert!(forgot[1].1.as_deref().unwrap().contains("\"by\":\"ops\""));
+
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sentry"))
+            .args(["forget-learned", "--mirror", "no-such"])
+            .env("BOUNCER_DATABASE__URL", &db.url)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+    });
+}
+
 db_tests! {
     a_gone_reference_is_forgotten => what_a_gone_reference_taught_is_forgotten,
     disagreeing_references_write_once => two_disagreeing_references_write_once,
+    forget_learned_resets => forget_learned_resets_at_once,
 }
