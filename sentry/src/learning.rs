@@ -10,9 +10,14 @@
 //! unless a current source teaches the file this run (then it is relearned, or only
 //! adopted when it says the same). A current source that did not see the file this run
 //! (down, a 404) keeps its row: a blip of the reference is not a reason to forget.
+//!
+//! A learned size most checked mirrors contradict is disputed ([`disputed`]): not
+//! enforced from then on, and reported — an operator's size is always enforced.
 
+use crate::check::{Loc, MirrorReport};
+use crate::probe::{Class, Reason};
 use bouncer_core::files::{Learned, Observed};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What a source said of one file this run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,9 +88,96 @@ pub fn sources(references: Vec<i32>, cdn: bool) -> Vec<i32> {
     }
 }
 
+/// What the mirrors checked this run said of one learned size they were held to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Mirrors that served the file with that size.
+    pub agree: usize,
+    /// The sizes the others served instead, and by how many mirrors.
+    pub contradict: BTreeMap<u64, usize>,
+}
+
+impl Tally {
+    pub fn count(&mut self, served: Option<u64>, expected: u64) {
+        match served {
+            Some(s) if s != expected => *self.contradict.entry(s).or_default() += 1,
+            Some(_) => self.agree += 1,
+            None => {}
+        }
+    }
+}
+
+/// Counts what a (non-reference) mirror's report says of each learned size it was held
+/// to, by location index: the size it served, as its outcome tells.
+pub fn count(tallies: &mut HashMap<usize, Tally>, report: &MirrorReport, locs: &[Loc]) {
+    for (i, o) in &report.results {
+        let Some(loc) = locs.get(*i) else { continue };
+        let Some(expected) = loc.expected_size.filter(|_| loc.learned) else {
+            continue;
+        };
+        let served = match (o.class, &o.reason) {
+            (_, Reason::SizeMismatch(got, _)) => Some(*got),
+            (Class::Healthy, _) => Some(expected),
+            _ => None,
+        };
+        tallies.entry(*i).or_default().count(served, expected);
+    }
+}
+
+/// The fewest mirrors whose contradiction disputes a learned size: one mirror that
+/// disagrees with the reference is as likely the stale one.
+pub const MIN_CONTRADICTING: usize = 2;
+
+/// Why a learned size of `expected` bytes is not to be enforced, if it is not: more than
+/// half of the mirrors that served the file contradicted it, and at least
+/// [`MIN_CONTRADICTING`] of them. The reference that taught it is then likelier wrong than
+/// every mirror that disagrees (as when a reference answered 77 bytes for every file).
+pub fn disputed(expected: u64, t: &Tally) -> Option<String> {
+    let against: usize = t.contradict.values().sum();
+    let checked = against + t.agree;
+    if against < MIN_CONTRADICTING || against * 2 <= checked {
+        return None;
+    }
+    let (common, _) = t
+        .contradict
+        .iter()
+        .max_by_key(|(size, n)| (**n, std::cmp::Reverse(**size)))?;
+    Some(format!(
+        "learned size {expected} contradicted by {against} of {checked} mirrors checked \
+         (most say {common}); not enforced"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_size_most_mirrors_contradict_is_disputed() {
+        let tally = |agree, against: &[(u64, usize)]| Tally {
+            agree,
+            contradict: against.iter().copied().collect(),
+        };
+        assert_eq!(
+            disputed(77, &tally(0, &[(1234, 2)])).as_deref(),
+            Some("learned size 77 contradicted by 2 of 2 mirrors checked (most say 1234); not enforced")
+        );
+        assert!(disputed(77, &tally(1, &[(1234, 2), (5, 1)])).is_some());
+        assert!(
+            disputed(77, &tally(2, &[(1234, 2)])).is_none(),
+            "half is not most"
+        );
+        assert!(
+            disputed(77, &tally(0, &[(1234, 1)])).is_none(),
+            "one mirror"
+        );
+        assert!(disputed(77, &tally(5, &[])).is_none());
+        let mut t = Tally::default();
+        t.count(Some(1234), 77);
+        t.count(Some(77), 77);
+        t.count(None, 77);
+        assert_eq!(t, tally(1, &[(1234, 1)]));
+    }
 
     fn row(location_id: i32, from: Option<i32>) -> Learned {
         Learned {

@@ -61,9 +61,9 @@ impl Metrics {
         let learned = IntCounterVec::new(
             Opts::new(
                 "learned_files_total",
-                "File metadata rows written from the reference origins (learned), and \
-                 learned rows deleted because their source is no longer a reference \
-                 (forgotten).",
+                "File metadata rows written from the reference origins (learned), learned \
+                 rows deleted because their source is no longer a reference (forgotten), \
+                 and learned sizes most mirrors contradicted, no longer enforced (disputed).",
             ),
             &["action"],
         )?;

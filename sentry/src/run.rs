@@ -254,6 +254,8 @@ impl Sentry {
             _ => None,
         };
         let mut summary = RunSummary::default();
+        let teachers: std::collections::HashSet<i32> = references.iter().map(|t| t.id).collect();
+        let mut tallies = std::collections::HashMap::new();
         let checker = self.checker.clone();
         let first_reports = first.into_iter().filter(|r| r.mirror_id != 0);
         let mut reports =
@@ -279,6 +281,9 @@ impl Sentry {
             summary.inactive += report.count(Class::Inactive);
             summary.unhealthy += report.count(Class::Unhealthy);
             summary.failed_mirrors += usize::from(!report.run_ok());
+            if !teachers.contains(&report.mirror_id) {
+                crate::learning::count(&mut tallies, &report, &checked);
+            }
             progress.inc(locs.len().max(1) as u64);
             if tx.send(report).await.is_err() {
                 break; // the writer failed; its error is reported below
@@ -290,6 +295,7 @@ impl Sentry {
         if written.mirrors < summary.mirrors {
             return Err(SentryError::WriterGone);
         }
+        self.record_disputes(&tallies, &checked).await?;
         let cdn_reports = match cdn {
             Some(task) => Some(task.await?),
             None => cdn_reports,
@@ -355,6 +361,40 @@ impl Sentry {
             }
             store::expect_sizes(&mut conn, &mut next, &lang)?;
             Ok::<_, SentryError>(next.into())
+        })
+        .await?
+    }
+
+    /// Marks the learned sizes most mirrors contradicted this run as not enforced from the
+    /// next run on (`learning::disputed`); counted, audited and logged.
+    async fn record_disputes(
+        &self,
+        tallies: &std::collections::HashMap<usize, crate::learning::Tally>,
+        locs: &[Loc],
+    ) -> Result<(), SentryError> {
+        let lang = &self.checker.probe_lang;
+        let disputes: Vec<(i32, String, String)> = tallies
+            .iter()
+            .filter_map(|(i, tally)| {
+                let loc = locs.get(*i)?;
+                let why = crate::learning::disputed(loc.expected_size?, tally)?;
+                let key = bouncer_core::files::lang_key(&loc.path, lang).to_owned();
+                Some((loc.id, key, why))
+            })
+            .collect();
+        if disputes.is_empty() {
+            return Ok(());
+        }
+        let (pool, metrics) = (self.pool.clone(), self.metrics.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db::conn(&pool)?;
+            let now = chrono::Utc::now().naive_utc();
+            let marked = db::classify::retrying(
+                || store::record_disputes(&mut conn, &disputes, now),
+                SentryError::is_transient,
+            )?;
+            metrics.learned("disputed", marked);
+            Ok::<_, SentryError>(())
         })
         .await?
     }

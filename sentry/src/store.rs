@@ -78,9 +78,15 @@ pub fn expect_sizes(
     lang: &str,
 ) -> Result<(), SentryError> {
     let known = bouncer_core::files::for_probe(conn, lang)?;
+    let disputed: std::collections::HashSet<(i32, String)> =
+        bouncer_core::files::disputed(conn)?.into_iter().collect();
     for l in locs {
         let key = bouncer_core::files::lang_key(&l.path, lang);
-        let file = known.get(&l.id).filter(|m| m.lang == key);
+        // A disputed learned size is not enforced (see `learning::disputed`).
+        let file = known
+            .get(&l.id)
+            .filter(|m| m.lang == key)
+            .filter(|m| !disputed.contains(&(l.id, m.lang.clone())));
         l.expected_size = file.and_then(|m| u64::try_from(m.size?).ok());
         l.learned = file.is_some_and(|m| m.source == bouncer_core::files::REFERENCE);
     }
@@ -176,6 +182,35 @@ pub fn learn_files(
             done.generation = Some(bouncer_core::changes::record(conn, &changes)?);
         }
         Ok(done)
+    })
+}
+
+/// Marks learned sizes most mirrors contradicted as not enforced (`(location, lang,
+/// why)`), in one transaction with an audit row (`file.disputed`) and a WARN each;
+/// returns how many were marked. bounce reads nothing of it: no change record.
+pub fn record_disputes(
+    conn: &mut DbConnection,
+    disputes: &[(i32, String, String)],
+    now: NaiveDateTime,
+) -> Result<usize, SentryError> {
+    bouncer_core::db::write_transaction::<_, SentryError, _>(conn, |conn| {
+        let mut marked = 0;
+        for (location_id, lang, why) in disputes {
+            if bouncer_core::files::dispute(conn, *location_id, lang, why)? {
+                let target = format!("location {location_id} ({lang})");
+                audit(
+                    conn,
+                    "file.disputed",
+                    &target,
+                    json!(null),
+                    json!({"reason": why}),
+                    now,
+                )?;
+                tracing::warn!(location = location_id, lang = %lang, reason = %why, "learned file size disputed by the mirrors; not enforced");
+                marked += 1;
+            }
+        }
+        Ok(marked)
     })
 }
 

@@ -25,6 +25,7 @@ pub const REFERENCE: &str = "reference";
 /// Widths of the columns a caller writes (see `limits`).
 pub const ETAG: usize = 255;
 pub const LAST_MODIFIED: usize = 64;
+pub const DISPUTED: usize = 255;
 
 /// One file's metadata. Hashes are lowercase hex.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -161,6 +162,31 @@ pub struct Learned {
     /// A reference mirror's id, [`FROM_CDN`], or `None`: learned before sources were
     /// recorded.
     pub from: Option<i32>,
+}
+
+/// The learned rows whose size is disputed ([`dispute`]): `(location, lang)`.
+pub fn disputed(conn: &mut DbConnection) -> Result<Vec<(i32, String)>> {
+    Ok(files::table
+        .filter(files::source.eq(REFERENCE))
+        .filter(files::disputed.is_not_null())
+        .select((files::location_id, files::lang))
+        .load(conn)?)
+}
+
+/// Marks a learned size as not enforced, with why (cut to [`DISPUTED`] characters); an
+/// operator's row is never disputed. Returns whether the row was marked (not already).
+pub fn dispute(conn: &mut DbConnection, location_id: i32, lang: &str, why: &str) -> Result<bool> {
+    let why: String = why.chars().take(DISPUTED).collect();
+    let marked = diesel::update(
+        files::table
+            .filter(files::location_id.eq(location_id))
+            .filter(files::lang.eq(lang))
+            .filter(files::source.eq(REFERENCE))
+            .filter(files::disputed.is_null()),
+    )
+    .set(files::disputed.eq(why))
+    .execute(conn)?;
+    Ok(marked > 0)
 }
 
 /// Every learned row, with its source.

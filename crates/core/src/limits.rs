@@ -30,6 +30,7 @@ pub const COLUMNS: &[(&str, &str, usize)] = &[
     ("bouncer_mirror_networks", "network", NETWORK),
     ("bouncer_files", "lang", LANGUAGE),
     ("bouncer_files", "etag", crate::files::ETAG),
+    ("bouncer_files", "disputed", crate::files::DISPUTED),
     (
         "bouncer_files",
         "last_modified",

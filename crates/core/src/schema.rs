@@ -280,6 +280,8 @@ diesel::table! {
         /// The source a learned row came from: a reference mirror's id, 0 for the pinned
         /// https CDN; NULL for the operator's rows (and learned ones older than the column).
         learned_from -> Nullable<Integer>,
+        /// Why a learned size is not enforced (most mirrors contradicted it); NULL: it is.
+        disputed -> Nullable<Text>,
     }
 }
 

@@ -292,7 +292,76 @@ fn forget_learned_resets_at_once(db: &TestDb) {
     });
 }
 
+/// A learned size most checked mirrors contradict is not enforced from the next run on
+/// (with the default hysteresis of 2 failures, no mirror ever leaves), and reported: the
+/// file row's `disputed` reason, an audit row, the metric. The operator's size stays
+/// enforced whatever the mirrors say.
+fn a_contradicted_learned_size_is_not_enforced(db: &TestDb) {
+    rt().block_on(async {
+        let loc = product(db, "Firefox", false, true, &[PATH])[0];
+        let liar = FakeMirror::start(100, Behaviour::Healthy).await;
+        liar.serve_file(PROBED, &[1; 77]);
+        let r = mirror(db, "liar", &liar.base_url(), &[loc]);
+        files::set_reference(&mut db.conn(), r, true).unwrap();
+        let mut others = Vec::new();
+        let mut fakes = Vec::new();
+        for i in 0..2u8 {
+            let fake = FakeMirror::start(101 + i, Behaviour::Healthy).await;
+            fake.serve_file(PROBED, &[2; 1234]);
+            others.push(mirror(db, &format!("m{i}"), &fake.base_url(), &[loc]));
+            fakes.push(fake);
+        }
+        let mut config = config(db, 2000);
+        config.sentry.failures_to_down = 2;
+        let sentry = sentry::Sentry::new(&config).unwrap();
+        let disputed = || -> Option<String> {
+            bouncer_files::table
+                .filter(bouncer_files::location_id.eq(loc))
+                .select(bouncer_files::disputed)
+                .first(&mut *db.conn())
+                .unwrap()
+        };
+        let served = |healthy: bool| {
+            for id in &others {
+                assert_eq!(map_rows(db, *id), [(loc, true, healthy)], "mirror {id}");
+            }
+        };
+        sentry.run(&Default::default()).await.unwrap();
+        let why = "learned size 77 contradicted by 2 of 2 mirrors checked (most say 1234); \
+                   not enforced";
+        assert_eq!(disputed().as_deref(), Some(why));
+        assert_eq!(actions(db, "file.disputed").len(), 1);
+        served(true);
+        for _ in 0..2 {
+            sentry.run(&Default::default()).await.unwrap();
+            served(true);
+        }
+        assert_eq!(actions(db, "file.disputed").len(), 1, "reported once");
+        let metrics = prometheus::TextEncoder::new()
+            .encode_to_string(&sentry.metrics().registry.gather())
+            .unwrap();
+        assert!(
+            metrics.contains("sentry_learned_files_total{action=\"disputed\"} 1"),
+            "{metrics}"
+        );
+
+        // The operator says 77: enforced, never disputed.
+        let stated = FileMeta {
+            lang: "en-US".into(),
+            size: Some(77),
+            ..FileMeta::default()
+        };
+        files::set(&mut db.conn(), loc, &stated).unwrap();
+        for _ in 0..2 {
+            sentry.run(&Default::default()).await.unwrap();
+        }
+        served(false);
+        assert_eq!(disputed(), None);
+    });
+}
+
 db_tests! {
+    contradicted_size_is_not_enforced => a_contradicted_learned_size_is_not_enforced,
     a_gone_reference_is_forgotten => what_a_gone_reference_taught_is_forgotten,
     disagreeing_references_write_once => two_disagreeing_references_write_once,
     forget_learned_resets => forget_learned_resets_at_once,

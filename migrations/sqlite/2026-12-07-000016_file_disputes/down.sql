@@ -1,0 +1,1 @@
+ALTER TABLE bouncer_files DROP COLUMN disputed;
