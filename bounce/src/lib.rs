@@ -39,6 +39,12 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Bounc
     let fleet = fleet::Fleet::from_config(&config, listener.local_addr()?)?.map(Arc::new);
     let state = web::Data::new(AppState::new(config)?);
     tracing::info!(config = %state.config.redacted(), "bounce starting");
+    if let Some(n) = state.config.bounce.link_cache_entries {
+        tracing::warn!(
+            link_cache_entries = n,
+            "bounce.link_cache_entries is ignored: the Link cache is budgeted in bytes by bounce.link_cache_mb"
+        );
+    }
     let every = std::time::Duration::from_secs(state.config.geoip.reload_check_secs);
     state.geo.spawn_reloader(every);
     state.asn.spawn_reloader(every);

@@ -161,6 +161,10 @@ pub struct BounceConfig {
     /// budget in bytes, not keys: a key's size grows with `link_alternatives` and the
     /// URLs' length, and a count per worker multiplied with the cores.
     pub link_cache_mb: u64,
+    /// The old per-worker key count `link_cache_mb` replaced: still accepted so an
+    /// upgraded instance starts with its old file, ignored (bounce logs a WARN).
+    #[serde(skip_serializing)]
+    pub link_cache_entries: Option<u64>,
     /// Mirror mode: `Repr-Digest` and `Digest` on redirects to a file whose hash is known.
     pub digest_headers: bool,
     /// A client whose country has no region gets the mirrors of its continent before the
@@ -383,6 +387,7 @@ impl Default for BounceConfig {
             link_alternatives: 4,
             link_header_bytes: 360,
             link_cache_mb: 128,
+            link_cache_entries: None,
             digest_headers: true,
             continent_fallback: true,
         }

@@ -108,3 +108,16 @@ fn mask_url_only_touches_passwords() {
     assert_eq!(mask_url("mysql://u@h/db"), "mysql://u@h/db");
     assert_eq!(mask_url("sqlite://x.db"), "sqlite://x.db");
 }
+
+/// A file written for the per-worker key count still starts an instance: the key is
+/// ignored (bounce warns), the byte budget applies.
+#[test]
+fn the_replaced_link_cache_key_is_accepted() {
+    Jail::expect_with(|jail| {
+        jail.create_file("bouncer.toml", "[bounce]\nlink_cache_entries = 20000\n")?;
+        let c = load_in(jail).map_err(|e| e.to_string())?;
+        assert_eq!(c.bounce.link_cache_entries, Some(20_000));
+        assert_eq!(c.bounce.link_cache_mb, 128);
+        Ok(())
+    });
+}
