@@ -791,7 +791,8 @@ async fn a_mirror_down_everywhere_is_one_change(db: TestDb) {
         "no location refilled"
     );
     let cost = metric(&base, QUERIES).await - queries;
-    // Per flip: the reader's generation and the mirror's rows (6 measured), whatever the
-    // number of locations it serves.
-    assert!(cost <= 12.0, "{cost} queries for two mirror flips");
+    // Per flip: the reader's generation, the change list and the mirror's rows (6
+    // measured), whatever the number of locations it serves, plus a watch poll that may
+    // fall inside the window (13 seen); a reread per location would add 10 per flip.
+    assert!(cost <= 16.0, "{cost} queries for two mirror flips");
 }
