@@ -138,6 +138,80 @@ pub fn set(conn: &mut DbConnection, location_id: i32, m: &FileMeta) -> Result<Op
     Ok(before)
 }
 
+/// Rows per multi-row insert of [`set_all`] on MySQL: 9 values a row, far within its
+/// 65,535 placeholders per statement.
+const INSERT_CHUNK: usize = 500;
+
+/// A row [`set_all`] inserts.
+#[derive(Insertable)]
+#[diesel(table_name = files)]
+struct NewFile<'a> {
+    location_id: i32,
+    lang: &'a str,
+    size: Option<i64>,
+    sha256: Option<&'a str>,
+    sha512: Option<&'a str>,
+    etag: Option<&'a str>,
+    last_modified: Option<&'a str>,
+    source: &'a str,
+    updated_at: chrono::NaiveDateTime,
+}
+
+/// Stores what the operator says each file of `metas` is (replacing those rows), in a
+/// few statements whatever the number of files: one read of the location's rows, a
+/// delete and multi-row inserts (one statement per row on SQLite, which is in process).
+/// A release states every language at once, and one round trip per file made a large
+/// call outlast the caller's deadline. The languages of `metas` must be distinct (the
+/// caller checks). Returns, for each of `metas`, the row it replaced.
+pub fn set_all(
+    conn: &mut DbConnection,
+    location_id: i32,
+    metas: &[FileMeta],
+) -> Result<Vec<Option<FileMeta>>> {
+    let mut existing: HashMap<String, FileMeta> = of_location(conn, location_id)?
+        .into_iter()
+        .map(|m| (m.lang.clone(), m))
+        .collect();
+    let before = metas.iter().map(|m| existing.remove(&m.lang)).collect();
+    let now = chrono::Utc::now().naive_utc();
+    let rows: Vec<NewFile<'_>> = metas
+        .iter()
+        .map(|m| NewFile {
+            location_id,
+            lang: &m.lang,
+            size: m.size,
+            sha256: m.sha256.as_deref(),
+            sha512: m.sha512.as_deref(),
+            etag: m.etag.as_deref(),
+            last_modified: m.last_modified.as_deref(),
+            source: OPERATOR,
+            updated_at: now,
+        })
+        .collect();
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let langs: Vec<&str> = chunk.iter().map(|r| r.lang).collect();
+        diesel::delete(
+            files::table
+                .filter(files::location_id.eq(location_id))
+                .filter(files::lang.eq_any(&langs)),
+        )
+        .execute(conn)?;
+        match conn {
+            #[cfg(feature = "mysql")]
+            DbConnection::Mysql(c) => {
+                diesel::insert_into(files::table).values(chunk).execute(c)?;
+            }
+            #[cfg(feature = "sqlite")]
+            DbConnection::Sqlite(c) => {
+                for row in chunk {
+                    diesel::insert_into(files::table).values(row).execute(c)?;
+                }
+            }
+        }
+    }
+    Ok(before)
+}
+
 /// Deletes one file row; returns it.
 pub fn remove(conn: &mut DbConnection, location_id: i32, lang: &str) -> Result<Option<FileMeta>> {
     let key = files::table

@@ -93,6 +93,22 @@ fn path_of(conn: &mut DbConnection, location_id: i32) -> Result<String> {
         .ok_or_else(|| TuxedoError::LocationIdNotFound(location_id.to_string()))
 }
 
+/// The most files one call states. A release states each language of a location once
+/// (Firefox has about a hundred); a longer list is a mistake, refused before any work
+/// rather than holding the master until the caller's deadline.
+pub const MAX_FILES_PER_CALL: usize = 500;
+
+/// The location's path, its product's name and the product's languages.
+fn location_of(conn: &mut DbConnection, location_id: i32) -> Result<(String, String, Vec<String>)> {
+    let path = path_of(conn, location_id)?;
+    let product_id: i32 = mirror_locations::table
+        .find(location_id)
+        .select(mirror_locations::product_id)
+        .first(conn)?;
+    let product = super::products::one(conn, product_id)?;
+    Ok((path, product.name, product.languages))
+}
+
 /// Every file of location `id`.
 pub fn list(conn: &mut DbConnection, id: i32) -> Result<Vec<FileView>> {
     path_of(conn, id)?;
@@ -120,11 +136,62 @@ pub fn rows(conn: &mut DbConnection, id: i32) -> Result<Vec<FileRow>> {
         .collect())
 }
 
-/// Checks one stated file against the location's path.
-fn valid(path: &str, f: &FileForm) -> Result<FileMeta> {
+/// The request's languages checked on their own, before the transaction: each a
+/// language code by the project's rule (`bouncer_core::locale`: bounce puts it into a URL
+/// path, so `../x`, `*` or a control character must never be stored).
+fn codes(forms: &[FileForm]) -> Result<()> {
+    for lang in forms
+        .iter()
+        .map(|f| f.lang.trim())
+        .filter(|l| !l.is_empty())
+    {
+        if !bouncer_core::locale::valid(lang) {
+            return Err(TuxedoError::Invalid {
+                field: "lang",
+                reason: format!(
+                    "{} is not a language code (ASCII letters and digits in hyphen-separated \
+                     parts, such as en-US or ja-JP-mac, at most {} characters)",
+                    super::shown(lang),
+                    bouncer_core::limits::LANGUAGE
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Each file once: `de` and `DE` are one file (languages are compared ignoring case), and
+/// two values for one file in one call cannot both be meant — refused rather than one
+/// silently winning.
+fn distinct(metas: &[FileMeta]) -> Result<()> {
+    let mut seen = std::collections::HashSet::with_capacity(metas.len());
+    for m in metas {
+        if !seen.insert(m.lang.to_ascii_lowercase()) {
+            let which = match m.lang.is_empty() {
+                true => "the file (the path has no :lang)".to_owned(),
+                false => format!("language {}", super::shown(&m.lang)),
+            };
+            return Err(TuxedoError::Invalid {
+                field: "lang",
+                reason: format!(
+                    "{which} is given twice (languages are compared ignoring case): one \
+                     item per file"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks one stated file against the location's path and its product's languages: a
+/// per-language file is one of a language the product has (stored under the product's
+/// spelling, which is what bounce looks it up by), since no request could ever get
+/// another.
+fn valid(path: &str, product: &str, languages: &[String], f: &FileForm) -> Result<FileMeta> {
     let invalid = |field, reason: String| TuxedoError::Invalid { field, reason };
     let per_language = path.contains(":lang");
-    if per_language && f.lang.trim().is_empty() {
+    let lang = f.lang.trim();
+    if per_language && lang.is_empty() {
         return Err(invalid("lang", "required: the path holds :lang".into()));
     }
     if !per_language && !f.lang.is_empty() {
@@ -133,8 +200,24 @@ fn valid(path: &str, f: &FileForm) -> Result<FileMeta> {
             "the path has no :lang: one file for all".into(),
         ));
     }
+    let lang = match per_language {
+        false => String::new(),
+        true => languages
+            .iter()
+            .find(|l| l.eq_ignore_ascii_case(lang))
+            .cloned()
+            .ok_or_else(|| {
+                invalid(
+                    "lang",
+                    format!(
+                        "{} is not a language of {product}; add it to the product first",
+                        super::shown(lang)
+                    ),
+                )
+            })?,
+    };
     let mut m = FileMeta {
-        lang: f.lang.trim().to_owned(),
+        lang,
         size: f.size,
         sha256: f.sha256.clone(),
         sha512: f.sha512.clone(),
@@ -144,7 +227,9 @@ fn valid(path: &str, f: &FileForm) -> Result<FileMeta> {
     Ok(m)
 }
 
-/// States the files of location `id` (all or nothing); returns every file of it.
+/// States the files of location `id` (all or nothing, at most [`MAX_FILES_PER_CALL`]);
+/// returns every file of it. The rows are written in a few statements
+/// ([`files::set_all`]); each file that changed is audited (`file.set`).
 pub fn put(
     conn: &mut DbConnection,
     actor: &str,
@@ -157,15 +242,26 @@ pub fn put(
             reason: "a list of at least one file".into(),
         });
     }
+    if forms.len() > MAX_FILES_PER_CALL {
+        return Err(TuxedoError::Invalid {
+            field: "body",
+            reason: format!(
+                "at most {MAX_FILES_PER_CALL} files per call (got {}); split the list",
+                forms.len()
+            ),
+        });
+    }
+    codes(forms)?;
     write_tx(conn, |conn| {
-        let path = path_of(conn, id)?;
+        let (path, product, languages) = location_of(conn, id)?;
         let metas = forms
             .iter()
-            .map(|f| valid(&path, f))
+            .map(|f| valid(&path, &product, &languages, f))
             .collect::<Result<Vec<_>>>()?;
+        distinct(&metas)?;
+        let befores = files::set_all(conn, id, &metas)?;
         let mut changed = false;
-        for m in &metas {
-            let before = files::set(conn, id, m)?;
+        for (m, before) in metas.iter().zip(befores) {
             let mut now = m.clone();
             now.source = files::OPERATOR.into();
             if before.as_ref().map(|b| FileMeta {

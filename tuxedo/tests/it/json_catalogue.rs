@@ -16,6 +16,7 @@ db_tests! {
     bad_bodies => bad_bodies,
     every_string_field_at_and_past_its_limit => every_string_field_at_and_past_its_limit,
     files_of_a_location => files_of_a_location,
+    file_languages_are_the_products => file_languages_are_the_products,
 }
 
 /// What each file of a location is: stated in one all-or-nothing call, validated (a 422
@@ -30,7 +31,7 @@ fn files_of_a_location(db: &TestDb) {
                 RELEASE,
                 "POST",
                 "/products",
-                Some(json!({"name": "Firefox"})),
+                Some(json!({"name": "Firefox", "languages": ["de", "fr"]})),
             )
             .await;
         let pid = p["id"].as_i64().unwrap();
@@ -122,6 +123,149 @@ fn files_of_a_location(db: &TestDb) {
             vec![m]
         );
         assert_eq!(last_audit(&mut conn).1, "mirror.update");
+    });
+}
+
+/// A file's language is one of its product's, by the project's language rule, once per
+/// call (ignoring case), and a call states at most `MAX_FILES_PER_CALL` files: anything
+/// else is a 422 naming `lang` (or `body`) through the JSON API, and error 100 through the
+/// XML API's `location_add`, with nothing written. A full-size valid call succeeds and is
+/// stored under the product's spelling of each language.
+fn file_languages_are_the_products(db: &TestDb) {
+    use tuxedo::catalogue::files::MAX_FILES_PER_CALL;
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut conn = db.conn();
+        let langs: Vec<String> = std::iter::once("en-US".to_owned())
+            .chain((1..MAX_FILES_PER_CALL).map(|i| format!("l{i}")))
+            .collect();
+        let (s, p) = t
+            .as_(
+                RELEASE,
+                "POST",
+                "/products",
+                Some(json!({"name": "Firefox-9", "languages": langs})),
+            )
+            .await;
+        assert_eq!(s, 201, "{p}");
+        let pid = p["id"].as_i64().unwrap();
+        let (s, l) = t
+            .as_(
+                RELEASE,
+                "POST",
+                &format!("/products/{pid}/locations"),
+                Some(json!({"os": "win", "path": "/fx/9/:lang/setup.exe"})),
+            )
+            .await;
+        assert_eq!(s, 201, "{l}");
+        let lid = l["locations"][0]["id"].as_i64().unwrap();
+        let files = format!("/locations/{lid}/files");
+        let before = audit_count(&mut conn);
+
+        let too_many: Vec<Value> = (0..=MAX_FILES_PER_CALL)
+            .map(|i| json!({"lang": format!("l{i}"), "size": 1}))
+            .collect();
+        let bad = [
+            (
+                json!([{"lang": "l1\u{0}", "size": 1}]),
+                "not a language code",
+            ),
+            (
+                json!([{"lang": "l1\r\nX: y", "size": 1}]),
+                "not a language code",
+            ),
+            (json!([{"lang": "../x", "size": 1}]), "not a language code"),
+            (json!([{"lang": "*", "size": 1}]), "not a language code"),
+            (
+                json!([{"lang": "fr", "size": 1}]),
+                "not a language of Firefox-9",
+            ),
+            (
+                json!([{"lang": "l1", "size": 1}, {"lang": "L1", "size": 2}]),
+                "given twice",
+            ),
+            (
+                json!([{"lang": "en-us", "size": 1}, {"lang": "EN-US", "size": 1}]),
+                "given twice",
+            ),
+            (Value::Array(too_many), "at most 500 files per call"),
+        ];
+        for (body, reason) in &bad {
+            let (s, e) = t.as_(RELEASE, "PUT", &files, Some(body.clone())).await;
+            let shown = e.to_string();
+            assert_eq!((s, code(&e)), (422, "invalid"), "{shown:.200}");
+            assert!(
+                e["error"]["message"].as_str().unwrap().contains(reason),
+                "{reason}: {shown:.300}"
+            );
+        }
+        // The XML API's one file per call: the same rule, error 100, nothing written.
+        for (lang, reason) in [
+            ("l1\0", "is not a language code"),
+            ("l1\r\nX: y", "is not a language code"),
+            ("../x", "is not a language code"),
+            ("*", "is not a language code"),
+            ("fr", "is not a language of Firefox-9"),
+        ] {
+            let (s, body) = t
+                .post(
+                    "location_add",
+                    &[
+                        ("product", "Firefox-9"),
+                        ("os", "linux"),
+                        ("path", "/fx/9/:lang/f.tar.bz2"),
+                        ("lang", lang),
+                        ("size", "1"),
+                    ],
+                )
+                .await;
+            assert_eq!(s, 400, "{lang:?}: {body}");
+            assert!(
+                body.contains("<error number=\"100\">Invalid lang: ") && body.contains(reason),
+                "{lang:?}: {body}"
+            );
+        }
+        assert_eq!(audit_count(&mut conn), before, "a refused call wrote");
+        assert_eq!(t.as_(READER, "GET", &files, None).await.1, json!([]));
+        let (_, shown) = t.get("location_show", &[("product", "Firefox-9")]).await;
+        assert!(!shown.contains("linux"), "no location was added: {shown}");
+
+        // A whole release's worth in one call: stored, under the product's spelling.
+        let all: Vec<Value> = std::iter::once(json!({"lang": "EN-us", "size": 7}))
+            .chain((1..MAX_FILES_PER_CALL).map(|i| json!({"lang": format!("l{i}"), "size": i})))
+            .collect();
+        let (s, f) = t.as_(RELEASE, "PUT", &files, Some(Value::Array(all))).await;
+        assert_eq!(s, 200, "{:.300}", f.to_string());
+        let f = f.as_array().unwrap();
+        assert_eq!(f.len(), MAX_FILES_PER_CALL);
+        let en = f.iter().find(|x| x["size"] == 7).unwrap();
+        assert_eq!(en["lang"], "en-US");
+        assert_eq!(
+            audit_count(&mut conn),
+            before + MAX_FILES_PER_CALL as i64,
+            "one file.set per file"
+        );
+        // Stated again in any case: the same file, replaced, not a second row.
+        let (s, f) = t
+            .as_(
+                RELEASE,
+                "PUT",
+                &files,
+                Some(json!([{"lang": "en-us", "size": 8}])),
+            )
+            .await;
+        assert_eq!(s, 200);
+        let en: Vec<&Value> = f
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["lang"].as_str().unwrap().eq_ignore_ascii_case("en-US"))
+            .collect();
+        assert_eq!(en.len(), 1, "{en:?}");
+        assert_eq!(
+            (&en[0]["lang"], &en[0]["size"]),
+            (&json!("en-US"), &json!(8))
+        );
     });
 }
 
