@@ -27,9 +27,12 @@ pub struct AliasSet {
 }
 
 /// Points `alias` at `related_product`, creating it if needed. The product must exist and
-/// the alias must not be a product's name (bounce would never reach it). A pending gated
-/// flip of the alias is dropped: the latest instruction wins (the release client's
-/// `create_update_alias` is immediate, as it always was).
+/// the alias must not be a product's name (bounce would never reach it). A set that moves
+/// the alias drops its pending gated flip: the latest instruction wins (the release
+/// client's `create_update_alias` is immediate, as it always was). A set that leaves the
+/// alias where it is keeps the gate: release automation re-runs last release's
+/// `create_update_alias` as a matter of course, and that repeat must not silently cancel
+/// the gate set for the new release (cancelling is `DELETE /aliases/{alias}/gate`).
 pub fn create_or_update(
     conn: &mut DbConnection,
     actor: &str,
@@ -41,8 +44,10 @@ pub fn create_or_update(
     write_tx(conn, |conn| {
         bouncer_core::name_space::lock(conn)?;
         let product = target(conn, alias, related)?;
-        drop_gate(conn, actor, alias, "overridden by a direct set")?;
         let pointed = bouncer_core::aliases::point(conn, alias, &product)?;
+        if pointed.changed {
+            drop_gate(conn, actor, &pointed.alias, "overridden by a direct set")?;
+        }
         let outcome = match (&pointed.before, pointed.changed) {
             (_, false) => Outcome::Unchanged,
             (None, true) => Outcome::Created,

@@ -17,6 +17,7 @@ db_tests! {
     every_string_field_at_and_past_its_limit => every_string_field_at_and_past_its_limit,
     files_of_a_location => files_of_a_location,
     file_languages_are_the_products => file_languages_are_the_products,
+    an_unchanged_set_keeps_the_gate => an_unchanged_set_keeps_the_gate,
 }
 
 /// What each file of a location is: stated in one all-or-nothing call, validated (a 422
@@ -1118,6 +1119,120 @@ fn gated_alias_flips(db: &TestDb) {
             .await;
         assert_eq!((s, code(&e)), (422, "invalid"), "{e}");
         assert!(e.to_string().contains("no location on osx"), "{e}");
+    });
+}
+
+/// Release automation re-runs last release's `create_update_alias` (the alias already
+/// points there): the answer is the old admin's success, byte for byte, and the gate
+/// pending on that alias for the new release stays, as does a JSON `PUT` that changes
+/// nothing (any case). Cancelling is explicit (`DELETE …/gate`, audited with its reason);
+/// a set that moves the alias still overrides the gate (audited with that reason).
+fn an_unchanged_set_keeps_the_gate(db: &TestDb) {
+    use bouncer_core::schema::bouncer_audit_log as audit;
+    use diesel::prelude::*;
+    block_on(async {
+        let t = start(db, |c| c.tuxedo.gate_check_secs = 0);
+        let mut conn = db.conn();
+        for name in ["Firefox-1", "Firefox-2"] {
+            t.post("product_add", &[("product", name)]).await;
+            let (s, b) = t
+                .post(
+                    "location_add",
+                    &[("product", name), ("os", "win"), ("path", "/f/win")],
+                )
+                .await;
+            assert_eq!(s, 200, "{b}");
+        }
+        let rerun = [
+            ("alias", "firefox-latest"),
+            ("related_product", "Firefox-1"),
+        ];
+        let success = xml_success("Created/updated alias firefox-latest");
+        assert_eq!(
+            t.post("create_update_alias", &rerun).await,
+            (200, success.clone())
+        );
+        let gate = json!({"related_product": "Firefox-2", "gate": {"uptake_percent": 90}});
+        let (s, r) = t
+            .as_(
+                RELEASE,
+                "PUT",
+                "/aliases/firefox-latest",
+                Some(gate.clone()),
+            )
+            .await;
+        assert_eq!(s, 202, "{r}");
+        let (actor, action, target) = last_audit(&mut conn);
+        let gate_set = (actor, action, target);
+        assert_eq!(gate_set.1, "alias.gate.set");
+
+        // The idempotent re-run: the same answer, the gate stays, nothing audited.
+        assert_eq!(
+            t.post("create_update_alias", &rerun).await,
+            (200, success.clone())
+        );
+        /// (where the alias points, where its pending gate would point it).
+        async fn pending(t: &Tux) -> (Value, Value) {
+            let (_, a) = t.as_(READER, "GET", "/aliases/firefox-latest", None).await;
+            (
+                a["related_product"].clone(),
+                a["gate"]["related_product"].clone(),
+            )
+        }
+        assert_eq!(
+            pending(&t).await,
+            (json!("Firefox-1"), json!("Firefox-2")),
+            "the gate was cancelled by a set that changed nothing"
+        );
+        let (s, r) = t
+            .as_(
+                RELEASE,
+                "PUT",
+                "/aliases/FIREFOX-LATEST",
+                Some(json!({"related_product": "firefox-1"})),
+            )
+            .await;
+        assert_eq!((s, &r["outcome"]), (200, &json!("unchanged")), "{r}");
+        assert_eq!(pending(&t).await, (json!("Firefox-1"), json!("Firefox-2")));
+        assert_eq!(last_audit(&mut conn), gate_set, "nothing audited");
+
+        // Cancelling is explicit, audited with its reason.
+        let (s, _) = t
+            .as_(RELEASE, "DELETE", "/aliases/firefox-latest/gate", None)
+            .await;
+        assert_eq!(s, 204);
+        let reason = |conn: &mut bouncer_core::db::DbConnection| -> (String, Option<String>) {
+            audit::table
+                .order(audit::id.desc())
+                .select((audit::action, audit::after_json))
+                .first(conn)
+                .unwrap()
+        };
+        let (action, after) = reason(&mut conn);
+        assert_eq!(action, "alias.gate.cancel");
+        assert!(after.unwrap().contains("cancelled"));
+        assert_eq!(pending(&t).await, (json!("Firefox-1"), Value::Null));
+
+        // A set that moves the alias overrides a pending gate, audited as such.
+        t.as_(RELEASE, "PUT", "/aliases/firefox-latest", Some(gate))
+            .await;
+        let moved = [
+            ("alias", "firefox-latest"),
+            ("related_product", "Firefox-2"),
+        ];
+        assert_eq!(t.post("create_update_alias", &moved).await, (200, success));
+        assert_eq!(pending(&t).await, (json!("Firefox-2"), Value::Null));
+        let cancels: Vec<Option<String>> = audit::table
+            .filter(audit::action.eq("alias.gate.cancel"))
+            .order(audit::id)
+            .select(audit::after_json)
+            .load(&mut *conn)
+            .unwrap();
+        assert_eq!(cancels.len(), 2, "{cancels:?}");
+        assert!(cancels[1]
+            .as_deref()
+            .unwrap()
+            .contains("overridden by a direct set"));
     });
 }
 
