@@ -23,6 +23,13 @@ use serde_json::json;
 /// What happens at the deadline.
 pub const ON_DEADLINE: [&str; 2] = ["flip", "give_up"];
 
+/// The most samples a gate keeps (the newest). A sample is stored each time the progress
+/// moves, and a flapping mirror moves it back and forth for as long as the gate waits
+/// (a gate without a deadline waits for ever): without a bound the rows, and every read
+/// of the alias, would grow with each check. The ETA needs only the last ten; the rest
+/// is history for the operator.
+pub const MAX_SAMPLES: usize = 100;
+
 /// A pending gate as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = gates)]
@@ -190,15 +197,17 @@ pub fn progress(conn: &mut DbConnection, cdn: Option<&Cdn>, gate: &Gate) -> Resu
     })
 }
 
-/// The stored samples of a gate, oldest first.
+/// The stored samples of a gate, oldest first: the newest [`MAX_SAMPLES`].
 pub fn samples_of(conn: &mut DbConnection, gate: &Gate) -> Result<Vec<Sample>> {
     let rows: Vec<(NaiveDateTime, i32)> = samples::table
         .filter(samples::gate_id.eq(gate.id))
-        .order((samples::at, samples::id))
+        .order((samples::at.desc(), samples::id.desc()))
         .select((samples::at, samples::permyriad))
+        .limit(MAX_SAMPLES as i64)
         .load(conn)?;
     Ok(rows
         .into_iter()
+        .rev()
         .map(|(at, p)| Sample {
             at,
             uptake_percent: f64::from(p) / 100.0,
@@ -327,7 +336,8 @@ pub fn check_all(
     Ok(out)
 }
 
-/// Stores a sample unless the last one has the same value.
+/// Stores a sample unless the last one has the same value, keeping the newest
+/// [`MAX_SAMPLES`].
 fn sample(conn: &mut DbConnection, gate: &Gate, p: &Progress, now: NaiveDateTime) -> Result<()> {
     let value = (p.uptake_percent * 100.0).round() as i32;
     let last: Option<i32> = samples::table
@@ -336,14 +346,26 @@ fn sample(conn: &mut DbConnection, gate: &Gate, p: &Progress, now: NaiveDateTime
         .select(samples::permyriad)
         .first(conn)
         .optional()?;
-    if last != Some(value) {
-        diesel::insert_into(samples::table)
-            .values((
-                samples::gate_id.eq(gate.id),
-                samples::at.eq(now),
-                samples::permyriad.eq(value),
-            ))
-            .execute(conn)?;
+    if last == Some(value) {
+        return Ok(());
+    }
+    diesel::insert_into(samples::table)
+        .values((
+            samples::gate_id.eq(gate.id),
+            samples::at.eq(now),
+            samples::permyriad.eq(value),
+        ))
+        .execute(conn)?;
+    // Past the bound: the oldest go (normally the one before the newest hundred).
+    let older: Vec<i64> = samples::table
+        .filter(samples::gate_id.eq(gate.id))
+        .order((samples::at.desc(), samples::id.desc()))
+        .select(samples::id)
+        .offset(MAX_SAMPLES as i64)
+        .limit(1000)
+        .load(conn)?;
+    if !older.is_empty() {
+        diesel::delete(samples::table.filter(samples::id.eq_any(&older))).execute(conn)?;
     }
     Ok(())
 }

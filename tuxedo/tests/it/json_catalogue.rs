@@ -18,6 +18,7 @@ db_tests! {
     files_of_a_location => files_of_a_location,
     file_languages_are_the_products => file_languages_are_the_products,
     an_unchanged_set_keeps_the_gate => an_unchanged_set_keeps_the_gate,
+    gate_samples_are_bounded => gate_samples_are_bounded,
 }
 
 /// What each file of a location is: stated in one all-or-nothing call, validated (a 422
@@ -1233,6 +1234,68 @@ fn an_unchanged_set_keeps_the_gate(db: &TestDb) {
             .as_deref()
             .unwrap()
             .contains("overridden by a direct set"));
+    });
+}
+
+/// A gate whose uptake flaps (a mirror going up and down) stores a sample at every
+/// check; the stored samples, and those `GET /aliases/{alias}` shows, stay at
+/// `gates::MAX_SAMPLES`, the newest.
+fn gate_samples_are_bounded(db: &TestDb) {
+    use bouncer_core::gates::{self, MAX_SAMPLES};
+    use bouncer_core::schema::bouncer_alias_gate_samples as samples;
+    use diesel::prelude::*;
+    block_on(async {
+        let t = start(db, |c| c.tuxedo.gate_check_secs = 0);
+        let mut conn = db.conn();
+        t.post("product_add", &[("product", "Firefox-2")]).await;
+        let (_, b) = t
+            .post(
+                "location_add",
+                &[("product", "Firefox-2"), ("os", "win"), ("path", "/f/win")],
+            )
+            .await;
+        let at = b.find("<location id=\"").unwrap() + "<location id=\"".len();
+        let loc: i32 = b[at..].split('"').next().unwrap().parse().unwrap();
+        let (down, up, flapping) = (
+            add_mirror(&mut conn, "down", 100, true),
+            add_mirror(&mut conn, "up", 100, true),
+            add_mirror(&mut conn, "flapping", 100, true),
+        );
+        set_map(&mut conn, loc, down, true, false);
+        set_map(&mut conn, loc, up, true, true);
+        let (s, r) = t
+            .admin(
+                "PUT",
+                "/aliases/firefox-next",
+                Some(json!({"related_product": "Firefox-2", "gate": {"uptake_percent": 100}})),
+            )
+            .await;
+        assert_eq!(s, 202, "{r}");
+        let start = chrono::Utc::now().naive_utc() + chrono::Duration::minutes(1);
+        let checks = MAX_SAMPLES + 20;
+        for i in 0..checks {
+            set_map(&mut conn, loc, flapping, true, i % 2 == 0);
+            let at = start + chrono::Duration::minutes(i as i64);
+            let out = gates::check_all(&mut conn, None, "test", at).unwrap();
+            assert!(matches!(out[0].1, gates::Outcome::Pending(_)), "{out:?}");
+        }
+        let stored: i64 = samples::table.count().get_result(&mut *conn).unwrap();
+        assert_eq!(stored, MAX_SAMPLES as i64);
+        let (s, g) = t.as_(READER, "GET", "/aliases/firefox-next", None).await;
+        assert_eq!(s, 200, "{g}");
+        let shown = g["gate"]["samples"].as_array().unwrap();
+        assert_eq!(shown.len(), MAX_SAMPLES);
+        // The newest were kept: the last check's, and none from before the bound.
+        let last = start + chrono::Duration::minutes(checks as i64 - 1);
+        let first = start + chrono::Duration::minutes((checks - MAX_SAMPLES) as i64);
+        let parse = |v: &Value| {
+            chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+                .unwrap()
+                .naive_utc()
+        };
+        let secs = |t: chrono::NaiveDateTime| t.and_utc().timestamp();
+        assert_eq!(secs(parse(&shown[MAX_SAMPLES - 1]["at"])), secs(last));
+        assert_eq!(secs(parse(&shown[0]["at"])), secs(first));
     });
 }
 
