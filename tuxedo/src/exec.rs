@@ -68,10 +68,17 @@ where
     let late = state.metrics.late_calls.clone();
     let work = web::block(move || {
         DEADLINE.with(|d| d.set(Some(deadline)));
+        let commits = db::commits_on_this_thread();
         let out = f();
         DEADLINE.with(|d| d.set(None));
         if Instant::now() >= deadline {
-            let outcome = if out.is_ok() { "ok" } else { "error" };
+            // What an operator must look at is a write applied behind the caller's back;
+            // a late read is harmless and counted apart.
+            let outcome = match (db::commits_on_this_thread() != commits, out.is_ok()) {
+                (true, _) => "ok",
+                (false, false) => "error",
+                (false, true) => "read",
+            };
             late.with_label_values(&[outcome]).inc();
             tracing::warn!(
                 outcome,

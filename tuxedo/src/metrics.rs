@@ -12,9 +12,11 @@ pub struct ApiMetrics {
     /// Callers answered 503 because the database did not answer within
     /// `database.query_timeout_ms`.
     pub deadline_exceeded: IntCounter,
-    /// Database calls that finished after their caller had been answered 503, by outcome;
-    /// a write among them was rolled back (`error`), unless its commit itself was what
-    /// stalled (`ok`).
+    /// Database calls that finished after their caller had been answered 503, by outcome:
+    /// `ok` a write transaction committed (only a stall of the commit itself gets there:
+    /// the caller was told it failed), `error` nothing committed and it failed (a write
+    /// rolled back, as it should be), `read` nothing committed and it succeeded (a read;
+    /// harmless, counted apart so `ok` means a write).
     pub late_calls: IntCounterVec,
     /// Each pending gated flip's uptake (its worst location), by alias.
     pub gate_uptake: GaugeVec,

@@ -304,3 +304,76 @@ fn a_stalled_master_costs_the_deadline_and_applies_nothing() {
         assert_eq!(s, 201, "the master is back");
     });
 }
+
+/// `tuxedo_db_late_calls_total{outcome="ok"}` counts writes applied behind a 503, nothing
+/// else: a read that finishes late is `read`, and a write whose `COMMIT` stalled (and then
+/// went through) is `ok`.
+#[test]
+fn late_reads_are_not_counted_as_applied_writes() {
+    use bouncer_test_support::proxy::Proxy;
+    use std::time::Duration;
+    let db = TestDb::mysql();
+    block_on(async {
+        let proxy = Proxy::start(0).await;
+        let url = db.url.replace(
+            &bouncer_test_support::proxy::mysql_server_addr(),
+            &format!("127.0.0.1:{}", proxy.port),
+        );
+        let t = start(&db, |c| {
+            c.database.url = url;
+            c.database.query_timeout_ms = 1000;
+            // Nothing else talks to the master while it stalls.
+            c.tuxedo.gate_check_secs = 0;
+            c.tuxedo.history_check_ms = 0;
+        });
+        let (s, _) = t.post("product_add", &[("product", "Firefox-1")]).await;
+        assert_eq!(s, 200);
+        let late = |outcome: &'static str| {
+            let name = format!("tuxedo_db_late_calls_total{{outcome=\"{outcome}\"}}");
+            let t = &t;
+            async move { counter(t, &name).await }
+        };
+        let all = || async { (late("read").await, late("ok").await, late("error").await) };
+        let settled = |n: f64| {
+            let all = &all;
+            async move {
+                bouncer_test_support::eventually(
+                    "the stalled call finishes",
+                    Duration::from_secs(30),
+                    || async {
+                        let (r, o, e) = all().await;
+                        (r + o + e >= n).then_some(())
+                    },
+                )
+                .await
+            }
+        };
+
+        // A read stalls past the deadline (503), then finishes: a late read. (A fuzzy
+        // match: the first LIKE of the connection, so its SQL text crosses the proxy.)
+        proxy.freeze_on(b" LIKE ");
+        let (s, body) = t
+            .get("location_show", &[("product", "Fire"), ("fuzzy", "1")])
+            .await;
+        assert_eq!(s, 503, "{body}");
+        proxy.thaw();
+        settled(1.0).await;
+        assert_eq!(
+            all().await,
+            (1.0, 0.0, 0.0),
+            "a late read is not an applied write"
+        );
+
+        // A write whose COMMIT stalls: answered 503, applied when the master answers.
+        proxy.freeze_on(b"COMMIT");
+        let (s, body) = t.post("product_add", &[("product", "Firefox-2")]).await;
+        assert_eq!(s, 503, "{body}");
+        proxy.thaw();
+        settled(2.0).await;
+        assert_eq!(
+            all().await,
+            (1.0, 1.0, 0.0),
+            "the stalled commit went through"
+        );
+    });
+}

@@ -9,7 +9,7 @@ mod tx;
 
 pub use connection::{Backend, DbConnection, DbUrl};
 pub use migrate::{pending_migrations, revert_all_migrations, run_migrations};
-pub use tx::write_transaction;
+pub use tx::{commits_on_this_thread, write_transaction};
 
 use crate::{CoreError, Result};
 use diesel::r2d2::{Pool, PooledConnection};

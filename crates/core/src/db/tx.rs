@@ -11,6 +11,24 @@ use diesel::result::Error;
 
 type Manager = <DbConnection as Connection>::TransactionManager;
 
+thread_local! {
+    /// Outermost write transactions committed on this thread.
+    static COMMITS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many write transactions (outermost [`write_transaction`]s) this thread has
+/// committed. A caller running database work on a thread compares it before and after
+/// to tell work that applied a write from work that only read: tuxedo counts calls that
+/// finished after their caller was answered 503, and only a committed write among them
+/// needs an operator's look.
+pub fn commits_on_this_thread() -> u64 {
+    COMMITS.with(std::cell::Cell::get)
+}
+
+fn committed() {
+    COMMITS.with(|c| c.set(c.get().wrapping_add(1)));
+}
+
 /// Runs `f` in one write transaction: committed when it returns `Ok`, rolled back when it
 /// returns `Err`.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
@@ -30,11 +48,18 @@ where
                 "BEGIN IMMEDIATE",
             )?;
         }
-        _ => return conn.transaction(f),
+        _ => {
+            let out = conn.transaction(f);
+            if outermost && out.is_ok() {
+                committed();
+            }
+            return out;
+        }
     }
     match f(conn) {
         Ok(value) => {
             Manager::commit_transaction(conn)?;
+            committed();
             Ok(value)
         }
         Err(e) => match Manager::rollback_transaction(conn) {
@@ -90,5 +115,21 @@ mod tests {
         });
         assert!(failed.is_err());
         assert_eq!(count(&mut c), 2, "rolled back");
+    }
+
+    /// Only an outermost commit counts: not a savepoint, not a rollback.
+    #[test]
+    fn commits_are_counted_per_thread() {
+        let mut c = sqlite();
+        let start = commits_on_this_thread();
+        let ok: Result<(), Error> = write_transaction(&mut c, |c| {
+            write_transaction(c, |c| c.batch_execute("INSERT INTO t VALUES (1)"))
+        });
+        ok.unwrap();
+        assert_eq!(commits_on_this_thread(), start + 1);
+        let failed: Result<(), Error> =
+            write_transaction(&mut c, |_| Err(Error::RollbackTransaction));
+        assert!(failed.is_err());
+        assert_eq!(commits_on_this_thread(), start + 1);
     }
 }
