@@ -53,6 +53,22 @@ where
     Ok(out)
 }
 
+/// Runs the read `f` on a connection of the API reads' own pool (`tuxedo.read_pool_size`)
+/// in the blocking pool: while reads hold all of theirs, further reads wait for one (or
+/// answer 503 at the deadline) and writes keep the master pool.
+pub(crate) async fn on_reads<T, F>(state: &web::Data<AppState>, f: F) -> Result<T>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let inner = state.clone();
+    within_deadline(state, move || {
+        let mut conn = db::conn(&inner.reads)?;
+        f(&mut conn)
+    })
+    .await
+}
+
 /// Runs the database work `f` in the blocking pool, answering within
 /// `database.query_timeout_ms` whatever the database does: an established connection has
 /// no read timeout of its own, so a stalled server would otherwise hold the caller as long

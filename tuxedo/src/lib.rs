@@ -46,6 +46,9 @@ pub struct AppState {
     pub config: Config,
     /// The master: tuxedo is the only writer of the catalogue.
     pub master: DbPool,
+    /// The API reads' own connections to the master (`tuxedo.read_pool_size`), so reads,
+    /// which need no credentials by default, cannot take every connection writes need.
+    pub reads: DbPool,
     /// The shared memcached tier, where writes publish the catalogue generation; `None`
     /// when no server is configured.
     pub cache: Option<Arc<Memcached>>,
@@ -70,6 +73,13 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Tuxed
         bouncer_service::migrate(&config)?;
     }
     let master = db::pool(&config.database.url, bouncer_service::pool_options(&config))?;
+    let reads = db::pool(
+        &config.database.url,
+        db::PoolOptions {
+            max_size: config.tuxedo.read_pool_size,
+            ..bouncer_service::pool_options(&config)
+        },
+    )?;
     bootstrap_admin(&master);
     // The dummy hash unknown accounts are checked against, made now rather than on the
     // first failed login.
@@ -86,6 +96,7 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Tuxed
         cache: Memcached::from_config(&config.memcached).map(Arc::new),
         config,
         master,
+        reads,
         registry,
         version: Version::new(env!("CARGO_PKG_VERSION")),
         limiter: LoginLimiter::new(MAX_LOGIN_FAILURES, LOGIN_WINDOW),

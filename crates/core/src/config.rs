@@ -200,6 +200,12 @@ pub struct TuxedoConfig {
     /// Password checks (argon2id, 19 MiB each) that run at once, on threads of their own;
     /// never more, whatever callers send.
     pub login_workers: usize,
+    /// Connections of the API reads' own pool (XML `*_show`, `uptake`, `mirror_list`; JSON
+    /// GETs), apart from the `database.pool_size` connections writes use: unauthenticated
+    /// XML reads (`get_requires_auth = false`, as the old admin) can hold at most these,
+    /// so a flood of large reads cannot leave release automation's writes waiting for a
+    /// connection. Same master database (a release reads its own writes at once).
+    pub read_pool_size: u32,
     /// Password checks that may wait for a worker; past it a login is refused at once
     /// with 503 (a login flood costs nothing more).
     pub login_queue: usize,
@@ -407,6 +413,7 @@ impl Default for TuxedoConfig {
             history_check_ms: 1_000,
             login_workers: 2,
             login_queue: 64,
+            read_pool_size: 4,
         }
     }
 }
@@ -486,6 +493,9 @@ impl Config {
         }
         if self.database.pool_size == 0 {
             return bad("database.pool_size", "must be at least 1".into());
+        }
+        if self.tuxedo.read_pool_size == 0 {
+            return bad("tuxedo.read_pool_size", "must be at least 1".into());
         }
         for (i, s) in self.memcached.servers.iter().enumerate() {
             if !valid_host_port(s.trim_start_matches("memcache://")) {

@@ -32,7 +32,8 @@ impl<P: Need, B> Caller<P, B> {
     }
 
     /// Runs the route's catalogue call on the master (publishing the generation after a
-    /// write); its error is rendered as the API's error body.
+    /// write; a read on the reads' own pool); its error is rendered as the API's error
+    /// body.
     pub async fn run<T, F>(self, f: F) -> std::result::Result<T, actix_web::Error>
     where
         B: Send + 'static,
@@ -46,9 +47,12 @@ impl<P: Need, B> Caller<P, B> {
             path,
             ..
         } = self;
-        crate::exec::on_master(&state, P::writes(), move |c| f(c, &who, body))
-            .await
-            .map_err(|e| failed(&path, e))
+        let run = move |c: &mut DbConnection| f(c, &who, body);
+        match P::writes() {
+            true => crate::exec::on_master(&state, true, run).await,
+            false => crate::exec::on_reads(&state, run).await,
+        }
+        .map_err(|e| failed(&path, e))
     }
 }
 

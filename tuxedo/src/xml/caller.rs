@@ -45,7 +45,8 @@ impl<P: Need> Call<P> {
     }
 
     /// Runs the command's catalogue call on the master (publishing the generation after a
-    /// write) with the actor's name and the parameters; renders its document or error.
+    /// write; a read on the reads' own pool) with the actor's name and the parameters;
+    /// renders its document or error.
     pub async fn run<F>(self, f: F) -> Reply
     where
         F: FnOnce(&mut DbConnection, &str, &Params) -> Result<Vec<u8>> + Send + 'static,
@@ -57,10 +58,13 @@ impl<P: Need> Call<P> {
             state,
             ..
         } = self;
-        crate::exec::on_master(&state, P::writes(), move |c| f(c, &actor, &params))
-            .await
-            .map(Xml)
-            .map_err(|e| failure(cmd, e))
+        let run = move |c: &mut DbConnection| f(c, &actor, &params);
+        match P::writes() {
+            true => crate::exec::on_master(&state, true, run).await,
+            false => crate::exec::on_reads(&state, run).await,
+        }
+        .map(Xml)
+        .map_err(|e| failure(cmd, e))
     }
 }
 

@@ -377,3 +377,73 @@ fn late_reads_are_not_counted_as_applied_writes() {
         );
     });
 }
+
+/// Reads cannot starve writes of connections (`tuxedo.read_pool_size`): with one master
+/// connection for writes and one for reads, and that one held by an unauthenticated XML
+/// read the database keeps waiting (a table lock stands in for a large `location_show`),
+/// a write still gets its connection and is applied while the read waits.
+/// MariaDB only: SQLite (WAL) never makes a reader wait.
+#[test]
+fn held_reads_leave_writes_their_connections() {
+    use bouncer_test_support::eventually;
+    use std::time::Duration;
+    let db = TestDb::mysql();
+    block_on(async {
+        let t = start(&db, |c| {
+            c.database.pool_size = 1;
+            c.tuxedo.read_pool_size = 1;
+            // Long enough that the held read is still waiting when the write is done.
+            c.database.query_timeout_ms = 120_000;
+            c.tuxedo.gate_check_secs = 0;
+            c.tuxedo.history_check_ms = 0;
+        });
+        let (s, _) = t.post("product_add", &[("product", "Firefox-1")]).await;
+        assert_eq!(s, 200);
+        // A connection of its own, not the test pool's: if the test fails, dropping it
+        // closes it, which releases the lock (a pooled one would keep it).
+        let mut lock = bouncer_core::db::DbUrl::parse(&db.url)
+            .unwrap()
+            .establish()
+            .unwrap();
+        diesel::sql_query("LOCK TABLES mirror_products WRITE")
+            .execute(&mut lock)
+            .unwrap();
+        let (client, url) = (t.client.clone(), t.url("product_show"));
+        let held = tokio::spawn(async move {
+            let r = client.get(url).query(&[("product", "Firefox-1")]);
+            r.send().await.unwrap().status().as_u16()
+        });
+        // The first read is at the lock: it holds the read pool's only connection.
+        let mut watch = db.conn();
+        eventually("a read waits for the lock", Duration::from_secs(30), || {
+            #[derive(QueryableByName)]
+            struct N {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let n = diesel::sql_query(
+                "SELECT COUNT(*) AS n FROM information_schema.processlist \
+                 WHERE state LIKE 'Waiting for table metadata lock%'",
+            )
+            .get_result::<N>(&mut *watch)
+            .unwrap()
+            .n;
+            async move { (n >= 1).then_some(()) }
+        })
+        .await;
+
+        let (s, body) = t
+            .admin(
+                "POST",
+                "/oses",
+                Some(serde_json::json!({"name": "beos", "priority": 10})),
+            )
+            .await;
+        assert_eq!(s, 201, "the write got no connection: {body}");
+        assert!(!held.is_finished(), "the read is held until the lock goes");
+        diesel::sql_query("UNLOCK TABLES")
+            .execute(&mut lock)
+            .unwrap();
+        assert_eq!(held.await.unwrap(), 200);
+    });
+}
