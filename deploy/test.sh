@@ -106,3 +106,41 @@ fi
 #    (deploy/contract-fuzz.sh: a bounded, seeded number of cases per operation).
 say "OpenAPI contract fuzz"
 bash deploy/contract-fuzz.sh 30
+
+# 7. The README quickstart, as a newcomer might run it: started in the background, then
+#    interrupted with SIGINT. Everything it started must be gone (issue 30). Uses the
+#    debug binaries the tests just built and a data directory of its own.
+say "quickstart: started in the background, interrupted"
+stack_ports=(8000 8001 8002 8010 8011)
+for p in "${stack_ports[@]}"; do
+  if port_open 127.0.0.1 "$p"; then echo "port $p is taken: cannot try the quickstart" >&2; exit 1; fi
+done
+cargo build --locked -q -p bounce -p tuxedo -p sentry  # before the clock below starts
+stack_dir="$(mktemp -d /tmp/bouncer-stack.XXXXXX)"
+BOUNCER_STACK_PROFILE=debug BOUNCER_STACK_DIR="$stack_dir" ./deploy/run-stack.sh >"$stack_dir/out" 2>&1 &
+stack=$!
+for _ in $(seq 600); do
+  grep -q "Bouncer is running" "$stack_dir/out" && break
+  kill -0 "$stack" 2>/dev/null || { cat "$stack_dir/out" >&2; echo "run-stack.sh exited early" >&2; exit 1; }
+  sleep 0.5
+done
+grep -q "Bouncer is running" "$stack_dir/out" || { cat "$stack_dir/out" >&2; echo "run-stack.sh did not come up" >&2; exit 1; }
+curl -sf -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:8000/?product=firefox-latest&os=win64&lang=de" | grep -qx 302 \
+  || { echo "the quickstart's bounce does not redirect" >&2; exit 1; }
+kill -INT "$stack"
+left=()
+for _ in $(seq 60); do kill -0 "$stack" 2>/dev/null || break; sleep 0.5; done
+if kill -0 "$stack" 2>/dev/null; then
+  left+=("run-stack.sh (SIGINT ignored)")
+  kill -TERM "$stack"
+fi
+wait "$stack" 2>/dev/null || true
+for p in "${stack_ports[@]}"; do port_open 127.0.0.1 "$p" && left+=("port $p"); done
+pgrep -f "http.server 801[01]" >/dev/null && left+=("demo mirrors")
+if ((${#left[@]})); then
+  echo "after SIGINT still running: ${left[*]}" >&2
+  pkill -f "http.server 801[01]" || true
+  exit 1
+fi
+rm -rf "$stack_dir"
+echo "quickstart: up, redirecting, and gone after SIGINT"

@@ -44,7 +44,8 @@ pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// State shared by tuxedo's handlers.
 pub struct AppState {
     pub config: Config,
-    /// The master: tuxedo is the only writer of the catalogue.
+    /// The master, where tuxedo writes the catalogue (sentry writes only what it measures:
+    /// health and learned file metadata).
     pub master: DbPool,
     /// The API reads' own connections to the master (`tuxedo.read_pool_size`), so reads,
     /// which need no credentials by default, cannot take every connection writes need.

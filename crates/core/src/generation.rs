@@ -1,13 +1,16 @@
-//! The catalogue generation: how a write becomes visible to every bounce instance quickly,
-//! and how a lagging replica is recognised.
+//! The catalogue generation: one counter every write moves, so a database, a published
+//! value in memcached and a bounce instance can each say how far they have seen.
 //!
-//! Every writer (tuxedo, sentry) calls [`bump`] inside the transaction that changes what
-//! bounce serves. Because the counter row commits with the change, a database that shows
-//! generation `g` also shows every write up to `g`. After the commit the writer publishes
-//! the new value to memcached; bounce instances watch it, drop their in-process entries
-//! when it moves, and key shared cache entries by it. When bounce fills an entry for
-//! generation `g` from a replica that reports less than `g`, the replica has not caught up
-//! and the read goes to the master instead, so stale data is never cached as new.
+//! Writers do not call [`bump`] by hand any more: they record what they changed with
+//! `changes::record`, which bumps inside the writing transaction and logs the changed rows
+//! under the new generation (`bouncer_changes`). Because the counter row commits with the
+//! change, a database that shows generation `g` also shows every write up to `g`. After
+//! the commit the writer publishes `g` (with its history stamp, see `history`) to
+//! memcached and, for tuxedo, calls every registered bounce instance (`fleet`). An
+//! instance that learns of `g` reads the change log from the first reader that has
+//! replicated `g` (a replica behind it is passed over, so stale rows are never cached as
+//! new) and patches only what changed. This module holds the counter and its published
+//! value; the log is `changes`, moving backwards (restores, promotions) is `history`.
 
 use crate::db::DbConnection;
 use crate::schema::bouncer_generation::dsl::{bouncer_generation, name, value};

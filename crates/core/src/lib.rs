@@ -4,6 +4,23 @@
 //! migrations, row types, the layered configuration, and the weighted mirror selection
 //! (which is deliberately free of any database type so it can be tested and benchmarked
 //! on plain in-memory data).
+//!
+//! # Layout
+//! From the bottom (vocabulary, no I/O) up (operations on a connection):
+//! - vocabulary: [`names`] (when two names are the same), [`limits`] (column widths),
+//!   [`locale`] (language codes), [`networks`] (families, CIDRs, AS numbers, their index),
+//!   [`hash`], [`utc`], [`error`];
+//! - configuration: [`config`]; telemetry: [`telemetry`] (JSON logs);
+//! - the database: [`schema`], [`models`], [`db`] (pools, one `MultiConnection` over MariaDB
+//!   and SQLite, transactions, error classification), [`cache`] (memcached);
+//! - pure decisions: [`selection`] (weighted choice with regions), [`rules`] (rewrite
+//!   rules), [`uptake`];
+//! - the write path every writer shares: [`changes`] (change log + generation bump),
+//!   [`generation`] (the counter and its published value), [`history`] (stamps, and a
+//!   history that moves backwards), [`audit`];
+//! - catalogue operations: [`aliases`], [`name_space`] (products and aliases share one),
+//!   [`gates`] (gated alias flips), [`files`] (file metadata), [`fleet`] (bounce instances
+//!   registered with tuxedo).
 
 pub mod aliases;
 pub mod audit;
