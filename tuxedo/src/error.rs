@@ -3,7 +3,7 @@
 //! (release automation matches on them, so they are part of the API).
 
 use actix_web::http::StatusCode;
-use bouncer_core::db::classify::{is_transient, is_unique_violation};
+use bouncer_core::db::classify::{is_connection_lost, is_transient, is_unique_violation};
 use bouncer_core::CoreError;
 
 /// Everything that can go wrong in tuxedo. The first group are the caller's mistakes
@@ -112,12 +112,9 @@ impl From<CoreError> for TuxedoError {
 
 impl From<diesel::result::Error> for TuxedoError {
     fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::Error as E;
         match e {
             // A lost connection mid-call is the database being down, not a bug.
-            E::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, info) => {
-                Self::Unavailable(info.message().to_owned())
-            }
+            e if is_connection_lost(&e) => Self::Unavailable(e.to_string()),
             e if is_unique_violation(&e) => Self::Duplicate(e.to_string()),
             e if is_transient(&e) => Self::Busy(e.to_string()),
             other => Self::Internal(other.to_string()),

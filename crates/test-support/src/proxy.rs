@@ -99,6 +99,11 @@ impl Proxy {
         *self.trigger.lock().unwrap() = Some(needle.to_vec());
     }
 
+    /// Whether the proxy is frozen now (a [`Proxy::freeze_on`] trigger fired).
+    pub fn is_frozen(&self) -> bool {
+        *self.frozen.borrow()
+    }
+
     /// Ends a [`Proxy::freeze`]: held bytes are delivered and forwarding resumes.
     pub fn thaw(&self) {
         self.frozen.send_replace(false);

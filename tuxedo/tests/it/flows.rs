@@ -447,3 +447,44 @@ fn held_reads_leave_writes_their_connections() {
         assert_eq!(held.await.unwrap(), 200);
     });
 }
+
+/// The master goes away while a write's statement is on the wire (MariaDB's client:
+/// "Lost connection to server during query"): the database is down, not tuxedo — a 503
+/// the caller may retry, nothing applied, never a 500.
+#[test]
+fn a_connection_lost_mid_query_is_unavailable() {
+    use bouncer_core::schema::mirror_products as products;
+    use bouncer_test_support::proxy::Proxy;
+    use std::time::Duration;
+    let db = TestDb::mysql();
+    block_on(async {
+        let proxy = Proxy::start(0).await;
+        let url = db.url.replace(
+            &bouncer_test_support::proxy::mysql_server_addr(),
+            &format!("127.0.0.1:{}", proxy.port),
+        );
+        let t = start(&db, |c| c.database.url = url);
+        proxy.freeze_on(b"INSERT INTO `mirror_products`");
+        let write = t.admin(
+            "POST",
+            "/products",
+            Some(serde_json::json!({"name": "lost"})),
+        );
+        let cut = async {
+            bouncer_test_support::eventually(
+                "the INSERT reaches the proxy",
+                Duration::from_secs(10),
+                || async { proxy.is_frozen().then_some(()) },
+            )
+            .await;
+            proxy.cut();
+        };
+        let ((s, body), ()) = tokio::join!(write, cut);
+        assert_eq!((s, code(&body)), (503, "unavailable"), "{body}");
+        let names: Vec<String> = products::table
+            .select(products::name)
+            .load(&mut *db.conn())
+            .unwrap();
+        assert!(names.is_empty(), "{names:?}");
+    });
+}

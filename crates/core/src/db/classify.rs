@@ -29,6 +29,23 @@ pub fn is_transient(e: &Error) -> bool {
     }
 }
 
+/// The connection went away during the call (MariaDB's client reports "Lost connection
+/// to server during query" (2013) or "Server has gone away" (2006) as an unknown kind;
+/// diesel maps only some of it to `ClosedConnection`): the database is unreachable, which
+/// is a 503 for a caller, not a bug.
+pub fn is_connection_lost(e: &Error) -> bool {
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message().to_ascii_lowercase();
+            m.contains("lost connection to")
+                || m.contains("server has gone away")
+                || m.contains("can't connect to")
+        }
+        _ => false,
+    }
+}
+
 /// How many times a transient failure is tried in all.
 pub const ATTEMPTS: u32 = 4;
 
