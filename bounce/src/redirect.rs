@@ -291,35 +291,3 @@ pub async fn decide(
         Outcome::Redirect(url, varies, extras)
     })
 }
-
-/// Percent-encodes what must never reach a header raw (controls, space, non-ASCII), so a
-/// Location header cannot be split whatever the database holds. Plain ASCII URLs pass
-/// through byte for byte.
-pub fn header_safe(url: &str) -> String {
-    if url.bytes().all(|b| b.is_ascii_graphic()) {
-        return url.to_owned();
-    }
-    let mut out = String::with_capacity(url.len() + 16);
-    for &b in url.as_bytes() {
-        if b.is_ascii_graphic() {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn header_safe_encodes_only_unsafe_bytes() {
-        use super::header_safe;
-        assert_eq!(header_safe("https://m/a%20b?x=1"), "https://m/a%20b?x=1");
-        assert_eq!(
-            header_safe("https://m/a b\r\nSet-Cookie: x"),
-            "https://m/a%20b%0D%0ASet-Cookie:%20x"
-        );
-        assert_eq!(header_safe("https://m/é"), "https://m/%C3%A9");
-    }
-}

@@ -126,9 +126,28 @@ impl Location {
             && lang.bytes().all(|b| b.is_ascii_graphic());
         match safe {
             true => out,
-            false => crate::redirect::header_safe(&out),
+            false => header_safe(&out),
         }
     }
+}
+
+/// Percent-encodes what must never reach a header raw (controls, space, non-ASCII), so a
+/// Location header cannot be split whatever the database holds. Plain ASCII URLs pass
+/// through byte for byte. Lives beside [`Location::url`], the one place that builds the
+/// URLs a redirect's `Location` carries (the pipeline and the renderer only pass them on).
+fn header_safe(url: &str) -> String {
+    if url.bytes().all(|b| b.is_ascii_graphic()) {
+        return url.to_owned();
+    }
+    let mut out = String::with_capacity(url.len() + 16);
+    for &b in url.as_bytes() {
+        if b.is_ascii_graphic() {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// One product as bounce serves it.
@@ -429,6 +448,16 @@ pub fn load_os(c: &mut DbConnection, m: &Metrics, id: i32) -> QueryResult<Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_safe_encodes_only_unsafe_bytes() {
+        assert_eq!(header_safe("https://m/a%20b?x=1"), "https://m/a%20b?x=1");
+        assert_eq!(
+            header_safe("https://m/a b\r\nSet-Cookie: x"),
+            "https://m/a%20b%0D%0ASet-Cookie:%20x"
+        );
+        assert_eq!(header_safe("https://m/é"), "https://m/%C3%A9");
+    }
 
     fn product(id: i32, name: &str, os: i32, path: &str) -> Product {
         Product {
