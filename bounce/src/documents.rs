@@ -8,6 +8,7 @@ use crate::catalogue::names::Location;
 use crate::catalogue::Listing;
 use crate::choice::Client;
 use crate::files::Files;
+use crate::outcome::Document;
 use bouncer_core::networks::{self, NetworkMode};
 use bouncer_core::selection::{is_https, LocationMirrors, MirrorCandidate, Scope};
 use serde::Serialize;
@@ -61,13 +62,6 @@ impl Format {
             _ => None,
         }
     }
-}
-
-/// A rendered document.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Document {
-    pub content_type: &'static str,
-    pub body: String,
 }
 
 /// The request a document answers.

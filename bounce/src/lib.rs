@@ -16,6 +16,7 @@ mod health;
 mod link_budget;
 mod links;
 mod metrics;
+mod outcome;
 mod redirect;
 mod request;
 mod respond;

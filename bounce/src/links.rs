@@ -21,7 +21,7 @@
 
 use crate::catalogue::names::Location;
 use crate::files::Files;
-use crate::redirect::Extras;
+use crate::outcome::Extras;
 use crate::request::Params;
 use crate::AppState;
 use actix_web::http::header::HeaderValue;

@@ -1,6 +1,6 @@
 //! Renders an [`Outcome`] as the exact bytes today's clients expect.
 
-use crate::redirect::{Outcome, Varies};
+use crate::outcome::{Outcome, Varies};
 use crate::state::Headers;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;

@@ -1,6 +1,7 @@
 //! bounce's routing table and its thin handlers.
 
-use crate::redirect::{self, RequestInfo};
+use crate::outcome::RequestInfo;
+use crate::redirect;
 use crate::{health, respond, AppState};
 use actix_web::{http::header, web, HttpRequest, HttpResponse, ResponseError};
 use bouncer_service::dockerflow;
