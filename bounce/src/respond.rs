@@ -1,7 +1,6 @@
 //! Renders an [`Outcome`] as the exact bytes today's clients expect.
 
 use crate::outcome::{Outcome, Varies};
-use crate::state::Headers;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -52,6 +51,66 @@ pub fn render(outcome: Outcome, headers: &Headers) -> HttpResponse {
             StatusCode::URI_TOO_LONG,
             format!("query string longer than {max} bytes\n"),
         ),
+    }
+}
+
+/// What every answer's headers need, parsed once at start instead of per request. Owned
+/// here, by the renderer that reads it (the state holds one, built from the config).
+pub struct Headers {
+    /// `max-age=…` of redirects and prints (none when `cache_time_secs` is 0).
+    pub cache_control: Option<HeaderValue>,
+    /// `private, max-age=…`: for answers that depend on the client's address.
+    pub cache_control_private: Option<HeaderValue>,
+    /// `Vary` values by what an answer depended on (see [`Headers::vary`]).
+    vary: [Option<HeaderValue>; 16],
+    /// The header that says the client came over TLS (`bounce.pin_https_header`).
+    pub pin_https: Option<HeaderName>,
+    /// The answers' header maps, built from the values above.
+    pub answers: Answers,
+}
+
+impl Headers {
+    pub(crate) fn new(b: &bouncer_core::config::BounceConfig) -> Self {
+        let value = |s: String| HeaderValue::from_str(&s).ok();
+        let cached = b.cache_time_secs > 0;
+        let vary = std::array::from_fn(|bits| {
+            let names = [
+                (bits & 1 != 0).then_some("User-Agent"),
+                (bits & 2 != 0).then_some("Referer"),
+                (bits & 4 != 0).then_some(b.pin_https_header.as_str()),
+                (bits & 8 != 0).then_some("Accept"),
+            ];
+            let list = names.into_iter().flatten().collect::<Vec<_>>().join(", ");
+            (!list.is_empty()).then(|| value(list)).flatten()
+        });
+        let mut h = Self {
+            cache_control: cached
+                .then(|| value(format!("max-age={}", b.cache_time_secs)))
+                .flatten(),
+            cache_control_private: cached
+                .then(|| value(format!("private, max-age={}", b.cache_time_secs)))
+                .flatten(),
+            vary,
+            pin_https: HeaderName::from_bytes(b.pin_https_header.as_bytes()).ok(),
+            answers: Default::default(),
+        };
+        h.answers = Answers::new(&h);
+        h
+    }
+
+    /// The `Vary` of an answer that depended on these request headers (none: on none).
+    pub fn vary(
+        &self,
+        user_agent: bool,
+        referer: bool,
+        pin_https: bool,
+        accept: bool,
+    ) -> Option<&HeaderValue> {
+        let bits = usize::from(user_agent)
+            | usize::from(referer) << 1
+            | usize::from(pin_https) << 2
+            | usize::from(accept) << 3;
+        self.vary[bits].as_ref()
     }
 }
 

@@ -4,8 +4,8 @@ use crate::catalogue::watch::WatchConfig;
 use crate::catalogue::{Catalogue, Sources};
 use crate::geo::Geo;
 use crate::metrics::Metrics;
+use crate::respond::Headers;
 use crate::BounceError;
-use actix_web::http::header::{HeaderName, HeaderValue};
 use bouncer_core::config::Config;
 use bouncer_core::db;
 use bouncer_service::dockerflow::Version;
@@ -18,65 +18,6 @@ use std::time::Duration;
 pub struct Pinned {
     pub http: Arc<str>,
     pub https: Arc<str>,
-}
-
-/// What every answer's headers need, parsed once at start instead of per request.
-pub struct Headers {
-    /// `max-age=…` of redirects and prints (none when `cache_time_secs` is 0).
-    pub cache_control: Option<HeaderValue>,
-    /// `private, max-age=…`: for answers that depend on the client's address.
-    pub cache_control_private: Option<HeaderValue>,
-    /// `Vary` values by what an answer depended on (see [`Headers::vary`]).
-    vary: [Option<HeaderValue>; 16],
-    /// The header that says the client came over TLS (`bounce.pin_https_header`).
-    pub pin_https: Option<HeaderName>,
-    /// The answers' header maps, built from the values above.
-    pub answers: crate::respond::Answers,
-}
-
-impl Headers {
-    pub(crate) fn new(b: &bouncer_core::config::BounceConfig) -> Self {
-        let value = |s: String| HeaderValue::from_str(&s).ok();
-        let cached = b.cache_time_secs > 0;
-        let vary = std::array::from_fn(|bits| {
-            let names = [
-                (bits & 1 != 0).then_some("User-Agent"),
-                (bits & 2 != 0).then_some("Referer"),
-                (bits & 4 != 0).then_some(b.pin_https_header.as_str()),
-                (bits & 8 != 0).then_some("Accept"),
-            ];
-            let list = names.into_iter().flatten().collect::<Vec<_>>().join(", ");
-            (!list.is_empty()).then(|| value(list)).flatten()
-        });
-        let mut h = Self {
-            cache_control: cached
-                .then(|| value(format!("max-age={}", b.cache_time_secs)))
-                .flatten(),
-            cache_control_private: cached
-                .then(|| value(format!("private, max-age={}", b.cache_time_secs)))
-                .flatten(),
-            vary,
-            pin_https: HeaderName::from_bytes(b.pin_https_header.as_bytes()).ok(),
-            answers: Default::default(),
-        };
-        h.answers = crate::respond::Answers::new(&h);
-        h
-    }
-
-    /// The `Vary` of an answer that depended on these request headers (none: on none).
-    pub fn vary(
-        &self,
-        user_agent: bool,
-        referer: bool,
-        pin_https: bool,
-        accept: bool,
-    ) -> Option<&HeaderValue> {
-        let bits = usize::from(user_agent)
-            | usize::from(referer) << 1
-            | usize::from(pin_https) << 2
-            | usize::from(accept) << 3;
-        self.vary[bits].as_ref()
-    }
 }
 
 /// Everything a handler needs, built once at start and passed explicitly.
