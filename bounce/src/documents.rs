@@ -295,7 +295,7 @@ pub fn build(
 
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    crate::respond::html_escape_into(&mut out, s);
+    crate::html::html_escape_into(&mut out, s);
     out
 }
 

@@ -13,6 +13,7 @@ mod files;
 mod fleet;
 mod geo;
 mod health;
+mod html;
 mod link_budget;
 mod links;
 mod metrics;

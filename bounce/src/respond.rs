@@ -1,5 +1,6 @@
 //! Renders an [`Outcome`] as the exact bytes today's clients expect.
 
+use crate::html::html_escape_into;
 use crate::outcome::{Outcome, Varies};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
@@ -266,27 +267,6 @@ fn ordered(names: &[HeaderName]) -> HeaderMap {
         .unwrap_or_else(build)
 }
 
-/// Go's `html.EscapeString` set, as `http.Redirect` uses it. Copies the runs between
-/// special bytes whole (every redirect's body holds its URL; most have none).
-pub(crate) fn html_escape_into(out: &mut String, s: &str) {
-    let special = |b: &u8| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'');
-    let mut rest = s;
-    while let Some(i) = rest.bytes().position(|b| special(&b)) {
-        // `i` is an ASCII byte: both sides are on character boundaries.
-        let (run, tail) = rest.split_at(i);
-        out.push_str(run);
-        out.push_str(match tail.as_bytes().first() {
-            Some(b'&') => "&amp;",
-            Some(b'<') => "&lt;",
-            Some(b'>') => "&gt;",
-            Some(b'"') => "&#34;",
-            _ => "&#39;",
-        });
-        rest = tail.get(1..).unwrap_or_default();
-    }
-    out.push_str(rest);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,16 +277,6 @@ mod tests {
 
     fn headers() -> Headers {
         Headers::new(&bouncer_core::config::BounceConfig::default())
-    }
-
-    #[test]
-    fn html_escape_as_go() {
-        let mut out = String::new();
-        html_escape_into(&mut out, "a&b<c>d\"e'f é&");
-        assert_eq!(out, "a&amp;b&lt;c&gt;d&#34;e&#39;f é&amp;");
-        let mut plain = String::from("x");
-        html_escape_into(&mut plain, "https://m.example/a?b=c");
-        assert_eq!(plain, "xhttps://m.example/a?b=c");
     }
 
     #[test]
