@@ -5,7 +5,7 @@
 //! client costs no allocation here.
 
 use crate::catalogue::{Located, Snapshot};
-use crate::AppState;
+use crate::geo::Geo;
 use bouncer_core::networks::{self, Code, Family};
 use bouncer_core::selection::{LocationMirrors, RegionPolicy};
 use std::net::IpAddr;
@@ -25,14 +25,22 @@ pub struct Client<'a> {
 }
 
 impl<'a> Client<'a> {
-    pub fn new(state: &AppState, snapshot: &'a Snapshot, ip: Option<IpAddr>) -> Self {
-        let place = ip.map(|ip| state.geo.place(ip)).unwrap_or_default();
+    /// The client at `ip`, placed by `geo` (country, continent) and `asn` (its network);
+    /// `continent_fallback` is `bounce.continent_fallback`.
+    pub fn new(
+        geo: &Geo,
+        asn: &Geo,
+        continent_fallback: bool,
+        snapshot: &'a Snapshot,
+        ip: Option<IpAddr>,
+    ) -> Self {
+        let place = ip.map(|ip| geo.place(ip)).unwrap_or_default();
         let region = place
             .country
             .as_ref()
             .and_then(|cc| snapshot.countries.get(networks::code_str(cc)))
             .and_then(|id| snapshot.regions.get(id));
-        let continent = match (region, state.config.bounce.continent_fallback) {
+        let continent = match (region, continent_fallback) {
             (None, true) => place.continent,
             _ => None,
         };
@@ -40,7 +48,7 @@ impl<'a> Client<'a> {
             ip,
             // No address at all (never over TCP): IPv4, the family every mirror had before.
             family: ip.map_or(Family::V4, Family::of),
-            asn: ip.and_then(|ip| state.asn.asn(ip)),
+            asn: ip.and_then(|ip| asn.asn(ip)),
             country: place.country,
             continent,
             region,
@@ -64,18 +72,18 @@ impl Variants {
     }
 }
 
-/// The index `client` chooses from at this location.
-pub fn view(state: &AppState, found: &Located, client: &Client<'_>) -> Arc<LocationMirrors> {
+/// The index `client` chooses from at this location (a variant is cached in `variants`).
+pub fn view(variants: &Variants, found: &Located, client: &Client<'_>) -> Arc<LocationMirrors> {
     let set = found.set(client.family);
     let Some((excluded, matched)) = set.variant_key(client.country_code(), client.ip, client.asn)
     else {
         return Arc::clone(set);
     };
     let key = (set.id, excluded, matched);
-    if let Some(v) = state.variants.0.get(&key) {
+    if let Some(v) = variants.0.get(&key) {
         return v;
     }
     let v = Arc::new(set.variant(key.1, &key.2));
-    state.variants.0.insert(key, Arc::clone(&v));
+    variants.0.insert(key, Arc::clone(&v));
     v
 }

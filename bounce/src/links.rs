@@ -23,8 +23,8 @@ use crate::catalogue::names::Location;
 use crate::files::Files;
 use crate::outcome::Extras;
 use crate::request::Params;
-use crate::AppState;
 use actix_web::http::header::HeaderValue;
+use bouncer_core::config::BounceConfig;
 use bouncer_core::networks;
 use bouncer_core::selection::{LocationMirrors, Scope};
 use std::cell::RefCell;
@@ -181,9 +181,10 @@ pub fn wanted(cfg: &bouncer_core::config::BounceConfig) -> bool {
 
 /// The extra headers of one redirect (none at all when both kinds are switched off).
 /// `chosen` is the mirror the redirect goes to; `None` in CDN mode, where `scopes` is
-/// empty: the key then ranks no mirror, so its only `Link` is the Metalink's.
+/// empty: the key then ranks no mirror, so its only `Link` is the Metalink's. `cfg` is
+/// all it reads of the state (the switches and the `Link` bounds).
 pub fn extras(
-    state: &AppState,
+    cfg: &BounceConfig,
     links: &LinkCache,
     at: &At<'_>,
     chosen: Option<i32>,
@@ -191,7 +192,6 @@ pub fn extras(
     https_only: bool,
     p: &Params<'_>,
 ) -> Extras {
-    let cfg = &state.config.bounce;
     if !wanted(cfg) {
         return Extras::default();
     }

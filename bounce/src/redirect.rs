@@ -106,7 +106,7 @@ pub async fn decide(
                         location,
                         lang,
                     };
-                    extras = crate::links::extras(state, links, &at, None, &[], https_only, &p);
+                    extras = crate::links::extras(config, links, &at, None, &[], https_only, &p);
                 }
             }
             base
@@ -124,13 +124,19 @@ pub async fn decide(
                     &state.config.network.trusted_proxies,
                 ),
             };
-            let client = crate::choice::Client::new(state, &snapshot, ip);
+            let client = crate::choice::Client::new(
+                &state.geo,
+                &state.asn,
+                config.continent_fallback,
+                &snapshot,
+                ip,
+            );
             if let Some(format) = format {
                 let listing = state
                     .catalogue
                     .location_candidates(location.id, &snapshot, client.family)
                     .await?;
-                let set = crate::choice::view(state, &listing.found, &client);
+                let set = crate::choice::view(&state.variants, &listing.found, &client);
                 let ask = crate::documents::Asked {
                     location,
                     lang,
@@ -151,7 +157,7 @@ pub async fn decide(
                 .catalogue
                 .location_mirrors(location.id, &snapshot)
                 .await?;
-            let set = crate::choice::view(state, &found, &client);
+            let set = crate::choice::view(&state.variants, &found, &client);
             match set.select_scoped(client.region, client.continent, https_only, entropy) {
                 (Some(chosen), scopes) => {
                     if !p.print {
@@ -162,7 +168,7 @@ pub async fn decide(
                             lang,
                         };
                         extras = crate::links::extras(
-                            state,
+                            config,
                             links,
                             &at,
                             Some(chosen.mirror_id),
