@@ -1,20 +1,47 @@
 //! The redirector's pipeline (spec `bounce.md` part A, then part B for the base URL).
 
 use crate::catalogue::names::Resolved;
+use crate::catalogue::Catalogue;
+use crate::choice::Variants;
+use crate::geo::Geo;
 use crate::outcome::{Extras, Outcome, RequestInfo, Varies};
 use crate::request::{valid_lang, Params};
-use crate::{attribution, AppState, BounceError};
+use crate::{attribution, BounceError};
+use bouncer_core::config::Config;
 use bouncer_core::hash::stable_hash;
 use bouncer_core::rules::{Field, RuleInput};
 use std::sync::Arc;
 
+/// CDN mode: the two base URLs, built once.
+#[derive(Debug, Clone)]
+pub struct Pinned {
+    pub http: Arc<str>,
+    pub https: Arc<str>,
+}
+
+/// What the pipeline reads of the instance, borrowed from the state (see
+/// `AppState::pipeline`): the pipeline is a step and takes these, not the composition
+/// root that holds them.
+pub struct Deps<'a> {
+    pub config: &'a Config,
+    pub catalogue: &'a Catalogue,
+    /// Places clients (mirror mode).
+    pub geo: &'a Geo,
+    /// The client's network (mirror mode).
+    pub asn: &'a Geo,
+    /// CDN mode's base URLs; `None` in mirror mode.
+    pub pinned: Option<&'a Pinned>,
+    /// Per-client variants of location indexes (see `choice`).
+    pub variants: &'a Variants,
+}
+
 /// Runs the pipeline in the order of the spec.
 pub async fn decide(
-    state: &AppState,
+    deps: &Deps<'_>,
     links: &crate::links::LinkCache,
     req: RequestInfo<'_>,
 ) -> Result<Outcome, BounceError> {
-    let config = &state.config.bounce;
+    let config = &deps.config.bounce;
     if req.query.len() > config.max_query_bytes {
         return Ok(Outcome::QueryTooLong(config.max_query_bytes));
     }
@@ -34,8 +61,8 @@ pub async fn decide(
             return Ok(Outcome::Attribution(url));
         }
     }
-    state.catalogue.ensure_loaded().await?;
-    let snapshot = state.catalogue.snapshot()?;
+    deps.catalogue.ensure_loaded().await?;
+    let snapshot = deps.catalogue.snapshot()?;
     let rewrite = snapshot.rules.apply(&RuleInput {
         product: &p.product,
         os: &p.os,
@@ -52,7 +79,7 @@ pub async fn decide(
             p.os = os.into();
         }
     }
-    let names = state.catalogue.names()?;
+    let names = deps.catalogue.names()?;
     let Resolved::Found(product, location) = names.resolve(&p.product, &p.os) else {
         return Ok(Outcome::NotFound);
     };
@@ -61,7 +88,7 @@ pub async fn decide(
     };
     let https_only = product.ssl_only || req.https;
     // CDN mode: `Accept` never asks for a document (see the pinned branch below).
-    let accept = || match &state.pinned {
+    let accept = || match deps.pinned {
         Some(_) => None,
         None => req
             .accept
@@ -73,14 +100,14 @@ pub async fn decide(
         Err(why) => return Ok(Outcome::BadRequest(why)),
     };
     let mut extras = Extras::default();
-    let base = match &state.pinned {
+    let base = match deps.pinned {
         Some(pin) => {
             let base = Arc::clone(if https_only { &pin.https } else { &pin.http });
             // Only the query asks for a document here: a CDN-mode redirect is kept by
             // shared caches keyed by the URL and the headers its `Vary` names, and that
             // `Vary` is a compatible byte (so `Accept` may not change the answer).
             if p.format.is_some() && format == Some(crate::documents::Format::Meta4) {
-                let found = state
+                let found = deps
                     .catalogue
                     .location_mirrors(location.id, &snapshot)
                     .await?;
@@ -95,7 +122,7 @@ pub async fn decide(
             if !p.print && crate::links::wanted(config) {
                 // The digests are worth a cached read, not a failed redirect: without
                 // the location's rows the CDN redirect goes out as before.
-                if let Ok(found) = state
+                if let Ok(found) = deps
                     .catalogue
                     .location_mirrors(location.id, &snapshot)
                     .await
@@ -121,22 +148,22 @@ pub async fn decide(
                 _ => bouncer_service::client::client_ip(
                     req.peer,
                     req.forwarded_for.as_deref(),
-                    &state.config.network.trusted_proxies,
+                    &deps.config.network.trusted_proxies,
                 ),
             };
             let client = crate::choice::Client::new(
-                &state.geo,
-                &state.asn,
+                deps.geo,
+                deps.asn,
                 config.continent_fallback,
                 &snapshot,
                 ip,
             );
             if let Some(format) = format {
-                let listing = state
+                let listing = deps
                     .catalogue
                     .location_candidates(location.id, &snapshot, client.family)
                     .await?;
-                let set = crate::choice::view(&state.variants, &listing.found, &client);
+                let set = crate::choice::view(deps.variants, &listing.found, &client);
                 let ask = crate::documents::Asked {
                     location,
                     lang,
@@ -153,11 +180,11 @@ pub async fn decide(
             } else {
                 rand::random()
             };
-            let found = state
+            let found = deps
                 .catalogue
                 .location_mirrors(location.id, &snapshot)
                 .await?;
-            let set = crate::choice::view(&state.variants, &found, &client);
+            let set = crate::choice::view(deps.variants, &found, &client);
             match set.select_scoped(client.region, client.continent, https_only, entropy) {
                 (Some(chosen), scopes) => {
                     if !p.print {
@@ -192,8 +219,8 @@ pub async fn decide(
     let varies = Varies {
         user_agent: snapshot.rules.reads(Field::UserAgent),
         referer: snapshot.rules.reads(Field::Referer),
-        pin_https: state.pinned.is_some() && !product.ssl_only,
-        client: state.pinned.is_none(),
+        pin_https: deps.pinned.is_some() && !product.ssl_only,
+        client: deps.pinned.is_none(),
     };
     Ok(if p.print {
         Outcome::Print(url, varies)

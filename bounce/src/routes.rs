@@ -54,7 +54,7 @@ async fn redirect(req: HttpRequest) -> HttpResponse {
             .is_some_and(|v| v.as_bytes() == b"https"),
         accept: joined(req.headers(), &header::ACCEPT),
     };
-    let response = match redirect::decide(state, links, info).await {
+    let response = match redirect::decide(&state.pipeline(), links, info).await {
         Ok(outcome) => {
             state.metrics.count_request(outcome.label());
             respond::render(outcome, &state.headers)

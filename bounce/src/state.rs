@@ -4,6 +4,7 @@ use crate::catalogue::watch::WatchConfig;
 use crate::catalogue::{Catalogue, Sources};
 use crate::geo::Geo;
 use crate::metrics::Metrics;
+use crate::redirect::{Deps, Pinned};
 use crate::respond::Headers;
 use crate::BounceError;
 use bouncer_core::config::Config;
@@ -12,13 +13,6 @@ use bouncer_service::dockerflow::Version;
 use prometheus::Registry;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// CDN mode: the two base URLs, built once.
-#[derive(Debug, Clone)]
-pub struct Pinned {
-    pub http: Arc<str>,
-    pub https: Arc<str>,
-}
 
 /// Everything a handler needs, built once at start and passed explicitly.
 pub struct AppState {
@@ -104,5 +98,19 @@ impl AppState {
             version: Version::new(env!("CARGO_PKG_VERSION")),
             variants: crate::choice::Variants::new(10_000),
         })
+    }
+}
+
+impl AppState {
+    /// What the redirector's pipeline reads of this state (a few borrows).
+    pub(crate) fn pipeline(&self) -> Deps<'_> {
+        Deps {
+            config: &self.config,
+            catalogue: &self.catalogue,
+            geo: &self.geo,
+            asn: &self.asn,
+            pinned: self.pinned.as_ref(),
+            variants: &self.variants,
+        }
     }
 }
