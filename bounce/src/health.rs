@@ -1,16 +1,16 @@
 //! bounce's `/__heartbeat__` database check, with "warning" for the states in which it
 //! still answers correctly from a fallback.
 
-use crate::AppState;
+use crate::catalogue::Catalogue;
 use actix_web::web;
 use bouncer_service::dockerflow::{Check, CheckState};
 
 /// The database check: ok when a replica (or, without replicas, the master) answers;
 /// warning when only the master answers, or none does but last-known data is served;
-/// error when nothing can answer.
-pub async fn database(state: &web::Data<AppState>) -> Check {
-    let sources = state.catalogue.sources().clone();
-    let replicas = state.config.database.replicas.len();
+/// error when nothing can answer. `replicas` is how many of the catalogue's readers are
+/// replicas (the rest is the master).
+pub async fn database(catalogue: &Catalogue, replicas: usize) -> Check {
+    let sources = catalogue.sources().clone();
     let results = web::block(move || {
         sources
             .readers
@@ -23,14 +23,14 @@ pub async fn database(state: &web::Data<AppState>) -> Check {
     let replica_ok = results.iter().take(replicas).any(Result::is_ok);
     let master_ok = results.len() > replicas && results[replicas].is_ok();
     let first_error = results.iter().find_map(|r| r.clone().err());
-    let (state_, detail) = if replica_ok || (replicas == 0 && master_ok) {
+    let (state, detail) = if replica_ok || (replicas == 0 && master_ok) {
         (CheckState::Ok, None)
     } else if master_ok {
         (
             CheckState::Warning,
             Some("every replica is down; reading the master".to_owned()),
         )
-    } else if state.catalogue.has_last_known() {
+    } else if catalogue.has_last_known() {
         let why = first_error.unwrap_or_default();
         (
             CheckState::Warning,
@@ -46,7 +46,7 @@ pub async fn database(state: &web::Data<AppState>) -> Check {
     };
     Check {
         name: "database",
-        state: state_,
+        state,
         detail,
     }
 }

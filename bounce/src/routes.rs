@@ -87,7 +87,8 @@ fn joined<'a>(headers: &'a header::HeaderMap, name: &header::HeaderName) -> Opti
 }
 
 async fn heartbeat(state: web::Data<AppState>) -> HttpResponse {
-    let mut checks = vec![health::database(&state).await];
+    let mut checks =
+        vec![health::database(&state.catalogue, state.config.database.replicas.len()).await];
     checks.extend(dockerflow::memcached_check(state.catalogue.sources().cache.clone()).await);
     dockerflow::heartbeat(&checks)
 }
