@@ -1,15 +1,17 @@
 //! The redirector's pipeline (spec `bounce.md` part A, then part B for the base URL).
 
-use crate::catalogue::names::Resolved;
-use crate::catalogue::Catalogue;
-use crate::choice::Variants;
+use crate::catalogue::names::{Location, Names, Resolved};
+use crate::catalogue::{Catalogue, Snapshot};
+use crate::choice::{Client, Variants};
+use crate::documents::Format;
 use crate::geo::Geo;
 use crate::outcome::{Extras, Outcome, RequestInfo, Varies};
 use crate::request::{valid_lang, Params};
 use crate::{attribution, BounceError};
-use bouncer_core::config::Config;
+use bouncer_core::config::{BounceConfig, Config};
 use bouncer_core::hash::stable_hash;
 use bouncer_core::rules::{Field, RuleInput};
+use std::ops::ControlFlow::{self, Break, Continue};
 use std::sync::Arc;
 
 /// CDN mode: the two base URLs, built once.
@@ -35,34 +37,75 @@ pub struct Deps<'a> {
     pub variants: &'a Variants,
 }
 
-/// Runs the pipeline in the order of the spec.
+/// Runs the pipeline in the order of the spec: [`parse`] the query, [`rewrite`] and
+/// [`resolve`] it against the catalogue, choose the base URL ([`cdn`] or [`mirrors`]),
+/// then [`finish`] the answer. A step that answers early breaks with the answer.
 pub async fn decide(
     deps: &Deps<'_>,
     links: &crate::links::LinkCache,
     req: RequestInfo<'_>,
 ) -> Result<Outcome, BounceError> {
-    let config = &deps.config.bounce;
+    let mut p = match parse(&deps.config.bounce, &req) {
+        Continue(p) => p,
+        Break(answer) => return Ok(answer),
+    };
+    deps.catalogue.ensure_loaded().await?;
+    let snapshot = deps.catalogue.snapshot()?;
+    rewrite(&snapshot, &req, &mut p);
+    let names = deps.catalogue.names()?;
+    let t = match resolve(deps, &req, &p, &snapshot, &names) {
+        Continue(t) => t,
+        Break(answer) => return Ok(answer),
+    };
+    let chosen = match deps.pinned {
+        Some(pin) => cdn(deps, links, &t, pin).await?,
+        None => mirrors(deps, links, &req, &t).await?,
+    };
+    Ok(match chosen {
+        Continue((base, extras)) => finish(deps, &t, &base, extras),
+        Break(answer) => answer,
+    })
+}
+
+/// One request between the steps: what it asked (after rewrites) and what it resolved to.
+struct Target<'a> {
+    p: &'a Params<'a>,
+    snapshot: &'a Arc<Snapshot>,
+    location: &'a Location,
+    lang: &'a str,
+    /// The product is served over HTTPS only.
+    ssl_only: bool,
+    https_only: bool,
+    format: Option<Format>,
+}
+
+/// The query's parameters, or the answer that needs no catalogue: too long, the home
+/// page (no product), a bad language, or the stub attribution service.
+fn parse<'a>(config: &BounceConfig, req: &RequestInfo<'a>) -> ControlFlow<Outcome, Params<'a>> {
     if req.query.len() > config.max_query_bytes {
-        return Ok(Outcome::QueryTooLong(config.max_query_bytes));
+        return Break(Outcome::QueryTooLong(config.max_query_bytes));
     }
     let mut p = Params::parse(req.query);
     if p.product.is_empty() {
-        return Ok(Outcome::Home(config.home_url.clone()));
+        return Break(Outcome::Home(config.home_url.clone()));
     }
     p.apply_defaults();
     if !valid_lang(&p.lang) {
         let shown: String = p.lang.chars().take(40).collect();
-        return Ok(Outcome::BadRequest(format!(
+        return Break(Outcome::BadRequest(format!(
             "invalid lang {shown:?}: expected a language code such as en-US or ja-JP-mac"
         )));
     }
     if let Some(root) = &config.stub_root {
         if let Some(url) = attribution::stub_url(root, &p, req.referer) {
-            return Ok(Outcome::Attribution(url));
+            return Break(Outcome::Attribution(url));
         }
     }
-    deps.catalogue.ensure_loaded().await?;
-    let snapshot = deps.catalogue.snapshot()?;
+    Continue(p)
+}
+
+/// The first rewrite rule that matches changes the product and the OS asked for.
+fn rewrite(snapshot: &Snapshot, req: &RequestInfo<'_>, p: &mut Params<'_>) {
     let rewrite = snapshot.rules.apply(&RuleInput {
         product: &p.product,
         os: &p.os,
@@ -79,152 +122,173 @@ pub async fn decide(
             p.os = os.into();
         }
     }
-    let names = deps.catalogue.names()?;
+}
+
+/// The location and language asked for, and whether a document was (404 or 400 when
+/// not served).
+fn resolve<'a>(
+    deps: &Deps<'_>,
+    req: &RequestInfo<'_>,
+    p: &'a Params<'a>,
+    snapshot: &'a Arc<Snapshot>,
+    names: &'a Names,
+) -> ControlFlow<Outcome, Target<'a>> {
     let Resolved::Found(product, location) = names.resolve(&p.product, &p.os) else {
-        return Ok(Outcome::NotFound);
+        return Break(Outcome::NotFound);
     };
     let Some(lang) = product.language(&p.lang) else {
-        return Ok(Outcome::NotFound);
+        return Break(Outcome::NotFound);
     };
-    let https_only = product.ssl_only || req.https;
-    // CDN mode: `Accept` never asks for a document (see the pinned branch below).
+    // CDN mode: `Accept` never asks for a document (see `cdn`).
     let accept = || match deps.pinned {
         Some(_) => None,
-        None => req
-            .accept
-            .as_deref()
-            .and_then(crate::documents::Format::from_accept),
+        None => req.accept.as_deref().and_then(Format::from_accept),
     };
-    let format = match crate::documents::Format::asked(p.format.as_deref(), accept) {
+    let format = match Format::asked(p.format.as_deref(), accept) {
         Ok(f) => f,
-        Err(why) => return Ok(Outcome::BadRequest(why)),
+        Err(why) => return Break(Outcome::BadRequest(why)),
     };
+    Continue(Target {
+        p,
+        snapshot,
+        location,
+        lang,
+        ssl_only: product.ssl_only,
+        https_only: product.ssl_only || req.https,
+        format,
+    })
+}
+
+/// CDN mode: the pinned base for the scheme and the redirect's extras, or the Metalink
+/// when the query asks for it.
+async fn cdn(
+    deps: &Deps<'_>,
+    links: &crate::links::LinkCache,
+    t: &Target<'_>,
+    pin: &Pinned,
+) -> Result<ControlFlow<Outcome, (Arc<str>, Extras)>, BounceError> {
+    let (config, location, snapshot) = (&deps.config.bounce, t.location, t.snapshot);
+    let base = Arc::clone(if t.https_only { &pin.https } else { &pin.http });
+    // Only the query asks for a document here: a CDN-mode redirect is kept by
+    // shared caches keyed by the URL and the headers its `Vary` names, and that
+    // `Vary` is a compatible byte (so `Accept` may not change the answer).
+    if t.p.format.is_some() && t.format == Some(Format::Meta4) {
+        let found = deps
+            .catalogue
+            .location_mirrors(location.id, snapshot)
+            .await?;
+        let url = location.url(&base, t.lang);
+        return Ok(Break(Outcome::Document(crate::documents::pinned(
+            location,
+            t.lang,
+            &url,
+            &found.files,
+        ))));
+    }
     let mut extras = Extras::default();
-    let base = match deps.pinned {
-        Some(pin) => {
-            let base = Arc::clone(if https_only { &pin.https } else { &pin.http });
-            // Only the query asks for a document here: a CDN-mode redirect is kept by
-            // shared caches keyed by the URL and the headers its `Vary` names, and that
-            // `Vary` is a compatible byte (so `Accept` may not change the answer).
-            if p.format.is_some() && format == Some(crate::documents::Format::Meta4) {
-                let found = deps
-                    .catalogue
-                    .location_mirrors(location.id, &snapshot)
-                    .await?;
-                let url = location.url(&base, lang);
-                return Ok(Outcome::Document(crate::documents::pinned(
-                    location,
-                    lang,
-                    &url,
-                    &found.files,
-                )));
-            }
-            if !p.print && crate::links::wanted(config) {
-                // The digests are worth a cached read, not a failed redirect: without
-                // the location's rows the CDN redirect goes out as before.
-                if let Ok(found) = deps
-                    .catalogue
-                    .location_mirrors(location.id, &snapshot)
-                    .await
-                {
+    if !t.p.print && crate::links::wanted(config) {
+        // The digests are worth a cached read, not a failed redirect: without
+        // the location's rows the CDN redirect goes out as before.
+        if let Ok(found) = deps.catalogue.location_mirrors(location.id, snapshot).await {
+            let at = crate::links::At {
+                set: found.set(bouncer_core::networks::Family::V4),
+                files: &found.files,
+                location,
+                lang: t.lang,
+            };
+            extras = crate::links::extras(config, links, &at, None, &[], t.https_only, t.p);
+        }
+    }
+    Ok(Continue((base, extras)))
+}
+
+/// Mirror mode: the mirror chosen for the client and the redirect's extras (the fallback
+/// base when none serves it), or the mirror list a document asks for.
+async fn mirrors(
+    deps: &Deps<'_>,
+    links: &crate::links::LinkCache,
+    req: &RequestInfo<'_>,
+    t: &Target<'_>,
+) -> Result<ControlFlow<Outcome, (Arc<str>, Extras)>, BounceError> {
+    let (config, p, location, snapshot) = (&deps.config.bounce, t.p, t.location, t.snapshot);
+    let ip = match (&p.ip, config.allow_ip_override) {
+        // Canonical like a peer address: `::ffff:a.b.c.d` is the IPv4 client.
+        (Some(ip), true) => ip
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(|a| a.to_canonical()),
+        _ => bouncer_service::client::client_ip(
+            req.peer,
+            req.forwarded_for.as_deref(),
+            &deps.config.network.trusted_proxies,
+        ),
+    };
+    let client = Client::new(deps.geo, deps.asn, config.continent_fallback, snapshot, ip);
+    if let Some(format) = t.format {
+        let listing = deps
+            .catalogue
+            .location_candidates(location.id, snapshot, client.family)
+            .await?;
+        let set = crate::choice::view(deps.variants, &listing.found, &client);
+        let ask = crate::documents::Asked {
+            location,
+            lang: t.lang,
+            client: &client,
+            https_only: t.https_only,
+        };
+        return Ok(Break(Outcome::Document(crate::documents::build(
+            format, &ask, &listing, &set,
+        ))));
+    }
+    let entropy = if p.print {
+        let who = ip.map(|ip| ip.to_string()).unwrap_or_default();
+        stable_hash(&[who.as_bytes(), &location.id.to_be_bytes()])
+    } else {
+        rand::random()
+    };
+    let found = deps
+        .catalogue
+        .location_mirrors(location.id, snapshot)
+        .await?;
+    let set = crate::choice::view(deps.variants, &found, &client);
+    Ok(
+        match set.select_scoped(client.region, client.continent, t.https_only, entropy) {
+            (Some(chosen), scopes) => {
+                let mut extras = Extras::default();
+                if !p.print {
                     let at = crate::links::At {
-                        set: found.set(bouncer_core::networks::Family::V4),
+                        set: &set,
                         files: &found.files,
                         location,
-                        lang,
+                        lang: t.lang,
                     };
-                    extras = crate::links::extras(config, links, &at, None, &[], https_only, &p);
+                    let id = Some(chosen.mirror_id);
+                    extras = crate::links::extras(config, links, &at, id, &scopes, t.https_only, p);
                 }
+                Continue((Arc::clone(&chosen.base_url), extras))
             }
-            base
-        }
-        None => {
-            let ip = match (&p.ip, config.allow_ip_override) {
-                // Canonical like a peer address: `::ffff:a.b.c.d` is the IPv4 client.
-                (Some(ip), true) => ip
-                    .parse::<std::net::IpAddr>()
-                    .ok()
-                    .map(|a| a.to_canonical()),
-                _ => bouncer_service::client::client_ip(
-                    req.peer,
-                    req.forwarded_for.as_deref(),
-                    &deps.config.network.trusted_proxies,
-                ),
-            };
-            let client = crate::choice::Client::new(
-                deps.geo,
-                deps.asn,
-                config.continent_fallback,
-                &snapshot,
-                ip,
-            );
-            if let Some(format) = format {
-                let listing = deps
-                    .catalogue
-                    .location_candidates(location.id, &snapshot, client.family)
-                    .await?;
-                let set = crate::choice::view(deps.variants, &listing.found, &client);
-                let ask = crate::documents::Asked {
-                    location,
-                    lang,
-                    client: &client,
-                    https_only,
-                };
-                return Ok(Outcome::Document(crate::documents::build(
-                    format, &ask, &listing, &set,
-                )));
-            }
-            let entropy = if p.print {
-                let who = ip.map(|ip| ip.to_string()).unwrap_or_default();
-                stable_hash(&[who.as_bytes(), &location.id.to_be_bytes()])
-            } else {
-                rand::random()
-            };
-            let found = deps
-                .catalogue
-                .location_mirrors(location.id, &snapshot)
-                .await?;
-            let set = crate::choice::view(deps.variants, &found, &client);
-            match set.select_scoped(client.region, client.continent, https_only, entropy) {
-                (Some(chosen), scopes) => {
-                    if !p.print {
-                        let at = crate::links::At {
-                            set: &set,
-                            files: &found.files,
-                            location,
-                            lang,
-                        };
-                        extras = crate::links::extras(
-                            config,
-                            links,
-                            &at,
-                            Some(chosen.mirror_id),
-                            &scopes,
-                            https_only,
-                            &p,
-                        );
-                    }
-                    Arc::clone(&chosen.base_url)
+            (None, _) => match &config.fallback_base_url {
+                Some(f) if !t.https_only || bouncer_core::selection::is_https(f) => {
+                    Continue((f.as_str().into(), Extras::default()))
                 }
-                (None, _) => match &config.fallback_base_url {
-                    Some(f) if !https_only || bouncer_core::selection::is_https(f) => {
-                        f.as_str().into()
-                    }
-                    _ => return Ok(Outcome::NotFound),
-                },
-            }
-        }
-    };
-    let url = location.url(&base, lang);
+                _ => Break(Outcome::NotFound),
+            },
+        },
+    )
+}
+
+/// The redirect (or `print=yes` text) to `base`, with what it depended on.
+fn finish(deps: &Deps<'_>, t: &Target<'_>, base: &str, extras: Extras) -> Outcome {
+    let url = t.location.url(base, t.lang);
     let varies = Varies {
-        user_agent: snapshot.rules.reads(Field::UserAgent),
-        referer: snapshot.rules.reads(Field::Referer),
-        pin_https: deps.pinned.is_some() && !product.ssl_only,
+        user_agent: t.snapshot.rules.reads(Field::UserAgent),
+        referer: t.snapshot.rules.reads(Field::Referer),
+        pin_https: deps.pinned.is_some() && !t.ssl_only,
         client: deps.pinned.is_none(),
     };
-    Ok(if p.print {
+    if t.p.print {
         Outcome::Print(url, varies)
     } else {
         Outcome::Redirect(url, varies, extras)
-    })
+    }
 }
