@@ -8,7 +8,7 @@ use crate::learning;
 use crate::probe::{Class, Reason};
 use crate::{RunOptions, SentryError};
 use bouncer_core::changes::Change;
-use bouncer_core::db::DbConnection;
+use bouncer_core::db::{insert_many, DbConnection, ManyRow};
 use bouncer_core::models::{MirrorHealth, NewAuditEntry, SentryLog};
 use bouncer_core::networks::{Families, Family};
 use bouncer_core::schema::{
@@ -17,7 +17,7 @@ use bouncer_core::schema::{
 };
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_builder::AstPass;
 use diesel::sqlite::Sqlite;
 use serde_json::json;
 use std::collections::HashMap;
@@ -633,79 +633,16 @@ fn write_map_rows(
     Ok(changed)
 }
 
-/// Rows per multi-row insert: 7 values each, within SQLite's oldest limit of 999
-/// parameters per statement.
-const INSERT_CHUNK: usize = 128;
-
-/// New map and family rows in multi-row statements. The multi-backend connection has no
-/// multi-row insert, and diesel's for SQLite is one statement per row: per backend, and
-/// for SQLite a statement of our own.
+/// New map and family rows in a few multi-row statements.
 fn insert_rows(
     conn: &mut DbConnection,
     pairs: &[NewMapRow],
     families: &[NewFamilyRow],
 ) -> Result<(), SentryError> {
     use bouncer_core::schema::{bouncer_family_health, mirror_location_mirror_map};
-    for chunk in pairs.chunks(INSERT_CHUNK) {
-        match conn {
-            DbConnection::Mysql(c) => diesel::insert_into(mirror_location_mirror_map::table)
-                .values(chunk)
-                .execute(c)?,
-            DbConnection::Sqlite(c) => sqlite_insert(c, chunk)?,
-        };
-    }
-    for chunk in families.chunks(INSERT_CHUNK) {
-        match conn {
-            DbConnection::Mysql(c) => diesel::insert_into(bouncer_family_health::table)
-                .values(chunk)
-                .execute(c)?,
-            DbConnection::Sqlite(c) => sqlite_insert(c, chunk)?,
-        };
-    }
+    insert_many::<NewMapRow, _>(conn, mirror_location_mirror_map::table, pairs)?;
+    insert_many::<NewFamilyRow, _>(conn, bouncer_family_health::table, families)?;
     Ok(())
-}
-
-/// A row of a multi-row insert on SQLite.
-trait SqliteRow {
-    /// `table (column, …)`.
-    const INTO: &'static str;
-    /// Pushes `(?, …)` with the row's values, in the order of [`SqliteRow::INTO`].
-    fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()>;
-}
-
-/// `INSERT INTO table (…) VALUES (?, …), (?, …)…` of rows in one statement. Unlike
-/// `sql_query`, it may be cached: a statement of [`INSERT_CHUNK`] rows is prepared once
-/// (diesel keys its cache by the SQL), not parsed again for every chunk.
-struct SqliteInsert<'a, R>(&'a [R]);
-
-impl<R> QueryId for SqliteInsert<'_, R> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<R: SqliteRow> QueryFragment<Sqlite> for SqliteInsert<'_, R> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        if self.0.len() != INSERT_CHUNK {
-            // A last, shorter chunk: not worth a cached statement per length.
-            out.unsafe_to_cache_prepared();
-        }
-        out.push_sql("INSERT INTO ");
-        out.push_sql(R::INTO);
-        out.push_sql(" VALUES ");
-        for (i, row) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.push_sql(", ");
-            }
-            row.walk(&mut out)?;
-        }
-        Ok(())
-    }
-}
-
-impl<R> RunQueryDsl<diesel::SqliteConnection> for SqliteInsert<'_, R> {}
-
-fn sqlite_insert<R: SqliteRow>(c: &mut diesel::SqliteConnection, rows: &[R]) -> QueryResult<usize> {
-    SqliteInsert(rows).execute(c)
 }
 
 /// A map row to insert (a probed pair that had none).
@@ -721,9 +658,10 @@ struct NewMapRow {
     reason: String,
 }
 
-impl SqliteRow for NewMapRow {
+impl ManyRow for NewMapRow {
     const INTO: &'static str = "mirror_location_mirror_map \
         (location_id, mirror_id, active, healthy, fail_streak, ok_streak, reason)";
+    const COLUMNS: usize = 7;
 
     fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
         use diesel::sql_types::{Bool, Integer, Text};
@@ -746,9 +684,10 @@ impl SqliteRow for NewMapRow {
     }
 }
 
-impl SqliteRow for NewFamilyRow {
+impl ManyRow for NewFamilyRow {
     const INTO: &'static str = "bouncer_family_health \
         (location_id, mirror_id, family, healthy, fail_streak, ok_streak, reason)";
+    const COLUMNS: usize = 7;
 
     fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
         use diesel::sql_types::{Bool, Integer, SmallInt, Text};

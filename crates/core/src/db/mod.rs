@@ -4,10 +4,15 @@
 pub mod classify;
 mod connection;
 pub mod lease;
+/// Multi-row inserts (both backends: every service enables both).
+#[cfg(all(feature = "mysql", feature = "sqlite"))]
+pub mod many;
 mod migrate;
 mod tx;
 
 pub use connection::{Backend, DbConnection, DbUrl};
+#[cfg(all(feature = "mysql", feature = "sqlite"))]
+pub use many::{insert_many, ManyRow};
 pub use migrate::{pending_migrations, revert_all_migrations, run_migrations};
 pub use tx::{commits_on_this_thread, write_transaction};
 

@@ -1,0 +1,117 @@
+//! Multi-row INSERTs on every backend. The multi-backend connection has no multi-row
+//! insert, and diesel's for SQLite is one statement per row: on MySQL diesel's batch
+//! insert, on SQLite a statement of our own ([`ManyRow::walk`] pushes a row's values).
+
+use super::DbConnection;
+use crate::Result;
+use diesel::prelude::*;
+use diesel::query_builder::{AstPass, InsertStatement, QueryFragment, QueryId};
+use diesel::query_dsl::methods::ExecuteDsl;
+use diesel::sqlite::Sqlite;
+
+/// Rows per statement at most (fewer when a row has so many values that SQLite's oldest
+/// limit of 999 parameters per statement would be passed).
+pub const INSERT_CHUNK: usize = 128;
+
+/// SQLite's oldest limit of parameters per statement.
+const SQLITE_MAX_PARAMS: usize = 999;
+
+/// A row [`insert_many`] can write.
+pub trait ManyRow {
+    /// `table (column, …)`.
+    const INTO: &'static str;
+    /// How many values [`ManyRow::walk`] pushes.
+    const COLUMNS: usize;
+    /// Pushes `(?, …)` with the row's values, in the order of [`ManyRow::INTO`].
+    fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()>;
+}
+
+/// Rows per statement for rows of `R`.
+fn chunk_len<R: ManyRow>() -> usize {
+    (SQLITE_MAX_PARAMS / R::COLUMNS.max(1)).clamp(1, INSERT_CHUNK)
+}
+
+/// Inserts `rows` into `table` in a few multi-row statements; returns how many rows were
+/// inserted. Call inside the writing transaction when all or none must be written. Name
+/// the row type (`insert_many::<Row, _>(…)`): inferring it from the bounds overflows.
+pub fn insert_many<'r, R, T>(conn: &mut DbConnection, table: T, rows: &'r [R]) -> Result<usize>
+where
+    R: ManyRow,
+    T: Table + Copy,
+    &'r [R]: Insertable<T>,
+    InsertStatement<T, <&'r [R] as Insertable<T>>::Values>: ExecuteDsl<diesel::MysqlConnection>,
+{
+    let len = chunk_len::<R>();
+    let mut written = 0;
+    for chunk in rows.chunks(len) {
+        written += match conn {
+            DbConnection::Mysql(c) => diesel::insert_into(table).values(chunk).execute(c)?,
+            DbConnection::Sqlite(c) => SqliteInsert { rows: chunk, len }.execute(c)?,
+        };
+    }
+    Ok(written)
+}
+
+/// `INSERT INTO table (…) VALUES (?, …), (?, …)…` of rows in one statement. Unlike
+/// `sql_query`, it may be cached: a statement of a full chunk of rows is prepared once
+/// (diesel keys its cache by the SQL), not parsed again for every chunk.
+struct SqliteInsert<'a, R> {
+    rows: &'a [R],
+    /// Rows in a full chunk.
+    len: usize,
+}
+
+impl<R> QueryId for SqliteInsert<'_, R> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<R: ManyRow> QueryFragment<Sqlite> for SqliteInsert<'_, R> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        if self.rows.len() != self.len {
+            // A last, shorter chunk: not worth a cached statement per length.
+            out.unsafe_to_cache_prepared();
+        }
+        out.push_sql("INSERT INTO ");
+        out.push_sql(R::INTO);
+        out.push_sql(" VALUES ");
+        for (i, row) in self.rows.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            row.walk(&mut out)?;
+        }
+        Ok(())
+    }
+}
+
+impl<R> RunQueryDsl<diesel::SqliteConnection> for SqliteInsert<'_, R> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Wide;
+    impl ManyRow for Wide {
+        const INTO: &'static str = "t (a)";
+        const COLUMNS: usize = 20;
+        fn walk<'b>(&'b self, _: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+            Ok(())
+        }
+    }
+    struct Narrow;
+    impl ManyRow for Narrow {
+        const INTO: &'static str = "t (a)";
+        const COLUMNS: usize = 7;
+        fn walk<'b>(&'b self, _: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn chunks_stay_within_sqlite_parameter_limit() {
+        assert_eq!(chunk_len::<Narrow>(), INSERT_CHUNK);
+        assert_eq!(chunk_len::<Wide>(), 49);
+        assert!(chunk_len::<Wide>() * Wide::COLUMNS <= SQLITE_MAX_PARAMS);
+    }
+}
