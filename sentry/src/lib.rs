@@ -13,6 +13,7 @@ mod forget;
 mod health;
 mod learning;
 mod metrics;
+mod plan;
 mod probe;
 mod run;
 mod server;

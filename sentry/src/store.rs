@@ -2,15 +2,15 @@
 //! results (map rows, one log row per mirror, hysteresis state, flapping cuts, audit rows,
 //! and a generation bump when bounce's view changed).
 
-use crate::check::{FamilyWhy, Loc, MirrorReport, Target};
+use crate::check::{Loc, MirrorReport, Target};
 use crate::health::{self, MirrorState, Policy, RowState, State, Transition};
 use crate::learning;
-use crate::probe::{Class, Reason};
+use crate::plan::{self, NewFamilyRow, NewMapRow};
 use crate::{RunOptions, SentryError};
 use bouncer_core::changes::Change;
 use bouncer_core::db::{insert_many, DbConnection, ManyRow};
 use bouncer_core::models::{MirrorHealth, NewAuditEntry, SentryLog};
-use bouncer_core::networks::{Families, Family};
+use bouncer_core::networks::Family;
 use bouncer_core::schema::{
     bouncer_audit_log, bouncer_mirror_health, mirror_locations, mirror_mirrors, mirror_products,
     sentry_log,
@@ -422,34 +422,8 @@ fn write_report(
 /// A family row as stored: `(location_id, family, healthy, fail_streak, ok_streak)`.
 type FamilyRow = (i32, i16, bool, i32, i32);
 
-/// A family row's state as a [`RowState`]. The table has no `active` column: an inactive
-/// row (the file is not there over that family, or the mirror has no address of it) is
-/// the one not healthy and without a streak, which is how [`health::row_step`] leaves it.
-fn family_state(healthy: bool, fail_streak: i32, ok_streak: i32) -> RowState {
-    RowState {
-        active: healthy || fail_streak > 0 || ok_streak > 0,
-        healthy,
-        fail_streak,
-        ok_streak,
-    }
-}
-
-/// The map row of a pair with family rows: the best of them (served, then unhealthy and
-/// closest to coming back, then inactive), so the map is "healthy over some family".
-fn best_family(rows: &[Option<RowState>]) -> Option<RowState> {
-    rows.iter().flatten().copied().min_by_key(|r| {
-        let rank = match (r.served(), r.active) {
-            (true, _) => 0,
-            (false, true) => 1,
-            (false, false) => 2,
-        };
-        (rank, -r.ok_streak, r.fail_streak)
-    })
-}
-
 /// Applies the row-level hysteresis to the map and, per address family, to the pairs'
-/// family rows; returns the locations whose rows bounce reads changed.
-/// A mirror-wide failure touches no row (see below); probed pairs get a row if missing.
+/// family rows ([`plan::plan`]); returns the locations whose rows bounce reads changed.
 fn write_map_rows(
     conn: &mut DbConnection,
     policy: &Policy,
@@ -457,10 +431,8 @@ fn write_map_rows(
     locs: &[Loc],
     name: &str,
     now: NaiveDateTime,
-    (families_before, families_after): (Option<i16>, Option<i16>),
+    masks: (Option<i16>, Option<i16>),
 ) -> Result<Vec<Change>, SentryError> {
-    use bouncer_core::schema::bouncer_family_health::dsl as fh;
-    use bouncer_core::schema::mirror_location_mirror_map::dsl as m;
     // A mirror-wide failure (DNS, the base URL) says nothing of its files: the mirror's own
     // state carries it (weight 0 once down, one `mirror:<id>` change that bounce applies
     // from memory), and its pairs keep their rows and streaks. A flapping mirror then
@@ -468,8 +440,22 @@ fn write_map_rows(
     if report.wide.is_some() {
         return Ok(Vec::new());
     }
-    let existing: HashMap<i32, (i64, RowState)> = m::mirror_location_mirror_map
-        .filter(m::mirror_id.eq(report.mirror_id))
+    let rows = read_rows(conn, report.mirror_id, masks)?;
+    let plan = plan::plan(policy, report, locs, &rows);
+    apply(conn, report.mirror_id, name, &plan, now)?;
+    Ok(plan.changes)
+}
+
+/// The mirror's map and family rows.
+fn read_rows(
+    conn: &mut DbConnection,
+    mirror_id: i32,
+    masks: (Option<i16>, Option<i16>),
+) -> Result<plan::Rows, SentryError> {
+    use bouncer_core::schema::bouncer_family_health::dsl as fh;
+    use bouncer_core::schema::mirror_location_mirror_map::dsl as m;
+    let map = m::mirror_location_mirror_map
+        .filter(m::mirror_id.eq(mirror_id))
         .select((
             m::id,
             m::location_id,
@@ -490,10 +476,9 @@ fn write_map_rows(
             (loc, (id, s))
         })
         .collect();
-    // By location: the row of each family (by `Family::index`), if any.
-    let mut family_rows: HashMap<i32, [Option<RowState>; 2]> = HashMap::new();
+    let mut families: HashMap<i32, [Option<RowState>; 2]> = HashMap::new();
     for (loc, family, healthy, fail, ok) in fh::bouncer_family_health
-        .filter(fh::mirror_id.eq(report.mirror_id))
+        .filter(fh::mirror_id.eq(mirror_id))
         .select((
             fh::location_id,
             fh::family,
@@ -504,133 +489,83 @@ fn write_map_rows(
         .load::<FamilyRow>(conn)?
     {
         if let Some(f) = Family::from_number(family) {
-            family_rows.entry(loc).or_default()[f.index()] = Some(family_state(healthy, fail, ok));
+            families.entry(loc).or_default()[f.index()] =
+                Some(plan::family_state(healthy, fail, ok));
         }
     }
-    let mut changed = Vec::new();
-    let per_family = report.writes_family_rows();
-    let single = report.single_family();
-    let map_before = (!existing.is_empty()).then(|| existing.values().any(|(_, s)| s.served()));
-    let mut states = FamilyStates::new(&family_rows, map_before, (families_before, families_after));
-    if !per_family && !family_rows.is_empty() {
-        // One family (the map rows are its health), no verdict for some family, or not
-        // probed per family: the pairs go by what the map says, rather than keep rows
-        // nobody checked.
-        diesel::delete(fh::bouncer_family_health.filter(fh::mirror_id.eq(report.mirror_id)))
+    Ok(plan::Rows {
+        map,
+        families,
+        masks,
+    })
+}
+
+/// Writes a [`plan::Plan`] of the mirror's rows, with its family audit rows.
+fn apply(
+    conn: &mut DbConnection,
+    mirror_id: i32,
+    name: &str,
+    plan: &plan::Plan,
+    now: NaiveDateTime,
+) -> Result<(), SentryError> {
+    use bouncer_core::schema::bouncer_family_health::dsl as fh;
+    use bouncer_core::schema::mirror_location_mirror_map::dsl as m;
+    if let Some(why) = plan.drop_families {
+        diesel::delete(fh::bouncer_family_health.filter(fh::mirror_id.eq(mirror_id)))
             .execute(conn)?;
-        changed.extend(family_rows.keys().map(|loc| Change::Location(*loc)));
-        states.after = [(0, 0); 2];
-        match single {
-            Some(f) => {
+        match why {
+            plan::DropFamilies::OneFamily(f) => {
                 tracing::info!(mirror = %name, family = f.name(), "family health rows removed: the mirror has one address family")
             }
-            None => {
+            plan::DropFamilies::NotEveryFamily => {
                 tracing::info!(mirror = %name, "family health rows removed: not every family has a verdict this run")
             }
         }
     }
-    // Whether each map row serves after the batch (for the family audit).
-    let mut map_served: HashMap<i32, bool> = existing
-        .iter()
-        .map(|(loc, (_, s))| (*loc, s.served()))
-        .collect();
-    // (location, index into the report's results, combined class, corrupt, why).
-    let results: Vec<(i32, usize, Class, bool, &Reason)> = report
-        .results
-        .iter()
-        .filter_map(|(i, o)| {
-            let corrupt = matches!(o.reason, Reason::ContentMismatch(..));
-            locs.get(*i)
-                .map(|l| (l.id, *i, o.class, corrupt, &o.reason))
-        })
-        .collect();
-    // Rows to insert (map, family), in a few multi-row statements after the loop: a
-    // first run writes one per pair and family.
-    let (mut new_pairs, mut inserts) = (Vec::new(), Vec::new());
-    for (location_id, index, class, corrupt, why) in results {
-        let prev = existing.get(&location_id);
-        let mut family_next = [None; 2];
-        if per_family {
-            for f in Family::ALL {
-                let before = family_rows.get(&location_id).and_then(|r| r[f.index()]);
-                // A pair without family rows yet (an existing database) served either
-                // family as its map row says: that is where each family's hysteresis
-                // starts, so a first per-family run is no blip.
-                let basis = before.or(prev.map(|(_, s)| *s));
-                let (next, why) = match report.family_outcome(f, index) {
-                    // Bytes that differ from the reference: out at once.
-                    Some((_, FamilyWhy::Probe(_))) if corrupt => {
-                        (health::row_down(policy), FamilyWhy::Probe(why))
-                    }
-                    Some((class, fwhy)) => (health::row_step(policy, basis, class), fwhy),
-                    None => continue,
-                };
-                let row = FamilyWrite {
-                    mirror_id: report.mirror_id,
-                    location_id,
-                    family: f,
-                    before,
-                    basis,
-                    next,
-                };
-                if row.write(conn, &why, &mut inserts)? {
-                    changed.push(Change::Location(location_id));
-                }
-                family_next[f.index()] = Some(next);
-                states.step(f, before, next);
-            }
-        }
-        // With family rows the map is the best of them ("healthy over some family", what
-        // older readers see); without, its own hysteresis as before.
-        let next = match best_family(&family_next) {
-            Some(best) => best,
-            // Bytes that differ from the reference are no blip: out of service at once.
-            None if corrupt => health::row_down(policy),
-            None => health::row_step(policy, prev.map(|(_, s)| *s), class),
-        };
+    for u in &plan.family_updates {
         let values = (
-            m::active.eq(next.active),
-            m::healthy.eq(next.healthy),
-            m::fail_streak.eq(next.fail_streak),
-            m::ok_streak.eq(next.ok_streak),
+            fh::healthy.eq(u.next.healthy),
+            fh::fail_streak.eq(u.next.fail_streak),
+            fh::ok_streak.eq(u.next.ok_streak),
         );
-        // The reason is the one of the run that changed the pair's health (kept while it
-        // stays so, cleared when it serves): no extra write, no extra change, per run.
-        let reason = pair_reason(&next, why);
-        map_served.insert(location_id, next.served());
-        match prev {
-            Some((_, s)) if *s == next => {}
-            Some((id, s)) if (s.active, s.healthy) == (next.active, next.healthy) => {
-                diesel::update(m::mirror_location_mirror_map.find(*id))
-                    .set(values)
-                    .execute(conn)?;
-            }
-            Some((id, _)) => {
-                changed.push(Change::Location(location_id));
-                diesel::update(m::mirror_location_mirror_map.find(*id))
-                    .set((values, m::reason.eq(reason)))
-                    .execute(conn)?;
-            }
-            None => {
-                changed.push(Change::Location(location_id));
-                new_pairs.push(NewMapRow {
-                    location_id,
-                    mirror_id: report.mirror_id,
-                    active: next.active,
-                    healthy: next.healthy,
-                    fail_streak: next.fail_streak,
-                    ok_streak: next.ok_streak,
-                    reason,
-                });
-            }
-        }
+        let row = fh::bouncer_family_health.find((mirror_id, u.location_id, u.family.number()));
+        match &u.reason {
+            None => diesel::update(row).set(values).execute(conn)?,
+            Some(r) => diesel::update(row)
+                .set((values, fh::reason.eq(r)))
+                .execute(conn)?,
+        };
     }
-    insert_rows(conn, &new_pairs, &inserts)?;
-    if per_family || single.is_some() {
-        states.map_served_after = map_served.values().filter(|s| **s).count();
-        audit_families(conn, report, locs, name, now, &states)?;
+    for u in &plan.map_updates {
+        let values = (
+            m::active.eq(u.next.active),
+            m::healthy.eq(u.next.healthy),
+            m::fail_streak.eq(u.next.fail_streak),
+            m::ok_streak.eq(u.next.ok_streak),
+        );
+        let row = m::mirror_location_mirror_map.find(u.id);
+        match &u.reason {
+            None => diesel::update(row).set(values).execute(conn)?,
+            Some(r) => diesel::update(row)
+                .set((values, m::reason.eq(r)))
+                .execute(conn)?,
+        };
     }
-    Ok(changed)
+    insert_rows(conn, &plan.map_inserts, &plan.family_inserts)?;
+    let target = format!("mirror:{name}");
+    for a in &plan.audits {
+        let action = a.action();
+        audit(
+            conn,
+            action,
+            &target,
+            a.before.clone(),
+            a.after.clone(),
+            now,
+        )?;
+        tracing::info!(mirror = %name, family = a.family.name(), action, reason = a.reason.as_str(), "mirror family health changed");
+    }
+    Ok(())
 }
 
 /// New map and family rows in a few multi-row statements.
@@ -643,19 +578,6 @@ fn insert_rows(
     insert_many::<NewMapRow, _>(conn, mirror_location_mirror_map::table, pairs)?;
     insert_many::<NewFamilyRow, _>(conn, bouncer_family_health::table, families)?;
     Ok(())
-}
-
-/// A map row to insert (a probed pair that had none).
-#[derive(Insertable)]
-#[diesel(table_name = bouncer_core::schema::mirror_location_mirror_map)]
-struct NewMapRow {
-    location_id: i32,
-    mirror_id: i32,
-    active: bool,
-    healthy: bool,
-    fail_streak: i32,
-    ok_streak: i32,
-    reason: String,
 }
 
 impl ManyRow for NewMapRow {
@@ -707,216 +629,6 @@ impl ManyRow for NewFamilyRow {
         out.push_bind_param::<Text, _>(&self.reason)?;
         out.push_sql(")");
         Ok(())
-    }
-}
-
-/// A family row to insert.
-#[derive(Insertable)]
-#[diesel(table_name = bouncer_core::schema::bouncer_family_health)]
-struct NewFamilyRow {
-    location_id: i32,
-    mirror_id: i32,
-    family: i16,
-    healthy: bool,
-    fail_streak: i32,
-    ok_streak: i32,
-    reason: String,
-}
-
-/// One family row's step: what it was (`before`, `None` when the pair had no row for
-/// the family), where its hysteresis started (`basis`: the map row for a pair without
-/// family rows) and what it is now.
-struct FamilyWrite {
-    mirror_id: i32,
-    location_id: i32,
-    family: Family,
-    before: Option<RowState>,
-    basis: Option<RowState>,
-    next: RowState,
-}
-
-impl FamilyWrite {
-    /// Writes the row if it changed (the reason only when its health did, as for the
-    /// map; a new row is queued in `inserts`); `true` when what bounce reads changed
-    /// (served or not over the family).
-    fn write(
-        &self,
-        conn: &mut DbConnection,
-        why: &FamilyWhy<'_>,
-        inserts: &mut Vec<NewFamilyRow>,
-    ) -> Result<bool, SentryError> {
-        use bouncer_core::schema::bouncer_family_health::dsl as fh;
-        let next = self.next;
-        // Only built when written: most rows do not change.
-        let reason = || match next.served() {
-            true => String::new(),
-            false => truncate_reason(&why.to_string()),
-        };
-        let values = (
-            fh::healthy.eq(next.healthy),
-            fh::fail_streak.eq(next.fail_streak),
-            fh::ok_streak.eq(next.ok_streak),
-        );
-        let key = (self.mirror_id, self.location_id, self.family.number());
-        let row = fh::bouncer_family_health.find(key);
-        match self.before {
-            Some(b) if b == next => Ok(false),
-            Some(b) if (b.served(), b.active) == (next.served(), next.active) => {
-                diesel::update(row).set(values).execute(conn)?;
-                Ok(false)
-            }
-            // Only `healthy` is read by bounce; a row turning from inactive to unhealthy
-            // (or back) gets its new reason all the same.
-            Some(b) => {
-                diesel::update(row)
-                    .set((values, fh::reason.eq(reason())))
-                    .execute(conn)?;
-                Ok(b.served() != next.served())
-            }
-            None => {
-                inserts.push(NewFamilyRow {
-                    location_id: self.location_id,
-                    mirror_id: self.mirror_id,
-                    family: self.family.number(),
-                    healthy: next.healthy,
-                    fail_streak: next.fail_streak,
-                    ok_streak: next.ok_streak,
-                    reason: reason(),
-                });
-                Ok(self.basis.is_none_or(|b| b.served() != next.served()))
-            }
-        }
-    }
-}
-
-/// Per family, how many of the mirror's family rows there are and how many serve,
-/// before its batch and after, and the host's families, for the audit.
-struct FamilyStates {
-    /// `(rows, served)` by [`Family::index`].
-    before: [(usize, usize); 2],
-    after: [(usize, usize); 2],
-    /// Whether some map row of the mirror served before (a family without rows served
-    /// wherever the map did, if the host has it); `None`: the mirror had no map row (a
-    /// new mirror, nothing to compare with).
-    map_served_before: Option<bool>,
-    /// Map rows serving after the batch.
-    map_served_after: usize,
-    /// `bouncer_mirror_health.families` before and after the batch (`None`: every family).
-    families: (Option<i16>, Option<i16>),
-}
-
-impl FamilyStates {
-    fn new(
-        rows: &HashMap<i32, [Option<RowState>; 2]>,
-        map_served_before: Option<bool>,
-        families: (Option<i16>, Option<i16>),
-    ) -> Self {
-        let mut before = [(0, 0); 2];
-        for r in rows.values() {
-            for (count, s) in before
-                .iter_mut()
-                .zip(r)
-                .filter_map(|(c, s)| Some((c, s.as_ref()?)))
-            {
-                count.0 += 1;
-                count.1 += usize::from(s.served());
-            }
-        }
-        Self {
-            before,
-            after: before,
-            map_served_before,
-            map_served_after: 0,
-            families,
-        }
-    }
-
-    /// One row of family `f` went from `before` (`None`: a new row) to `next`.
-    fn step(&mut self, f: Family, before: Option<RowState>, next: RowState) {
-        let (rows, served) = &mut self.after[f.index()];
-        match before {
-            Some(b) => *served -= usize::from(b.served()),
-            None => *rows += 1,
-        }
-        *served += usize::from(next.served());
-    }
-
-    /// Whether family `f` served somewhere before the batch and after it, with the
-    /// locations it served after; `None` when the state before is unknown, or when both
-    /// come from the map alone (the mirror's own audit says that).
-    fn up(&self, f: Family) -> Option<(bool, bool, usize)> {
-        let ((rows_before, n_before), (rows_after, n_after)) =
-            (self.before[f.index()], self.after[f.index()]);
-        let has = |v| Families::stored_has(v, f);
-        let (had, has_now) = (has(self.families.0), has(self.families.1));
-        let up_before = match (rows_before > 0, had) {
-            (true, _) => n_before > 0,
-            (false, false) => false,
-            (false, true) => self.map_served_before?,
-        };
-        let (up_after, served) = match (rows_after > 0, has_now) {
-            (true, _) => (n_after > 0, n_after),
-            (false, false) => (false, 0),
-            (false, true) if rows_before > 0 || !had => {
-                (self.map_served_after > 0, self.map_served_after)
-            }
-            (false, true) => return None,
-        };
-        Some((up_before, up_after, served))
-    }
-}
-
-/// Audits each family of the mirror that started or stopped serving (some location of
-/// the mirror served over it, or none), as `mirror.family_down` / `mirror.family_up`.
-/// A family without rows serves wherever the map does, if the host has it.
-fn audit_families(
-    conn: &mut DbConnection,
-    report: &MirrorReport,
-    locs: &[Loc],
-    name: &str,
-    now: NaiveDateTime,
-    states: &FamilyStates,
-) -> Result<(), SentryError> {
-    let target = format!("mirror:{name}");
-    for f in Family::ALL {
-        let Some((up_before, up_after, served)) = states.up(f) else {
-            continue;
-        };
-        if up_before == up_after {
-            continue;
-        }
-        let (rows_before, n_before) = states.before[f.index()];
-        let state = |up: bool| if up { "up" } else { "down" };
-        let action = if up_after {
-            "mirror.family_up"
-        } else {
-            "mirror.family_down"
-        };
-        let reason = truncate_reason(&match &report.wide {
-            Some(w) => w.to_string(),
-            None => report.family_summary(f, locs),
-        });
-        let before_json = json!({"family": f.number(), "state": state(up_before), "served_locations": if rows_before > 0 { Some(n_before) } else { None }});
-        let after_json = json!({"family": f.number(), "state": state(up_after), "served_locations": served, "reason": reason});
-        audit(conn, action, &target, before_json, after_json, now)?;
-        tracing::info!(mirror = %name, family = f.name(), action, reason, "mirror family health changed");
-    }
-    Ok(())
-}
-
-/// A reason within the reason columns' width.
-fn truncate_reason(why: &str) -> String {
-    why.chars()
-        .take(bouncer_core::limits::PAIR_REASON)
-        .collect()
-}
-
-/// What the map row says of why the pair is out: `''` while served, else the probe's
-/// reason, within the column's width.
-fn pair_reason(next: &RowState, why: &Reason) -> String {
-    match next.served() {
-        true => String::new(),
-        false => truncate_reason(&why.to_string()),
     }
 }
 
