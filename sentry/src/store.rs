@@ -9,11 +9,10 @@ use crate::plan::{self, NewFamilyRow, NewMapRow};
 use crate::{RunOptions, SentryError};
 use bouncer_core::changes::Change;
 use bouncer_core::db::{insert_many, DbConnection, ManyRow};
-use bouncer_core::models::{MirrorHealth, NewAuditEntry, SentryLog};
+use bouncer_core::models::{MirrorHealth, SentryLog};
 use bouncer_core::networks::Family;
 use bouncer_core::schema::{
-    bouncer_audit_log, bouncer_mirror_health, mirror_locations, mirror_mirrors, mirror_products,
-    sentry_log,
+    bouncer_mirror_health, mirror_locations, mirror_mirrors, mirror_products, sentry_log,
 };
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -632,6 +631,7 @@ impl ManyRow for NewFamilyRow {
     }
 }
 
+/// An audit row by sentry, stamped with the batch's time.
 pub(crate) fn audit(
     conn: &mut DbConnection,
     action: &str,
@@ -640,17 +640,8 @@ pub(crate) fn audit(
     after: serde_json::Value,
     now: NaiveDateTime,
 ) -> Result<(), SentryError> {
-    let (before, after) = (before.to_string(), after.to_string());
-    diesel::insert_into(bouncer_audit_log::table)
-        .values(NewAuditEntry {
-            created_at: now,
-            actor: "sentry",
-            action,
-            target,
-            before_json: Some(&before),
-            after_json: Some(&after),
-        })
-        .execute(conn)?;
+    let (before, after) = (Some(before), Some(after));
+    bouncer_core::audit::record_at(conn, now, "sentry", action, target, before, after)?;
     Ok(())
 }
 

@@ -17,11 +17,28 @@ pub fn record(
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
 ) -> Result<()> {
+    let now = chrono::Utc::now().naive_utc();
+    record_at(conn, now, actor, action, target, before, after)?;
+    tracing::info!(actor, action, target, "catalogue write");
+    Ok(())
+}
+
+/// [`record`] with the time the write is recorded at (a batch stamps its rows with the
+/// time it ran), and without a log line of its own: the caller logs what it did.
+pub fn record_at(
+    conn: &mut DbConnection,
+    at: chrono::NaiveDateTime,
+    actor: &str,
+    action: &str,
+    target: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> Result<()> {
     let before = before.map(|v| v.to_string());
     let after = after.map(|v| v.to_string());
     diesel::insert_into(bouncer_audit_log::table)
         .values(NewAuditEntry {
-            created_at: chrono::Utc::now().naive_utc(),
+            created_at: at,
             actor,
             action,
             target,
@@ -29,6 +46,5 @@ pub fn record(
             after_json: after.as_deref(),
         })
         .execute(conn)?;
-    tracing::info!(actor, action, target, "catalogue write");
     Ok(())
 }
