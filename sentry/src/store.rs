@@ -331,52 +331,87 @@ fn write_report(
             reason: reason.clone(),
         })
         .execute(conn)?;
-
-    let target = format!("mirror:{name}");
-    if let Some((i, false)) = report.sampled {
-        let (path, reason) = (
-            locs.get(i).map(|l| l.path.as_str()),
-            report.results.iter().find(|(j, _)| *j == i),
-        );
-        let after = json!({"path": path, "reason": reason.map(|(_, o)| o.reason.to_string())});
-        audit(
-            conn,
-            "file.content_mismatch",
-            &target,
-            json!(null),
-            after,
-            now,
-        )?;
-        tracing::warn!(mirror = %name, path, "sampled bytes differ from the reference origin");
-    }
-    let prev = prev_row
-        .as_ref()
-        .map_or_else(MirrorState::default, |h| MirrorState {
-            state: State::parse(&h.state),
-            weight_percent: h.weight_percent,
-            fail_streak: h.fail_streak,
-            ok_streak: h.ok_streak,
-        });
-    let (next, transition) = health::mirror_step(policy, prev, run_ok);
-    if next.weight_percent != prev.weight_percent {
+    let written = Written {
+        id: report.mirror_id,
+        name: &name,
+        target: format!("mirror:{name}"),
+        now,
+    };
+    audit_sample(conn, &written, report, locs)?;
+    let step = (policy, run_ok, families);
+    let (next, weight_changed) = write_health(conn, &written, step, prev_row.as_ref(), reason)?;
+    if weight_changed {
         changes.push(mirror);
     }
+    if cut_if_flapping(conn, &written, rating)? {
+        changes.push(mirror);
+    }
+    Ok(Some((changes, next.state)))
+}
+
+/// The mirror a report is written for.
+struct Written<'a> {
+    id: i32,
+    name: &'a str,
+    /// Its audit rows' target.
+    target: String,
+    now: NaiveDateTime,
+}
+
+/// Audits a sampled content check whose bytes differ from the reference origin's.
+fn audit_sample(
+    conn: &mut DbConnection,
+    m: &Written<'_>,
+    report: &MirrorReport,
+    locs: &[Loc],
+) -> Result<(), SentryError> {
+    let Some((i, false)) = report.sampled else {
+        return Ok(());
+    };
+    let (path, reason) = (
+        locs.get(i).map(|l| l.path.as_str()),
+        report.results.iter().find(|(j, _)| *j == i),
+    );
+    let after = json!({"path": path, "reason": reason.map(|(_, o)| o.reason.to_string())});
+    let action = "file.content_mismatch";
+    audit(conn, action, &m.target, json!(null), after, m.now)?;
+    tracing::warn!(mirror = %m.name, path, "sampled bytes differ from the reference origin");
+    Ok(())
+}
+
+/// Steps the mirror's own hysteresis (`(policy, run ok, families)`) from its health row
+/// (`prev_row`) and writes the row, with an audit row on a transition; returns the new
+/// state and whether its weight changed.
+fn write_health(
+    conn: &mut DbConnection,
+    m: &Written<'_>,
+    (policy, run_ok, families): (&Policy, bool, Option<i16>),
+    prev_row: Option<&MirrorHealth>,
+    reason: String,
+) -> Result<(MirrorState, bool), SentryError> {
+    let prev = prev_row.map_or_else(MirrorState::default, |h| MirrorState {
+        state: State::parse(&h.state),
+        weight_percent: h.weight_percent,
+        fail_streak: h.fail_streak,
+        ok_streak: h.ok_streak,
+    });
+    let (next, transition) = health::mirror_step(policy, prev, run_ok);
     let row = MirrorHealth {
-        mirror_id: report.mirror_id,
+        mirror_id: m.id,
         state: next.state.as_str().to_owned(),
         weight_percent: next.weight_percent,
         fail_streak: next.fail_streak,
         ok_streak: next.ok_streak,
-        last_checked_at: Some(now),
+        last_checked_at: Some(m.now),
         last_reason: reason.clone(),
-        changed_at: match (&prev_row, transition) {
+        changed_at: match (prev_row, transition) {
             (Some(p), None) => p.changed_at,
-            _ => now,
+            _ => m.now,
         },
         families,
     };
     if prev_row.is_some() {
-        diesel::update(bouncer_mirror_health::table.find(report.mirror_id))
+        diesel::update(bouncer_mirror_health::table.find(m.id))
             .set(&row)
             .execute(conn)?;
     } else {
@@ -388,34 +423,43 @@ fn write_report(
         let state = |s: &MirrorState| json!({"state": s.state.as_str(), "weight_percent": s.weight_percent});
         let mut after = state(&next);
         after["reason"] = json!(reason);
-        audit(conn, t.action(), &target, state(&prev), after, now)?;
-        log_transition(t, &name, &next, &reason);
+        audit(conn, t.action(), &m.target, state(&prev), after, m.now)?;
+        log_transition(t, m.name, &next, &reason);
     }
+    Ok((next, next.weight_percent != prev.weight_percent))
+}
 
+/// Cuts the rating of a mirror whose last 4 checks alternated between up and down (the
+/// one just logged included), with an audit row; `true` when it did.
+fn cut_if_flapping(
+    conn: &mut DbConnection,
+    m: &Written<'_>,
+    rating: i32,
+) -> Result<bool, SentryError> {
     let last: Vec<(bool, i32)> = sentry_log::table
-        .filter(sentry_log::mirror_id.eq(report.mirror_id))
+        .filter(sentry_log::mirror_id.eq(m.id))
         .order(sentry_log::log_date.desc())
         .select((sentry_log::mirror_active, sentry_log::mirror_rating))
         .limit(4)
         .load(conn)?;
-    if health::is_flapping(&last, rating) {
-        let cut = health::cut_rating(rating);
-        diesel::update(mirror_mirrors::table.find(report.mirror_id))
-            .set(mirror_mirrors::rating.eq(cut))
-            .execute(conn)?;
-        let why = "flapping: the last 4 checks alternated between up and down";
-        audit(
-            conn,
-            "mirror.rating_cut",
-            &target,
-            json!({"rating": rating}),
-            json!({"rating": cut, "reason": why}),
-            now,
-        )?;
-        tracing::warn!(mirror = %name, rating, cut, "{why}; rating cut by 10 %");
-        changes.push(mirror);
+    if !health::is_flapping(&last, rating) {
+        return Ok(false);
     }
-    Ok(Some((changes, next.state)))
+    let cut = health::cut_rating(rating);
+    diesel::update(mirror_mirrors::table.find(m.id))
+        .set(mirror_mirrors::rating.eq(cut))
+        .execute(conn)?;
+    let why = "flapping: the last 4 checks alternated between up and down";
+    audit(
+        conn,
+        "mirror.rating_cut",
+        &m.target,
+        json!({"rating": rating}),
+        json!({"rating": cut, "reason": why}),
+        m.now,
+    )?;
+    tracing::warn!(mirror = %m.name, rating, cut, "{why}; rating cut by 10 %");
+    Ok(true)
 }
 
 /// A family row as stored: `(location_id, family, healthy, fail_streak, ok_streak)`.
