@@ -172,23 +172,11 @@ impl Sentry {
         result
     }
 
+    /// A run in phases: its scope; the reference origins first (and the pinned CDN when it
+    /// is the reference), whose files are learned; then every other mirror, each report
+    /// going to the writer thread as it comes; disputes, the CDN's pairs, the gates.
     async fn run_inner(&self, opts: &RunOptions) -> Result<RunSummary, SentryError> {
-        let pool = self.pool.clone();
-        let scope_opts = opts.clone();
-        let lang = self.checker.probe_lang.clone();
-        let (targets, locs) = tokio::task::spawn_blocking(move || {
-            let mut conn = db::conn(&pool)?;
-            store::load_scope(&mut conn, &scope_opts, &lang)
-        })
-        .await??;
-        let locs: Arc<[Loc]> = locs.into();
-        self.checker.sample_budget.store(
-            self.sample_bytes_per_run,
-            std::sync::atomic::Ordering::Release,
-        );
-        for warned in &self.checker.unusable_warned {
-            warned.store(false, std::sync::atomic::Ordering::Release);
-        }
+        let (targets, locs) = self.scope(opts).await?;
         let progress = progress_bar((targets.len() * locs.len().max(1)) as u64);
         tracing::info!(
             mirrors = targets.len(),
@@ -196,7 +184,6 @@ impl Sentry {
             checknow = opts.checknow && !opts.checkall,
             "run starting"
         );
-
         let (tx, rx) = mpsc::channel::<MirrorReport>(BATCH * 4);
         let writer = {
             let (pool, policy, locs) = (self.pool.clone(), self.policy, locs.clone());
@@ -216,27 +203,10 @@ impl Sentry {
             _ => None,
         };
         let cdn_first = references.is_empty() && cdn_bases.is_some();
-        // The references are held to the operator's sizes only, not to what they taught.
-        let teaching: Arc<[Loc]> = locs.iter().map(Loc::for_reference).collect();
-        let mut first: Vec<MirrorReport> =
-            futures_util::future::join_all(references.iter().map(|t| {
-                self.checker
-                    .clone()
-                    .check_mirror(t.clone(), teaching.clone(), None)
-            }))
+        let cdn_as_reference = cdn_bases.as_ref().filter(|_| cdn_first);
+        let (first, cdn_reports) = self
+            .check_references(&references, cdn_as_reference, &locs)
             .await;
-        let mut cdn_reports = None;
-        if let (true, Some(bases)) = (cdn_first, &cdn_bases) {
-            let reports =
-                check_cdn(self.checker.clone(), bases.clone(), teaching.clone(), true).await;
-            first.extend(
-                reports
-                    .iter()
-                    .filter(|r| r.scheme == "https")
-                    .map(|r| r.report.clone()),
-            );
-            cdn_reports = Some(reports);
-        }
         let reference_base: Option<Arc<str>> = match (references.first(), &cdn_bases) {
             (Some(r), _) => Some(r.baseurl.as_str().into()),
             (None, Some((_, https))) => Some(https.as_str().into()),
@@ -253,43 +223,13 @@ impl Sentry {
             ))),
             _ => None,
         };
-        let mut summary = RunSummary::default();
-        let teachers: std::collections::HashSet<i32> = references.iter().map(|t| t.id).collect();
-        let mut tallies = std::collections::HashMap::new();
-        let checker = self.checker.clone();
-        let first_reports = first.into_iter().filter(|r| r.mirror_id != 0);
-        let mut reports =
-            futures_util::stream::iter(first_reports.map(Ok).chain(targets.into_iter().map(Err)))
-                .map(|t| {
-                    let (checker, checked, reference) =
-                        (checker.clone(), checked.clone(), reference_base.clone());
-                    tokio::spawn(async move {
-                        match t {
-                            Ok(done) => done,
-                            Err(t) => checker.check_mirror(t, checked, reference).await,
-                        }
-                    })
-                })
-                .buffer_unordered(self.concurrency);
-        while let Some(report) = reports.next().await {
-            let report = report?;
-            summary.mirrors += 1;
-            summary.pairs += report.results.len();
-            summary.probes += report.probes();
-            summary.no_verdict += report.no_verdicts();
-            summary.healthy += report.count(Class::Healthy);
-            summary.inactive += report.count(Class::Inactive);
-            summary.unhealthy += report.count(Class::Unhealthy);
-            summary.failed_mirrors += usize::from(!report.run_ok());
-            if !teachers.contains(&report.mirror_id) {
-                crate::learning::count(&mut tallies, &report, &checked);
-            }
-            progress.inc(locs.len().max(1) as u64);
-            if tx.send(report).await.is_err() {
-                break; // the writer failed; its error is reported below
-            }
-        }
-        drop(tx);
+        let teachers = references.iter().map(|t| t.id).collect();
+        let first = first.into_iter().filter(|r| r.mirror_id != 0).map(Ok);
+        let work = first.chain(targets.into_iter().map(Err)).collect();
+        let step = (&progress, locs.len().max(1) as u64);
+        let (mut summary, tallies) = self
+            .check_all(work, &checked, reference_base, teachers, step, tx)
+            .await?;
         progress.finish_and_clear();
         let written = writer.await??;
         if written.mirrors < summary.mirrors {
@@ -301,19 +241,126 @@ impl Sentry {
             None => cdn_reports,
         };
         if let Some(reports) = cdn_reports {
-            let (pool, locs) = (self.pool.clone(), locs.clone());
-            let found = tokio::task::spawn_blocking(move || {
-                let mut conn = db::conn(&pool)?;
-                db::classify::retrying(
-                    || crate::cdn::write(&mut conn, &reports, &locs),
-                    SentryError::is_transient,
-                )
-            })
-            .await??;
+            let found = self.write_cdn(reports, &locs).await?;
             summary.cdn_pairs = found.pairs;
             summary.cdn_healthy = found.healthy;
         }
         summary.gates_flipped = self.check_gates().await;
+        self.finish(&mut summary, &written);
+        Ok(summary)
+    }
+
+    /// The run's mirrors and locations; resets the per-run budgets.
+    async fn scope(&self, opts: &RunOptions) -> Result<(Vec<Target>, Arc<[Loc]>), SentryError> {
+        let pool = self.pool.clone();
+        let scope_opts = opts.clone();
+        let lang = self.checker.probe_lang.clone();
+        let (targets, locs) = tokio::task::spawn_blocking(move || {
+            let mut conn = db::conn(&pool)?;
+            store::load_scope(&mut conn, &scope_opts, &lang)
+        })
+        .await??;
+        self.checker.sample_budget.store(
+            self.sample_bytes_per_run,
+            std::sync::atomic::Ordering::Release,
+        );
+        for warned in &self.checker.unusable_warned {
+            warned.store(false, std::sync::atomic::Ordering::Release);
+        }
+        Ok((targets, locs.into()))
+    }
+
+    /// Checks the reference origins (and the pinned CDN, `cdn`, when it is the reference,
+    /// whose https reports count as theirs), held to the operator's sizes only, not to
+    /// what they taught.
+    async fn check_references(
+        &self,
+        references: &[Target],
+        cdn: Option<&(String, String)>,
+        locs: &Arc<[Loc]>,
+    ) -> (Vec<MirrorReport>, Option<Vec<crate::cdn::CdnReport>>) {
+        let teaching: Arc<[Loc]> = locs.iter().map(Loc::for_reference).collect();
+        let mut first: Vec<MirrorReport> =
+            futures_util::future::join_all(references.iter().map(|t| {
+                self.checker
+                    .clone()
+                    .check_mirror(t.clone(), teaching.clone(), None)
+            }))
+            .await;
+        let Some(bases) = cdn else {
+            return (first, None);
+        };
+        let reports = check_cdn(self.checker.clone(), bases.clone(), teaching, true).await;
+        first.extend(
+            reports
+                .iter()
+                .filter(|r| r.scheme == "https")
+                .map(|r| r.report.clone()),
+        );
+        (first, Some(reports))
+    }
+
+    /// Checks the other mirrors (`Err`; `Ok`: a reference's report, already made) against
+    /// `checked`, `concurrency` at a time, sending each report to the writer (`tx`) as it
+    /// comes; returns the run's tallies. The sizes the mirrors served are counted for
+    /// disputes, except the references' (`teachers`).
+    async fn check_all(
+        &self,
+        work: Vec<Result<MirrorReport, Target>>,
+        checked: &Arc<[Loc]>,
+        reference_base: Option<Arc<str>>,
+        teachers: std::collections::HashSet<i32>,
+        (progress, step): (&ProgressBar, u64),
+        tx: mpsc::Sender<MirrorReport>,
+    ) -> Result<(RunSummary, Tallies), SentryError> {
+        let mut summary = RunSummary::default();
+        let mut tallies = Tallies::new();
+        let checker = self.checker.clone();
+        let mut reports = futures_util::stream::iter(work)
+            .map(|t| {
+                let (checker, checked, reference) =
+                    (checker.clone(), checked.clone(), reference_base.clone());
+                tokio::spawn(async move {
+                    match t {
+                        Ok(done) => done,
+                        Err(t) => checker.check_mirror(t, checked, reference).await,
+                    }
+                })
+            })
+            .buffer_unordered(self.concurrency);
+        while let Some(report) = reports.next().await {
+            let report = report?;
+            tally(&mut summary, &report);
+            if !teachers.contains(&report.mirror_id) {
+                crate::learning::count(&mut tallies, &report, checked);
+            }
+            progress.inc(step);
+            if tx.send(report).await.is_err() {
+                break; // the writer failed; its error is reported below
+            }
+        }
+        Ok((summary, tallies))
+    }
+
+    /// Writes the pinned CDN's pairs.
+    async fn write_cdn(
+        &self,
+        reports: Vec<crate::cdn::CdnReport>,
+        locs: &Arc<[Loc]>,
+    ) -> Result<crate::cdn::CdnSummary, SentryError> {
+        let (pool, locs) = (self.pool.clone(), locs.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db::conn(&pool)?;
+            db::classify::retrying(
+                || crate::cdn::write(&mut conn, &reports, &locs),
+                SentryError::is_transient,
+            )
+        })
+        .await?
+    }
+
+    /// What the writer did, in the summary and the mirror-state gauges.
+    fn finish(&self, summary: &mut RunSummary, written: &Written) {
         summary.catalogue_changed = written.changed;
         summary.generation = written.generation;
         summary.up = written.count(State::Up);
@@ -324,8 +371,22 @@ impl Sentry {
             summary.down as i64,
             summary.ramping as i64,
         );
-        Ok(summary)
     }
+}
+
+/// Sizes served per location, for disputes ([`crate::learning::count`]).
+type Tallies = std::collections::HashMap<usize, crate::learning::Tally>;
+
+/// Counts one mirror's report in the run's summary.
+fn tally(summary: &mut RunSummary, report: &MirrorReport) {
+    summary.mirrors += 1;
+    summary.pairs += report.results.len();
+    summary.probes += report.probes();
+    summary.no_verdict += report.no_verdicts();
+    summary.healthy += report.count(Class::Healthy);
+    summary.inactive += report.count(Class::Inactive);
+    summary.unhealthy += report.count(Class::Unhealthy);
+    summary.failed_mirrors += usize::from(!report.run_ok());
 }
 
 impl Sentry {
