@@ -444,30 +444,8 @@ impl Checker {
                     .await;
                 report.deadline_hit = probed.deadline_hit;
                 report.observed = probed.observed;
-                let mut outcomes = probed.lanes.into_iter();
-                let first = outcomes.next().unwrap_or_default();
-                let rest: Vec<_> = outcomes.collect();
                 let families: Vec<Option<Family>> = lanes.iter().map(|(f, _)| *f).collect();
-                if rest.is_empty() {
-                    // One family probed (or none per family): its outcomes are the results.
-                    report.results = first;
-                    if let Some(Some(f)) = families.first() {
-                        self.set_family(&mut report, *f, FamilyResult::Probed(None));
-                    }
-                } else {
-                    let mut best = first.clone();
-                    for other in &rest {
-                        for ((_, b), (_, o)) in best.iter_mut().zip(other) {
-                            improve(b, o);
-                        }
-                    }
-                    report.results = best;
-                    for (f, own) in families.into_iter().zip(std::iter::once(first).chain(rest)) {
-                        if let Some(f) = f {
-                            self.set_family(&mut report, f, FamilyResult::Probed(Some(own)));
-                        }
-                    }
-                }
+                self.record_lanes(&mut report, &families, probed.lanes);
                 if let Some(reference) = reference.filter(|r| **r != *target.baseurl) {
                     let sample =
                         self.sample(&target.baseurl, &hops, &reference, &locs, &mut report);
@@ -483,6 +461,39 @@ impl Checker {
             .observe(clock.elapsed().as_secs_f64());
         report.finished = Utc::now().naive_utc();
         report
+    }
+
+    /// Records the outcomes of each lane (`families`, in order; `None`: not per family):
+    /// the results are the best over the lanes, each family's its own.
+    fn record_lanes(
+        &self,
+        report: &mut MirrorReport,
+        families: &[Option<Family>],
+        lanes: Vec<Vec<(usize, Outcome)>>,
+    ) {
+        let mut outcomes = lanes.into_iter();
+        let first = outcomes.next().unwrap_or_default();
+        let rest: Vec<_> = outcomes.collect();
+        if rest.is_empty() {
+            // One family probed (or none per family): its outcomes are the results.
+            report.results = first;
+            if let Some(Some(f)) = families.first() {
+                self.set_family(report, *f, FamilyResult::Probed(None));
+            }
+            return;
+        }
+        let mut best = first.clone();
+        for other in &rest {
+            for ((_, b), (_, o)) in best.iter_mut().zip(other) {
+                improve(b, o);
+            }
+        }
+        report.results = best;
+        for (f, own) in families.iter().zip(std::iter::once(first).chain(rest)) {
+            if let Some(f) = f {
+                self.set_family(report, *f, FamilyResult::Probed(Some(own)));
+            }
+        }
     }
 
     /// Records how family `f` fared (replacing a placeholder).
