@@ -15,6 +15,7 @@ mod learning;
 mod metrics;
 mod plan;
 mod probe;
+mod report;
 mod run;
 mod server;
 mod store;

@@ -3,9 +3,9 @@
 //! insert and update, the change records for bounce and the family audit. `store` reads
 //! the rows before and writes the [`Plan`].
 
-use crate::check::{FamilyWhy, Loc, MirrorReport};
 use crate::health::{self, Policy, RowState};
 use crate::probe::{Class, Reason};
+use crate::report::{FamilyWhy, Loc, MirrorReport};
 use bouncer_core::changes::Change;
 use bouncer_core::networks::{Families, Family};
 use diesel::prelude::Insertable;
@@ -671,7 +671,7 @@ mod tests {
 
     #[test]
     fn family_hysteresis_starts_from_the_map_and_audits_a_family_going_down() {
-        use crate::check::{FamilyCheck, FamilyResult};
+        use crate::report::{FamilyCheck, FamilyResult};
         let mut r = report(&[Class::Healthy]);
         r.per_family = true;
         r.families = vec![
