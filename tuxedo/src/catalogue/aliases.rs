@@ -1,7 +1,7 @@
 //! Aliases: a name bounce resolves to a product (`firefox-latest` → `Firefox-126.0`).
 
 use super::products::{lookup, ProductRef, MAX_NAME};
-use super::{audit, bump, valid_name, write_tx, Change};
+use super::{valid_name, write_tx, Change, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::Alias;
@@ -54,18 +54,14 @@ pub fn create_or_update(
             (Some(_), true) => Outcome::Updated,
         };
         if pointed.changed {
-            bump(conn, &[pointed.change()])?;
-            audit(
-                conn,
-                actor,
-                "alias.set",
-                &format!("alias:{}", pointed.alias),
-                pointed
-                    .before
-                    .as_ref()
-                    .map(|b| json!({"alias": pointed.alias, "related_product": b})),
-                Some(json!({"alias": pointed.alias, "related_product": product})),
-            )?;
+            Tail::new(actor, "alias.set", format!("alias:{}", pointed.alias))
+                .changes(&[pointed.change()])
+                .before_opt(
+                    (pointed.before.as_ref())
+                        .map(|b| json!({"alias": pointed.alias, "related_product": b})),
+                )
+                .after(json!({"alias": pointed.alias, "related_product": product}))
+                .record(conn)?;
         }
         Ok(AliasSet {
             alias: pointed.alias,
@@ -96,16 +92,13 @@ pub(crate) fn drop_gate(
     let Some(gate) = bouncer_core::gates::remove(conn, alias)? else {
         return Ok(false);
     };
-    audit(
-        conn,
-        actor,
-        "alias.gate.cancel",
-        &format!("alias:{}", gate.alias),
-        Some(
-            json!({"alias": gate.alias, "related_product": gate.product, "uptake_percent": gate.uptake_percent}),
-        ),
-        Some(json!({"reason": why})),
-    )?;
+    Tail::new(actor, "alias.gate.cancel", format!("alias:{}", gate.alias))
+        .before(json!({
+            "alias": gate.alias, "related_product": gate.product,
+            "uptake_percent": gate.uptake_percent,
+        }))
+        .after(json!({"reason": why}))
+        .record(conn)?;
     Ok(true)
 }
 
@@ -132,14 +125,9 @@ pub fn delete(conn: &mut DbConnection, actor: &str, alias: &str) -> Result<()> {
         })?;
         diesel::delete(mirror_aliases::table.find(existing.id)).execute(conn)?;
         drop_gate(conn, actor, &existing.alias, "the alias was deleted")?;
-        bump(conn, &[Change::Alias(existing.id)])?;
-        audit(
-            conn,
-            actor,
-            "alias.delete",
-            &format!("alias:{}", existing.alias),
-            Some(json!({"alias": existing.alias, "related_product": existing.related_product})),
-            None,
-        )
+        Tail::new(actor, "alias.delete", format!("alias:{}", existing.alias))
+            .changes(&[Change::Alias(existing.id)])
+            .before(json!({"alias": existing.alias, "related_product": existing.related_product}))
+            .record(conn)
     })
 }

@@ -5,7 +5,7 @@
 //! size (see `bouncer_core::files`).
 
 use super::locations::ProductLocations;
-use super::{audit, bump, write_tx, Change};
+use super::{bump, write_tx, Change, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::files::{self, FileMeta};
@@ -13,7 +13,6 @@ use bouncer_core::schema::{bouncer_files, mirror_locations};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::collections::HashMap;
 
 /// One file as the operator states it. `lang` is required when the location's path holds
@@ -271,15 +270,11 @@ pub fn put(
             }) != Some(now.clone())
             {
                 changed = true;
-                let target = format!("location {id} ({})", m.lang);
-                audit(
-                    conn,
-                    actor,
-                    "file.set",
-                    &target,
-                    before.map(|b| json!(view(b))),
-                    Some(json!(view(now))),
-                )?;
+                // One generation for all the files: bumped below, once.
+                Tail::new(actor, "file.set", format!("location {id} ({})", m.lang))
+                    .before_opt(before.map(view))
+                    .after(view(now))
+                    .record(conn)?;
             }
         }
         if changed {
@@ -328,14 +323,9 @@ pub fn delete(conn: &mut DbConnection, actor: &str, id: i32, lang: &str) -> Resu
                 key: format!("{id}/{lang}"),
             });
         };
-        bump(conn, &[Change::Location(id)])?;
-        audit(
-            conn,
-            actor,
-            "file.delete",
-            &format!("location {id} ({lang})"),
-            Some(json!(view(before))),
-            None,
-        )
+        Tail::new(actor, "file.delete", format!("location {id} ({lang})"))
+            .changes(&[Change::Location(id)])
+            .before(view(before))
+            .record(conn)
     })
 }

@@ -3,7 +3,7 @@
 //! lives in `bouncer_core::gates`, shared with sentry.
 
 use super::aliases::{drop_gate, target};
-use super::{audit, valid_name, write_tx};
+use super::{valid_name, write_tx, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::gates::{self, Gate, NewGate, Outcome, Progress, Sample};
@@ -138,19 +138,14 @@ pub fn set(
                 created_at: now.naive_utc(),
             },
         )?;
-        audit(
-            conn,
-            actor,
-            "alias.gate.set",
-            &format!("alias:{}", gate.alias),
-            None,
-            Some(json!({
+        Tail::new(actor, "alias.gate.set", format!("alias:{}", gate.alias))
+            .after(json!({
                 "alias": gate.alias, "related_product": gate.product, "os": gate.os,
                 "uptake_percent": gate.uptake_percent,
                 "deadline": gate.deadline.as_ref().map(bouncer_core::utc::rfc3339),
                 "on_deadline": gate.on_deadline,
-            })),
-        )?;
+            }))
+            .record(conn)?;
         Ok(gate)
     })?;
     // The gate is stored (and acknowledged) whatever happens next: a failed first check

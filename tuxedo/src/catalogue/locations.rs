@@ -1,9 +1,7 @@
 //! Download locations: one path per (product, operating system).
 
 use super::products::{lookup, ProductRef};
-use super::{
-    audit, bump, is_unique_violation, matching_products, valid_name, write_tx, Change, Match,
-};
+use super::{is_unique_violation, matching_products, valid_name, write_tx, Change, Match, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{Location, NewLocation, NewLocationMirror, Os, Product};
@@ -12,7 +10,6 @@ use bouncer_core::schema::{
 };
 use diesel::prelude::*;
 use serde::Serialize;
-use serde_json::json;
 
 /// Longest path the schema holds.
 pub const MAX_PATH: usize = bouncer_core::limits::LOCATION_PATH;
@@ -107,19 +104,10 @@ pub fn add(
                 .execute(conn)?;
         }
         mark_for_check(conn, p.id)?;
-        bump(
-            conn,
-            &[Change::Product(p.id), Change::Location(location.id)],
-        )?;
-        let after = view(&location, &o);
-        audit(
-            conn,
-            actor,
-            "location.add",
-            &target(&p, &o),
-            None,
-            Some(json!(after)),
-        )?;
+        Tail::new(actor, "location.add", target(&p, &o))
+            .changes(&[Change::Product(p.id), Change::Location(location.id)])
+            .after(view(&location, &o))
+            .record(conn)?;
         of_product(conn, &p)
     })
 }
@@ -183,17 +171,13 @@ fn change_path(
         .set(mirror_locations::path.eq(path))
         .execute(conn)?;
     mark_for_check(conn, p.id)?;
-    bump(conn, &[Change::Product(p.id)])?;
     let mut after = view(location, o);
     after.path = path.to_owned();
-    audit(
-        conn,
-        actor,
-        "location.modify",
-        &target(p, o),
-        Some(json!(view(location, o))),
-        Some(json!(after)),
-    )
+    Tail::new(actor, "location.modify", target(p, o))
+        .changes(&[Change::Product(p.id)])
+        .before(view(location, o))
+        .after(after)
+        .record(conn)
 }
 
 fn by_id(conn: &mut DbConnection, location_id: i32) -> Result<(Location, Os, Product)> {
@@ -212,18 +196,10 @@ pub fn delete(conn: &mut DbConnection, actor: &str, location_id: i32) -> Result<
     write_tx(conn, |conn| {
         let (location, o, p) = by_id(conn, location_id)?;
         diesel::delete(mirror_locations::table.find(location.id)).execute(conn)?;
-        bump(
-            conn,
-            &[Change::Product(p.id), Change::Location(location.id)],
-        )?;
-        audit(
-            conn,
-            actor,
-            "location.delete",
-            &target(&p, &o),
-            Some(json!(view(&location, &o))),
-            None,
-        )
+        Tail::new(actor, "location.delete", target(&p, &o))
+            .changes(&[Change::Product(p.id), Change::Location(location.id)])
+            .before(view(&location, &o))
+            .record(conn)
     })
 }
 

@@ -3,7 +3,7 @@
 //! they prefer or serve only, the countries they must not serve), and what sentry found
 //! when it last checked them.
 
-use super::{audit, bump, country_code, is_unique_violation, shown, valid_name, write_tx, Change};
+use super::{country_code, is_unique_violation, shown, valid_name, write_tx, Change, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{Mirror, MirrorHealth, NewLocationMirror, NewMirror, NewMirrorRegion};
@@ -159,7 +159,7 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<MirrorView>> {
 /// One mirror by id.
 pub fn get(conn: &mut DbConnection, id: i32) -> Result<MirrorView> {
     let m = find(conn, id)?;
-    Ok(views(conn, vec![m])?.remove(0))
+    view_one(conn, m)
 }
 
 /// Adds a mirror, with a (not yet active) row for every location so sentry probes it.
@@ -207,16 +207,12 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewMirrorForm) -> Result
         set_settings(conn, m.id, &settings)?;
         set_networks(conn, m.id, reach.networks.as_deref().unwrap_or_default())?;
         set_exclusions(conn, m.id, reach.excluded.as_deref().unwrap_or_default())?;
-        bump(conn, &[Change::Mirror(m.id), Change::AllLocations])?;
-        let after = views(conn, vec![m])?.remove(0);
-        audit(
-            conn,
-            actor,
-            "mirror.add",
-            &target(name),
-            None,
-            Some(json!(after)),
-        )?;
+        let changes = [Change::Mirror(m.id), Change::AllLocations];
+        let after = view_one(conn, m)?;
+        Tail::new(actor, "mirror.add", target(name))
+            .changes(&changes)
+            .after(&after)
+            .record(conn)?;
         Ok(after)
     })
 }
@@ -245,7 +241,7 @@ pub fn update(
     )?;
     write_tx(conn, |conn| {
         let m = find(conn, id)?;
-        let before = views(conn, vec![m.clone()])?.remove(0);
+        let before = view_one(conn, m.clone())?;
         let new_name = name.unwrap_or(&m.name).to_owned();
         diesel::update(mirror_mirrors::table.find(id))
             .set((
@@ -277,18 +273,11 @@ pub fn update(
             set_exclusions(conn, id, e)?;
         }
         let after = get(conn, id)?;
-        if after != before {
-            bump(conn, &[Change::Mirror(id)])?;
-            let (b, a) = (json!(before), json!(after));
-            audit(
-                conn,
-                actor,
-                "mirror.update",
-                &target(&m.name),
-                Some(b),
-                Some(a),
-            )?;
-        }
+        Tail::new(actor, "mirror.update", target(&m.name))
+            .changes(&[Change::Mirror(id)])
+            .before(&before)
+            .after(&after)
+            .record_if_changed(conn)?;
         Ok(after)
     })
 }
@@ -298,15 +287,10 @@ pub fn delete(conn: &mut DbConnection, actor: &str, id: i32) -> Result<()> {
     write_tx(conn, |conn| {
         let before = get(conn, id)?;
         diesel::delete(mirror_mirrors::table.find(id)).execute(conn)?;
-        bump(conn, &[Change::Mirror(id)])?;
-        audit(
-            conn,
-            actor,
-            "mirror.delete",
-            &target(&before.name),
-            Some(json!(before)),
-            None,
-        )
+        Tail::new(actor, "mirror.delete", target(&before.name))
+            .changes(&[Change::Mirror(id)])
+            .before(&before)
+            .record(conn)
     })
 }
 
@@ -327,16 +311,10 @@ pub fn add_region(
                     region_id,
                 })
                 .execute(conn)?;
-            bump(conn, &[Change::Mirror(id)])?;
-            let change = json!({"mirror": m.name, "region": region.name});
-            audit(
-                conn,
-                actor,
-                "mirror.region.add",
-                &target(&m.name),
-                None,
-                Some(change),
-            )?;
+            Tail::new(actor, "mirror.region.add", target(&m.name))
+                .changes(&[Change::Mirror(id)])
+                .after(json!({"mirror": m.name, "region": region.name}))
+                .record(conn)?;
         }
         get(conn, id)
     })
@@ -352,16 +330,10 @@ pub fn remove_region(conn: &mut DbConnection, actor: &str, id: i32, region_id: i
             key: format!("{}/{}", m.name, region.name),
         })?;
         diesel::delete(mrm::table.find(link_id)).execute(conn)?;
-        bump(conn, &[Change::Mirror(id)])?;
-        let change = json!({"mirror": m.name, "region": region.name});
-        audit(
-            conn,
-            actor,
-            "mirror.region.remove",
-            &target(&m.name),
-            Some(change),
-            None,
-        )
+        Tail::new(actor, "mirror.region.remove", target(&m.name))
+            .changes(&[Change::Mirror(id)])
+            .before(json!({"mirror": m.name, "region": region.name}))
+            .record(conn)
     })
 }
 
@@ -406,6 +378,11 @@ fn link(conn: &mut DbConnection, mirror_id: i32, region_id: i32) -> Result<Optio
 }
 
 /// The views of `mirrors` (in the given order) with their regions and health.
+/// The view of one mirror.
+fn view_one(conn: &mut DbConnection, m: Mirror) -> Result<MirrorView> {
+    Ok(views(conn, vec![m])?.remove(0))
+}
+
 fn views(conn: &mut DbConnection, mirrors: Vec<Mirror>) -> Result<Vec<MirrorView>> {
     let ids: Vec<i32> = mirrors.iter().map(|m| m.id).collect();
     let mut regions: HashMap<i32, Vec<String>> = HashMap::new();

@@ -219,6 +219,81 @@ pub(crate) fn shown(s: &str) -> String {
     }
 }
 
+/// The tail of a write: what it changed for bounce (a new catalogue generation and its
+/// change log rows, see [`bump`]) and its audit row (see [`audit`]). An operation states
+/// only what it changed; [`Tail::record`] writes both, inside the writing transaction.
+#[must_use = "a tail records nothing until `record` or `record_if_changed`"]
+pub(crate) struct Tail<'a> {
+    actor: &'a str,
+    action: &'a str,
+    target: String,
+    changes: Vec<Change>,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+}
+
+impl<'a> Tail<'a> {
+    /// The audit row's actor, action and target; no changes, no before, no after yet.
+    pub(crate) fn new(actor: &'a str, action: &'a str, target: impl Into<String>) -> Self {
+        Tail {
+            actor,
+            action,
+            target: target.into(),
+            changes: Vec::new(),
+            before: None,
+            after: None,
+        }
+    }
+
+    /// What the write changed for bounce; left out, the generation is not bumped.
+    pub(crate) fn changes(mut self, changes: &[Change]) -> Self {
+        self.changes = changes.to_vec();
+        self
+    }
+
+    /// The audit row's `before` (as JSON).
+    pub(crate) fn before(self, before: impl serde::Serialize) -> Self {
+        self.before_opt(Some(before))
+    }
+
+    /// The audit row's `before` (as JSON), if there was one.
+    pub(crate) fn before_opt(mut self, before: Option<impl serde::Serialize>) -> Self {
+        self.before = before.map(|b| serde_json::json!(b));
+        self
+    }
+
+    /// The audit row's `after` (as JSON).
+    pub(crate) fn after(mut self, after: impl serde::Serialize) -> Self {
+        self.after = Some(serde_json::json!(after));
+        self
+    }
+
+    /// Bumps the generation with the changes (if any), then records the audit row.
+    pub(crate) fn record(self, conn: &mut DbConnection) -> Result<()> {
+        if !self.changes.is_empty() {
+            bump(conn, &self.changes)?;
+        }
+        audit(
+            conn,
+            self.actor,
+            self.action,
+            &self.target,
+            self.before,
+            self.after,
+        )
+    }
+
+    /// [`Tail::record`] when `before` and `after` differ (an unchanged write bumps and
+    /// audits nothing); whether they did.
+    pub(crate) fn record_if_changed(self, conn: &mut DbConnection) -> Result<bool> {
+        if self.before == self.after {
+            return Ok(false);
+        }
+        self.record(conn)?;
+        Ok(true)
+    }
+}
+
 /// Records one write in the audit log; call inside the writing transaction.
 pub(crate) fn audit(
     conn: &mut DbConnection,

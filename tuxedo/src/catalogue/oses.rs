@@ -1,13 +1,12 @@
 //! Operating systems: the `os` of a download (`win64`, `osx`, …), in priority order.
 
-use super::{audit, bump, is_unique_violation, valid_name, write_tx, Change};
+use super::{is_unique_violation, valid_name, write_tx, Change, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{NewOs, Os};
 use bouncer_core::schema::{mirror_locations, mirror_os};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 /// Longest name the schema holds.
 pub const MAX_NAME: usize = bouncer_core::limits::OS_NAME;
@@ -68,16 +67,11 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewOsForm) -> Result<OsV
         let os: Os = mirror_os::table
             .filter(mirror_os::name.eq(name))
             .first(conn)?;
-        bump(conn, &[Change::Os(os.id)])?;
         let after = view(os);
-        audit(
-            conn,
-            actor,
-            "os.add",
-            &target(name),
-            None,
-            Some(json!(after)),
-        )?;
+        Tail::new(actor, "os.add", target(name))
+            .changes(&[Change::Os(after.id)])
+            .after(&after)
+            .record(conn)?;
         Ok(after)
     })
 }
@@ -99,18 +93,11 @@ pub fn update(conn: &mut DbConnection, actor: &str, id: i32, patch: &OsPatch) ->
             .execute(conn)
             .map_err(|e| clash(e, &new_name))?;
         let after = view(find(conn, id)?);
-        if after != before {
-            bump(conn, &[Change::Os(id)])?;
-            let (b, a) = (json!(before), json!(after));
-            audit(
-                conn,
-                actor,
-                "os.update",
-                &target(&before.name),
-                Some(b),
-                Some(a),
-            )?;
-        }
+        Tail::new(actor, "os.update", target(&before.name))
+            .changes(&[Change::Os(id)])
+            .before(&before)
+            .after(&after)
+            .record_if_changed(conn)?;
         Ok(after)
     })
 }
@@ -131,15 +118,10 @@ pub fn delete(conn: &mut DbConnection, actor: &str, id: i32) -> Result<()> {
             )));
         }
         diesel::delete(mirror_os::table.find(id)).execute(conn)?;
-        bump(conn, &[Change::Os(id)])?;
-        audit(
-            conn,
-            actor,
-            "os.delete",
-            &target(&os.name),
-            Some(json!(os)),
-            None,
-        )
+        Tail::new(actor, "os.delete", target(&os.name))
+            .changes(&[Change::Os(id)])
+            .before(&os)
+            .record(conn)
     })
 }
 

@@ -1,14 +1,13 @@
 //! What the JSON API adds for products: filtered listing, flags and renaming.
 
 use super::products::{lookup, one, target, with_languages, ProductRef, ProductView, MAX_NAME};
-use super::{audit, bump, is_unique_violation, valid_name, write_tx, Change, Match};
+use super::{is_unique_violation, valid_name, write_tx, Change, Match, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::Product;
 use bouncer_core::schema::{mirror_aliases, mirror_products};
 use diesel::prelude::*;
 use serde::Deserialize;
-use serde_json::json;
 
 /// Which products a listing shows; a filter left out matches everything.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -84,17 +83,11 @@ pub fn update(
             ))
             .execute(conn)?;
         let after = one(conn, id)?;
-        if after != before {
-            bump(conn, &[Change::Product(id), Change::Aliases])?;
-            audit(
-                conn,
-                actor,
-                "product.update",
-                &target(&before.name),
-                Some(json!(before)),
-                Some(json!(after)),
-            )?;
-        }
+        Tail::new(actor, "product.update", target(&before.name))
+            .changes(&[Change::Product(id), Change::Aliases])
+            .before(&before)
+            .after(&after)
+            .record_if_changed(conn)?;
         Ok(after)
     })
 }

@@ -1,8 +1,7 @@
 //! Products and their languages.
 
 use super::{
-    audit, bump, is_unique_violation, matching_products, sort_key, valid_name, write_tx, Change,
-    Match,
+    is_unique_violation, matching_products, sort_key, valid_name, write_tx, Change, Match, Tail,
 };
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
@@ -11,7 +10,6 @@ use bouncer_core::name_space;
 use bouncer_core::schema::{mirror_product_langs, mirror_products};
 use diesel::prelude::*;
 use serde::Serialize;
-use serde_json::json;
 
 /// Longest product name the schema holds.
 pub const MAX_NAME: usize = bouncer_core::limits::PRODUCT_NAME;
@@ -112,16 +110,11 @@ pub fn add(
             })?;
         let product = lookup(conn, ProductRef::Name(name))?;
         insert_languages(conn, product.id, &languages)?;
-        bump(conn, &[Change::Product(product.id)])?;
         let after = one(conn, product.id)?;
-        audit(
-            conn,
-            actor,
-            "product.add",
-            &target(&after.name),
-            None,
-            Some(json!(after)),
-        )?;
+        Tail::new(actor, "product.add", target(&after.name))
+            .changes(&[Change::Product(product.id)])
+            .after(&after)
+            .record(conn)?;
         Ok(after)
     })
 }
@@ -132,15 +125,10 @@ pub fn delete(conn: &mut DbConnection, actor: &str, product: ProductRef<'_>) -> 
         let p = lookup(conn, product)?;
         let before = one(conn, p.id)?;
         diesel::delete(mirror_products::table.find(p.id)).execute(conn)?;
-        bump(conn, &[Change::Product(p.id)])?;
-        audit(
-            conn,
-            actor,
-            "product.delete",
-            &target(&p.name),
-            Some(json!(before)),
-            None,
-        )
+        Tail::new(actor, "product.delete", target(&p.name))
+            .changes(&[Change::Product(p.id)])
+            .before(&before)
+            .record(conn)
     })
 }
 
@@ -159,16 +147,12 @@ pub fn add_languages(
         let p = lookup(conn, ProductRef::Name(product))?;
         let before = one(conn, p.id)?;
         insert_languages(conn, p.id, &languages)?;
-        bump(conn, &[Change::Product(p.id)])?;
         let after = one(conn, p.id)?;
-        audit(
-            conn,
-            actor,
-            "product.languages.add",
-            &target(&p.name),
-            Some(json!(before)),
-            Some(json!(after)),
-        )?;
+        Tail::new(actor, "product.languages.add", target(&p.name))
+            .changes(&[Change::Product(p.id)])
+            .before(&before)
+            .after(&after)
+            .record(conn)?;
         Ok(after)
     })
 }
@@ -206,16 +190,12 @@ pub fn delete_languages(
         if removed == 0 {
             return Ok(());
         }
-        bump(conn, &[Change::Product(p.id)])?;
         let after = one(conn, p.id)?;
-        audit(
-            conn,
-            actor,
-            "product.languages.delete",
-            &target(&p.name),
-            Some(json!(before)),
-            Some(json!(after)),
-        )
+        Tail::new(actor, "product.languages.delete", target(&p.name))
+            .changes(&[Change::Product(p.id)])
+            .before(&before)
+            .after(&after)
+            .record(conn)
     })
 }
 

@@ -1,14 +1,13 @@
 //! GeoIP regions (groups of countries served by a set of mirrors) and the country → region
 //! map bounce uses to pick a client's region.
 
-use super::{audit, bump, is_unique_violation, valid_name, write_tx, Change};
+use super::{is_unique_violation, valid_name, write_tx, Change, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{CountryRegion, NewRegion, Region};
 use bouncer_core::schema::{geoip_country_to_region as countries, geoip_regions};
 use diesel::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::json;
 
 /// Longest region name the schema holds.
 pub const MAX_NAME: usize = bouncer_core::limits::REGION_NAME;
@@ -112,16 +111,11 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewRegionForm) -> Result
         let r: Region = geoip_regions::table
             .filter(geoip_regions::name.eq(name))
             .first(conn)?;
-        bump(conn, &[Change::Network])?;
         let after = view(r);
-        audit(
-            conn,
-            actor,
-            "region.add",
-            &target(name),
-            None,
-            Some(json!(after)),
-        )?;
+        Tail::new(actor, "region.add", target(name))
+            .changes(&[Change::Network])
+            .after(&after)
+            .record(conn)?;
         Ok(after)
     })
 }
@@ -168,18 +162,11 @@ pub fn update(
             .map_err(|e| clash(e, &new_name))?;
         let before = view(r);
         let after = view(find(conn, id)?);
-        if after != before {
-            bump(conn, &[Change::Network])?;
-            let (b, a) = (json!(before), json!(after));
-            audit(
-                conn,
-                actor,
-                "region.update",
-                &target(&before.name),
-                Some(b),
-                Some(a),
-            )?;
-        }
+        Tail::new(actor, "region.update", target(&before.name))
+            .changes(&[Change::Network])
+            .before(&before)
+            .after(&after)
+            .record_if_changed(conn)?;
         Ok(after)
     })
 }
@@ -196,15 +183,10 @@ pub fn delete(conn: &mut DbConnection, actor: &str, id: i32) -> Result<()> {
             .set(geoip_regions::fallback_id.eq(None::<i32>))
             .execute(conn)?;
         diesel::delete(geoip_regions::table.find(id)).execute(conn)?;
-        bump(conn, &[Change::Network])?;
-        audit(
-            conn,
-            actor,
-            "region.delete",
-            &target(&before.name),
-            Some(json!(before)),
-            None,
-        )
+        Tail::new(actor, "region.delete", target(&before.name))
+            .changes(&[Change::Network])
+            .before(&before)
+            .record(conn)
     })
 }
 
@@ -267,16 +249,11 @@ pub fn set_country(
         };
         let after = country_view(row, Some(region.name));
         if before.as_ref() != Some(&to_row(&after)) {
-            bump(conn, &[Change::Network])?;
-            let b = before.map(|b| json!(country_view(b, None)));
-            audit(
-                conn,
-                actor,
-                "country.set",
-                &format!("country:{code}"),
-                b,
-                Some(json!(after)),
-            )?;
+            Tail::new(actor, "country.set", format!("country:{code}"))
+                .changes(&[Change::Network])
+                .before_opt(before.map(|b| country_view(b, None)))
+                .after(&after)
+                .record(conn)?;
         }
         Ok(after)
     })
@@ -296,16 +273,10 @@ pub fn clear_country(conn: &mut DbConnection, actor: &str, code: &str) -> Result
         diesel::update(countries::table.find(&code))
             .set(countries::region_id.eq(None::<i32>))
             .execute(conn)?;
-        bump(conn, &[Change::Network])?;
-        let b = json!(country_view(before, None));
-        audit(
-            conn,
-            actor,
-            "country.clear",
-            &format!("country:{code}"),
-            Some(b),
-            None,
-        )
+        Tail::new(actor, "country.clear", format!("country:{code}"))
+            .changes(&[Change::Network])
+            .before(country_view(before, None))
+            .record(conn)
     })
 }
 
