@@ -211,9 +211,7 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewMirrorForm) -> Result
         let after = view_one(conn, m)?;
         Tail::new(actor, "mirror.add", target(name))
             .changes(&changes)
-            .after(&after)
-            .record(conn)?;
-        Ok(after)
+            .added(conn, after)
     })
 }
 
@@ -275,10 +273,7 @@ pub fn update(
         let after = get(conn, id)?;
         Tail::new(actor, "mirror.update", target(&m.name))
             .changes(&[Change::Mirror(id)])
-            .before(&before)
-            .after(&after)
-            .record_if_changed(conn)?;
-        Ok(after)
+            .updated(conn, &before, after)
     })
 }
 

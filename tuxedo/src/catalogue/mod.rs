@@ -222,7 +222,7 @@ pub(crate) fn shown(s: &str) -> String {
 /// The tail of a write: what it changed for bounce (a new catalogue generation and its
 /// change log rows, see [`bump`]) and its audit row (see [`audit`]). An operation states
 /// only what it changed; [`Tail::record`] writes both, inside the writing transaction.
-#[must_use = "a tail records nothing until `record` or `record_if_changed`"]
+#[must_use = "a tail records nothing until `record`, `added` or `updated`"]
 pub(crate) struct Tail<'a> {
     actor: &'a str,
     action: &'a str,
@@ -283,14 +283,25 @@ impl<'a> Tail<'a> {
         )
     }
 
-    /// [`Tail::record`] when `before` and `after` differ (an unchanged write bumps and
-    /// audits nothing); whether they did.
-    pub(crate) fn record_if_changed(self, conn: &mut DbConnection) -> Result<bool> {
-        if self.before == self.after {
-            return Ok(false);
+    /// Records a write that always changes something (an addition, languages added) with
+    /// `after` as the audit row's after; answers `after`.
+    pub(crate) fn added<T: serde::Serialize>(self, conn: &mut DbConnection, after: T) -> Result<T> {
+        self.after(&after).record(conn)?;
+        Ok(after)
+    }
+
+    /// Records an update if it changed anything (an unchanged write bumps and audits
+    /// nothing); answers `after`.
+    pub(crate) fn updated<T: serde::Serialize + PartialEq>(
+        self,
+        conn: &mut DbConnection,
+        before: &T,
+        after: T,
+    ) -> Result<T> {
+        if *before != after {
+            self.before(before).after(&after).record(conn)?;
         }
-        self.record(conn)?;
-        Ok(true)
+        Ok(after)
     }
 }
 

@@ -70,9 +70,7 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewOsForm) -> Result<OsV
         let after = view(os);
         Tail::new(actor, "os.add", target(name))
             .changes(&[Change::Os(after.id)])
-            .after(&after)
-            .record(conn)?;
-        Ok(after)
+            .added(conn, after)
     })
 }
 
@@ -95,10 +93,7 @@ pub fn update(conn: &mut DbConnection, actor: &str, id: i32, patch: &OsPatch) ->
         let after = view(find(conn, id)?);
         Tail::new(actor, "os.update", target(&before.name))
             .changes(&[Change::Os(id)])
-            .before(&before)
-            .after(&after)
-            .record_if_changed(conn)?;
-        Ok(after)
+            .updated(conn, &before, after)
     })
 }
 

@@ -85,10 +85,7 @@ pub fn update(
         let after = one(conn, id)?;
         Tail::new(actor, "product.update", target(&before.name))
             .changes(&[Change::Product(id), Change::Aliases])
-            .before(&before)
-            .after(&after)
-            .record_if_changed(conn)?;
-        Ok(after)
+            .updated(conn, &before, after)
     })
 }
 

@@ -113,9 +113,7 @@ pub fn add(
         let after = one(conn, product.id)?;
         Tail::new(actor, "product.add", target(&after.name))
             .changes(&[Change::Product(product.id)])
-            .after(&after)
-            .record(conn)?;
-        Ok(after)
+            .added(conn, after)
     })
 }
 
@@ -151,9 +149,7 @@ pub fn add_languages(
         Tail::new(actor, "product.languages.add", target(&p.name))
             .changes(&[Change::Product(p.id)])
             .before(&before)
-            .after(&after)
-            .record(conn)?;
-        Ok(after)
+            .added(conn, after)
     })
 }
 

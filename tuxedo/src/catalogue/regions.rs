@@ -114,9 +114,7 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewRegionForm) -> Result
         let after = view(r);
         Tail::new(actor, "region.add", target(name))
             .changes(&[Change::Network])
-            .after(&after)
-            .record(conn)?;
-        Ok(after)
+            .added(conn, after)
     })
 }
 
@@ -164,10 +162,7 @@ pub fn update(
         let after = view(find(conn, id)?);
         Tail::new(actor, "region.update", target(&before.name))
             .changes(&[Change::Network])
-            .before(&before)
-            .after(&after)
-            .record_if_changed(conn)?;
-        Ok(after)
+            .updated(conn, &before, after)
     })
 }
 
