@@ -162,6 +162,15 @@ fn in_transaction(conn: &mut DbConnection) -> Result<bool> {
 /// Whether a database error is a unique-key clash (a concurrent or repeated write).
 pub(crate) use bouncer_core::db::classify::is_unique_violation;
 
+/// A failed write of a named `kind` (`os`, `region`, `mirror`): a unique-key clash is a
+/// conflict ("{kind} {name:?} already exists"), any other error stays what it is.
+pub(crate) fn clash(e: diesel::result::Error, kind: &str, name: &str) -> TuxedoError {
+    match is_unique_violation(&e) {
+        true => TuxedoError::Conflict(format!("{kind} {name:?} already exists")),
+        false => e.into(),
+    }
+}
+
 /// A caller's instant to come (a token expiry, a gate deadline): in the future, and within
 /// what a timestamp column holds on MariaDB (a later value would be stored as NULL).
 pub(crate) fn valid_future(field: &'static str, at: Option<chrono::NaiveDateTime>) -> Result<()> {

@@ -1,6 +1,6 @@
 //! Operating systems: the `os` of a download (`win64`, `osx`, …), in priority order.
 
-use super::{is_unique_violation, valid_name, write_tx, Change, Tail};
+use super::{clash, valid_name, write_tx, Change, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{NewOs, Os};
@@ -63,7 +63,7 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewOsForm) -> Result<OsV
                 priority: form.priority,
             })
             .execute(conn)
-            .map_err(|e| clash(e, name))?;
+            .map_err(|e| clash(e, "os", name))?;
         let os: Os = mirror_os::table
             .filter(mirror_os::name.eq(name))
             .first(conn)?;
@@ -89,7 +89,7 @@ pub fn update(conn: &mut DbConnection, actor: &str, id: i32, patch: &OsPatch) ->
                 mirror_os::priority.eq(patch.priority.unwrap_or(before.priority)),
             ))
             .execute(conn)
-            .map_err(|e| clash(e, &new_name))?;
+            .map_err(|e| clash(e, "os", &new_name))?;
         let after = view(find(conn, id)?);
         Tail::new(actor, "os.update", target(&before.name))
             .changes(&[Change::Os(id)])
@@ -129,13 +129,6 @@ fn find(conn: &mut DbConnection, id: i32) -> Result<Os> {
             kind: "os",
             key: id.to_string(),
         })
-}
-
-fn clash(e: diesel::result::Error, name: &str) -> TuxedoError {
-    match is_unique_violation(&e) {
-        true => TuxedoError::Conflict(format!("os {name:?} already exists")),
-        false => e.into(),
-    }
 }
 
 fn view(o: Os) -> OsView {

@@ -1,7 +1,7 @@
 //! GeoIP regions (groups of countries served by a set of mirrors) and the country → region
 //! map bounce uses to pick a client's region.
 
-use super::{is_unique_violation, valid_name, write_tx, Change, Tail};
+use super::{clash, valid_name, write_tx, Change, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{CountryRegion, NewRegion, Region};
@@ -107,7 +107,7 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewRegionForm) -> Result
                 prevent_global_fallback: form.prevent_global_fallback,
             })
             .execute(conn)
-            .map_err(|e| clash(e, name))?;
+            .map_err(|e| clash(e, "region", name))?;
         let r: Region = geoip_regions::table
             .filter(geoip_regions::name.eq(name))
             .first(conn)?;
@@ -157,7 +157,7 @@ pub fn update(
                     .unwrap_or(r.prevent_global_fallback)),
             ))
             .execute(conn)
-            .map_err(|e| clash(e, &new_name))?;
+            .map_err(|e| clash(e, "region", &new_name))?;
         let before = view(r);
         let after = view(find(conn, id)?);
         Tail::new(actor, "region.update", target(&before.name))
@@ -316,13 +316,6 @@ fn bad_fallback(id: i32) -> TuxedoError {
     TuxedoError::Invalid {
         field: "fallback_id",
         reason: format!("region {id} does not exist"),
-    }
-}
-
-fn clash(e: diesel::result::Error, name: &str) -> TuxedoError {
-    match is_unique_violation(&e) {
-        true => TuxedoError::Conflict(format!("region {name:?} already exists")),
-        false => e.into(),
     }
 }
 

@@ -4,7 +4,7 @@
 use super::validate::{valid_baseurl, valid_rating, Reach};
 use super::view::{find, get, view_one, Settings};
 use super::{MirrorPatch, MirrorView, NewMirrorForm, MAX_NAME};
-use crate::catalogue::{is_unique_violation, valid_name, write_tx, Change, Tail};
+use crate::catalogue::{clash, valid_name, write_tx, Change, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{Mirror, NewLocationMirror, NewMirror, NewMirrorRegion};
@@ -36,7 +36,7 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewMirrorForm) -> Result
                 active: form.active,
             })
             .execute(conn)
-            .map_err(|e| clash(e, name))?;
+            .map_err(|e| clash(e, "mirror", name))?;
         let m: Mirror = mirror_mirrors::table
             .filter(mirror_mirrors::name.eq(name))
             .first(conn)?;
@@ -103,7 +103,7 @@ pub fn update(
                 mirror_mirrors::active.eq(patch.active.unwrap_or(m.active)),
             ))
             .execute(conn)
-            .map_err(|e| clash(e, &new_name))?;
+            .map_err(|e| clash(e, "mirror", &new_name))?;
         let was = Settings {
             reference: before.reference,
             mode: before.network_mode,
@@ -243,13 +243,6 @@ fn set_exclusions(conn: &mut DbConnection, id: i32, list: &[String]) -> Result<(
             .execute(conn)?;
     }
     Ok(())
-}
-
-fn clash(e: diesel::result::Error, name: &str) -> TuxedoError {
-    match is_unique_violation(&e) {
-        true => TuxedoError::Conflict(format!("mirror {name:?} already exists")),
-        false => e.into(),
-    }
 }
 
 fn target(name: &str) -> String {
