@@ -151,9 +151,16 @@ fn submission_reaches_both_bounces_through_the_replica() {
                 .select(mirror_locations::id)
                 .load(&mut *c)
                 .unwrap();
-            for id in ids {
+            for &id in &ids {
                 set_map(&mut c, id, mirror, true, true);
             }
+            // As sentry does: the map rows' change is recorded, so an instance that
+            // already holds the location (it applied location_add's change) rereads it.
+            let changes: Vec<bouncer_core::changes::Change> = ids
+                .iter()
+                .map(|&id| bouncer_core::changes::Change::Location(id))
+                .collect();
+            bouncer_core::changes::record(&mut c, &changes).unwrap();
         }
         let r = t
             .client
