@@ -9,6 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bouncer_core::config::Config;
 use bouncer_core::fleet::{self, Applied, Apply};
 use bouncer_service::fleet::FleetClient;
+use bouncer_service::shutdown::{self, Background};
 use futures_util::StreamExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -55,6 +56,15 @@ impl Fleet {
         }))
     }
 
+    /// Leaves the fleet (bounded like a registration).
+    async fn leave(&self) {
+        let within = (self.lease / 3).clamp(Duration::from_millis(100), Duration::from_secs(5));
+        match self.client.leave(&self.tuxedos, &self.me, within).await {
+            Ok(()) => tracing::info!(url = self.me, "left the fleet"),
+            Err(why) => tracing::warn!(url = self.me, error = why, "could not leave the fleet"),
+        }
+    }
+
     /// One registration (or renewal), bounded by a third of the lease; the generation
     /// tuxedo answers becomes the least this instance serves.
     async fn register(&self, catalogue: &Catalogue, metrics: &Metrics) {
@@ -86,28 +96,26 @@ impl Fleet {
 
 /// Registers (once, bounded) before the watch's first load, so no write commits unseen
 /// between the load and the registration; then runs the watch, and renews the lease every
-/// third of it.
+/// third of it. When the service stops, both end and the instance leaves the fleet, so
+/// writes neither wait for it nor name it.
 pub fn start(
     fleet: Option<Arc<Fleet>>,
     catalogue: Arc<Catalogue>,
     metrics: Arc<Metrics>,
     cfg: watch::WatchConfig,
+    background: &Background,
 ) {
-    tokio::spawn(async move {
-        if let Some(f) = &fleet {
-            f.register(&catalogue, &metrics).await;
-            let (f, c, m) = (Arc::clone(f), Arc::clone(&catalogue), Arc::clone(&metrics));
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(f.lease / 3);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    f.register(&c, &m).await;
-                }
-            });
-        }
-        watch::run(catalogue, cfg).await;
+    let token = background.token();
+    background.spawn(async move {
+        let Some(f) = &fleet else {
+            return watch::run(catalogue, cfg, token).await;
+        };
+        f.register(&catalogue, &metrics).await;
+        let renewals = shutdown::every(f.lease / 3, f.lease / 3, token.clone(), || {
+            f.register(&catalogue, &metrics)
+        });
+        tokio::join!(renewals, watch::run(Arc::clone(&catalogue), cfg, token));
+        f.leave().await;
     });
 }
 

@@ -2,6 +2,7 @@
 
 use arc_swap::ArcSwapOption;
 use bouncer_core::networks::{code, code_str, Code};
+use bouncer_service::shutdown::{self, Background};
 use maxminddb::Reader;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -170,19 +171,21 @@ impl Geo {
         }
     }
 
-    /// Checks the file every `every` until the process ends.
-    pub fn spawn_reloader(self: &Arc<Self>, every: Duration) {
+    /// Checks the file every `every` until the service stops.
+    pub fn spawn_reloader(self: &Arc<Self>, every: Duration, background: &Background) {
         if self.path.is_none() || every.is_zero() {
             return;
         }
         let geo = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tick.tick().await;
+        let token = background.token();
+        background.spawn(async move {
+            shutdown::every(Duration::ZERO, every, token, || {
                 let g = Arc::clone(&geo);
-                let _ = tokio::task::spawn_blocking(move || g.reload_if_changed()).await;
-            }
+                async move {
+                    let _ = tokio::task::spawn_blocking(move || g.reload_if_changed()).await;
+                }
+            })
+            .await
         });
     }
 }

@@ -29,12 +29,20 @@ pub use state::AppState;
 
 use actix_web::web;
 use bouncer_core::config::Config;
+use bouncer_service::shutdown::Background;
 use bouncer_service::Application;
+use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
 
-/// Builds the state (pools, metrics) and the HTTP server on `listener`.
-pub fn build(config: Config, listener: TcpListener) -> Result<Application, BounceError> {
+/// Builds the state (pools, metrics), the background loops (catalogue watch, fleet lease,
+/// GeoIP reloads) and the HTTP server on `listener`, all of which stop when `shutdown`
+/// resolves (see [`bouncer_service::shutdown`]).
+pub fn build(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Application, BounceError> {
     if config.database.migrate_on_start {
         bouncer_service::migrate(&config)?;
     }
@@ -48,13 +56,15 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Bounc
         );
     }
     let every = std::time::Duration::from_secs(state.config.geoip.reload_check_secs);
-    state.geo.spawn_reloader(every);
-    state.asn.spawn_reloader(every);
+    let background = Background::new();
+    state.geo.spawn_reloader(every, &background);
+    state.asn.spawn_reloader(every, &background);
     fleet::start(
         fleet,
         state.catalogue.clone(),
         state.metrics.clone(),
         state.watch.clone(),
+        &background,
     );
     let separate = state.config.bounce.metrics_listen;
     let public = state.clone();
@@ -62,12 +72,14 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Bounc
     let link_budget =
         link_budget::per_worker(state.config.bounce.link_cache_mb, link_budget::workers());
     let link_fills = state.metrics.cache_fills.with_label_values(&["links"]);
-    let app = Application::start(listener, move |cfg| {
+    let stop = bouncer_service::shutdown::input(shutdown);
+    let app = Application::start(listener, stop, move |cfg| {
         cfg.app_data(public.clone());
         // Run once per worker thread: each worker its own Link values (see `links`).
         cfg.app_data(links::LinkCache::new(link_budget, link_fills.clone()));
         routes::routes(cfg, separate.is_none());
-    })?;
+    })?
+    .with_background(background);
     Ok(match separate {
         Some(addr) => app.with_metrics(TcpListener::bind(addr)?, move |cfg| {
             cfg.app_data(state.clone());

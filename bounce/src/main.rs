@@ -30,6 +30,8 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let listener = std::net::TcpListener::bind(config.bounce.listen)?;
-    bounce::build(config, listener)?.run_until_stopped().await?;
+    bounce::build(config, listener, bouncer_service::shutdown::signal())?
+        .run_until_stopped()
+        .await?;
     Ok(())
 }

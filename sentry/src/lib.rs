@@ -31,6 +31,8 @@ pub use run::{RunSummary, Sentry};
 pub use server::serve;
 
 use bouncer_core::config::Config;
+use bouncer_service::shutdown::{self, CancellationToken};
+use std::future::Future;
 use std::time::Duration;
 
 /// What one run covers.
@@ -55,27 +57,39 @@ pub async fn run_once(config: &Config, opts: &RunOptions) -> Result<RunSummary, 
     Sentry::new(config)?.run(opts).await
 }
 
-/// Serves the Dockerflow and metrics endpoints on `sentry.listen` and runs forever, one run
-/// per `sentry.interval_secs`; a failed run is logged and retried at the next tick.
-pub async fn daemon(config: &Config, opts: &RunOptions) -> Result<(), SentryError> {
+/// Serves the Dockerflow and metrics endpoints on `sentry.listen` and runs once per
+/// `sentry.interval_secs` until `shutdown` resolves; a failed run is logged and retried at
+/// the next tick. On `shutdown` the endpoints stop and a run in flight finishes (its lease
+/// released) before this returns.
+pub async fn daemon(
+    config: &Config,
+    opts: &RunOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), SentryError> {
     let sentry = Sentry::new(config)?;
     let listener = std::net::TcpListener::bind(config.sentry.listen)?;
-    let server = serve(&sentry, listener)?;
+    let stop = CancellationToken::new();
+    let server = serve(&sentry, listener, stop.clone().cancelled_owned())?;
     tracing::info!(listen = %config.sentry.listen, "sentry daemon starting");
-    let runs = async {
-        let mut tick = tokio::time::interval(Duration::from_secs(config.sentry.interval_secs));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match sentry.run(opts).await {
-                Ok(_) | Err(SentryError::Busy(_)) => {} // a busy lease is logged as a skip
-                Err(e) => tracing::error!(error = %e, "run failed"),
-            }
+    let told = async {
+        tokio::select! {
+            () = shutdown => stop.cancel(),
+            () = stop.cancelled() => {}
         }
     };
-    tokio::select! {
-        served = server.run_until_stopped() => served?,
-        () = runs => {}
-    }
-    Ok(())
+    let served = async {
+        let served = server.run_until_stopped().await;
+        stop.cancel(); // a listener that failed ends the runs too
+        served
+    };
+    let every = Duration::from_secs(config.sentry.interval_secs);
+    let runs = shutdown::every(Duration::ZERO, every, stop.clone(), || async {
+        match sentry.run(opts).await {
+            Ok(_) | Err(SentryError::Busy(_)) => {} // a busy lease is logged as a skip
+            Err(e) => tracing::error!(error = %e, "run failed"),
+        }
+    });
+    let ((), served, ()) = tokio::join!(told, served, runs);
+    tracing::info!("sentry daemon stopped");
+    Ok(served?)
 }

@@ -47,7 +47,9 @@ async fn main() -> anyhow::Result<()> {
                 other?;
             }
         },
-        Command::Daemon(opts) => sentry::daemon(&config, &opts).await?,
+        Command::Daemon(opts) => {
+            sentry::daemon(&config, &opts, bouncer_service::shutdown::signal()).await?
+        }
         Command::ForgetLearned(opts) => {
             let by = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
             match sentry::forget_learned(&config, &opts, &by).await {

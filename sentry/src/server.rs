@@ -4,7 +4,9 @@ use crate::run::Sentry;
 use actix_web::{web, HttpResponse};
 use bouncer_core::db::DbPool;
 use bouncer_service::dockerflow::{self, Version};
+use bouncer_service::shutdown;
 use bouncer_service::Application;
+use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
 
@@ -16,14 +18,18 @@ struct State {
 }
 
 /// Starts the endpoints of `sentry` on `listener` (tests pass a port-0 listener).
-pub fn serve(sentry: &Sentry, listener: TcpListener) -> std::io::Result<Application> {
+pub fn serve(
+    sentry: &Sentry,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<Application> {
     let state = web::Data::new(State {
         pool: sentry.pool().clone(),
         cache: sentry.cache(),
         metrics: sentry.metrics(),
         version: Version::new(env!("CARGO_PKG_VERSION")),
     });
-    Application::start(listener, move |cfg| {
+    Application::start(listener, shutdown::input(shutdown), move |cfg| {
         cfg.app_data(state.clone());
         routes(cfg);
     })

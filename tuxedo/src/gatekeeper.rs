@@ -7,16 +7,12 @@ use crate::AppState;
 use actix_web::web;
 use bouncer_core::gates::{self, Outcome};
 use bouncer_core::uptake::Cdn;
+use bouncer_service::shutdown::{self, CancellationToken};
 use std::time::Duration;
 
-/// Runs forever; spawned by [`crate::build`].
-pub(crate) async fn run(state: web::Data<AppState>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        round(&state).await;
-    }
+/// Runs a round every `every` until the service stops; spawned by [`crate::build`].
+pub(crate) async fn run(state: web::Data<AppState>, every: Duration, stop: CancellationToken) {
+    shutdown::every(Duration::ZERO, every, stop, || round(&state)).await
 }
 
 /// One check of every pending gate.

@@ -7,16 +7,12 @@
 
 use crate::AppState;
 use actix_web::web;
+use bouncer_service::shutdown::{self, CancellationToken};
 use std::time::Duration;
 
-/// Runs forever; spawned by [`crate::build`].
-pub(crate) async fn run(state: web::Data<AppState>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        check(&state).await;
-    }
+/// Runs a check every `every` until the service stops; spawned by [`crate::build`].
+pub(crate) async fn run(state: web::Data<AppState>, every: Duration, stop: CancellationToken) {
+    shutdown::every(Duration::ZERO, every, stop, || check(&state)).await
 }
 
 /// One comparison; a jump is published and waited for.

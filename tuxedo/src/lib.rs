@@ -31,7 +31,9 @@ use bouncer_core::cache::Memcached;
 use bouncer_core::config::Config;
 use bouncer_core::db::{self, DbPool};
 use bouncer_service::dockerflow::{self, Version};
+use bouncer_service::shutdown::Background;
 use bouncer_service::Application;
+use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,9 +69,15 @@ pub struct AppState {
     metrics: metrics::ApiMetrics,
 }
 
-/// Builds the state and the HTTP server on `listener`. On a database without accounts it
-/// creates `admin` and prints its one-time password to stderr.
-pub fn build(config: Config, listener: TcpListener) -> Result<Application, TuxedoError> {
+/// Builds the state, the background loops (gates, history) and the HTTP server on
+/// `listener`, all of which stop when `shutdown` resolves (see
+/// [`bouncer_service::shutdown`]). On a database without accounts it creates `admin` and
+/// prints its one-time password to stderr.
+pub fn build(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Application, TuxedoError> {
     if config.database.migrate_on_start {
         bouncer_service::migrate(&config)?;
     }
@@ -104,18 +112,21 @@ pub fn build(config: Config, listener: TcpListener) -> Result<Application, Tuxed
         ui: ui::UiState::new()?,
     });
     tracing::info!(config = %state.config.redacted(), "tuxedo starting");
+    let background = Background::new();
     if let Some(every) = gatekeeper::every(&state.config) {
-        tokio::spawn(gatekeeper::run(state.clone(), every));
+        background.spawn(gatekeeper::run(state.clone(), every, background.token()));
     }
     if let Some(every) = history::every(&state.config) {
-        tokio::spawn(history::run(state.clone(), every));
+        background.spawn(history::run(state.clone(), every, background.token()));
     }
     let separate = state.config.tuxedo.metrics_listen;
     let public = state.clone();
-    let app = Application::start_writer(listener, move |cfg| {
+    let stop = bouncer_service::shutdown::input(shutdown);
+    let app = Application::start_writer(listener, stop, move |cfg| {
         cfg.app_data(public.clone());
         routes(cfg, separate.is_none());
-    })?;
+    })?
+    .with_background(background);
     Ok(match separate {
         Some(addr) => app.with_metrics(TcpListener::bind(addr)?, move |cfg| {
             cfg.app_data(state.clone());

@@ -12,6 +12,8 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let listener = std::net::TcpListener::bind(config.tuxedo.listen)?;
-    tuxedo::build(config, listener)?.run_until_stopped().await?;
+    tuxedo::build(config, listener, bouncer_service::shutdown::signal())?
+        .run_until_stopped()
+        .await?;
     Ok(())
 }

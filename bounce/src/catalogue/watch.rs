@@ -34,6 +34,7 @@ use crate::BounceError;
 use bouncer_core::changes::{self, Change, Touched};
 use bouncer_core::db::{self, DbConnection, DbPool};
 use bouncer_core::generation;
+use bouncer_service::shutdown::CancellationToken;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -404,11 +405,12 @@ fn install_patch(catalogue: &Catalogue, p: Patch) {
 }
 
 /// Checks at once and then every `cache_every`, or at once when a writer asks (see
-/// [`Catalogue::serve_at_least`]), until the process ends, on a blocking thread (requests
+/// [`Catalogue::serve_at_least`]), until `stop` (a check in flight is given until
+/// `deadline` to finish), on a blocking thread (requests
 /// that arrive before the first load wait for it, see [`Catalogue::ensure_loaded`]). One
 /// check at a time, but a check running past `deadline` (stuck on a stalled database)
 /// gets one more beside it; a wake during a check starts another as soon as it ends.
-pub async fn run(catalogue: Arc<Catalogue>, cfg: WatchConfig) {
+pub async fn run(catalogue: Arc<Catalogue>, cfg: WatchConfig, stop: CancellationToken) {
     let state = Arc::new(Mutex::new(WatchState::default()));
     let cfg = Arc::new(cfg);
     let mut tick = tokio::time::interval(cfg.cache_every.max(Duration::from_millis(10)));
@@ -432,6 +434,7 @@ pub async fn run(catalogue: Arc<Catalogue>, cfg: WatchConfig) {
             }
         };
         let start = tokio::select! {
+            () = stop.cancelled() => break,
             _ = tick.tick() => true,
             _ = catalogue.woken() => {
                 again = true;
@@ -460,6 +463,9 @@ pub async fn run(catalogue: Arc<Catalogue>, cfg: WatchConfig) {
             }
             _ => {}
         }
+    }
+    if let Some((_, check)) = running {
+        let _ = tokio::time::timeout(cfg.deadline, check).await;
     }
 }
 

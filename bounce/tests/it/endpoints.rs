@@ -9,7 +9,7 @@ fn spawn(database_url: &str) -> String {
     config.database.url = database_url.to_owned();
     config.database.connect_timeout_ms = 500;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let app = bounce::build(config, listener).unwrap();
+    let app = bounce::build(config, listener, std::future::pending()).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     base
@@ -127,7 +127,7 @@ async fn metrics_on_their_own_listener() {
     config.database.migrate_on_start = true;
     config.bounce.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let app = bounce::build(config, listener).unwrap();
+    let app = bounce::build(config, listener, std::future::pending()).unwrap();
     let (public, private) = (app.port(), app.metrics_port().unwrap());
     tokio::spawn(app.run_until_stopped());
     let m = reqwest::get(format!("http://127.0.0.1:{private}/metrics"))

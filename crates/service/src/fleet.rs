@@ -98,15 +98,7 @@ impl FleetClient {
         let mut last = "no tuxedo configured".to_owned();
         for base in tuxedos {
             let sent = self
-                .http
-                .post(join(base, REGISTER_PATH))
-                .header(reqwest::header::AUTHORIZATION, &self.bearer)
-                .json(&Registration {
-                    url: me.to_owned(),
-                    applied,
-                })
-                .timeout(within)
-                .send()
+                .registration(reqwest::Method::POST, base, me, applied, within)
                 .await;
             match sent {
                 Ok(r) if r.status().is_success() => match r.json::<Registered>().await {
@@ -118,6 +110,51 @@ impl FleetClient {
                     let text = r.text().await.unwrap_or_default();
                     last = format!("{base}: answered {status}: {}", text.trim());
                 }
+                Err(e) => last = format!("{base}: {e}"),
+            }
+        }
+        Err(last)
+    }
+
+    /// One call of `base`'s registry about `me`.
+    async fn registration(
+        &self,
+        method: reqwest::Method,
+        base: &str,
+        me: &str,
+        applied: i64,
+        within: Duration,
+    ) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .request(method, join(base, REGISTER_PATH))
+            .header(reqwest::header::AUTHORIZATION, &self.bearer)
+            .json(&Registration {
+                url: me.to_owned(),
+                applied,
+            })
+            .timeout(within)
+            .send()
+            .await
+    }
+
+    /// Deregisters `me` (an instance stopping) with the first of `tuxedos` that answers
+    /// (they share the registry), each try bounded by `within`, so writes stop waiting for
+    /// it and stop naming it. `Err` says why none did; the lease ends the membership anyway.
+    pub async fn leave(
+        &self,
+        tuxedos: &[String],
+        me: &str,
+        within: Duration,
+    ) -> Result<(), String> {
+        let mut last = "no tuxedo configured".to_owned();
+        for base in tuxedos {
+            let sent = self
+                .registration(reqwest::Method::DELETE, base, me, 0, within)
+                .await;
+            match sent {
+                // 404: not registered (never was, or its lease was forgotten): gone either way.
+                Ok(r) if r.status().is_success() || r.status() == 404 => return Ok(()),
+                Ok(r) => last = format!("{base}: answered {}", r.status().as_u16()),
                 Err(e) => last = format!("{base}: {e}"),
             }
         }

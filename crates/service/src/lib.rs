@@ -1,12 +1,13 @@
 //! Plumbing shared by bounce, tuxedo and sentry, so each service's own crate holds only
 //! what is its own: command-line flags every binary takes, the Dockerflow endpoints
-//! (`/__lbheartbeat__`, `/__heartbeat__`, `/__version__`), Prometheus rendering, and the
-//! `migrate` subcommand.
+//! (`/__lbheartbeat__`, `/__heartbeat__`, `/__version__`), Prometheus rendering, the
+//! `migrate` subcommand, and how a service stops ([`shutdown`], [`Application`]).
 
 pub mod client;
 pub mod dockerflow;
 pub mod fleet;
 pub mod metrics;
+pub mod shutdown;
 
 use bouncer_core::config::Config;
 use bouncer_core::db::{self, PoolOptions};
@@ -57,29 +58,43 @@ pub struct Application {
     server: actix_web::dev::Server,
     /// The separate `/metrics` listener, when configured.
     metrics: Option<(u16, actix_web::dev::Server)>,
+    /// When to stop (see [`shutdown`]).
+    stop: shutdown::Signal,
+    /// The service's loops, stopped after the listeners.
+    background: shutdown::Background,
 }
 
 impl Application {
-    /// Serves the routes `configure` installs (state included) on `listener`.
-    pub fn start<F>(listener: std::net::TcpListener, configure: F) -> std::io::Result<Self>
+    /// Serves the routes `configure` installs (state included) on `listener` until `stop`
+    /// resolves.
+    pub fn start<F>(
+        listener: std::net::TcpListener,
+        stop: shutdown::Signal,
+        configure: F,
+    ) -> std::io::Result<Self>
     where
         F: Fn(&mut actix_web::web::ServiceConfig) + Send + Clone + 'static,
     {
-        Self::serve(listener, configure, false)
+        Self::serve(listener, stop, configure, false)
     }
 
     /// [`Application::start`] for a writer of the catalogue: an answer whose write some
     /// bounce instance did not confirm in time names them in `X-Bouncer-Unconfirmed`
     /// (see [`fleet::note_unconfirmed`]). Not for bounce: its requests pay nothing for it.
-    pub fn start_writer<F>(listener: std::net::TcpListener, configure: F) -> std::io::Result<Self>
+    pub fn start_writer<F>(
+        listener: std::net::TcpListener,
+        stop: shutdown::Signal,
+        configure: F,
+    ) -> std::io::Result<Self>
     where
         F: Fn(&mut actix_web::web::ServiceConfig) + Send + Clone + 'static,
     {
-        Self::serve(listener, configure, true)
+        Self::serve(listener, stop, configure, true)
     }
 
     fn serve<F>(
         listener: std::net::TcpListener,
+        stop: shutdown::Signal,
         configure: F,
         writer: bool,
     ) -> std::io::Result<Self>
@@ -120,13 +135,22 @@ impl Application {
                 })
                 .configure(configure.clone())
         })
+        .disable_signals() // the shutdown input decides
         .listen(listener)?
         .run();
         Ok(Self {
             port,
             server,
             metrics: None,
+            stop,
+            background: shutdown::Background::new(),
         })
+    }
+
+    /// The loops `background` runs stop (and are waited for) after the listeners.
+    pub fn with_background(mut self, background: shutdown::Background) -> Self {
+        self.background = background;
+        self
     }
 
     /// Also serves the routes `configure` installs (`/metrics`) on `listener`, a port that
@@ -142,6 +166,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server =
             actix_web::HttpServer::new(move || actix_web::App::new().configure(configure.clone()))
+                .disable_signals()
                 .workers(1)
                 .listen(listener)?
                 .run();
@@ -159,14 +184,41 @@ impl Application {
         self.port
     }
 
-    /// Serves until the process is stopped (Ctrl-C or SIGTERM stop it gracefully).
+    /// Serves until the shutdown input resolves: the listeners stop taking connections and
+    /// finish the requests in flight, then the background loops stop; returns when all
+    /// have. A listener that fails stops the loops too.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        match self.metrics {
-            Some((_, metrics)) => {
-                futures_util::future::try_join(self.server, metrics).await?;
-                Ok(())
+        let Self {
+            server,
+            metrics,
+            stop,
+            background,
+            ..
+        } = self;
+        let mut handles = vec![server.handle()];
+        handles.extend(metrics.as_ref().map(|(_, m)| m.handle()));
+        let servers = async move {
+            match metrics {
+                Some((_, metrics)) => futures_util::future::try_join(server, metrics)
+                    .await
+                    .map(|_| ()),
+                None => server.await,
             }
-            None => self.server.await,
-        }
+        };
+        let stopping = async move {
+            stop.await;
+            tracing::info!("stopping: listeners first, then background loops");
+            for h in &handles {
+                h.stop(true).await;
+            }
+        };
+        tokio::pin!(servers);
+        let served = tokio::select! {
+            served = &mut servers => served,
+            () = stopping => servers.await,
+        };
+        background.stop().await;
+        tracing::info!("stopped");
+        served
     }
 }

@@ -3,7 +3,56 @@
 
 use crate::support::fake::{Behaviour, FakeMirror};
 use crate::support::*;
-use bouncer_test_support::TestDb;
+use bouncer_test_support::{db_tests, eventually, TestDb};
+use std::time::Duration;
+
+db_tests!(the_daemon_stops_on_its_shutdown_input => daemon_stops);
+
+/// On its shutdown input the daemon lets the run in flight finish (its lease released: the
+/// next run is not refused as busy), stops its endpoints, and leaves no task running.
+fn daemon_stops(db: &TestDb) {
+    rt().block_on(async {
+        let loc = product(db, "Firefox", true, true, &["/f/:lang/a.exe"])[0];
+        let fake = FakeMirror::start(120, Behaviour::NotFound).await;
+        let m = mirror(db, "m", &fake.base_url(), &[loc]);
+        let mut config = config(db, 300);
+        config.sentry.listen = "127.0.0.1:0".parse().unwrap();
+        config.sentry.interval_secs = 3600; // one run at start, then none while the test runs
+        let alive = || {
+            tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks()
+        };
+        let before = alive();
+        let (stop, told) = tokio::sync::oneshot::channel::<()>();
+        let daemon = {
+            let config = config.clone();
+            tokio::spawn(async move {
+                let told = async {
+                    let _ = told.await;
+                };
+                sentry::daemon(&config, &Default::default(), told).await
+            })
+        };
+        eventually(
+            "the first run's checks",
+            Duration::from_secs(10),
+            || async { (!log_rows(db, m).is_empty()).then_some(()) },
+        )
+        .await;
+        stop.send(()).unwrap();
+        let stopped = tokio::time::timeout(Duration::from_secs(30), daemon).await;
+        stopped.expect("the daemon stops").unwrap().unwrap();
+        eventually(
+            "no task of the daemon left",
+            Duration::from_secs(5),
+            || async { (alive() == before).then_some(()) },
+        )
+        .await;
+        let again = sentry::Sentry::new(&config).unwrap();
+        again.run(&Default::default()).await.unwrap();
+    });
+}
 
 #[actix_web::test]
 async fn endpoints_report_database_and_checks() {
@@ -14,7 +63,7 @@ async fn endpoints_report_database_and_checks() {
     let config = config(&db, 300);
     let sentry = sentry::Sentry::new(&config).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let app = sentry::serve(&sentry, listener).unwrap();
+    let app = sentry::serve(&sentry, listener, std::future::pending()).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
     sentry.run(&Default::default()).await.unwrap();

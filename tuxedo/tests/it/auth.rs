@@ -160,7 +160,7 @@ fn start_again(db: &TestDb, tweak: impl FnOnce(&mut bouncer_core::config::Config
     config.database.url = db.url.clone();
     tweak(&mut config);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let app = tuxedo::build(config, listener).unwrap();
+    let app = tuxedo::build(config, listener, std::future::pending()).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     Tux {

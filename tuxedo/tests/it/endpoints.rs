@@ -9,7 +9,7 @@ async fn heartbeat_checks_master(db: TestDb) {
     let mut config = Config::default();
     config.database.url = db.url.clone();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let app = tuxedo::build(config, listener).unwrap();
+    let app = tuxedo::build(config, listener, std::future::pending()).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     let resp = reqwest::get(format!("{base}/__heartbeat__")).await.unwrap();
@@ -39,7 +39,7 @@ fn dead_port() -> u16 {
 
 async fn heartbeat(config: Config) -> (u16, serde_json::Value) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let app = tuxedo::build(config, listener).unwrap();
+    let app = tuxedo::build(config, listener, std::future::pending()).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     let resp = reqwest::get(format!("{base}/__heartbeat__")).await.unwrap();

@@ -51,7 +51,11 @@ fn a_promoted_replica_that_missed_writes_is_served() {
         fleet(&mut config);
         config.tuxedo.history_check_ms = 200;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        tokio::spawn(tuxedo::build(config, listener).unwrap().run_until_stopped());
+        tokio::spawn(
+            tuxedo::build(config, listener, std::future::pending())
+                .unwrap()
+                .run_until_stopped(),
+        );
         all_serve(
             &bounces,
             "Firefox-130.0-SSL",

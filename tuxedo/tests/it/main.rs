@@ -16,6 +16,7 @@ mod name_space;
 mod openapi;
 mod publish;
 mod read_your_writes;
+mod shutdown;
 mod topology;
 mod ui_browser;
 mod ui_http;

@@ -37,16 +37,25 @@ pub fn start_bounce(
     tuxedo: &str,
     tweak: impl Fn(&mut bouncer_core::config::Config),
 ) -> String {
+    start_bounce_until(db, tuxedo, tweak, std::future::pending()).0
+}
+
+/// [`start_bounce`], stopping when `shutdown` resolves; the handle ends when it has.
+pub fn start_bounce_until(
+    db: &TestDb,
+    tuxedo: &str,
+    tweak: impl Fn(&mut bouncer_core::config::Config),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
     let mut config = bouncer_core::config::Config::default();
     config.database.url = db.url.clone();
     fleet(&mut config);
     config.fleet.tuxedo_urls = vec![tuxedo.to_owned()];
     tweak(&mut config);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let app = bounce::build(config, listener).unwrap();
+    let app = bounce::build(config, listener, shutdown).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    base
+    (base, tokio::spawn(app.run_until_stopped()))
 }
 
 /// Two releases with one location each, on one healthy mirror.
@@ -116,14 +125,7 @@ fn alias_writes(db: &TestDb) {
         for i in 0..FLIPS {
             let target = ["Firefox-130.0-SSL", "Firefox-131.0-SSL"][i % 2];
             let form = [("alias", "firefox-latest-ssl"), ("related_product", target)];
-            let r = t
-                .client
-                .post(t.url("create_update_alias"))
-                .basic_auth(RELEASE.0, Some(RELEASE.1))
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
+            let r = t.release_write("create_update_alias", &form).await;
             assert_eq!(r.status(), 200);
             assert_eq!(
                 r.headers().get("x-bouncer-unconfirmed"),
@@ -273,7 +275,7 @@ fn silent_instance(db: &TestDb) {
     });
 }
 
-fn members(db: &TestDb) -> bouncer_core::fleet::Members {
+pub fn members(db: &TestDb) -> bouncer_core::fleet::Members {
     bouncer_core::fleet::members(&mut db.conn(), Duration::from_secs(1)).unwrap()
 }
 

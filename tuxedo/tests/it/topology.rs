@@ -101,7 +101,7 @@ fn submission_reaches_both_bounces_through_the_replica() {
                 crate::read_your_writes::fleet(&mut config);
                 config.fleet.tuxedo_urls = vec![t.base.clone()];
                 let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-                let app = bounce::build(config, listener).unwrap();
+                let app = bounce::build(config, listener, std::future::pending()).unwrap();
                 let base = format!("http://127.0.0.1:{}", app.port());
                 tokio::spawn(app.run_until_stopped());
                 base
@@ -162,17 +162,11 @@ fn submission_reaches_both_bounces_through_the_replica() {
                 .collect();
             bouncer_core::changes::record(&mut c, &changes).unwrap();
         }
-        let r = t
-            .client
-            .post(t.url("create_update_alias"))
-            .basic_auth(RELEASE.0, Some(RELEASE.1))
-            .form(&[
-                ("alias", "firefox-latest"),
-                ("related_product", "Firefox-140.0"),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let form = [
+            ("alias", "firefox-latest"),
+            ("related_product", "Firefox-140.0"),
+        ];
+        let r = t.release_write("create_update_alias", &form).await;
         assert_eq!(r.status(), 200);
         assert_eq!(
             r.headers().get("x-bouncer-unconfirmed"),

@@ -161,7 +161,7 @@ pub fn config(db: &TestDb) -> Config {
 /// Starts bounce and returns its base URL.
 pub fn spawn(config: Config) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let app = bounce::build(config, listener).unwrap();
+    let app = bounce::build(config, listener, std::future::pending()).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     base

@@ -48,6 +48,15 @@ pub struct Tux {
 /// Seeds accounts and operating systems, then starts tuxedo on `db` (call inside a
 /// runtime). `tweak` adjusts the configuration.
 pub fn start(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Tux {
+    start_until(db, tweak, std::future::pending()).0
+}
+
+/// [`start`], stopping when `shutdown` resolves; the handle ends when tuxedo has stopped.
+pub fn start_until(
+    db: &TestDb,
+    tweak: impl FnOnce(&mut Config),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> (Tux, tokio::task::JoinHandle<std::io::Result<()>>) {
     let mut conn = db.conn();
     for ((name, password), role) in [RELEASE, READER, MIRROR_OP, ADMIN].into_iter().zip([
         Role::Release,
@@ -70,13 +79,14 @@ pub fn start(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Tux {
     config.database.url = db.url.clone();
     tweak(&mut config);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let app = tuxedo::build(config, listener).unwrap();
+    let app = tuxedo::build(config, listener, shutdown).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    Tux {
+    let running = tokio::spawn(app.run_until_stopped());
+    let tux = Tux {
         base,
         client: reqwest::Client::new(),
-    }
+    };
+    (tux, running)
 }
 
 /// Adds a mirror and returns its id.
@@ -149,6 +159,15 @@ impl Tux {
     /// POST as the release account: (status, body).
     pub async fn post(&self, cmd: &str, form: &[(&str, &str)]) -> (u16, String) {
         self.post_as(cmd, form, Some(RELEASE)).await
+    }
+
+    /// A release-role POST of `cmd`, answered as it came (headers included).
+    pub async fn release_write(&self, cmd: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let req = self.client.post(self.url(cmd)).form(form);
+        req.basic_auth(RELEASE.0, Some(RELEASE.1))
+            .send()
+            .await
+            .unwrap()
     }
 
     /// POST with the given credentials (or none).
