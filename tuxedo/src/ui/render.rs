@@ -6,37 +6,36 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use minijinja::Environment;
 
-/// Every template, by name.
-const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("templates/base.html")),
-    ("error.html", include_str!("templates/error.html")),
-    ("login.html", include_str!("templates/login.html")),
-    ("confirm.html", include_str!("templates/confirm.html")),
-    ("products.html", include_str!("templates/products.html")),
-    (
-        "product_new.html",
-        include_str!("templates/product_new.html"),
-    ),
-    ("product.html", include_str!("templates/product.html")),
-    ("location.html", include_str!("templates/location.html")),
-    ("aliases.html", include_str!("templates/aliases.html")),
-    ("uptake.html", include_str!("templates/uptake.html")),
-    (
-        "gate_panels.html",
-        include_str!("templates/gate_panels.html"),
-    ),
-    (
-        "uptake_table.html",
-        include_str!("templates/uptake_table.html"),
-    ),
-    ("mirrors.html", include_str!("templates/mirrors.html")),
-    ("mirror_new.html", include_str!("templates/mirror_new.html")),
-    ("mirror.html", include_str!("templates/mirror.html")),
-    ("regions.html", include_str!("templates/regions.html")),
-    ("rules.html", include_str!("templates/rules.html")),
-    ("audit.html", include_str!("templates/audit.html")),
-    ("users.html", include_str!("templates/users.html")),
-    ("tokens.html", include_str!("templates/tokens.html")),
+/// `(name, source)` of each template in `templates/`, compiled in.
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("templates/", $name)))),*]
+    };
+}
+
+/// Every template, by name (`macros.html` holds the markup the pages share).
+const TEMPLATES: &[(&str, &str)] = templates![
+    "base.html",
+    "macros.html",
+    "error.html",
+    "login.html",
+    "confirm.html",
+    "products.html",
+    "product_new.html",
+    "product.html",
+    "location.html",
+    "aliases.html",
+    "uptake.html",
+    "gate_panels.html",
+    "uptake_table.html",
+    "mirrors.html",
+    "mirror_new.html",
+    "mirror.html",
+    "regions.html",
+    "rules.html",
+    "audit.html",
+    "users.html",
+    "tokens.html",
 ];
 
 const STYLESHEET: &str = include_str!("templates/style.css");
