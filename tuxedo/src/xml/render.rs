@@ -67,72 +67,78 @@ fn escape(s: &str) -> String {
     quick_xml::escape::partial_escape(s).replace('"', "&quot;")
 }
 
-/// `<products><product id name><language locale/>…</product>…</products>`
-pub fn products(products: &[ProductView]) -> io::Result<Vec<u8>> {
+/// A document whose root holds what `each` writes for every item (`<root/>` when there
+/// are none): the shape of every list the API answers.
+fn list<T>(
+    root: &str,
+    items: &[T],
+    each: impl Fn(&mut Doc, &T) -> io::Result<()>,
+) -> io::Result<Vec<u8>> {
     let mut d = Doc::new()?;
-    d.element("products", &[], !products.is_empty(), |d| {
-        for p in products {
-            let id = p.id.to_string();
-            let attrs = [("id", id.as_str()), ("name", p.name.as_str())];
-            d.element("product", &attrs, !p.languages.is_empty(), |d| {
-                for l in &p.languages {
-                    d.element("language", &[("locale", l)], false, |_| Ok(()))?;
-                }
-                Ok(())
-            })?;
-        }
-        Ok(())
+    d.element(root, &[], !items.is_empty(), |d| {
+        items.iter().try_for_each(|item| each(d, item))
     })?;
     Ok(d.finish())
+}
+
+/// `<product id name>` around what `children` writes (self-closing without children),
+/// as both `products` and `locations` name a product.
+fn product(
+    d: &mut Doc,
+    id: i32,
+    name: &str,
+    has_children: bool,
+    children: impl FnOnce(&mut Doc) -> io::Result<()>,
+) -> io::Result<()> {
+    let id = id.to_string();
+    d.element(
+        "product",
+        &[("id", &id), ("name", name)],
+        has_children,
+        children,
+    )
+}
+
+/// `<products><product id name><language locale/>…</product>…</products>`
+pub fn products(products: &[ProductView]) -> io::Result<Vec<u8>> {
+    list("products", products, |d, p| {
+        product(d, p.id, &p.name, !p.languages.is_empty(), |d| {
+            p.languages
+                .iter()
+                .try_for_each(|l| d.element("language", &[("locale", l)], false, |_| Ok(())))
+        })
+    })
 }
 
 /// `<locations><product id name><location id os>PATH</location>…</product>…</locations>`
 pub fn locations(products: &[ProductLocations]) -> io::Result<Vec<u8>> {
-    let mut d = Doc::new()?;
-    d.element("locations", &[], !products.is_empty(), |d| {
-        for p in products {
-            let id = p.id.to_string();
-            let attrs = [("id", id.as_str()), ("name", p.name.as_str())];
-            d.element("product", &attrs, !p.locations.is_empty(), |d| {
-                for l in &p.locations {
-                    let id = l.id.to_string();
-                    d.text("location", &[("id", &id), ("os", &l.os)], &l.path)?;
-                }
-                Ok(())
-            })?;
-        }
-        Ok(())
-    })?;
-    Ok(d.finish())
+    list("locations", products, |d, p| {
+        product(d, p.id, &p.name, !p.locations.is_empty(), |d| {
+            p.locations.iter().try_for_each(|l| {
+                let id = l.id.to_string();
+                d.text("location", &[("id", &id), ("os", &l.os)], &l.path)
+            })
+        })
+    })
 }
 
 /// `<mirror_uptake><item><product/><os/><available/><total/></item>…</mirror_uptake>`
 pub fn uptake(items: &[UptakeItem]) -> io::Result<Vec<u8>> {
-    let mut d = Doc::new()?;
-    d.element("mirror_uptake", &[], !items.is_empty(), |d| {
-        for i in items {
-            d.element("item", &[], true, |d| {
-                d.text("product", &[], &i.product)?;
-                d.text("os", &[], &i.os)?;
-                d.text("available", &[], &i.available.to_string())?;
-                d.text("total", &[], &i.total.to_string())
-            })?;
-        }
-        Ok(())
-    })?;
-    Ok(d.finish())
+    list("mirror_uptake", items, |d, i| {
+        d.element("item", &[], true, |d| {
+            d.text("product", &[], &i.product)?;
+            d.text("os", &[], &i.os)?;
+            d.text("available", &[], &i.available.to_string())?;
+            d.text("total", &[], &i.total.to_string())
+        })
+    })
 }
 
 /// `<mirrors><mirror baseurl="…"/>…</mirrors>`
 pub fn mirrors(baseurls: &[String]) -> io::Result<Vec<u8>> {
-    let mut d = Doc::new()?;
-    d.element("mirrors", &[], !baseurls.is_empty(), |d| {
-        for url in baseurls {
-            d.element("mirror", &[("baseurl", url)], false, |_| Ok(()))?;
-        }
-        Ok(())
-    })?;
-    Ok(d.finish())
+    list("mirrors", baseurls, |d, url| {
+        d.element("mirror", &[("baseurl", url)], false, |_| Ok(()))
+    })
 }
 
 /// `<success>message</success>`
