@@ -33,71 +33,74 @@ pub struct ApiMetrics {
 
 impl ApiMetrics {
     pub fn register(registry: &Registry) -> prometheus::Result<Self> {
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "api_requests_total",
-                "API calls by endpoint and HTTP status",
-            ),
+        let r = registry;
+        let requests = counters(
+            r,
+            "api_requests_total",
+            "API calls by endpoint and HTTP status",
             &["endpoint", "status"],
         )?;
-        let duration = HistogramVec::new(
-            HistogramOpts::new("api_request_seconds", "API call duration by endpoint"),
-            &["endpoint"],
+        let duration = registered(
+            r,
+            HistogramVec::new(
+                HistogramOpts::new("api_request_seconds", "API call duration by endpoint"),
+                &["endpoint"],
+            )?,
         )?;
-        let deadline_exceeded = IntCounter::new(
-            "db_deadline_exceeded_total",
-            "Calls answered 503 because the database did not answer in time",
+        let deadline_exceeded = registered(
+            r,
+            IntCounter::new(
+                "db_deadline_exceeded_total",
+                "Calls answered 503 because the database did not answer in time",
+            )?,
         )?;
-        let late_calls = IntCounterVec::new(
-            Opts::new(
-                "db_late_calls_total",
-                "Database calls that finished after their caller was answered 503",
-            ),
+        let late_calls = counters(
+            r,
+            "db_late_calls_total",
+            "Database calls that finished after their caller was answered 503",
             &["outcome"],
         )?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(duration.clone()))?;
-        registry.register(Box::new(deadline_exceeded.clone()))?;
-        let gate_uptake = GaugeVec::new(
-            Opts::new(
-                "alias_gate_uptake_percent",
-                "Uptake of each pending gated alias flip (its worst location), in percent",
-            ),
-            &["alias", "threshold"],
+        let gate_uptake = registered(
+            r,
+            GaugeVec::new(
+                Opts::new(
+                    "alias_gate_uptake_percent",
+                    "Uptake of each pending gated alias flip (its worst location), in percent",
+                ),
+                &["alias", "threshold"],
+            )?,
         )?;
-        registry.register(Box::new(late_calls.clone()))?;
-        registry.register(Box::new(gate_uptake.clone()))?;
-        let visibility_writes = IntCounterVec::new(
-            Opts::new(
-                "visibility_writes_total",
-                "Catalogue writes that waited for the bounce fleet, by outcome",
-            ),
+        let visibility_writes = counters(
+            r,
+            "visibility_writes_total",
+            "Catalogue writes that waited for the bounce fleet, by outcome",
             &["outcome"],
         )?;
-        let visibility_unconfirmed = IntCounterVec::new(
-            Opts::new(
-                "visibility_unconfirmed_total",
-                "Writes acknowledged before this bounce instance confirmed them",
-            ),
+        let visibility_unconfirmed = counters(
+            r,
+            "visibility_unconfirmed_total",
+            "Writes acknowledged before this bounce instance confirmed them",
             &["instance"],
         )?;
-        let visibility_wait = prometheus::Histogram::with_opts(
-            HistogramOpts::new(
-                "visibility_wait_seconds",
-                "Time a write waited for every live bounce instance to serve it",
-            )
-            .buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ]),
+        let visibility_wait = registered(
+            r,
+            prometheus::Histogram::with_opts(
+                HistogramOpts::new(
+                    "visibility_wait_seconds",
+                    "Time a write waited for every live bounce instance to serve it",
+                )
+                .buckets(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ]),
+            )?,
         )?;
-        registry.register(Box::new(visibility_writes.clone()))?;
-        registry.register(Box::new(visibility_unconfirmed.clone()))?;
-        registry.register(Box::new(visibility_wait.clone()))?;
-        let login_checks_peak = prometheus::IntGauge::new(
-            "login_checks_peak",
-            "The most password checks that ran at once since the start",
+        let login_checks_peak = registered(
+            r,
+            prometheus::IntGauge::new(
+                "login_checks_peak",
+                "The most password checks that ran at once since the start",
+            )?,
         )?;
-        registry.register(Box::new(login_checks_peak.clone()))?;
         Ok(Self {
             requests,
             duration,
@@ -120,4 +123,23 @@ impl ApiMetrics {
             .with_label_values(&[endpoint])
             .observe(took.as_secs_f64());
     }
+}
+
+/// `metric`, registered in `registry` (which keeps a handle: the clone shares the values).
+fn registered<M>(registry: &Registry, metric: M) -> prometheus::Result<M>
+where
+    M: prometheus::core::Collector + Clone + 'static,
+{
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
+/// A registered counter family `name` with `labels`: most of the metrics are one.
+fn counters(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntCounterVec> {
+    registered(registry, IntCounterVec::new(Opts::new(name, help), labels)?)
 }
