@@ -82,12 +82,13 @@ impl<P: Need> Viewer<P> {
         self.page(template, |_, _| Ok(context! {})).await
     }
 
-    /// The confirmation page of a delete: what `f` reads says what goes (title, question),
-    /// the form posts to `action`, cancel returns to `cancel`.
-    pub async fn confirm<F>(self, action: String, cancel: String, f: F) -> HttpResponse
+    /// The page asking whether to delete what `page` shows: it posts to `{page}/delete`,
+    /// "Cancel" goes back to `page`; `f` gives the title and the question.
+    pub async fn confirm<F>(self, page: String, f: F) -> HttpResponse
     where
         F: FnOnce(&mut DbConnection) -> Result<(String, String)> + Send + 'static,
     {
+        let (action, cancel) = (format!("{page}/delete"), page);
         self.page("confirm.html", move |c, _| {
             let (title, question) = f(c)?;
             Ok(context! { title, question, action, cancel })

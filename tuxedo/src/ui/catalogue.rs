@@ -163,11 +163,7 @@ pub async fn product_update(id: Id, f: Form<W, ProductUpdate>) -> HttpResponse {
 
 pub async fn product_delete_confirm(id: Id, v: Viewer<W>) -> HttpResponse {
     let id = id.into_inner();
-    let (action, cancel) = (
-        format!("/ui/products/{id}/delete"),
-        format!("/ui/products/{id}"),
-    );
-    v.confirm(action, cancel, move |c| {
+    v.confirm(format!("/ui/products/{id}"), move |c| {
         let p = product_edit::get(c, id)?;
         Ok((
             format!("Delete product {}", p.name),

@@ -155,11 +155,7 @@ pub async fn set_active<const ON: bool>(id: Id, f: Form<W>) -> HttpResponse {
 
 pub async fn mirror_delete_confirm(id: Id, v: Viewer<W>) -> HttpResponse {
     let id = id.into_inner();
-    let (action, cancel) = (
-        format!("/ui/mirrors/{id}/delete"),
-        format!("/ui/mirrors/{id}"),
-    );
-    v.confirm(action, cancel, move |c| {
+    v.confirm(format!("/ui/mirrors/{id}"), move |c| {
         let m = mirrors::get(c, id)?;
         Ok((
             format!("Delete mirror {}", m.name),
