@@ -3,7 +3,7 @@
 //! optional expiry. Sent as `Authorization: Bearer <secret>` on both APIs.
 
 use super::{Principal, Role};
-use crate::catalogue::{audit, is_unique_violation, valid_name};
+use crate::catalogue::{audit, taken_or, valid_name};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::User;
@@ -95,10 +95,7 @@ pub fn create(
                 tokens::expires_at.eq(expires_at),
             ))
             .execute(conn)
-            .map_err(|e| match is_unique_violation(&e) {
-                true => TuxedoError::Internal("token hash collision".into()),
-                false => e.into(),
-            })?;
+            .map_err(|e| taken_or(e, || TuxedoError::Internal("token hash collision".into())))?;
         let row = rows(conn, By::Hash(&hash))?.pop();
         let token =
             view(row.ok_or_else(|| TuxedoError::Internal("inserted token not found".into()))?);

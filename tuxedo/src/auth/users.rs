@@ -1,7 +1,7 @@
 //! Accounts in `bouncer_users`; passwords are stored only as argon2id PHC strings.
 
 use super::{Principal, Role};
-use crate::catalogue::{audit, is_unique_violation, valid_name};
+use crate::catalogue::{audit, taken_or, valid_name};
 use crate::error::{Result, TuxedoError};
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
@@ -46,10 +46,7 @@ pub fn add(
                 created_at: chrono::Utc::now().naive_utc(),
             })
             .execute(conn)
-            .map_err(|e| match is_unique_violation(&e) {
-                true => TuxedoError::UserExists(username.to_owned()),
-                false => e.into(),
-            })?;
+            .map_err(|e| taken_or(e, || TuxedoError::UserExists(username.to_owned())))?;
         audit(
             conn,
             actor,

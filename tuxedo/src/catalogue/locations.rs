@@ -1,7 +1,7 @@
 //! Download locations: one path per (product, operating system).
 
 use super::products::{lookup, ProductRef};
-use super::{is_unique_violation, matching_products, valid_name, write_tx, Change, Match, Tail};
+use super::{matching_products, taken_or, valid_name, write_tx, Change, Match, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{Location, NewLocation, NewLocationMirror, Os, Product};
@@ -84,10 +84,7 @@ pub fn add(
                 path,
             })
             .execute(conn)
-            .map_err(|e| match is_unique_violation(&e) {
-                true => exists(&p, &o),
-                false => e.into(),
-            })?;
+            .map_err(|e| taken_or(e, || exists(&p, &o)))?;
         let location = find_one(conn, p.id, o.id)?
             .ok_or_else(|| TuxedoError::Internal("inserted location not found".into()))?;
         let mirrors: Vec<i32> = mirror_mirrors::table

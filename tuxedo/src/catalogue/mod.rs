@@ -165,8 +165,19 @@ pub(crate) use bouncer_core::db::classify::is_unique_violation;
 /// A failed write of a named `kind` (`os`, `region`, `mirror`): a unique-key clash is a
 /// conflict ("{kind} {name:?} already exists"), any other error stays what it is.
 pub(crate) fn clash(e: diesel::result::Error, kind: &str, name: &str) -> TuxedoError {
+    taken_or(e, || {
+        TuxedoError::Conflict(format!("{kind} {name:?} already exists"))
+    })
+}
+
+/// A failed write: a unique-key clash is what `taken` says (each write names what was
+/// there already), any other error stays what it is.
+pub(crate) fn taken_or(
+    e: diesel::result::Error,
+    taken: impl FnOnce() -> TuxedoError,
+) -> TuxedoError {
     match is_unique_violation(&e) {
-        true => TuxedoError::Conflict(format!("{kind} {name:?} already exists")),
+        true => taken(),
         false => e.into(),
     }
 }

@@ -1,7 +1,7 @@
 //! What the JSON API adds for products: filtered listing, flags and renaming.
 
 use super::products::{lookup, one, target, with_languages, ProductRef, ProductView, MAX_NAME};
-use super::{is_unique_violation, valid_name, write_tx, Change, Match, Tail};
+use super::{taken_or, valid_name, write_tx, Change, Match, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::Product;
@@ -104,10 +104,7 @@ fn rename(conn: &mut DbConnection, p: &Product, name: &str) -> Result<()> {
     diesel::update(mirror_products::table.find(p.id))
         .set(mirror_products::name.eq(name))
         .execute(conn)
-        .map_err(|e| match is_unique_violation(&e) {
-            true => TuxedoError::ProductExists(name.to_owned()),
-            false => e.into(),
-        })?;
+        .map_err(|e| taken_or(e, || TuxedoError::ProductExists(name.to_owned())))?;
     diesel::update(mirror_aliases::table.filter(mirror_aliases::related_product.eq(&p.name)))
         .set(mirror_aliases::related_product.eq(name))
         .execute(conn)?;

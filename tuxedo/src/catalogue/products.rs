@@ -1,8 +1,6 @@
 //! Products and their languages.
 
-use super::{
-    is_unique_violation, matching_products, sort_key, valid_name, write_tx, Change, Match, Tail,
-};
+use super::{matching_products, sort_key, taken_or, valid_name, write_tx, Change, Match, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{NewProduct, NewProductLang, Product};
@@ -104,10 +102,7 @@ pub fn add(
                 ssl_only,
             })
             .execute(conn)
-            .map_err(|e| match is_unique_violation(&e) {
-                true => TuxedoError::ProductExists(name.to_owned()),
-                false => e.into(),
-            })?;
+            .map_err(|e| taken_or(e, || TuxedoError::ProductExists(name.to_owned())))?;
         let product = lookup(conn, ProductRef::Name(name))?;
         insert_languages(conn, product.id, &languages)?;
         let after = one(conn, product.id)?;
@@ -234,10 +229,7 @@ fn insert_languages(conn: &mut DbConnection, product_id: i32, languages: &[Strin
                 language,
             })
             .execute(conn)
-            .map_err(|e| match is_unique_violation(&e) {
-                true => TuxedoError::LanguagesExist(language.clone()),
-                false => e.into(),
-            })?;
+            .map_err(|e| taken_or(e, || TuxedoError::LanguagesExist(language.clone())))?;
     }
     Ok(())
 }
