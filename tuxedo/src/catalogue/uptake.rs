@@ -27,6 +27,15 @@ pub struct UptakeItem {
 
 pub use bouncer_core::uptake::Cdn;
 
+/// What a filter matched, or `none` (the filter's "nothing matches" error) when empty:
+/// a filter matching nothing is the caller's mistake, not an empty answer.
+fn found<T>(matched: Vec<T>, none: TuxedoError) -> Result<Vec<T>> {
+    match matched.is_empty() {
+        true => Err(none),
+        false => Ok(matched),
+    }
+}
+
 /// Uptake of the locations of the matching products on the matching operating systems
 /// (a filter left out matches everything; at least one must be given). Sorted by product
 /// name, then operating system id.
@@ -39,26 +48,12 @@ pub fn uptake(
     if product.is_none() && os.is_none() {
         return Err(TuxedoError::Missing("product"));
     }
-    let products = match product {
-        Some(m) => {
-            let found = matching_products(conn, m)?;
-            if found.is_empty() {
-                return Err(TuxedoError::NoProductsMatch);
-            }
-            Some(found)
-        }
-        None => None,
-    };
-    let oses = match os {
-        Some(m) => {
-            let found = matching_oses(conn, m)?;
-            if found.is_empty() {
-                return Err(TuxedoError::NoOsesMatch);
-            }
-            Some(found)
-        }
-        None => None,
-    };
+    let products = product
+        .map(|m| found(matching_products(conn, m)?, TuxedoError::NoProductsMatch))
+        .transpose()?;
+    let oses = os
+        .map(|m| found(matching_oses(conn, m)?, TuxedoError::NoOsesMatch))
+        .transpose()?;
     let mut query = mirror_locations::table
         .inner_join(bouncer_core::schema::mirror_products::table)
         .inner_join(bouncer_core::schema::mirror_os::table)
