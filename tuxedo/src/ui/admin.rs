@@ -41,11 +41,10 @@ pub async fn rules(v: Viewer<R>) -> HttpResponse {
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct RulesForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     rules: String,
 }
 
@@ -62,15 +61,12 @@ pub async fn rules_replace(f: Form<W, RulesForm>) -> HttpResponse {
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct AuditFilter {
-    #[serde(default)]
     actor: String,
-    #[serde(default)]
     action: String,
-    #[serde(default)]
     target: String,
-    #[serde(default)]
     offset: i64,
 }
 
@@ -115,15 +111,12 @@ pub async fn users(v: Viewer<W>) -> HttpResponse {
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct UserForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     username: String,
-    #[serde(default)]
     role: String,
-    #[serde(default)]
     password: String,
     active: Option<String>,
 }
@@ -158,18 +151,14 @@ pub async fn tokens(v: Viewer<W>) -> HttpResponse {
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct TokenForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     user: String,
-    #[serde(default)]
     role: String,
-    #[serde(default)]
     name: String,
     /// `YYYY-MM-DD` (expires at the start of that day, UTC) or blank for never.
-    #[serde(default)]
     expires: String,
 }
 

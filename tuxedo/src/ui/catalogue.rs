@@ -16,15 +16,12 @@ use serde::{Deserialize, Serialize};
 type Id = web::Path<i32>;
 
 /// The filters of the product list, as the form sends them (`""` = any).
-#[derive(Deserialize, Default)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct ProductQuery {
-    #[serde(default)]
     search: String,
-    #[serde(default)]
     active: String,
-    #[serde(default)]
     ssl_only: String,
-    #[serde(default)]
     checknow: String,
 }
 
@@ -57,13 +54,11 @@ pub async fn product_new(v: Viewer<W>) -> HttpResponse {
     v.blank("product_new.html").await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct ProductCreate {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     languages: String,
     ssl_only: Option<String>,
 }
@@ -135,11 +130,10 @@ pub async fn product(id: Id, v: Viewer<R>) -> HttpResponse {
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct ProductUpdate {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     name: String,
     active: Option<String>,
     ssl_only: Option<String>,
@@ -183,11 +177,10 @@ pub async fn product_delete(id: Id, f: Form<W>) -> HttpResponse {
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct LanguagesForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     languages: String,
 }
 
@@ -205,11 +198,10 @@ pub async fn languages_add(id: Id, f: Form<W, LanguagesForm>) -> HttpResponse {
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct LanguageForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     language: String,
 }
 
@@ -224,13 +216,11 @@ pub async fn language_delete(id: Id, f: Form<W, LanguageForm>) -> HttpResponse {
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct LocationForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     os: String,
-    #[serde(default)]
     path: String,
 }
 
@@ -243,14 +233,12 @@ pub async fn location_create(id: Id, f: Form<W, LocationForm>) -> HttpResponse {
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct LocationEdit {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     path: String,
     /// The product page to return to.
-    #[serde(default)]
     product: i32,
 }
 
@@ -288,13 +276,11 @@ pub async fn aliases(v: Viewer<R>) -> HttpResponse {
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct AliasForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     pub(super) alias: String,
-    #[serde(default)]
     related_product: String,
 }
 
@@ -318,11 +304,10 @@ pub async fn alias_delete(f: Form<W, AliasForm>) -> HttpResponse {
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct UptakeQuery {
-    #[serde(default)]
     product: String,
-    #[serde(default)]
     os: String,
 }
 

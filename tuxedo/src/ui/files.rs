@@ -28,26 +28,21 @@ pub async fn location(id: Id, v: Viewer<R>) -> HttpResponse {
 }
 
 /// One file as typed: every field text (blank = not known), checked by the catalogue.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct FileFields {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     lang: String,
-    #[serde(default)]
     size: String,
-    #[serde(default)]
     sha256: String,
-    #[serde(default)]
     sha512: String,
 }
 
 /// The file to forget (`""` for a path without `:lang`).
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct FileLang {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     lang: String,
 }
 

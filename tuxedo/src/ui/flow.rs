@@ -55,9 +55,9 @@ impl Done {
 }
 
 /// A form with nothing but its CSRF token.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub(super) struct CsrfOnly {
-    #[serde(default)]
     pub csrf: String,
 }
 
@@ -172,13 +172,11 @@ fn login_form(
     r
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub(super) struct LoginForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     username: String,
-    #[serde(default)]
     password: String,
 }
 

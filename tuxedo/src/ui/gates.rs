@@ -16,22 +16,16 @@ use serde::Deserialize;
 /// Width and height of a progress chart, in SVG user units.
 const CHART: (f64, f64) = (320.0, 90.0);
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct GateFields {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     alias: String,
-    #[serde(default)]
     related_product: String,
-    #[serde(default)]
     uptake_percent: String,
-    #[serde(default)]
     os: String,
     /// `YYYY-MM-DD` (the start of that day, UTC) or blank.
-    #[serde(default)]
     deadline: String,
-    #[serde(default)]
     on_deadline: String,
 }
 

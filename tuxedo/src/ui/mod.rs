@@ -3,6 +3,9 @@
 //! Every page and action calls the same [`crate::catalogue`] and [`crate::auth`]
 //! functions as the APIs, through [`crate::exec::on_master`]; [`flow`] does login,
 //! sessions, CSRF, roles, flash messages and errors the same way for all of them.
+//! The fields of every form and query are `#[serde(default)]` as a whole: a browser
+//! leaves out an unchecked box (and a crafted post anything), and a field left out is
+//! read as empty, for the action to check like any other value.
 
 mod admin;
 mod caller;

@@ -28,15 +28,12 @@ pub async fn mirror_new(v: Viewer<W>) -> HttpResponse {
 }
 
 /// The fields of the mirror forms (numbers as typed, checked by the action).
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct MirrorForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     baseurl: String,
-    #[serde(default)]
     rating: String,
     active: Option<String>,
     /// The reference origin checkbox (the edit form only; a new mirror is not one).
@@ -51,38 +48,30 @@ pub struct MirrorForm {
     country: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct RegionLink {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     region_id: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct RegionForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     priority: String,
-    #[serde(default)]
     throttle: String,
-    #[serde(default)]
     fallback_id: String,
     prevent_global_fallback: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct CountryFields {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     code: String,
-    #[serde(default)]
     region_id: String,
-    #[serde(default)]
     country_name: String,
 }
 
