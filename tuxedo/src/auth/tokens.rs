@@ -65,14 +65,10 @@ pub fn create(
     let secret = new_secret();
     let hash = hash(&secret);
     crate::catalogue::write_tx(conn, |conn| {
-        let owner: User = users::table
-            .filter(users::username.eq(user.trim()))
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| TuxedoError::Invalid {
-                field: "user",
-                reason: format!("no account {:?}", user.trim()),
-            })?;
+        let owner = super::users::named(conn, user)?.ok_or_else(|| TuxedoError::Invalid {
+            field: "user",
+            reason: format!("no account {:?}", user.trim()),
+        })?;
         let owner_role: Role = owner.role.parse()?;
         if !owner_role.covers(role) {
             return Err(TuxedoError::Invalid {

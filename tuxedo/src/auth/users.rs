@@ -70,6 +70,15 @@ pub fn verify(
     Ok(verify_login(conn, username, password)?.map(|(who, _)| who))
 }
 
+/// The account the database finds under `username` (trimmed; the column's collation
+/// decides, as for any write naming an account), active or not.
+pub(super) fn named(conn: &mut DbConnection, username: &str) -> Result<Option<User>> {
+    Ok(bouncer_users::table
+        .filter(bouncer_users::username.eq(username.trim()))
+        .first(conn)
+        .optional()?)
+}
+
 /// The active account named `username` by the project's definition of the same name
 /// ([`bouncer_core::names::same`]): the collation only finds candidates, so `root ` or
 /// `ŕoot` are not `root` on MariaDB either.
@@ -335,14 +344,10 @@ pub fn update(
         None => None,
     };
     crate::catalogue::write_tx(conn, |conn| {
-        let user: User = bouncer_users::table
-            .filter(bouncer_users::username.eq(username.trim()))
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| TuxedoError::NotFound {
-                kind: "user",
-                key: username.trim().to_owned(),
-            })?;
+        let user = named(conn, username)?.ok_or_else(|| TuxedoError::NotFound {
+            kind: "user",
+            key: username.trim().to_owned(),
+        })?;
         let new_role = role.map_or_else(|| user.role.clone(), |r| r.as_str().to_owned());
         diesel::update(bouncer_users::table.find(user.id))
             .set((
