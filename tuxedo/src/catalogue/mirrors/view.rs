@@ -65,18 +65,26 @@ pub(super) fn view_one(conn: &mut DbConnection, m: Mirror) -> Result<MirrorView>
     Ok(views(conn, vec![m])?.remove(0))
 }
 
+/// `(mirror id, value)` rows as each mirror's list of values (its regions, networks,
+/// excluded countries), in the order read.
+fn by_mirror(rows: Vec<(i32, String)>) -> HashMap<i32, Vec<String>> {
+    let mut lists: HashMap<i32, Vec<String>> = HashMap::new();
+    for (mirror, value) in rows {
+        lists.entry(mirror).or_default().push(value);
+    }
+    lists
+}
+
 /// The views of `mirrors` (in the given order) with their regions and health.
 fn views(conn: &mut DbConnection, mirrors: Vec<Mirror>) -> Result<Vec<MirrorView>> {
     let ids: Vec<i32> = mirrors.iter().map(|m| m.id).collect();
-    let mut regions: HashMap<i32, Vec<String>> = HashMap::new();
-    let links: Vec<(i32, String)> = mrm::table
-        .inner_join(geoip_regions::table)
-        .filter(mrm::mirror_id.eq_any(&ids))
-        .select((mrm::mirror_id, geoip_regions::name))
-        .load(conn)?;
-    for (mirror, region) in links {
-        regions.entry(mirror).or_default().push(region);
-    }
+    let mut regions = by_mirror(
+        mrm::table
+            .inner_join(geoip_regions::table)
+            .filter(mrm::mirror_id.eq_any(&ids))
+            .select((mrm::mirror_id, geoip_regions::name))
+            .load(conn)?,
+    );
     let mut healths: HashMap<i32, MirrorHealth> = health::table
         .filter(health::mirror_id.eq_any(&ids))
         .load::<MirrorHealth>(conn)?
@@ -106,22 +114,14 @@ fn views(conn: &mut DbConnection, mirrors: Vec<Mirror>) -> Result<Vec<MirrorView
             )
         })
         .collect();
-    let mut networks: HashMap<i32, Vec<String>> = HashMap::new();
-    let rows: Vec<(i32, String)> = nets::table
-        .filter(nets::mirror_id.eq_any(&ids))
-        .select((nets::mirror_id, nets::network))
-        .load(conn)?;
-    for (mirror, n) in rows {
-        networks.entry(mirror).or_default().push(n);
-    }
-    let mut excluded: HashMap<i32, Vec<String>> = HashMap::new();
-    let rows: Vec<(i32, String)> = exclusions::table
-        .filter(exclusions::mirror_id.eq_any(&ids))
-        .select((exclusions::mirror_id, exclusions::country_code))
-        .load(conn)?;
-    for (mirror, cc) in rows {
-        excluded.entry(mirror).or_default().push(cc);
-    }
+    let networks = nets::table.select((nets::mirror_id, nets::network));
+    let mut networks = by_mirror(networks.filter(nets::mirror_id.eq_any(&ids)).load(conn)?);
+    let excluded = exclusions::table.select((exclusions::mirror_id, exclusions::country_code));
+    let mut excluded = by_mirror(
+        excluded
+            .filter(exclusions::mirror_id.eq_any(&ids))
+            .load(conn)?,
+    );
     Ok(mirrors
         .into_iter()
         .map(|m| {
