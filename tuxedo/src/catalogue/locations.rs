@@ -1,13 +1,11 @@
 //! Download locations: one path per (product, operating system).
 
 use super::products::{lookup, ProductRef};
-use super::{matching_products, taken_or, valid_name, write_tx, Change, Match, Tail};
+use super::{map_rows, matching_products, taken_or, valid_name, write_tx, Change, Match, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
-use bouncer_core::models::{Location, NewLocation, NewLocationMirror, Os, Product};
-use bouncer_core::schema::{
-    mirror_location_mirror_map, mirror_locations, mirror_mirrors, mirror_os, mirror_products,
-};
+use bouncer_core::models::{Location, NewLocation, Os, Product};
+use bouncer_core::schema::{mirror_locations, mirror_mirrors, mirror_os, mirror_products};
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -90,16 +88,7 @@ pub fn add(
         let mirrors: Vec<i32> = mirror_mirrors::table
             .select(mirror_mirrors::id)
             .load(conn)?;
-        for mirror_id in mirrors {
-            diesel::insert_into(mirror_location_mirror_map::table)
-                .values(NewLocationMirror {
-                    location_id: location.id,
-                    mirror_id,
-                    active: false,
-                    healthy: true,
-                })
-                .execute(conn)?;
-        }
+        map_rows(conn, mirrors.into_iter().map(|m| (location.id, m)))?;
         mark_for_check(conn, p.id)?;
         Tail::new(actor, "location.add", target(&p, &o))
             .changes(&[Change::Product(p.id), Change::Location(location.id)])

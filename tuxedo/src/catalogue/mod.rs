@@ -162,6 +162,28 @@ fn in_transaction(conn: &mut DbConnection) -> Result<bool> {
 /// Whether a database error is a unique-key clash (a concurrent or repeated write).
 pub(crate) use bouncer_core::db::classify::is_unique_violation;
 
+/// Inserts the map row of each (location id, mirror id) pair, as a new location gets one
+/// for every mirror and a new mirror one for every location: not active until sentry
+/// finds the file there, healthy until it checks.
+pub(crate) fn map_rows(
+    conn: &mut DbConnection,
+    pairs: impl IntoIterator<Item = (i32, i32)>,
+) -> Result<()> {
+    use bouncer_core::models::NewLocationMirror;
+    use bouncer_core::schema::mirror_location_mirror_map as map;
+    for (location_id, mirror_id) in pairs {
+        diesel::insert_into(map::table)
+            .values(NewLocationMirror {
+                location_id,
+                mirror_id,
+                active: false,
+                healthy: true,
+            })
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
 /// A failed write of a named `kind` (`os`, `region`, `mirror`): a unique-key clash is a
 /// conflict ("{kind} {name:?} already exists"), any other error stays what it is.
 pub(crate) fn clash(e: diesel::result::Error, kind: &str, name: &str) -> TuxedoError {

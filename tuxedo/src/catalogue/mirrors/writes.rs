@@ -4,14 +4,14 @@
 use super::validate::{valid_baseurl, valid_rating, Reach};
 use super::view::{find, get, view_one, Settings};
 use super::{MirrorPatch, MirrorView, NewMirrorForm, MAX_NAME};
-use crate::catalogue::{clash, valid_name, write_tx, Change, Tail};
+use crate::catalogue::{clash, map_rows, valid_name, write_tx, Change, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
-use bouncer_core::models::{Mirror, NewLocationMirror, NewMirror, NewMirrorRegion};
+use bouncer_core::models::{Mirror, NewMirror, NewMirrorRegion};
 use bouncer_core::schema::{
     bouncer_mirror_exclusions as exclusions, bouncer_mirror_networks as nets,
-    bouncer_mirror_settings as settings, geoip_mirror_region_map as mrm,
-    mirror_location_mirror_map as map, mirror_locations, mirror_mirrors,
+    bouncer_mirror_settings as settings, geoip_mirror_region_map as mrm, mirror_locations,
+    mirror_mirrors,
 };
 use diesel::prelude::*;
 use serde_json::json;
@@ -43,16 +43,7 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewMirrorForm) -> Result
         let locations: Vec<i32> = mirror_locations::table
             .select(mirror_locations::id)
             .load(conn)?;
-        for location_id in locations {
-            diesel::insert_into(map::table)
-                .values(NewLocationMirror {
-                    location_id,
-                    mirror_id: m.id,
-                    active: false,
-                    healthy: true,
-                })
-                .execute(conn)?;
-        }
+        map_rows(conn, locations.into_iter().map(|l| (l, m.id)))?;
         let settings = Settings {
             reference: false,
             mode: reach.mode.unwrap_or_default(),
