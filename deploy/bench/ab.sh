@@ -18,82 +18,52 @@
 # Each build: MariaDB + its own memcached, one bounce, one wrk thread rotating over every
 # location (rotate.lua). Prints one line per run ("a 1 25.21 user 12.4 sys 12.8 rps ...")
 # and the medians.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-root="$PWD"
+. "$(dirname "$0")/lib.sh"; bench_init ab.sh
 A="${1:?usage: ab.sh BIN_DIR_A BIN_DIR_B [ROUNDS]}"; B="${2:?usage: ab.sh BIN_DIR_A BIN_DIR_B [ROUNDS]}"
 ROUNDS="${3:-5}"
 MIRRORS="${MIRRORS:-50}"; LOCATIONS="${LOCATIONS:-1000}"; FILES="${FILES:-1}"
 DURATION="${DURATION:-10}"; WARMUP="${WARMUP:-4}"; CONNECTIONS="${CONNECTIONS:-32}"
-MYSQL="${MYSQL:-mysql://root@127.0.0.1:3306}"
-die() { echo "ab.sh: $*" >&2; exit 1; }
-for cmd in wrk memcached mariadb curl; do command -v "$cmd" >/dev/null || die "$cmd is not installed"; done
-[ -z "${PERF_DIR:-}" ] || command -v perf >/dev/null || die "perf is not installed (PERF_DIR is set)"
-my_host="$(sed -E 's#^mysql://([^@]*@)?([^:/]+).*#\2#' <<<"$MYSQL")"
-my_port="$(sed -nE 's#^mysql://[^/]*:([0-9]+).*#\1#p' <<<"$MYSQL")"; my_port="${my_port:-3306}"
-sql() { mariadb -h"$my_host" -P"$my_port" -uroot -N -B "$@"; }
+bench_require wrk memcached mariadb curl
+[ -z "${PERF_DIR:-}" ] || bench_require perf
+bench_mysql "${MYSQL:-mysql://root@127.0.0.1:3306}"
 tick="$(getconf CLK_TCK)"
-server=""; client=""
-if [ "${PIN:-0}" = 1 ]; then server="taskset -c 0"; client="taskset -c 1"; fi
-work="$(mktemp -d /tmp/bouncer-ab.XXXXXX)"
-pids=()
-cleanup() {
-  local rc=$?
-  if [ "$rc" != 0 ]; then for f in "$work"/bounce-*.log; do [ -s "$f" ] && grep -m3 -iE "error|panick" "$f" >&2; done; fi
-  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null || true
-  ((${#pids[@]})) && wait "${pids[@]}" 2>/dev/null || true
-  for x in a b; do sql -e "DROP DATABASE IF EXISTS bench_ab_$x" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+[ "${PIN:-0}" != 1 ] || bench_layout pinned
+bench_workdir bouncer-ab
+bench_fail_logs=("$work/bounce-*.log")
 
 start() { # name bin port mc_port → pid in $started
-  local x="$1" bin="$2" port="$3" mc="$4" db="bench_ab_$1" extra
+  local x="$1" bin="$2" port="$3" mc="$4" extra extra_sql
   extra="$([ "$x" = a ] && echo "${ENV_A:-}" || echo "${ENV_B:-}")"
-  sql -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
-  "$bin/examples/seed_bench" "${MYSQL%/}/$db" "$MIRRORS" "$LOCATIONS" "$work/urls-$x.txt" "$work/geo-$x.mmdb" \
-    2>"$work/seed-$x.log" || die "seeding $x failed: $(cat "$work/seed-$x.log")"
-  local has_files
-  has_files="$(sql -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '$db' AND table_name = 'bouncer_files'")"
-  if [ "$FILES" = 1 ] && [ "$has_files" = 1 ]; then  # older builds have no bouncer_files
-    sql "$db" <"$root/deploy/bench/files.sql"
-  fi
-  local extra_sql
+  bench_fresh_db "bench_ab_$x"
+  bench_seed "$bin" "$db_url" "$MIRRORS" "$LOCATIONS" "$work/urls-$x.txt" "$work/geo-$x.mmdb"
+  [ "$FILES" != 1 ] || bench_files "bench_ab_$x" || true  # older builds have no bouncer_files
   extra_sql="$([ "$x" = a ] && echo "${SQL_A:-}" || echo "${SQL_B:-}")"
-  if [ -n "$extra_sql" ]; then sql "$db" <"$extra_sql"; fi
+  if [ -n "$extra_sql" ]; then sql "bench_ab_$x" <"$extra_sql"; fi
   if [ -n "${SUFFIX:-}" ]; then
     awk -v s="$SUFFIX" '{ print $0 s }' "$work/urls-$x.txt" >"$work/urls-$x.tmp"
     mv "$work/urls-$x.tmp" "$work/urls-$x.txt"
   fi
-  memcached -u "$(id -un)" -l 127.0.0.1 -p "$mc" -m 64 >/dev/null 2>&1 &
-  pids+=($!)
-  BOUNCER_DATABASE__URL="${MYSQL%/}/$db" BOUNCER_MEMCACHED__SERVERS="[\"127.0.0.1:$mc\"]" \
+  bench_memcached "$mc"
+  # shellcheck disable=SC2086 # ENV_A/ENV_B are VAR=value words
+  BOUNCER_DATABASE__URL="$db_url" BOUNCER_MEMCACHED__SERVERS="[\"127.0.0.1:$mc\"]" \
   BOUNCER_MEMCACHED__PREFIX="ab$x" BOUNCER_BOUNCE__LISTEN="127.0.0.1:$port" \
   BOUNCER_GEOIP__DATABASE="$work/geo-$x.mmdb" RUST_LOG=warn \
-    $server env $extra "$bin/bounce" serve >"$work/bounce-$x.log" 2>&1 &
-  local pid=$!
-  pids+=("$pid")
-  for _ in $(seq 300); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/__lbheartbeat__" && break
-    kill -0 "$pid" 2>/dev/null || die "bounce $x exited: $(tail -n 5 "$work/bounce-$x.log")"
-    sleep 0.1
-  done
-  started="$pid"
+    "${server[@]}" env $extra "$bin/bounce" serve >"$work/bounce-$x.log" 2>&1 &
+  started=$!
+  bench_track "$started"
+  bench_wait_http "http://127.0.0.1:$port/__lbheartbeat__" "$started"
 }
-cpu() { awk '{ print $14 + $15, $14, $15 }' "/proc/$1/stat"; }
 run() { # name pid port → one result line
   local x="$1" pid="$2" port="$3" before after out
-  BENCH_URLS="$work/urls-$x.txt" $client wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" -s "$root/deploy/bench/rotate.lua" \
-    "http://127.0.0.1:$port" >/dev/null
+  bench_wrk "$work/urls-$x.txt" "http://127.0.0.1:$port" -t1 -c"$CONNECTIONS" -d"${WARMUP}s" >/dev/null
   local perf=""
   if [ -n "${PERF_DIR:-}" ]; then
     perf record -q -e cpu-clock -F 1999 -g -o "$PERF_DIR/$x-$round.data" -p "$pid" 2>/dev/null &
     perf=$!
   fi
-  before="$(cpu "$pid")"
-  out="$(BENCH_URLS="$work/urls-$x.txt" $client wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$root/deploy/bench/rotate.lua" \
-    "http://127.0.0.1:$port")"
-  after="$(cpu "$pid")"
+  before="$(bench_cpu "$pid")"
+  out="$(bench_wrk "$work/urls-$x.txt" "http://127.0.0.1:$port" -t1 -c"$CONNECTIONS" -d"${DURATION}s")"
+  after="$(bench_cpu "$pid")"
   if [ -n "$perf" ]; then kill -INT "$perf" 2>/dev/null || true; wait "$perf" || true; fi
   local requests rps non2xx
   requests="$(awk '/requests in/ { print $1 }' <<<"$out")"
@@ -122,6 +92,6 @@ for x in a b; do  # in-process fills: a run that keeps filling measures the fill
   echo "$x: $(curl -s "http://127.0.0.1:$port/metrics" | awk '/^bounce_cache_fills_total/ { printf "%s ", $0 }')"
 done
 for x in a b; do
-  awk -v x="$x" '$1 == x { print $3 }' "$results" | sort -g \
-    | awk -v x="$x" '{ v[NR] = $1 } END { printf "median %s %.2f µs per request (%d runs)\n", x, v[int((NR + 1) / 2)], NR }'
+  printf 'median %s %.2f µs per request (%d runs)\n' "$x" "$(awk -v x="$x" '$1 == x { print $3 }' "$results" | bench_median)" \
+    "$(awk -v x="$x" '$1 == x' "$results" | wc -l)"
 done

@@ -10,15 +10,15 @@ template (download.mozilla.org) is pointed at a local instance: bounce A for the
 then the same check again on bounce B. Each run flips the aliases to the other release.
 
   bouncerscript_aliases.py seed TUXEDO USER PASSWORD
+  bouncerscript_aliases.py aliases TUXEDO USER PASSWORD VERSION   (the aliases, pointed at VERSION)
   bouncerscript_aliases.py run TUXEDO USER PASSWORD BOUNCE_A BOUNCE_B RUNS
 """
 import asyncio
-import base64
 import json
 import sys
 import time
-import urllib.parse
-import urllib.request
+
+from benchlib import xml_post
 
 VERSIONS = ["130.0", "131.0"]
 SERVER = "project:releng:bouncer:server:production"
@@ -33,15 +33,6 @@ def aliases_for(version):
     }
 
 
-def xml_post(tuxedo, user, password, cmd, form):
-    data = urllib.parse.urlencode(form, doseq=True).encode()
-    req = urllib.request.Request(f"{tuxedo}/api/{cmd}", data=data, method="POST")
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    req.add_header("Authorization", f"Basic {token}")
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return r.status, r.read().decode()
-
-
 def seed(tuxedo, user, password):
     for version in VERSIONS:
         for product in aliases_for(version).values():
@@ -52,6 +43,11 @@ def seed(tuxedo, user, password):
                 xml_post(tuxedo, user, password, "location_add",
                          {"product": product, "os": os_name, "path": path})
     print("seeded", file=sys.stderr)
+
+
+def aliases(tuxedo, user, password, version):
+    for alias, product in aliases_for(version).items():
+        xml_post(tuxedo, user, password, "create_update_alias", {"alias": alias, "related_product": product})
 
 
 async def run(tuxedo, user, password, a, b, runs):
@@ -94,6 +90,8 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "seed":
         seed(*args)
+    elif cmd == "aliases":
+        aliases(*args)
     elif cmd == "run":
         tuxedo, user, password, a, b, runs = args
         asyncio.run(run(tuxedo, user, password, a, b, int(runs)))

@@ -18,46 +18,25 @@
 # dumped (`-d`). FILES=1 gives every location a bouncer_files row per language the URLs ask for,
 # so redirects carry the digest headers. Prints "TAG instructions-per-request"; the
 # annotation (functions by inclusive cost) is in $OUT/TAG.txt.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-root="$PWD"
+. "$(dirname "$0")/lib.sh"; bench_init callgrind.sh
 bin="${1:-${CARGO_TARGET_DIR:-$root/target}/release}"
 TAG="${2:-$(git rev-parse --short HEAD 2>/dev/null || echo build)}"
 MIRRORS="${MIRRORS:-50}"; LOCATIONS="${LOCATIONS:-1000}"
 WARM="${WARM:-20000}"; COUNT="${COUNT:-20000}"; FILES="${FILES:-1}"
-MYSQL="${MYSQL:-mysql://root@127.0.0.1:3306}"; DB="${DB:-bench_callgrind}"
+DB="${DB:-bench_callgrind}"
 OUT="${OUT:-/tmp/bouncer-callgrind}"
 PORT=8110 MC_PORT=11298
-die() { echo "callgrind.sh: $*" >&2; exit 1; }
-for cmd in valgrind callgrind_control callgrind_annotate memcached mariadb python3 curl; do
-  command -v "$cmd" >/dev/null || die "$cmd is not installed"
-done
-for b in bounce examples/seed_bench; do [ -x "$bin/$b" ] || die "$bin/$b is missing (cargo build --release -p bounce --bin bounce --example seed_bench)"; done
-my_host="$(sed -E 's#^mysql://([^@]*@)?([^:/]+).*#\2#' <<<"$MYSQL")"
-my_port="$(sed -nE 's#^mysql://[^/]*:([0-9]+).*#\1#p' <<<"$MYSQL")"; my_port="${my_port:-3306}"
-sql() { mariadb -h"$my_host" -P"$my_port" -uroot -N -B "$@"; }
-
+bench_require valgrind callgrind_control callgrind_annotate memcached mariadb python3 curl
+bench_need_bins bounce examples/seed_bench
+bench_mysql "${MYSQL:-mysql://root@127.0.0.1:3306}"
 mkdir -p "$OUT"
-work="$(mktemp -d /tmp/bouncer-callgrind.XXXXXX)"
-pids=()
-cleanup() {
-  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null || true
-  ((${#pids[@]})) && wait "${pids[@]}" 2>/dev/null || true
-  sql -e "DROP DATABASE IF EXISTS \`$DB\`" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir bouncer-callgrind
+bench_fail_logs=("$work/bounce.log")
 
-sql -e "DROP DATABASE IF EXISTS \`$DB\`; CREATE DATABASE \`$DB\` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
-db_url="${MYSQL%/}/$DB"
-"$bin/examples/seed_bench" "$db_url" "$MIRRORS" "$LOCATIONS" "$work/urls.txt" "$work/geo.mmdb" \
-  2>"$work/seed.log" || die "seeding failed: $(cat "$work/seed.log")"
-has_files="$(sql -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '$DB' AND table_name = 'bouncer_files'")"
-if [ "$FILES" = 1 ] && [ "$has_files" = 1 ]; then  # older builds have no bouncer_files
-  sql "$DB" <"$root/deploy/bench/files.sql"
-fi
-memcached -u "$(id -un)" -l 127.0.0.1 -p "$MC_PORT" -m 64 >"$work/memcached.log" 2>&1 &
-pids+=($!)
+bench_fresh_db "$DB"
+bench_seed "$bin" "$db_url" "$MIRRORS" "$LOCATIONS" "$work/urls.txt" "$work/geo.mmdb"
+[ "$FILES" != 1 ] || bench_files "$DB" || true  # older builds have no bouncer_files
+bench_memcached "$MC_PORT"
 
 out="$OUT/callgrind.$TAG.out"
 rm -f "$out"*
@@ -66,12 +45,8 @@ BOUNCER_MEMCACHED__PREFIX="cg$RANDOM" BOUNCER_BOUNCE__LISTEN="127.0.0.1:$PORT" \
 BOUNCER_GEOIP__DATABASE="$work/geo.mmdb" RUST_LOG="${RUST_LOG:-warn}" \
   valgrind --tool=callgrind --cache-sim="$([ "${CACHE_SIM:-0}" = 1 ] && echo yes || echo no)" --callgrind-out-file="$out" \
   "$bin/bounce" serve >"$work/bounce.log" 2>&1 &
-bounce_pid=$!; pids+=("$bounce_pid")
-for _ in $(seq 600); do
-  curl -sf -o /dev/null "http://127.0.0.1:$PORT/__lbheartbeat__" && break
-  kill -0 "$bounce_pid" 2>/dev/null || die "bounce exited: $(tail -n 5 "$work/bounce.log")"
-  sleep 0.2
-done
+bounce_pid=$!; bench_track "$bounce_pid"
+bench_wait_http "http://127.0.0.1:$PORT/__lbheartbeat__" "$bounce_pid" 1200  # valgrind starts slowly
 
 client() { # count connections → sends them rotating over the connections (keep-alive);
            # fails on any answer but 302. Warm-up uses several connections, so that every
@@ -93,7 +68,7 @@ client "$((WARM * 4))" 4
 callgrind_control -z "$bounce_pid" >/dev/null 2>&1
 client "$COUNT" 1
 callgrind_control -d "$bounce_pid" >/dev/null 2>&1
-dump="$(ls -t "$out".* | head -n1)"
+dump="$(find "$OUT" -maxdepth 1 -name "callgrind.$TAG.out.*" -printf '%T@ %p\n' | sort -rn | head -n1 | cut -d' ' -f2-)"
 callgrind_annotate --inclusive=yes --threshold=99.9 "$dump" >"$OUT/$TAG.txt" 2>/dev/null
 total="$(awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }' "$OUT/$TAG.txt")"
 echo "$TAG $((total / COUNT))"

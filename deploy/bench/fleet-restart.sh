@@ -6,36 +6,22 @@
 # log. Prints a Markdown table.
 #   deploy/bench/fleet-restart.sh   (LOCATIONS=100000 MIRRORS=2 FOLLOWERS=3
 #                                    MYSQL=mysql://root@127.0.0.1:3306 DB=bench_fleet)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-root="$PWD"
-LOCATIONS="${LOCATIONS:-100000}" MIRRORS="${MIRRORS:-2}" FOLLOWERS="${FOLLOWERS:-3}"
-MYSQL="${MYSQL:-mysql://root@127.0.0.1:3306}" DB="${DB:-bench_fleet}"
-hostport="${MYSQL#*://}"; hostport="${hostport#*@}"
-work="$(mktemp -d /tmp/bouncer-fleet.XXXXXX)"
-pids=()
-cleanup() {
-  kill "${pids[@]}" 2>/dev/null || true
-  mariadb --no-defaults -h "${hostport%:*}" -P "${hostport##*:}" -u root -e "DROP DATABASE IF EXISTS $DB" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-[ "${BUILD:-1}" = 0 ] || cargo build --release --locked -q -p bounce --bin bounce --example seed_bench
-bin="${CARGO_TARGET_DIR:-$root/target}/release"
-mariadb --no-defaults -h "${hostport%:*}" -P "${hostport##*:}" -u root \
-  -e "DROP DATABASE IF EXISTS $DB; CREATE DATABASE $DB"
+. "$(dirname "$0")/lib.sh"; bench_init fleet-restart.sh
+LOCATIONS="${LOCATIONS:-100000}" MIRRORS="${MIRRORS:-2}" FOLLOWERS="${FOLLOWERS:-3}" DB="${DB:-bench_fleet}"
+bench_mysql "${MYSQL:-mysql://root@127.0.0.1:3306}"
+bench_build -p bounce --bin bounce --example seed_bench
+bench_workdir bouncer-fleet
+bench_fresh_db "$DB"
 echo "seeding $MIRRORS mirrors x $LOCATIONS locations" >&2
-"$bin/examples/seed_bench" "$MYSQL/$DB" "$MIRRORS" "$LOCATIONS" "$work/urls.txt" "$work/geo.mmdb" >/dev/null
-memcached -d -u "$(id -un)" -l 127.0.0.1 -p 11298 -m 256 -P "$work/mc.pid"
-sleep 0.3; pids+=("$(cat "$work/mc.pid")")
+bench_seed "$bin" "$db_url" "$MIRRORS" "$LOCATIONS" "$work/urls.txt" "$work/geo.mmdb"
+bench_memcached 11298 256
 url="$(head -1 "$work/urls.txt")"
 
-metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 ~ "^"m"({|$)" { s += $2 } END { printf "%d", s }'; }
-start() { # port → pid, after the process is started
-  BOUNCER_DATABASE__URL="$MYSQL/$DB" BOUNCER_GEOIP__DATABASE="$work/geo.mmdb" \
+start() { # port, after the process is started
+  BOUNCER_DATABASE__URL="$db_url" BOUNCER_GEOIP__DATABASE="$work/geo.mmdb" \
   BOUNCER_MEMCACHED__SERVERS='["127.0.0.1:11298"]' BOUNCER_MEMCACHED__PREFIX=fleet \
   BOUNCER_BOUNCE__LISTEN="127.0.0.1:$1" RUST_LOG=warn "$bin/bounce" >"$work/bounce-$1.log" 2>&1 &
-  pids+=("$!")
+  bench_track $!
 }
 first_redirect_ms() { # port, start time in ns → ms until the first 302
   local t0="$2"
@@ -44,8 +30,8 @@ first_redirect_ms() { # port, start time in ns → ms until the first 302
 }
 row() { # label port ms
   printf '| %s | %s ms | %s | %s | %s |\n' "$1" "$3" \
-    "$(( $(metric "$2" bounce_db_queries_total) + $(metric "$2" bounce_db_watch_queries_total) ))" \
-    "$(metric "$2" bounce_catalogue_full_loads_total)" "$(metric "$2" bounce_catalogue_image_loads_total)"
+    "$(( $(bench_metric "$2" bounce_db_queries_total) + $(bench_metric "$2" bounce_db_watch_queries_total) ))" \
+    "$(bench_metric "$2" bounce_catalogue_full_loads_total)" "$(bench_metric "$2" bounce_catalogue_image_loads_total)"
 }
 echo "| instance | start → first redirect | DB queries for the load | full loads | image loads |"
 echo "|---|---|---|---|---|"
@@ -57,4 +43,4 @@ for i in $(seq 1 "$FOLLOWERS"); do
   row "follower $i of $FOLLOWERS (started together)" $((8200 + i)) "$ms"
 done
 echo
-echo "Measured $(date -u +%FT%TZ) on $(nproc) CPUs: $MIRRORS mirrors x $LOCATIONS locations, MariaDB at $hostport, memcached."
+echo "Measured $(date -u +%FT%TZ) on $(nproc) CPUs: $MIRRORS mirrors x $LOCATIONS locations, MariaDB at $my_host:$my_port, memcached."

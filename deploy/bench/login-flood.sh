@@ -5,23 +5,18 @@
 # statuses. SQLite in a temporary directory, release build.
 #
 #   deploy/bench/login-flood.sh            # CONNS="32 128" TRIES=8 WRITES=20
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-root="$PWD"
-CONNS="${CONNS:-32 128}"; TRIES="${TRIES:-8}"; WRITES="${WRITES:-20}"; BUILD="${BUILD:-1}"
+. "$(dirname "$0")/lib.sh"; bench_init login-flood.sh
+CONNS="${CONNS:-32 128}"; TRIES="${TRIES:-8}"; WRITES="${WRITES:-20}"
 PORT=8341
-[ "$BUILD" = 1 ] && cargo build --release --locked -q -p tuxedo
-bin="${CARGO_TARGET_DIR:-$root/target}/release"
-work="$(mktemp -d /tmp/login-flood.XXXXXX)"
-pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+bench_build -p tuxedo
+bench_workdir login-flood
 export BOUNCER_DATABASE__URL="sqlite://$work/bouncer.db" BOUNCER_TUXEDO__LISTEN="127.0.0.1:$PORT"
-"$bin/tuxedo" migrate >/dev/null 2>&1
-echo "release-password-0123" | "$bin/tuxedo" user add releng --role release >/dev/null 2>&1
-"$bin/tuxedo" >"$work/tuxedo.log" 2>&1 & pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/__lbheartbeat__" >/dev/null && break; sleep 0.1; done
-rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$pid/status"; }
-write() { curl -s -o /dev/null -w '%{http_code}\n' -u releng:release-password-0123 \
+bench_tuxedo_init "$work/tuxedo.log"
+"$bin/tuxedo" >>"$work/tuxedo.log" 2>&1 & pid=$!
+bench_track "$pid"
+bench_wait_http "http://127.0.0.1:$PORT/__lbheartbeat__" "$pid"
+rss() { echo $(( $(bench_rss_kib "$pid") / 1024 )); }
+write() { curl -s -o /dev/null -w '%{http_code}\n' -u "releng:$bench_password" \
   -d "product=Flood-$1" "http://127.0.0.1:$PORT/api/product_add"; }
 write warm >/dev/null
 for conns in $CONNS; do

@@ -66,103 +66,48 @@
 # (release_day_probe table): when those stall too, a slow write or a late visibility is
 # the machine's or the database server's, not tuxedo's or bounce's. The footer also gives
 # the server-wide CREATE/DROP DATABASE count of other clients during the runs.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-root="$PWD"
+. "$(dirname "$0")/lib.sh"; bench_init release-day
+die() { say "ERROR: $*"; exit 1; }
 secs() { local v="${1%s}"; [[ "$v" =~ ^[0-9]+$ ]] || { echo "not a number of seconds: $1" >&2; exit 2; }; echo "$v"; }
 DURATION="$(secs "${DURATION:-15}")"; DURATION_D="$(secs "${DURATION_D:-300}")"
 ROUNDS="${ROUNDS:-3}"; ROUNDS_D="${ROUNDS_D:-1}"; CONNECTIONS="${CONNECTIONS:-64}"
 CASES="${CASES:-a b c d}"; MIRRORS="${MIRRORS:-50}"; LOCATIONS="${LOCATIONS:-1000}"
 SENTRY_INTERVAL="${SENTRY_INTERVAL:-3}"; SENTRY_PRODUCTS="${SENTRY_PRODUCTS:-10}"
 RSS_SAMPLES="${RSS_SAMPLES:-30}"
-MYSQL="${MYSQL:-mysql://root@127.0.0.1:3306}"; DB="${DB:-bench_release}"; BUILD="${BUILD:-1}"
-FILES="${FILES:-0}"
+DB="${DB:-bench_release}"; FILES="${FILES:-0}"
 MC_PORT=11299 A_PORT=8100 B_PORT=8101 TUX_PORT=8102 SENTRY_PORT=8103 MIRROR_PORT=8104
 NGINX_PORT=8090 BARE_PORT=8091
 PREFIX="benchrel$$"
 LOG="warn,actix_http::h1=off"
-helper="$root/deploy/bench/release_day.py"
-say() { echo "release-day: $*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
+helper="$bench_dir/release_day.py"
 
-# The MariaDB URL, split for the mariadb client.
-[[ "$MYSQL" =~ ^mysql://([^:@/]+)(:([^@/]*))?@([^:/]+)(:([0-9]+))?/?$ ]] || die "MYSQL must look like mysql://user[:pass]@host[:port]"
-my_user="${BASH_REMATCH[1]}" my_pass="${BASH_REMATCH[3]}" my_host="${BASH_REMATCH[4]}" my_port="${BASH_REMATCH[6]:-3306}"
+bench_mysql "${MYSQL:-mysql://root@127.0.0.1:3306}"
 [ -z "$my_pass" ] || export MYSQL_PWD="$my_pass"   # for the helper's database probe
-sql() { MYSQL_PWD="$my_pass" mariadb -h"$my_host" -P"$my_port" -u"$my_user" -N -B "$@"; }
-[[ "$DB" =~ ^[A-Za-z0-9_]+$ ]] || die "DB must be a plain name"
-
-missing=()
-for cmd in wrk nginx memcached; do command -v "$cmd" >/dev/null || missing+=("$cmd"); done
-if ((${#missing[@]})); then
-  say "installing ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]/nginx/nginx-light}" >/dev/null
-fi
-for cmd in wrk nginx memcached mariadb python3 curl; do command -v "$cmd" >/dev/null || die "$cmd is not installed"; done
-sql -e 'SELECT 1' >/dev/null 2>&1 || die "MariaDB does not answer at $MYSQL (start it: service mariadb start)"
-for port in $MC_PORT $A_PORT $B_PORT $TUX_PORT $SENTRY_PORT $MIRROR_PORT $NGINX_PORT $BARE_PORT; do
-  ! ss -Hltn "sport = :$port" | grep -q . || die "port $port is in use (another benchmark running?)"
-done
+bench_install wrk nginx memcached
+bench_require wrk nginx memcached mariadb python3 curl
+sql -e 'SELECT 1' >/dev/null 2>&1 || die "MariaDB does not answer at $my_url (start it: service mariadb start)"
+bench_ports_free $MC_PORT $A_PORT $B_PORT $TUX_PORT $SENTRY_PORT $MIRROR_PORT $NGINX_PORT $BARE_PORT
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bouncer/target}"
-if [ "$BUILD" = 1 ]; then
-  say "building (release)"
-  nice cargo build --release --locked -q -p bounce -p tuxedo -p sentry --bins --examples
-fi
-bin="$CARGO_TARGET_DIR/release"
-for b in bounce tuxedo sentry examples/seed_bench examples/bare_302; do [ -x "$bin/$b" ] || die "$bin/$b is missing"; done
+bench_build -p bounce -p tuxedo -p sentry --bins --examples
+bench_need_bins bounce tuxedo sentry examples/seed_bench examples/bare_302
 
-work="$(mktemp -d /tmp/bouncer-release-day.XXXXXX)"
-pids=()
+bench_workdir bouncer-release-day
+bench_fail_logs=("$work/*.log")
 sentry_pid=""
-helper_pid=""
-nginx_started=""
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  [ -z "$helper_pid" ] || kill "$helper_pid" 2>/dev/null || true   # stops its wrk processes
-  [ -z "$sentry_pid" ] || kill "$sentry_pid" 2>/dev/null || true
-  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null || true
-  if [ -n "$nginx_started" ] && [ -f /tmp/bouncer-bench-nginx.pid ]; then
-    kill "$(cat /tmp/bouncer-bench-nginx.pid)" 2>/dev/null || true
-  fi
-  ((${#pids[@]})) && wait "${pids[@]}" 2>/dev/null || true
-  sql -e "DROP DATABASE IF EXISTS \`$DB\`" 2>/dev/null || true
-  if [ "$rc" != 0 ] && [ -d "$work" ]; then
-    for f in "$work"/*.log; do [ -s "$f" ] && { say "last lines of $f:"; tail -n 5 "$f" >&2; }; done
-  fi
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-wait_http() { # url, name, pid
-  for _ in $(seq 100); do
-    curl -sf -o /dev/null "$1" && return 0
-    kill -0 "$3" 2>/dev/null || die "$2 exited; see its log"
-    sleep 0.1
-  done
-  die "$2 did not answer $1"
-}
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 say "database $DB, memcached :$MC_PORT, seeding $MIRRORS mirrors x $LOCATIONS locations"
-sql -e "DROP DATABASE IF EXISTS \`$DB\`; CREATE DATABASE \`$DB\` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
-db_url="${MYSQL%/}/$DB"
-memcached -u "$(id -un)" -l 127.0.0.1 -p "$MC_PORT" -m 256 >"$work/memcached.log" 2>&1 &
-pids+=($!)
+bench_fresh_db "$DB"
+bench_memcached "$MC_PORT" 256
 urls="$work/urls.txt"
-"$bin/examples/seed_bench" "$db_url" "$MIRRORS" "$LOCATIONS" "$urls" "$work/geo.mmdb" \
-  "http://127.0.0.1:$MIRROR_PORT/m{}" 2>"$work/seed.log" || die "seeding failed: $(cat "$work/seed.log")"
+bench_seed "$bin" "$db_url" "$MIRRORS" "$LOCATIONS" "$urls" "$work/geo.mmdb" "http://127.0.0.1:$MIRROR_PORT/m{}"
 # Products sentry --checknow probes in (c) (the release's products get checknow from tuxedo).
 sql "$DB" -e "UPDATE mirror_products SET checknow = 1 WHERE id <= $SENTRY_PRODUCTS;
   CREATE TABLE release_day_probe (id BIGINT AUTO_INCREMENT PRIMARY KEY, at DATETIME(6) NOT NULL)"
 if [ "$FILES" = 1 ]; then
-  if [ "$(sql -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '$DB' AND table_name = 'bouncer_files'")" = 1 ]; then
-    # Before bounce starts, so the first fill of each location reads its files.
-    sql "$DB" <"$root/deploy/bench/files.sql"
+  # Before bounce starts, so the first fill of each location reads its files.
+  if bench_files "$DB"; then
     say "FILES=1: $(sql "$DB" -e 'SELECT COUNT(*) FROM bouncer_files') bouncer_files rows (sha256 for every location and language)"
   else
     say "FILES=1: this schema has no bouncer_files; no file rows seeded"
@@ -177,8 +122,8 @@ token="$(RUST_LOG="$LOG" "$bin/tuxedo" token add --user releng --role release --
 [ -n "$token" ] || die "tuxedo token add printed no token: $(cat "$work/cli.log")"
 
 BOUNCER_TUXEDO__LISTEN="127.0.0.1:$TUX_PORT" RUST_LOG="$LOG" "$bin/tuxedo" serve >"$work/tuxedo.log" 2>&1 &
-tux_pid=$!; pids+=("$tux_pid")
-wait_http "http://127.0.0.1:$TUX_PORT/__lbheartbeat__" tuxedo "$tux_pid"
+tux_pid=$!; bench_track "$tux_pid"
+bench_wait_http "http://127.0.0.1:$TUX_PORT/__lbheartbeat__" "$tux_pid" 100
 
 start_bounce() { # port → pid
   BOUNCER_BOUNCE__LISTEN="127.0.0.1:$1" BOUNCER_GEOIP__DATABASE="$work/geo.mmdb" \
@@ -186,10 +131,10 @@ start_bounce() { # port → pid
     "$bin/bounce" serve >"$work/bounce-$1.log" 2>&1 &
   echo $!
 }
-a_pid="$(start_bounce $A_PORT)"; pids+=("$a_pid")
-b_pid="$(start_bounce $B_PORT)"; pids+=("$b_pid")
-wait_http "http://127.0.0.1:$A_PORT/__lbheartbeat__" "bounce A" "$a_pid"
-wait_http "http://127.0.0.1:$B_PORT/__lbheartbeat__" "bounce B" "$b_pid"
+a_pid="$(start_bounce $A_PORT)"; bench_track "$a_pid"
+b_pid="$(start_bounce $B_PORT)"; bench_track "$b_pid"
+bench_wait_http "http://127.0.0.1:$A_PORT/__lbheartbeat__" "$a_pid" 100
+bench_wait_http "http://127.0.0.1:$B_PORT/__lbheartbeat__" "$b_pid" 100
 
 # The aliases the release flips, first pointing at seeded products. These are tuxedo
 # writes, so the generation is published to memcached, as in production.
@@ -201,38 +146,37 @@ for alias in bench-firefox-latest bench-firefox-latest-ssl bench-firefox-msi-lat
   [ "$code" = 200 ] || [ "$code" = 201 ] || die "PUT alias $alias answered $code: $(cat "$work/alias.out")"
   i=$((i + 1))
 done
-published="$(python3 -c "import sys; sys.path.insert(0, '$root/deploy/bench'); import release_day as r; print(r.mc_get('127.0.0.1:$MC_PORT', '$PREFIX:generation:catalogue'))")"
-[ "$published" != None ] || die "tuxedo did not publish the generation to memcached"
+published="$(bench_mc_get "127.0.0.1:$MC_PORT" "$PREFIX:generation:catalogue")"
+[ -n "$published" ] || die "tuxedo did not publish the generation to memcached"
 code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$A_PORT/?product=bench-firefox-latest&os=win&lang=de")"
 [ "$code" = 302 ] || die "bounce A answers $code for an alias of a seeded product"
 
 # The ceilings get as many workers as the two bounce instances together (actix: one per core each).
 workers=$(( 2 * $(nproc) ))
-nginx -c "$root/deploy/bench/nginx-302.conf" -g "worker_processes $workers;" || die "nginx did not start"
-nginx_started=1
-for _ in $(seq 50); do [ -s /tmp/bouncer-bench-nginx.pid ] && break; sleep 0.1; done
-nginx_pid="$(cat /tmp/bouncer-bench-nginx.pid)"
+bench_nginx "$workers"
 "$bin/examples/bare_302" "127.0.0.1:$BARE_PORT" "$workers" >"$work/bare.log" 2>&1 &
-bare_pid=$!; pids+=("$bare_pid")
+bare_pid=$!; bench_track "$bare_pid"
 python3 "$helper" fake-mirrors --port "$MIRROR_PORT" --flap "m$((MIRRORS - 1))" --ramp "m$((MIRRORS - 2))" >"$work/mirrors.log" 2>&1 &
-mirrors_pid=$!; pids+=("$mirrors_pid")
-wait_http "http://127.0.0.1:$BARE_PORT/" "bare_302" "$bare_pid"
-wait_http "http://127.0.0.1:$MIRROR_PORT/m0/" "fake mirrors" "$mirrors_pid"
+mirrors_pid=$!; bench_track "$mirrors_pid"
+bench_wait_http "http://127.0.0.1:$BARE_PORT/" "$bare_pid" 100
+bench_wait_http "http://127.0.0.1:$MIRROR_PORT/m0/" "$mirrors_pid" 100
 curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/" || die "nginx does not answer on :$NGINX_PORT"
 
 say "warming both instances"
-python3 "$helper" warm --bounce "$A_PORT,$B_PORT" --urls "$urls" --script "$root/deploy/bench/rotate.lua"
+python3 "$helper" warm --bounce "$A_PORT,$B_PORT" --urls "$urls" --script "$bench_dir/rotate.lua"
 
 results="$work/results.jsonl"; vis="$work/visible.jsonl"
-rotate="$root/deploy/bench/rotate.lua"
+rotate="$bench_dir/rotate.lua"
 run() { # case run duration [extra load args...]
   local case="$1" kind="$2" duration="$3"; shift 3
   # In the background, so that a signal reaches the trap at once (not after the run).
+  # Stopped at exit like the servers; it stops its wrk processes then.
   python3 "$helper" load --case "$case" --run "$kind" --duration "$duration" --connections "$CONNECTIONS" \
     --urls "$urls" --out "$results" --vis "$vis" --locations "$LOCATIONS" "$@" &
-  helper_pid=$!
+  local helper_pid=$!
+  bench_track "$helper_pid"
   wait "$helper_pid"
-  helper_pid=""
+  bench_untrack "$helper_pid"
 }
 # mariadbd's CPU is reported apart (it may serve others too); found by its listening port.
 db_pid="$(ss -Hltnp "sport = :$my_port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2 || true)"
@@ -258,16 +202,15 @@ start_sentry() {
   BOUNCER_SENTRY__REQUEST_TIMEOUT_MS=1000 BOUNCER_SENTRY__FAILURES_TO_DOWN=1 \
   BOUNCER_SENTRY__SUCCESSES_TO_UP=1 BOUNCER_SENTRY__RAMP_RUNS=4 RUST_LOG="$LOG" \
     "$bin/sentry" daemon --checknow >>"$work/sentry.log" 2>&1 &
-  sentry_pid=$!
-  wait_http "http://127.0.0.1:$SENTRY_PORT/__lbheartbeat__" sentry "$sentry_pid"
+  sentry_pid=$!; bench_track "$sentry_pid"
+  bench_wait_http "http://127.0.0.1:$SENTRY_PORT/__lbheartbeat__" "$sentry_pid" 100
 }
 stop_sentry() {
   local m
   m="$(curl -s "http://127.0.0.1:$SENTRY_PORT/metrics" | grep -E '^sentry_(runs_total|mirrors)' | tr '\n' ' ' || true)"
   say "sentry: $m"
   [[ "$m" == *'outcome="completed"'* ]] || say "WARNING: sentry completed no run during case (c)"
-  kill "$sentry_pid" 2>/dev/null || true
-  wait "$sentry_pid" 2>/dev/null || true
+  bench_stop "$sentry_pid"
   sentry_pid=""
   # sentry does not release its run lease when killed; the next daemon would skip its runs
   # until the lease expires (60 s). Release it for the next round.
@@ -305,7 +248,7 @@ for case in $CASES; do
         say "case (d), round $r/$ROUNDS_D (${DURATION_D} s of unknown names)"
         run d nowrite "$DURATION" --label "no writes (known names)" --round "$r" --script "$rotate" "${bounce_args[@]}"
         run d write "$DURATION_D" --label "unknown names, ${DURATION_D} s" --round "$r" \
-          --script "$root/deploy/bench/unknown.lua" --rss-every "$every" "${bounce_args[@]}"
+          --script "$bench_dir/unknown.lua" --rss-every "$every" "${bounce_args[@]}"
       done ;;
     *) die "unknown case $case" ;;
   esac

@@ -10,21 +10,20 @@
   report        prints the Markdown table from the collected JSON lines
 """
 import argparse
-import base64
 import http.client
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
 
+from benchlib import basic_auth, cpu_seconds, mc_get, mc_set, rss_mib
+
 OSES = ["win", "win64", "osx", "linux", "linux64"]
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # 100 locales as Firefox ships them (en-US is added with the product, the rest after).
 LOCALES = (
@@ -103,30 +102,11 @@ def fake_mirrors(a):
     asyncio.run(serve())
 
 
-# ---------------------------------------------------------------- memcached, metrics, /proc
-
-
-def mc_get(addr, key):
-    host, port = addr.rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=1) as s:
-        s.sendall(b"get %s\r\n" % key.encode())
-        data = b""
-        while not data.endswith(b"END\r\n"):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    m = re.match(rb"VALUE \S+ \d+ \d+\r\n(.*?)\r\nEND", data, re.S)
-    return m.group(1).decode() if m else None
+# ---------------------------------------------------------------- memcached, metrics
 
 
 def publish(a):
-    value = str(a.generation).encode()
-    host, port = a.memcached.rsplit(":", 1)
-    with socket.create_connection((host, int(port))) as s:
-        key = f"{a.prefix}:generation:catalogue".encode()
-        s.sendall(b"set %s 0 0 %d\r\n%s\r\n" % (key, len(value), value))
-        assert s.recv(64).startswith(b"STORED"), "memcached did not store the generation"
+    mc_set(a.memcached, f"{a.prefix}:generation:catalogue", a.generation)
 
 
 def metrics(port):
@@ -169,35 +149,6 @@ def metrics(port):
         elif base == "bounce_stale_served_total":
             out["stale"] += v
     return out
-
-
-def cpu_seconds(pid):
-    """utime + stime of a process and its children's threads (nginx: master and workers)."""
-    total = 0
-    for p in [pid] + children(pid):
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-        except FileNotFoundError:
-            pass
-    return total / CLK_TCK
-
-
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except FileNotFoundError:
-        return []
-
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 # ---------------------------------------------------------------- polling bounce
@@ -342,8 +293,7 @@ def writer_release(a, rec, stop_at):
     time.sleep(1)
     tag = f"{a.version}r{a.round}"
     conn = http.client.HTTPConnection("127.0.0.1", a.tuxedo, timeout=30)
-    cred = base64.b64encode(f"{a.user}:{a.password}".encode()).decode()
-    auth = {"Authorization": f"Basic {cred}"}
+    auth = {"Authorization": basic_auth(a.user, a.password)}
     form = dict(auth, **{"Content-Type": "application/x-www-form-urlencoded"})
 
     def call(method, cmd, params):

@@ -13,13 +13,14 @@
       Every product x os x lang answer (print=yes) of every instance against REFERENCE
       (a bounce reading the primary only). One JSON line.
 """
-import base64
 import http.client
 import json
 import sys
 import threading
 import time
 import urllib.parse
+
+from benchlib import xml_post
 
 ALIAS = "firefox-latest-ssl"
 TARGETS = ["Firefox-130.0-SSL", "Firefox-131.0-SSL"]
@@ -41,20 +42,11 @@ def print_of(base, product, os_="win64", lang="en-US"):
 
 
 def flip(tuxedo, user, password, target):
-    u = urllib.parse.urlsplit(tuxedo)
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
-    body = urllib.parse.urlencode({"alias": ALIAS, "related_product": target})
-    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
     started = time.monotonic()
-    c.request("POST", "/api/create_update_alias", body, {
-        "Authorization": f"Basic {auth}",
-        "Content-Type": "application/x-www-form-urlencoded"})
-    r = c.getresponse()
-    r.read()
+    _, headers = xml_post(tuxedo, user, password, "create_update_alias",
+                          {"alias": ALIAS, "related_product": target}, timeout=60)
     took = time.monotonic() - started
-    unconfirmed = [s.strip() for s in (r.getheader("X-Bouncer-Unconfirmed") or "").split(",") if s.strip()]
-    c.close()
-    assert r.status == 200, r.status
+    unconfirmed = [s.strip() for s in (headers.get("X-Bouncer-Unconfirmed") or "").split(",") if s.strip()]
     return started, took, unconfirmed
 
 
