@@ -92,6 +92,6 @@ for x in a b; do  # in-process fills: a run that keeps filling measures the fill
   echo "$x: $(curl -s "http://127.0.0.1:$port/metrics" | awk '/^bounce_cache_fills_total/ { printf "%s ", $0 }')"
 done
 for x in a b; do
-  printf 'median %s %.2f µs per request (%d runs)\n' "$x" "$(awk -v x="$x" '$1 == x { print $3 }' "$results" | bench_median)" \
-    "$(awk -v x="$x" '$1 == x' "$results" | wc -l)"
+  awk -v x="$x" '$1 == x { print $3 }' "$results" | bench_median \
+    | awk -v x="$x" -v n="$ROUNDS" '{ printf "median %s %.2f µs per request (%d runs)\n", x, $1, n }'
 done
