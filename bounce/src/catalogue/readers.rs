@@ -321,6 +321,16 @@ pub fn connect<'a>(
     }
 }
 
+/// A fill's query error: a row bounce cannot decode is its own defect (500, logged as an
+/// error, no stale copy papering over it), anything else the database's trouble (503, or
+/// the last rows read).
+fn query_error(e: diesel::result::Error) -> BounceError {
+    match db::classify::is_defect(&e) {
+        true => BounceError::Bug(format!("reading the catalogue: {e}")),
+        false => BounceError::Unavailable(format!("database: {e}")),
+    }
+}
+
 /// The generation of the first usable reader that answers (the watch's poll).
 pub fn first_generation(sources: &Sources) -> Option<i64> {
     usable(sources).into_iter().find_map(|(pool, breaker)| {
@@ -347,8 +357,7 @@ pub fn with_reader<V>(
             "no reader has caught up; serving the freshest"
         );
     }
-    let value = query(&mut conn, metrics)
-        .map_err(|e| BounceError::Unavailable(format!("database: {e}")))?;
+    let value = query(&mut conn, metrics).map_err(query_error)?;
     Ok(Read {
         value,
         generation: if behind { seen } else { expected },

@@ -215,3 +215,44 @@ async fn databases_down_then_back() {
         .unwrap();
     assert_eq!(hb["checks"][0]["state"], "ok");
 }
+
+bouncer_test_support::async_db_tests! {
+    a_row_bounce_cannot_decode_is_a_logged_500_not_a_503 => undecodable_row,
+}
+
+/// A row that does not fit the schema bounce was built for (here a NULL in a column the
+/// code takes as NOT NULL, as a schema from another release could hold) is bounce's
+/// defect: the request that needs it gets a 500 (logged as an error), not the 503 that
+/// tells clients and monitors the database is down; other locations are still served.
+async fn undecodable_row(db: TestDb) {
+    use diesel::RunQueryDsl;
+    let cat = standard(&mut db.conn());
+    let statements = [
+        "DROP TABLE bouncer_files".to_owned(),
+        "CREATE TABLE bouncer_files (location_id INTEGER NOT NULL, lang VARCHAR(32) NOT NULL, \
+         size BIGINT, sha256 VARCHAR(64), sha512 VARCHAR(128), etag VARCHAR(64), \
+         last_modified VARCHAR(64), source VARCHAR(32), \
+         updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, learned_from INTEGER, \
+         disputed VARCHAR(64), PRIMARY KEY (location_id, lang))"
+            .to_owned(),
+        format!(
+            "INSERT INTO bouncer_files (location_id, lang, source) VALUES ({}, 'de', NULL)",
+            cat.beta_win
+        ),
+    ];
+    for sql in &statements {
+        diesel::sql_query(sql).execute(&mut *db.conn()).unwrap();
+    }
+    let base = spawn(config(&db));
+    let get = |q: &'static str| {
+        let url = format!("{base}/?{q}");
+        async move {
+            let r = client().get(url).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, body) = get("product=firefox-beta-latest&os=win&lang=de").await;
+    assert_eq!((status, body.as_str()), (500, "internal error\n"));
+    let (status, _) = get("product=firefox-latest&os=win&lang=de").await;
+    assert_eq!(status, 302, "the rest is served");
+}

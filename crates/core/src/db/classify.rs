@@ -46,6 +46,20 @@ pub fn is_connection_lost(e: &Error) -> bool {
     }
 }
 
+/// The error is this program's, not the database's: a row it cannot decode into the type
+/// the schema promises, a value it cannot encode, a query it cannot build. Trying again or
+/// elsewhere gives the same; a caller answers 500 and logs it as an error, where a database
+/// that is down or busy is a 503 (and may be worked around).
+pub fn is_defect(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::DeserializationError(_)
+            | Error::SerializationError(_)
+            | Error::QueryBuilderError(_)
+            | Error::InvalidCString(_)
+    )
+}
+
 /// How many times a transient failure is tried in all.
 pub const ATTEMPTS: u32 = 4;
 
