@@ -18,6 +18,7 @@ mod exec;
 pub mod fleet;
 mod gatekeeper;
 mod history;
+mod intake;
 mod metrics;
 mod registry;
 pub mod ui;
@@ -146,6 +147,7 @@ fn routes(cfg: &mut web::ServiceConfig, with_metrics: bool) {
         cfg.route("/metrics", web::to(metrics));
     }
     cfg.configure(registry::routes)
+        .configure(intake::routes)
         .configure(xml::routes)
         .configure(api::routes)
         .configure(ui::routes);

@@ -29,6 +29,11 @@ pub struct ApiMetrics {
     pub visibility_wait: prometheus::Histogram,
     /// The most password checks that ran at once (set from the checker when rendered).
     pub login_checks_peak: prometheus::IntGauge,
+    /// Statistics batches from bounce, by outcome: `counted`, `repeat` (sent again after a
+    /// lost answer: not counted twice), `refused` (4xx), `failed` (5xx: the sender retries).
+    pub stats_batches: IntCounterVec,
+    /// Downloads counted from those batches.
+    pub stats_downloads: IntCounter,
 }
 
 impl ApiMetrics {
@@ -101,7 +106,22 @@ impl ApiMetrics {
                 "The most password checks that ran at once since the start",
             )?,
         )?;
+        let stats_batches = counters(
+            r,
+            "stats_batches_total",
+            "Download statistics batches received from bounce, by outcome",
+            &["outcome"],
+        )?;
+        let stats_downloads = registered(
+            r,
+            IntCounter::new(
+                "stats_downloads_total",
+                "Downloads counted from bounce's statistics batches",
+            )?,
+        )?;
         Ok(Self {
+            stats_batches,
+            stats_downloads,
             requests,
             duration,
             deadline_exceeded,

@@ -8,7 +8,7 @@ use bouncer_core::fleet::{self, Registered, Registration};
 use std::time::Duration;
 
 /// Why a fleet call was refused before its body was read.
-enum Refused {
+pub(crate) enum Refused {
     /// No fleet configured: the endpoint does not exist (404).
     NoFleet,
     /// No token, or a wrong one (401).
@@ -18,7 +18,7 @@ enum Refused {
 }
 
 impl Refused {
-    fn respond(self) -> HttpResponse {
+    pub(crate) fn respond(self) -> HttpResponse {
         match self {
             Refused::NoFleet => HttpResponse::NotFound().body("no fleet configured\n"),
             Refused::Token => HttpResponse::Unauthorized()
@@ -31,7 +31,7 @@ impl Refused {
 
 /// The state of `req`'s tuxedo when the caller carries the fleet's token; refused before
 /// the body is read.
-fn admitted(req: &HttpRequest) -> std::result::Result<web::Data<AppState>, Refused> {
+pub(crate) fn admitted(req: &HttpRequest) -> std::result::Result<web::Data<AppState>, Refused> {
     let state = crate::caller::state_of(req).map_err(Refused::Error)?;
     let Some(fleet) = &state.fleet else {
         return Err(Refused::NoFleet);
@@ -46,7 +46,7 @@ fn admitted(req: &HttpRequest) -> std::result::Result<web::Data<AppState>, Refus
     Ok(state)
 }
 
-fn plain(e: &TuxedoError) -> HttpResponse {
+pub(crate) fn plain(e: &TuxedoError) -> HttpResponse {
     let status = e.status();
     let text = match status.is_server_error() {
         true => "service unavailable; try again".to_owned(),

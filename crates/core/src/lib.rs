@@ -20,7 +20,8 @@
 //!   history that moves backwards), [`audit`];
 //! - catalogue operations: [`aliases`], [`name_space`] (products and aliases share one),
 //!   [`gates`] (gated alias flips), [`files`] (file metadata), [`fleet`] (bounce instances
-//!   registered with tuxedo).
+//!   registered with tuxedo), [`stats`] (download counts from bounce's batches, rolled up
+//!   by minute, hour and day).
 
 pub mod aliases;
 pub mod audit;
@@ -44,6 +45,7 @@ pub mod networks;
 pub mod rules;
 pub mod schema;
 pub mod selection;
+pub mod stats;
 pub mod telemetry;
 pub mod uptake;
 pub mod utc;

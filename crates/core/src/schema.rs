@@ -328,6 +328,33 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Downloads per period and dimension, added from bounce's batches (see `stats`).
+    bouncer_download_counts (granularity, bucket, dims) {
+        granularity -> Text,
+        bucket -> BigInt,
+        dims -> BigInt,
+        product -> Text,
+        os -> Text,
+        lang -> Text,
+        country -> Text,
+        target -> Text,
+        family -> SmallInt,
+        scheme -> Text,
+        downloads -> BigInt,
+        bytes -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Statistics batches already added, so a batch sent again counts once (see `stats`).
+    bouncer_stats_batches (id) {
+        id -> Text,
+        instance -> Text,
+        received_at -> BigInt,
+    }
+}
+
 diesel::joinable!(mirror_product_langs -> mirror_products (product_id));
 diesel::joinable!(mirror_locations -> mirror_products (product_id));
 diesel::joinable!(mirror_locations -> mirror_os (os_id));
@@ -376,4 +403,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     bouncer_mirror_exclusions,
     bouncer_mirror_settings,
     bouncer_instances,
+    bouncer_download_counts,
+    bouncer_stats_batches,
 );

@@ -17,6 +17,7 @@ mod openapi;
 mod publish;
 mod read_your_writes;
 mod shutdown;
+mod stats;
 mod topology;
 mod ui_browser;
 mod ui_http;

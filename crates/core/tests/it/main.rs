@@ -6,3 +6,4 @@
 mod cache;
 mod db;
 mod deploy_config;
+mod stats;

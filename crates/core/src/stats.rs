@@ -1,0 +1,479 @@
+//! Download statistics at rest. bounce counts downloads in memory (no I/O on the request
+//! path) and sends what it counted, in [`Batch`]es, to tuxedo, which adds them here with
+//! [`add`]: one transaction per batch, recognised by its id when it is sent again (the
+//! sender retries until it hears an answer, so an answer lost on the way must not count
+//! twice). Each count is added to its minute, hour and day rows at once, so a report over
+//! a month reads days, not forty thousand minutes, and each granularity is pruned after
+//! its own retention ([`prune`]). Nothing here identifies a client: the dimensions are the
+//! catalogue's names, a country and an address family.
+
+use crate::db::classify::{is_transient, is_unique_violation, retrying};
+use crate::db::{write_transaction, DbConnection};
+use crate::schema::{bouncer_download_counts as counts, bouncer_stats_batches as batches};
+use crate::Result;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where bounce sends its batches (tuxedo; bearer `fleet.token`, like the registry).
+pub const PATH: &str = "/__fleet__/stats";
+/// Longest batch id.
+pub const MAX_ID: usize = 64;
+/// Most counts one batch may carry (a sender splits more into several batches): about
+/// 200 bytes of JSON each, so a full batch stays within tuxedo's default body limit.
+pub const MAX_COUNTS: usize = 2_000;
+/// The target of a download that went to the CDN (CDN mode) or to the fallback host.
+pub const CDN: &str = "cdn";
+pub const FALLBACK: &str = "fallback";
+/// The bucket of whatever did not fit a bounded counter set (see bounce's counting).
+pub const OTHER: &str = "other";
+
+/// What bounce knows about a download: the key of a count.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Dims {
+    pub product: String,
+    pub os: String,
+    pub lang: String,
+    /// ISO 3166 alpha-2, or `--` when unknown.
+    pub country: String,
+    /// A mirror's id, [`CDN`], [`FALLBACK`] or [`OTHER`].
+    pub target: String,
+    /// 4 or 6; 0 when unknown.
+    pub family: i16,
+    /// `http` or `https`: the redirect's.
+    pub scheme: String,
+}
+
+impl Dims {
+    /// The short key the row is stored under: a hash of every dimension, so the primary key
+    /// stays within MariaDB's limit whatever the names' lengths.
+    pub fn key(&self) -> i64 {
+        let family = self.family.to_be_bytes();
+        let parts: [&[u8]; 7] = [
+            self.product.as_bytes(),
+            self.os.as_bytes(),
+            self.lang.as_bytes(),
+            self.country.as_bytes(),
+            self.target.as_bytes(),
+            &family,
+            self.scheme.as_bytes(),
+        ];
+        crate::hash::stable_hash(&parts) as i64
+    }
+
+    /// Why these dimensions cannot be stored, if they cannot.
+    fn refused(&self) -> Option<String> {
+        let long = |what: &str, v: &str, max: usize| {
+            (v.is_empty() || v.chars().count() > max)
+                .then(|| format!("{what}: 1 to {max} characters"))
+        };
+        long("product", &self.product, 255)
+            .or_else(|| long("os", &self.os, 255))
+            .or_else(|| long("lang", &self.lang, 32))
+            .or_else(|| long("target", &self.target, 32))
+            .or_else(|| {
+                let ok = self.country.len() == 2
+                    && self
+                        .country
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b == b'-');
+                (!ok).then(|| "country: two capital letters, or --".to_owned())
+            })
+            .or_else(|| (![0, 4, 6].contains(&self.family)).then(|| "family: 0, 4 or 6".to_owned()))
+            .or_else(|| {
+                (!["http", "https"].contains(&self.scheme.as_str()))
+                    .then(|| "scheme: http or https".to_owned())
+            })
+    }
+}
+
+/// Downloads and the bytes they were for (when the file's size is known).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub downloads: u64,
+    pub bytes: u64,
+}
+
+impl Tally {
+    /// Adds `other` (saturating: a count never wraps).
+    pub fn add(&mut self, other: Tally) {
+        self.downloads = self.downloads.saturating_add(other.downloads);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+    }
+}
+
+/// One minute's counts of one sender.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Minute {
+    /// The minute's start, Unix seconds (a multiple of 60).
+    pub start: i64,
+    pub counts: Vec<(Dims, Tally)>,
+}
+
+/// What a bounce instance sends: its counts since the last batch it had acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch {
+    /// Chosen by the sender, unique per batch; sent again unchanged when retried.
+    pub id: String,
+    /// The sender (its fleet URL), for the operator.
+    pub instance: String,
+    pub minutes: Vec<Minute>,
+}
+
+impl Batch {
+    /// Why the batch cannot be added, if it cannot (the receiver answers 400 with it).
+    pub fn refused(&self) -> Option<String> {
+        if self.id.is_empty() || self.id.len() > MAX_ID {
+            return Some(format!("id: 1 to {MAX_ID} bytes"));
+        }
+        if self.instance.len() > 255 {
+            return Some("instance: at most 255 bytes".into());
+        }
+        let n: usize = self.minutes.iter().map(|m| m.counts.len()).sum();
+        if n > MAX_COUNTS {
+            return Some(format!("{n} counts: at most {MAX_COUNTS} per batch"));
+        }
+        for m in &self.minutes {
+            if m.start % 60 != 0 || m.start < 0 {
+                return Some(format!("minute {}: not the start of a minute", m.start));
+            }
+            for (dims, tally) in &m.counts {
+                if let Some(why) = dims.refused() {
+                    return Some(why);
+                }
+                if tally.downloads > i64::MAX as u64 || tally.bytes > i64::MAX as u64 {
+                    return Some("a count beyond 2^63".into());
+                }
+            }
+        }
+        None
+    }
+
+    /// Downloads in the batch.
+    pub fn downloads(&self) -> u64 {
+        let all = self.minutes.iter().flat_map(|m| &m.counts);
+        all.fold(0u64, |n, (_, t)| n.saturating_add(t.downloads))
+    }
+}
+
+/// The periods a count is kept for, and their letters in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    Minute,
+    Hour,
+    Day,
+}
+
+impl Granularity {
+    pub const ALL: [Granularity; 3] = [Self::Minute, Self::Hour, Self::Day];
+
+    fn letter(self) -> &'static str {
+        match self {
+            Self::Minute => "m",
+            Self::Hour => "h",
+            Self::Day => "d",
+        }
+    }
+
+    fn seconds(self) -> i64 {
+        match self {
+            Self::Minute => 60,
+            Self::Hour => 3_600,
+            Self::Day => 86_400,
+        }
+    }
+
+    /// The start of the period holding `t` (Unix seconds, UTC).
+    pub fn bucket(self, t: i64) -> i64 {
+        t - t.rem_euclid(self.seconds())
+    }
+}
+
+/// What [`add`] did with a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    /// Counted: this many downloads.
+    Counted(u64),
+    /// Seen before (same id): nothing counted again.
+    Repeat,
+}
+
+/// Adds `batch` (checked with [`Batch::refused`] first) in one transaction: all of it or,
+/// when its id was added before, nothing. Concurrent batches adding to the same rows are
+/// retried on a clash.
+pub fn add(conn: &mut DbConnection, batch: &Batch, now: i64) -> Result<Added> {
+    // Merge first: one statement per row, however often a key repeats across minutes.
+    let mut rows: BTreeMap<(Granularity, i64, i64), (&Dims, Tally)> = BTreeMap::new();
+    for m in &batch.minutes {
+        for (dims, tally) in &m.counts {
+            let key = dims.key();
+            for g in Granularity::ALL {
+                let row = rows
+                    .entry((g, g.bucket(m.start), key))
+                    .or_insert((dims, Tally::default()));
+                row.1.add(*tally);
+            }
+        }
+    }
+    let attempt = || {
+        write_transaction(conn, |c| {
+            let first = diesel::insert_into(batches::table)
+                .values((
+                    batches::id.eq(&batch.id),
+                    batches::instance.eq(&batch.instance),
+                    batches::received_at.eq(now),
+                ))
+                .execute(c);
+            match first {
+                Err(e) if is_unique_violation(&e) => return Ok(Added::Repeat),
+                other => other?,
+            };
+            for ((g, bucket, key), (dims, tally)) in &rows {
+                add_row(c, *g, *bucket, *key, dims, *tally)?;
+            }
+            add_legacy(c, batch)?;
+            Ok(Added::Counted(batch.downloads()))
+        })
+    };
+    // A clash on a count row: a concurrent batch created it first; the next try adds to it.
+    let clash = |e: &diesel::result::Error| is_transient(e) || is_unique_violation(e);
+    Ok(retrying(attempt, clash)?)
+}
+
+/// Adds `tally` to one row, creating it when it is not there.
+fn add_row(
+    c: &mut DbConnection,
+    g: Granularity,
+    bucket: i64,
+    key: i64,
+    dims: &Dims,
+    tally: Tally,
+) -> diesel::QueryResult<()> {
+    let (downloads, bytes) = (tally.downloads as i64, tally.bytes as i64);
+    let row = counts::table.find((g.letter(), bucket, key));
+    let updated = diesel::update(row)
+        .set((
+            counts::downloads.eq(counts::downloads + downloads),
+            counts::bytes.eq(counts::bytes + bytes),
+        ))
+        .execute(c)?;
+    if updated == 0 {
+        diesel::insert_into(counts::table)
+            .values((
+                counts::granularity.eq(g.letter()),
+                counts::bucket.eq(bucket),
+                counts::dims.eq(key),
+                counts::product.eq(&dims.product),
+                counts::os.eq(&dims.os),
+                counts::lang.eq(&dims.lang),
+                counts::country.eq(&dims.country),
+                counts::target.eq(&dims.target),
+                counts::family.eq(dims.family),
+                counts::scheme.eq(&dims.scheme),
+                counts::downloads.eq(downloads),
+                counts::bytes.eq(bytes),
+            ))
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// Keeps the legacy `count` columns current (products by name, mirrors by id), which the
+/// old admin showed and reports of that era read: one statement per product and mirror in
+/// the batch.
+fn add_legacy(c: &mut DbConnection, batch: &Batch) -> diesel::QueryResult<()> {
+    use crate::schema::{mirror_mirrors as mirrors, mirror_products as products};
+    let mut by_product: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut by_mirror: BTreeMap<i32, i64> = BTreeMap::new();
+    for (dims, tally) in batch.minutes.iter().flat_map(|m| &m.counts) {
+        let n = tally.downloads as i64;
+        *by_product.entry(&dims.product).or_default() += n;
+        if let Ok(id) = dims.target.parse::<i32>() {
+            *by_mirror.entry(id).or_default() += n;
+        }
+    }
+    for (name, n) in by_product {
+        diesel::update(products::table.filter(products::name.eq(name)))
+            .set(products::count.eq(products::count + n))
+            .execute(c)?;
+    }
+    for (id, n) in by_mirror {
+        diesel::update(mirrors::table.find(id))
+            .set(mirrors::count.eq(mirrors::count + n))
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// How long each granularity is kept, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub minutes: i64,
+    pub hours: i64,
+    pub days: i64,
+}
+
+impl Retention {
+    fn of(&self, g: Granularity) -> i64 {
+        match g {
+            Granularity::Minute => self.minutes,
+            Granularity::Hour => self.hours,
+            Granularity::Day => self.days,
+        }
+    }
+}
+
+/// Removes rows older than their retention, and the ids of batches older than the minute
+/// rows (a batch retried that late would be counted again — its minutes are gone anyway).
+/// Returns the count rows removed.
+pub fn prune(conn: &mut DbConnection, keep: Retention, now: i64) -> Result<usize> {
+    let mut removed = 0;
+    for g in Granularity::ALL {
+        let horizon = g.bucket(now - keep.of(g));
+        removed += diesel::delete(
+            counts::table
+                .filter(counts::granularity.eq(g.letter()))
+                .filter(counts::bucket.lt(horizon)),
+        )
+        .execute(conn)?;
+    }
+    diesel::delete(batches::table.filter(batches::received_at.lt(now - keep.minutes)))
+        .execute(conn)?;
+    Ok(removed)
+}
+
+/// One stored count, as reports read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// The period's start, Unix seconds.
+    pub bucket: i64,
+    pub dims: Dims,
+    pub tally: Tally,
+}
+
+type DimsColumns = (String, String, String, String, String, i16, String);
+
+/// The rows of granularity `g` with `from <= bucket < to`.
+pub fn rows(conn: &mut DbConnection, g: Granularity, from: i64, to: i64) -> Result<Vec<Row>> {
+    let rows: Vec<(i64, DimsColumns, (i64, i64))> = counts::table
+        .filter(counts::granularity.eq(g.letter()))
+        .filter(counts::bucket.ge(from))
+        .filter(counts::bucket.lt(to))
+        .order((counts::bucket.asc(), counts::dims.asc()))
+        .select((
+            counts::bucket,
+            (
+                counts::product,
+                counts::os,
+                counts::lang,
+                counts::country,
+                counts::target,
+                counts::family,
+                counts::scheme,
+            ),
+            (counts::downloads, counts::bytes),
+        ))
+        .load(conn)?;
+    let row = |(bucket, d, t): (i64, DimsColumns, (i64, i64))| Row {
+        bucket,
+        dims: Dims {
+            product: d.0,
+            os: d.1,
+            lang: d.2,
+            country: d.3,
+            target: d.4,
+            family: d.5,
+            scheme: d.6,
+        },
+        // Stored from u64s below 2^63 (see `Batch::refused`), sums saturating there.
+        tally: Tally {
+            downloads: t.0.max(0) as u64,
+            bytes: t.1.max(0) as u64,
+        },
+    };
+    Ok(rows.into_iter().map(row).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dims(product: &str) -> Dims {
+        Dims {
+            product: product.into(),
+            os: "win64".into(),
+            lang: "de".into(),
+            country: "DE".into(),
+            target: "7".into(),
+            family: 4,
+            scheme: "https".into(),
+        }
+    }
+
+    #[test]
+    fn buckets_start_their_period() {
+        let t = 1_765_000_123; // some second
+        assert_eq!(Granularity::Minute.bucket(t), t - t % 60);
+        assert_eq!(Granularity::Hour.bucket(t) % 3600, 0);
+        assert_eq!(Granularity::Day.bucket(t) % 86_400, 0);
+        assert!(Granularity::Day.bucket(t) <= Granularity::Hour.bucket(t));
+    }
+
+    #[test]
+    fn every_dimension_changes_the_key() {
+        let base = dims("Firefox-130.0");
+        let mut others = vec![dims("Firefox-131.0")];
+        for f in 0..6 {
+            let mut d = base.clone();
+            match f {
+                0 => d.os = "linux".into(),
+                1 => d.lang = "fr".into(),
+                2 => d.country = "FR".into(),
+                3 => d.target = CDN.into(),
+                4 => d.family = 6,
+                _ => d.scheme = "http".into(),
+            }
+            others.push(d);
+        }
+        for o in &others {
+            assert_ne!(o.key(), base.key(), "{o:?}");
+        }
+        // Field boundaries count: ("ab", "c") is not ("a", "bc").
+        let (mut a, mut b) = (base.clone(), base.clone());
+        (a.product, a.os) = ("ab".into(), "c".into());
+        (b.product, b.os) = ("a".into(), "bc".into());
+        assert_ne!(a.key(), b.key());
+    }
+
+    #[test]
+    fn batches_that_cannot_be_stored_say_why() {
+        let ok = Batch {
+            id: "b1".into(),
+            instance: "http://bounce-1".into(),
+            minutes: vec![Minute {
+                start: 120,
+                counts: vec![(
+                    dims("Firefox"),
+                    Tally {
+                        downloads: 1,
+                        bytes: 0,
+                    },
+                )],
+            }],
+        };
+        assert_eq!(ok.refused(), None);
+        let mut bad = ok.clone();
+        bad.minutes[0].start = 121;
+        assert!(bad.refused().unwrap().contains("not the start of a minute"));
+        let mut bad = ok.clone();
+        bad.minutes[0].counts[0].0.country = "de".into();
+        assert!(bad.refused().unwrap().starts_with("country"));
+        let mut bad = ok.clone();
+        bad.id = "x".repeat(65);
+        assert!(bad.refused().unwrap().starts_with("id"));
+        let mut bad = ok;
+        bad.minutes[0].counts[0].0.family = 5;
+        assert!(bad.refused().unwrap().starts_with("family"));
+    }
+}
