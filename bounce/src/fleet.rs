@@ -8,7 +8,7 @@ use crate::BounceError;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bouncer_core::config::Config;
 use bouncer_core::fleet::{self, Applied, Apply};
-use bouncer_service::fleet::FleetClient;
+use bouncer_service::fleet::{FleetClient, Shipped};
 use bouncer_service::shutdown::{self, Background};
 use futures_util::StreamExt;
 use std::net::SocketAddr;
@@ -54,6 +54,12 @@ impl Fleet {
             me,
             lease: f.lease(),
         }))
+    }
+
+    /// Sends a download statistics batch (see `shipping`).
+    pub async fn ship(&self, batch: &bouncer_core::stats::Batch) -> Result<(), Shipped> {
+        let within = (self.lease / 3).clamp(Duration::from_secs(1), Duration::from_secs(10));
+        self.client.ship(&self.tuxedos, batch, within).await
     }
 
     /// Leaves the fleet (bounded like a registration).

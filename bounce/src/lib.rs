@@ -6,6 +6,7 @@ mod asn;
 mod attribution;
 mod catalogue;
 mod choice;
+mod counting;
 mod documents;
 mod error;
 mod filename;
@@ -22,6 +23,7 @@ mod redirect;
 mod request;
 mod respond;
 mod routes;
+mod shipping;
 mod state;
 
 pub use error::BounceError;
@@ -59,6 +61,19 @@ pub fn build(
     let background = Background::new();
     state.geo.spawn_reloader(every, &background);
     state.asn.spawn_reloader(every, &background);
+    // Download statistics: counted per worker when something sends them to tuxedo.
+    let b = &state.config.bounce;
+    let drain = std::time::Duration::from_secs(b.stats_drain_secs);
+    let tallies = Arc::new(counting::Tallies::new(b.stats_max_counts));
+    let counting = shipping::counting_on(fleet.is_some(), drain);
+    shipping::start(
+        fleet.clone(),
+        Arc::clone(&tallies),
+        state.catalogue.clone(),
+        state.metrics.clone(),
+        (drain, b.stats_max_counts),
+        &background,
+    );
     fleet::start(
         fleet,
         state.catalogue.clone(),
@@ -75,8 +90,12 @@ pub fn build(
     let stop = bouncer_service::shutdown::input(shutdown);
     let app = Application::start(listener, stop, move |cfg| {
         cfg.app_data(public.clone());
-        // Run once per worker thread: each worker its own Link values (see `links`).
+        // Run once per worker thread: each worker its own Link values (see `links`) and
+        // its own download counts (see `counting`).
         cfg.app_data(links::LinkCache::new(link_budget, link_fills.clone()));
+        if counting {
+            cfg.app_data(tallies.shard());
+        }
         routes::routes(cfg, separate.is_none());
     })?
     .with_background(background);

@@ -43,6 +43,11 @@ pub struct Metrics {
     /// ASN lookups that found the client's network but no AS number bounce can read: a
     /// database in another shape, whose network rules then never match.
     pub asn_without_number: IntCounter,
+    /// Download statistics: batches sent to tuxedo by outcome (`sent`, `failed`: kept and
+    /// sent again, `refused`: tuxedo cannot store it, dropped), and the counts waiting in
+    /// memory for tuxedo.
+    pub stats_batches: IntCounterVec,
+    pub stats_waiting: IntGauge,
 }
 
 /// Every `requests_total` outcome label.
@@ -172,7 +177,20 @@ impl Metrics {
                 "asn_records_without_number_total",
                 "ASN database lookups that found the network but no readable AS number",
             )?,
+            stats_batches: IntCounterVec::new(
+                Opts::new(
+                    "stats_batches_total",
+                    "Download statistics batches sent to tuxedo, by outcome",
+                ),
+                &["outcome"],
+            )?,
+            stats_waiting: IntGauge::new(
+                "stats_waiting_counts",
+                "Download counts in memory that tuxedo has not acknowledged",
+            )?,
         };
+        registry.register(Box::new(m.stats_batches.clone()))?;
+        registry.register(Box::new(m.stats_waiting.clone()))?;
         registry.register(Box::new(m.asn_without_number.clone()))?;
         registry.register(Box::new(m.watch_stalls.clone()))?;
         registry.register(Box::new(m.fleet_registrations.clone()))?;

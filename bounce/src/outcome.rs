@@ -108,3 +108,64 @@ pub struct Document {
     pub content_type: &'static str,
     pub body: String,
 }
+
+/// Where a redirect sends a download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Served {
+    Mirror(i32),
+    /// CDN mode's pinned base.
+    Cdn,
+    /// Mirror mode's fallback host (no mirror had the file).
+    Fallback,
+}
+
+/// A redirect to a file, as download statistics count it: ids and small copies only, so
+/// counting allocates nothing (names are looked up when counts are sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Download {
+    pub product: i32,
+    pub os: i32,
+    pub lang: Lang,
+    pub served: Served,
+    /// Mirror mode only (CDN mode does not place clients).
+    pub country: Option<bouncer_core::networks::Code>,
+    pub family: Option<bouncer_core::networks::Family>,
+    /// The redirect's scheme.
+    pub https: bool,
+    /// The file's size when known, else 0.
+    pub bytes: u64,
+}
+
+/// A language code kept inline (codes are short: `ja-JP-mac` is 9 bytes); a longer one is
+/// counted as [`Lang::OTHER`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Lang {
+    len: u8,
+    bytes: [u8; 15],
+}
+
+impl Lang {
+    pub const OTHER: Lang = Lang {
+        len: 5,
+        bytes: *b"other\0\0\0\0\0\0\0\0\0\0",
+    };
+
+    pub fn new(lang: &str) -> Self {
+        let mut bytes = [0u8; 15];
+        match bytes.get_mut(..lang.len()) {
+            Some(head) if !lang.is_empty() => {
+                head.copy_from_slice(lang.as_bytes());
+                Lang {
+                    len: lang.len() as u8,
+                    bytes,
+                }
+            }
+            _ => Self::OTHER,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        let bytes = self.bytes.get(..usize::from(self.len)).unwrap_or_default();
+        std::str::from_utf8(bytes).unwrap_or("other")
+    }
+}

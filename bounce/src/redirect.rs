@@ -5,7 +5,7 @@ use crate::catalogue::{Catalogue, Snapshot};
 use crate::choice::{Client, Variants};
 use crate::documents::Format;
 use crate::geo::Geo;
-use crate::outcome::{Extras, Outcome, RequestInfo, Varies};
+use crate::outcome::{Download, Extras, Lang, Outcome, RequestInfo, Served, Varies};
 use crate::request::{valid_lang, Params};
 use crate::{attribution, BounceError};
 use bouncer_core::config::{BounceConfig, Config};
@@ -39,15 +39,16 @@ pub struct Deps<'a> {
 
 /// Runs the pipeline in the order of the spec: [`parse`] the query, [`rewrite`] and
 /// [`resolve`] it against the catalogue, choose the base URL ([`cdn`] or [`mirrors`]),
-/// then [`finish`] the answer. A step that answers early breaks with the answer.
+/// then [`finish`] the answer. A step that answers early breaks with the answer. A
+/// redirect to a file also says what download statistics count of it.
 pub async fn decide(
     deps: &Deps<'_>,
     links: &crate::links::LinkCache,
     req: RequestInfo<'_>,
-) -> Result<Outcome, BounceError> {
+) -> Result<(Outcome, Option<Download>), BounceError> {
     let mut p = match parse(&deps.config.bounce, &req) {
         Continue(p) => p,
-        Break(answer) => return Ok(answer),
+        Break(answer) => return Ok((answer, None)),
     };
     deps.catalogue.ensure_loaded().await?;
     let snapshot = deps.catalogue.snapshot()?;
@@ -55,22 +56,36 @@ pub async fn decide(
     let names = deps.catalogue.names()?;
     let t = match resolve(deps, &req, &p, &snapshot, &names) {
         Continue(t) => t,
-        Break(answer) => return Ok(answer),
+        Break(answer) => return Ok((answer, None)),
     };
     let chosen = match deps.pinned {
         Some(pin) => cdn(deps, links, &t, pin).await?,
         None => mirrors(deps, links, &req, &t).await?,
     };
     Ok(match chosen {
-        Continue((base, extras)) => finish(deps, &t, &base, extras),
-        Break(answer) => answer,
+        Continue(chosen) => finish(deps, &t, chosen),
+        Break(answer) => (answer, None),
     })
+}
+
+/// The base URL a redirect goes to, and what else the answer and the count need.
+struct Chosen {
+    base: Arc<str>,
+    extras: Extras,
+    served: Served,
+    /// Where the client is (mirror mode), for the count.
+    country: Option<bouncer_core::networks::Code>,
+    family: Option<bouncer_core::networks::Family>,
+    /// The file's size when known.
+    bytes: u64,
 }
 
 /// One request between the steps: what it asked (after rewrites) and what it resolved to.
 struct Target<'a> {
     p: &'a Params<'a>,
     snapshot: &'a Arc<Snapshot>,
+    product: i32,
+    os: i32,
     location: &'a Location,
     lang: &'a str,
     /// The product is served over HTTPS only.
@@ -133,7 +148,7 @@ fn resolve<'a>(
     snapshot: &'a Arc<Snapshot>,
     names: &'a Names,
 ) -> ControlFlow<Outcome, Target<'a>> {
-    let Resolved::Found(product, location) = names.resolve(&p.product, &p.os) else {
+    let Resolved::Found(product, os, location) = names.resolve(&p.product, &p.os) else {
         return Break(Outcome::NotFound);
     };
     let Some(lang) = product.language(&p.lang) else {
@@ -151,6 +166,8 @@ fn resolve<'a>(
     Continue(Target {
         p,
         snapshot,
+        product: product.id,
+        os,
         location,
         lang,
         ssl_only: product.ssl_only,
@@ -166,7 +183,7 @@ async fn cdn(
     links: &crate::links::LinkCache,
     t: &Target<'_>,
     pin: &Pinned,
-) -> Result<ControlFlow<Outcome, (Arc<str>, Extras)>, BounceError> {
+) -> Result<ControlFlow<Outcome, Chosen>, BounceError> {
     let (config, location, snapshot) = (&deps.config.bounce, t.location, t.snapshot);
     let base = Arc::clone(if t.https_only { &pin.https } else { &pin.http });
     // Only the query asks for a document here: a CDN-mode redirect is kept by
@@ -185,7 +202,14 @@ async fn cdn(
             &found.files,
         ))));
     }
-    let mut extras = Extras::default();
+    let mut chosen = Chosen {
+        base,
+        extras: Extras::default(),
+        served: Served::Cdn,
+        country: None,
+        family: None,
+        bytes: 0,
+    };
     if !t.p.print && crate::links::wanted(config) {
         // The digests are worth a cached read, not a failed redirect: without
         // the location's rows the CDN redirect goes out as before.
@@ -196,10 +220,18 @@ async fn cdn(
                 location,
                 lang: t.lang,
             };
-            extras = crate::links::extras(config, links, &at, None, &[], t.https_only, t.p);
+            chosen.extras = crate::links::extras(config, links, &at, None, &[], t.https_only, t.p);
+            chosen.bytes = size(&found.files, t);
         }
     }
-    Ok(Continue((base, extras)))
+    Ok(Continue(chosen))
+}
+
+/// The size of the file a redirect is for, when known (else 0).
+fn size(files: &crate::files::Files, t: &Target<'_>) -> u64 {
+    let file = files.get(t.location.per_language(), t.lang);
+    let size = file.and_then(|f| f.meta.size).unwrap_or(0);
+    u64::try_from(size).unwrap_or(0)
 }
 
 /// Mirror mode: the mirror chosen for the client and the redirect's extras (the fallback
@@ -209,7 +241,7 @@ async fn mirrors(
     links: &crate::links::LinkCache,
     req: &RequestInfo<'_>,
     t: &Target<'_>,
-) -> Result<ControlFlow<Outcome, (Arc<str>, Extras)>, BounceError> {
+) -> Result<ControlFlow<Outcome, Chosen>, BounceError> {
     let (config, p, location, snapshot) = (&deps.config.bounce, t.p, t.location, t.snapshot);
     let ip = match (&p.ip, config.allow_ip_override) {
         // Canonical like a peer address: `::ffff:a.b.c.d` is the IPv4 client.
@@ -251,6 +283,14 @@ async fn mirrors(
         .location_mirrors(location.id, snapshot)
         .await?;
     let set = crate::choice::view(deps.variants, &found, &client);
+    let counted = |base: Arc<str>, extras, served| Chosen {
+        base,
+        extras,
+        served,
+        country: client.country,
+        family: Some(client.family),
+        bytes: size(&found.files, t),
+    };
     Ok(
         match set.select_scoped(client.region, client.continent, t.https_only, entropy) {
             (Some(chosen), scopes) => {
@@ -265,21 +305,23 @@ async fn mirrors(
                     let id = Some(chosen.mirror_id);
                     extras = crate::links::extras(config, links, &at, id, &scopes, t.https_only, p);
                 }
-                Continue((Arc::clone(&chosen.base_url), extras))
+                let served = Served::Mirror(chosen.mirror_id);
+                Continue(counted(Arc::clone(&chosen.base_url), extras, served))
             }
             (None, _) => match &config.fallback_base_url {
-                Some(f) if !t.https_only || bouncer_core::selection::is_https(f) => {
-                    Continue((f.as_str().into(), Extras::default()))
-                }
+                Some(f) if !t.https_only || bouncer_core::selection::is_https(f) => Continue(
+                    counted(f.as_str().into(), Extras::default(), Served::Fallback),
+                ),
                 _ => Break(Outcome::NotFound),
             },
         },
     )
 }
 
-/// The redirect (or `print=yes` text) to `base`, with what it depended on.
-fn finish(deps: &Deps<'_>, t: &Target<'_>, base: &str, extras: Extras) -> Outcome {
-    let url = t.location.url(base, t.lang);
+/// The redirect (or `print=yes` text) to the chosen base, with what it depended on, and
+/// the download a redirect counts as.
+fn finish(deps: &Deps<'_>, t: &Target<'_>, chosen: Chosen) -> (Outcome, Option<Download>) {
+    let url = t.location.url(&chosen.base, t.lang);
     let varies = Varies {
         user_agent: t.snapshot.rules.reads(Field::UserAgent),
         referer: t.snapshot.rules.reads(Field::Referer),
@@ -287,8 +329,20 @@ fn finish(deps: &Deps<'_>, t: &Target<'_>, base: &str, extras: Extras) -> Outcom
         client: deps.pinned.is_none(),
     };
     if t.p.print {
-        Outcome::Print(url, varies)
-    } else {
-        Outcome::Redirect(url, varies, extras)
+        return (Outcome::Print(url, varies), None);
     }
+    let download = Download {
+        product: t.product,
+        os: t.os,
+        lang: Lang::new(t.lang),
+        served: chosen.served,
+        country: chosen.country,
+        family: chosen.family,
+        https: url.starts_with("https:"),
+        bytes: chosen.bytes,
+    };
+    (
+        Outcome::Redirect(url, varies, chosen.extras),
+        Some(download),
+    )
 }

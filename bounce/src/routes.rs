@@ -55,8 +55,15 @@ async fn redirect(req: HttpRequest) -> HttpResponse {
         accept: joined(req.headers(), &header::ACCEPT),
     };
     let response = match redirect::decide(&state.pipeline(), links, info).await {
-        Ok(outcome) => {
+        Ok((outcome, download)) => {
             state.metrics.count_request(outcome.label());
+            // A download is a GET answered with a redirect to a file (not HEAD, not
+            // `print=yes`, not a list): see docs/statistics.md.
+            if let (Some(d), Some(shard)) = (download, req.app_data::<crate::counting::Shard>()) {
+                if req.method() == actix_web::http::Method::GET {
+                    shard.record(&d);
+                }
+            }
             respond::render(outcome, &state.headers)
         }
         Err(e) => {

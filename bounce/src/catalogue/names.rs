@@ -183,7 +183,8 @@ pub enum Resolved<'a> {
     NoOs,
     NoProduct,
     NoLocation,
-    Found(&'a Product, &'a Location),
+    /// The product, the OS's id and the location.
+    Found(&'a Product, i32, &'a Location),
 }
 
 /// The whole name space. Cloned and patched per batch of changes (the maps hold `Arc`s
@@ -213,13 +214,24 @@ impl Names {
             return Resolved::NoProduct;
         };
         match p.locations.get(&os_id) {
-            Some(location) => Resolved::Found(p, location),
+            Some(location) => Resolved::Found(p, os_id, location),
             None => Resolved::NoLocation,
         }
     }
 
     pub fn products(&self) -> usize {
         self.products.len()
+    }
+
+    /// Product `id`'s name as stored (download statistics name what they count).
+    pub fn product_name(&self, id: i32) -> Option<&str> {
+        let folded = self.product_names.get(&id)?;
+        self.products.get(folded).map(|p| &*p.name)
+    }
+
+    /// OS `id`'s name (lower-cased).
+    pub fn os_name(&self, id: i32) -> Option<&str> {
+        self.os_names.get(&id).map(|f| &*f.0)
     }
 
     /// Sets or removes (`None`) product `id`.
@@ -481,7 +493,7 @@ mod tests {
 
     fn found(n: &Names, p: &str, os: &str) -> Option<i32> {
         match n.resolve(p, os) {
-            Resolved::Found(_, l) => Some(l.id),
+            Resolved::Found(_, _, l) => Some(l.id),
             _ => None,
         }
     }

@@ -170,6 +170,14 @@ pub struct BounceConfig {
     /// A client whose country has no region gets the mirrors of its continent before the
     /// global set (the continent comes from the GeoIP database).
     pub continent_fallback: bool,
+    /// Download statistics: every this many seconds bounce sends what it counted to tuxedo
+    /// (`fleet.tuxedo_urls`, bearer `fleet.token`); counts wait in memory while tuxedo does
+    /// not answer. 0 = nothing is counted. Without a fleet nothing is counted either.
+    pub stats_drain_secs: u64,
+    /// The most distinct counts (product, os, lang, target, country, family, scheme and
+    /// minute) kept in memory between two sends that tuxedo acknowledged; past it new
+    /// combinations count under `other` (never lost, less detailed).
+    pub stats_max_counts: usize,
 }
 
 /// The admin service.
@@ -396,6 +404,8 @@ impl Default for BounceConfig {
             link_cache_entries: None,
             digest_headers: true,
             continent_fallback: true,
+            stats_drain_secs: 5,
+            stats_max_counts: 100_000,
         }
     }
 }
@@ -554,6 +564,18 @@ impl Config {
             return bad(
                 "bounce.link_cache_mb",
                 "must be between 1 and 1048576 (MiB for the whole instance)".into(),
+            );
+        }
+        if self.bounce.stats_drain_secs > 3600 {
+            return bad(
+                "bounce.stats_drain_secs",
+                "must be at most 3600 (0: off)".into(),
+            );
+        }
+        if !(100..=10_000_000).contains(&self.bounce.stats_max_counts) {
+            return bad(
+                "bounce.stats_max_counts",
+                "must be between 100 and 10000000".into(),
             );
         }
         if self.bounce.max_query_bytes < 256 {

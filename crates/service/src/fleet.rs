@@ -116,6 +116,43 @@ impl FleetClient {
         Err(last)
     }
 
+    /// Sends a download statistics batch to the first of `tuxedos` that takes it, each try
+    /// bounded by `within`. Sent again unchanged after a failure, it counts once (its id).
+    pub async fn ship(
+        &self,
+        tuxedos: &[String],
+        batch: &bouncer_core::stats::Batch,
+        within: Duration,
+    ) -> Result<(), Shipped> {
+        let mut last = Shipped::Failed("no tuxedo configured".to_owned());
+        for base in tuxedos {
+            let sent = self
+                .http
+                .post(join(base, bouncer_core::stats::PATH))
+                .header(reqwest::header::AUTHORIZATION, &self.bearer)
+                .json(batch)
+                .timeout(within)
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) => {
+                    let status = r.status();
+                    let text = r.text().await.unwrap_or_default();
+                    let why = format!("{base}: answered {}: {}", status.as_u16(), text.trim());
+                    // What tuxedo cannot store it will never store: sending it again
+                    // would block every count behind it.
+                    last = match status.as_u16() {
+                        400 | 413 => return Err(Shipped::Refused(why)),
+                        _ => Shipped::Failed(why),
+                    };
+                }
+                Err(e) => last = Shipped::Failed(format!("{base}: {e}")),
+            }
+        }
+        Err(last)
+    }
+
     /// One call of `base`'s registry about `me`.
     async fn registration(
         &self,
@@ -160,6 +197,15 @@ impl FleetClient {
         }
         Err(last)
     }
+}
+
+/// Why a statistics batch was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shipped {
+    /// tuxedo cannot store it (a 400 or 413): dropped, with an error logged.
+    Refused(String),
+    /// No tuxedo answered, or one failed: sent again later.
+    Failed(String),
 }
 
 tokio::task_local! {

@@ -3,12 +3,13 @@
 //! said), counted once however often the same batch is sent.
 
 use crate::common::*;
-use crate::read_your_writes::{fleet, TOKEN};
+use crate::read_your_writes::{fleet, registered, start_bounce_until, two_releases, TOKEN};
 use bouncer_core::stats::{self, Batch, Dims, Granularity, Minute, Tally};
 use bouncer_test_support::{db_tests, TestDb};
 
 db_tests! {
     a_batch_is_counted_once_and_bad_ones_are_refused => intake,
+    downloads_are_counted_exactly_and_sent_when_bounce_stops => end_to_end,
 }
 
 fn batch(id: &str, country: &str) -> Batch {
@@ -118,4 +119,93 @@ fn no_fleet_no_intake() {
             .unwrap();
         assert_eq!(r.status(), 404);
     });
+}
+
+/// A real bounce counts what it redirects and sends it to tuxedo: GET redirects are
+/// downloads, HEAD, `print=yes` and 404s are not; what was counted since the last drain is
+/// sent when bounce stops, so the stored totals equal the requests exactly.
+fn end_to_end(db: &TestDb) {
+    block_on(async {
+        let t = start(db, fleet);
+        two_releases(&t, db).await;
+        let (stop, told) = tokio::sync::oneshot::channel::<()>();
+        let told = async {
+            let _ = told.await;
+        };
+        // A drain interval longer than the test: only the stop sends.
+        let (b, bounce) =
+            start_bounce_until(db, &t.base, |c| c.bounce.stats_drain_secs = 3600, told);
+        registered(db, std::slice::from_ref(&b)).await;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let ask = |method: reqwest::Method, query: &str| {
+            let req = client.request(method, format!("{b}/?{query}"));
+            async move { req.send().await.unwrap().status().as_u16() }
+        };
+        let q = |product: &str| format!("product={product}&os=win64&lang=en-US");
+        let (get, head) = (reqwest::Method::GET, reqwest::Method::HEAD);
+        for (method, query, times, status) in [
+            (&get, q("Firefox-130.0-SSL"), 20, 302),
+            (&head, q("Firefox-130.0-SSL"), 5, 302),
+            (&get, q("Firefox-130.0-SSL") + "&print=yes", 5, 200),
+            (&get, q("no-such-product"), 3, 404),
+            (&get, q("Firefox-131.0-SSL"), 7, 302),
+        ] {
+            for _ in 0..times {
+                assert_eq!(
+                    ask(method.clone(), &query).await,
+                    status,
+                    "{method} {query}"
+                );
+            }
+        }
+        assert!(
+            stats::rows(&mut db.conn(), Granularity::Day, 0, i64::MAX)
+                .unwrap()
+                .is_empty(),
+            "nothing sent before the stop"
+        );
+        stop.send(()).unwrap();
+        bounce.await.unwrap().unwrap();
+
+        let rows = stats::rows(&mut db.conn(), Granularity::Day, 0, i64::MAX).unwrap();
+        let mut by_product: Vec<(String, u64)> = rows
+            .iter()
+            .map(|r| (r.dims.product.clone(), r.tally.downloads))
+            .collect();
+        by_product.sort();
+        assert_eq!(
+            by_product,
+            vec![
+                ("Firefox-130.0-SSL".into(), 20),
+                ("Firefox-131.0-SSL".into(), 7)
+            ]
+        );
+        let mirror = mirror_id(db);
+        for r in &rows {
+            let d = &r.dims;
+            assert_eq!(
+                (
+                    d.os.as_str(),
+                    d.lang.as_str(),
+                    d.target.clone(),
+                    d.family,
+                    d.scheme.as_str()
+                ),
+                ("win64", "en-US", mirror.to_string(), 4, "https"),
+                "{r:?}"
+            );
+        }
+    });
+}
+
+fn mirror_id(db: &TestDb) -> i32 {
+    use bouncer_core::schema::mirror_mirrors;
+    use diesel::prelude::*;
+    mirror_mirrors::table
+        .select(mirror_mirrors::id)
+        .first(&mut *db.conn())
+        .unwrap()
 }

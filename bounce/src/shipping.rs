@@ -1,0 +1,213 @@
+//! Download statistics leave bounce here (bounce never writes the database): every
+//! `bounce.stats_drain_secs` what the workers counted (see `counting`) is folded into
+//! what is waiting, and sent to tuxedo in batches (`POST /__fleet__/stats`), one at a
+//! time. A batch keeps its id until tuxedo takes it, so one sent again after a lost
+//! answer counts once. While tuxedo does not answer, counts keep folding in memory
+//! (bounded by `bounce.stats_max_counts`) and the batch is sent again next round. When the
+//! service stops, a last round sends what is left; a crash loses at most what was counted
+//! since the last acknowledged batch.
+
+use crate::catalogue::names::Names;
+use crate::catalogue::Catalogue;
+use crate::counting::{self, Counts, Key, Tallies};
+use crate::fleet::Fleet;
+use crate::metrics::Metrics;
+use crate::outcome::Served;
+use bouncer_core::networks::Family;
+use bouncer_core::stats::{self, Batch, Dims, Minute, Tally};
+use bouncer_service::fleet::Shipped;
+use bouncer_service::shutdown::Background;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Starts the drain when there is a fleet to send to and an interval (otherwise nothing
+/// is counted: see [`counting_on`]). `max`: `bounce.stats_max_counts`.
+pub fn start(
+    fleet: Option<Arc<Fleet>>,
+    tallies: Arc<Tallies>,
+    catalogue: Arc<Catalogue>,
+    metrics: Arc<Metrics>,
+    (every, max): (Duration, usize),
+    background: &Background,
+) {
+    let Some(fleet) = fleet.filter(|_| !every.is_zero()) else {
+        return;
+    };
+    let stop = background.token();
+    background.spawn(async move {
+        let mut shipper = Shipper {
+            fleet,
+            tallies,
+            catalogue,
+            metrics,
+            waiting: Counts::new(),
+            pending: None,
+            nonce: rand::random(),
+            seq: 0,
+            max,
+        };
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = tick.tick() => shipper.round().await,
+            }
+        }
+        // Stopping: what the workers counted since the last round goes too (bounded).
+        if tokio::time::timeout(LAST_ROUND, shipper.round())
+            .await
+            .is_err()
+        {
+            tracing::warn!("download statistics: the last counts were not taken in time");
+        }
+    });
+}
+
+/// How long a stopping instance tries to send its last counts.
+const LAST_ROUND: Duration = Duration::from_secs(10);
+
+/// Whether redirects are counted: only when something sends the counts.
+pub fn counting_on(fleet: bool, every: Duration) -> bool {
+    fleet && !every.is_zero()
+}
+
+struct Shipper {
+    fleet: Arc<Fleet>,
+    tallies: Arc<Tallies>,
+    catalogue: Arc<Catalogue>,
+    metrics: Arc<Metrics>,
+    /// Counts not in a batch yet.
+    waiting: Counts,
+    /// The batch being sent (sent again, unchanged, until tuxedo takes it).
+    pending: Option<Batch>,
+    /// This process's batch ids: `<nonce>-<seq>`.
+    nonce: u64,
+    seq: u64,
+    max: usize,
+}
+
+impl Shipper {
+    /// Folds what the workers counted in, then sends batches until none is left or tuxedo
+    /// does not take one.
+    async fn round(&mut self) {
+        for counts in self.tallies.take() {
+            for (key, tally) in counts {
+                counting::add(&mut self.waiting, key, tally, self.max);
+            }
+        }
+        loop {
+            if self.pending.is_none() {
+                self.pending = self.next_batch();
+            }
+            let Some(batch) = &self.pending else { break };
+            match self.fleet.ship(batch).await {
+                Ok(()) => {
+                    self.metrics
+                        .stats_batches
+                        .with_label_values(&["sent"])
+                        .inc();
+                    self.pending = None;
+                }
+                Err(Shipped::Refused(why)) => {
+                    self.metrics
+                        .stats_batches
+                        .with_label_values(&["refused"])
+                        .inc();
+                    tracing::error!(
+                        batch = batch.id,
+                        downloads = batch.downloads(),
+                        error = why,
+                        "download statistics batch refused by tuxedo; dropped"
+                    );
+                    self.pending = None;
+                }
+                Err(Shipped::Failed(why)) => {
+                    self.metrics
+                        .stats_batches
+                        .with_label_values(&["failed"])
+                        .inc();
+                    tracing::warn!(
+                        batch = batch.id,
+                        error = why,
+                        "download statistics not sent; kept for the next round"
+                    );
+                    break;
+                }
+            }
+        }
+        let pending = self
+            .pending
+            .as_ref()
+            .map_or(0, |b| b.minutes.iter().map(|m| m.counts.len()).sum());
+        let waiting = self.waiting.len() + pending;
+        self.metrics
+            .stats_waiting
+            .set(i64::try_from(waiting).unwrap_or(i64::MAX));
+    }
+
+    /// Up to [`stats::MAX_COUNTS`] waiting counts as a batch with a new id, named from the
+    /// catalogue now; `None` when nothing waits (or the catalogue is not loaded yet).
+    fn next_batch(&mut self) -> Option<Batch> {
+        if self.waiting.is_empty() {
+            return None;
+        }
+        let names = self.catalogue.names().ok()?;
+        let keys: Vec<Key> = self
+            .waiting
+            .keys()
+            .take(stats::MAX_COUNTS)
+            .copied()
+            .collect();
+        let mut minutes: BTreeMap<u32, Vec<(Dims, Tally)>> = BTreeMap::new();
+        for key in keys {
+            if let Some(tally) = self.waiting.remove(&key) {
+                minutes
+                    .entry(key.minute)
+                    .or_default()
+                    .push((dims(&names, &key), tally));
+            }
+        }
+        self.seq += 1;
+        Some(Batch {
+            id: format!("{:016x}-{}", self.nonce, self.seq),
+            instance: self.fleet.me.clone(),
+            minutes: minutes
+                .into_iter()
+                .map(|(minute, counts)| Minute {
+                    start: i64::from(minute) * 60,
+                    counts,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// A key's dimensions by name (a product or OS deleted since counts as `other`).
+fn dims(names: &Names, key: &Key) -> Dims {
+    let other = || stats::OTHER.to_owned();
+    let known = !key.is_other();
+    let name = |n: Option<&str>| n.filter(|_| known).map_or_else(other, str::to_owned);
+    Dims {
+        product: name(names.product_name(key.product)),
+        os: name(names.os_name(key.os)),
+        lang: key.lang.as_str().to_owned(),
+        country: key.country.map_or_else(
+            || "--".to_owned(),
+            |c| String::from_utf8_lossy(&c).into_owned(),
+        ),
+        target: match key.served {
+            _ if !known => other(),
+            Served::Mirror(id) => id.to_string(),
+            Served::Cdn => stats::CDN.to_owned(),
+            Served::Fallback => stats::FALLBACK.to_owned(),
+        },
+        family: match key.family {
+            Some(Family::V4) => 4,
+            Some(Family::V6) => 6,
+            None => 0,
+        },
+        scheme: if key.https { "https" } else { "http" }.to_owned(),
+    }
+}
