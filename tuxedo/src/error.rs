@@ -160,6 +160,15 @@ impl Command {
 }
 
 impl TuxedoError {
+    /// The caller's `field` is wrong, and `reason` says how: the one error of most checks,
+    /// short enough to write where the check is.
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+
     /// Whether trying the whole transaction again may succeed: the database aborted it, or
     /// a concurrent identical write inserted the key first (the next attempt then sees
     /// that row and answers as for a repeat).

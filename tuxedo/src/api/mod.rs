@@ -89,10 +89,7 @@ async fn read_body<B: DeserializeOwned>(
         serde_json::error::Category::Data if text == b"null" => {
             TuxedoError::BadRequest("a JSON body is required".into())
         }
-        serde_json::error::Category::Data => TuxedoError::Invalid {
-            field: "body",
-            reason: e.to_string(),
-        },
+        serde_json::error::Category::Data => TuxedoError::invalid("body", e.to_string()),
         _ => TuxedoError::BadRequest(format!("body is not JSON: {e}")),
     })
 }

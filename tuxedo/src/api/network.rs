@@ -61,11 +61,7 @@ pub async fn sentry_log(
     let limit = q.limit.unwrap_or(100);
     call.json(move |c, _, ()| {
         if !(1..=1000).contains(&limit) {
-            let reason = "must be between 1 and 1000".into();
-            return Err(TuxedoError::Invalid {
-                field: "limit",
-                reason,
-            });
+            return Err(TuxedoError::invalid("limit", "must be between 1 and 1000"));
         }
         mirrors::sentry_log_of(c, *id, limit)
     })

@@ -70,12 +70,10 @@ impl FromStr for Role {
             "mirror-operator" => Role::MirrorOperator,
             "read-only" => Role::ReadOnly,
             other => {
-                return Err(TuxedoError::Invalid {
-                    field: "role",
-                    reason: format!(
-                        "{other:?}: expected admin, release, mirror-operator or read-only"
-                    ),
-                })
+                return Err(TuxedoError::invalid(
+                    "role",
+                    format!("{other:?}: expected admin, release, mirror-operator or read-only"),
+                ))
             }
         })
     }

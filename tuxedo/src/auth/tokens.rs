@@ -65,21 +65,19 @@ pub fn create(
     let secret = new_secret();
     let hash = hash(&secret);
     crate::catalogue::write_tx(conn, |conn| {
-        let owner = super::users::named(conn, user)?.ok_or_else(|| TuxedoError::Invalid {
-            field: "user",
-            reason: format!("no account {:?}", user.trim()),
-        })?;
+        let owner = super::users::named(conn, user)?
+            .ok_or_else(|| TuxedoError::invalid("user", format!("no account {:?}", user.trim())))?;
         let owner_role: Role = owner.role.parse()?;
         if !owner_role.covers(role) {
-            return Err(TuxedoError::Invalid {
-                field: "role",
-                reason: format!(
+            return Err(TuxedoError::invalid(
+                "role",
+                format!(
                     "{} is above the {} role of {}",
                     role.as_str(),
                     owner_role.as_str(),
                     owner.username
                 ),
-            });
+            ));
         }
         diesel::insert_into(tokens::table)
             .values((

@@ -24,16 +24,16 @@ pub fn add(
 ) -> Result<()> {
     let username = valid_name("username", username, bouncer_core::limits::USERNAME)?;
     if username.contains(':') {
-        return Err(TuxedoError::Invalid {
-            field: "username",
-            reason: "must not contain ':' (HTTP Basic splits there)".into(),
-        });
+        return Err(TuxedoError::invalid(
+            "username",
+            "must not contain ':' (HTTP Basic splits there)",
+        ));
     }
     if password.chars().count() < MIN_PASSWORD {
-        return Err(TuxedoError::Invalid {
-            field: "password",
-            reason: format!("shorter than {MIN_PASSWORD} characters"),
-        });
+        return Err(TuxedoError::invalid(
+            "password",
+            format!("shorter than {MIN_PASSWORD} characters"),
+        ));
     }
     let hash = hash_password(password)?;
     crate::catalogue::write_tx(conn, |conn| {
@@ -335,10 +335,10 @@ pub fn update(
     let role: Option<Role> = patch.role.as_deref().map(str::parse).transpose()?;
     let hash = match &patch.password {
         Some(p) if p.chars().count() < MIN_PASSWORD => {
-            return Err(TuxedoError::Invalid {
-                field: "password",
-                reason: format!("shorter than {MIN_PASSWORD} characters"),
-            })
+            return Err(TuxedoError::invalid(
+                "password",
+                format!("shorter than {MIN_PASSWORD} characters"),
+            ))
         }
         Some(p) => Some(hash_password(p)?),
         None => None,

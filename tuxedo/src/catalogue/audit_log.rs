@@ -40,17 +40,14 @@ pub struct AuditView {
 pub fn list(conn: &mut DbConnection, q: &AuditQuery) -> Result<Vec<AuditView>> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(TuxedoError::Invalid {
-            field: "limit",
-            reason: format!("must be between 1 and {MAX_LIMIT}"),
-        });
+        return Err(TuxedoError::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
     }
     let offset = q.offset.unwrap_or(0);
     if offset < 0 {
-        return Err(TuxedoError::Invalid {
-            field: "offset",
-            reason: "must not be negative".into(),
-        });
+        return Err(TuxedoError::invalid("offset", "must not be negative"));
     }
     let mut query = log::table.into_boxed();
     if let Some(a) = &q.action {

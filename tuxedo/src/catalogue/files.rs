@@ -35,9 +35,8 @@ impl FileForm {
         let given = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
         let size = match given(size) {
             None => None,
-            Some(v) => Some(v.parse().map_err(|_| TuxedoError::Invalid {
-                field: "size",
-                reason: format!("{v:?} is not a whole number of bytes"),
+            Some(v) => Some(v.parse().map_err(|_| {
+                TuxedoError::invalid("size", format!("{v:?} is not a whole number of bytes"))
             })?),
         };
         Ok(Self {
@@ -145,15 +144,15 @@ fn codes(forms: &[FileForm]) -> Result<()> {
         .filter(|l| !l.is_empty())
     {
         if !bouncer_core::locale::valid(lang) {
-            return Err(TuxedoError::Invalid {
-                field: "lang",
-                reason: format!(
+            return Err(TuxedoError::invalid(
+                "lang",
+                format!(
                     "{} is not a language code (ASCII letters and digits in hyphen-separated \
                      parts, such as en-US or ja-JP-mac, at most {} characters)",
                     super::shown(lang),
                     bouncer_core::limits::LANGUAGE
                 ),
-            });
+            ));
         }
     }
     Ok(())
@@ -170,13 +169,13 @@ fn distinct(metas: &[FileMeta]) -> Result<()> {
                 true => "the file (the path has no :lang)".to_owned(),
                 false => format!("language {}", super::shown(&m.lang)),
             };
-            return Err(TuxedoError::Invalid {
-                field: "lang",
-                reason: format!(
+            return Err(TuxedoError::invalid(
+                "lang",
+                format!(
                     "{which} is given twice (languages are compared ignoring case): one \
                      item per file"
                 ),
-            });
+            ));
         }
     }
     Ok(())
@@ -187,16 +186,18 @@ fn distinct(metas: &[FileMeta]) -> Result<()> {
 /// spelling, which is what bounce looks it up by), since no request could ever get
 /// another.
 fn valid(path: &str, product: &str, languages: &[String], f: &FileForm) -> Result<FileMeta> {
-    let invalid = |field, reason: String| TuxedoError::Invalid { field, reason };
     let per_language = path.contains(":lang");
     let lang = f.lang.trim();
     if per_language && lang.is_empty() {
-        return Err(invalid("lang", "required: the path holds :lang".into()));
+        return Err(TuxedoError::invalid(
+            "lang",
+            "required: the path holds :lang",
+        ));
     }
     if !per_language && !f.lang.is_empty() {
-        return Err(invalid(
+        return Err(TuxedoError::invalid(
             "lang",
-            "the path has no :lang: one file for all".into(),
+            "the path has no :lang: one file for all",
         ));
     }
     let lang = match per_language {
@@ -206,7 +207,7 @@ fn valid(path: &str, product: &str, languages: &[String], f: &FileForm) -> Resul
             .find(|l| l.eq_ignore_ascii_case(lang))
             .cloned()
             .ok_or_else(|| {
-                invalid(
+                TuxedoError::invalid(
                     "lang",
                     format!(
                         "{} is not a language of {product}; add it to the product first",
@@ -222,7 +223,7 @@ fn valid(path: &str, product: &str, languages: &[String], f: &FileForm) -> Resul
         sha512: f.sha512.clone(),
         ..FileMeta::default()
     };
-    files::validate(&mut m).map_err(|(field, reason)| invalid(field, reason))?;
+    files::validate(&mut m).map_err(|(field, reason)| TuxedoError::invalid(field, reason))?;
     Ok(m)
 }
 
@@ -236,19 +237,16 @@ pub fn put(
     forms: &[FileForm],
 ) -> Result<Vec<FileView>> {
     if forms.is_empty() {
-        return Err(TuxedoError::Invalid {
-            field: "body",
-            reason: "a list of at least one file".into(),
-        });
+        return Err(TuxedoError::invalid("body", "a list of at least one file"));
     }
     if forms.len() > MAX_FILES_PER_CALL {
-        return Err(TuxedoError::Invalid {
-            field: "body",
-            reason: format!(
+        return Err(TuxedoError::invalid(
+            "body",
+            format!(
                 "at most {MAX_FILES_PER_CALL} files per call (got {}); split the list",
                 forms.len()
             ),
-        });
+        ));
     }
     codes(forms)?;
     write_tx(conn, |conn| {

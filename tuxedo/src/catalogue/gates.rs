@@ -42,13 +42,13 @@ fn located_on(conn: &mut DbConnection, product: &str, os: &str) -> Result<String
         .count()
         .get_result(conn)?;
     match located {
-        0 => Err(TuxedoError::Invalid {
-            field: "os",
-            reason: format!(
+        0 => Err(TuxedoError::invalid(
+            "os",
+            format!(
                 "{product} has no location on {}: the gate could never be met",
                 os.name
             ),
-        }),
+        )),
         _ => Ok(os.name),
     }
 }
@@ -98,18 +98,20 @@ pub fn set(
         related_product,
         super::products::MAX_NAME,
     )?;
-    let invalid = |field: &'static str, reason: &str| TuxedoError::Invalid {
-        field,
-        reason: reason.into(),
-    };
     if !(1..=100).contains(&form.uptake_percent) {
-        return Err(invalid("uptake_percent", "must be between 1 and 100"));
+        return Err(TuxedoError::invalid(
+            "uptake_percent",
+            "must be between 1 and 100",
+        ));
     }
     let now = Utc::now();
     super::valid_future("deadline", form.deadline.map(|d| d.naive_utc()))?;
     let on_deadline = form.on_deadline.as_deref().unwrap_or("give_up");
     if !gates::ON_DEADLINE.contains(&on_deadline) {
-        return Err(invalid("on_deadline", "must be flip or give_up"));
+        return Err(TuxedoError::invalid(
+            "on_deadline",
+            "must be flip or give_up",
+        ));
     }
     let os = form
         .os

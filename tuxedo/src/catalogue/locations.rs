@@ -231,10 +231,7 @@ fn mark_for_check(conn: &mut DbConnection, product_id: i32) -> Result<()> {
 fn valid_path(path: &str) -> Result<&str> {
     let path = valid_name("path", path, MAX_PATH)?;
     if !path.starts_with('/') {
-        return Err(TuxedoError::Invalid {
-            field: "path",
-            reason: "must start with /".into(),
-        });
+        return Err(TuxedoError::invalid("path", "must start with /"));
     }
     Ok(path)
 }

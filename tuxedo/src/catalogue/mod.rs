@@ -108,16 +108,13 @@ pub(crate) fn valid_name<'a>(field: &'static str, value: &'a str, max: usize) ->
         return Err(TuxedoError::Missing(field));
     }
     if v.chars().count() > max {
-        return Err(TuxedoError::Invalid {
+        return Err(TuxedoError::invalid(
             field,
-            reason: format!("longer than {max} characters"),
-        });
+            format!("longer than {max} characters"),
+        ));
     }
     if v.chars().any(char::is_control) {
-        return Err(TuxedoError::Invalid {
-            field,
-            reason: "contains control characters".into(),
-        });
+        return Err(TuxedoError::invalid(field, "contains control characters"));
     }
     Ok(v)
 }
@@ -207,10 +204,7 @@ pub(crate) fn taken_or(
 /// A caller's instant to come (a token expiry, a gate deadline): in the future, and within
 /// what a timestamp column holds on MariaDB (a later value would be stored as NULL).
 pub(crate) fn valid_future(field: &'static str, at: Option<chrono::NaiveDateTime>) -> Result<()> {
-    let invalid = |reason: &str| TuxedoError::Invalid {
-        field,
-        reason: reason.into(),
-    };
+    let invalid = |reason: &str| TuxedoError::invalid(field, reason);
     match at {
         // chrono reads `23:59:60` as a leap second (nanoseconds past 10⁹), which neither
         // backend can store: refused with the reason rather than failing the insert (500).
@@ -230,7 +224,7 @@ pub(crate) fn valid_future(field: &'static str, at: Option<chrono::NaiveDateTime
 /// any other pair of letters — `ZZ`, or `UK` meant as Britain — would be stored and never
 /// match anyone.
 pub(crate) fn country_code(field: &'static str, raw: &str) -> Result<String> {
-    let invalid = |reason: String| TuxedoError::Invalid { field, reason };
+    let invalid = |reason: String| TuxedoError::invalid(field, reason);
     let Some(code) = bouncer_core::networks::code(raw) else {
         return Err(invalid(format!(
             "{} is not a two-letter country code",

@@ -243,13 +243,13 @@ fn valid_languages(languages: &[String]) -> Result<Vec<String>> {
         }
         let l = valid_name("languages", l, MAX_LANGUAGE)?;
         if !bouncer_core::locale::valid(l) {
-            return Err(TuxedoError::Invalid {
-                field: "languages",
-                reason: format!(
+            return Err(TuxedoError::invalid(
+                "languages",
+                format!(
                     "{l:?} is not a language code (ASCII letters and digits in \
                      hyphen-separated parts, such as en-US or ja-JP-mac)"
                 ),
-            });
+            ));
         }
         if !out.iter().any(|o| o.eq_ignore_ascii_case(l)) {
             out.push(l.to_owned());

@@ -138,10 +138,10 @@ pub fn update(
         let fallback = patch.fallback_id.unwrap_or(r.fallback_id);
         if let Some(f) = fallback.filter(|f| Some(*f) != r.fallback_id) {
             if f == id {
-                return Err(TuxedoError::Invalid {
-                    field: "fallback_id",
-                    reason: "a region cannot fall back to itself".into(),
-                });
+                return Err(TuxedoError::invalid(
+                    "fallback_id",
+                    "a region cannot fall back to itself",
+                ));
             }
             find(conn, f).map_err(|_| bad_fallback(f))?;
         }
@@ -215,9 +215,11 @@ pub fn set_country(
         .map(|c| valid_name("continent", c, bouncer_core::limits::CONTINENT))
         .transpose()?;
     write_tx(conn, |conn| {
-        let region = find(conn, form.region_id).map_err(|_| TuxedoError::Invalid {
-            field: "region_id",
-            reason: format!("region {} does not exist", form.region_id),
+        let region = find(conn, form.region_id).map_err(|_| {
+            TuxedoError::invalid(
+                "region_id",
+                format!("region {} does not exist", form.region_id),
+            )
         })?;
         let before = country(conn, &code)?;
         let row = CountryRegion {
@@ -295,28 +297,25 @@ fn valid_code(code: &str) -> Result<String> {
     let code = code.trim();
     match code.len() == 2 && code.chars().all(|c| c.is_ascii_alphabetic()) {
         true => Ok(code.to_ascii_uppercase()),
-        false => Err(TuxedoError::Invalid {
-            field: "country_code",
-            reason: format!("{code:?} is not a two-letter country code"),
-        }),
+        false => Err(TuxedoError::invalid(
+            "country_code",
+            format!("{code:?} is not a two-letter country code"),
+        )),
     }
 }
 
 fn valid_throttle(t: i32) -> Result<()> {
     match (0..=100).contains(&t) {
         true => Ok(()),
-        false => Err(TuxedoError::Invalid {
-            field: "throttle",
-            reason: "must be between 0 and 100".into(),
-        }),
+        false => Err(TuxedoError::invalid(
+            "throttle",
+            "must be between 0 and 100",
+        )),
     }
 }
 
 fn bad_fallback(id: i32) -> TuxedoError {
-    TuxedoError::Invalid {
-        field: "fallback_id",
-        reason: format!("region {id} does not exist"),
-    }
+    TuxedoError::invalid("fallback_id", format!("region {id} does not exist"))
 }
 
 fn view(r: Region) -> RegionView {

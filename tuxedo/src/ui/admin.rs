@@ -50,11 +50,8 @@ pub struct RulesForm {
 
 pub async fn rules_replace(f: Form<W, RulesForm>) -> HttpResponse {
     f.act("/ui/rules".into(), |c, who, f| {
-        let specs: Vec<RuleSpec> =
-            serde_json::from_str(&f.rules).map_err(|e| TuxedoError::Invalid {
-                field: "rules",
-                reason: e.to_string(),
-            })?;
+        let specs: Vec<RuleSpec> = serde_json::from_str(&f.rules)
+            .map_err(|e| TuxedoError::invalid("rules", e.to_string()))?;
         let n = rules::replace(c, &who.username, &specs)?;
         Ok(done(format!("{n} rules stored.")))
     })

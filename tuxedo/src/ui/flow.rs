@@ -31,10 +31,7 @@ pub(super) fn date_field(
         "" => Ok(None),
         d => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map(|day| Some(day.and_time(chrono::NaiveTime::MIN)))
-            .map_err(|e| TuxedoError::Invalid {
-                field,
-                reason: format!("{d:?}: {e} (expected YYYY-MM-DD)"),
-            }),
+            .map_err(|e| TuxedoError::invalid(field, format!("{d:?}: {e} (expected YYYY-MM-DD)"))),
     }
 }
 
@@ -302,10 +299,9 @@ pub(super) fn opt_number(field: &'static str, v: &str) -> Result<Option<i32>> {
     if v.is_empty() {
         return Ok(None);
     }
-    v.parse().map(Some).map_err(|_| TuxedoError::Invalid {
-        field,
-        reason: format!("{v:?} is not a whole number"),
-    })
+    v.parse()
+        .map(Some)
+        .map_err(|_| TuxedoError::invalid(field, format!("{v:?} is not a whole number")))
 }
 
 /// A list typed in one field (languages, networks, country codes): items separated by

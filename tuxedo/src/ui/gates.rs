@@ -120,9 +120,8 @@ fn y(percent: f64) -> f64 {
 }
 
 fn form(f: &GateFields) -> Result<GateForm> {
-    let invalid = |field: &'static str, reason: String| TuxedoError::Invalid { field, reason };
     let uptake_percent = f.uptake_percent.trim().parse().map_err(|_| {
-        invalid(
+        TuxedoError::invalid(
             "uptake_percent",
             format!("{:?} is not a whole number", f.uptake_percent),
         )

@@ -20,10 +20,7 @@ impl Params {
             let body = crate::body::read(req, payload, state)
                 .await
                 .map_err(|e| match e {
-                    TuxedoError::BadRequest(reason) => TuxedoError::Invalid {
-                        field: "body",
-                        reason,
-                    },
+                    TuxedoError::BadRequest(reason) => TuxedoError::invalid("body", reason),
                     e => e,
                 })?;
             pairs.extend(url::form_urlencoded::parse(&body).into_owned());

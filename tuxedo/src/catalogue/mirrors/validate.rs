@@ -42,10 +42,7 @@ impl Reach {
 /// another).
 pub(super) fn valid_baseurl(raw: &str) -> Result<String> {
     let raw = valid_name("baseurl", raw, bouncer_core::limits::BASE_URL)?;
-    let bad = |reason: &str| TuxedoError::Invalid {
-        field: "baseurl",
-        reason: reason.into(),
-    };
+    let bad = |reason: &str| TuxedoError::invalid("baseurl", reason);
     if let Some(c) = raw
         .chars()
         .find(|c| c.is_whitespace() || matches!(c, '\\' | '"' | '\'' | '<' | '>' | '`'))
@@ -96,9 +93,8 @@ pub(super) fn valid_baseurl(raw: &str) -> Result<String> {
 
 /// A network mode: `none` or `""`, `prefer`, `only`.
 fn valid_mode(raw: &str) -> Result<NetworkMode> {
-    raw.parse().map_err(|e: String| TuxedoError::Invalid {
-        field: "network_mode",
-        reason: unprefixed(&e, "invalid network_mode "),
+    raw.parse().map_err(|e: String| {
+        TuxedoError::invalid("network_mode", unprefixed(&e, "invalid network_mode "))
     })
 }
 
@@ -109,13 +105,13 @@ fn valid_mode(raw: &str) -> Result<NetworkMode> {
 fn valid_networks(raw: &[String]) -> Result<Vec<String>> {
     let max = bouncer_core::limits::NETWORK;
     if raw.len() > MAX_NETWORKS {
-        return Err(TuxedoError::Invalid {
-            field: "networks",
-            reason: format!(
+        return Err(TuxedoError::invalid(
+            "networks",
+            format!(
                 "{} networks: a mirror may list at most {MAX_NETWORKS}",
                 raw.len()
             ),
-        });
+        ));
     }
     let mut out = BTreeSet::new();
     for n in raw {
@@ -131,10 +127,7 @@ fn valid_networks(raw: &[String]) -> Result<Vec<String>> {
                 Err(e) => unprefixed(&e, "invalid network "),
             }
         };
-        return Err(TuxedoError::Invalid {
-            field: "networks",
-            reason,
-        });
+        return Err(TuxedoError::invalid("networks", reason));
     }
     Ok(out.iter().map(NetSpec::to_string).collect())
 }
@@ -165,10 +158,10 @@ fn unprefixed(message: &str, prefix: &str) -> String {
 pub(super) fn valid_rating(rating: i32) -> Result<()> {
     match (0..=MAX_RATING).contains(&rating) {
         true => Ok(()),
-        false => Err(TuxedoError::Invalid {
-            field: "rating",
-            reason: format!("must be between 0 and {MAX_RATING}"),
-        }),
+        false => Err(TuxedoError::invalid(
+            "rating",
+            format!("must be between 0 and {MAX_RATING}"),
+        )),
     }
 }
 
