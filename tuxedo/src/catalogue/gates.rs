@@ -20,13 +20,10 @@ pub struct GateForm {
     /// Uptake every location of the product must reach, 1–100 (percent, by rating).
     pub uptake_percent: i32,
     /// Only the product's locations on this OS count.
-    #[serde(default)]
     pub os: Option<String>,
     /// When to stop waiting (RFC 3339).
-    #[serde(default)]
     pub deadline: Option<DateTime<Utc>>,
     /// At the deadline: `flip` anyway or `give_up` (the default).
-    #[serde(default)]
     pub on_deadline: Option<String>,
 }
 

@@ -35,7 +35,6 @@ pub struct NewRegionForm {
     pub priority: i32,
     #[serde(default = "full_throttle")]
     pub throttle: i32,
-    #[serde(default)]
     pub fallback_id: Option<i32>,
     #[serde(default)]
     pub prevent_global_fallback: bool,

@@ -72,16 +72,12 @@ pub struct NewMirrorForm {
     #[serde(default)]
     pub active: bool,
     /// `none` (or `""`, the default), `prefer` or `only`.
-    #[serde(default)]
     pub network_mode: Option<String>,
     /// `AS<number>` or CIDRs (a bare address is its /32 or /128); none by default.
-    #[serde(default)]
     pub networks: Option<Vec<String>>,
     /// Two-letter country codes; none by default.
-    #[serde(default)]
     pub excluded_countries: Option<Vec<String>>,
     /// Where it stands: a two-letter country code; none by default.
-    #[serde(default)]
     pub country: Option<String>,
 }
 
