@@ -1,15 +1,15 @@
 //! JSON handlers of the catalogue: products, languages, locations, operating systems,
-//! aliases, uptake. Reads need any account; writes need admin or release.
+//! aliases, uptake. Reads need any account; writes need admin or release. Operating
+//! systems are mounted with [`super::table`]'s `rows`.
 
 use super::reply::{Accepted, Created, Json, NoContent, Reply};
 use super::Caller;
 use crate::caller::{Catalogue as W, Read as R};
 use crate::catalogue::files::{self, FileForm};
 use crate::catalogue::gates::{self, GateForm};
-use crate::catalogue::oses::{NewOsForm, OsPatch};
 use crate::catalogue::product_edit::{self, ProductFilter, ProductPatch};
 use crate::catalogue::products::{self, Languages, ProductRef};
-use crate::catalogue::{aliases, locations, oses, uptake as up, Match};
+use crate::catalogue::{aliases, locations, uptake as up, Match};
 use actix_web::{web, Either};
 use serde::{Deserialize, Serialize};
 
@@ -151,25 +151,6 @@ pub async fn files_put(id: Id, call: Caller<W, Vec<FileForm>>) -> Reply<Json<imp
 pub async fn file_delete(path: web::Path<(i32, String)>, call: Caller<W>) -> Reply<NoContent> {
     let (id, lang) = path.into_inner();
     call.done(move |c, who, ()| files::delete(c, &who.username, id, &lang))
-        .await
-}
-
-pub async fn oses(call: Caller<R>) -> Reply<Json<impl Serialize>> {
-    call.json(|c, _, ()| oses::list(c)).await
-}
-
-pub async fn os_create(call: Caller<W, NewOsForm>) -> Reply<Created<impl Serialize>> {
-    call.created(|c, who, b| oses::add(c, &who.username, &b))
-        .await
-}
-
-pub async fn os_update(id: Id, call: Caller<W, OsPatch>) -> Reply<Json<impl Serialize>> {
-    call.json(move |c, who, b| oses::update(c, &who.username, *id, &b))
-        .await
-}
-
-pub async fn os_delete(id: Id, call: Caller<W>) -> Reply<NoContent> {
-    call.done(move |c, who, ()| oses::delete(c, &who.username, *id))
         .await
 }
 

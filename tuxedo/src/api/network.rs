@@ -1,12 +1,13 @@
 //! JSON handlers of the mirror network: mirrors, their regions and sentry's log, regions,
 //! and the country → region map. Reads need any account; writes need admin or
-//! mirror-operator.
+//! mirror-operator. Listing, adding, updating and deleting mirrors and regions are
+//! mounted with [`super::table`]'s `rows`.
 
-use super::reply::{Created, Json, NoContent, Reply};
+use super::reply::{Json, NoContent, Reply};
 use super::Caller;
 use crate::caller::{Mirrors as W, Read as R};
-use crate::catalogue::mirrors::{self, MirrorPatch, NewMirrorForm};
-use crate::catalogue::regions::{self, CountryForm, NewRegionForm, RegionPatch};
+use crate::catalogue::mirrors::{self, MirrorPatch};
+use crate::catalogue::regions::{self, CountryForm};
 use crate::error::TuxedoError;
 use actix_web::web;
 use serde::{Deserialize, Serialize};
@@ -20,22 +21,8 @@ pub struct LogQuery {
     limit: Option<i64>,
 }
 
-pub async fn mirrors(call: Caller<R>) -> Reply<Json<impl Serialize>> {
-    call.json(|c, _, ()| mirrors::list(c)).await
-}
-
 pub async fn mirror(id: Id, call: Caller<R>) -> Reply<Json<impl Serialize>> {
     call.json(move |c, _, ()| mirrors::get(c, *id)).await
-}
-
-pub async fn mirror_create(call: Caller<W, NewMirrorForm>) -> Reply<Created<impl Serialize>> {
-    call.created(|c, who, b| mirrors::add(c, &who.username, &b))
-        .await
-}
-
-pub async fn mirror_update(id: Id, call: Caller<W, MirrorPatch>) -> Reply<Json<impl Serialize>> {
-    call.json(move |c, who, b| mirrors::update(c, &who.username, *id, &b))
-        .await
 }
 
 /// `POST /mirrors/{id}/enable` (`ON`) and `/disable`: one handler, mounted twice.
@@ -45,11 +32,6 @@ pub async fn set_active<const ON: bool>(id: Id, call: Caller<W>) -> Reply<Json<i
         ..MirrorPatch::default()
     };
     call.json(move |c, who, ()| mirrors::update(c, &who.username, *id, &patch))
-        .await
-}
-
-pub async fn mirror_delete(id: Id, call: Caller<W>) -> Reply<NoContent> {
-    call.done(move |c, who, ()| mirrors::delete(c, &who.username, *id))
         .await
 }
 
@@ -83,25 +65,6 @@ pub async fn mirror_region_remove(
 ) -> Reply<NoContent> {
     let (id, region) = path.into_inner();
     call.done(move |c, who, ()| mirrors::remove_region(c, &who.username, id, region))
-        .await
-}
-
-pub async fn regions(call: Caller<R>) -> Reply<Json<impl Serialize>> {
-    call.json(|c, _, ()| regions::list(c)).await
-}
-
-pub async fn region_create(call: Caller<W, NewRegionForm>) -> Reply<Created<impl Serialize>> {
-    call.created(|c, who, b| regions::add(c, &who.username, &b))
-        .await
-}
-
-pub async fn region_update(id: Id, call: Caller<W, RegionPatch>) -> Reply<Json<impl Serialize>> {
-    call.json(move |c, who, b| regions::update(c, &who.username, *id, &b))
-        .await
-}
-
-pub async fn region_delete(id: Id, call: Caller<W>) -> Reply<NoContent> {
-    call.done(move |c, who, ()| regions::delete(c, &who.username, *id))
         .await
 }
 

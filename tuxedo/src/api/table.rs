@@ -2,9 +2,13 @@
 //! list mounts the routes and, in tests, is checked against the OpenAPI document.
 
 use super::caller::WithCaller;
-use super::{admin, catalogue as c, network as n};
+use super::{admin, catalogue as c, network as n, Caller};
+use crate::caller::{Catalogue, Mirrors, Need, Read};
+use crate::catalogue::{mirrors, oses, regions, Rows};
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, Responder};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 /// Something routes are added to. A route's handler takes a [`super::Caller`] (its
 /// arguments are [`WithCaller`]), so no route answers without checking credentials;
@@ -84,10 +88,7 @@ pub(super) fn table(t: &mut impl Table) {
     t.add(M::GET, "/locations/{id}/files", c::files);
     t.add(M::PUT, "/locations/{id}/files", c::files_put);
     t.add(M::DELETE, "/locations/{id}/files/{lang}", c::file_delete);
-    t.add(M::GET, "/oses", c::oses);
-    t.add(M::POST, "/oses", c::os_create);
-    t.add(M::PATCH, "/oses/{id}", c::os_update);
-    t.add(M::DELETE, "/oses/{id}", c::os_delete);
+    rows(t, Catalogue, "/oses", "/oses/{id}", oses::ROWS);
     t.add(M::GET, "/aliases", c::aliases);
     t.add(M::GET, "/aliases/{alias}", c::alias);
     t.add(M::PUT, "/aliases/{alias}", c::alias_set);
@@ -95,11 +96,8 @@ pub(super) fn table(t: &mut impl Table) {
     t.add(M::DELETE, "/aliases/{alias}/gate", c::alias_gate_cancel);
     t.add(M::GET, "/uptake", c::uptake);
     // Mirrors and regions (writes: admin, mirror-operator).
-    t.add(M::GET, "/mirrors", n::mirrors);
-    t.add(M::POST, "/mirrors", n::mirror_create);
+    rows(t, Mirrors, "/mirrors", "/mirrors/{id}", mirrors::ROWS);
     t.add(M::GET, "/mirrors/{id}", n::mirror);
-    t.add(M::PATCH, "/mirrors/{id}", n::mirror_update);
-    t.add(M::DELETE, "/mirrors/{id}", n::mirror_delete);
     t.add(M::POST, "/mirrors/{id}/enable", n::set_active::<true>);
     t.add(M::POST, "/mirrors/{id}/disable", n::set_active::<false>);
     t.add(M::GET, "/mirrors/{id}/sentry-log", n::sentry_log);
@@ -113,10 +111,7 @@ pub(super) fn table(t: &mut impl Table) {
         "/mirrors/{id}/regions/{region}",
         n::mirror_region_remove,
     );
-    t.add(M::GET, "/regions", n::regions);
-    t.add(M::POST, "/regions", n::region_create);
-    t.add(M::PATCH, "/regions/{id}", n::region_update);
-    t.add(M::DELETE, "/regions/{id}", n::region_delete);
+    rows(t, Mirrors, "/regions", "/regions/{id}", regions::ROWS);
     t.add(M::GET, "/countries", n::countries);
     t.add(M::PUT, "/countries/{code}", n::country_set);
     t.add(M::DELETE, "/countries/{code}", n::country_clear);
@@ -130,4 +125,44 @@ pub(super) fn table(t: &mut impl Table) {
     t.add(M::GET, "/tokens", admin::tokens);
     t.add(M::POST, "/tokens", admin::token_create);
     t.add(M::DELETE, "/tokens/{id}", admin::token_delete);
+}
+
+/// A kind of row's four routes: list (`GET`, any account) and add (`POST`, `201`) at `all`,
+/// update (`PATCH`) and delete (`DELETE`, `204`) at `one`; the writes need `W`.
+fn rows<W, N, P, V>(
+    t: &mut impl Table,
+    _: W,
+    all: &'static str,
+    one: &'static str,
+    r: Rows<N, P, V>,
+) where
+    W: Need,
+    N: DeserializeOwned + Send + 'static,
+    P: DeserializeOwned + Send + 'static,
+    V: Serialize + Send + 'static,
+{
+    type Id = web::Path<i32>;
+    t.add(Method::GET, all, move |call: Caller<Read>| async move {
+        call.json(move |c, _, ()| (r.list)(c)).await
+    });
+    t.add(Method::POST, all, move |call: Caller<W, N>| async move {
+        call.created(move |c, who, b| (r.add)(c, &who.username, &b))
+            .await
+    });
+    t.add(
+        Method::PATCH,
+        one,
+        move |id: Id, call: Caller<W, P>| async move {
+            call.json(move |c, who, b| (r.update)(c, &who.username, *id, &b))
+                .await
+        },
+    );
+    t.add(
+        Method::DELETE,
+        one,
+        move |id: Id, call: Caller<W>| async move {
+            call.done(move |c, who, ()| (r.delete)(c, &who.username, *id))
+                .await
+        },
+    );
 }

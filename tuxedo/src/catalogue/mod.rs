@@ -25,6 +25,24 @@ use bouncer_core::db::DbConnection;
 use bouncer_core::schema::{mirror_os as os_t, mirror_products as products_t};
 use diesel::prelude::*;
 
+/// The calls of a kind of row the operator lists whole, adds, and changes and deletes by
+/// id (operating systems, regions, mirrors): the JSON API mounts each kind's four routes
+/// with one set of handlers over these instead of four forwarding handlers a kind.
+pub struct Rows<New, Patch, View> {
+    pub list: fn(&mut DbConnection) -> Result<Vec<View>>,
+    pub add: fn(&mut DbConnection, &str, &New) -> Result<View>,
+    pub update: fn(&mut DbConnection, &str, i32, &Patch) -> Result<View>,
+    pub delete: fn(&mut DbConnection, &str, i32) -> Result<()>,
+}
+
+// By hand: derived, they would ask `New`, `Patch` and `View` to be `Copy` too.
+impl<N, P, V> Clone for Rows<N, P, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<N, P, V> Copy for Rows<N, P, V> {}
+
 /// How a name given by a caller selects rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Match<'a> {

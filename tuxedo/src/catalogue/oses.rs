@@ -1,6 +1,6 @@
 //! Operating systems: the `os` of a download (`win64`, `osx`, …), in priority order.
 
-use super::{clash, valid_name, write_tx, Change, Tail};
+use super::{clash, valid_name, write_tx, Change, Rows, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{NewOs, Os};
@@ -47,6 +47,14 @@ pub(crate) fn named(conn: &mut DbConnection, name: &str) -> Result<Os> {
         .find(|o| bouncer_core::names::same(&o.name, name))
         .ok_or_else(|| TuxedoError::OsNotFound(name.to_owned()))
 }
+
+/// Operating systems as the JSON API lists, adds, updates and deletes them.
+pub const ROWS: Rows<NewOsForm, OsPatch, OsView> = Rows {
+    list,
+    add,
+    update,
+    delete,
+};
 
 pub fn list(conn: &mut DbConnection) -> Result<Vec<OsView>> {
     let rows: Vec<Os> = mirror_os::table.order(mirror_os::id.asc()).load(conn)?;

@@ -1,7 +1,7 @@
 //! GeoIP regions (groups of countries served by a set of mirrors) and the country → region
 //! map bounce uses to pick a client's region.
 
-use super::{clash, valid_name, write_tx, Change, Tail};
+use super::{clash, valid_name, write_tx, Change, Rows, Tail};
 use crate::error::{Result, TuxedoError};
 use bouncer_core::db::DbConnection;
 use bouncer_core::models::{CountryRegion, NewRegion, Region};
@@ -79,6 +79,14 @@ pub struct CountryForm {
     pub country_name: Option<String>,
     pub continent: Option<String>,
 }
+
+/// Regions as the JSON API lists, adds, updates and deletes them.
+pub const ROWS: Rows<NewRegionForm, RegionPatch, RegionView> = Rows {
+    list,
+    add,
+    update,
+    delete,
+};
 
 /// Every region, by priority then name.
 pub fn list(conn: &mut DbConnection) -> Result<Vec<RegionView>> {

@@ -10,9 +10,18 @@ mod writes;
 pub use view::{get, list, sentry_log_of};
 pub use writes::{add, add_region, delete, remove_region, update};
 
+use crate::catalogue::Rows;
 use bouncer_core::networks::NetworkMode;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize, Serializer};
+
+/// Mirrors as the JSON API lists, adds, updates and deletes them.
+pub const ROWS: Rows<NewMirrorForm, MirrorPatch, MirrorView> = Rows {
+    list,
+    add,
+    update,
+    delete,
+};
 
 /// Longest name and base URL the schema holds.
 pub const MAX_NAME: usize = bouncer_core::limits::MIRROR_NAME;
