@@ -69,6 +69,16 @@ impl Match<'_> {
         out.push('%');
         out
     }
+
+    /// Whether a row the query found has the name asked for: for an exact name the
+    /// collation only finds candidates and [`bouncer_core::names::same`] decides; a fuzzy
+    /// match is the query's own.
+    fn admits(self, name: &str) -> bool {
+        match self {
+            Match::Exact(s) => bouncer_core::names::same(name, s),
+            Match::Fuzzy(_) => true,
+        }
+    }
 }
 
 /// Products whose name matches, sorted by name.
@@ -77,17 +87,13 @@ pub(crate) fn matching_products(
     m: Match<'_>,
 ) -> Result<Vec<bouncer_core::models::Product>> {
     use products_t::dsl::*;
-    let mut rows: Vec<bouncer_core::models::Product> = match m {
-        Match::Exact(s) => mirror_products
-            .filter(name.eq(s))
-            .load::<bouncer_core::models::Product>(conn)?
-            .into_iter()
-            .filter(|p| bouncer_core::names::same(&p.name, s))
-            .collect(),
+    let found: Vec<bouncer_core::models::Product> = match m {
+        Match::Exact(s) => mirror_products.filter(name.eq(s)).load(conn)?,
         Match::Fuzzy(s) => mirror_products
             .filter(name.like(Match::like_pattern(s)).escape(LIKE_ESCAPE))
             .load(conn)?,
     };
+    let mut rows: Vec<_> = found.into_iter().filter(|p| m.admits(&p.name)).collect();
     rows.sort_by(|a, b| sort_key(&a.name).cmp(&sort_key(&b.name)));
     Ok(rows)
 }
@@ -98,19 +104,14 @@ pub(crate) fn matching_oses(
     m: Match<'_>,
 ) -> Result<Vec<bouncer_core::models::Os>> {
     use os_t::dsl::*;
-    Ok(match m {
-        Match::Exact(s) => mirror_os
-            .filter(name.eq(s))
-            .order(id.asc())
-            .load::<bouncer_core::models::Os>(conn)?
-            .into_iter()
-            .filter(|o| bouncer_core::names::same(&o.name, s))
-            .collect(),
+    let found: Vec<bouncer_core::models::Os> = match m {
+        Match::Exact(s) => mirror_os.filter(name.eq(s)).order(id.asc()).load(conn)?,
         Match::Fuzzy(s) => mirror_os
             .filter(name.like(Match::like_pattern(s)).escape(LIKE_ESCAPE))
             .order(id.asc())
             .load(conn)?,
-    })
+    };
+    Ok(found.into_iter().filter(|o| m.admits(&o.name)).collect())
 }
 
 /// The order names are listed in, the same on every backend (the collations of MySQL and
