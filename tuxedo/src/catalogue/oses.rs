@@ -72,10 +72,7 @@ pub fn add(conn: &mut DbConnection, actor: &str, form: &NewOsForm) -> Result<OsV
             })
             .execute(conn)
             .map_err(|e| clash(e, "os", name))?;
-        let os: Os = mirror_os::table
-            .filter(mirror_os::name.eq(name))
-            .first(conn)?;
-        let after = view(os);
+        let after = view(named(conn, name)?);
         Tail::new(actor, "os.add", target(name))
             .changes(&[Change::Os(after.id)])
             .added(conn, after)
