@@ -1,6 +1,7 @@
 //! JSON handlers of the catalogue: products, languages, locations, operating systems,
-//! aliases, uptake. Reads need any account; writes need admin or release. Operating
-//! systems are mounted with [`super::table`]'s `rows`.
+//! aliases, uptake. Reads need any account; writes need admin or release. Listing,
+//! adding, updating and deleting operating systems needs no handler here: the routing
+//! table mounts them over [`crate::catalogue::Rows`].
 
 use super::reply::{Accepted, Created, Json, NoContent, Reply};
 use super::Caller;

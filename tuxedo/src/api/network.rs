@@ -1,7 +1,7 @@
 //! JSON handlers of the mirror network: mirrors, their regions and sentry's log, regions,
 //! and the country → region map. Reads need any account; writes need admin or
-//! mirror-operator. Listing, adding, updating and deleting mirrors and regions are
-//! mounted with [`super::table`]'s `rows`.
+//! mirror-operator. Listing, adding, updating and deleting mirrors and regions needs no
+//! handler here: the routing table mounts them over [`crate::catalogue::Rows`].
 
 use super::reply::{Json, NoContent, Reply};
 use super::Caller;
