@@ -45,7 +45,7 @@ fn full_throttle() -> i32 {
 }
 
 /// Changes to a region; a field left out is kept, `"fallback_id": null` clears it.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegionPatch {
     pub name: Option<String>,
