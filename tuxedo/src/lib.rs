@@ -20,6 +20,7 @@ mod gatekeeper;
 mod history;
 mod intake;
 mod metrics;
+mod pruning;
 mod registry;
 pub mod ui;
 pub mod xml;
@@ -119,6 +120,9 @@ pub fn build(
     }
     if let Some(every) = history::every(&state.config) {
         background.spawn(history::run(state.clone(), every, background.token()));
+    }
+    if let Some(every) = pruning::every(&state.config) {
+        background.spawn(pruning::run(state.clone(), every, background.token()));
     }
     let separate = state.config.tuxedo.metrics_listen;
     let public = state.clone();

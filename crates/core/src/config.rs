@@ -26,6 +26,7 @@ pub struct Config {
     pub tuxedo: TuxedoConfig,
     pub sentry: SentryConfig,
     pub fleet: FleetConfig,
+    pub stats: StatsConfig,
 }
 
 /// Where the catalogue lives. Debug output masks passwords.
@@ -264,6 +265,43 @@ impl Default for FleetConfig {
             advertise_url: None,
             lease_secs: 15,
             forget_secs: 3_600,
+        }
+    }
+}
+
+/// Download statistics at rest (see `stats` and docs/statistics.md): how long tuxedo
+/// keeps each granularity, and how often it removes what is older.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatsConfig {
+    /// Per-minute counts (and the ids of the batches that made them: a batch retried
+    /// later than this would count again).
+    pub keep_minutes_hours: u64,
+    pub keep_hours_days: u64,
+    pub keep_days_days: u64,
+    /// How often tuxedo prunes; 0 = never (an operator prunes by hand, or keeps all).
+    pub prune_every_secs: u64,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        Self {
+            keep_minutes_hours: 48,
+            keep_hours_days: 93,
+            keep_days_days: 3_660,
+            prune_every_secs: 3_600,
+        }
+    }
+}
+
+impl StatsConfig {
+    /// The retention in seconds per granularity.
+    pub fn retention(&self) -> crate::stats::Retention {
+        let secs = |n: u64, unit: u64| i64::try_from(n.saturating_mul(unit)).unwrap_or(i64::MAX);
+        crate::stats::Retention {
+            minutes: secs(self.keep_minutes_hours, 3_600),
+            hours: secs(self.keep_hours_days, 86_400),
+            days: secs(self.keep_days_days, 86_400),
         }
     }
 }
@@ -582,6 +620,16 @@ impl Config {
             return bad("bounce.max_query_bytes", "must be at least 256".into());
         }
         self.validate_fleet()?;
+        let s = &self.stats;
+        for (key, value, max) in [
+            ("stats.keep_minutes_hours", s.keep_minutes_hours, 24 * 366),
+            ("stats.keep_hours_days", s.keep_hours_days, 3_660),
+            ("stats.keep_days_days", s.keep_days_days, 36_600),
+        ] {
+            if !(1..=max).contains(&value) {
+                return bad(key, format!("must be between 1 and {max}"));
+            }
+        }
         let s = &self.sentry;
         for (key, v) in [
             ("sentry.concurrency", s.concurrency as u64),

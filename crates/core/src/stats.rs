@@ -356,11 +356,22 @@ type DimsColumns = (String, String, String, String, String, i16, String);
 
 /// The rows of granularity `g` with `from <= bucket < to`.
 pub fn rows(conn: &mut DbConnection, g: Granularity, from: i64, to: i64) -> Result<Vec<Row>> {
+    rows_at_most(conn, g, (from, to), i64::MAX)
+}
+
+/// [`rows`], at most `limit` of them (a report that would read more is refused).
+pub fn rows_at_most(
+    conn: &mut DbConnection,
+    g: Granularity,
+    (from, to): (i64, i64),
+    limit: i64,
+) -> Result<Vec<Row>> {
     let rows: Vec<(i64, DimsColumns, (i64, i64))> = counts::table
         .filter(counts::granularity.eq(g.letter()))
         .filter(counts::bucket.ge(from))
         .filter(counts::bucket.lt(to))
         .order((counts::bucket.asc(), counts::dims.asc()))
+        .limit(limit)
         .select((
             counts::bucket,
             (
@@ -393,6 +404,138 @@ pub fn rows(conn: &mut DbConnection, g: Granularity, from: i64, to: i64) -> Resu
         },
     };
     Ok(rows.into_iter().map(row).collect())
+}
+
+/// The dimensions a report can group by and filter on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dim {
+    Product,
+    Os,
+    Lang,
+    Country,
+    /// A mirror's id, `cdn`, `fallback` or `other` (`mirror` is accepted for it).
+    Target,
+    Family,
+    Scheme,
+}
+
+impl Dim {
+    pub const ALL: [Dim; 7] = [
+        Dim::Product,
+        Dim::Os,
+        Dim::Lang,
+        Dim::Country,
+        Dim::Target,
+        Dim::Family,
+        Dim::Scheme,
+    ];
+
+    /// The dimension a report parameter names.
+    pub fn named(name: &str) -> Option<Dim> {
+        Some(match name {
+            "product" => Dim::Product,
+            "os" => Dim::Os,
+            "lang" => Dim::Lang,
+            "country" => Dim::Country,
+            "target" | "mirror" => Dim::Target,
+            "family" => Dim::Family,
+            "scheme" => Dim::Scheme,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dim::Product => "product",
+            Dim::Os => "os",
+            Dim::Lang => "lang",
+            Dim::Country => "country",
+            Dim::Target => "target",
+            Dim::Family => "family",
+            Dim::Scheme => "scheme",
+        }
+    }
+
+    /// This dimension's value in `d`.
+    pub fn of(self, d: &Dims) -> String {
+        match self {
+            Dim::Product => d.product.clone(),
+            Dim::Os => d.os.clone(),
+            Dim::Lang => d.lang.clone(),
+            Dim::Country => d.country.clone(),
+            Dim::Target => d.target.clone(),
+            Dim::Family => d.family.to_string(),
+            Dim::Scheme => d.scheme.clone(),
+        }
+    }
+}
+
+/// The periods a report is summed over: hours and days as stored, months from days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    Hour,
+    Day,
+    Month,
+}
+
+impl Period {
+    /// The stored rows a report of this period reads.
+    pub fn source(self) -> Granularity {
+        match self {
+            Period::Hour => Granularity::Hour,
+            Period::Day | Period::Month => Granularity::Day,
+        }
+    }
+
+    /// The period holding `bucket`, as a report names it (UTC): `2026-12-07T10`,
+    /// `2026-12-07`, `2026-12`.
+    pub fn label(self, bucket: i64) -> String {
+        let at = chrono::DateTime::from_timestamp(bucket, 0).unwrap_or_default();
+        at.format(match self {
+            Period::Hour => "%Y-%m-%dT%H",
+            Period::Day => "%Y-%m-%d",
+            Period::Month => "%Y-%m",
+        })
+        .to_string()
+    }
+}
+
+/// One line of a report: a period, the grouped dimensions' values (in `group_by`'s
+/// order) and the sums.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub period: String,
+    pub values: Vec<String>,
+    pub tally: Tally,
+}
+
+/// Sums `rows` per period and per the values of `group_by`, keeping only the rows whose
+/// dimensions equal every `filters` value; lines in period order, then by values.
+pub fn report(
+    rows: &[Row],
+    period: Period,
+    group_by: &[Dim],
+    filters: &[(Dim, String)],
+) -> Vec<Line> {
+    let mut sums: BTreeMap<(String, Vec<String>), Tally> = BTreeMap::new();
+    let kept = rows
+        .iter()
+        .filter(|r| filters.iter().all(|(dim, want)| dim.of(&r.dims) == *want));
+    for r in kept {
+        let values = group_by.iter().map(|d| d.of(&r.dims)).collect();
+        sums.entry((period.label(r.bucket), values))
+            .or_default()
+            .add(r.tally);
+    }
+    sums.into_iter()
+        .map(|((period, values), tally)| Line {
+            period,
+            values,
+            tally,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -444,6 +587,51 @@ mod tests {
         (a.product, a.os) = ("ab".into(), "c".into());
         (b.product, b.os) = ("a".into(), "bc".into());
         assert_ne!(a.key(), b.key());
+    }
+
+    #[test]
+    fn reports_sum_per_period_and_group_after_the_filters() {
+        let day = 1_796_601_600; // 2026-12-07 00:00 UTC
+        let row = |bucket, product: &str, country: &str, n| Row {
+            bucket,
+            dims: Dims {
+                country: country.into(),
+                ..dims(product)
+            },
+            tally: Tally {
+                downloads: n,
+                bytes: n * 10,
+            },
+        };
+        let rows = [
+            row(day, "A", "DE", 1),
+            row(day, "A", "FR", 2),
+            row(day, "B", "DE", 4),
+            row(day + 86_400, "A", "DE", 8),
+        ];
+        let lines = report(&rows, Period::Day, &[Dim::Product], &[]);
+        let got: Vec<_> = lines
+            .iter()
+            .map(|l| (l.period.as_str(), l.values.join(","), l.tally.downloads))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("2026-12-07", "A".into(), 3),
+                ("2026-12-07", "B".into(), 4),
+                ("2026-12-08", "A".into(), 8)
+            ]
+        );
+        let month = report(&rows, Period::Month, &[], &[(Dim::Country, "DE".into())]);
+        assert_eq!(month.len(), 1);
+        assert_eq!(
+            (
+                month[0].period.as_str(),
+                month[0].tally.downloads,
+                month[0].tally.bytes
+            ),
+            ("2026-12", 13, 130)
+        );
     }
 
     #[test]

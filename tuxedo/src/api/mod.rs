@@ -9,6 +9,7 @@ mod caller;
 mod catalogue;
 mod network;
 mod reply;
+mod stats;
 mod table;
 
 pub(crate) use caller::web_payload;

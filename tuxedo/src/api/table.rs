@@ -95,6 +95,7 @@ pub(super) fn table(t: &mut impl Table) {
     t.add(M::DELETE, "/aliases/{alias}", c::alias_delete);
     t.add(M::DELETE, "/aliases/{alias}/gate", c::alias_gate_cancel);
     t.add(M::GET, "/uptake", c::uptake);
+    t.add(M::GET, "/stats", super::stats::stats);
     // Mirrors and regions (writes: admin, mirror-operator).
     rows(t, Mirrors, "/mirrors", "/mirrors/{id}", mirrors::ROWS);
     t.add(M::GET, "/mirrors/{id}", n::mirror);

@@ -5,11 +5,14 @@
 use crate::common::*;
 use crate::read_your_writes::{fleet, registered, start_bounce_until, two_releases, TOKEN};
 use bouncer_core::stats::{self, Batch, Dims, Granularity, Minute, Tally};
-use bouncer_test_support::{db_tests, TestDb};
+use bouncer_test_support::{db_tests, eventually, TestDb};
+use std::time::Duration;
 
 db_tests! {
     a_batch_is_counted_once_and_bad_ones_are_refused => intake,
     downloads_are_counted_exactly_and_sent_when_bounce_stops => end_to_end,
+    tuxedo_prunes_counts_past_their_retention => pruned,
+    reports_sum_group_and_filter => reports,
 }
 
 fn batch(id: &str, country: &str) -> Batch {
@@ -208,4 +211,93 @@ fn mirror_id(db: &TestDb) -> i32 {
         .select(mirror_mirrors::id)
         .first(&mut *db.conn())
         .unwrap()
+}
+
+/// tuxedo prunes on its own: minute rows past `stats.keep_minutes_hours` go, the hour
+/// and day rows of the same downloads stay.
+fn pruned(db: &TestDb) {
+    let now = chrono::Utc::now().timestamp();
+    let mut old = batch("old", "DE");
+    old.minutes[0].start = Granularity::Minute.bucket(now - 3 * 3600);
+    stats::add(&mut db.conn(), &old, now).unwrap();
+    let count = |g| stats::rows(&mut db.conn(), g, 0, i64::MAX).unwrap().len();
+    assert_eq!(
+        (count(Granularity::Minute), count(Granularity::Hour)),
+        (1, 1)
+    );
+    block_on(async {
+        let _t = start(db, |c| {
+            c.stats.keep_minutes_hours = 1;
+            c.stats.prune_every_secs = 1;
+        });
+        eventually("minute rows pruned", Duration::from_secs(10), || async {
+            (count(Granularity::Minute) == 0).then_some(())
+        })
+        .await;
+    });
+    assert_eq!((count(Granularity::Hour), count(Granularity::Day)), (1, 1));
+}
+
+/// `GET /api/v2/stats`: per day or month, grouped and filtered; a wrong parameter is a
+/// 422 naming it; no credentials, 401.
+fn reports(db: &TestDb) {
+    let day = 1_796_601_600; // 2026-12-07 00:00 UTC
+    for (id, country, start, n) in [
+        ("a", "DE", day + 600, 3),
+        ("b", "FR", day + 3600, 4),
+        ("c", "DE", day + 86_400, 5),
+    ] {
+        let mut b = batch(id, country);
+        b.minutes[0].start = start;
+        b.minutes[0].counts[0].1 = Tally {
+            downloads: n,
+            bytes: n * 100,
+        };
+        stats::add(&mut db.conn(), &b, day).unwrap();
+    }
+    block_on(async {
+        let t = start(db, |_| {});
+        let range = "from=2026-12-07&to=2026-12-09";
+        let (status, body) = t
+            .as_(
+                READER,
+                "GET",
+                &format!("/stats?{range}&group_by=country"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "granularity": "day", "from": "2026-12-07", "to": "2026-12-09",
+                "group_by": ["country"],
+                "rows": [
+                    {"period": "2026-12-07", "country": "DE", "downloads": 3, "bytes": 300},
+                    {"period": "2026-12-07", "country": "FR", "downloads": 4, "bytes": 400},
+                    {"period": "2026-12-08", "country": "DE", "downloads": 5, "bytes": 500},
+                ]
+            })
+        );
+        let path = format!("/stats?{range}&granularity=month&country=DE&mirror=cdn");
+        let (status, body) = t.as_(READER, "GET", &path, None).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["rows"],
+            serde_json::json!([{"period": "2026-12", "downloads": 8, "bytes": 800}])
+        );
+        for (query, field) in [
+            ("granularity=week", "granularity"),
+            ("group_by=browser", "group_by"),
+            ("from=yesterday", "from"),
+            ("from=2026-12-09&to=2026-12-07", "to"),
+            ("granularity=hour&from=2026-01-01&to=2026-12-01", "to"),
+        ] {
+            let (status, body) = t.as_(READER, "GET", &format!("/stats?{query}"), None).await;
+            assert_eq!(status, 422, "{query}: {body}");
+            assert!(body.to_string().contains(field), "{query}: {body}");
+        }
+        let (status, _) = t.call("GET", "/stats", Auth::None, None).await;
+        assert_eq!(status, 401);
+    });
 }

@@ -11,7 +11,7 @@ db_tests! {
     each_granularity_is_pruned_after_its_retention => pruned,
 }
 
-/// 2026-12-07 10:00:00 UTC.
+/// 2025-12-07 10:00:00 UTC.
 const T0: i64 = 1_765_101_600;
 
 fn dims(product: &str, target: &str) -> Dims {

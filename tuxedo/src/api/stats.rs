@@ -1,0 +1,159 @@
+//! `GET /api/v2/stats`: download statistics (see docs/statistics.md), summed per hour,
+//! day or month over a range of days (UTC), grouped by any of the dimensions and filtered
+//! by exact values. Any account may read them: counts hold no client's data.
+
+use super::reply::{Json, Reply};
+use super::Caller;
+use crate::caller::Read as R;
+use crate::error::{Result, TuxedoError};
+use actix_web::web;
+use bouncer_core::stats::{self, Dim, Period};
+use chrono::{Days, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Stored rows a report may read; past it the caller narrows the range or filters.
+const MAX_ROWS: i64 = 1_000_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsQuery {
+    /// First day, `YYYY-MM-DD` (default: 30 days before `to`).
+    from: Option<String>,
+    /// Day after the last, `YYYY-MM-DD` (default: tomorrow).
+    to: Option<String>,
+    /// `hour`, `day` (default) or `month`.
+    granularity: Option<String>,
+    /// Comma-separated dimensions.
+    group_by: Option<String>,
+    product: Option<String>,
+    os: Option<String>,
+    lang: Option<String>,
+    country: Option<String>,
+    target: Option<String>,
+    mirror: Option<String>,
+    family: Option<String>,
+    scheme: Option<String>,
+}
+
+/// The report as answered.
+#[derive(Serialize)]
+pub struct Report {
+    granularity: Period,
+    from: NaiveDate,
+    to: NaiveDate,
+    group_by: Vec<Dim>,
+    /// `period`, each grouped dimension, `downloads`, `bytes`.
+    rows: Vec<Map<String, Value>>,
+}
+
+/// What a query asks, checked.
+struct Asked {
+    period: Period,
+    from: NaiveDate,
+    to: NaiveDate,
+    group_by: Vec<Dim>,
+    filters: Vec<(Dim, String)>,
+}
+
+pub async fn stats(q: web::Query<StatsQuery>, call: Caller<R>) -> Reply<Json<Report>> {
+    call.json(move |c, _, ()| {
+        let asked = asked(&q)?;
+        let at = |d: NaiveDate| {
+            d.and_hms_opt(0, 0, 0)
+                .unwrap_or_default()
+                .and_utc()
+                .timestamp()
+        };
+        let range = (at(asked.from), at(asked.to));
+        let rows = stats::rows_at_most(c, asked.period.source(), range, MAX_ROWS + 1)?;
+        if rows.len() as i64 > MAX_ROWS {
+            return Err(TuxedoError::invalid(
+                "from",
+                format!("more than {MAX_ROWS} stored counts in the range: narrow it or filter"),
+            ));
+        }
+        let lines = stats::report(&rows, asked.period, &asked.group_by, &asked.filters);
+        Ok(Report {
+            rows: lines
+                .into_iter()
+                .map(|l| {
+                    let mut row = Map::new();
+                    row.insert("period".into(), l.period.into());
+                    for (dim, value) in asked.group_by.iter().zip(l.values) {
+                        row.insert(dim.name().into(), value.into());
+                    }
+                    row.insert("downloads".into(), l.tally.downloads.into());
+                    row.insert("bytes".into(), l.tally.bytes.into());
+                    row
+                })
+                .collect(),
+            granularity: asked.period,
+            from: asked.from,
+            to: asked.to,
+            group_by: asked.group_by,
+        })
+    })
+    .await
+}
+
+/// The query's range, period, grouping and filters, or the first thing wrong with them.
+fn asked(q: &StatsQuery) -> Result<Asked> {
+    let date = |field: &'static str, v: &str| {
+        NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
+            .map_err(|_| TuxedoError::invalid(field, "a date YYYY-MM-DD"))
+    };
+    let to = match &q.to {
+        Some(v) => date("to", v)?,
+        None => Utc::now().date_naive() + Days::new(1),
+    };
+    let from = match &q.from {
+        Some(v) => date("from", v)?,
+        None => to.checked_sub_days(Days::new(30)).unwrap_or(NaiveDate::MIN),
+    };
+    let period = match q.granularity.as_deref().map(str::trim) {
+        None | Some("") | Some("day") => Period::Day,
+        Some("hour") => Period::Hour,
+        Some("month") => Period::Month,
+        Some(_) => return Err(TuxedoError::invalid("granularity", "hour, day or month")),
+    };
+    let days = (to - from).num_days();
+    let most = if period == Period::Hour { 31 } else { 3_660 };
+    if !(1..=most).contains(&days) {
+        return Err(TuxedoError::invalid(
+            "to",
+            format!("after from, by at most {most} days for this granularity"),
+        ));
+    }
+    let mut group_by = Vec::new();
+    let names = q.group_by.iter().flat_map(|g| g.split(',')).map(str::trim);
+    for name in names.filter(|n| !n.is_empty()) {
+        let dim = Dim::named(name).ok_or_else(|| {
+            let known = "product, os, lang, country, target (or mirror), family, scheme";
+            TuxedoError::invalid("group_by", known)
+        })?;
+        if !group_by.contains(&dim) {
+            group_by.push(dim);
+        }
+    }
+    let target = q.target.as_ref().or(q.mirror.as_ref());
+    let filters = [
+        (Dim::Product, &q.product),
+        (Dim::Os, &q.os),
+        (Dim::Lang, &q.lang),
+        (Dim::Country, &q.country),
+        (Dim::Target, &target.cloned()),
+        (Dim::Family, &q.family),
+        (Dim::Scheme, &q.scheme),
+    ]
+    .into_iter()
+    .filter_map(|(d, v)| v.as_ref().map(|v| (d, v.trim().to_owned())))
+    .collect();
+    Ok(Asked {
+        period,
+        from,
+        to,
+        group_by,
+        filters,
+    })
+}
