@@ -13,6 +13,7 @@ db_tests! {
     downloads_are_counted_exactly_and_sent_when_bounce_stops => end_to_end,
     tuxedo_prunes_counts_past_their_retention => pruned,
     reports_sum_group_and_filter => reports,
+    counts_wait_while_tuxedo_is_down_and_arrive_exactly => receiver_down,
 }
 
 fn batch(id: &str, country: &str) -> Batch {
@@ -299,5 +300,80 @@ fn reports(db: &TestDb) {
         }
         let (status, _) = t.call("GET", "/stats", Auth::None, None).await;
         assert_eq!(status, 401);
+    });
+}
+
+/// tuxedo is down while bounce counts: its batches fail and wait in memory, and once a
+/// tuxedo answers at that address every download arrives, once.
+fn receiver_down(db: &TestDb) {
+    block_on(async {
+        let setup = start(db, fleet);
+        two_releases(&setup, db).await;
+        // An address where nothing listens yet (the port is free again when dropped).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let down = format!("http://127.0.0.1:{port}");
+        let (b, _bounce) = start_bounce_until(
+            db,
+            &down,
+            |c| c.bounce.stats_drain_secs = 1,
+            std::future::pending(),
+        );
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let url = format!("{b}/?product=Firefox-130.0-SSL&os=win64&lang=en-US");
+        let get = || async { client.get(&url).send().await.unwrap().status().as_u16() };
+        for _ in 0..12 {
+            assert_eq!(get().await, 302);
+        }
+        let metric = |name: &'static str| {
+            let (client, b) = (client.clone(), b.clone());
+            async move {
+                let text = client.get(format!("{b}/metrics")).send().await.unwrap();
+                let text = text.text().await.unwrap();
+                text.lines()
+                    .find(|l| l.starts_with(name))
+                    .map(str::to_owned)
+            }
+        };
+        let failed = r#"bounce_stats_batches_total{outcome="failed"}"#;
+        eventually("a batch failed", Duration::from_secs(10), || async {
+            metric(failed).await.filter(|l| !l.ends_with(" 0"))
+        })
+        .await;
+        for _ in 0..5 {
+            assert_eq!(get().await, 302);
+        }
+        // tuxedo comes (back) at that address: the same database, already seeded.
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let mut config = bouncer_core::config::Config::default();
+        config.database.url = db.url.clone();
+        fleet(&mut config);
+        let back = tuxedo::build(config, listener, std::future::pending()).unwrap();
+        tokio::spawn(back.run_until_stopped());
+        let total = || {
+            let rows = stats::rows(&mut db.conn(), Granularity::Day, 0, i64::MAX).unwrap();
+            rows.iter().map(|r| r.tally.downloads).sum::<u64>()
+        };
+        eventually(
+            "every download arrived",
+            Duration::from_secs(10),
+            || async { (total() == 17).then_some(()) },
+        )
+        .await;
+        // And only once: later rounds send nothing more.
+        let sent = r#"bounce_stats_batches_total{outcome="sent"}"#;
+        let before = metric(sent).await;
+        eventually("another round", Duration::from_secs(10), || async {
+            let waiting = metric("bounce_stats_waiting_counts").await?;
+            waiting.ends_with(" 0").then_some(())
+        })
+        .await;
+        assert_eq!(total(), 17, "{before:?}");
     });
 }
