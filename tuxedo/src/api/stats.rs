@@ -6,7 +6,8 @@ use super::reply::{Json, Reply};
 use super::Caller;
 use crate::caller::Read as R;
 use crate::error::{Result, TuxedoError};
-use actix_web::web;
+use actix_web::http::header;
+use actix_web::{web, Either, HttpRequest, HttpResponse};
 use bouncer_core::stats::{self, Dim, Period};
 use chrono::{Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -56,45 +57,86 @@ struct Asked {
     filters: Vec<(Dim, String)>,
 }
 
-pub async fn stats(q: web::Query<StatsQuery>, call: Caller<R>) -> Reply<Json<Report>> {
-    call.json(move |c, _, ()| {
-        let asked = asked(&q)?;
-        let at = |d: NaiveDate| {
-            d.and_hms_opt(0, 0, 0)
-                .unwrap_or_default()
-                .and_utc()
-                .timestamp()
-        };
-        let range = (at(asked.from), at(asked.to));
-        let rows = stats::rows_at_most(c, asked.period.source(), range, MAX_ROWS + 1)?;
-        if rows.len() as i64 > MAX_ROWS {
-            return Err(TuxedoError::invalid(
-                "from",
-                format!("more than {MAX_ROWS} stored counts in the range: narrow it or filter"),
-            ));
-        }
-        let lines = stats::report(&rows, asked.period, &asked.group_by, &asked.filters);
-        Ok(Report {
-            rows: lines
-                .into_iter()
-                .map(|l| {
-                    let mut row = Map::new();
-                    row.insert("period".into(), l.period.into());
-                    for (dim, value) in asked.group_by.iter().zip(l.values) {
-                        row.insert(dim.name().into(), value.into());
-                    }
-                    row.insert("downloads".into(), l.tally.downloads.into());
-                    row.insert("bytes".into(), l.tally.bytes.into());
-                    row
-                })
-                .collect(),
-            granularity: asked.period,
-            from: asked.from,
-            to: asked.to,
-            group_by: asked.group_by,
-        })
+/// JSON, or CSV when the caller's `Accept` asks for `text/csv`.
+pub async fn stats(
+    req: HttpRequest,
+    q: web::Query<StatsQuery>,
+    call: Caller<R>,
+) -> Reply<Either<Json<Report>, HttpResponse>> {
+    let csv = req
+        .headers()
+        .get_all(header::ACCEPT)
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/csv"));
+    let Json(report) = call.json(move |c, _, ()| report(c, &q)).await?;
+    Ok(match csv {
+        false => Either::Left(Json(report)),
+        true => Either::Right(csv_of(&report)?),
     })
-    .await
+}
+
+/// The report the query asks for.
+fn report(c: &mut bouncer_core::db::DbConnection, q: &StatsQuery) -> Result<Report> {
+    let asked = asked(q)?;
+    let at = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc()
+            .timestamp()
+    };
+    let range = (at(asked.from), at(asked.to));
+    let rows = stats::rows_at_most(c, asked.period.source(), range, MAX_ROWS + 1)?;
+    if rows.len() as i64 > MAX_ROWS {
+        return Err(TuxedoError::invalid(
+            "from",
+            format!("more than {MAX_ROWS} stored counts in the range: narrow it or filter"),
+        ));
+    }
+    let lines = stats::report(&rows, asked.period, &asked.group_by, &asked.filters);
+    Ok(Report {
+        rows: lines
+            .into_iter()
+            .map(|l| {
+                let mut row = Map::new();
+                row.insert("period".into(), l.period.into());
+                for (dim, value) in asked.group_by.iter().zip(l.values) {
+                    row.insert(dim.name().into(), value.into());
+                }
+                row.insert("downloads".into(), l.tally.downloads.into());
+                row.insert("bytes".into(), l.tally.bytes.into());
+                row
+            })
+            .collect(),
+        granularity: asked.period,
+        from: asked.from,
+        to: asked.to,
+        group_by: asked.group_by,
+    })
+}
+
+/// The report's rows as CSV: a header line (`period`, the grouped dimensions,
+/// `downloads`, `bytes`), then one line per row.
+fn csv_of(report: &Report) -> actix_web::Result<HttpResponse> {
+    let mut columns = vec!["period"];
+    columns.extend(report.group_by.iter().map(|d| d.name()));
+    columns.extend(["downloads", "bytes"]);
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let failed = |e: csv::Error| actix_web::error::ErrorInternalServerError(e.to_string());
+    out.write_record(&columns).map_err(failed)?;
+    for row in &report.rows {
+        let cell = |c: &&str| match row.get(*c) {
+            Some(Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+            None => String::new(),
+        };
+        out.write_record(columns.iter().map(cell)).map_err(failed)?;
+    }
+    let body = out
+        .into_inner()
+        .map_err(|e| failed(e.into_error().into()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .body(body))
 }
 
 /// The query's range, period, grouping and filters, or the first thing wrong with them.

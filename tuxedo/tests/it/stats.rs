@@ -280,6 +280,26 @@ fn reports(db: &TestDb) {
                 ]
             })
         );
+        // The same as CSV.
+        let csv = t
+            .client
+            .get(format!(
+                "{}/api/v2/stats?{range}&group_by=country,product",
+                t.base
+            ))
+            .basic_auth(READER.0, Some(READER.1))
+            .header("Accept", "text/csv")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+        assert_eq!(
+            csv.text().await.unwrap(),
+            "period,country,product,downloads,bytes\n\
+             2026-12-07,DE,Firefox-130.0,3,300\n\
+             2026-12-07,FR,Firefox-130.0,4,400\n\
+             2026-12-08,DE,Firefox-130.0,5,500\n"
+        );
         let path = format!("/stats?{range}&granularity=month&country=DE&mirror=cdn");
         let (status, body) = t.as_(READER, "GET", &path, None).await;
         assert_eq!(status, 200, "{body}");
