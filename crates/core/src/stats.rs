@@ -538,6 +538,43 @@ pub fn report(
         .collect()
 }
 
+/// A file (product, OS, language) and its downloads, as the popular-files feed lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Popular {
+    pub product: String,
+    pub os: String,
+    pub lang: String,
+    pub downloads: u64,
+}
+
+/// The `n` files downloaded most in `rows`, most first (ties by name); a file with fewer
+/// than `least` downloads is not listed (small counts say too much about few people, and
+/// little about what to pre-position). `other` rows are not files.
+pub fn popular(rows: &[Row], n: usize, least: u64) -> Vec<Popular> {
+    let mut sums: BTreeMap<(&str, &str, &str), u64> = BTreeMap::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.dims.product != OTHER && r.dims.os != OTHER)
+    {
+        let d = &r.dims;
+        let sum = sums.entry((&d.product, &d.os, &d.lang)).or_default();
+        *sum = sum.saturating_add(r.tally.downloads);
+    }
+    let mut files: Vec<Popular> = sums
+        .into_iter()
+        .filter(|(_, downloads)| *downloads >= least)
+        .map(|((product, os, lang), downloads)| Popular {
+            product: product.to_owned(),
+            os: os.to_owned(),
+            lang: lang.to_owned(),
+            downloads,
+        })
+        .collect();
+    files.sort_by_key(|f| std::cmp::Reverse(f.downloads));
+    files.truncate(n);
+    files
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -631,6 +668,41 @@ mod tests {
                 month[0].tally.bytes
             ),
             ("2026-12", 13, 130)
+        );
+    }
+
+    #[test]
+    fn popular_files_are_the_most_downloaded_without_small_counts() {
+        let row = |product: &str, lang: &str, n| Row {
+            bucket: 0,
+            dims: Dims {
+                lang: lang.into(),
+                ..dims(product)
+            },
+            tally: Tally {
+                downloads: n,
+                bytes: 0,
+            },
+        };
+        let rows = [
+            row("A", "de", 30),
+            row("A", "de", 20),
+            row("B", "de", 40),
+            row("A", "fr", 9),
+            row(OTHER, "de", 1000),
+            row("C", "de", 45),
+        ];
+        let top: Vec<_> = popular(&rows, 2, 10)
+            .into_iter()
+            .map(|p| (p.product, p.lang, p.downloads))
+            .collect();
+        assert_eq!(
+            top,
+            vec![("A".into(), "de".into(), 50), ("C".into(), "de".into(), 45)]
+        );
+        assert!(
+            popular(&rows, 10, 10).iter().all(|p| p.lang != "fr"),
+            "9 < 10"
         );
     }
 

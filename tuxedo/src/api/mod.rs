@@ -14,7 +14,7 @@ mod table;
 
 pub(crate) use caller::web_payload;
 pub use caller::{Caller, WithCaller};
-pub use table::{route_list, Table};
+pub use table::{public_routes, route_list, Table};
 
 use crate::error::{Result, TuxedoError};
 use crate::AppState;

@@ -78,13 +78,7 @@ pub async fn stats(
 /// The report the query asks for.
 fn report(c: &mut bouncer_core::db::DbConnection, q: &StatsQuery) -> Result<Report> {
     let asked = asked(q)?;
-    let at = |d: NaiveDate| {
-        d.and_hms_opt(0, 0, 0)
-            .unwrap_or_default()
-            .and_utc()
-            .timestamp()
-    };
-    let range = (at(asked.from), at(asked.to));
+    let range = (midnight(asked.from), midnight(asked.to));
     let rows = stats::rows_at_most(c, asked.period.source(), range, MAX_ROWS + 1)?;
     if rows.len() as i64 > MAX_ROWS {
         return Err(TuxedoError::invalid(
@@ -137,6 +131,14 @@ fn csv_of(report: &Report) -> actix_web::Result<HttpResponse> {
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .body(body))
+}
+
+/// The start of day `d` (UTC), Unix seconds.
+fn midnight(d: NaiveDate) -> i64 {
+    d.and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+        .timestamp()
 }
 
 /// The query's range, period, grouping and filters, or the first thing wrong with them.
@@ -197,5 +199,60 @@ fn asked(q: &StatsQuery) -> Result<Asked> {
         to,
         group_by,
         filters,
+    })
+}
+
+/// Files listed by the popular-files feed at most, and the fewest downloads listed.
+const POPULAR_MAX: usize = 100;
+const POPULAR_LEAST: u64 = 10;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PopularQuery {
+    /// How many files (1–100, default 20).
+    n: Option<usize>,
+}
+
+/// The popular-files feed as answered.
+#[derive(Serialize)]
+pub struct PopularFeed {
+    from: NaiveDate,
+    to: NaiveDate,
+    files: Vec<stats::Popular>,
+}
+
+/// `GET /api/v2/stats/popular`: the files downloaded most over the last 7 days (UTC days,
+/// today included), for mirror operators to pre-position content. Public and cacheable
+/// (an hour): it says nothing about anyone; files under 10 downloads are not listed.
+pub async fn popular(req: HttpRequest, q: web::Query<PopularQuery>) -> HttpResponse {
+    match popular_feed(&req, q.n.unwrap_or(20)).await {
+        Ok(feed) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+            .json(feed),
+        Err(e) => super::error_response(&e),
+    }
+}
+
+async fn popular_feed(req: &HttpRequest, n: usize) -> Result<PopularFeed> {
+    if !(1..=POPULAR_MAX).contains(&n) {
+        return Err(TuxedoError::invalid("n", format!("1 to {POPULAR_MAX}")));
+    }
+    let state = crate::caller::state_of(req)?;
+    let today = Utc::now().date_naive();
+    let (from, to) = (today - Days::new(6), today + Days::new(1));
+    let range = (midnight(from), midnight(to));
+    let rows = crate::exec::on_reads(&state, move |c| {
+        Ok(stats::rows_at_most(
+            c,
+            stats::Granularity::Day,
+            range,
+            MAX_ROWS,
+        )?)
+    })
+    .await?;
+    Ok(PopularFeed {
+        from,
+        to,
+        files: stats::popular(&rows, n, POPULAR_LEAST),
     })
 }

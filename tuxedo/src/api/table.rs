@@ -44,8 +44,8 @@ impl Table for Actix<'_> {
     }
 }
 
-/// Collects (method, path) pairs.
-struct Listing(Vec<(Method, &'static str)>);
+/// Collects (method, path, needs credentials) triples.
+struct Listing(Vec<(Method, &'static str, bool)>);
 
 impl Table for Listing {
     fn open<F, Args>(&mut self, method: Method, path: &'static str, _: F)
@@ -54,12 +54,31 @@ impl Table for Listing {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.0.push((method, path));
+        self.0.push((method, path, false));
+    }
+
+    fn add<F, Args>(&mut self, method: Method, path: &'static str, _: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + WithCaller + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.0.push((method, path, true));
     }
 }
 
 /// Every route as (method, path under [`super::PREFIX`]).
 pub fn route_list() -> Vec<(Method, &'static str)> {
+    listing().into_iter().map(|(m, p, _)| (m, p)).collect()
+}
+
+/// The routes that answer without credentials.
+pub fn public_routes() -> Vec<(Method, &'static str)> {
+    let open = listing().into_iter().filter(|(_, _, needs)| !needs);
+    open.map(|(m, p, _)| (m, p)).collect()
+}
+
+fn listing() -> Vec<(Method, &'static str, bool)> {
     let mut l = Listing(Vec::new());
     table(&mut l);
     l.0
@@ -96,6 +115,7 @@ pub(super) fn table(t: &mut impl Table) {
     t.add(M::DELETE, "/aliases/{alias}/gate", c::alias_gate_cancel);
     t.add(M::GET, "/uptake", c::uptake);
     t.add(M::GET, "/stats", super::stats::stats);
+    t.open(M::GET, "/stats/popular", super::stats::popular);
     // Mirrors and regions (writes: admin, mirror-operator).
     rows(t, Mirrors, "/mirrors", "/mirrors/{id}", mirrors::ROWS);
     t.add(M::GET, "/mirrors/{id}", n::mirror);

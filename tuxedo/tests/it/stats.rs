@@ -14,6 +14,7 @@ db_tests! {
     tuxedo_prunes_counts_past_their_retention => pruned,
     reports_sum_group_and_filter => reports,
     counts_wait_while_tuxedo_is_down_and_arrive_exactly => receiver_down,
+    the_popular_files_feed_is_public_and_leaves_out_small_counts => popular,
 }
 
 fn batch(id: &str, country: &str) -> Batch {
@@ -395,5 +396,45 @@ fn receiver_down(db: &TestDb) {
         })
         .await;
         assert_eq!(total(), 17, "{before:?}");
+    });
+}
+
+/// `GET /api/v2/stats/popular`: no credentials, cacheable, the last 7 days' most
+/// downloaded files, small counts left out.
+fn popular(db: &TestDb) {
+    let now = chrono::Utc::now().timestamp();
+    let old = now - 30 * 86_400;
+    for (id, product, start, n) in [
+        ("a", "Firefox-130.0", now, 30),
+        ("b", "Firefox-131.0", now, 5),
+        ("c", "Firefox-129.0", old, 500),
+    ] {
+        let mut b = batch(id, "DE");
+        b.minutes[0].start = Granularity::Minute.bucket(start);
+        b.minutes[0].counts[0].0.product = product.into();
+        b.minutes[0].counts[0].1 = Tally {
+            downloads: n,
+            bytes: 0,
+        };
+        stats::add(&mut db.conn(), &b, now).unwrap();
+    }
+    block_on(async {
+        let t = start(db, |_| {});
+        let r = t
+            .client
+            .get(format!("{}/api/v2/stats/popular", t.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["cache-control"], "public, max-age=3600");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(
+            body["files"],
+            serde_json::json!([{"product": "Firefox-130.0", "os": "win64", "lang": "de", "downloads": 30}]),
+            "{body}"
+        );
+        let (status, _) = t.call("GET", "/stats/popular?n=0", Auth::None, None).await;
+        assert_eq!(status, 422);
     });
 }
