@@ -5,14 +5,21 @@
 //! `bounce.stats_max_counts` per shard: past it, new combinations count under one
 //! "other" key of their minute (still counted, less detailed). Only redirects to a file
 //! are downloads; which ones is decided by the caller (GET, not `print=yes`: see
-//! `routes`). `shipping` sends what the shards hold.
+//! `routes`). A download manager resuming a file asks again with a `Range` header: such a
+//! request for a file the same client got within `bounce.stats_range_window_secs` is not
+//! counted again. The client is remembered as a salted hash of its address and the file
+//! (the salt is random per process and never leaves it), in one bounded cache the workers
+//! share (a resume may reach another worker than the first request did).
+//! `shipping` sends what the shards hold.
 
 use crate::outcome::{Download, Lang, Served};
+use bouncer_core::hash::stable_hash;
 use bouncer_core::networks::{Code, Family};
 use bouncer_core::stats::Tally;
 use hashbrown::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What one count is kept under: a download's dimensions and its minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,17 +84,31 @@ pub fn add(counts: &mut Counts, key: Key, tally: Tally, max: usize) {
     counts.entry(key).or_default().add(tally);
 }
 
+/// Clients remembered for the `Range` rule (about 40 bytes each).
+const SEEN: usize = 200_000;
+
+/// The clients counted lately, by the hash of client and file (see the module docs).
+type Seen = quick_cache::sync::Cache<u64, Instant>;
+
 /// Every worker's shard, for the drain.
 pub struct Tallies {
     shards: Mutex<Vec<Arc<Mutex<Counts>>>>,
+    seen: Arc<Seen>,
     max: usize,
+    window: Duration,
+    /// Keys the clients' hashes; random per process.
+    salt: u64,
 }
 
 impl Tallies {
-    pub fn new(max: usize) -> Self {
+    /// `max`: `bounce.stats_max_counts`; `window`: `bounce.stats_range_window_secs`.
+    pub fn new(max: usize, window: Duration) -> Self {
         Self {
             shards: Mutex::new(Vec::new()),
+            seen: Arc::new(Seen::new(SEEN)),
             max,
+            window,
+            salt: rand::random(),
         }
     }
 
@@ -99,12 +120,15 @@ impl Tallies {
         }
         Shard {
             counts,
+            seen: Arc::clone(&self.seen),
             max: self.max,
+            window: self.window,
+            salt: self.salt,
         }
     }
 
-    /// What every shard counted since the last call, merged (each shard is swapped for an
-    /// empty map under its lock: a worker waits at most for one swap).
+    /// What every shard counted since the last call (each shard's counts are swapped for
+    /// an empty map under its lock: a worker waits at most for one swap).
     pub fn take(&self) -> Vec<Counts> {
         let shards = match self.shards.lock() {
             Ok(s) => s.clone(),
@@ -121,20 +145,53 @@ impl Tallies {
 #[derive(Clone)]
 pub struct Shard {
     counts: Arc<Mutex<Counts>>,
+    seen: Arc<Seen>,
     max: usize,
+    window: Duration,
+    salt: u64,
 }
 
 impl Shard {
-    /// Counts one download now.
-    pub fn record(&self, d: &Download) {
+    /// Counts one download now, unless it is a `Range` request (`ranged`) for a file
+    /// this client got within the window.
+    pub fn record(&self, d: &Download, client: Option<IpAddr>, ranged: bool) {
         let minute = now_minutes();
         let tally = Tally {
             downloads: 1,
             bytes: d.bytes,
         };
+        if let Some(ip) = client.filter(|_| !self.window.is_zero()) {
+            let who = self.client_file(ip, d);
+            let now = Instant::now();
+            let recent = self
+                .seen
+                .get(&who)
+                .is_some_and(|at| now.duration_since(at) < self.window);
+            if ranged && recent {
+                return;
+            }
+            self.seen.insert(who, now);
+        }
         if let Ok(mut counts) = self.counts.lock() {
             add(&mut counts, Key::of(d, minute), tally, self.max);
         }
+    }
+
+    /// The salted hash of a client and a file.
+    fn client_file(&self, ip: IpAddr, d: &Download) -> u64 {
+        let ip = match ip {
+            IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+            IpAddr::V6(a) => a.octets(),
+        };
+        let (product, os) = (d.product.to_be_bytes(), d.os.to_be_bytes());
+        let parts: [&[u8]; 5] = [
+            &self.salt.to_be_bytes(),
+            &ip,
+            &product,
+            &os,
+            d.lang.as_str().as_bytes(),
+        ];
+        stable_hash(&parts)
     }
 }
 
@@ -164,10 +221,10 @@ mod tests {
 
     #[test]
     fn a_full_shard_counts_new_combinations_as_other() {
-        let tallies = Tallies::new(2);
+        let tallies = Tallies::new(2, Duration::from_secs(3600));
         let shard = tallies.shard();
         for product in [1, 2, 3, 4, 1] {
-            shard.record(&download(product));
+            shard.record(&download(product), None, false);
         }
         let counts: Vec<Counts> = tallies.take();
         let merged = &counts[0];
@@ -181,5 +238,32 @@ mod tests {
             .sum();
         assert_eq!(other, 2);
         assert!(tallies.take()[0].is_empty(), "taken means gone");
+    }
+
+    #[test]
+    fn a_client_resuming_a_file_counts_once() {
+        let tallies = Tallies::new(100, Duration::from_secs(3600));
+        let (shard, other_worker) = (tallies.shard(), tallies.shard());
+        let (a, b) = ("192.0.2.1".parse().ok(), "192.0.2.2".parse().ok());
+        let d = download(1);
+        shard.record(&d, a, false); // counted
+        other_worker.record(&d, a, true); // a resume, on another worker: not counted
+        shard.record(&d, a, true);
+        shard.record(&d, b, true); // another client's first: counted
+        shard.record(&d, a, false); // a new GET without Range: counted
+        shard.record(&download(2), a, true); // another file: counted
+        let total: u64 = tallies
+            .take()
+            .iter()
+            .flat_map(|c| c.values())
+            .map(|t| t.downloads)
+            .sum();
+        assert_eq!(total, 4);
+        let off = Tallies::new(100, Duration::ZERO);
+        let shard = off.shard();
+        shard.record(&d, a, false);
+        shard.record(&d, a, true);
+        let total: u64 = off.take()[0].values().map(|t| t.downloads).sum();
+        assert_eq!(total, 2, "window 0: every request counts");
     }
 }

@@ -64,7 +64,8 @@ pub fn build(
     // Download statistics: counted per worker when something sends them to tuxedo.
     let b = &state.config.bounce;
     let drain = std::time::Duration::from_secs(b.stats_drain_secs);
-    let tallies = Arc::new(counting::Tallies::new(b.stats_max_counts));
+    let window = std::time::Duration::from_secs(b.stats_range_window_secs);
+    let tallies = Arc::new(counting::Tallies::new(b.stats_max_counts, window));
     let counting = shipping::counting_on(fleet.is_some(), drain);
     shipping::start(
         fleet.clone(),

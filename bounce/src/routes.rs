@@ -1,6 +1,6 @@
 //! bounce's routing table and its thin handlers.
 
-use crate::outcome::RequestInfo;
+use crate::outcome::{Download, RequestInfo};
 use crate::redirect;
 use crate::{health, respond, AppState};
 use actix_web::{http::header, web, HttpRequest, HttpResponse, ResponseError};
@@ -61,7 +61,7 @@ async fn redirect(req: HttpRequest) -> HttpResponse {
             // `print=yes`, not a list): see docs/statistics.md.
             if let (Some(d), Some(shard)) = (download, req.app_data::<crate::counting::Shard>()) {
                 if req.method() == actix_web::http::Method::GET {
-                    shard.record(&d);
+                    count(&req, state, shard, &d);
                 }
             }
             respond::render(outcome, &state.headers)
@@ -77,6 +77,17 @@ async fn redirect(req: HttpRequest) -> HttpResponse {
         .latency
         .observe(started.elapsed().as_secs_f64());
     response
+}
+
+/// Counts a download (see `counting`): a `Range` request from a client that got the file
+/// lately is a resume.
+fn count(req: &HttpRequest, state: &AppState, shard: &crate::counting::Shard, d: &Download) {
+    let client = bouncer_service::client::client_ip(
+        req.peer_addr().map(|a| a.ip()),
+        bouncer_service::client::forwarded_for(req.headers()).as_deref(),
+        &state.config.network.trusted_proxies,
+    );
+    shard.record(d, client, req.headers().contains_key(header::RANGE));
 }
 
 /// Every line of header `name`, joined with `,` (RFC 9110 5.3: one list); borrowed when

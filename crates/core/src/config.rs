@@ -179,6 +179,9 @@ pub struct BounceConfig {
     /// minute) kept in memory between two sends that tuxedo acknowledged; past it new
     /// combinations count under `other` (never lost, less detailed).
     pub stats_max_counts: usize,
+    /// A `Range` request for a file the same client was redirected to within this many
+    /// seconds is a resume, not another download; 0 = every request counts.
+    pub stats_range_window_secs: u64,
 }
 
 /// The admin service.
@@ -444,6 +447,7 @@ impl Default for BounceConfig {
             continent_fallback: true,
             stats_drain_secs: 5,
             stats_max_counts: 100_000,
+            stats_range_window_secs: 3_600,
         }
     }
 }
@@ -602,6 +606,12 @@ impl Config {
             return bad(
                 "bounce.link_cache_mb",
                 "must be between 1 and 1048576 (MiB for the whole instance)".into(),
+            );
+        }
+        if self.bounce.stats_range_window_secs > 7 * 86_400 {
+            return bad(
+                "bounce.stats_range_window_secs",
+                "must be at most 604800 (a week; 0: off)".into(),
             );
         }
         if self.bounce.stats_drain_secs > 3600 {

@@ -127,8 +127,9 @@ fn no_fleet_no_intake() {
 }
 
 /// A real bounce counts what it redirects and sends it to tuxedo: GET redirects are
-/// downloads, HEAD, `print=yes` and 404s are not; what was counted since the last drain is
-/// sent when bounce stops, so the stored totals equal the requests exactly.
+/// downloads, HEAD, `print=yes`, 404s and a client's `Range` resumes are not; what was
+/// counted since the last drain is sent when bounce stops, so the stored totals equal the
+/// requests exactly.
 fn end_to_end(db: &TestDb) {
     block_on(async {
         let t = start(db, fleet);
@@ -145,25 +146,34 @@ fn end_to_end(db: &TestDb) {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let ask = |method: reqwest::Method, query: &str| {
-            let req = client.request(method, format!("{b}/?{query}"));
+        let ask = |method: reqwest::Method, query: &str, headers: &[(&str, &str)]| {
+            let mut req = client.request(method, format!("{b}/?{query}"));
+            for (name, value) in headers {
+                req = req.header(*name, *value);
+            }
             async move { req.send().await.unwrap().status().as_u16() }
         };
         let q = |product: &str| format!("product={product}&os=win64&lang=en-US");
         let (get, head) = (reqwest::Method::GET, reqwest::Method::HEAD);
-        for (method, query, times, status) in [
-            (&get, q("Firefox-130.0-SSL"), 20, 302),
-            (&head, q("Firefox-130.0-SSL"), 5, 302),
-            (&get, q("Firefox-130.0-SSL") + "&print=yes", 5, 200),
-            (&get, q("no-such-product"), 3, 404),
-            (&get, q("Firefox-131.0-SSL"), 7, 302),
+        let resume = [("Range", "bytes=1000-")];
+        let elsewhere = [
+            ("Range", "bytes=1000-"),
+            ("X-Forwarded-For", "198.51.100.7"),
+        ];
+        for (method, query, headers, times, status) in [
+            (&get, q("Firefox-130.0-SSL"), &[][..], 20, 302),
+            (&head, q("Firefox-130.0-SSL"), &[], 5, 302),
+            (&get, q("Firefox-130.0-SSL") + "&print=yes", &[], 5, 200),
+            (&get, q("no-such-product"), &[], 3, 404),
+            (&get, q("Firefox-131.0-SSL"), &[], 7, 302),
+            // Resumes of a file this client got: not counted again.
+            (&get, q("Firefox-130.0-SSL"), &resume, 3, 302),
+            // Another client's first request, with Range: counted, its resume not.
+            (&get, q("Firefox-130.0-SSL"), &elsewhere, 2, 302),
         ] {
             for _ in 0..times {
-                assert_eq!(
-                    ask(method.clone(), &query).await,
-                    status,
-                    "{method} {query}"
-                );
+                let got = ask(method.clone(), &query, headers).await;
+                assert_eq!(got, status, "{method} {query} {headers:?}");
             }
         }
         assert!(
@@ -184,7 +194,7 @@ fn end_to_end(db: &TestDb) {
         assert_eq!(
             by_product,
             vec![
-                ("Firefox-130.0-SSL".into(), 20),
+                ("Firefox-130.0-SSL".into(), 21),
                 ("Firefox-131.0-SSL".into(), 7)
             ]
         );
