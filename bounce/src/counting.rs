@@ -213,6 +213,7 @@ mod tests {
             lang: Lang::new("de"),
             served: Served::Cdn,
             country: None,
+            client: None,
             family: None,
             https: true,
             bytes: 10,

@@ -66,7 +66,7 @@ pub fn build(
     let drain = std::time::Duration::from_secs(b.stats_drain_secs);
     let window = std::time::Duration::from_secs(b.stats_range_window_secs);
     let tallies = Arc::new(counting::Tallies::new(b.stats_max_counts, window));
-    let counting = shipping::counting_on(fleet.is_some(), drain);
+    let counting = state.counting();
     shipping::start(
         fleet.clone(),
         Arc::clone(&tallies),

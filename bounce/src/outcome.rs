@@ -129,6 +129,9 @@ pub struct Download {
     pub served: Served,
     /// Mirror mode only (CDN mode does not place clients).
     pub country: Option<bouncer_core::networks::Code>,
+    /// The client's address when mirror mode placed it (`None` in CDN mode: the counter
+    /// finds it then).
+    pub client: Option<std::net::IpAddr>,
     pub family: Option<bouncer_core::networks::Family>,
     /// The redirect's scheme.
     pub https: bool,

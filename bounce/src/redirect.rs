@@ -35,6 +35,8 @@ pub struct Deps<'a> {
     pub pinned: Option<&'a Pinned>,
     /// Per-client variants of location indexes (see `choice`).
     pub variants: &'a Variants,
+    /// Downloads are counted: a redirect says what it counts as (else nothing is built).
+    pub counting: bool,
 }
 
 /// Runs the pipeline in the order of the spec: [`parse`] the query, [`rewrite`] and
@@ -75,6 +77,8 @@ struct Chosen {
     served: Served,
     /// Where the client is (mirror mode), for the count.
     country: Option<bouncer_core::networks::Code>,
+    /// The client's address as mirror mode placed it (the count's resume rule reuses it).
+    client: Option<std::net::IpAddr>,
     family: Option<bouncer_core::networks::Family>,
     /// The file's size when known.
     bytes: u64,
@@ -207,6 +211,7 @@ async fn cdn(
         extras: Extras::default(),
         served: Served::Cdn,
         country: None,
+        client: None,
         family: None,
         bytes: 0,
     };
@@ -288,8 +293,13 @@ async fn mirrors(
         extras,
         served,
         country: client.country,
+        client: ip,
         family: Some(client.family),
-        bytes: size(&found.files, t),
+        bytes: if deps.counting {
+            size(&found.files, t)
+        } else {
+            0
+        },
     };
     Ok(
         match set.select_scoped(client.region, client.continent, t.https_only, entropy) {
@@ -331,12 +341,16 @@ fn finish(deps: &Deps<'_>, t: &Target<'_>, chosen: Chosen) -> (Outcome, Option<D
     if t.p.print {
         return (Outcome::Print(url, varies), None);
     }
+    if !deps.counting {
+        return (Outcome::Redirect(url, varies, chosen.extras), None);
+    }
     let download = Download {
         product: t.product,
         os: t.os,
         lang: Lang::new(t.lang),
         served: chosen.served,
         country: chosen.country,
+        client: chosen.client,
         family: chosen.family,
         https: url.starts_with("https:"),
         bytes: chosen.bytes,

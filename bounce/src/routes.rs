@@ -5,7 +5,6 @@ use crate::redirect;
 use crate::{health, respond, AppState};
 use actix_web::{http::header, web, HttpRequest, HttpResponse, ResponseError};
 use bouncer_service::dockerflow;
-use std::borrow::Cow;
 use std::time::Instant;
 
 /// Every path except the service endpoints is the redirector; any method. `/metrics` is
@@ -52,7 +51,7 @@ async fn redirect(req: HttpRequest) -> HttpResponse {
             .as_ref()
             .and_then(|name| req.headers().get(name))
             .is_some_and(|v| v.as_bytes() == b"https"),
-        accept: joined(req.headers(), &header::ACCEPT),
+        accept: bouncer_service::client::joined(req.headers(), &header::ACCEPT),
     };
     let response = match redirect::decide(&state.pipeline(), links, info).await {
         Ok((outcome, download)) => {
@@ -82,26 +81,14 @@ async fn redirect(req: HttpRequest) -> HttpResponse {
 /// Counts a download (see `counting`): a `Range` request from a client that got the file
 /// lately is a resume.
 fn count(req: &HttpRequest, state: &AppState, shard: &crate::counting::Shard, d: &Download) {
-    let client = bouncer_service::client::client_ip(
-        req.peer_addr().map(|a| a.ip()),
-        bouncer_service::client::forwarded_for(req.headers()).as_deref(),
-        &state.config.network.trusted_proxies,
-    );
+    let client = d.client.or_else(|| {
+        bouncer_service::client::client_ip(
+            req.peer_addr().map(|a| a.ip()),
+            bouncer_service::client::forwarded_for(req.headers()).as_deref(),
+            &state.config.network.trusted_proxies,
+        )
+    });
     shard.record(d, client, req.headers().contains_key(header::RANGE));
-}
-
-/// Every line of header `name`, joined with `,` (RFC 9110 5.3: one list); borrowed when
-/// there is one line, as there nearly always is. Lines that are not text are left out.
-fn joined<'a>(headers: &'a header::HeaderMap, name: &header::HeaderName) -> Option<Cow<'a, str>> {
-    let mut lines = headers.get_all(name).filter_map(|v| v.to_str().ok());
-    let first = lines.next()?;
-    match lines.next() {
-        None => Some(Cow::Borrowed(first)),
-        Some(second) => {
-            let all: Vec<&str> = [first, second].into_iter().chain(lines).collect();
-            Some(Cow::Owned(all.join(",")))
-        }
-    }
 }
 
 async fn heartbeat(state: web::Data<AppState>) -> HttpResponse {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Starts the drain when there is a fleet to send to and an interval (otherwise nothing
-/// is counted: see [`counting_on`]). `max`: `bounce.stats_max_counts`.
+/// is counted: see `AppState::counting`). `max`: `bounce.stats_max_counts`.
 pub fn start(
     fleet: Option<Arc<Fleet>>,
     tallies: Arc<Tallies>,
@@ -67,11 +67,6 @@ pub fn start(
 
 /// How long a stopping instance tries to send its last counts.
 const LAST_ROUND: Duration = Duration::from_secs(10);
-
-/// Whether redirects are counted: only when something sends the counts.
-pub fn counting_on(fleet: bool, every: Duration) -> bool {
-    fleet && !every.is_zero()
-}
 
 struct Shipper {
     fleet: Arc<Fleet>,

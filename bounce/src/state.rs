@@ -102,6 +102,13 @@ impl AppState {
 }
 
 impl AppState {
+    /// Whether downloads are counted: only when something sends the counts to tuxedo (a
+    /// fleet to register with, and a drain interval).
+    pub(crate) fn counting(&self) -> bool {
+        let (f, b) = (&self.config.fleet, &self.config.bounce);
+        f.token.is_some() && !f.tuxedo_urls.is_empty() && b.stats_drain_secs > 0
+    }
+
     /// What the redirector's pipeline reads of this state (a few borrows).
     pub(crate) fn pipeline(&self) -> Deps<'_> {
         Deps {
@@ -111,6 +118,7 @@ impl AppState {
             asn: &self.asn,
             pinned: self.pinned.as_ref(),
             variants: &self.variants,
+            counting: self.counting(),
         }
     }
 }

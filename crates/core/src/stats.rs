@@ -19,9 +19,10 @@ use std::collections::BTreeMap;
 pub const PATH: &str = "/__fleet__/stats";
 /// Longest batch id.
 pub const MAX_ID: usize = 64;
-/// Most counts one batch may carry (a sender splits more into several batches): about
-/// 200 bytes of JSON each, so a full batch stays within tuxedo's default body limit.
-pub const MAX_COUNTS: usize = 2_000;
+/// Most counts one batch may carry (a sender splits more into several batches): at most
+/// about 700 bytes of JSON each (names at their longest), so a full batch stays within
+/// tuxedo's default body limit (500 KiB) — a batch refused as too large would be dropped.
+pub const MAX_COUNTS: usize = 500;
 /// The target of a download that went to the CDN (CDN mode) or to the fallback host.
 pub const CDN: &str = "cdn";
 pub const FALLBACK: &str = "fallback";

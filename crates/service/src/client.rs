@@ -1,7 +1,7 @@
 //! Who the client is: the right-most `X-Forwarded-For` entry that is not a trusted proxy
 //! (bounce's region, tuxedo's login limiter).
 
-use actix_web::http::header::{HeaderMap, X_FORWARDED_FOR};
+use actix_web::http::header::{HeaderMap, HeaderName, X_FORWARDED_FOR};
 use ipnet::IpNet;
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -10,10 +10,14 @@ use std::net::IpAddr;
 /// one comma-separated value). A proxy that appends its own line must not let the
 /// client's forged first line decide. Borrowed in the usual one-line case.
 pub fn forwarded_for(headers: &HeaderMap) -> Option<Cow<'_, str>> {
-    let mut lines = headers
-        // The constant name: a `&str` is parsed into a name on every call.
-        .get_all(X_FORWARDED_FOR)
-        .filter_map(|v| v.to_str().ok());
+    // The constant name: a `&str` is parsed into a name on every call.
+    joined(headers, &X_FORWARDED_FOR)
+}
+
+/// Every line of header `name`, joined with `,` (RFC 9110 §5.3: one list); borrowed when
+/// there is one line, as there nearly always is. Lines that are not text are left out.
+pub fn joined<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<Cow<'a, str>> {
+    let mut lines = headers.get_all(name).filter_map(|v| v.to_str().ok());
     let first = lines.next()?;
     match lines.next() {
         None => Some(Cow::Borrowed(first)),
