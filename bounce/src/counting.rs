@@ -9,10 +9,13 @@
 //! request for a file the same client got within `bounce.stats_range_window_secs` is not
 //! counted again. The client is remembered as a salted hash of its address and the file
 //! (the salt is random per process and never leaves it), in one bounded cache the workers
-//! share (a resume may reach another worker than the first request did).
+//! share (a resume may reach another worker than the first request did). A download whose
+//! User-Agent matches the bot mask (`bounce.stats_bots`, one Aho-Corasick automaton built
+//! at start) is counted as a bot's, under keys of its own; the User-Agent is not kept.
 //! `shipping` sends what the shards hold.
 
 use crate::outcome::{Download, Lang, Served};
+use aho_corasick::AhoCorasick;
 use bouncer_core::hash::stable_hash;
 use bouncer_core::networks::{Code, Family};
 use bouncer_core::stats::Tally;
@@ -34,10 +37,12 @@ pub struct Key {
     pub country: Option<Code>,
     pub family: Option<Family>,
     pub https: bool,
+    /// The User-Agent matched the bot mask.
+    pub bot: bool,
 }
 
 impl Key {
-    fn of(d: &Download, minute: u32) -> Self {
+    fn of(d: &Download, minute: u32, bot: bool) -> Self {
         Key {
             minute,
             product: d.product,
@@ -47,6 +52,7 @@ impl Key {
             country: d.country,
             family: d.family,
             https: d.https,
+            bot,
         }
     }
 
@@ -61,6 +67,7 @@ impl Key {
             country: None,
             family: None,
             https: false,
+            bot: false,
         }
     }
 
@@ -98,18 +105,25 @@ pub struct Tallies {
     window: Duration,
     /// Keys the clients' hashes; random per process.
     salt: u64,
+    bots: Arc<AhoCorasick>,
 }
 
 impl Tallies {
-    /// `max`: `bounce.stats_max_counts`; `window`: `bounce.stats_range_window_secs`.
-    pub fn new(max: usize, window: Duration) -> Self {
-        Self {
+    /// `max`: `bounce.stats_max_counts`; `window`: `bounce.stats_range_window_secs`;
+    /// `bots`: `bounce.stats_bots`.
+    pub fn new(max: usize, window: Duration, bots: &[String]) -> Result<Self, String> {
+        let bots = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(bots)
+            .map_err(|e| format!("bounce.stats_bots: {e}"))?;
+        Ok(Self {
             shards: Mutex::new(Vec::new()),
             seen: Arc::new(Seen::new(SEEN)),
             max,
             window,
             salt: rand::random(),
-        }
+            bots: Arc::new(bots),
+        })
     }
 
     /// A new worker's shard.
@@ -124,6 +138,7 @@ impl Tallies {
             max: self.max,
             window: self.window,
             salt: self.salt,
+            bots: Arc::clone(&self.bots),
         }
     }
 
@@ -149,12 +164,13 @@ pub struct Shard {
     max: usize,
     window: Duration,
     salt: u64,
+    bots: Arc<AhoCorasick>,
 }
 
 impl Shard {
     /// Counts one download now, unless it is a `Range` request (`ranged`) for a file
-    /// this client got within the window.
-    pub fn record(&self, d: &Download, client: Option<IpAddr>, ranged: bool) {
+    /// this client got within the window; as a bot's when `user_agent` matches the mask.
+    pub fn record(&self, d: &Download, client: Option<IpAddr>, ranged: bool, user_agent: &[u8]) {
         let minute = now_minutes();
         let tally = Tally {
             downloads: 1,
@@ -172,8 +188,9 @@ impl Shard {
             }
             self.seen.insert(who, now);
         }
+        let bot = self.bots.is_match(user_agent);
         if let Ok(mut counts) = self.counts.lock() {
-            add(&mut counts, Key::of(d, minute), tally, self.max);
+            add(&mut counts, Key::of(d, minute, bot), tally, self.max);
         }
     }
 
@@ -222,10 +239,10 @@ mod tests {
 
     #[test]
     fn a_full_shard_counts_new_combinations_as_other() {
-        let tallies = Tallies::new(2, Duration::from_secs(3600));
+        let tallies = Tallies::new(2, Duration::from_secs(3600), &[]).unwrap();
         let shard = tallies.shard();
         for product in [1, 2, 3, 4, 1] {
-            shard.record(&download(product), None, false);
+            shard.record(&download(product), None, false, b"");
         }
         let counts: Vec<Counts> = tallies.take();
         let merged = &counts[0];
@@ -243,16 +260,16 @@ mod tests {
 
     #[test]
     fn a_client_resuming_a_file_counts_once() {
-        let tallies = Tallies::new(100, Duration::from_secs(3600));
+        let tallies = Tallies::new(100, Duration::from_secs(3600), &[]).unwrap();
         let (shard, other_worker) = (tallies.shard(), tallies.shard());
         let (a, b) = ("192.0.2.1".parse().ok(), "192.0.2.2".parse().ok());
         let d = download(1);
-        shard.record(&d, a, false); // counted
-        other_worker.record(&d, a, true); // a resume, on another worker: not counted
-        shard.record(&d, a, true);
-        shard.record(&d, b, true); // another client's first: counted
-        shard.record(&d, a, false); // a new GET without Range: counted
-        shard.record(&download(2), a, true); // another file: counted
+        shard.record(&d, a, false, b""); // counted
+        other_worker.record(&d, a, true, b""); // a resume, on another worker: not counted
+        shard.record(&d, a, true, b"");
+        shard.record(&d, b, true, b""); // another client's first: counted
+        shard.record(&d, a, false, b""); // a new GET without Range: counted
+        shard.record(&download(2), a, true, b""); // another file: counted
         let total: u64 = tallies
             .take()
             .iter()
@@ -260,11 +277,30 @@ mod tests {
             .map(|t| t.downloads)
             .sum();
         assert_eq!(total, 4);
-        let off = Tallies::new(100, Duration::ZERO);
+        let off = Tallies::new(100, Duration::ZERO, &[]).unwrap();
         let shard = off.shard();
-        shard.record(&d, a, false);
-        shard.record(&d, a, true);
+        shard.record(&d, a, false, b"");
+        shard.record(&d, a, true, b"");
         let total: u64 = off.take()[0].values().map(|t| t.downloads).sum();
         assert_eq!(total, 2, "window 0: every request counts");
+    }
+
+    #[test]
+    fn a_crawler_counts_in_its_own_bucket() {
+        let bots = ["bot".to_owned(), "spider".to_owned()];
+        let tallies = Tallies::new(100, Duration::ZERO, &bots).unwrap();
+        let shard = tallies.shard();
+        let d = download(1);
+        let firefox = b"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:130.0) Firefox/130.0";
+        shard.record(&d, None, false, firefox);
+        shard.record(&d, None, false, b"Wget/1.21");
+        shard.record(&d, None, false, b"Mozilla/5.0 (compatible; Googlebot/2.1)");
+        shard.record(&d, None, false, b"Baiduspider");
+        let mut by_agent: Vec<(bool, u64)> = tallies.take()[0]
+            .iter()
+            .map(|(k, t)| (k.bot, t.downloads))
+            .collect();
+        by_agent.sort();
+        assert_eq!(by_agent, [(false, 2), (true, 2)], "case ignored: GoogleBot");
     }
 }

@@ -65,7 +65,9 @@ pub fn build(
     let b = &state.config.bounce;
     let drain = std::time::Duration::from_secs(b.stats_drain_secs);
     let window = std::time::Duration::from_secs(b.stats_range_window_secs);
-    let tallies = Arc::new(counting::Tallies::new(b.stats_max_counts, window));
+    let tallies = counting::Tallies::new(b.stats_max_counts, window, &b.stats_bots)
+        .map_err(|e| BounceError::Core(bouncer_core::CoreError::Config(e)))?;
+    let tallies = Arc::new(tallies);
     let counting = state.counting();
     shipping::start(
         fleet.clone(),

@@ -79,16 +79,30 @@ async fn redirect(req: HttpRequest) -> HttpResponse {
 }
 
 /// Counts a download (see `counting`): a `Range` request from a client that got the file
-/// lately is a resume.
+/// lately is a resume; a crawler's User-Agent puts it in the bots' bucket. CDN mode does
+/// not place clients, so its downloads are placed here: the country and address family
+/// statistics report.
 fn count(req: &HttpRequest, state: &AppState, shard: &crate::counting::Shard, d: &Download) {
-    let client = d.client.or_else(|| {
-        bouncer_service::client::client_ip(
+    let mut d = *d;
+    if d.client.is_none() {
+        d.client = bouncer_service::client::client_ip(
             req.peer_addr().map(|a| a.ip()),
             bouncer_service::client::forwarded_for(req.headers()).as_deref(),
             &state.config.network.trusted_proxies,
-        )
-    });
-    shard.record(d, client, req.headers().contains_key(header::RANGE));
+        );
+        if let Some(ip) = d.client {
+            d.country = state.geo.place(ip).country;
+            d.family = Some(bouncer_core::networks::Family::of(ip));
+        }
+    }
+    let agent = req.headers().get(header::USER_AGENT);
+    let agent = agent.map_or(&b""[..], |v| v.as_bytes());
+    shard.record(
+        &d,
+        d.client,
+        req.headers().contains_key(header::RANGE),
+        agent,
+    );
 }
 
 async fn heartbeat(state: web::Data<AppState>) -> HttpResponse {

@@ -204,5 +204,6 @@ fn dims(names: &Names, key: &Key) -> Dims {
             None => 0,
         },
         scheme: if key.https { "https" } else { "http" }.to_owned(),
+        agent: if key.bot { stats::BOT } else { stats::USER }.to_owned(),
     }
 }

@@ -21,7 +21,7 @@ pub trait Need: 'static {
 
     /// Whether the route writes (its call publishes the generation afterwards).
     fn writes() -> bool {
-        Self::PERMISSION != Permission::Read
+        !matches!(Self::PERMISSION, Permission::Read | Permission::Stats)
     }
 }
 
@@ -34,7 +34,7 @@ macro_rules! needs {
         }
     )*};
 }
-needs!(Read, Catalogue, Mirrors, Accounts);
+needs!(Read, Stats, Catalogue, Mirrors, Accounts);
 
 /// The future of an extractor: it runs async checks on a clone of the request.
 pub(crate) type Extracting<T> = Pin<Box<dyn Future<Output = Result<T, actix_web::Error>>>>;

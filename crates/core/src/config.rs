@@ -182,7 +182,24 @@ pub struct BounceConfig {
     /// A `Range` request for a file the same client was redirected to within this many
     /// seconds is a resume, not another download; 0 = every request counts.
     pub stats_range_window_secs: u64,
+    /// The bot mask: a download whose User-Agent contains one of these (ASCII case
+    /// ignored) is counted as a bot's, in its own bucket, not as a person's.
+    pub stats_bots: Vec<String>,
 }
+
+/// Words in the User-Agents of crawlers, link previewers and monitors (the default
+/// `bounce.stats_bots`). Download managers (curl, Wget, aria2) are people's tools.
+pub const BOTS: [&str; 9] = [
+    "bot",
+    "crawl",
+    "spider",
+    "slurp",
+    "facebookexternalhit",
+    "preview",
+    "headlesschrome",
+    "lighthouse",
+    "monitor",
+];
 
 /// The admin service.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -448,6 +465,7 @@ impl Default for BounceConfig {
             stats_drain_secs: 5,
             stats_max_counts: 100_000,
             stats_range_window_secs: 3_600,
+            stats_bots: BOTS.iter().map(|b| (*b).to_owned()).collect(),
         }
     }
 }
@@ -624,6 +642,13 @@ impl Config {
             return bad(
                 "bounce.stats_max_counts",
                 "must be between 100 and 10000000".into(),
+            );
+        }
+        let bots = &self.bounce.stats_bots;
+        if bots.len() > 1000 || bots.iter().any(|b| b.is_empty() || b.len() > 200) {
+            return bad(
+                "bounce.stats_bots",
+                "at most 1000 words of 1 to 200 bytes each".into(),
             );
         }
         if self.bounce.max_query_bytes < 256 {

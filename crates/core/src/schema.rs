@@ -343,6 +343,7 @@ diesel::table! {
         scheme -> Text,
         downloads -> BigInt,
         bytes -> BigInt,
+        agent -> Text,
     }
 }
 

@@ -28,6 +28,10 @@ pub const CDN: &str = "cdn";
 pub const FALLBACK: &str = "fallback";
 /// The bucket of whatever did not fit a bounded counter set (see bounce's counting).
 pub const OTHER: &str = "other";
+/// The agents a download is counted under: a person's client, or a crawler (its
+/// User-Agent matched bounce's bot mask, `bounce.stats_bots`).
+pub const USER: &str = "user";
+pub const BOT: &str = "bot";
 
 /// What bounce knows about a download: the key of a count.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -43,11 +47,20 @@ pub struct Dims {
     pub family: i16,
     /// `http` or `https`: the redirect's.
     pub scheme: String,
+    /// [`USER`] or [`BOT`]; a sender that predates the bot mask counts people only.
+    #[serde(default = "user")]
+    pub agent: String,
+}
+
+fn user() -> String {
+    USER.to_owned()
 }
 
 impl Dims {
     /// The short key the row is stored under: a hash of every dimension, so the primary key
-    /// stays within MariaDB's limit whatever the names' lengths.
+    /// stays within MariaDB's limit whatever the names' lengths. People's downloads keep
+    /// the key they had before the agent was a dimension (rows of the same period go on
+    /// adding up); a bot's differs.
     pub fn key(&self) -> i64 {
         let family = self.family.to_be_bytes();
         let parts: [&[u8]; 7] = [
@@ -59,7 +72,14 @@ impl Dims {
             &family,
             self.scheme.as_bytes(),
         ];
-        crate::hash::stable_hash(&parts) as i64
+        match self.agent == USER {
+            true => crate::hash::stable_hash(&parts) as i64,
+            false => {
+                let bot = [self.agent.as_bytes()];
+                let parts: Vec<&[u8]> = parts.iter().chain(&bot).copied().collect();
+                crate::hash::stable_hash(&parts) as i64
+            }
+        }
     }
 
     /// Why these dimensions cannot be stored, if they cannot.
@@ -84,6 +104,10 @@ impl Dims {
             .or_else(|| {
                 (!["http", "https"].contains(&self.scheme.as_str()))
                     .then(|| "scheme: http or https".to_owned())
+            })
+            .or_else(|| {
+                (![USER, BOT].contains(&self.agent.as_str()))
+                    .then(|| format!("agent: {USER} or {BOT}"))
             })
     }
 }
@@ -272,6 +296,7 @@ fn add_row(
                 counts::target.eq(&dims.target),
                 counts::family.eq(dims.family),
                 counts::scheme.eq(&dims.scheme),
+                counts::agent.eq(&dims.agent),
                 counts::downloads.eq(downloads),
                 counts::bytes.eq(bytes),
             ))
@@ -282,12 +307,13 @@ fn add_row(
 
 /// Keeps the legacy `count` columns current (products by name, mirrors by id), which the
 /// old admin showed and reports of that era read: one statement per product and mirror in
-/// the batch.
+/// the batch. People's downloads only: those columns never knew bots apart.
 fn add_legacy(c: &mut DbConnection, batch: &Batch) -> diesel::QueryResult<()> {
     use crate::schema::{mirror_mirrors as mirrors, mirror_products as products};
     let mut by_product: BTreeMap<&str, i64> = BTreeMap::new();
     let mut by_mirror: BTreeMap<i32, i64> = BTreeMap::new();
-    for (dims, tally) in batch.minutes.iter().flat_map(|m| &m.counts) {
+    let all = batch.minutes.iter().flat_map(|m| &m.counts);
+    for (dims, tally) in all.filter(|(d, _)| d.agent == USER) {
         let n = tally.downloads as i64;
         *by_product.entry(&dims.product).or_default() += n;
         if let Ok(id) = dims.target.parse::<i32>() {
@@ -353,7 +379,7 @@ pub struct Row {
     pub tally: Tally,
 }
 
-type DimsColumns = (String, String, String, String, String, i16, String);
+type DimsColumns = (String, String, String, String, String, i16, String, String);
 
 /// The rows of granularity `g` with `from <= bucket < to`.
 pub fn rows(conn: &mut DbConnection, g: Granularity, from: i64, to: i64) -> Result<Vec<Row>> {
@@ -383,6 +409,7 @@ pub fn rows_at_most(
                 counts::target,
                 counts::family,
                 counts::scheme,
+                counts::agent,
             ),
             (counts::downloads, counts::bytes),
         ))
@@ -397,6 +424,7 @@ pub fn rows_at_most(
             target: d.4,
             family: d.5,
             scheme: d.6,
+            agent: d.7,
         },
         // Stored from u64s below 2^63 (see `Batch::refused`), sums saturating there.
         tally: Tally {
@@ -419,10 +447,12 @@ pub enum Dim {
     Target,
     Family,
     Scheme,
+    /// `user` or `bot`.
+    Agent,
 }
 
 impl Dim {
-    pub const ALL: [Dim; 7] = [
+    pub const ALL: [Dim; 8] = [
         Dim::Product,
         Dim::Os,
         Dim::Lang,
@@ -430,6 +460,7 @@ impl Dim {
         Dim::Target,
         Dim::Family,
         Dim::Scheme,
+        Dim::Agent,
     ];
 
     /// The dimension a report parameter names.
@@ -442,6 +473,7 @@ impl Dim {
             "target" | "mirror" => Dim::Target,
             "family" => Dim::Family,
             "scheme" => Dim::Scheme,
+            "agent" => Dim::Agent,
             _ => return None,
         })
     }
@@ -455,6 +487,7 @@ impl Dim {
             Dim::Target => "target",
             Dim::Family => "family",
             Dim::Scheme => "scheme",
+            Dim::Agent => "agent",
         }
     }
 
@@ -468,6 +501,7 @@ impl Dim {
             Dim::Target => d.target.clone(),
             Dim::Family => d.family.to_string(),
             Dim::Scheme => d.scheme.clone(),
+            Dim::Agent => d.agent.clone(),
         }
     }
 }
@@ -550,12 +584,13 @@ pub struct Popular {
 
 /// The `n` files downloaded most in `rows`, most first (ties by name); a file with fewer
 /// than `least` downloads is not listed (small counts say too much about few people, and
-/// little about what to pre-position). `other` rows are not files.
+/// little about what to pre-position). `other` rows are not files, and bots' downloads
+/// say nothing about what people will ask for.
 pub fn popular(rows: &[Row], n: usize, least: u64) -> Vec<Popular> {
     let mut sums: BTreeMap<(&str, &str, &str), u64> = BTreeMap::new();
     for r in rows
         .iter()
-        .filter(|r| r.dims.product != OTHER && r.dims.os != OTHER)
+        .filter(|r| r.dims.product != OTHER && r.dims.os != OTHER && r.dims.agent == USER)
     {
         let d = &r.dims;
         let sum = sums.entry((&d.product, &d.os, &d.lang)).or_default();
@@ -589,6 +624,7 @@ mod tests {
             target: "7".into(),
             family: 4,
             scheme: "https".into(),
+            agent: USER.into(),
         }
     }
 
@@ -605,7 +641,7 @@ mod tests {
     fn every_dimension_changes_the_key() {
         let base = dims("Firefox-130.0");
         let mut others = vec![dims("Firefox-131.0")];
-        for f in 0..6 {
+        for f in 0..7 {
             let mut d = base.clone();
             match f {
                 0 => d.os = "linux".into(),
@@ -613,13 +649,26 @@ mod tests {
                 2 => d.country = "FR".into(),
                 3 => d.target = CDN.into(),
                 4 => d.family = 6,
-                _ => d.scheme = "http".into(),
+                5 => d.scheme = "http".into(),
+                _ => d.agent = BOT.into(),
             }
             others.push(d);
         }
         for o in &others {
             assert_ne!(o.key(), base.key(), "{o:?}");
         }
+        // People's rows keep the key they had before the agent was a dimension.
+        let family = base.family.to_be_bytes();
+        let before: [&[u8]; 7] = [
+            b"Firefox-130.0",
+            b"win64",
+            b"de",
+            b"DE",
+            b"7",
+            &family,
+            b"https",
+        ];
+        assert_eq!(base.key(), crate::hash::stable_hash(&before) as i64);
         // Field boundaries count: ("ab", "c") is not ("a", "bc").
         let (mut a, mut b) = (base.clone(), base.clone());
         (a.product, a.os) = ("ab".into(), "c".into());

@@ -1,10 +1,11 @@
 //! `GET /api/v2/stats`: download statistics (see docs/statistics.md), summed per hour,
 //! day or month over a range of days (UTC), grouped by any of the dimensions and filtered
-//! by exact values. Any account may read them: counts hold no client's data.
+//! by exact values. Permission `Stats` (roles release, stats and admin): counts hold no
+//! client's data, but a business's numbers are not every reader's.
 
 use super::reply::{Json, Reply};
 use super::Caller;
-use crate::caller::Read as R;
+use crate::caller::Stats as R;
 use crate::error::{Result, TuxedoError};
 use actix_web::http::header;
 use actix_web::{web, Either, HttpRequest, HttpResponse};
@@ -35,6 +36,8 @@ pub struct StatsQuery {
     mirror: Option<String>,
     family: Option<String>,
     scheme: Option<String>,
+    /// `user` or `bot`.
+    agent: Option<String>,
 }
 
 /// The report as answered.
@@ -173,7 +176,7 @@ fn asked(q: &StatsQuery) -> Result<Asked> {
     let names = q.group_by.iter().flat_map(|g| g.split(',')).map(str::trim);
     for name in names.filter(|n| !n.is_empty()) {
         let dim = Dim::named(name).ok_or_else(|| {
-            let known = "product, os, lang, country, target (or mirror), family, scheme";
+            let known = "product, os, lang, country, target (or mirror), family, scheme, agent";
             TuxedoError::invalid("group_by", known)
         })?;
         if !group_by.contains(&dim) {
@@ -189,6 +192,7 @@ fn asked(q: &StatsQuery) -> Result<Asked> {
         (Dim::Target, &target.cloned()),
         (Dim::Family, &q.family),
         (Dim::Scheme, &q.scheme),
+        (Dim::Agent, &q.agent),
     ]
     .into_iter()
     .filter_map(|(d, v)| v.as_ref().map(|v| (d, v.trim().to_owned())))

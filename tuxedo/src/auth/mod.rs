@@ -22,12 +22,17 @@ pub enum Role {
     MirrorOperator,
     /// Reads only.
     ReadOnly,
+    /// Reads, and download statistics (a dashboard's or an analyst's token).
+    Stats,
 }
 
 /// What a call needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
     Read,
+    /// Download statistics: how many people got what, where from (release managers,
+    /// `stats`, admins; not every reader).
+    Stats,
     Catalogue,
     Mirrors,
     Accounts,
@@ -40,13 +45,17 @@ impl Role {
             Role::Release => "release",
             Role::MirrorOperator => "mirror-operator",
             Role::ReadOnly => "read-only",
+            Role::Stats => "stats",
         }
     }
 
     /// Whether an account with this role may hand `other` to a token: the same role,
-    /// read-only, or anything for an admin.
+    /// read-only, `stats` when it reads statistics itself, or anything for an admin.
     pub fn covers(self, other: Role) -> bool {
-        self == Role::Admin || self == other || other == Role::ReadOnly
+        self == Role::Admin
+            || self == other
+            || other == Role::ReadOnly
+            || (other == Role::Stats && self.allows(Permission::Stats))
     }
 
     /// Whether this role grants `p`.
@@ -57,6 +66,7 @@ impl Role {
                 | (_, Permission::Read)
                 | (Role::Release, Permission::Catalogue)
                 | (Role::MirrorOperator, Permission::Mirrors)
+                | (Role::Release | Role::Stats, Permission::Stats)
         )
     }
 }
@@ -69,10 +79,13 @@ impl FromStr for Role {
             "release" => Role::Release,
             "mirror-operator" => Role::MirrorOperator,
             "read-only" => Role::ReadOnly,
+            "stats" => Role::Stats,
             other => {
                 return Err(TuxedoError::invalid(
                     "role",
-                    format!("{other:?}: expected admin, release, mirror-operator or read-only"),
+                    format!(
+                        "{other:?}: expected admin, release, mirror-operator, read-only or stats"
+                    ),
                 ))
             }
         })
@@ -143,7 +156,12 @@ mod tests {
         assert!(Role::ReadOnly.allows(Permission::Read));
         assert!(Role::Admin.allows(Permission::Accounts));
         assert!(!Role::Release.allows(Permission::Accounts));
-        for r in ["admin", "release", "mirror-operator", "read-only"] {
+        assert!(Role::Stats.allows(Permission::Stats) && Role::Release.allows(Permission::Stats));
+        assert!(!Role::ReadOnly.allows(Permission::Stats));
+        assert!(!Role::MirrorOperator.allows(Permission::Stats));
+        assert!(!Role::Stats.allows(Permission::Catalogue));
+        assert!(Role::Release.covers(Role::Stats) && !Role::MirrorOperator.covers(Role::Stats));
+        for r in ["admin", "release", "mirror-operator", "read-only", "stats"] {
             assert_eq!(r.parse::<Role>().unwrap().as_str(), r);
         }
         assert!("root".parse::<Role>().is_err());

@@ -13,7 +13,7 @@ use bouncer_core::rules::RuleSpec;
 use minijinja::context;
 use serde::Deserialize;
 
-const ROLES: [&str; 4] = ["admin", "release", "mirror-operator", "read-only"];
+const ROLES: [&str; 5] = ["admin", "release", "mirror-operator", "read-only", "stats"];
 
 pub async fn rules(v: Viewer<R>) -> HttpResponse {
     v.page("rules.html", |c, _| {

@@ -56,6 +56,7 @@ fn every_route_checks_credentials_and_roles(db: &TestDb) {
             (RELEASE.0, "release"),
             (MIRROR_OP.0, "mirror-operator"),
             (ADMIN.0, "admin"),
+            (ADMIN.0, "stats"),
         ] {
             let (_, tok) = t
                 .admin(
@@ -125,6 +126,19 @@ fn every_route_checks_credentials_and_roles(db: &TestDb) {
                 assert_eq!(s, 401, "{what} with a revoked or expired token");
             }
             let admin_only = matches!(path.split('/').nth(1), Some("users" | "tokens"));
+            let stats = path.starts_with("/stats");
+            if *method == Method::GET && stats {
+                // Statistics: release, stats and admin; not every reader.
+                for who in [READER, MIRROR_OP] {
+                    let (s, e) = t.call(m, &url, Auth::Basic(who), None).await;
+                    assert_eq!((s, code(&e)), (403, "forbidden"), "{what} as {}", who.0);
+                }
+                for who in [Auth::Basic(RELEASE), Auth::Bearer(&secrets["stats"])] {
+                    let (s, _) = t.call(m, &url, who, None).await;
+                    assert!(s != 401 && s != 403, "{what} as release or stats: {s}");
+                }
+                continue;
+            }
             if *method == Method::GET && !admin_only {
                 let (s, _) = t.call(m, &url, Auth::Basic(READER), None).await;
                 assert!(s != 401 && s != 403, "{what} as a reader: {s}");
@@ -145,6 +159,8 @@ fn every_route_checks_credentials_and_roles(db: &TestDb) {
                 let (s, _) = t.call(m, &url, Auth::Bearer(&secrets[role]), None).await;
                 assert_eq!(s, 403, "{what} with a {role} token");
             }
+            let (s, _) = t.call(m, &url, Auth::Bearer(&secrets["stats"]), None).await;
+            assert_eq!(s, 403, "{what} with a stats token");
         }
         assert!(writes > 25, "{writes}");
         assert_eq!(audit_count(&mut conn), before, "nothing got through");

@@ -11,6 +11,7 @@ use std::time::Duration;
 db_tests! {
     a_batch_is_counted_once_and_bad_ones_are_refused => intake,
     downloads_are_counted_exactly_and_sent_when_bounce_stops => end_to_end,
+    cdn_downloads_are_placed_and_crawlers_counted_apart => cdn_placed,
     tuxedo_prunes_counts_past_their_retention => pruned,
     reports_sum_group_and_filter => reports,
     counts_wait_while_tuxedo_is_down_and_arrive_exactly => receiver_down,
@@ -26,6 +27,7 @@ fn batch(id: &str, country: &str) -> Batch {
         target: stats::CDN.into(),
         family: 6,
         scheme: "https".into(),
+        agent: stats::USER.into(),
     };
     Batch {
         id: id.into(),
@@ -134,10 +136,7 @@ fn end_to_end(db: &TestDb) {
     block_on(async {
         let t = start(db, fleet);
         two_releases(&t, db).await;
-        let (stop, told) = tokio::sync::oneshot::channel::<()>();
-        let told = async {
-            let _ = told.await;
-        };
+        let (stop, told) = stop_signal();
         // A drain interval longer than the test: only the stop sends.
         let (b, bounce) =
             start_bounce_until(db, &t.base, |c| c.bounce.stats_drain_secs = 3600, told);
@@ -160,6 +159,7 @@ fn end_to_end(db: &TestDb) {
             ("Range", "bytes=1000-"),
             ("X-Forwarded-For", "198.51.100.7"),
         ];
+        let crawler = [("User-Agent", "Mozilla/5.0 (compatible; bingbot/2.0)")];
         for (method, query, headers, times, status) in [
             (&get, q("Firefox-130.0-SSL"), &[][..], 20, 302),
             (&head, q("Firefox-130.0-SSL"), &[], 5, 302),
@@ -170,6 +170,8 @@ fn end_to_end(db: &TestDb) {
             (&get, q("Firefox-130.0-SSL"), &resume, 3, 302),
             // Another client's first request, with Range: counted, its resume not.
             (&get, q("Firefox-130.0-SSL"), &elsewhere, 2, 302),
+            // A crawler (the default bot mask): counted, as a bot's.
+            (&get, q("Firefox-131.0-SSL"), &crawler, 4, 302),
         ] {
             for _ in 0..times {
                 let got = ask(method.clone(), &query, headers).await;
@@ -186,16 +188,23 @@ fn end_to_end(db: &TestDb) {
         bounce.await.unwrap().unwrap();
 
         let rows = stats::rows(&mut db.conn(), Granularity::Day, 0, i64::MAX).unwrap();
-        let mut by_product: Vec<(String, u64)> = rows
+        let mut by_product: Vec<(&str, &str, u64)> = rows
             .iter()
-            .map(|r| (r.dims.product.clone(), r.tally.downloads))
+            .map(|r| {
+                (
+                    r.dims.product.as_str(),
+                    r.dims.agent.as_str(),
+                    r.tally.downloads,
+                )
+            })
             .collect();
         by_product.sort();
         assert_eq!(
             by_product,
             vec![
-                ("Firefox-130.0-SSL".into(), 21),
-                ("Firefox-131.0-SSL".into(), 7)
+                ("Firefox-130.0-SSL", "user", 21),
+                ("Firefox-131.0-SSL", "bot", 4),
+                ("Firefox-131.0-SSL", "user", 7)
             ]
         );
         let mirror = mirror_id(db);
@@ -214,6 +223,87 @@ fn end_to_end(db: &TestDb) {
             );
         }
     });
+}
+
+/// CDN mode does not place clients to choose a mirror; statistics still get the client's
+/// country and address family (from `X-Forwarded-For` behind a trusted proxy, else the
+/// peer), and a crawler's downloads go to the bots' bucket.
+fn cdn_placed(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let countries = dir.path().join("country.mmdb");
+    bouncer_test_support::write_country_mmdb(&countries, &[("198.51.100.0/24", "FR")]);
+    block_on(async {
+        let t = start(db, fleet);
+        two_releases(&t, db).await;
+        let (stop, told) = stop_signal();
+        let cdn = |c: &mut bouncer_core::config::Config| {
+            c.bounce.stats_drain_secs = 3600;
+            c.bounce.pinned_http = Some("cdn.example.net/pub".into());
+            c.bounce.pinned_https = Some("cdn.example.net/pub".into());
+            c.geoip.database = Some(countries.clone());
+        };
+        let (b, bounce) = start_bounce_until(db, &t.base, cdn, told);
+        registered(db, std::slice::from_ref(&b)).await;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let url = format!("{b}/?product=Firefox-130.0-SSL&os=win64&lang=en-US");
+        let french = ("X-Forwarded-For", "198.51.100.7");
+        let bot = (
+            "User-Agent",
+            "Googlebot/2.1 (+http://www.google.com/bot.html)",
+        );
+        for (headers, times) in [(&[french][..], 3), (&[], 2), (&[french, bot], 1)] {
+            for _ in 0..times {
+                let mut req = client.get(&url);
+                for (name, value) in headers {
+                    req = req.header(*name, *value);
+                }
+                let res = req.send().await.unwrap();
+                assert_eq!(res.status().as_u16(), 302);
+                let to = res.headers()["location"].to_str().unwrap().to_owned();
+                assert!(to.contains("cdn.example.net"), "{to}");
+            }
+        }
+        stop.send(()).unwrap();
+        bounce.await.unwrap().unwrap();
+        let rows = stats::rows(&mut db.conn(), Granularity::Day, 0, i64::MAX).unwrap();
+        let mut got: Vec<(&str, &str, i16, &str, u64)> = rows
+            .iter()
+            .map(|r| {
+                let d = &r.dims;
+                let (country, target) = (d.country.as_str(), d.target.as_str());
+                (
+                    country,
+                    target,
+                    d.family,
+                    d.agent.as_str(),
+                    r.tally.downloads,
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("--", "cdn", 4, "user", 2),
+                ("FR", "cdn", 4, "bot", 1),
+                ("FR", "cdn", 4, "user", 3)
+            ]
+        );
+    });
+}
+
+/// A shutdown input for a bounce (`told`) and what tells it (`stop`).
+fn stop_signal() -> (
+    tokio::sync::oneshot::Sender<()>,
+    impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let (stop, told) = tokio::sync::oneshot::channel::<()>();
+    (stop, async {
+        let _ = told.await;
+    })
 }
 
 fn mirror_id(db: &TestDb) -> i32 {
@@ -272,7 +362,7 @@ fn reports(db: &TestDb) {
         let range = "from=2026-12-07&to=2026-12-09";
         let (status, body) = t
             .as_(
-                READER,
+                RELEASE,
                 "GET",
                 &format!("/stats?{range}&group_by=country"),
                 None,
@@ -298,7 +388,7 @@ fn reports(db: &TestDb) {
                 "{}/api/v2/stats?{range}&group_by=country,product",
                 t.base
             ))
-            .basic_auth(READER.0, Some(READER.1))
+            .basic_auth(RELEASE.0, Some(RELEASE.1))
             .header("Accept", "text/csv")
             .send()
             .await
@@ -312,7 +402,7 @@ fn reports(db: &TestDb) {
              2026-12-08,DE,Firefox-130.0,5,500\n"
         );
         let path = format!("/stats?{range}&granularity=month&country=DE&mirror=cdn");
-        let (status, body) = t.as_(READER, "GET", &path, None).await;
+        let (status, body) = t.as_(RELEASE, "GET", &path, None).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(
             body["rows"],
@@ -325,12 +415,16 @@ fn reports(db: &TestDb) {
             ("from=2026-12-09&to=2026-12-07", "to"),
             ("granularity=hour&from=2026-01-01&to=2026-12-01", "to"),
         ] {
-            let (status, body) = t.as_(READER, "GET", &format!("/stats?{query}"), None).await;
+            let (status, body) = t
+                .as_(RELEASE, "GET", &format!("/stats?{query}"), None)
+                .await;
             assert_eq!(status, 422, "{query}: {body}");
             assert!(body.to_string().contains(field), "{query}: {body}");
         }
         let (status, _) = t.call("GET", "/stats", Auth::None, None).await;
         assert_eq!(status, 401);
+        let (status, _) = t.as_(READER, "GET", "/stats", None).await;
+        assert_eq!(status, 403, "statistics are not every reader's");
     });
 }
 

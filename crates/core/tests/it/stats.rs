@@ -23,6 +23,7 @@ fn dims(product: &str, target: &str) -> Dims {
         target: target.into(),
         family: 4,
         scheme: "https".into(),
+        agent: stats::USER.into(),
     }
 }
 
@@ -145,7 +146,22 @@ fn once_and_rolled_up(db: &TestDb) {
             (day, p(), "cdn".into(), 1, 1000)
         ]
     );
-    // The legacy columns: the product's every download, the mirror's its own.
+    // A crawler's downloads: rows of their own, beside people's of the same period.
+    let bot = Dims {
+        agent: stats::BOT.into(),
+        ..a.clone()
+    };
+    let third = batch("i1-3", &[(T0 + 3600, &[(bot, 4)])]);
+    stats::add(&mut db.conn(), &third, T0 + 3700).unwrap();
+    let hour = stats::rows(&mut db.conn(), Granularity::Hour, T0 + 3600, T0 + 7200).unwrap();
+    let mut by_agent: Vec<_> = hour
+        .iter()
+        .map(|r| (r.dims.agent.as_str(), r.tally.downloads))
+        .collect();
+    by_agent.sort();
+    assert_eq!(by_agent, [("bot", 4), ("user", 5)]);
+    // The legacy columns: the product's every download, the mirror's its own (people's
+    // only: the bot's 4 are not in them).
     let mut c = db.conn();
     let product: i64 = products::table
         .select(products::count)

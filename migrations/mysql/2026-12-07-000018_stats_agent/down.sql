@@ -1,0 +1,1 @@
+ALTER TABLE bouncer_download_counts DROP COLUMN agent;
