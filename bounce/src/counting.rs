@@ -106,6 +106,9 @@ pub struct Tallies {
     /// Keys the clients' hashes; random per process.
     salt: u64,
     bots: Arc<AhoCorasick>,
+    /// Counts are kept for the drain (there is one: `AppState::shipping`); without it a
+    /// download is only decided on (for the access log).
+    keep: bool,
 }
 
 impl Tallies {
@@ -123,7 +126,16 @@ impl Tallies {
             window,
             salt: rand::random(),
             bots: Arc::new(bots),
+            keep: true,
         })
+    }
+
+    /// Decides what counts without keeping counts (nothing drains them).
+    pub fn deciding_only(self) -> Self {
+        Self {
+            keep: false,
+            ..self
+        }
     }
 
     /// A new worker's shard.
@@ -139,6 +151,7 @@ impl Tallies {
             window: self.window,
             salt: self.salt,
             bots: Arc::clone(&self.bots),
+            keep: self.keep,
         }
     }
 
@@ -165,12 +178,20 @@ pub struct Shard {
     window: Duration,
     salt: u64,
     bots: Arc<AhoCorasick>,
+    keep: bool,
 }
 
 impl Shard {
     /// Counts one download now, unless it is a `Range` request (`ranged`) for a file
     /// this client got within the window; as a bot's when `user_agent` matches the mask.
-    pub fn record(&self, d: &Download, client: Option<IpAddr>, ranged: bool, user_agent: &[u8]) {
+    /// The key it counted under, if it counted.
+    pub fn record(
+        &self,
+        d: &Download,
+        client: Option<IpAddr>,
+        ranged: bool,
+        user_agent: &[u8],
+    ) -> Option<Key> {
         let minute = now_minutes();
         let tally = Tally {
             downloads: 1,
@@ -184,14 +205,15 @@ impl Shard {
                 .get(&who)
                 .is_some_and(|at| now.duration_since(at) < self.window);
             if ranged && recent {
-                return;
+                return None;
             }
             self.seen.insert(who, now);
         }
-        let bot = self.bots.is_match(user_agent);
-        if let Ok(mut counts) = self.counts.lock() {
-            add(&mut counts, Key::of(d, minute, bot), tally, self.max);
+        let key = Key::of(d, minute, self.bots.is_match(user_agent));
+        if let (true, Ok(mut counts)) = (self.keep, self.counts.lock()) {
+            add(&mut counts, key, tally, self.max);
         }
+        Some(key)
     }
 
     /// The salted hash of a client and a file.

@@ -2,6 +2,7 @@
 //! port 0.
 
 mod accept;
+mod access_log;
 mod asn;
 mod attribution;
 mod catalogue;
@@ -65,10 +66,19 @@ pub fn build(
     let b = &state.config.bounce;
     let drain = std::time::Duration::from_secs(b.stats_drain_secs);
     let window = std::time::Duration::from_secs(b.stats_range_window_secs);
-    let tallies = counting::Tallies::new(b.stats_max_counts, window, &b.stats_bots)
+    let mut tallies = counting::Tallies::new(b.stats_max_counts, window, &b.stats_bots)
         .map_err(|e| BounceError::Core(bouncer_core::CoreError::Config(e)))?;
+    if !state.shipping() {
+        tallies = tallies.deciding_only();
+    }
     let tallies = Arc::new(tallies);
     let counting = state.counting();
+    let access_log = access_log::start(
+        b.access_log.as_deref(),
+        state.catalogue.clone(),
+        state.metrics.clone(),
+        &background,
+    )?;
     shipping::start(
         fleet.clone(),
         Arc::clone(&tallies),
@@ -98,6 +108,9 @@ pub fn build(
         cfg.app_data(links::LinkCache::new(link_budget, link_fills.clone()));
         if counting {
             cfg.app_data(tallies.shard());
+        }
+        if let Some(log) = &access_log {
+            cfg.app_data(log.clone());
         }
         routes::routes(cfg, separate.is_none());
     })?

@@ -48,6 +48,8 @@ pub struct Metrics {
     /// memory for tuxedo.
     pub stats_batches: IntCounterVec,
     pub stats_waiting: IntGauge,
+    /// The access log's lines by outcome (`written`; `dropped`: the writer was behind).
+    pub access_log_lines: IntCounterVec,
 }
 
 /// Every `requests_total` outcome label.
@@ -188,7 +190,15 @@ impl Metrics {
                 "stats_waiting_counts",
                 "Download counts in memory that tuxedo has not acknowledged",
             )?,
+            access_log_lines: IntCounterVec::new(
+                Opts::new(
+                    "access_log_lines_total",
+                    "Access log lines of downloads, by outcome (written, dropped)",
+                ),
+                &["outcome"],
+            )?,
         };
+        registry.register(Box::new(m.access_log_lines.clone()))?;
         registry.register(Box::new(m.stats_batches.clone()))?;
         registry.register(Box::new(m.stats_waiting.clone()))?;
         registry.register(Box::new(m.asn_without_number.clone()))?;

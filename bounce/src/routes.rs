@@ -97,12 +97,13 @@ fn count(req: &HttpRequest, state: &AppState, shard: &crate::counting::Shard, d:
     }
     let agent = req.headers().get(header::USER_AGENT);
     let agent = agent.map_or(&b""[..], |v| v.as_bytes());
-    shard.record(
-        &d,
-        d.client,
-        req.headers().contains_key(header::RANGE),
-        agent,
-    );
+    let ranged = req.headers().contains_key(header::RANGE);
+    if let (Some(key), Some(log)) = (
+        shard.record(&d, d.client, ranged, agent),
+        req.app_data::<crate::access_log::AccessLog>(),
+    ) {
+        log.record(key, d.bytes);
+    }
 }
 
 async fn heartbeat(state: web::Data<AppState>) -> HttpResponse {

@@ -179,8 +179,9 @@ impl Shipper {
     }
 }
 
-/// A key's dimensions by name (a product or OS deleted since counts as `other`).
-fn dims(names: &Names, key: &Key) -> Dims {
+/// A key's dimensions by name (a product or OS deleted since counts as `other`); the
+/// access log names its lines with it too.
+pub(crate) fn dims(names: &Names, key: &Key) -> Dims {
     let other = || stats::OTHER.to_owned();
     let known = !key.is_other();
     let name = |n: Option<&str>| n.filter(|_| known).map_or_else(other, str::to_owned);

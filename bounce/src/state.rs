@@ -102,9 +102,14 @@ impl AppState {
 }
 
 impl AppState {
-    /// Whether downloads are counted: only when something sends the counts to tuxedo (a
-    /// fleet to register with, and a drain interval).
+    /// Whether downloads are counted: when something sends the counts to tuxedo (see
+    /// [`Self::shipping`]) or writes them to the access log.
     pub(crate) fn counting(&self) -> bool {
+        self.shipping() || self.config.bounce.access_log.is_some()
+    }
+
+    /// Whether counts are sent to tuxedo: a fleet to register with, and a drain interval.
+    pub(crate) fn shipping(&self) -> bool {
         let (f, b) = (&self.config.fleet, &self.config.bounce);
         f.token.is_some() && !f.tuxedo_urls.is_empty() && b.stats_drain_secs > 0
     }

@@ -185,6 +185,9 @@ pub struct BounceConfig {
     /// The bot mask: a download whose User-Agent contains one of these (ASCII case
     /// ignored) is counted as a bot's, in its own bucket, not as a person's.
     pub stats_bots: Vec<String>,
+    /// A file bounce appends one JSON line to per download it counts (time, dimensions,
+    /// bytes; no client address or User-Agent), for `tuxedo stats import`. Unset = none.
+    pub access_log: Option<std::path::PathBuf>,
 }
 
 /// Words in the User-Agents of crawlers, link previewers and monitors (the default
@@ -466,6 +469,7 @@ impl Default for BounceConfig {
             stats_max_counts: 100_000,
             stats_range_window_secs: 3_600,
             stats_bots: BOTS.iter().map(|b| (*b).to_owned()).collect(),
+            access_log: None,
         }
     }
 }

@@ -20,6 +20,9 @@ pub enum CoreError {
     /// Running migrations failed.
     #[error("migration failed: {0}")]
     Migration(String),
+    /// Reading an input (a log being imported) failed.
+    #[error("reading: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 /// Result with [`CoreError`].

@@ -15,6 +15,8 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod log;
+
 /// Where bounce sends its batches (tuxedo; bearer `fleet.token`, like the registry).
 pub const PATH: &str = "/__fleet__/stats";
 /// Longest batch id.
@@ -352,8 +354,9 @@ impl Retention {
 }
 
 /// Removes rows older than their retention, and the ids of batches older than the minute
-/// rows (a batch retried that late would be counted again — its minutes are gone anyway).
-/// Returns the count rows removed.
+/// rows (a batch retried that late would be counted again — its minutes are gone anyway);
+/// imported batches' ids stay as long as the day rows (a log imported again next month
+/// must still count once, see [`log`]). Returns the count rows removed.
 pub fn prune(conn: &mut DbConnection, keep: Retention, now: i64) -> Result<usize> {
     let mut removed = 0;
     for g in Granularity::ALL {
@@ -365,8 +368,19 @@ pub fn prune(conn: &mut DbConnection, keep: Retention, now: i64) -> Result<usize
         )
         .execute(conn)?;
     }
-    diesel::delete(batches::table.filter(batches::received_at.lt(now - keep.minutes)))
-        .execute(conn)?;
+    let imported = batches::id.like(format!("{}%", log::IMPORT));
+    diesel::delete(
+        batches::table
+            .filter(batches::received_at.lt(now - keep.minutes))
+            .filter(diesel::dsl::not(imported.clone())),
+    )
+    .execute(conn)?;
+    diesel::delete(
+        batches::table
+            .filter(batches::received_at.lt(now - keep.days))
+            .filter(imported),
+    )
+    .execute(conn)?;
     Ok(removed)
 }
 

@@ -31,6 +31,20 @@ pub enum Command {
     /// does this on its own within `tuxedo.history_check_ms`).
     #[command(subcommand)]
     History(HistoryCommand),
+    /// Download statistics.
+    #[command(subcommand)]
+    Stats(StatsCommand),
+}
+
+#[derive(clap::Subcommand)]
+pub enum StatsCommand {
+    /// Fold access logs (bounce's `bounce.access_log` JSON lines, or nginx's combined
+    /// format in front of bounce) into the statistics; importing a log again changes
+    /// nothing.
+    Import {
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
 }
 
 #[derive(clap::Subcommand)]
@@ -45,7 +59,7 @@ pub enum UserCommand {
     /// Create an account; the password is read from the first line of stdin.
     Add {
         name: String,
-        /// admin, release, mirror-operator or read-only.
+        /// admin, release, mirror-operator, read-only or stats.
         #[arg(long)]
         role: String,
     },
@@ -57,7 +71,7 @@ pub enum TokenCommand {
     Add {
         #[arg(long)]
         user: String,
-        /// admin, release, mirror-operator or read-only; at most the account's role.
+        /// admin, release, mirror-operator, read-only or stats; at most the account's role.
         #[arg(long)]
         role: String,
         #[arg(long)]

@@ -2,7 +2,9 @@
 
 mod args;
 
-pub use args::{Cli, Command, HistoryCommand, RulesCommand, TokenCommand, UserCommand};
+pub use args::{
+    Cli, Command, HistoryCommand, RulesCommand, StatsCommand, TokenCommand, UserCommand,
+};
 
 use crate::auth::{tokens, users, Role};
 use crate::catalogue::rules;
@@ -31,6 +33,19 @@ pub fn run(command: Command, config: &Config) -> anyhow::Result<bool> {
             Some(g) => println!("history went back: generation moved to {g}; bounce reloads"),
             None => println!("history is whole: nothing to do"),
         },
+        Command::Stats(StatsCommand::Import { files }) => {
+            for file in &files {
+                let i = stats_import(config, file)?;
+                println!(
+                    "{}: {} lines, {} downloads counted, {} chunks imported before, {} lines not downloads",
+                    file.display(),
+                    i.lines,
+                    i.downloads,
+                    i.repeats,
+                    i.skipped
+                );
+            }
+        }
         Command::Rules(RulesCommand::Load { file }) => {
             let (loaded, unconfirmed) = rules_load(config, &file)?;
             println!("loaded {loaded} rewrite rules from {}", file.display());
@@ -123,4 +138,22 @@ pub fn rules_load(config: &Config, file: &Path) -> Result<(usize, Vec<String>)> 
         _ => Vec::new(),
     };
     Ok((loaded, unconfirmed))
+}
+
+/// `tuxedo stats import FILE…`: folds one access log into the statistics (see
+/// `bouncer_core::stats::log`), with the bot mask bounce uses (`bounce.stats_bots`).
+pub fn stats_import(config: &Config, file: &Path) -> Result<bouncer_core::stats::log::Imported> {
+    let input = std::io::BufReader::new(std::fs::File::open(file)?);
+    let pool = db::pool(&config.database.url, bouncer_service::pool_options(config))?;
+    let mut conn = db::conn(&pool)?;
+    let now = chrono::Utc::now().timestamp();
+    let bots = &config.bounce.stats_bots;
+    let imported = bouncer_core::stats::log::import(&mut conn, input, bots, now)?;
+    tracing::info!(
+        file = %file.display(),
+        lines = imported.lines,
+        downloads = imported.downloads,
+        "access log imported"
+    );
+    Ok(imported)
 }

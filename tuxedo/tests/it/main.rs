@@ -18,6 +18,7 @@ mod publish;
 mod read_your_writes;
 mod shutdown;
 mod stats;
+mod stats_import;
 mod topology;
 mod ui_browser;
 mod ui_http;

@@ -296,7 +296,7 @@ fn cdn_placed(db: &TestDb) {
 }
 
 /// A shutdown input for a bounce (`told`) and what tells it (`stop`).
-fn stop_signal() -> (
+pub fn stop_signal() -> (
     tokio::sync::oneshot::Sender<()>,
     impl std::future::Future<Output = ()> + Send + 'static,
 ) {
