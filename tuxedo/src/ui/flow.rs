@@ -87,6 +87,7 @@ pub(super) fn base(who: &Principal, csrf: &str, flash: Vec<session::Flash>) -> V
         flash => flash,
         can_catalogue => who.role.allows(Permission::Catalogue),
         can_mirrors => who.role.allows(Permission::Mirrors),
+        can_stats => who.role.allows(Permission::Stats),
         is_admin => who.role.allows(Permission::Accounts),
     }
 }

@@ -16,6 +16,7 @@ mod gates;
 mod network;
 mod render;
 pub mod session;
+mod stats;
 
 use actix_web::{web, HttpResponse};
 
@@ -79,6 +80,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/aliases/gate", post().to(g::set))
             .route("/aliases/gate/cancel", post().to(g::cancel))
             .route("/uptake", get().to(c::uptake))
+            // Download statistics (release, stats, admin).
+            .route("/stats", get().to(stats::page))
             // Mirrors and regions (writes: admin, mirror-operator).
             .route("/mirrors", get().to(n::mirrors))
             .route("/mirrors", post().to(n::mirror_create))

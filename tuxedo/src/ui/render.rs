@@ -26,6 +26,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "location.html",
     "aliases.html",
     "uptake.html",
+    "stats.html",
     "gate_panels.html",
     "uptake_table.html",
     "mirrors.html",

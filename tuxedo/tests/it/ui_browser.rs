@@ -300,6 +300,7 @@ fn in_chromium(db: &TestDb) {
         let ratio = widths[1] / widths[0];
         assert!((ratio - 0.5).abs() < 0.05, "bar widths {widths:?}");
         shot(&c, "uptake").await;
+        statistics_page(&c, &base, &mut conn, mirror).await;
 
         // A gated flip: made with the form, shown with its progress over time (samples as
         // the checkers would have stored them over the last 40 minutes) and an estimate.
@@ -419,6 +420,79 @@ fn in_chromium(db: &TestDb) {
         );
         c.close().await.unwrap();
     })
+}
+
+/// The statistics page over counts as bounce would have sent them: people's downloads
+/// only by default (the crawler's 50 left out), the share the mirrors carried, the top
+/// countries as bars, one line per product in the chart.
+async fn statistics_page(
+    c: &Client,
+    base: &str,
+    conn: &mut bouncer_core::db::DbConnection,
+    mirror: i32,
+) {
+    use bouncer_core::stats::{self, Batch, Dims, Minute, Tally};
+    let now = chrono::Utc::now().timestamp();
+    let today = now - now.rem_euclid(86_400);
+    let m = mirror.to_string();
+    let count = |product: &str, target: &str, country: &str, agent: &str, n: u64| {
+        let dims = Dims {
+            product: product.into(),
+            os: "win64".into(),
+            lang: "de".into(),
+            country: country.into(),
+            target: target.into(),
+            family: 4,
+            scheme: "https".into(),
+            agent: agent.into(),
+        };
+        (
+            dims,
+            Tally {
+                downloads: n,
+                bytes: n * 50_000_000,
+            },
+        )
+    };
+    let (user, bot) = (stats::USER, stats::BOT);
+    let batch = Batch {
+        id: "ui-test".into(),
+        instance: "test".into(),
+        minutes: vec![
+            Minute {
+                start: today - 86_400,
+                counts: vec![count("Firefox-150.0", &m, "DE", user, 30)],
+            },
+            Minute {
+                start: today,
+                counts: vec![
+                    count("Firefox-150.0", &m, "FR", user, 10),
+                    count("Firefox-150.0", "cdn", "US", user, 15),
+                    count("Firefox-149.0", "cdn", "DE", user, 5),
+                    count("Firefox-150.0", &m, "DE", bot, 50),
+                ],
+            },
+        ],
+    };
+    stats::add(conn, &batch, now).unwrap();
+    c.goto(&format!("{base}/ui/stats")).await.unwrap();
+    let text = |id: &'static str| async move {
+        c.find(Locator::Id(id)).await.unwrap().text().await.unwrap()
+    };
+    assert_eq!(text("stats-total").await, "60");
+    assert_eq!(text("stats-offload").await, "66.7 %", "40 of 60 by mirrors");
+    let countries = futures_text(c, ".stats-countries .pct").await;
+    assert_eq!(countries, ["58.3 %", "25.0 %", "16.7 %"], "DE, US, FR");
+    let targets = futures_text(c, ".stats-targets td:first-child").await;
+    assert_eq!(targets, ["mirror.example", "cdn"]);
+    let lines = c
+        .find_all(Locator::Css(".stats-chart polyline"))
+        .await
+        .unwrap();
+    assert_eq!(lines.len(), 2, "one line per product");
+    shot(c, "stats").await;
+    c.goto(&format!("{base}/ui/stats?agent=bot")).await.unwrap();
+    assert_eq!(text("stats-total").await, "50", "the crawler, apart");
 }
 
 async fn futures_text(c: &Client, css: &str) -> Vec<String> {

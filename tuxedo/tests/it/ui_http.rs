@@ -211,11 +211,21 @@ fn roles(db: &TestDb) {
             "/ui/mirrors/new",
             "/ui/users",
             "/ui/tokens",
+            "/ui/stats",
         ] {
             let p = reader.get(path).await;
             assert_eq!(p.status, 403, "{path}");
             assert!(p.body.contains("Your role may not"), "{}", p.body);
         }
+        assert!(!reader.get("/ui/products").await.body.contains("/ui/stats"));
+        // Statistics: release (and stats, admin) may read them; a bad date is the form's.
+        let mut release = Browser::new(&t);
+        release.login(RELEASE).await;
+        let p = release.get("/ui/stats").await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        assert!(p.body.contains("No downloads counted"), "{}", p.body);
+        let p = release.get("/ui/stats?from=yesterday").await;
+        assert!(p.body.contains("a date YYYY-MM-DD"), "{}", p.body);
         reader.get("/ui/products").await;
         let p = reader.post("/ui/products", &[("name", "Sneaky")]).await;
         assert_eq!(p.status, 403);
