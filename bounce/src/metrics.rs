@@ -50,6 +50,11 @@ pub struct Metrics {
     pub stats_waiting: IntGauge,
     /// The access log's lines by outcome (`written`; `dropped`: the writer was behind).
     pub access_log_lines: IntCounterVec,
+    /// 404s by what was missing (see `outcome::Missing`).
+    pub not_found: IntCounterVec,
+    /// Redirects to a file that are not downloads, by kind (`head`, `resume`): with
+    /// `requests_total{outcome="print"|"document"}` and the 404s, what statistics leave out.
+    pub not_counted: IntCounterVec,
 }
 
 /// Every `requests_total` outcome label.
@@ -190,6 +195,17 @@ impl Metrics {
                 "stats_waiting_counts",
                 "Download counts in memory that tuxedo has not acknowledged",
             )?,
+            not_found: IntCounterVec::new(
+                Opts::new("not_found_total", "Answers 404, by what was missing"),
+                &["reason"],
+            )?,
+            not_counted: IntCounterVec::new(
+                Opts::new(
+                    "redirects_not_counted_total",
+                    "Redirects to a file that are not downloads, by kind (head, resume)",
+                ),
+                &["kind"],
+            )?,
             access_log_lines: IntCounterVec::new(
                 Opts::new(
                     "access_log_lines_total",
@@ -199,6 +215,11 @@ impl Metrics {
             )?,
         };
         registry.register(Box::new(m.access_log_lines.clone()))?;
+        registry.register(Box::new(m.not_found.clone()))?;
+        registry.register(Box::new(m.not_counted.clone()))?;
+        for reason in crate::outcome::Missing::ALL {
+            m.not_found.with_label_values(&[reason.label()]);
+        }
         registry.register(Box::new(m.stats_batches.clone()))?;
         registry.register(Box::new(m.stats_waiting.clone()))?;
         registry.register(Box::new(m.asn_without_number.clone()))?;

@@ -81,7 +81,7 @@ pub enum Outcome {
     Document(Document),
     /// `print=yes`: the URL as text.
     Print(String, Varies),
-    NotFound,
+    NotFound(Missing),
     BadRequest(String),
     QueryTooLong(usize),
 }
@@ -95,8 +95,42 @@ impl Outcome {
             Outcome::Redirect(..) => "redirect",
             Outcome::Document(_) => "document",
             Outcome::Print(..) => "print",
-            Outcome::NotFound => "not_found",
+            Outcome::NotFound(_) => "not_found",
             Outcome::BadRequest(_) | Outcome::QueryTooLong(_) => "bad_request",
+        }
+    }
+}
+
+/// Why a request found nothing (`bounce_not_found_total{reason}`: counted per reason,
+/// never per name, so junk names cannot grow a counter set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Product,
+    Os,
+    /// The product has no location for the OS.
+    Location,
+    /// The product does not have the language.
+    Lang,
+    /// No mirror has the file and there is no fallback for it.
+    Mirror,
+}
+
+impl Missing {
+    pub const ALL: [Missing; 5] = [
+        Missing::Product,
+        Missing::Os,
+        Missing::Location,
+        Missing::Lang,
+        Missing::Mirror,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Missing::Product => "product",
+            Missing::Os => "os",
+            Missing::Location => "location",
+            Missing::Lang => "lang",
+            Missing::Mirror => "mirror",
         }
     }
 }

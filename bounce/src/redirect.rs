@@ -5,7 +5,7 @@ use crate::catalogue::{Catalogue, Snapshot};
 use crate::choice::{Client, Variants};
 use crate::documents::Format;
 use crate::geo::Geo;
-use crate::outcome::{Download, Extras, Lang, Outcome, RequestInfo, Served, Varies};
+use crate::outcome::{Download, Extras, Lang, Missing, Outcome, RequestInfo, Served, Varies};
 use crate::request::{valid_lang, Params};
 use crate::{attribution, BounceError};
 use bouncer_core::config::{BounceConfig, Config};
@@ -152,11 +152,14 @@ fn resolve<'a>(
     snapshot: &'a Arc<Snapshot>,
     names: &'a Names,
 ) -> ControlFlow<Outcome, Target<'a>> {
-    let Resolved::Found(product, os, location) = names.resolve(&p.product, &p.os) else {
-        return Break(Outcome::NotFound);
+    let (product, os, location) = match names.resolve(&p.product, &p.os) {
+        Resolved::Found(product, os, location) => (product, os, location),
+        Resolved::NoProduct => return Break(Outcome::NotFound(Missing::Product)),
+        Resolved::NoOs => return Break(Outcome::NotFound(Missing::Os)),
+        Resolved::NoLocation => return Break(Outcome::NotFound(Missing::Location)),
     };
     let Some(lang) = product.language(&p.lang) else {
-        return Break(Outcome::NotFound);
+        return Break(Outcome::NotFound(Missing::Lang));
     };
     // CDN mode: `Accept` never asks for a document (see `cdn`).
     let accept = || match deps.pinned {
@@ -322,7 +325,7 @@ async fn mirrors(
                 Some(f) if !t.https_only || bouncer_core::selection::is_https(f) => Continue(
                     counted(f.as_str().into(), Extras::default(), Served::Fallback),
                 ),
-                _ => Break(Outcome::NotFound),
+                _ => Break(Outcome::NotFound(Missing::Mirror)),
             },
         },
     )

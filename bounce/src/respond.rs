@@ -45,7 +45,7 @@ pub fn render(outcome: Outcome, headers: &Headers) -> HttpResponse {
             answer(StatusCode::OK, h, d.body)
         }
         Outcome::Print(url, varies) => answer(StatusCode::OK, t.print[varies.index()].clone(), url),
-        Outcome::NotFound => text(t, StatusCode::NOT_FOUND, "404 page not found\n".into()),
+        Outcome::NotFound(_) => text(t, StatusCode::NOT_FOUND, "404 page not found\n".into()),
         Outcome::BadRequest(why) => text(t, StatusCode::BAD_REQUEST, format!("{why}\n")),
         Outcome::QueryTooLong(max) => text(
             t,
@@ -305,7 +305,7 @@ mod tests {
             assert_eq!(names(&r), ["cache-control", "content-type"]);
             let r = render(Outcome::Print("https://m/a".into(), ua), &h);
             assert_eq!(names(&r), ["cache-control", "content-type", "vary"]);
-            let r = render(Outcome::NotFound, &h);
+            let r = render(Outcome::NotFound(crate::outcome::Missing::Product), &h);
             assert_eq!(names(&r), ["content-type", "x-content-type-options"]);
             let r = render(Outcome::Home("https://www.mozilla.org/".into()), &h);
             assert_eq!(names(&r), ["content-type", "location"]);

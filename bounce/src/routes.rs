@@ -1,6 +1,6 @@
 //! bounce's routing table and its thin handlers.
 
-use crate::outcome::{Download, RequestInfo};
+use crate::outcome::{Download, Outcome, RequestInfo};
 use crate::redirect;
 use crate::{health, respond, AppState};
 use actix_web::{http::header, web, HttpRequest, HttpResponse, ResponseError};
@@ -56,11 +56,21 @@ async fn redirect(req: HttpRequest) -> HttpResponse {
     let response = match redirect::decide(&state.pipeline(), links, info).await {
         Ok((outcome, download)) => {
             state.metrics.count_request(outcome.label());
+            if let Outcome::NotFound(missing) = &outcome {
+                let reason = missing.label();
+                state.metrics.not_found.with_label_values(&[reason]).inc();
+            }
             // A download is a GET answered with a redirect to a file (not HEAD, not
             // `print=yes`, not a list): see docs/statistics.md.
             if let (Some(d), Some(shard)) = (download, req.app_data::<crate::counting::Shard>()) {
-                if req.method() == actix_web::http::Method::GET {
-                    count(&req, state, shard, &d);
+                let counted =
+                    req.method() == actix_web::http::Method::GET && count(&req, state, shard, &d);
+                if !counted {
+                    let kind = match req.method() == actix_web::http::Method::GET {
+                        true => "resume",
+                        false => "head",
+                    };
+                    state.metrics.not_counted.with_label_values(&[kind]).inc();
                 }
             }
             respond::render(outcome, &state.headers)
@@ -82,7 +92,12 @@ async fn redirect(req: HttpRequest) -> HttpResponse {
 /// lately is a resume; a crawler's User-Agent puts it in the bots' bucket. CDN mode does
 /// not place clients, so its downloads are placed here: the country and address family
 /// statistics report.
-fn count(req: &HttpRequest, state: &AppState, shard: &crate::counting::Shard, d: &Download) {
+fn count(
+    req: &HttpRequest,
+    state: &AppState,
+    shard: &crate::counting::Shard,
+    d: &Download,
+) -> bool {
     let mut d = *d;
     if d.client.is_none() {
         d.client = bouncer_service::client::client_ip(
@@ -98,12 +113,13 @@ fn count(req: &HttpRequest, state: &AppState, shard: &crate::counting::Shard, d:
     let agent = req.headers().get(header::USER_AGENT);
     let agent = agent.map_or(&b""[..], |v| v.as_bytes());
     let ranged = req.headers().contains_key(header::RANGE);
-    if let (Some(key), Some(log)) = (
-        shard.record(&d, d.client, ranged, agent),
-        req.app_data::<crate::access_log::AccessLog>(),
-    ) {
+    let Some(key) = shard.record(&d, d.client, ranged, agent) else {
+        return false;
+    };
+    if let Some(log) = req.app_data::<crate::access_log::AccessLog>() {
         log.record(key, d.bytes);
     }
+    true
 }
 
 async fn heartbeat(state: web::Data<AppState>) -> HttpResponse {

@@ -184,6 +184,18 @@ fn end_to_end(db: &TestDb) {
                 .is_empty(),
             "nothing sent before the stop"
         );
+        // What statistics leave out is counted by kind, 404s by reason, never by name.
+        let metrics = client.get(format!("{b}/metrics")).send();
+        let metrics = metrics.await.unwrap().text().await.unwrap();
+        for line in [
+            "bounce_not_found_total{reason=\"product\"} 3",
+            "bounce_not_found_total{reason=\"os\"} 0",
+            "bounce_redirects_not_counted_total{kind=\"head\"} 5",
+            "bounce_redirects_not_counted_total{kind=\"resume\"} 4",
+            "bounce_requests_total{outcome=\"print\"} 5",
+        ] {
+            assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+        }
         stop.send(()).unwrap();
         bounce.await.unwrap().unwrap();
 
