@@ -42,7 +42,7 @@ pub fn start(
             catalogue,
             metrics,
             waiting: Counts::new(),
-            pending: None,
+            pending: Vec::new(),
             nonce: rand::random(),
             seq: 0,
             max,
@@ -75,8 +75,9 @@ struct Shipper {
     metrics: Arc<Metrics>,
     /// Counts not in a batch yet.
     waiting: Counts,
-    /// The batch being sent (sent again, unchanged, until tuxedo takes it).
-    pending: Option<Batch>,
+    /// Batches being sent, the last first (each sent again, unchanged, until tuxedo takes
+    /// it; one too large for tuxedo is replaced by its halves).
+    pending: Vec<Batch>,
     /// This process's batch ids: `<nonce>-<seq>`.
     nonce: u64,
     seq: u64,
@@ -93,49 +94,59 @@ impl Shipper {
             }
         }
         loop {
-            if self.pending.is_none() {
-                self.pending = self.next_batch();
+            if self.pending.is_empty() {
+                match self.next_batch() {
+                    Some(batch) => self.pending.push(batch),
+                    None => break,
+                }
             }
-            let Some(batch) = &self.pending else { break };
-            match self.fleet.ship(batch).await {
-                Ok(()) => {
-                    self.metrics
-                        .stats_batches
-                        .with_label_values(&["sent"])
-                        .inc();
-                    self.pending = None;
-                }
-                Err(Shipped::Refused(why)) => {
-                    self.metrics
-                        .stats_batches
-                        .with_label_values(&["refused"])
-                        .inc();
-                    tracing::error!(
-                        batch = batch.id,
-                        downloads = batch.downloads(),
-                        error = why,
-                        "download statistics batch refused by tuxedo; dropped"
-                    );
-                    self.pending = None;
-                }
-                Err(Shipped::Failed(why)) => {
-                    self.metrics
-                        .stats_batches
-                        .with_label_values(&["failed"])
-                        .inc();
+            let Some(batch) = self.pending.last() else {
+                break;
+            };
+            let shipped = self.fleet.ship(batch).await;
+            let outcome = match &shipped {
+                Ok(()) => "sent",
+                Err(Shipped::TooLarge(_)) => "split",
+                Err(Shipped::Refused(_)) => "refused",
+                Err(Shipped::Failed(_)) => "failed",
+            };
+            let batches = &self.metrics.stats_batches;
+            batches.with_label_values(&[outcome]).inc();
+            let Err(e) = shipped else {
+                self.pending.pop();
+                continue;
+            };
+            let Some(batch) = self.pending.pop() else {
+                break;
+            };
+            match e {
+                Shipped::Failed(why) => {
                     tracing::warn!(
                         batch = batch.id,
                         error = why,
                         "download statistics not sent; kept for the next round"
                     );
+                    self.pending.push(batch);
                     break;
                 }
+                Shipped::TooLarge(why) => match batch.halves() {
+                    Ok((a, b)) => {
+                        tracing::warn!(
+                            error = why,
+                            "download statistics batch too large for tuxedo; sent in halves"
+                        );
+                        self.pending.extend([b, a]);
+                    }
+                    Err(batch) => refused(&batch, &why),
+                },
+                Shipped::Refused(why) => refused(&batch, &why),
             }
         }
-        let pending = self
+        let pending: usize = self
             .pending
-            .as_ref()
-            .map_or(0, |b| b.minutes.iter().map(|m| m.counts.len()).sum());
+            .iter()
+            .map(|b| b.minutes.iter().map(|m| m.counts.len()).sum::<usize>())
+            .sum();
         let waiting = self.waiting.len() + pending;
         self.metrics
             .stats_waiting
@@ -177,6 +188,16 @@ impl Shipper {
                 .collect(),
         })
     }
+}
+
+/// A batch tuxedo cannot store: dropped, loudly.
+fn refused(batch: &Batch, why: &str) {
+    tracing::error!(
+        batch = batch.id,
+        downloads = batch.downloads(),
+        error = why,
+        "download statistics batch refused by tuxedo; dropped"
+    );
 }
 
 /// A key's dimensions by name (a product or OS deleted since counts as `other`); the

@@ -176,6 +176,39 @@ impl Batch {
         None
     }
 
+    /// The batch as two of about half its counts each, with ids of their own (`<id>a`,
+    /// `<id>b`), for a receiver that refused it as too large (it counted none of it);
+    /// `Err` with the batch when it holds one count or its id has no room left.
+    pub fn halves(self) -> std::result::Result<(Batch, Batch), Batch> {
+        let counts: Vec<(i64, &(Dims, Tally))> = self
+            .minutes
+            .iter()
+            .flat_map(|m| m.counts.iter().map(move |c| (m.start, c)))
+            .collect();
+        if counts.len() < 2 || self.id.len() + 1 > MAX_ID {
+            return Err(self);
+        }
+        let half = |part: &[(i64, &(Dims, Tally))], tag: char| {
+            let mut minutes: Vec<Minute> = Vec::new();
+            for (start, count) in part {
+                match minutes.last_mut() {
+                    Some(m) if m.start == *start => m.counts.push((*count).clone()),
+                    _ => minutes.push(Minute {
+                        start: *start,
+                        counts: vec![(*count).clone()],
+                    }),
+                }
+            }
+            Batch {
+                id: format!("{}{tag}", self.id),
+                instance: self.instance.clone(),
+                minutes,
+            }
+        };
+        let (a, b) = counts.split_at(counts.len() / 2);
+        Ok((half(a, 'a'), half(b, 'b')))
+    }
+
     /// Downloads in the batch.
     pub fn downloads(&self) -> u64 {
         let all = self.minutes.iter().flat_map(|m| &m.counts);
@@ -640,6 +673,40 @@ mod tests {
             scheme: "https".into(),
             agent: USER.into(),
         }
+    }
+
+    #[test]
+    fn a_batch_halves_into_two_with_every_count_and_ids_of_their_own() {
+        let t = Tally {
+            downloads: 1,
+            bytes: 0,
+        };
+        let batch = Batch {
+            id: "b-1".into(),
+            instance: "i".into(),
+            minutes: vec![
+                Minute {
+                    start: 60,
+                    counts: vec![(dims("A"), t), (dims("B"), t)],
+                },
+                Minute {
+                    start: 120,
+                    counts: vec![(dims("C"), t)],
+                },
+            ],
+        };
+        let (a, b) = batch.clone().halves().unwrap();
+        assert_eq!((a.id.as_str(), b.id.as_str()), ("b-1a", "b-1b"));
+        assert_eq!((a.downloads(), b.downloads()), (1, 2));
+        assert_eq!(
+            b.minutes.iter().map(|m| m.start).collect::<Vec<_>>(),
+            [60, 120]
+        );
+        assert_eq!(
+            a.clone().halves().unwrap_err(),
+            a,
+            "one count does not halve"
+        );
     }
 
     #[test]

@@ -143,7 +143,8 @@ impl FleetClient {
                     // What tuxedo cannot store it will never store: sending it again
                     // would block every count behind it.
                     last = match status.as_u16() {
-                        400 | 413 => return Err(Shipped::Refused(why)),
+                        400 => return Err(Shipped::Refused(why)),
+                        413 => return Err(Shipped::TooLarge(why)),
                         _ => Shipped::Failed(why),
                     };
                 }
@@ -202,8 +203,11 @@ impl FleetClient {
 /// Why a statistics batch was not taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Shipped {
-    /// tuxedo cannot store it (a 400 or 413): dropped, with an error logged.
+    /// tuxedo cannot store it (a 400): dropped, with an error logged.
     Refused(String),
+    /// Larger than tuxedo takes (a 413, `tuxedo.max_body_bytes` set low): sent again in
+    /// halves (see `Batch::halves`).
+    TooLarge(String),
     /// No tuxedo answered, or one failed: sent again later.
     Failed(String),
 }

@@ -12,6 +12,7 @@ db_tests! {
     a_batch_is_counted_once_and_bad_ones_are_refused => intake,
     downloads_are_counted_exactly_and_sent_when_bounce_stops => end_to_end,
     cdn_downloads_are_placed_and_crawlers_counted_apart => cdn_placed,
+    a_batch_too_large_for_tuxedo_arrives_in_halves => halves,
     tuxedo_prunes_counts_past_their_retention => pruned,
     reports_sum_group_and_filter => reports,
     counts_wait_while_tuxedo_is_down_and_arrive_exactly => receiver_down,
@@ -141,10 +142,7 @@ fn end_to_end(db: &TestDb) {
         let (b, bounce) =
             start_bounce_until(db, &t.base, |c| c.bounce.stats_drain_secs = 3600, told);
         registered(db, std::slice::from_ref(&b)).await;
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let client = no_redirects();
         let ask = |method: reqwest::Method, query: &str, headers: &[(&str, &str)]| {
             let mut req = client.request(method, format!("{b}/?{query}"));
             for (name, value) in headers {
@@ -256,10 +254,7 @@ fn cdn_placed(db: &TestDb) {
         };
         let (b, bounce) = start_bounce_until(db, &t.base, cdn, told);
         registered(db, std::slice::from_ref(&b)).await;
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let client = no_redirects();
         let url = format!("{b}/?product=Firefox-130.0-SSL&os=win64&lang=en-US");
         let french = ("X-Forwarded-For", "198.51.100.7");
         let bot = (
@@ -305,6 +300,50 @@ fn cdn_placed(db: &TestDb) {
             ]
         );
     });
+}
+
+/// tuxedo's body limit set below a batch: refused as too large (413), the batch is sent
+/// again in halves, and every download arrives.
+fn halves(db: &TestDb) {
+    block_on(async {
+        let t = start(db, |c| {
+            fleet(c);
+            c.tuxedo.max_body_bytes = 600;
+        });
+        two_releases(&t, db).await;
+        let (stop, told) = stop_signal();
+        let drain = |c: &mut bouncer_core::config::Config| c.bounce.stats_drain_secs = 3600;
+        let (b, bounce) = start_bounce_until(db, &t.base, drain, told);
+        registered(db, std::slice::from_ref(&b)).await;
+        let client = no_redirects();
+        let bot = "Googlebot/2.1";
+        // Four keys (two products, people and a crawler): about 750 bytes of JSON.
+        for (product, agent, times) in [
+            ("130.0", "Firefox", 3),
+            ("131.0", "Firefox", 2),
+            ("130.0", bot, 1),
+            ("131.0", bot, 1),
+        ] {
+            let url = format!("{b}/?product=Firefox-{product}-SSL&os=win64&lang=en-US");
+            for _ in 0..times {
+                let req = client.get(&url).header("User-Agent", agent);
+                assert_eq!(req.send().await.unwrap().status().as_u16(), 302);
+            }
+        }
+        stop.send(()).unwrap();
+        bounce.await.unwrap().unwrap();
+        let rows = stats::rows(&mut db.conn(), Granularity::Day, 0, i64::MAX).unwrap();
+        let total: u64 = rows.iter().map(|r| r.tally.downloads).sum();
+        assert_eq!((rows.len(), total), (4, 7), "{rows:?}");
+    });
+}
+
+/// A client that shows bounce's redirects instead of following them.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 /// A shutdown input for a bounce (`told`) and what tells it (`stop`).
@@ -459,10 +498,7 @@ fn receiver_down(db: &TestDb) {
             |c| c.bounce.stats_drain_secs = 1,
             std::future::pending(),
         );
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let client = no_redirects();
         let url = format!("{b}/?product=Firefox-130.0-SSL&os=win64&lang=en-US");
         let get = || async { client.get(&url).send().await.unwrap().status().as_u16() };
         for _ in 0..12 {

@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use crate::read_your_writes::{fleet, registered, start_bounce_until, two_releases};
-use crate::stats::stop_signal;
+use crate::stats::{no_redirects, stop_signal};
 use bouncer_core::schema::bouncer_download_counts as counts;
 use bouncer_core::stats::{self, Granularity};
 use bouncer_test_support::{db_tests, TestDb};
@@ -47,10 +47,7 @@ fn access_log(db: &TestDb) {
         };
         let (b, bounce) = start_bounce_until(db, &t.base, tweak, told);
         registered(db, std::slice::from_ref(&b)).await;
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let client = no_redirects();
         let q = |p: &str| format!("{b}/?product={p}&os=win64&lang=en-US");
         let bot = ("User-Agent", "Mozilla/5.0 (compatible; YandexBot/3.0)");
         let range = ("Range", "bytes=10-");
