@@ -215,6 +215,9 @@ fn pruned(db: &TestDb) {
     let key = dims("Firefox-132.0", "1");
     let old = batch("old", &[(T0, &[(key.clone(), 1)])]);
     stats::add(&mut db.conn(), &old, T0).unwrap();
+    // An imported log's batch (see `stats::log`): its id stays as long as the day rows.
+    let imported = batch("import-0123-0", &[(T0, &[(key.clone(), 5)])]);
+    stats::add(&mut db.conn(), &imported, T0).unwrap();
     let keep = Retention {
         minutes: 3_600,
         hours: 86_400,
@@ -229,8 +232,13 @@ fn pruned(db: &TestDb) {
         stats::add(&mut db.conn(), &old, T0 + 7200).unwrap(),
         Added::Counted(1)
     );
+    // The import's did not: importing the log again still counts nothing.
+    assert_eq!(
+        stats::add(&mut db.conn(), &imported, T0 + 7200).unwrap(),
+        Added::Repeat
+    );
     // Two days later only the day rows remain.
     stats::prune(&mut db.conn(), keep, T0 + 2 * 86_400).unwrap();
     assert!(totals(db, Granularity::Hour, 0, i64::MAX).is_empty());
-    assert_eq!(totals(db, Granularity::Day, 0, i64::MAX)[0].3, 2);
+    assert_eq!(totals(db, Granularity::Day, 0, i64::MAX)[0].3, 7);
 }
