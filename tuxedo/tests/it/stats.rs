@@ -162,6 +162,10 @@ fn end_to_end(db: &TestDb) {
             (&get, q("Firefox-130.0-SSL"), &[][..], 20, 302),
             (&head, q("Firefox-130.0-SSL"), &[], 5, 302),
             (&get, q("Firefox-130.0-SSL") + "&print=yes", &[], 5, 200),
+            // Mirror lists (Metalink, JSON, HTML): not downloads.
+            (&get, q("Firefox-130.0-SSL") + "&format=meta4", &[], 1, 200),
+            (&get, q("Firefox-130.0-SSL") + "&format=json", &[], 1, 200),
+            (&get, q("Firefox-130.0-SSL") + "&format=html", &[], 1, 200),
             (&get, q("no-such-product"), &[], 3, 404),
             (&get, q("Firefox-131.0-SSL"), &[], 7, 302),
             // Resumes of a file this client got: not counted again.
@@ -191,6 +195,7 @@ fn end_to_end(db: &TestDb) {
             "bounce_redirects_not_counted_total{kind=\"head\"} 5",
             "bounce_redirects_not_counted_total{kind=\"resume\"} 4",
             "bounce_requests_total{outcome=\"print\"} 5",
+            "bounce_requests_total{outcome=\"document\"} 3",
         ] {
             assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
         }
