@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub mod log;
+mod upsert;
 
 /// Where bounce sends its batches (tuxedo; bearer `fleet.token`, like the registry).
 pub const PATH: &str = "/__fleet__/stats";
@@ -276,6 +277,18 @@ pub fn add(conn: &mut DbConnection, batch: &Batch, now: i64) -> Result<Added> {
             }
         }
     }
+    // Stored from u64s below 2^63 (see `Batch::refused`).
+    let count_rows: Vec<upsert::CountRow<'_>> = rows
+        .iter()
+        .map(|((g, bucket, key), (dims, tally))| upsert::CountRow {
+            granularity: g.letter(),
+            bucket: *bucket,
+            key: *key,
+            dims,
+            downloads: tally.downloads as i64,
+            bytes: tally.bytes as i64,
+        })
+        .collect();
     let attempt = || {
         write_transaction(conn, |c| {
             let first = diesel::insert_into(batches::table)
@@ -289,9 +302,7 @@ pub fn add(conn: &mut DbConnection, batch: &Batch, now: i64) -> Result<Added> {
                 Err(e) if is_unique_violation(&e) => return Ok(Added::Repeat),
                 other => other?,
             };
-            for ((g, bucket, key), (dims, tally)) in &rows {
-                add_row(c, *g, *bucket, *key, dims, *tally)?;
-            }
+            upsert::add_rows(c, &count_rows)?;
             add_legacy(c, batch)?;
             Ok(Added::Counted(batch.downloads()))
         })
@@ -299,45 +310,6 @@ pub fn add(conn: &mut DbConnection, batch: &Batch, now: i64) -> Result<Added> {
     // A clash on a count row: a concurrent batch created it first; the next try adds to it.
     let clash = |e: &diesel::result::Error| is_transient(e) || is_unique_violation(e);
     Ok(retrying(attempt, clash)?)
-}
-
-/// Adds `tally` to one row, creating it when it is not there.
-fn add_row(
-    c: &mut DbConnection,
-    g: Granularity,
-    bucket: i64,
-    key: i64,
-    dims: &Dims,
-    tally: Tally,
-) -> diesel::QueryResult<()> {
-    let (downloads, bytes) = (tally.downloads as i64, tally.bytes as i64);
-    let row = counts::table.find((g.letter(), bucket, key));
-    let updated = diesel::update(row)
-        .set((
-            counts::downloads.eq(counts::downloads + downloads),
-            counts::bytes.eq(counts::bytes + bytes),
-        ))
-        .execute(c)?;
-    if updated == 0 {
-        diesel::insert_into(counts::table)
-            .values((
-                counts::granularity.eq(g.letter()),
-                counts::bucket.eq(bucket),
-                counts::dims.eq(key),
-                counts::product.eq(&dims.product),
-                counts::os.eq(&dims.os),
-                counts::lang.eq(&dims.lang),
-                counts::country.eq(&dims.country),
-                counts::target.eq(&dims.target),
-                counts::family.eq(dims.family),
-                counts::scheme.eq(&dims.scheme),
-                counts::agent.eq(&dims.agent),
-                counts::downloads.eq(downloads),
-                counts::bytes.eq(bytes),
-            ))
-            .execute(c)?;
-    }
-    Ok(())
 }
 
 /// Keeps the legacy `count` columns current (products by name, mirrors by id), which the
