@@ -4,9 +4,10 @@
 # receiver outage, a SIGTERM and a kill -9 of a bounce instance, and whether a flood of
 # unknown names costs memory or queries. Progress on stderr, Markdown tables on stdout.
 #
-#   deploy/bench/stats.sh > table.md                                       # about 10 minutes
+#   deploy/bench/stats.sh > table.md                                       # about 15 minutes
 #   BUILD=0 DURATION=5 ROUNDS=2 RECEIVER_DOWN=10 DURATION_KILL=8 UNKNOWN_REQUESTS=100000 \
-#     deploy/bench/stats.sh                                               # short, 3 minutes
+#     deploy/bench/stats.sh                                               # short, 6 minutes
+#   BUILD=0 PHASES=cpu ROUNDS=10 deploy/bench/stats.sh                     # the CPU figure alone
 #
 # Settings (environment):
 #   DURATION=15         seconds per round of the CPU comparison
@@ -20,6 +21,7 @@
 #   MYSQL=mysql://root@127.0.0.1:3306  DB=bench_stats (created and dropped)
 #   BUILD=1             0: use the binaries already in $CARGO_TARGET_DIR/release
 #   KEEP=DIR            copy the JSON lines, wrk outputs, logs and final /metrics there
+#   PHASES="cpu down term kill9 unknown"   which of the phases below to run (in this order)
 #
 # Topology, all on 127.0.0.1, as release-day.sh's: MariaDB (database $DB), our own
 # memcached (:11295), tuxedo (:8144, the statistics' receiver), and four bounce instances
@@ -39,8 +41,10 @@
 # flight when wrk stops reading. Phases:
 #   1. CPU: ROUNDS x (pair A0+B0 off, pair A+B on), DURATION s each; CPU µs per redirect =
 #      utime + stime of the pair (/proc/PID/stat) over the DURATION s (read before the
-#      tail) / 302s wrk received; tuxedo's CPU per redirect apart. The on rounds are also
-#      the first exactness case.
+#      tail) / 302s wrk received; tuxedo's and mariadbd's CPU per redirect apart. Also
+#      each pair's CPU over the whole phase (its idle rounds and the final drain included:
+#      shipping lags behind, so part of an on round's batches leave during the next off
+#      round) / its 302s. The on rounds are also the first exactness case.
 #   2. Exactness: after a phase's load, the script waits until the counting instances have
 #      sent everything (a drain interval, then bounce_stats_waiting_counts = 0 on each and
 #      tuxedo_stats_downloads_total still), then compares what wrk received with the growth
@@ -65,13 +69,15 @@ DURATION="$(secs "${DURATION:-15}")"; ROUNDS="${ROUNDS:-5}"
 RECEIVER_DOWN="$(secs "${RECEIVER_DOWN:-60}")"; DURATION_KILL="$(secs "${DURATION_KILL:-20}")"
 UNKNOWN_REQUESTS="${UNKNOWN_REQUESTS:-1000000}"; STATS_DRAIN="$(secs "${STATS_DRAIN:-5}")"
 CONNECTIONS="${CONNECTIONS:-64}"; MIRRORS="${MIRRORS:-50}"; LOCATIONS="${LOCATIONS:-1000}"
-DB="${DB:-bench_stats}"
+DB="${DB:-bench_stats}"; PHASES="${PHASES:-cpu down term kill9 unknown}"
 MC_PORT=11295 A0_PORT=8140 B0_PORT=8141 A_PORT=8142 B_PORT=8143 TUX_PORT=8144
 PREFIX="benchstats$$"
 LOG="warn,actix_http::h1=off"
 helper="$bench_dir/stats_bench.py"
 lua="$bench_dir/stats.lua"
 [ "$STATS_DRAIN" -ge 1 ] || die "STATS_DRAIN must be at least 1"
+want() { [[ " $PHASES " == *" $1 "* ]]; }
+for p in $PHASES; do [[ " cpu down term kill9 unknown " == *" $p "* ]] || die "unknown phase $p"; done
 
 bench_mysql "${MYSQL:-mysql://root@127.0.0.1:3306}"
 bench_install wrk memcached
@@ -122,16 +128,21 @@ start_bounce() { # port drain_secs
 start_tuxedo; tux_pid="$started"
 # mariadbd's CPU is reported apart (it may serve others too); found by its listening port.
 db_pid="$(ss -Hltnp "sport = :$my_port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2 || true)"
-start_bounce $A0_PORT 0; a0_pid="$started"
-start_bounce $B0_PORT 0; b0_pid="$started"
+ports=()
+if want cpu; then
+  start_bounce $A0_PORT 0; a0_pid="$started"
+  start_bounce $B0_PORT 0; b0_pid="$started"
+  ports=("$A0_PORT" "$B0_PORT")
+fi
 start_bounce $A_PORT "$STATS_DRAIN"; a_pid="$started"
 start_bounce $B_PORT "$STATS_DRAIN"; b_pid="$started"
-bench_wait_registered "$DB" 4
+ports+=("$A_PORT" "$B_PORT")
+bench_wait_registered "$DB" ${#ports[@]}
 code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$A_PORT$(head -n1 "$urls")")"
 [ "$code" = 302 ] || die "bounce A answers $code for a seeded URL"
 
-say "warming the four instances"
-python3 "$bench_dir/release_day.py" warm --bounce "$A0_PORT,$B0_PORT,$A_PORT,$B_PORT" --urls "$urls" --script "$bench_dir/rotate.lua"
+say "warming ${#ports[@]} instances"
+python3 "$bench_dir/release_day.py" warm --bounce "$(IFS=,; echo "${ports[*]}")" --urls "$urls" --script "$bench_dir/rotate.lua"
 
 # ---------------------------------------------------------------- helpers
 
@@ -210,12 +221,17 @@ writer_stop() {
   say "writes: $(cat "$work/writer-$writer_n.json" 2>/dev/null)"
 }
 
+# The snapshot the next phase compares with (taken once everything counted so far is stored).
+drained $A_PORT $B_PORT
+snapshot "$work/snap-start.tsv"
+before="$work/snap-start.tsv"
+
 # ---------------------------------------------------------------- 1. CPU, off vs on
 
-drained $A_PORT $B_PORT
-snapshot "$work/snap-cpu-0.tsv"
+if want cpu; then
 writer_start
-on_files=()
+on_files=() off_files=()
+off_t0="$(cpu_ticks "$a0_pid" "$b0_pid")"; on_t0="$(cpu_ticks "$a_pid" "$b_pid")"
 for r in $(seq "$ROUNDS"); do
   for mode in off on; do
     if [ "$mode" = off ]; then pa=$A0_PORT pb=$B0_PORT pids=("$a0_pid" "$b0_pid")
@@ -229,19 +245,27 @@ for r in $(seq "$ROUNDS"); do
     end_load "$w1" "$w2"
     record --phase cpu --label "$mode" --wrk "$work/wrk-cpu-$mode-$r-"{a,b}.txt \
       --set "round=$r" "cpu_ticks=$((c1 - c0))" "tux_ticks=$((x1 - x0))" "db_ticks=$((d1 - d0))" "duration=$DURATION"
-    [ "$mode" = off ] || on_files+=("$work/wrk-cpu-$mode-$r-a.txt" "$work/wrk-cpu-$mode-$r-b.txt")
+    if [ "$mode" = off ]; then off_files+=("$work/wrk-cpu-$mode-$r-a.txt" "$work/wrk-cpu-$mode-$r-b.txt")
+    else on_files+=("$work/wrk-cpu-$mode-$r-a.txt" "$work/wrk-cpu-$mode-$r-b.txt"); fi
   done
 done
 writer_stop
-say "stopping the instances that do not count (A0, B0)"
-bench_stop "$a0_pid" "$b0_pid"
 drained $A_PORT $B_PORT
 snapshot "$work/snap-cpu-1.tsv"
+# Each pair's CPU over the whole phase, the drain included: a round's batches are partly
+# sent during the next off round (shipping lags), which the per-round figures leave out.
+record --phase cpu_total --label off --wrk "${off_files[@]}" --set "cpu_ticks=$(( $(cpu_ticks "$a0_pid" "$b0_pid") - off_t0 ))"
+record --phase cpu_total --label on --wrk "${on_files[@]}" --set "cpu_ticks=$(( $(cpu_ticks "$a_pid" "$b_pid") - on_t0 ))"
+say "stopping the instances that do not count (A0, B0)"
+bench_stop "$a0_pid" "$b0_pid"
 record --phase exact --label "the on rounds of 1. ($ROUNDS x ${DURATION} s, writes during the load)" --wrk "${on_files[@]}" \
-  --before "$work/snap-cpu-0.tsv" --after "$work/snap-cpu-1.tsv" --set "note=all stored ${drain_s} s after the last round"
+  --before "$before" --after "$work/snap-cpu-1.tsv" --set "note=all stored ${drain_s} s after the last round"
+before="$work/snap-cpu-1.tsv"
+fi
 
 # ---------------------------------------------------------------- 3. receiver down
 
+if want down; then
 say "receiver down: tuxedo killed for ${RECEIVER_DOWN} s under load"
 writer_start
 load $A_PORT "$work/wrk-down-a.txt"; w1=$wrk_pid
@@ -263,12 +287,14 @@ writer_stop
 drained $A_PORT $B_PORT
 snapshot "$work/snap-down.tsv"
 record --phase down --label "receiver (tuxedo) killed for ${RECEIVER_DOWN} s under load" \
-  --wrk "$work/wrk-down-"{a,b}.txt --before "$work/snap-cpu-1.tsv" --after "$work/snap-down.tsv" \
+  --wrk "$work/wrk-down-"{a,b}.txt --before "$before" --after "$work/snap-down.tsv" \
   --set "note=bounce_stats_waiting_counts at most $waiting_max (A+B) while tuxedo was down; $failed batches failed (kept, sent again); all stored ${drain_s} s after the load"
+before="$work/snap-down.tsv"
+fi
 
 # ---------------------------------------------------------------- 4., 5. bounce stopped under load
 
-stop_run() { # phase signal before-snapshot → after-snapshot snap-<phase>.tsv
+stop_run() { # phase signal label note; compares with $before, sets it
   local phase="$1" sig="$2" t0 t1 alive
   say "$phase: bounce A gets SIG$sig at half of ${DURATION_KILL} s under load"
   writer_start
@@ -288,19 +314,21 @@ stop_run() { # phase signal before-snapshot → after-snapshot snap-<phase>.tsv
   writer_stop
   drained $B_PORT
   snapshot "$work/snap-$phase.tsv"
-  record --phase "$phase" --label "$4" --wrk "$work/wrk-$phase-"{a,b}.txt \
-    --before "$3" --after "$work/snap-$phase.tsv" \
-    --set "a_alive=$alive" "drain=$STATS_DRAIN" "note=A exited $exit_s s after the signal$5; all stored ${drain_s} s after the load"
+  record --phase "$phase" --label "$3" --wrk "$work/wrk-$phase-"{a,b}.txt \
+    --before "$before" --after "$work/snap-$phase.tsv" \
+    --set "a_alive=$alive" "drain=$STATS_DRAIN" "note=A exited $exit_s s after the signal$4; all stored ${drain_s} s after the load"
   start_bounce $A_PORT "$STATS_DRAIN"; a_pid="$started"
   python3 "$bench_dir/release_day.py" warm --bounce "$A_PORT" --urls "$urls" --script "$bench_dir/rotate.lua"
   drained $A_PORT $B_PORT
   snapshot "$work/snap-$phase-warm.tsv"
+  before="$work/snap-$phase-warm.tsv"
 }
-stop_run term TERM "$work/snap-down.tsv" "SIGTERM of bounce A under load" " (it sends what is left first)"
-stop_run kill9 KILL "$work/snap-term-warm.tsv" "kill -9 of bounce A under load" ""
+! want term || stop_run term TERM "SIGTERM of bounce A under load" " (it sends what is left first)"
+! want kill9 || stop_run kill9 KILL "kill -9 of bounce A under load" ""
 
 # ---------------------------------------------------------------- 6. unknown names
 
+if want unknown; then
 say "unknown names: $UNKNOWN_REQUESTS requests (A+B), no writes"
 q0="$(( $(metric $A_PORT bounce_db_queries_total) + $(metric $B_PORT bounce_db_queries_total) ))"
 wq0="$(( $(metric $A_PORT bounce_db_watch_queries_total) + $(metric $B_PORT bounce_db_watch_queries_total) ))"
@@ -329,13 +357,14 @@ drained $A_PORT $B_PORT
 ra1="$(rss_mib "$a_pid")" rb1="$(rss_mib "$b_pid")"
 snapshot "$work/snap-unknown.tsv"
 record --phase unknown --label "$UNKNOWN_REQUESTS unknown names" --wrk "$work/wrk-unknown-"{a,b}.txt \
-  --before "$work/snap-kill9-warm.tsv" --after "$work/snap-unknown.tsv" \
+  --before "$before" --after "$work/snap-unknown.tsv" \
   --set "rss_a=$ra0 → $ra_max → $ra1" "rss_b=$rb0 → $rb_max → $rb1" "waiting_max=$waiting_max" \
         "dbq=$((q1 - q0))" "watchq=$((wq1 - wq0))" "mc=$((m1 - m0))"
+fi
 
 # ---------------------------------------------------------------- report
 
-note="Measured $started_at to $(date -u +%FT%TZ) on $(nproc) CPUs; DURATION=${DURATION}s, ROUNDS=$ROUNDS, RECEIVER_DOWN=${RECEIVER_DOWN}s, DURATION_KILL=${DURATION_KILL}s, UNKNOWN_REQUESTS=$UNKNOWN_REQUESTS, STATS_DRAIN=${STATS_DRAIN}s, CONNECTIONS=$CONNECTIONS, $MIRRORS mirrors x $LOCATIONS locations; load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)."
+note="Measured $started_at to $(date -u +%FT%TZ) on $(nproc) CPUs; PHASES=\"$PHASES\", DURATION=${DURATION}s, ROUNDS=$ROUNDS, RECEIVER_DOWN=${RECEIVER_DOWN}s, DURATION_KILL=${DURATION_KILL}s, UNKNOWN_REQUESTS=$UNKNOWN_REQUESTS, STATS_DRAIN=${STATS_DRAIN}s, CONNECTIONS=$CONNECTIONS, $MIRRORS mirrors x $LOCATIONS locations; load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)."
 python3 "$helper" report --results "$results" --note "$note"
 
 for f in "$work"/bounce-*.log "$work/tuxedo.log"; do

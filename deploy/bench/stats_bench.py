@@ -192,7 +192,8 @@ def record(a):
     # per request = per redirect wrk received; req/s likewise over the measured seconds.
     if "cpu_ticks" in row and row["downloads"]:
         row["cpu_us"] = row["cpu_ticks"] / CLK_TCK * 1e6 / row["downloads"]
-        row["rps"] = row["downloads"] / row["duration"]
+        if "duration" in row:
+            row["rps"] = row["downloads"] / row["duration"]
     if "tux_ticks" in row and row["downloads"]:
         row["tux_us"] = row["tux_ticks"] / CLK_TCK * 1e6 / row["downloads"]
         row["db_us"] = row["db_ticks"] / CLK_TCK * 1e6 / row["downloads"]
@@ -249,6 +250,12 @@ def report(a):
         pairs = [f"{100 * (n - f) / f:+.1f} %" for f, n in zip(offs, ons)]
         out()
         out("On vs off, round by round: " + ", ".join(pairs) + ".")
+        total = {r["label"]: r["cpu_us"] for r in rows if r["phase"] == "cpu_total" and "cpu_us" in r}
+        if "off" in total and "on" in total:
+            out()
+            out(f"Each pair over the whole phase (its idle rounds, when an on pair still sends what it "
+                f"counted, and the final drain included): off {total['off']:.2f}, on {total['on']:.2f} CPU µs "
+                f"per redirect (**{100 * (total['on'] - total['off']) / total['off']:+.1f} %**).")
         out()
     ex = [r for r in rows if "exact" in r]
     if ex:
