@@ -49,5 +49,6 @@ pub mod stats;
 pub mod telemetry;
 pub mod uptake;
 pub mod utc;
+pub mod vantage;
 
 pub use error::{CoreError, Result};
