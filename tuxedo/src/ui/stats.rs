@@ -19,8 +19,9 @@ const CHART: (f64, f64) = (640.0, 180.0);
 const SERIES: usize = 5;
 /// Countries and targets listed at most.
 const TOP: usize = 10;
-/// Days a page covers at most (day rows read).
+/// Days a page covers at most, and stored rows it reads at most (as the API's report).
 const MAX_DAYS: i64 = 366;
+const MAX_ROWS: i64 = 1_000_000;
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
@@ -46,7 +47,11 @@ pub async fn page(q: web::Query<StatsQuery>, v: Viewer<S>) -> HttpResponse {
                 .and_utc()
                 .timestamp()
         };
-        let rows = stats::rows(c, Granularity::Day, day(from), day(to))?;
+        let rows = stats::rows_at_most(c, Granularity::Day, (day(from), day(to)), MAX_ROWS + 1)?;
+        if rows.len() as i64 > MAX_ROWS {
+            let why = format!("more than {MAX_ROWS} stored counts in the range: narrow it");
+            return Err(TuxedoError::invalid("from", why));
+        }
         let agent = match q.agent.trim() {
             "" => stats::USER,
             a => a,
