@@ -386,6 +386,11 @@ pub struct SentryConfig {
     /// Host names probed at these addresses instead of what DNS says (like curl's
     /// `--resolve`): `"mirror.example" = ["192.0.2.1", "2001:db8::1"]`.
     pub resolve: std::collections::BTreeMap<String, Vec<std::net::IpAddr>>,
+    /// How several vantage points' reports make the global verdict (issue 32; see
+    /// `vantage`): `{ rule = "majority" }` (of the regions), `{ rule = "threshold",
+    /// percent = 18 }` (more than that share of vantages passing) or `{ rule =
+    /// "all_agree", quorum = 2 }` (down only when all agree and that many spoke).
+    pub vantage_rule: crate::vantage::Rule,
 }
 
 impl Default for DatabaseConfig {
@@ -511,6 +516,7 @@ impl Default for SentryConfig {
             failures_to_down: 2,
             successes_to_up: 2,
             ramp_runs: 4,
+            vantage_rule: crate::vantage::Rule::default(),
         }
     }
 }
@@ -657,6 +663,16 @@ impl Config {
         }
         if self.bounce.max_query_bytes < 256 {
             return bad("bounce.max_query_bytes", "must be at least 256".into());
+        }
+        match self.sentry.vantage_rule {
+            crate::vantage::Rule::Threshold { percent } if percent >= 100 => {
+                let why = "percent: 0 to 99 (more than that share of vantages passing)";
+                return bad("sentry.vantage_rule", why.into());
+            }
+            crate::vantage::Rule::AllAgree { quorum: 0 } => {
+                return bad("sentry.vantage_rule", "quorum: at least 1".into());
+            }
+            _ => {}
         }
         self.validate_fleet()?;
         let s = &self.stats;

@@ -97,6 +97,43 @@ fn errors_name_the_key() {
 }
 
 #[test]
+fn the_vantage_rule_is_read_and_checked() {
+    use crate::vantage::Rule;
+    for (toml, want) in [
+        ("", Ok(Rule::Majority)),
+        (
+            "vantage_rule = { rule = \"threshold\", percent = 18 }",
+            Ok(Rule::Threshold { percent: 18 }),
+        ),
+        (
+            "vantage_rule = { rule = \"all_agree\", quorum = 2 }",
+            Ok(Rule::AllAgree { quorum: 2 }),
+        ),
+        (
+            "vantage_rule = { rule = \"threshold\", percent = 100 }",
+            Err("percent"),
+        ),
+        (
+            "vantage_rule = { rule = \"all_agree\", quorum = 0 }",
+            Err("quorum"),
+        ),
+    ] {
+        Jail::expect_with(|jail| {
+            jail.create_file("bouncer.toml", &format!("[sentry]\n{toml}\n"))?;
+            match (load_in(jail), want) {
+                (Ok(c), Ok(rule)) => assert_eq!(c.sentry.vantage_rule, rule),
+                (Err(e), Err(what)) => {
+                    let e = e.to_string();
+                    assert!(e.contains("sentry.vantage_rule") && e.contains(what), "{e}");
+                }
+                (got, want) => panic!("{toml}: {got:?}, wanted {want:?}"),
+            }
+            Ok(())
+        });
+    }
+}
+
+#[test]
 fn missing_explicit_file_is_an_error() {
     let err = Config::load(Some(Path::new("/nonexistent/bouncer.toml"))).unwrap_err();
     assert!(err.to_string().contains("does not exist"));
