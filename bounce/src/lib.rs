@@ -84,7 +84,11 @@ pub fn build(
         Arc::clone(&tallies),
         state.catalogue.clone(),
         state.metrics.clone(),
-        (drain, b.stats_max_counts),
+        (
+            drain,
+            b.stats_max_counts,
+            std::time::Duration::from_secs(b.stats_stop_secs),
+        ),
         &background,
     );
     fleet::start(

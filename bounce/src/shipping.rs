@@ -22,13 +22,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Starts the drain when there is a fleet to send to and an interval (otherwise nothing
-/// is counted: see `AppState::counting`). `max`: `bounce.stats_max_counts`.
+/// is counted: see `AppState::counting`). `max`: `bounce.stats_max_counts`; `last`:
+/// `bounce.stats_stop_secs`, how long a stopping instance tries to send its last counts.
 pub fn start(
     fleet: Option<Arc<Fleet>>,
     tallies: Arc<Tallies>,
     catalogue: Arc<Catalogue>,
     metrics: Arc<Metrics>,
-    (every, max): (Duration, usize),
+    (every, max, last): (Duration, usize, Duration),
     background: &Background,
 ) {
     let Some(fleet) = fleet.filter(|_| !every.is_zero()) else {
@@ -63,18 +64,16 @@ pub fn start(
             }
         }
         // Stopping: what the workers counted since the last round goes too (bounded).
-        if tokio::time::timeout(LAST_ROUND, shipper.round())
-            .await
-            .is_err()
-        {
-            tracing::warn!("download statistics: the last counts were not taken in time");
+        if tokio::time::timeout(last, shipper.round()).await.is_err() {
+            let waiting: u64 = shipper.waiting.values().map(|t| t.downloads).sum();
+            let pending: u64 = shipper.pending.iter().map(Batch::downloads).sum();
+            tracing::error!(
+                downloads_lost = waiting + pending,
+                "download statistics: the last counts were not taken in time"
+            );
         }
     });
 }
-
-/// How long a stopping instance tries to send its last counts (at about 40 ms a full
-/// batch on MariaDB, some 250 batches: deploy/bench/stats.sh).
-const LAST_ROUND: Duration = Duration::from_secs(10);
 
 struct Shipper {
     fleet: Arc<Fleet>,
@@ -150,15 +149,16 @@ impl Shipper {
                 Shipped::Refused(why) => refused(&batch, &why),
             }
         }
-        let pending: usize = self
-            .pending
-            .iter()
-            .map(|b| b.minutes.iter().map(|m| m.counts.len()).sum::<usize>())
-            .sum();
-        let waiting = self.waiting.len() + pending;
+        let waiting = self.waiting.len() + self.pending_counts();
         self.metrics
             .stats_waiting
             .set(i64::try_from(waiting).unwrap_or(i64::MAX));
+    }
+
+    /// Counts in the batches not yet taken.
+    fn pending_counts(&self) -> usize {
+        let counts = |b: &Batch| b.minutes.iter().map(|m| m.counts.len()).sum::<usize>();
+        self.pending.iter().map(counts).sum()
     }
 
     /// Up to [`stats::MAX_COUNTS`] waiting counts as a batch with a new id, named from the

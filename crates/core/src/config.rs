@@ -182,6 +182,9 @@ pub struct BounceConfig {
     /// A `Range` request for a file the same client was redirected to within this many
     /// seconds is a resume, not another download; 0 = every request counts.
     pub stats_range_window_secs: u64,
+    /// How long a stopping instance tries to send its last counts (SIGTERM); keep it
+    /// below the service manager's stop timeout (systemd's 90 s, Kubernetes' 30 s).
+    pub stats_stop_secs: u64,
     /// The bot mask: a download whose User-Agent contains one of these (ASCII case
     /// ignored) is counted as a bot's, in its own bucket, not as a person's.
     pub stats_bots: Vec<String>,
@@ -473,6 +476,7 @@ impl Default for BounceConfig {
             stats_drain_secs: 5,
             stats_max_counts: 100_000,
             stats_range_window_secs: 3_600,
+            stats_stop_secs: 25,
             stats_bots: BOTS.iter().map(|b| (*b).to_owned()).collect(),
             access_log: None,
         }
@@ -641,6 +645,9 @@ impl Config {
                 "bounce.stats_range_window_secs",
                 "must be at most 604800 (a week; 0: off)".into(),
             );
+        }
+        if !(1..=600).contains(&self.bounce.stats_stop_secs) {
+            return bad("bounce.stats_stop_secs", "must be between 1 and 600".into());
         }
         if self.bounce.stats_drain_secs > 3600 {
             return bad(

@@ -77,6 +77,11 @@ fn errors_name_the_key() {
         ),
         ("BOUNCER_SENTRY__CONCURRENCY", "0", "sentry.concurrency"),
         (
+            "BOUNCER_BOUNCE__STATS_STOP_SECS",
+            "0",
+            "bounce.stats_stop_secs",
+        ),
+        (
             "BOUNCER_BOUNCE__PINNED_HTTP",
             "cdn.example.com",
             "bounce.pinned_https",
