@@ -97,18 +97,23 @@ const SEEN: usize = 200_000;
 /// The clients counted lately, by the hash of client and file (see the module docs).
 type Seen = quick_cache::sync::Cache<u64, Instant>;
 
-/// Every worker's shard, for the drain.
-pub struct Tallies {
-    shards: Mutex<Vec<Arc<Mutex<Counts>>>>,
-    seen: Arc<Seen>,
+/// What decides a count, the same for every worker (built once at start).
+struct Rules {
+    seen: Seen,
     max: usize,
     window: Duration,
     /// Keys the clients' hashes; random per process.
     salt: u64,
-    bots: Arc<AhoCorasick>,
+    bots: AhoCorasick,
     /// Counts are kept for the drain (there is one: `AppState::shipping`); without it a
     /// download is only decided on (for the access log).
     keep: bool,
+}
+
+/// Every worker's shard, for the drain.
+pub struct Tallies {
+    shards: Mutex<Vec<Arc<Mutex<Counts>>>>,
+    rules: Arc<Rules>,
 }
 
 impl Tallies {
@@ -119,23 +124,27 @@ impl Tallies {
             .ascii_case_insensitive(true)
             .build(bots)
             .map_err(|e| format!("bounce.stats_bots: {e}"))?;
-        Ok(Self {
-            shards: Mutex::new(Vec::new()),
-            seen: Arc::new(Seen::new(SEEN)),
+        let rules = Rules {
+            seen: Seen::new(SEEN),
             max,
             window,
             salt: rand::random(),
-            bots: Arc::new(bots),
+            bots,
             keep: true,
+        };
+        Ok(Self {
+            shards: Mutex::new(Vec::new()),
+            rules: Arc::new(rules),
         })
     }
 
-    /// Decides what counts without keeping counts (nothing drains them).
-    pub fn deciding_only(self) -> Self {
-        Self {
-            keep: false,
-            ..self
+    /// Decides what counts without keeping counts (nothing drains them); before any
+    /// shard is made.
+    pub fn deciding_only(mut self) -> Self {
+        if let Some(rules) = Arc::get_mut(&mut self.rules) {
+            rules.keep = false;
         }
+        self
     }
 
     /// A new worker's shard.
@@ -146,12 +155,7 @@ impl Tallies {
         }
         Shard {
             counts,
-            seen: Arc::clone(&self.seen),
-            max: self.max,
-            window: self.window,
-            salt: self.salt,
-            bots: Arc::clone(&self.bots),
-            keep: self.keep,
+            rules: Arc::clone(&self.rules),
         }
     }
 
@@ -173,12 +177,7 @@ impl Tallies {
 #[derive(Clone)]
 pub struct Shard {
     counts: Arc<Mutex<Counts>>,
-    seen: Arc<Seen>,
-    max: usize,
-    window: Duration,
-    salt: u64,
-    bots: Arc<AhoCorasick>,
-    keep: bool,
+    rules: Arc<Rules>,
 }
 
 impl Shard {
@@ -197,21 +196,23 @@ impl Shard {
             downloads: 1,
             bytes: d.bytes,
         };
-        if let Some(ip) = client.filter(|_| !self.window.is_zero()) {
+        if let Some(ip) = client.filter(|_| !self.rules.window.is_zero()) {
             let who = self.client_file(ip, d);
             let now = Instant::now();
             let recent = self
+                .rules
                 .seen
                 .get(&who)
-                .is_some_and(|at| now.duration_since(at) < self.window);
+                .is_some_and(|at| now.duration_since(at) < self.rules.window);
             if ranged && recent {
                 return None;
             }
-            self.seen.insert(who, now);
+            self.rules.seen.insert(who, now);
         }
-        let key = Key::of(d, minute, self.bots.is_match(user_agent));
-        if let (true, Ok(mut counts)) = (self.keep, self.counts.lock()) {
-            add(&mut counts, key, tally, self.max);
+        let key = Key::of(d, minute, self.rules.bots.is_match(user_agent));
+        let kept = self.rules.keep.then(|| self.counts.lock().ok()).flatten();
+        if let Some(mut counts) = kept {
+            add(&mut counts, key, tally, self.rules.max);
         }
         Some(key)
     }
@@ -224,7 +225,7 @@ impl Shard {
         };
         let (product, os) = (d.product.to_be_bytes(), d.os.to_be_bytes());
         let parts: [&[u8]; 5] = [
-            &self.salt.to_be_bytes(),
+            &self.rules.salt.to_be_bytes(),
             &ip,
             &product,
             &os,
