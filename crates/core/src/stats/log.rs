@@ -152,6 +152,10 @@ fn read(line: &str, names: &Catalogue, bots: &[String]) -> Option<(i64, Dims, Ta
     let line = line.trim();
     if line.starts_with('{') {
         let l: Line = serde_json::from_str(line).ok()?;
+        // What the intake would refuse (a hand-edited or foreign line) is not a download.
+        if l.dims.refused().is_some() || l.bytes > i64::MAX as u64 {
+            return None;
+        }
         let tally = Tally {
             downloads: 1,
             bytes: l.bytes,
