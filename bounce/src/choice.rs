@@ -55,6 +55,11 @@ impl<'a> Client<'a> {
         }
     }
 
+    /// The client's region id (for the vantages' verdicts of its region).
+    pub fn region_id(&self) -> Option<i32> {
+        self.region.map(|r| r.id)
+    }
+
     fn country_code(&self) -> Option<Code> {
         self.country
     }
@@ -74,7 +79,7 @@ impl Variants {
 
 /// The index `client` chooses from at this location (a variant is cached in `variants`).
 pub fn view(variants: &Variants, found: &Located, client: &Client<'_>) -> Arc<LocationMirrors> {
-    let set = found.set(client.family);
+    let set = found.set_in(client.family, client.region_id());
     let Some((excluded, matched)) = set.variant_key(client.country_code(), client.ip, client.asn)
     else {
         return Arc::clone(set);

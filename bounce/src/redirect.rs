@@ -267,7 +267,7 @@ async fn mirrors(
     if let Some(format) = t.format {
         let listing = deps
             .catalogue
-            .location_candidates(location.id, snapshot, client.family)
+            .location_candidates(location.id, snapshot, client.family, client.region_id())
             .await?;
         let set = crate::choice::view(deps.variants, &listing.found, &client);
         let ask = crate::documents::Asked {

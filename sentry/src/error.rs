@@ -23,6 +23,14 @@ pub enum SentryError {
     Join(#[from] tokio::task::JoinError),
     #[error("the result writer stopped before the run ended")]
     WriterGone,
+    /// `sentry agent` without `sentry.controller` and `sentry.agent_token`.
+    #[error(
+        "an agent needs sentry.controller and sentry.agent_token (BOUNCER_SENTRY__AGENT_TOKEN)"
+    )]
+    NotAnAgent,
+    /// The controller refused an agent's request.
+    #[error("the controller answered {status}: {reason}")]
+    Controller { status: u16, reason: String },
     /// Another run holds the run lease: this one did not start.
     #[error("another sentry run is in progress ({} holds the run lock until {} UTC); not starting a second one", .0.holder, .0.until)]
     Busy(bouncer_core::db::lease::Held),
@@ -34,7 +42,9 @@ impl SentryError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            SentryError::NoSuchMirror(_) | SentryError::AmbiguousMirror { .. }
+            SentryError::NoSuchMirror(_)
+                | SentryError::AmbiguousMirror { .. }
+                | SentryError::NotAnAgent
         )
     }
 

@@ -6,6 +6,7 @@
 //! Dockerflow and metrics endpoints). Both build a [`Sentry`], which tests use directly.
 
 mod address;
+mod agent;
 mod cdn;
 mod check;
 mod error;
@@ -19,7 +20,9 @@ mod report;
 mod run;
 mod server;
 mod store;
+mod vantage;
 
+pub use agent::{agent, Agent, Round};
 pub use bouncer_core::networks::Family;
 pub use check::{FamilyCheck, FamilyResult, Loc, MirrorReport, Target};
 pub use error::SentryError;
@@ -28,7 +31,8 @@ pub use health::{MirrorState, Policy, RowState, State};
 pub use metrics::Metrics;
 pub use probe::{classify, Class, Outcome, Reason};
 pub use run::{RunSummary, Sentry};
-pub use server::serve;
+pub use server::{serve, Scope};
+pub use vantage::{Finding, Seen};
 
 use bouncer_core::config::Config;
 use bouncer_service::shutdown::{self, CancellationToken};

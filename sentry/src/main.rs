@@ -19,6 +19,9 @@ enum Command {
     Run(RunOptions),
     /// Run forever, one run every `sentry.interval_secs`, serving heartbeat and metrics.
     Daemon(RunOptions),
+    /// Run forever as a vantage point: check the controller's scope from here every
+    /// `sentry.interval_secs` and send the findings to `sentry.controller` (no database).
+    Agent,
     /// Apply pending database migrations to the master and exit.
     Migrate,
     /// Forget learned file metadata (every row, or what one source taught), audited; the
@@ -46,6 +49,13 @@ async fn main() -> anyhow::Result<()> {
             other => {
                 other?;
             }
+        },
+        Command::Agent => match sentry::agent(&config, bouncer_service::shutdown::signal()).await {
+            Err(e) if e.is_usage() => {
+                eprintln!("sentry: {e}");
+                std::process::exit(2);
+            }
+            other => other?,
         },
         Command::Daemon(opts) => {
             sentry::daemon(&config, &opts, bouncer_service::shutdown::signal()).await?

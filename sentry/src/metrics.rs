@@ -13,6 +13,7 @@ pub struct Metrics {
     samples: IntCounterVec,
     family_no_verdict: IntCounterVec,
     learned: IntCounterVec,
+    vantage_findings: IntCounterVec,
     pub check_seconds: Histogram,
     pub mirror_seconds: Histogram,
     pub run_seconds: Histogram,
@@ -67,6 +68,13 @@ impl Metrics {
             ),
             &["action"],
         )?;
+        let vantage_findings = IntCounterVec::new(
+            Opts::new(
+                "vantage_findings_total",
+                "Findings taken from each agent (vantage names are the configured ones).",
+            ),
+            &["vantage"],
+        )?;
         let buckets = vec![
             0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ];
@@ -90,6 +98,7 @@ impl Metrics {
         registry.register(Box::new(samples.clone()))?;
         registry.register(Box::new(family_no_verdict.clone()))?;
         registry.register(Box::new(learned.clone()))?;
+        registry.register(Box::new(vantage_findings.clone()))?;
         registry.register(Box::new(check_seconds.clone()))?;
         registry.register(Box::new(mirror_seconds.clone()))?;
         registry.register(Box::new(run_seconds.clone()))?;
@@ -102,6 +111,7 @@ impl Metrics {
             samples,
             family_no_verdict,
             learned,
+            vantage_findings,
             check_seconds,
             mirror_seconds,
             run_seconds,
@@ -117,6 +127,12 @@ impl Metrics {
     /// `n` file rows `learned` or `forgotten`.
     pub fn learned(&self, action: &str, n: usize) {
         self.learned.with_label_values(&[action]).inc_by(n as u64);
+    }
+
+    pub fn vantage_findings(&self, vantage: &str, n: usize) {
+        self.vantage_findings
+            .with_label_values(&[vantage])
+            .inc_by(n as u64);
     }
 
     pub fn sample(&self, result: &str) {

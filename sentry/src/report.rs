@@ -8,7 +8,7 @@ use bouncer_core::networks::{Families, Family};
 use chrono::NaiveDateTime;
 
 /// A mirror to check.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Target {
     pub id: i32,
     pub name: String,
@@ -18,7 +18,7 @@ pub struct Target {
 }
 
 /// A location to probe on every mirror.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Loc {
     pub id: i32,
     pub path: String,

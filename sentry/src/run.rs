@@ -6,8 +6,10 @@ use crate::check::{Checker, Loc, MirrorReport, Target};
 use crate::health::{Policy, State};
 use crate::metrics::Metrics;
 use crate::probe::Class;
+use crate::vantage::{Finding, Vantages};
 use crate::{store, RunOptions, SentryError};
 use bouncer_core::cache::Memcached;
+use bouncer_core::changes::Change;
 use bouncer_core::config::Config;
 use bouncer_core::db::{self, DbPool};
 use bouncer_core::networks::Family;
@@ -72,6 +74,9 @@ pub struct Sentry {
     uptake: Option<bouncer_core::uptake::Cdn>,
     /// `sentry.sample_bytes_per_run`.
     sample_bytes_per_run: u64,
+    /// Several vantages (agents configured): the controller's own findings are one
+    /// vantage's, and verdicts are settled (see `vantage`).
+    vantages: Option<Arc<Vantages>>,
 }
 
 impl Sentry {
@@ -85,35 +90,7 @@ impl Sentry {
         let s = &config.sentry;
         let pool = db::pool(&config.database.url, bouncer_service::pool_options(config))?;
         let metrics = Arc::new(Metrics::new()?);
-        let timeout = Duration::from_millis(s.request_timeout_ms);
-        let roots = crate::probe::extra_roots(s.ca_file.as_deref())?;
-        let options = crate::probe::ClientOptions {
-            user_agent: &s.user_agent,
-            timeout,
-            idle_per_host: s.per_mirror_concurrency,
-            extra_roots: &roots,
-            resolve: &s.resolve,
-        };
-        let bound = |f: Family| crate::probe::client(&options, Some(local[f.index()]));
-        let checker = Checker {
-            client: crate::probe::client(&options, None)?,
-            family_clients: [bound(Family::V4)?, bound(Family::V6)?],
-            families: Family::list(&s.families),
-            resolve: s
-                .resolve
-                .iter()
-                .map(|(h, ips)| (h.to_ascii_lowercase(), ips.clone()))
-                .collect(),
-            unusable_warned: Default::default(),
-            global: Arc::new(Semaphore::new(s.concurrency.max(1))),
-            per_mirror: s.per_mirror_concurrency.max(1),
-            request_timeout: timeout,
-            mirror_deadline: Duration::from_secs(s.mirror_deadline_secs),
-            probe_lang: s.probe_lang.clone(),
-            metrics: metrics.clone(),
-            sample_bytes: s.sample_bytes,
-            sample_budget: std::sync::atomic::AtomicU64::new(s.sample_bytes_per_run),
-        };
+        let checker = checker(s, local, metrics.clone())?;
         Ok(Self {
             pool,
             cache: Memcached::from_config(&config.memcached).map(Arc::new),
@@ -124,7 +101,23 @@ impl Sentry {
             cdn: config.bounce.pinned_bases(),
             uptake: bouncer_core::uptake::Cdn::of(config),
             sample_bytes_per_run: s.sample_bytes_per_run,
+            vantages: Vantages::from_config(s).map(Arc::new),
         })
+    }
+
+    /// The vantages the controller takes reports from (`None`: no agent configured).
+    pub fn vantages(&self) -> Option<Arc<Vantages>> {
+        self.vantages.clone()
+    }
+
+    /// `sentry.probe_lang`.
+    pub fn probe_lang(&self) -> &str {
+        &self.checker.probe_lang
+    }
+
+    /// The hysteresis thresholds.
+    pub fn policy(&self) -> Policy {
+        self.policy
     }
 
     pub fn pool(&self) -> &DbPool {
@@ -187,9 +180,15 @@ impl Sentry {
         let (tx, rx) = mpsc::channel::<MirrorReport>(BATCH * 4);
         let writer = {
             let (pool, policy, locs) = (self.pool.clone(), self.policy, locs.clone());
-            let cache = self.cache.clone();
+            let (cache, vantages) = (self.cache.clone(), self.vantages.clone());
             tokio::task::spawn_blocking(move || {
-                write_reports(&pool, cache.as_deref(), &policy, rx, &locs)
+                let to = Writer {
+                    pool: &pool,
+                    cache: cache.as_deref(),
+                    policy: &policy,
+                    vantages: vantages.as_deref(),
+                };
+                write_reports(&to, rx, &locs)
             })
         };
         // First the reference origins (mirrors flagged so; in CDN mode without one, the
@@ -246,6 +245,7 @@ impl Sentry {
             summary.cdn_healthy = found.healthy;
         }
         summary.gates_flipped = self.check_gates().await;
+        self.settle_leases().await?;
         self.finish(&mut summary, &written);
         Ok(summary)
     }
@@ -460,6 +460,36 @@ impl Sentry {
         .await?
     }
 
+    /// With several vantages: every pair settled again after the run, from the vantages
+    /// live now, so a lost agent stops counting at the first run after its lease (and one
+    /// that came back counts again). Only verdicts that changed are written.
+    async fn settle_leases(&self) -> Result<(), SentryError> {
+        let Some(vantages) = self.vantages.clone() else {
+            return Ok(());
+        };
+        let (pool, cache) = (self.pool.clone(), self.cache.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db::conn(&pool)?;
+            let now = chrono::Utc::now().naive_utc();
+            let applied = db::classify::retrying(
+                || crate::vantage::settle_all(&mut conn, &vantages, now),
+                SentryError::is_transient,
+            )?;
+            tracing::info!(
+                turned = applied.settled.keys,
+                rows = applied.settled.rows,
+                "vantage verdicts settled"
+            );
+            publish(
+                cache.as_deref(),
+                applied.generation,
+                &applied.settled.changes,
+            );
+            Ok::<_, SentryError>(())
+        })
+        .await?
+    }
+
     /// Checks the pending gated alias flips after a run and carries out the due ones
     /// (publishing what changed, as any writer does); returns how many flipped. A failure
     /// is logged, not the run's: tuxedo checks the gates too.
@@ -633,16 +663,71 @@ impl Written {
     }
 }
 
+/// The probing half as `sentry.*` configures it, probes of each family leaving from
+/// `local` (IPv4, IPv6); the controller's and an agent's alike.
+pub(crate) fn checker(
+    s: &bouncer_core::config::SentryConfig,
+    local: [std::net::IpAddr; 2],
+    metrics: Arc<Metrics>,
+) -> Result<Checker, SentryError> {
+    let timeout = Duration::from_millis(s.request_timeout_ms);
+    let roots = crate::probe::extra_roots(s.ca_file.as_deref())?;
+    let options = crate::probe::ClientOptions {
+        user_agent: &s.user_agent,
+        timeout,
+        idle_per_host: s.per_mirror_concurrency,
+        extra_roots: &roots,
+        resolve: &s.resolve,
+    };
+    let bound = |f: Family| crate::probe::client(&options, Some(local[f.index()]));
+    let checker = Checker {
+        client: crate::probe::client(&options, None)?,
+        family_clients: [bound(Family::V4)?, bound(Family::V6)?],
+        families: Family::list(&s.families),
+        resolve: s
+            .resolve
+            .iter()
+            .map(|(h, ips)| (h.to_ascii_lowercase(), ips.clone()))
+            .collect(),
+        unusable_warned: Default::default(),
+        global: Arc::new(Semaphore::new(s.concurrency.max(1))),
+        per_mirror: s.per_mirror_concurrency.max(1),
+        request_timeout: timeout,
+        mirror_deadline: Duration::from_secs(s.mirror_deadline_secs),
+        probe_lang: s.probe_lang.clone(),
+        metrics,
+        sample_bytes: s.sample_bytes,
+        sample_budget: std::sync::atomic::AtomicU64::new(s.sample_bytes_per_run),
+    };
+    Ok(checker)
+}
+
+/// Where the writer thread writes.
+struct Writer<'a> {
+    pool: &'a DbPool,
+    cache: Option<&'a Memcached>,
+    policy: &'a Policy,
+    vantages: Option<&'a Vantages>,
+}
+
+/// Tells bounce of a committed generation (when there is a shared cache).
+pub(crate) fn publish(cache: Option<&Memcached>, generation: Option<i64>, changes: &[Change]) {
+    if let (Some(cache), Some(g)) = (cache, generation) {
+        bouncer_core::changes::publish(cache, g, changes);
+        bouncer_core::generation::publish(cache, g);
+    }
+}
+
 /// The writer thread: commits whatever reports are waiting (up to [`BATCH`]) in one
-/// transaction, then waits for more. A failed write ends the run with that error.
+/// transaction, then waits for more; with several vantages, the batch's findings are the
+/// controller's own vantage's, recorded and settled next. A failed write ends the run
+/// with that error.
 fn write_reports(
-    pool: &DbPool,
-    cache: Option<&Memcached>,
-    policy: &Policy,
+    to: &Writer<'_>,
     mut rx: mpsc::Receiver<MirrorReport>,
     locs: &[Loc],
 ) -> Result<Written, SentryError> {
-    let mut conn = db::conn(pool)?;
+    let mut conn = db::conn(to.pool)?;
     let mut written = Written::default();
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
@@ -654,23 +739,33 @@ fn write_reports(
         }
         let now = chrono::Utc::now().naive_utc();
         let effect = db::classify::retrying(
-            || store::write_batch(&mut conn, policy, &batch, locs, now),
+            || store::write_batch(&mut conn, to.policy, &batch, locs, now),
             SentryError::is_transient,
         )?;
         written.mirrors += batch.len();
         written.changed |= effect.catalogue_changed;
         written.generation = effect.generation.or(written.generation);
         written.states.extend(effect.states);
+        publish(to.cache, effect.generation, &effect.changes);
         if let Some(g) = effect.generation {
-            if let Some(cache) = cache {
-                bouncer_core::changes::publish(cache, g, &effect.changes);
-                bouncer_core::generation::publish(cache, g);
-            }
             tracing::info!(
                 generation = g,
                 mirrors = batch.len(),
                 "health changes committed"
             );
+        }
+        if let Some(v) = to.vantages {
+            let found: Vec<Finding> = batch
+                .iter()
+                .flat_map(|r| crate::vantage::findings(r, locs))
+                .collect();
+            let applied = db::classify::retrying(
+                || crate::vantage::apply(&mut conn, to.policy, v, &v.me, &found, now),
+                SentryError::is_transient,
+            )?;
+            publish(to.cache, applied.generation, &applied.settled.changes);
+            written.changed |= applied.generation.is_some();
+            written.generation = applied.generation.or(written.generation);
         }
     }
     Ok(written)

@@ -396,6 +396,24 @@ pub struct MirrorRow {
     /// family, and `healthy` holds for both.
     #[serde(rename = "f", default, skip_serializing_if = "Vec::is_empty")]
     pub families: Vec<FamilyRow>,
+    /// The vantage rule's verdicts (`bouncer_region_health`, issue 32); empty = one
+    /// vantage, and the map and family rows decide.
+    #[serde(rename = "g", default, skip_serializing_if = "Vec::is_empty")]
+    pub verdicts: Vec<Verdict>,
+}
+
+/// One verdict of several vantages: for clients of a family (0: any) in a region (0: in
+/// no region a vantage speaks for).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Verdict {
+    #[serde(rename = "n")]
+    pub family: i16,
+    #[serde(rename = "g")]
+    pub region: i32,
+    #[serde(rename = "h")]
+    pub healthy: bool,
+    #[serde(rename = "r", default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
 }
 
 /// One family's health of a pair.
@@ -410,8 +428,40 @@ pub struct FamilyRow {
 }
 
 impl MirrorRow {
-    /// Whether clients of `family` may be sent here as far as sentry knows: a pair probed
-    /// per family needs that family's row to be healthy.
+    /// Whether clients of `family` in `region` may be sent here as far as sentry knows:
+    /// the vantages' verdict when there is one, else the single-vantage rows.
+    pub fn serves_in(&self, family: Family, region: Option<i32>) -> bool {
+        match self.verdict(family, region) {
+            Some(v) => v.healthy,
+            None => self.serves(family),
+        }
+    }
+
+    /// The verdict of several vantages for clients of `family` in `region`: the region's,
+    /// else the global one — of the client's family when sentry probed per family, else
+    /// of any family (0).
+    pub fn verdict(&self, family: Family, region: Option<i32>) -> Option<&Verdict> {
+        if self.verdicts.is_empty() {
+            return None;
+        }
+        let f = [family.number(), 0]
+            .into_iter()
+            .find(|f| self.verdicts.iter().any(|v| v.family == *f))?;
+        let of = |g: i32| {
+            self.verdicts
+                .iter()
+                .find(|v| v.family == f && v.region == g)
+        };
+        region.and_then(of).or_else(|| of(0))
+    }
+
+    /// The regions some verdict names (beside the global one).
+    pub fn verdict_regions(&self) -> impl Iterator<Item = i32> + '_ {
+        self.verdicts.iter().map(|v| v.region).filter(|g| *g != 0)
+    }
+
+    /// Whether clients of `family` may be sent here as far as sentry's own probes know: a
+    /// pair probed per family needs that family's row to be healthy.
     pub fn serves(&self, family: Family) -> bool {
         self.healthy
             && (self.families.is_empty()
@@ -445,13 +495,37 @@ pub struct LocationRows {
     pub files: Vec<bouncer_core::files::FileMeta>,
 }
 
-/// The map rows, family rows and file rows of one location (3 queries).
+/// The map rows, family rows, vantage verdicts and file rows of one location (4 queries).
 pub fn mirror_rows(
     c: &mut DbConnection,
     m: &Metrics,
     location_id: i32,
 ) -> QueryResult<LocationRows> {
-    m.db_queries.inc_by(3);
+    m.db_queries.inc_by(4);
+    let mut verdicts: HashMap<i32, Vec<Verdict>> = HashMap::new();
+    let rows: Vec<(i32, i16, i32, bool, String)> = bouncer_region_health::table
+        .filter(bouncer_region_health::location_id.eq(location_id))
+        .select((
+            bouncer_region_health::mirror_id,
+            bouncer_region_health::family,
+            bouncer_region_health::region_id,
+            bouncer_region_health::healthy,
+            bouncer_region_health::reason,
+        ))
+        .order((
+            bouncer_region_health::mirror_id,
+            bouncer_region_health::family,
+            bouncer_region_health::region_id,
+        ))
+        .load(c)?;
+    for (mirror, family, region, healthy, reason) in rows {
+        verdicts.entry(mirror).or_default().push(Verdict {
+            family,
+            region,
+            healthy,
+            reason,
+        });
+    }
     let mut families: HashMap<i32, Vec<FamilyRow>> = HashMap::new();
     let fam: Vec<(i32, i16, bool, String)> = bouncer_family_health::table
         .filter(bouncer_family_health::location_id.eq(location_id))
@@ -496,6 +570,7 @@ pub fn mirror_rows(
                 healthy,
                 reason,
                 families: families.remove(&id).unwrap_or_default(),
+                verdicts: verdicts.remove(&id).unwrap_or_default(),
             })
             .collect(),
         files,
@@ -505,7 +580,13 @@ pub fn mirror_rows(
 /// Selection candidates from rows and the snapshot: the effective weight is the rating
 /// scaled by sentry's ramp (rounded up, so a ramping mirror is never rounded out). Rows of
 /// mirrors the snapshot does not have (deleted, or not servable) are left out.
-pub fn candidates(rows: &[MirrorRow], snapshot: &Snapshot, family: Family) -> Vec<MirrorCandidate> {
+/// `region`: the client's, for the vantages' verdicts (see [`MirrorRow::serves_in`]).
+pub fn candidates(
+    rows: &[MirrorRow],
+    snapshot: &Snapshot,
+    family: Family,
+    region: Option<i32>,
+) -> Vec<MirrorCandidate> {
     rows.iter()
         .filter_map(|r| {
             let info = snapshot.mirrors.get(&r.id)?;
@@ -522,7 +603,7 @@ pub fn candidates(rows: &[MirrorRow], snapshot: &Snapshot, family: Family) -> Ve
                 rating: i32::try_from(effective).unwrap_or(i32::MAX),
                 mirror_active: info.active,
                 location_active: r.location_active,
-                healthy: r.serves(family) && info.has(family),
+                healthy: r.serves_in(family, region) && info.has(family),
                 regions: regions.clone(),
                 reach: Reach {
                     continents: regions

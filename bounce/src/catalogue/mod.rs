@@ -70,19 +70,34 @@ pub struct Located {
     pub files: Arc<Files>,
 }
 
-/// A location's weighted index per address family (often one index, shared).
+/// A location's weighted index per address family (often one index, shared), and per
+/// region where several vantages' verdicts differ by region (issue 32; usually none).
 #[derive(Clone)]
 pub struct Sets {
     pub v4: Arc<LocationMirrors>,
     pub v6: Arc<LocationMirrors>,
+    /// The indexes of each region a verdict names.
+    pub regional: Arc<[Regional]>,
 }
 
+/// (region, IPv4 index, IPv6 index).
+pub type Regional = (i32, Arc<LocationMirrors>, Arc<LocationMirrors>);
+
 impl Located {
-    /// The index for clients that reached bounce over `family`.
+    /// The index for clients that reached bounce over `family`, in no region a vantage
+    /// speaks for.
     pub fn set(&self, family: Family) -> &Arc<LocationMirrors> {
-        match family {
-            Family::V4 => &self.sets.v4,
-            Family::V6 => &self.sets.v6,
+        self.set_in(family, None)
+    }
+
+    /// The index for clients of `family` in `region`.
+    pub fn set_in(&self, family: Family, region: Option<i32>) -> &Arc<LocationMirrors> {
+        let regional = region.and_then(|g| self.sets.regional.iter().find(|r| r.0 == g));
+        match (family, regional) {
+            (Family::V4, Some((_, v4, _))) => v4,
+            (Family::V6, Some((_, _, v6))) => v6,
+            (Family::V4, None) => &self.sets.v4,
+            (Family::V6, None) => &self.sets.v6,
         }
     }
 
@@ -335,14 +350,26 @@ impl Catalogue {
     /// The location's index per address family; one shared index when sentry has no
     /// per-family rows for it (the builder deduplicates equal candidate lists).
     fn build(&self, rows: &LocationRows, snapshot: &Snapshot) -> Sets {
-        let one = |f| {
-            self.sources
-                .mirror_sets
-                .get_or_build(load::candidates(&rows.mirrors, snapshot, f))
+        let one = |f, region| {
+            self.sources.mirror_sets.get_or_build(load::candidates(
+                &rows.mirrors,
+                snapshot,
+                f,
+                region,
+            ))
         };
+        let regions: std::collections::BTreeSet<i32> = rows
+            .mirrors
+            .iter()
+            .flat_map(|r| r.verdict_regions())
+            .collect();
         Sets {
-            v4: one(Family::V4),
-            v6: one(Family::V6),
+            v4: one(Family::V4, None),
+            v6: one(Family::V6, None),
+            regional: regions
+                .into_iter()
+                .map(|g| (g, one(Family::V4, Some(g)), one(Family::V6, Some(g))))
+                .collect(),
         }
     }
 
@@ -354,6 +381,7 @@ impl Catalogue {
         location_id: i32,
         snapshot: &Arc<Snapshot>,
         family: Family,
+        region: Option<i32>,
     ) -> Result<Listing, BounceError> {
         let found = self.location_mirrors(location_id, snapshot).await?;
         let rows = match self.mirrors.live.get(&location_id) {
@@ -371,6 +399,17 @@ impl Catalogue {
             .filter_map(|r| {
                 // The host has no address of the family (sentry keeps no rows for it).
                 let missing = snapshot.mirrors.get(&r.id).is_some_and(|m| !m.has(family));
+                // Several vantages decide (issue 32): their reason, or none when they
+                // serve it whatever sentry's own probes said.
+                if let Some(v) = r.verdict(family, region).filter(|_| !missing) {
+                    return (!v.healthy).then(|| {
+                        let why = match v.region {
+                            0 => format!("down by the vantages' rule: {}", v.reason),
+                            _ => format!("down for this region's vantages: {}", v.reason),
+                        };
+                        (r.id, why)
+                    });
+                }
                 match r.family_reason(family) {
                     _ if missing && r.healthy => Some((
                         r.id,
@@ -384,7 +423,7 @@ impl Catalogue {
             })
             .collect();
         Ok(Listing {
-            all: load::candidates(&rows.mirrors, snapshot, family),
+            all: load::candidates(&rows.mirrors, snapshot, family, region),
             reasons,
             found,
         })

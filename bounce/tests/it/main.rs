@@ -13,3 +13,4 @@ mod outage;
 mod redirect;
 mod selection;
 mod tiers;
+mod vantages;

@@ -21,6 +21,7 @@ async_db_tests! {
     networks_prefer_and_only => networks_prefer_and_only,
     continents_and_exclusions => continents_and_exclusions,
     asn_numbers_of_any_width => asn_numbers_of_any_width,
+    vantage_verdicts_by_region => vantage_verdicts_by_region,
 }
 
 /// One product on win served by the given mirrors (name, rating); returns the location
@@ -447,4 +448,90 @@ async fn asn_numbers_of_any_width(db: TestDb) {
         metrics.contains("\nbounce_asn_records_without_number_total 1\n"),
         "{metrics}"
     );
+}
+
+/// A verdict of several vantages (issue 32) as sentry's controller settles it.
+fn verdict(c: &mut DbConnection, loc: i32, mirror: i32, region: i32, healthy: bool) {
+    diesel::insert_into(bouncer_region_health::table)
+        .values((
+            bouncer_region_health::location_id.eq(loc),
+            bouncer_region_health::mirror_id.eq(mirror),
+            bouncer_region_health::family.eq(0i16),
+            bouncer_region_health::region_id.eq(region),
+            bouncer_region_health::healthy.eq(healthy),
+            bouncer_region_health::reason.eq(if healthy {
+                ""
+            } else {
+                "ams: timeout; 1 of 1 vantages down"
+            }),
+        ))
+        .execute(c)
+        .unwrap();
+}
+
+/// The vantages' verdicts decide per client region: a mirror down for Europe's vantages
+/// is never sent to a client in Europe, still to Asia's and to clients of no region while
+/// the global verdict is up; down globally, it is sent to nobody whose region has no
+/// verdict of its own — whatever the map's own health says. The mirror list says why.
+async fn vantage_verdicts_by_region(db: TestDb) {
+    let (loc, id) = seed(&mut db.conn(), &[("a", 100), ("b", 100)]);
+    let asia = {
+        let c = &mut db.conn();
+        let europe = region(c, "Europe", 100, None, false);
+        let asia = region(c, "Asia", 100, None, false);
+        country(c, "DE", europe);
+        country(c, "JP", asia);
+        verdict(c, loc, id["b"], 0, true);
+        verdict(c, loc, id["b"], europe, false);
+        asia
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let geo = dir.path().join("geo.mmdb");
+    write_geo_mmdb(
+        &geo,
+        &[
+            ("203.0.113.0/24", "DE", Some("EU")),
+            ("198.51.100.0/24", "JP", Some("AS")),
+            ("192.0.2.0/24", "AQ", Some("AN")),
+        ],
+    );
+    let mut cfg = config(&db);
+    cfg.geoip.database = Some(geo.clone());
+    cfg.bounce.allow_ip_override = true;
+    let base = spawn(cfg.clone());
+    let germany = |i: usize| format!("203.0.113.{}", i % 250 + 1);
+    let japan = |i: usize| format!("198.51.100.{}", i % 250 + 1);
+    let nowhere = |i: usize| format!("192.0.2.{}", i % 250 + 1);
+    only(&spread(&base, 1_000, germany).await, &["a"]);
+    only(&spread(&base, 1_000, japan).await, &["a", "b"]);
+    only(&spread(&base, 1_000, nowhere).await, &["a", "b"]);
+    let list = json_of(&format!(
+        "{base}/?product=firefox-latest&os=win&lang=de&format=json&ip=203.0.113.9"
+    ))
+    .await;
+    let b = list["mirrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["url"].as_str().is_some_and(|u| u.contains("b.example")));
+    let said = serde_json::to_string(&b).unwrap();
+    assert!(
+        said.contains("unhealthy for this file: down for this region's vantages"),
+        "{list:#}"
+    );
+
+    // Down globally too (and Asia has no verdict of its own): only `a`, even though the
+    // map row of `b` is healthy.
+    diesel::update(bouncer_region_health::table.filter(bouncer_region_health::region_id.eq(0)))
+        .set(bouncer_region_health::healthy.eq(false))
+        .execute(&mut *db.conn())
+        .unwrap();
+    let base = spawn(cfg.clone());
+    only(&spread(&base, 1_000, japan).await, &["a"]);
+    only(&spread(&base, 1_000, nowhere).await, &["a"]);
+    // Asia's vantages see it up: Asia's clients get it again.
+    verdict(&mut db.conn(), loc, id["b"], asia, true);
+    let base = spawn(cfg);
+    only(&spread(&base, 1_000, japan).await, &["a", "b"]);
+    only(&spread(&base, 1_000, germany).await, &["a"]);
 }

@@ -394,6 +394,49 @@ pub struct SentryConfig {
     /// percent = 18 }` (more than that share of vantages passing) or `{ rule =
     /// "all_agree", quorum = 2 }` (down only when all agree and that many spoke).
     pub vantage_rule: crate::vantage::Rule,
+    /// This sentry's vantage name: the controller's own beside its agents' (with
+    /// `agents`), or an agent's (`sentry agent`).
+    pub vantage: String,
+    /// The regions (`geoip_regions` names) the controller's own probes speak for.
+    pub vantage_regions: Vec<String>,
+    /// Seconds a vantage's last report counts: a vantage silent longer (a lost agent) has
+    /// no say until it reports again.
+    pub vantage_lease_secs: u64,
+    /// The agents whose reports the controller takes, by vantage name: `[sentry.agents.eu-1]
+    /// token_sha256 = "…"`, `regions = ["Europe"]`. Empty: one vantage, as before issue 32.
+    pub agents: std::collections::BTreeMap<String, AgentGrant>,
+    /// Agent mode (`sentry agent`): the controller's base URL (its `sentry.listen`).
+    pub controller: Option<String>,
+    /// Agent mode: the secret whose SHA-256 the controller holds for `vantage` (set it
+    /// from the environment: `BOUNCER_SENTRY__AGENT_TOKEN`). Debug output masks it.
+    pub agent_token: Option<Secret>,
+}
+
+/// A secret from the configuration: serialized as itself, shown as `***` by `Debug`.
+#[derive(Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// What the controller grants one agent.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentGrant {
+    /// SHA-256 of the agent's secret, hex (`printf %s "$SECRET" | sha256sum`).
+    pub token_sha256: String,
+    /// The regions (`geoip_regions` names) the agent speaks for; none = globally only.
+    pub regions: Vec<String>,
 }
 
 impl Default for DatabaseConfig {
@@ -521,6 +564,12 @@ impl Default for SentryConfig {
             successes_to_up: 2,
             ramp_runs: 4,
             vantage_rule: crate::vantage::Rule::default(),
+            vantage: "controller".into(),
+            vantage_regions: Vec::new(),
+            vantage_lease_secs: 900,
+            agents: std::collections::BTreeMap::new(),
+            controller: None,
+            agent_token: None,
         }
     }
 }
@@ -681,6 +730,7 @@ impl Config {
             }
             _ => {}
         }
+        self.validate_vantages()?;
         self.validate_fleet()?;
         let s = &self.stats;
         for (key, value, max) in [
@@ -734,6 +784,50 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Vantage names, grants and agent mode (issue 32).
+    fn validate_vantages(&self) -> Result<()> {
+        let bad = |key: &str, why: String| Err(CoreError::Config(format!("{key}: {why}")));
+        let s = &self.sentry;
+        if !crate::vantage::valid_name(&s.vantage) {
+            return bad("sentry.vantage", crate::vantage::NAME_RULE.into());
+        }
+        if s.vantage_lease_secs == 0 {
+            return bad("sentry.vantage_lease_secs", "must be at least 1".into());
+        }
+        for (name, grant) in &s.agents {
+            let key = format!("sentry.agents.{name}");
+            if !crate::vantage::valid_name(name) {
+                return bad(&key, crate::vantage::NAME_RULE.into());
+            }
+            if *name == s.vantage {
+                return bad(&key, "is the controller's own vantage name".into());
+            }
+            let hex = grant.token_sha256.len() == 64
+                && grant.token_sha256.bytes().all(|b| b.is_ascii_hexdigit());
+            if !hex {
+                let why = "token_sha256: 64 hex digits (the SHA-256 of the agent's secret)";
+                return bad(&key, why.into());
+            }
+        }
+        let regions = s.agents.values().flat_map(|g| &g.regions);
+        if regions
+            .chain(&s.vantage_regions)
+            .any(|r| r.trim().is_empty())
+        {
+            return bad("sentry.agents", "a region name is empty".into());
+        }
+        if let Some(u) = &s.controller {
+            check_http_url("sentry.controller", u)?;
+        }
+        match &s.agent_token {
+            Some(t) if t.expose().len() < FleetConfig::MIN_TOKEN_BYTES => bad(
+                "sentry.agent_token",
+                format!("at least {} bytes", FleetConfig::MIN_TOKEN_BYTES),
+            ),
+            _ => Ok(()),
+        }
     }
 
     fn validate_fleet(&self) -> Result<()> {

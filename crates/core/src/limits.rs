@@ -27,6 +27,10 @@ pub const COLUMNS: &[(&str, &str, usize)] = &[
     ("bouncer_rewrite_rules", "set_os", OS_NAME),
     ("mirror_location_mirror_map", "reason", PAIR_REASON),
     ("bouncer_family_health", "reason", PAIR_REASON),
+    ("bouncer_vantage_health", "vantage", VANTAGE),
+    ("bouncer_vantage_health", "reason", PAIR_REASON),
+    ("bouncer_region_health", "reason", PAIR_REASON),
+    ("bouncer_vantages", "name", VANTAGE),
     ("bouncer_mirror_networks", "network", NETWORK),
     ("bouncer_files", "lang", LANGUAGE),
     ("bouncer_files", "etag", crate::files::ETAG),
@@ -41,6 +45,8 @@ pub const COLUMNS: &[(&str, &str, usize)] = &[
 pub const PRODUCT_NAME: usize = 255;
 /// sentry's reason for a pair's health (`mirror_location_mirror_map.reason`).
 pub const PAIR_REASON: usize = 255;
+/// A vantage's (sentry agent's) name.
+pub const VANTAGE: usize = 64;
 /// A mirror's network: `AS4294967295` or the longest IPv6 CIDR text.
 pub const NETWORK: usize = 64;
 pub const ALIAS: usize = 255;

@@ -356,6 +356,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Each vantage's health of a (location, mirror, family), with its streaks; `family`
+    /// 0 = not probed per family (see `vantage`).
+    bouncer_vantage_health (location_id, mirror_id, family, vantage) {
+        location_id -> Integer,
+        mirror_id -> Integer,
+        family -> SmallInt,
+        vantage -> Text,
+        active -> Bool,
+        healthy -> Bool,
+        fail_streak -> Integer,
+        ok_streak -> Integer,
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    /// When each vantage last reported (Unix seconds); its lease runs from there.
+    bouncer_vantages (name) {
+        name -> Text,
+        reported_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// The vantage rule's verdicts: per region, and globally (`region_id` 0).
+    bouncer_region_health (location_id, mirror_id, family, region_id) {
+        location_id -> Integer,
+        mirror_id -> Integer,
+        family -> SmallInt,
+        region_id -> Integer,
+        healthy -> Bool,
+        reason -> Text,
+    }
+}
+
 diesel::joinable!(mirror_product_langs -> mirror_products (product_id));
 diesel::joinable!(mirror_locations -> mirror_products (product_id));
 diesel::joinable!(mirror_locations -> mirror_os (os_id));
@@ -400,6 +436,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     bouncer_alias_gate_samples,
     bouncer_files,
     bouncer_family_health,
+    bouncer_vantage_health,
+    bouncer_region_health,
+    bouncer_vantages,
     bouncer_mirror_networks,
     bouncer_mirror_exclusions,
     bouncer_mirror_settings,

@@ -8,7 +8,8 @@
 //! - a **region** is healthy unless a strict majority of the vantages that speak for it
 //!   failed (Cloudflare's "most probes pass", a tie kept healthy);
 //! - **globally**, by the configured [`Rule`]: a majority of the regions that have a
-//!   verdict ([`Rule::Majority`], Cloudflare's pools); more than a share of all vantages
+//!   verdict, the vantages of no region voting as one more ([`Rule::Majority`],
+//!   Cloudflare's pools); more than a share of all vantages
 //!   passing ([`Rule::Threshold`], Route 53's 18 %); or down only when every vantage
 //!   agrees it is down and at least a quorum of them spoke ([`Rule::AllAgree`], Apache
 //!   Traffic Control).
@@ -18,6 +19,17 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// What [`valid_name`] accepts, for messages.
+pub const NAME_RULE: &str = "1 to 64 letters, digits, '.', '_' or '-'";
+
+/// Whether `name` can name a vantage (a config key, a column of 64 characters, a label).
+pub fn valid_name(name: &str) -> bool {
+    (1..=crate::limits::VANTAGE).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
 
 /// One vantage's latest result for one (location, mirror, family).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,8 +45,9 @@ pub struct Report {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum Rule {
-    /// Healthy when at least half of the regions with a verdict are healthy (and with no
-    /// region verdict, when at least half of the vantages pass).
+    /// Healthy when at least half of the regions with a verdict are healthy; the
+    /// vantages that speak for no region vote as one region more (so with no region at
+    /// all, at least half of the vantages must pass).
     #[default]
     Majority,
     /// Healthy when more than `percent` % of the vantages pass.
@@ -84,10 +97,19 @@ pub fn decide(reports: &[Report], rule: Rule) -> Verdicts {
     let n = reports.len();
     let global = match rule {
         _ if n == 0 => true,
-        Rule::Majority if regions.is_empty() => passed * 2 >= n,
         Rule::Majority => {
-            let up = regions.values().filter(|up| **up).count();
-            up * 2 >= regions.len()
+            // The vantages that speak for no region (the controller, usually) vote
+            // together as one more region, so one region alone is not everyone.
+            let unplaced = reports.iter().filter(|r| r.regions.is_empty());
+            let (mut up, mut voters) = (regions.values().filter(|up| **up).count(), regions.len());
+            let (ok, all) = unplaced.fold((0, 0), |(ok, all), r| {
+                (ok + usize::from(r.healthy), all + 1)
+            });
+            if all > 0 {
+                voters += 1;
+                up += usize::from(ok * 2 >= all);
+            }
+            up * 2 >= voters
         }
         Rule::Threshold { percent } => passed * 100 > usize::from(percent) * n,
         Rule::AllAgree { quorum } => passed > 0 || n < usize::from(quorum),
@@ -132,6 +154,17 @@ mod tests {
         assert!(!decide(&reports, Rule::Threshold { percent: 50 }).global);
         assert!(decide(&reports, Rule::Threshold { percent: 18 }).global);
         assert!(decide(&reports, Rule::AllAgree { quorum: 2 }).global);
+    }
+
+    #[test]
+    fn the_vantages_of_no_region_vote_as_one_region() {
+        let europe_down = [report("controller", &[], true), report("ams", &[1], false)];
+        assert!(
+            decide(&europe_down, Rule::Majority).global,
+            "one region of two voters"
+        );
+        let both_down = [report("controller", &[], false), report("ams", &[1], false)];
+        assert!(!decide(&both_down, Rule::Majority).global);
     }
 
     #[test]

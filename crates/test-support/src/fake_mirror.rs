@@ -161,6 +161,23 @@ impl FakeMirror {
         panic!("no port free on both 127.0.0.1 and ::1 after 64 tries");
     }
 
+    /// One mirror listening on each of `ips` at one port (the first takes a free port, the
+    /// others bind the same one): reachable only where one of those addresses is.
+    pub async fn start_on_each(ips: &[IpAddr], behaviour: Behaviour) -> Self {
+        let first = TcpListener::bind((ips[0], 0))
+            .await
+            .expect("bind fake mirror");
+        let port = first.local_addr().expect("local addr").port();
+        let mut listeners = vec![first];
+        for ip in &ips[1..] {
+            let l = TcpListener::bind((*ip, port))
+                .await
+                .expect("bind the same port");
+            listeners.push(l);
+        }
+        Self::serve_on(listeners, behaviour, true)
+    }
+
     /// One mirror (one state) behind every listener.
     fn serve_on(listeners: Vec<TcpListener>, behaviour: Behaviour, record: bool) -> Self {
         let mirror = Self {

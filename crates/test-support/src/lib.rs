@@ -20,6 +20,7 @@ mod db;
 pub mod fake_mirror;
 mod geoip;
 pub mod health;
+pub mod netns;
 pub mod proxy;
 
 pub use cache::TestCache;

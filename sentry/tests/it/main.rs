@@ -13,3 +13,4 @@ mod learning;
 mod publish;
 mod sizes;
 mod support;
+mod vantages;

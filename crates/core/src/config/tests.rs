@@ -102,6 +102,58 @@ fn errors_name_the_key() {
 }
 
 #[test]
+fn agents_and_agent_mode_are_read_and_checked() {
+    let hash = "a".repeat(64);
+    let ok = format!(
+        "vantage = \"hq\"\nvantage_regions = [\"Europe\"]\n[sentry.agents.eu-1]\ntoken_sha256 = \"{hash}\"\nregions = [\"Europe\"]"
+    );
+    Jail::expect_with(|jail| {
+        jail.create_file("bouncer.toml", &format!("[sentry]\n{ok}\n"))?;
+        let c = load_in(jail).unwrap();
+        assert_eq!(c.sentry.agents["eu-1"].regions, ["Europe"]);
+        assert_eq!(c.sentry.vantage, "hq");
+        jail.set_env("BOUNCER_SENTRY__AGENT_TOKEN", "a-secret-of-twenty-bytes");
+        jail.set_env("BOUNCER_SENTRY__CONTROLLER", "http://controller:8002");
+        let c = load_in(jail).unwrap();
+        let token = c.sentry.agent_token.clone().unwrap();
+        assert_eq!(token.expose(), "a-secret-of-twenty-bytes");
+        assert!(
+            !format!("{c:?}").contains("a-secret-of-twenty-bytes"),
+            "masked"
+        );
+        Ok(())
+    });
+    for (toml, key) in [
+        ("vantage = \"a b\"".to_owned(), "sentry.vantage"),
+        (
+            "vantage_lease_secs = 0".to_owned(),
+            "sentry.vantage_lease_secs",
+        ),
+        (
+            "[sentry.agents.eu-1]\ntoken_sha256 = \"abc\"".to_owned(),
+            "sentry.agents.eu-1",
+        ),
+        (
+            format!("[sentry.agents.controller]\ntoken_sha256 = \"{hash}\""),
+            "sentry.agents.controller",
+        ),
+        (
+            format!("[sentry.agents.eu-1]\ntoken_sha256 = \"{hash}\"\nregions = [\"\"]"),
+            "sentry.agents",
+        ),
+        ("agent_token = \"short\"".to_owned(), "sentry.agent_token"),
+        ("controller = \"ftp://x\"".to_owned(), "sentry.controller"),
+    ] {
+        Jail::expect_with(|jail| {
+            jail.create_file("bouncer.toml", &format!("[sentry]\n{toml}\n"))?;
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(e.contains(key), "{toml}: {e}");
+            Ok(())
+        });
+    }
+}
+
+#[test]
 fn the_vantage_rule_is_read_and_checked() {
     use crate::vantage::Rule;
     for (toml, want) in [

@@ -1,0 +1,147 @@
+//! The rows the vantage tables take, inserted many at a time.
+
+use super::Key;
+use crate::health::RowState;
+use crate::SentryError;
+use bouncer_core::db::{DbConnection, ManyRow};
+use bouncer_core::schema::{bouncer_region_health as rh, bouncer_vantage_health as vh};
+use diesel::prelude::*;
+use diesel::query_builder::AstPass;
+use diesel::sqlite::Sqlite;
+
+/// One vantage's view of a (location, mirror, family).
+#[derive(Debug, Clone, PartialEq, Eq, Insertable)]
+#[diesel(table_name = bouncer_core::schema::bouncer_vantage_health)]
+pub struct NewVantageRow {
+    pub location_id: i32,
+    pub mirror_id: i32,
+    pub family: i16,
+    pub vantage: String,
+    pub active: bool,
+    pub healthy: bool,
+    pub fail_streak: i32,
+    pub ok_streak: i32,
+    pub reason: String,
+}
+
+impl NewVantageRow {
+    pub fn new(key: Key, vantage: &str, s: RowState, reason: String) -> Self {
+        let (location_id, mirror_id, family) = key;
+        Self {
+            location_id,
+            mirror_id,
+            family,
+            vantage: vantage.to_owned(),
+            active: s.active,
+            healthy: s.healthy,
+            fail_streak: s.fail_streak,
+            ok_streak: s.ok_streak,
+            reason,
+        }
+    }
+
+    /// Writes this view over the stored one.
+    pub fn update(&self, conn: &mut DbConnection) -> Result<(), SentryError> {
+        let row = vh::table.find((self.location_id, self.mirror_id, self.family, &self.vantage));
+        diesel::update(row)
+            .set((
+                vh::active.eq(self.active),
+                vh::healthy.eq(self.healthy),
+                vh::fail_streak.eq(self.fail_streak),
+                vh::ok_streak.eq(self.ok_streak),
+                vh::reason.eq(&self.reason),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+}
+
+impl ManyRow for NewVantageRow {
+    const INTO: &'static str = "bouncer_vantage_health (location_id, mirror_id, family, \
+        vantage, active, healthy, fail_streak, ok_streak, reason)";
+    const COLUMNS: usize = 9;
+
+    fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        use diesel::sql_types::{Bool, Integer, SmallInt, Text};
+        out.push_sql("(");
+        out.push_bind_param::<Integer, _>(&self.location_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&self.mirror_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<SmallInt, _>(&self.family)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.vantage)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(&self.active)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(&self.healthy)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&self.fail_streak)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&self.ok_streak)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.reason)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+/// One verdict of the rule: a region's (`region_id` > 0) or the global one (0).
+#[derive(Debug, Clone, PartialEq, Eq, Insertable)]
+#[diesel(table_name = bouncer_core::schema::bouncer_region_health)]
+pub struct NewRegionRow {
+    pub location_id: i32,
+    pub mirror_id: i32,
+    pub family: i16,
+    pub region_id: i32,
+    pub healthy: bool,
+    pub reason: String,
+}
+
+impl NewRegionRow {
+    /// Writes this verdict over the stored one.
+    pub fn update(&self, conn: &mut DbConnection) -> Result<(), SentryError> {
+        let row = rh::table.find((
+            self.location_id,
+            self.mirror_id,
+            self.family,
+            self.region_id,
+        ));
+        diesel::update(row)
+            .set((rh::healthy.eq(self.healthy), rh::reason.eq(&self.reason)))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Removes the stored verdict (no live vantage speaks of it any more).
+    pub fn delete(key: Key, region_id: i32, conn: &mut DbConnection) -> Result<(), SentryError> {
+        let (location_id, mirror_id, family) = key;
+        diesel::delete(rh::table.find((location_id, mirror_id, family, region_id)))
+            .execute(conn)?;
+        Ok(())
+    }
+}
+
+impl ManyRow for NewRegionRow {
+    const INTO: &'static str = "bouncer_region_health (location_id, mirror_id, family, \
+        region_id, healthy, reason)";
+    const COLUMNS: usize = 6;
+
+    fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        use diesel::sql_types::{Bool, Integer, SmallInt, Text};
+        out.push_sql("(");
+        out.push_bind_param::<Integer, _>(&self.location_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&self.mirror_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<SmallInt, _>(&self.family)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&self.region_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(&self.healthy)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.reason)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
