@@ -56,13 +56,14 @@ impl AppState {
         if let Some(cache) = &cache {
             crate::metrics::MemcachedCalls::register(&registry, Arc::clone(cache))?;
         }
-        let sources = Sources::new(
+        let mut sources = Sources::new(
             readers,
             cache,
             Duration::from_millis(config.bounce.reader_retry_after_ms),
             Duration::from_millis(config.bounce.reader_timeout_ms),
             metrics.reader_probes.clone(),
         );
+        sources.proximity = (b.proximity, b.proximity_min_samples);
         let catalogue = Catalogue::new(
             sources,
             Duration::from_millis(b.local_cache_ttl_ms),

@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 use url::{Host, Url};
 
 pub(crate) use crate::report::improve;
-pub use crate::report::{FamilyCheck, FamilyResult, Loc, MirrorReport, Target};
+pub use crate::report::{FamilyCheck, FamilyResult, Loc, MirrorReport, Target, Timing};
 
 /// What a base URL's answer means: a 2xx/3xx/4xx (a listing, a forbidden index) is fine;
 /// a 5xx or no answer fails.
@@ -65,7 +65,14 @@ struct Probed {
     lanes: Vec<Vec<(usize, Outcome)>>,
     observed: Vec<(usize, Observed)>,
     deadline_hit: bool,
+    /// Per lane, the fastest answer (µs): a round trip on a reused connection plus the
+    /// mirror's own time.
+    fastest: Vec<Option<u32>>,
 }
+
+/// A lane to probe locations over: its family (`None`: not per family), its client, and
+/// how long its base URL took to answer (µs, over a new connection).
+type Lane<'a> = (Option<Family>, &'a reqwest::Client, u32);
 
 impl Checker {
     /// Checks one mirror against `locs` (and samples its bytes against `reference`, the
@@ -105,6 +112,7 @@ impl Checker {
             sampled: None,
             per_family: !families.is_empty(),
             families: Vec::new(),
+            timings: Vec::new(),
         };
         let base = self.base(&target.baseurl).await;
         let hops = match &base {
@@ -116,7 +124,7 @@ impl Checker {
             Ok((url, _)) if families.is_empty() => self
                 .reachable(url, &hops)
                 .await
-                .map(|()| vec![(None, &self.client)]),
+                .map(|us| vec![(None, &self.client, us)]),
             Ok((url, addrs)) => {
                 self.families_of(&target, url, &addrs, families, &mut report, &hops)
                     .await
@@ -125,13 +133,22 @@ impl Checker {
         match lanes {
             Err(reason) => report.wide = Some(reason),
             Ok(lanes) => {
-                let clients: Vec<&reqwest::Client> = lanes.iter().map(|(_, c)| *c).collect();
+                let clients: Vec<&reqwest::Client> = lanes.iter().map(|(_, c, _)| *c).collect();
                 let probed = self
                     .probe_locations(&target, &locs, &clients, deadline, &hops)
                     .await;
                 report.deadline_hit = probed.deadline_hit;
                 report.observed = probed.observed;
-                let families: Vec<Option<Family>> = lanes.iter().map(|(f, _)| *f).collect();
+                report.timings = lanes
+                    .iter()
+                    .zip(&probed.fastest)
+                    .map(|((family, _, connect_us), ttfb_us)| Timing {
+                        family: *family,
+                        connect_us: *connect_us,
+                        ttfb_us: *ttfb_us,
+                    })
+                    .collect();
+                let families: Vec<Option<Family>> = lanes.iter().map(|(f, _, _)| *f).collect();
                 self.record_lanes(&mut report, &families, probed.lanes);
                 if let Some(reference) = reference.filter(|r| **r != *target.baseurl) {
                     let sample =
@@ -203,7 +220,7 @@ impl Checker {
         families: &[Family],
         report: &mut MirrorReport,
         hops: &probe::Hops<'_>,
-    ) -> Result<Vec<(Option<Family>, &'a reqwest::Client)>, Reason> {
+    ) -> Result<Vec<Lane<'a>>, Reason> {
         let bad = || Reason::BadUrl(target.baseurl.clone());
         let mut candidates = Vec::new();
         for f in Family::ALL {
@@ -232,9 +249,9 @@ impl Checker {
         let mut lanes = Vec::new();
         let mut failed = None;
         let mut unusable = None;
-        for (f, outcome) in candidates.into_iter().zip(bases) {
+        for (f, (outcome, us)) in candidates.into_iter().zip(bases) {
             match base_verdict(outcome.reason) {
-                Ok(()) => lanes.push((Some(f), &self.family_clients[f.index()])),
+                Ok(()) => lanes.push((Some(f), &self.family_clients[f.index()], us)),
                 Err(r @ Reason::Unreachable(_)) => {
                     self.no_verdict(target, f, &r);
                     unusable.get_or_insert(r.clone());
@@ -317,9 +334,10 @@ impl Checker {
     }
 
     /// The base URL (its host already resolved, see [`Checker::base`]): a 5xx or no
-    /// answer fails the mirror.
-    async fn reachable(&self, url: Url, hops: &probe::Hops<'_>) -> Result<(), Reason> {
-        base_verdict(self.probe(&self.client, url, hops).await.reason)
+    /// answer fails the mirror; else how long the answer took (µs, a new connection).
+    async fn reachable(&self, url: Url, hops: &probe::Hops<'_>) -> Result<u32, Reason> {
+        let (outcome, us) = self.probe(&self.client, url, hops).await;
+        base_verdict(outcome.reason).map(|()| us)
     }
 
     /// Probes every location over each client (a lane per family), at most
@@ -337,6 +355,7 @@ impl Checker {
             lanes: vec![Vec::with_capacity(locs.len()); width],
             observed: Vec::new(),
             deadline_hit: false,
+            fastest: vec![None; width],
         };
         let base = ProbeBase::new(&target.baseurl);
         let mut pending = futures_util::stream::FuturesUnordered::new();
@@ -351,7 +370,11 @@ impl Checker {
                 next += 1;
             }
             match tokio::time::timeout_at(deadline, pending.next()).await {
-                Ok(Some((lane, (i, outcome, observed)))) => {
+                Ok(Some((lane, (i, outcome, observed, us)))) => {
+                    if let Some(us) = us {
+                        let f = &mut out.fastest[lane];
+                        *f = Some(f.map_or(us, |f| f.min(us)));
+                    }
                     if target.reference && outcome.class == Class::Healthy && !seen[i] {
                         seen[i] = true;
                         out.observed.push((i, observed));
@@ -391,17 +414,29 @@ impl Checker {
         loc: &Loc,
         index: usize,
         hops: &probe::Hops<'_>,
-    ) -> (usize, Outcome, Observed) {
-        let (outcome, seen) = match base.url(&loc.path, &self.probe_lang) {
-            Ok(url) => self.probe_seen(client, url, loc.expected_size, hops).await,
-            Err(reason) => (Outcome::unhealthy(reason), Observed::default()),
+    ) -> (usize, Outcome, Observed, Option<u32>) {
+        let (outcome, seen, us) = match base.url(&loc.path, &self.probe_lang) {
+            Ok(url) => {
+                let (o, seen, us) = self.probe_seen(client, url, loc.expected_size, hops).await;
+                // An answer (the file there or not) measures the path; a failure does not.
+                let answered = o.class != Class::Unhealthy || matches!(o.reason, Reason::Status(_));
+                (o, seen, answered.then_some(us))
+            }
+            Err(reason) => (Outcome::unhealthy(reason), Observed::default(), None),
         };
-        (index, outcome, seen)
+        (index, outcome, seen, us)
     }
 
-    /// One HEAD under the global limit, counted in the metrics.
-    async fn probe(&self, client: &reqwest::Client, url: Url, hops: &probe::Hops<'_>) -> Outcome {
-        self.probe_seen(client, url, None, hops).await.0
+    /// One HEAD under the global limit, counted in the metrics, with how long its answer
+    /// took (µs).
+    async fn probe(
+        &self,
+        client: &reqwest::Client,
+        url: Url,
+        hops: &probe::Hops<'_>,
+    ) -> (Outcome, u32) {
+        let (outcome, _, us) = self.probe_seen(client, url, None, hops).await;
+        (outcome, us)
     }
 
     /// [`Checker::probe`], held to the file's size when it is known (see
@@ -412,15 +447,15 @@ impl Checker {
         url: Url,
         expected_size: Option<u64>,
         hops: &probe::Hops<'_>,
-    ) -> (Outcome, Observed) {
+    ) -> (Outcome, Observed, u32) {
         let _permit = self.global.acquire().await;
         let clock = Instant::now();
         let (outcome, seen) = probe::head(client, url, expected_size, hops).await;
-        self.metrics
-            .check_seconds
-            .observe(clock.elapsed().as_secs_f64());
+        let took = clock.elapsed();
+        self.metrics.check_seconds.observe(took.as_secs_f64());
         self.metrics.check(outcome.class, outcome.reason.kind());
-        (outcome, seen)
+        let us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+        (outcome, seen, us)
     }
 
     /// Sampled content verification: one random slice of one random healthy file of

@@ -20,7 +20,7 @@ mod report;
 mod run;
 mod server;
 mod store;
-mod vantage;
+pub mod vantage;
 
 pub use agent::{agent, Agent, Round};
 pub use bouncer_core::networks::Family;

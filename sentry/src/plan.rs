@@ -527,6 +527,7 @@ mod tests {
             sampled: None,
             per_family: false,
             families: Vec::new(),
+            timings: Vec::new(),
         }
     }
 

@@ -61,6 +61,18 @@ pub struct MirrorReport {
     /// `families` then says how each family fared, unless DNS or the URL failed first.
     pub per_family: bool,
     pub families: Vec<FamilyCheck>,
+    /// How fast the mirror answered over each lane probed (proximity, issue 32).
+    pub timings: Vec<Timing>,
+}
+
+/// How fast a mirror answered over one lane (a family, or `None`: not per family).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    pub family: Option<Family>,
+    /// The base URL's answer over a new connection (connect, TLS, first byte), µs.
+    pub connect_us: u32,
+    /// The fastest answer of a location, µs; `None` when no location answered.
+    pub ttfb_us: Option<u32>,
 }
 
 /// How one address family of a mirror fared.
@@ -341,6 +353,7 @@ mod tests {
             sampled: None,
             per_family: false,
             families: Vec::new(),
+            timings: Vec::new(),
         }
     }
 

@@ -10,6 +10,7 @@
 
 mod rows;
 mod settle;
+mod timing;
 
 use crate::check::{Loc, MirrorReport};
 use crate::health::{row_step, Policy, RowState};
@@ -42,6 +43,12 @@ pub struct Finding {
     /// Why, when not healthy (`HTTP 503`, `timeout`, …).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    /// How fast the mirror answered over this family this round (µs): the base URL over
+    /// a new connection, and the fastest file. On one finding per (mirror, family).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_us: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttfb_us: Option<u32>,
 }
 
 /// A probe's class on the wire.
@@ -212,6 +219,7 @@ pub fn record(
         }
         insert_many::<NewVantageRow, _>(conn, vh::table, &inserts)?;
     }
+    timing::record(conn, vantage, findings)?;
     stamp(conn, vantage, now)?;
     Ok(done)
 }
@@ -283,14 +291,21 @@ pub fn apply(
     })
 }
 
-/// Every pair settled anew, in one transaction (a vantage's lease began or ran out).
+/// Every pair settled anew, and the regions' timings, in one transaction (a controller
+/// run's end: a vantage's lease may have begun or run out).
 pub fn settle_all(
     conn: &mut DbConnection,
     vantages: &Vantages,
     now: NaiveDateTime,
 ) -> Result<Applied, SentryError> {
     bouncer_core::db::write_transaction::<_, SentryError, _>(conn, |conn| {
-        let settled = settle(conn, vantages, None, now.and_utc().timestamp(), now)?;
+        let secs = now.and_utc().timestamp();
+        let mut settled = settle(conn, vantages, None, secs, now)?;
+        let live = live(conn, vantages.lease_secs, secs)?;
+        let speaks_for = settle::regions_of(conn, vantages)?;
+        if timing::settle(conn, &speaks_for, &live)? {
+            settled.changes.push(bouncer_core::changes::Change::Network);
+        }
         let generation = match settled.changes.is_empty() {
             true => None,
             false => Some(bouncer_core::changes::record(conn, &settled.changes)?),
@@ -314,6 +329,8 @@ pub fn findings(report: &MirrorReport, locs: &[Loc]) -> Vec<Finding> {
         family,
         class: class.into(),
         reason,
+        connect_us: None,
+        ttfb_us: None,
     };
     let families: Vec<i16> = match report.per_family {
         false => vec![0],
@@ -349,5 +366,6 @@ pub fn findings(report: &MirrorReport, locs: &[Loc]) -> Vec<Finding> {
             }
         }
     }
+    timing::attach(report, &mut out);
     out
 }

@@ -6,7 +6,9 @@ use bouncer_core::db::DbConnection;
 use bouncer_core::networks::{self, Code, Families, Family, NetList, NetSpec};
 use bouncer_core::rules::RuleSet;
 use bouncer_core::schema::*;
-use bouncer_core::selection::{MirrorCandidate, Reach, RegionPolicy};
+use bouncer_core::selection::{
+    proximity, Measured, MirrorCandidate, Proximity, Reach, RegionPolicy,
+};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 // hashbrown's default hasher: the country and region lookups run on every redirect.
@@ -28,6 +30,9 @@ pub struct Snapshot {
     pub region_continents: HashMap<i32, Vec<Code>>,
     /// Mirrors users may be sent to (a base URL that is not absolute http(s) is left out).
     pub mirrors: HashMap<i32, MirrorInfo>,
+    /// (region, family) → mirror → what the region's vantages measured
+    /// (`bouncer_region_rtt`, issue 32).
+    pub region_rtt: HashMap<(i32, i16), HashMap<i32, Measured>>,
 }
 
 /// What a mirror contributes to every location it serves.
@@ -75,11 +80,39 @@ pub struct SnapshotRows {
     /// older instances wrote).
     #[serde(default)]
     mirror_countries: Vec<(i32, String)>,
+    /// (region, mirror, family, ttfb µs, samples) of `bouncer_region_rtt` (absent in
+    /// images that older instances wrote).
+    #[serde(default)]
+    rtt: Vec<RttRow>,
 }
 
-/// Everything's rows (9 queries).
+type RttRow = (i32, i32, i16, i32, i32);
+
+/// What the regions' vantages measured of the mirrors (1 query).
+fn rtt_rows(c: &mut DbConnection) -> QueryResult<Vec<RttRow>> {
+    bouncer_region_rtt::table
+        .select((
+            bouncer_region_rtt::region_id,
+            bouncer_region_rtt::mirror_id,
+            bouncer_region_rtt::family,
+            bouncer_region_rtt::ttfb_us,
+            bouncer_region_rtt::samples,
+        ))
+        .load(c)
+}
+
+fn build_rtt(rows: &[RttRow]) -> HashMap<(i32, i16), HashMap<i32, Measured>> {
+    let mut out: HashMap<(i32, i16), HashMap<i32, Measured>> = HashMap::new();
+    for &(region, mirror, family, ttfb_us, samples) in rows {
+        let m = Measured { ttfb_us, samples };
+        out.entry((region, family)).or_default().insert(mirror, m);
+    }
+    out
+}
+
+/// Everything's rows (10 queries).
 pub fn read_snapshot(c: &mut DbConnection, m: &Metrics) -> QueryResult<SnapshotRows> {
-    m.db_queries.inc_by(9);
+    m.db_queries.inc_by(10);
     let rules = rules_rows(c)?;
     let (regions, countries, mirror_regions) = network_rows(c)?;
     let (reach, mirror_countries) = reach_rows(c, None)?;
@@ -92,6 +125,7 @@ pub fn read_snapshot(c: &mut DbConnection, m: &Metrics) -> QueryResult<SnapshotR
         continents: continent_rows(c)?,
         reach,
         mirror_countries,
+        rtt: rtt_rows(c)?,
     })
 }
 
@@ -107,6 +141,7 @@ impl SnapshotRows {
             mirror_regions,
             region_continents: build_continents(&self.continents),
             mirrors: build_mirror_infos(&self.mirrors, &self.reach, &self.mirror_countries),
+            region_rtt: build_rtt(&self.rtt),
         }
     }
 }
@@ -238,18 +273,22 @@ type Network = (
 );
 type NetworkRows = (Vec<RegionRow>, Vec<(String, Option<i32>)>, Vec<(i32, i32)>);
 
-/// Regions, countries and mirror regions (3 queries), and the regions' continents (1).
-pub fn network(
-    c: &mut DbConnection,
-    m: &Metrics,
-) -> QueryResult<(Network, HashMap<i32, Vec<Code>>)> {
-    m.db_queries.inc_by(4);
+/// What a network change reloads: regions, countries and mirror regions (3 queries),
+/// the regions' continents (1) and what their vantages measured (1).
+pub struct Reloaded {
+    pub network: Network,
+    pub continents: HashMap<i32, Vec<Code>>,
+    pub rtt: HashMap<(i32, i16), HashMap<i32, Measured>>,
+}
+
+pub fn network(c: &mut DbConnection, m: &Metrics) -> QueryResult<Reloaded> {
+    m.db_queries.inc_by(5);
     let (regions, countries, mirror_regions) = network_rows(c)?;
-    let continents = build_continents(&continent_rows(c)?);
-    Ok((
-        build_network(&regions, &countries, &mirror_regions),
-        continents,
-    ))
+    Ok(Reloaded {
+        network: build_network(&regions, &countries, &mirror_regions),
+        continents: build_continents(&continent_rows(c)?),
+        rtt: build_rtt(&rtt_rows(c)?),
+    })
 }
 
 fn network_rows(c: &mut DbConnection) -> QueryResult<NetworkRows> {
@@ -580,8 +619,39 @@ pub fn mirror_rows(
 /// Selection candidates from rows and the snapshot: the effective weight is the rating
 /// scaled by sentry's ramp (rounded up, so a ramping mirror is never rounded out). Rows of
 /// mirrors the snapshot does not have (deleted, or not servable) are left out.
-/// `region`: the client's, for the vantages' verdicts (see [`MirrorRow::serves_in`]).
+/// `region`: the client's, for the vantages' verdicts (see [`MirrorRow::serves_in`]) and
+/// their measurements (`near`: `bounce.proximity` and its minimum samples).
 pub fn candidates(
+    rows: &[MirrorRow],
+    snapshot: &Snapshot,
+    family: Family,
+    region: Option<i32>,
+    near: (Proximity, i32),
+) -> Vec<MirrorCandidate> {
+    let mut all = plain_candidates(rows, snapshot, family, region);
+    let (mode, min_samples) = near;
+    let measured = region.filter(|_| mode != Proximity::Off).and_then(|g| {
+        // Measured per family when sentry probes so, else over any (0).
+        let of = |f: i16| snapshot.region_rtt.get(&(g, f));
+        of(family.number()).or_else(|| of(0))
+    });
+    if let Some(measured) = measured {
+        let served = all
+            .iter()
+            .filter(|c| c.healthy && c.mirror_active && c.location_active);
+        let best = proximity::best(
+            served.filter_map(|c| measured.get(&c.mirror_id).copied()),
+            min_samples,
+        );
+        for c in &mut all {
+            let own = measured.get(&c.mirror_id).copied();
+            c.rating = proximity::weigh(mode, c.rating, own, best, min_samples);
+        }
+    }
+    all
+}
+
+fn plain_candidates(
     rows: &[MirrorRow],
     snapshot: &Snapshot,
     family: Family,

@@ -350,19 +350,19 @@ impl Catalogue {
     /// The location's index per address family; one shared index when sentry has no
     /// per-family rows for it (the builder deduplicates equal candidate lists).
     fn build(&self, rows: &LocationRows, snapshot: &Snapshot) -> Sets {
+        let near = self.sources.proximity;
         let one = |f, region| {
-            self.sources.mirror_sets.get_or_build(load::candidates(
-                &rows.mirrors,
-                snapshot,
-                f,
-                region,
-            ))
+            let all = load::candidates(&rows.mirrors, snapshot, f, region, near);
+            self.sources.mirror_sets.get_or_build(all)
         };
-        let regions: std::collections::BTreeSet<i32> = rows
+        let mut regions: std::collections::BTreeSet<i32> = rows
             .mirrors
             .iter()
             .flat_map(|r| r.verdict_regions())
             .collect();
+        if near.0 != bouncer_core::selection::Proximity::Off {
+            regions.extend(snapshot.region_rtt.keys().map(|(g, _)| *g));
+        }
         Sets {
             v4: one(Family::V4, None),
             v6: one(Family::V6, None),
@@ -423,7 +423,13 @@ impl Catalogue {
             })
             .collect();
         Ok(Listing {
-            all: load::candidates(&rows.mirrors, snapshot, family, region),
+            all: load::candidates(
+                &rows.mirrors,
+                snapshot,
+                family,
+                region,
+                self.sources.proximity,
+            ),
             reasons,
             found,
         })

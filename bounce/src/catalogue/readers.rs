@@ -5,6 +5,7 @@ use crate::metrics::Metrics;
 use crate::BounceError;
 use bouncer_core::cache::Memcached;
 use bouncer_core::db::{self, DbConnection, DbPool};
+use bouncer_core::selection::Proximity;
 use bouncer_core::selection::{LocationMirrors, MirrorCandidate};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,6 +25,9 @@ pub struct Sources {
     pub generation: AtomicI64,
     /// Built mirror sets shared by every location with the same candidates.
     pub mirror_sets: MirrorSets,
+    /// `bounce.proximity` and `bounce.proximity_min_samples`: how sentry's measurements
+    /// weigh a region's candidates.
+    pub proximity: (Proximity, i32),
 }
 
 impl Sources {
@@ -46,6 +50,7 @@ impl Sources {
             cache,
             generation: AtomicI64::new(0),
             mirror_sets: MirrorSets::new(10_000),
+            proximity: (Proximity::Off, 3),
         }
     }
 }

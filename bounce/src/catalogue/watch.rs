@@ -356,9 +356,10 @@ fn plan_patch(
             s.rules = load::rules(conn, m).map_err(q)?;
         }
         if t.network {
-            let (network, continents) = load::network(conn, m).map_err(q)?;
-            (s.regions, s.countries, s.mirror_regions) = network;
-            s.region_continents = continents;
+            let reloaded = load::network(conn, m).map_err(q)?;
+            (s.regions, s.countries, s.mirror_regions) = reloaded.network;
+            s.region_continents = reloaded.continents;
+            s.region_rtt = reloaded.rtt;
         }
         for &id in &t.mirrors {
             let (info, regions) = load::mirror(conn, m, id).map_err(q)?;

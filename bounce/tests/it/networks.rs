@@ -22,6 +22,7 @@ async_db_tests! {
     continents_and_exclusions => continents_and_exclusions,
     asn_numbers_of_any_width => asn_numbers_of_any_width,
     vantage_verdicts_by_region => vantage_verdicts_by_region,
+    proximity_from_measurements => proximity_from_measurements,
 }
 
 /// One product on win served by the given mirrors (name, rating); returns the location
@@ -534,4 +535,81 @@ async fn vantage_verdicts_by_region(db: TestDb) {
     let base = spawn(cfg);
     only(&spread(&base, 1_000, japan).await, &["a", "b"]);
     only(&spread(&base, 1_000, germany).await, &["a"]);
+}
+
+/// What a region's vantages measured of a mirror, as sentry's controller settles it.
+fn measured(c: &mut DbConnection, region: i32, mirror: i32, ttfb_us: i32, samples: i32) {
+    diesel::insert_into(bouncer_region_rtt::table)
+        .values((
+            bouncer_region_rtt::region_id.eq(region),
+            bouncer_region_rtt::mirror_id.eq(mirror),
+            bouncer_region_rtt::family.eq(0i16),
+            bouncer_region_rtt::ttfb_us.eq(ttfb_us),
+            bouncer_region_rtt::samples.eq(samples),
+        ))
+        .execute(c)
+        .unwrap();
+}
+
+/// `bounce.proximity`: Europe's vantages measured `near` at 10 ms, `far` at 80 ms and
+/// `new` at 5 ms but only once. Off: weights as configured (a third each); prefer: the
+/// near one and the barely measured one (geography decides it), the far one a hundredth;
+/// blend: the far one an eighth of its weight. Clients of another region: as configured.
+async fn proximity_from_measurements(db: TestDb) {
+    let (_, id) = seed(&mut db.conn(), &[("near", 100), ("far", 100), ("new", 100)]);
+    {
+        let c = &mut db.conn();
+        let europe = region(c, "Europe", 100, None, false);
+        let asia = region(c, "Asia", 100, None, false);
+        country(c, "DE", europe);
+        country(c, "JP", asia);
+        measured(c, europe, id["near"], 10_000, 5);
+        measured(c, europe, id["far"], 80_000, 5);
+        measured(c, europe, id["new"], 5_000, 1);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let geo = dir.path().join("geo.mmdb");
+    write_geo_mmdb(
+        &geo,
+        &[
+            ("203.0.113.0/24", "DE", Some("EU")),
+            ("198.51.100.0/24", "JP", Some("AS")),
+        ],
+    );
+    let germany = |i: usize| format!("203.0.113.{}", i % 250 + 1);
+    let japan = |i: usize| format!("198.51.100.{}", i % 250 + 1);
+    let n = 6_000;
+    let mut shares = HashMap::new();
+    for mode in ["off", "prefer", "blend"] {
+        let mut cfg = config(&db);
+        cfg.geoip.database = Some(geo.clone());
+        cfg.bounce.proximity = serde_json::from_value(serde_json::json!(mode)).unwrap();
+        let base = spawn(cfg);
+        let eu = spread(&base, n, germany).await;
+        let share = |h: &str| eu.get(h).copied().unwrap_or(0) as f64 / n as f64;
+        shares.insert(mode, (share("near"), share("far"), share("new")));
+        let asia = spread(&base, n, japan).await;
+        only(&asia, &["near", "far", "new"]);
+        let far = asia["far"] as f64 / n as f64;
+        assert!(
+            (0.28..0.39).contains(&far),
+            "{mode}: Asia is not measured: {asia:?}"
+        );
+    }
+    let (near, far, new) = shares["off"];
+    assert!(
+        [near, far, new].iter().all(|s| (0.28..0.39).contains(s)),
+        "{shares:?}"
+    );
+    let (near, far, new) = shares["prefer"];
+    assert!(
+        far < 0.02 && (0.44..0.56).contains(&near) && (0.44..0.56).contains(&new),
+        "{shares:?}"
+    );
+    // blend: weights 100, 13, 100 (of 213).
+    let (near, far, new) = shares["blend"];
+    assert!(
+        (0.03..0.09).contains(&far) && (0.42..0.52).contains(&near) && (0.42..0.52).contains(&new),
+        "{shares:?}"
+    );
 }

@@ -8,6 +8,7 @@
 use crate::common::*;
 use bouncer_core::config::{AgentGrant, Config, Secret};
 use bouncer_core::schema::*;
+use bouncer_test_support::delay::DelayProxy;
 use bouncer_test_support::fake_mirror::{Behaviour, FakeMirror};
 use bouncer_test_support::netns::Vantage;
 use bouncer_test_support::{async_db_tests, eventually, write_geo_mmdb, TestDb};
@@ -100,9 +101,15 @@ async fn vantages_in_namespaces(db: TestDb) {
         false => (172, format!("bvs{}", std::process::id() % 10_000)),
     };
     let ns: Vec<Vantage> = (1..=3).map(|k| Vantage::create(&prefix, net, k)).collect();
-    // `everywhere` listens on every address; `partial` only on the host side of the
-    // first two pairs: the third namespace (America's agent) cannot reach it.
-    let everywhere = FakeMirror::start_on("0.0.0.0".parse().unwrap(), Behaviour::Healthy).await;
+    // `everywhere` is reached by every namespace, Europe's through a proxy 40 ms longer;
+    // `partial` only on the host side of the first two pairs: the third namespace
+    // (America's agent) cannot reach it.
+    let local: IpAddr = "127.0.0.1".parse().unwrap();
+    let everywhere =
+        FakeMirror::start_on_each(&[local, ns[1].host_ip, ns[2].host_ip], Behaviour::Healthy).await;
+    let far = std::net::SocketAddr::new(ns[0].host_ip, everywhere.port());
+    let upstream = std::net::SocketAddr::new(local, everywhere.port());
+    let _europe_path = DelayProxy::start(far, upstream, Duration::from_millis(40)).await;
     let partial =
         FakeMirror::start_on_each(&[ns[0].host_ip, ns[1].host_ip], Behaviour::Healthy).await;
     let (ids, regions) = {
@@ -212,6 +219,42 @@ async fn vantages_in_namespaces(db: TestDb) {
     assert!(
         europe_sent.contains_key("partial.test") && europe_sent.contains_key("everywhere.test"),
         "{europe_sent:?}"
+    );
+
+    // Proximity: Europe's agent measures `everywhere` 40 ms further than `partial`; with
+    // `bounce.proximity = prefer` Europe's clients go to `partial`, Asia's (no delay)
+    // to both.
+    let measured = |mirror: i32| -> Option<i32> {
+        bouncer_region_rtt::table
+            .filter(bouncer_region_rtt::region_id.eq(europe))
+            .filter(bouncer_region_rtt::mirror_id.eq(mirror))
+            .filter(bouncer_region_rtt::samples.ge(2))
+            .select(bouncer_region_rtt::ttfb_us)
+            .first(&mut *db.conn())
+            .ok()
+    };
+    eventually(
+        "Europe's vantage measures both mirrors",
+        Duration::from_secs(30),
+        || async {
+            let (e, p) = (measured(ids["everywhere"])?, measured(ids["partial"])?);
+            (e > 30_000 && p < 20_000).then_some(())
+        },
+    )
+    .await;
+    let mut near = cfg.clone();
+    near.bounce.proximity = bouncer_core::selection::Proximity::Prefer;
+    near.bounce.proximity_min_samples = 2;
+    let base_near = spawn(near);
+    let europe_near = hosts(&base_near, 500, REGIONS[0].2).await;
+    assert!(
+        europe_near.get("partial.test").copied().unwrap_or(0) > 475,
+        "{europe_near:?}"
+    );
+    let asia_near = hosts(&base_near, 500, REGIONS[1].2).await;
+    assert!(
+        asia_near.get("everywhere.test").copied().unwrap_or(0) > 150,
+        "{asia_near:?}"
     );
 
     // America's agent dies: after its lease its verdict is gone, and America's clients

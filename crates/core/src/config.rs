@@ -171,6 +171,13 @@ pub struct BounceConfig {
     /// A client whose country has no region gets the mirrors of its continent before the
     /// global set (the continent comes from the GeoIP database).
     pub continent_fallback: bool,
+    /// Proximity from measurements (issue 32): `off` (geography only), `prefer` (within
+    /// 1.5 × the best time sentry's vantages for the client's region measured, the rest
+    /// only as a last resort) or `blend` (weights scaled by best / own).
+    pub proximity: crate::selection::Proximity,
+    /// Samples (sentry runs) a region's measurement of a mirror needs before it counts
+    /// (1–10); below, the mirror keeps its configured weight.
+    pub proximity_min_samples: i32,
     /// Download statistics: every this many seconds bounce sends what it counted to tuxedo
     /// (`fleet.tuxedo_urls`, bearer `fleet.token`); counts wait in memory while tuxedo does
     /// not answer. 0 = nothing is counted. Without a fleet nothing is counted either.
@@ -516,6 +523,8 @@ impl Default for BounceConfig {
             link_cache_entries: None,
             digest_headers: true,
             continent_fallback: true,
+            proximity: crate::selection::Proximity::Off,
+            proximity_min_samples: 3,
             stats_drain_secs: 5,
             stats_max_counts: 100_000,
             stats_range_window_secs: 3_600,
@@ -729,6 +738,12 @@ impl Config {
                 return bad("sentry.vantage_rule", "quorum: at least 1".into());
             }
             _ => {}
+        }
+        if !(1..=10).contains(&self.bounce.proximity_min_samples) {
+            return bad(
+                "bounce.proximity_min_samples",
+                "must be between 1 and 10".into(),
+            );
         }
         self.validate_vantages()?;
         self.validate_fleet()?;

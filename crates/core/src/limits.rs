@@ -31,6 +31,7 @@ pub const COLUMNS: &[(&str, &str, usize)] = &[
     ("bouncer_vantage_health", "reason", PAIR_REASON),
     ("bouncer_region_health", "reason", PAIR_REASON),
     ("bouncer_vantages", "name", VANTAGE),
+    ("bouncer_vantage_rtt", "vantage", VANTAGE),
     ("bouncer_mirror_networks", "network", NETWORK),
     ("bouncer_files", "lang", LANGUAGE),
     ("bouncer_files", "etag", crate::files::ETAG),

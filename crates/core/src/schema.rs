@@ -392,6 +392,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Each vantage's smoothed timings of a mirror per family (see `vantage`).
+    bouncer_vantage_rtt (mirror_id, family, vantage) {
+        mirror_id -> Integer,
+        family -> SmallInt,
+        vantage -> Text,
+        connect_us -> Integer,
+        ttfb_us -> Integer,
+        samples -> Integer,
+    }
+}
+
+diesel::table! {
+    /// A region's nearest live vantage's timing of each mirror (`bounce.proximity`).
+    bouncer_region_rtt (region_id, mirror_id, family) {
+        region_id -> Integer,
+        mirror_id -> Integer,
+        family -> SmallInt,
+        ttfb_us -> Integer,
+        samples -> Integer,
+    }
+}
+
 diesel::joinable!(mirror_product_langs -> mirror_products (product_id));
 diesel::joinable!(mirror_locations -> mirror_products (product_id));
 diesel::joinable!(mirror_locations -> mirror_os (os_id));
@@ -439,6 +462,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     bouncer_vantage_health,
     bouncer_region_health,
     bouncer_vantages,
+    bouncer_vantage_rtt,
+    bouncer_region_rtt,
     bouncer_mirror_networks,
     bouncer_mirror_exclusions,
     bouncer_mirror_settings,

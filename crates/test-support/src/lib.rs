@@ -17,6 +17,7 @@
 
 mod cache;
 mod db;
+pub mod delay;
 pub mod fake_mirror;
 mod geoip;
 pub mod health;

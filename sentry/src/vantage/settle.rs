@@ -130,7 +130,7 @@ pub fn settle(
 
 /// Each vantage's region ids, from the names the configuration gives (a name that is not a
 /// region is warned about and ignored: the vantage then counts only globally there).
-fn regions_of(
+pub(super) fn regions_of(
     conn: &mut DbConnection,
     v: &Vantages,
 ) -> Result<HashMap<String, Vec<i32>>, SentryError> {

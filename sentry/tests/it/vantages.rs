@@ -9,7 +9,8 @@ use crate::support::*;
 use bouncer_core::config::{AgentGrant, Config};
 use bouncer_core::models::NewRegion;
 use bouncer_core::schema::{
-    bouncer_audit_log, bouncer_region_health, bouncer_vantages, geoip_regions,
+    bouncer_audit_log, bouncer_region_health, bouncer_region_rtt, bouncer_vantage_rtt,
+    bouncer_vantages, geoip_regions,
 };
 use bouncer_test_support::{db_tests, TestDb};
 use diesel::prelude::*;
@@ -135,6 +136,45 @@ fn a_mirror_down_for_one_region_only(db: &TestDb) {
             verdicts(db, b),
             sorted([(0, true), (europe, false), (asia, true)])
         );
+        // Their timings: each agent's per mirror it reached (eu-1 did not reach b), and
+        // after the controller's run, per region the nearest vantage's.
+        let timed: Vec<(i32, String, i32)> = bouncer_vantage_rtt::table
+            .select((
+                bouncer_vantage_rtt::mirror_id,
+                bouncer_vantage_rtt::vantage,
+                bouncer_vantage_rtt::samples,
+            ))
+            .filter(bouncer_vantage_rtt::vantage.ne("controller"))
+            .order((bouncer_vantage_rtt::mirror_id, bouncer_vantage_rtt::vantage))
+            .load(&mut *db.conn())
+            .unwrap();
+        assert_eq!(
+            timed,
+            [
+                (a, "as-1".into(), 1),
+                (a, "eu-1".into(), 1),
+                (b, "as-1".into(), 1)
+            ]
+        );
+        sentry.run(&Default::default()).await.unwrap();
+        let expected: Vec<(i32, i32, i32)> = bouncer_region_rtt::table
+            .select((
+                bouncer_region_rtt::region_id,
+                bouncer_region_rtt::mirror_id,
+                bouncer_region_rtt::ttfb_us,
+            ))
+            .order((bouncer_region_rtt::region_id, bouncer_region_rtt::mirror_id))
+            .load(&mut *db.conn())
+            .unwrap();
+        let places: Vec<(i32, i32)> = expected.iter().map(|(r, m, _)| (*r, *m)).collect();
+        let mut want = vec![(europe, a), (asia, a), (asia, b)];
+        want.sort();
+        assert_eq!(places, want);
+        assert!(expected.iter().all(|(_, _, us)| *us > 0), "{expected:?}");
+        assert_eq!(
+            verdicts(db, b),
+            sorted([(0, true), (europe, false), (asia, true)])
+        );
         let why: String = bouncer_region_health::table
             .filter(bouncer_region_health::mirror_id.eq(b))
             .filter(bouncer_region_health::region_id.eq(europe))
@@ -175,6 +215,11 @@ fn a_mirror_down_for_one_region_only(db: &TestDb) {
         sentry.run(&Default::default()).await.unwrap();
         assert_eq!(verdicts(db, b), [(0, true)]);
         assert_eq!(verdicts(db, a), [(0, true)]);
+        let left: i64 = bouncer_region_rtt::table
+            .count()
+            .get_result(&mut *db.conn())
+            .unwrap();
+        assert_eq!(left, 0, "the silent agents' timings no longer count");
     });
 }
 

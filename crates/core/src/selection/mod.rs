@@ -4,9 +4,11 @@
 //! [`LocationMirrors`] once per location (and caches it), then each request costs one
 //! hash-map lookup per scope and a binary search.
 
+pub mod proximity;
 mod region;
 mod weighted;
 
+pub use proximity::{Measured, Proximity};
 pub use region::{scopes, scopes_with, RegionId, RegionPolicy, Scope};
 pub use weighted::WeightedIndex;
 

@@ -1,0 +1,2 @@
+DROP TABLE bouncer_region_rtt;
+DROP TABLE bouncer_vantage_rtt;
