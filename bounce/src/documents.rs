@@ -94,6 +94,9 @@ struct Listed {
     /// Why it is not eligible (absent when it is).
     #[serde(skip_serializing_if = "Option::is_none")]
     excluded: Option<String>,
+    /// What sentry's vantages say of it for this client (issue 32).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vantages: Option<crate::catalogue::Vantaged>,
 }
 
 #[derive(Debug, Serialize)]
@@ -202,6 +205,7 @@ fn list(ask: &Asked<'_>, l: &Listing, set: &LocationMirrors) -> MirrorList {
                 weight: c.map_or(0, |c| c.rating),
                 country: c.and_then(country_of),
                 excluded: None,
+                vantages: l.vantages.get(&m.mirror_id).cloned(),
             }
         })
         .collect();
@@ -216,6 +220,7 @@ fn list(ask: &Asked<'_>, l: &Listing, set: &LocationMirrors) -> MirrorList {
             regions: c.regions.clone(),
             weight: c.rating,
             country: country_of(c),
+            vantages: l.vantages.get(&c.mirror_id).cloned(),
             excluded: Some(
                 excluded(c, ask.https_only, sentry)
                     .or_else(|| reach_excluded(c, client))
@@ -338,6 +343,27 @@ fn metalink<'a>(
     x
 }
 
+/// The vantages' word on a mirror in one line: `region: down (eu-1: timeout; …) · 12.3 ms
+/// (best 8.0, 5 samples)`; `-` when they say nothing.
+fn vantage_note(v: Option<&crate::catalogue::Vantaged>) -> String {
+    let Some(v) = v else { return "-".into() };
+    let mut parts = Vec::new();
+    if let Some(d) = &v.verdict {
+        let state = if d.healthy { "up" } else { "down" };
+        parts.push(match d.reason.is_empty() {
+            true => format!("{}: {state}", d.of),
+            false => format!("{}: {state} ({})", d.of, d.reason),
+        });
+    }
+    if let (Some(t), Some(n)) = (v.ttfb_ms, v.samples) {
+        let best = v
+            .best_ms
+            .map_or(String::new(), |b| format!("best {b:.1}, "));
+        parts.push(format!("{t:.1} ms ({best}{n} samples)"));
+    }
+    parts.join(" · ")
+}
+
 fn html(l: &MirrorList) -> String {
     let opt = |v: &Option<String>| v.as_deref().map_or("unknown".to_owned(), esc);
     let mut h =
@@ -360,18 +386,19 @@ fn html(l: &MirrorList) -> String {
         l.client.asn.map_or("unknown".into(), |a| format!("AS{a}")),
         esc(&l.decided_by)
     ));
-    h.push_str("<table>\n<tr><th>priority</th><th>mirror</th><th>URL</th><th>regions</th><th>country</th><th>weight</th><th>eligible</th></tr>\n");
+    h.push_str("<table>\n<tr><th>priority</th><th>mirror</th><th>URL</th><th>regions</th><th>country</th><th>weight</th><th>eligible</th><th>vantages</th></tr>\n");
     for m in &l.mirrors {
         let regions: Vec<String> = m.regions.iter().map(|r| r.to_string()).collect();
         h.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             m.priority.map_or("-".into(), |p| p.to_string()),
             m.mirror_id,
             esc(&m.url),
             regions.join(", "),
             m.country.as_deref().unwrap_or("-"),
             m.weight,
-            esc(m.excluded.as_deref().unwrap_or("yes"))
+            esc(m.excluded.as_deref().unwrap_or("yes")),
+            esc(&vantage_note(m.vantages.as_ref()))
         ));
     }
     h.push_str("</table>\n</body></html>\n");

@@ -15,6 +15,7 @@
 //! last change to its rows is remembered ([`Floors`]), so an entry read before a change —
 //! in memcached, or by a request that started before it — is never served after it.
 
+mod explain;
 mod floors;
 mod image;
 mod load;
@@ -23,6 +24,7 @@ mod readers;
 mod shared;
 pub mod watch;
 
+pub use explain::Vantaged;
 pub use load::Snapshot;
 pub use readers::Sources;
 
@@ -61,6 +63,8 @@ pub struct Listing {
     pub all: Vec<bouncer_core::selection::MirrorCandidate>,
     pub reasons: std::collections::HashMap<i32, String>,
     pub found: Located,
+    /// What several vantages say of each mirror for this client (issue 32).
+    pub vantages: std::collections::HashMap<i32, Vantaged>,
 }
 
 /// What a request needs of one location: its weighted mirror index and its files.
@@ -422,7 +426,15 @@ impl Catalogue {
                 }
             })
             .collect();
+        let vantages = explain::explain(
+            &rows.mirrors,
+            snapshot,
+            family,
+            region,
+            self.sources.proximity.1,
+        );
         Ok(Listing {
+            vantages,
             all: load::candidates(
                 &rows.mirrors,
                 snapshot,

@@ -362,7 +362,7 @@ fn jing(doc: &str) -> Result<(), String> {
     }
 }
 
-fn json_schema() -> jsonschema::Validator {
+pub fn json_schema() -> jsonschema::Validator {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schemas/mirror-list.schema.json");
     let schema: serde_json::Value =

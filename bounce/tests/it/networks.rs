@@ -516,6 +516,15 @@ async fn vantage_verdicts_by_region(db: TestDb) {
         .iter()
         .find(|m| m["url"].as_str().is_some_and(|u| u.contains("b.example")));
     let said = serde_json::to_string(&b).unwrap();
+    if let Err(e) = crate::documents::json_schema().validate(&list) {
+        panic!("not the documented schema: {e}\n{list:#}");
+    }
+    let said_b = &b.unwrap()["vantages"]["verdict"];
+    assert_eq!(
+        (said_b["of"].as_str(), said_b["healthy"].as_bool()),
+        (Some("region"), Some(false)),
+        "{list:#}"
+    );
     assert!(
         said.contains("unhealthy for this file: down for this region's vantages"),
         "{list:#}"
@@ -607,6 +616,31 @@ async fn proximity_from_measurements(db: TestDb) {
         "{shares:?}"
     );
     // blend: weights 100, 13, 100 (of 213).
+    // The list says why: each measured mirror's time, the best, its weight.
+    let mut cfg = config(&db);
+    cfg.geoip.database = Some(geo.clone());
+    cfg.bounce.proximity = bouncer_core::selection::Proximity::Blend;
+    cfg.bounce.allow_ip_override = true;
+    let base = spawn(cfg);
+    let list = json_of(&format!(
+        "{base}/?product=firefox-latest&os=win&lang=de&format=json&ip=203.0.113.9"
+    ))
+    .await;
+    if let Err(e) = crate::documents::json_schema().validate(&list) {
+        panic!("not the documented schema: {e}\n{list:#}");
+    }
+    let far_row = list["mirrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["url"].as_str().is_some_and(|u| u.contains("far.example")))
+        .unwrap();
+    assert_eq!(far_row["weight"], 13, "{list:#}");
+    assert_eq!(
+        far_row["vantages"],
+        serde_json::json!({"ttfb_ms": 80.0, "samples": 5, "best_ms": 10.0}),
+        "{list:#}"
+    );
     let (near, far, new) = shares["blend"];
     assert!(
         (0.03..0.09).contains(&far) && (0.42..0.52).contains(&near) && (0.42..0.52).contains(&new),
