@@ -152,13 +152,21 @@ fn findings(locations: i32, mirrors: i32) -> Vec<Finding> {
 fn seed(c: &mut DbConnection, locations: i32, mirrors: i32) -> anyhow::Result<()> {
     let exec = |c: &mut DbConnection, sql: String| diesel::sql_query(sql).execute(c);
     exec(c, "INSERT INTO mirror_products (id, name, active, checknow, ssl_only) VALUES (1, 'Firefox', 1, 0, 0)".into())?;
-    exec(
-        c,
-        "INSERT INTO mirror_os (id, name, priority) VALUES (1, 'win', 0)".into(),
-    )?;
     exec(c, "INSERT INTO geoip_regions (id, name, priority, throttle, prevent_global_fallback) VALUES (1, 'Europe', 0, 100, 0), (2, 'America', 0, 100, 0)".into())?;
     let rows = |n: i32, row: &dyn Fn(i32) -> String| (1..=n).map(row).collect::<Vec<_>>();
-    for chunk in rows(locations, &|i| format!("({i}, 1, 1, '/f/{i}/:lang/x.exe')")).chunks(1_000) {
+    // One OS per location: a product has one location per OS.
+    for chunk in rows(locations, &|i| format!("({i}, 'os{i}', 0)")).chunks(1_000) {
+        let sql = format!(
+            "INSERT INTO mirror_os (id, name, priority) VALUES {}",
+            chunk.join(",")
+        );
+        exec(c, sql)?;
+    }
+    for chunk in rows(locations, &|i| {
+        format!("({i}, 1, {i}, '/f/{i}/:lang/x.exe')")
+    })
+    .chunks(1_000)
+    {
         exec(
             c,
             format!(

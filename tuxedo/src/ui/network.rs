@@ -101,7 +101,8 @@ pub async fn mirror(id: Id, v: Viewer<R>) -> HttpResponse {
         let mirror = mirrors::get(c, id)?;
         let log = mirrors::sentry_log_of(c, id, 20)?;
         let regions = regions::list(c)?;
-        Ok(context! { mirror, log, regions })
+        let vantages = mirrors::vantages_of(c, id)?;
+        Ok(context! { mirror, log, regions, vantages })
     })
     .await
 }

@@ -20,6 +20,7 @@ db_tests! {
     ui_location_files => location_files,
     ui_mirror_reference => mirror_reference,
     ui_mirror_networks => mirror_networks,
+    ui_mirror_vantages => mirror_vantages,
 }
 
 /// A browser: a cookie store and the CSRF token of the last page it saw.
@@ -1496,5 +1497,87 @@ fn mirror_networks(db: &TestDb) {
         assert_eq!(now.network_mode, bouncer_core::networks::NetworkMode::None);
         let p = reader.get(&at).await;
         assert!(p.body.contains("Networks: none · excluded countries: none"));
+    });
+}
+
+/// The mirror page shows what sentry's vantage points (issue 32) say of the mirror: per
+/// vantage and family the locations it sees down and why, its timings and last report,
+/// and the rule's verdicts per region; nothing of it while sentry runs with one vantage.
+fn mirror_vantages(db: &TestDb) {
+    use bouncer_core::schema::{
+        bouncer_region_health as rh, bouncer_vantage_health as vh, bouncer_vantage_rtt as vr,
+        bouncer_vantages as vs,
+    };
+    use diesel::prelude::*;
+    block_on(async {
+        let t = start(db, |_| {});
+        let mut conn = db.conn();
+        let id = add_mirror(&mut conn, "far-away", 10, true);
+        let at = format!("/ui/mirrors/{id}");
+        let mut b = Browser::new(&t);
+        b.login(READER).await;
+        assert!(!b.get(&at).await.body.contains(r#"id="vantages""#));
+        let l1 = a_location(&mut conn, "Firefox", "/f/1.exe");
+        let l2 = a_location(&mut conn, "Thunderbird", "/t/1.exe");
+        for (loc, healthy) in [(l1, true), (l2, false)] {
+            diesel::insert_into(vh::table)
+                .values((
+                    vh::location_id.eq(loc),
+                    vh::mirror_id.eq(id),
+                    vh::family.eq(6i16),
+                    vh::vantage.eq("eu-1"),
+                    vh::active.eq(true),
+                    vh::healthy.eq(healthy),
+                    vh::reason.eq(if healthy { "" } else { "timeout" }),
+                ))
+                .execute(&mut *conn)
+                .unwrap();
+            diesel::insert_into(rh::table)
+                .values((
+                    rh::location_id.eq(loc),
+                    rh::mirror_id.eq(id),
+                    rh::family.eq(6i16),
+                    rh::region_id.eq(0),
+                    rh::healthy.eq(healthy),
+                    rh::reason.eq(if healthy {
+                        ""
+                    } else {
+                        "eu-1: timeout; 1 of 1 vantages down"
+                    }),
+                ))
+                .execute(&mut *conn)
+                .unwrap();
+        }
+        diesel::insert_into(vr::table)
+            .values((
+                vr::mirror_id.eq(id),
+                vr::family.eq(6i16),
+                vr::vantage.eq("eu-1"),
+                vr::connect_us.eq(42_000),
+                vr::ttfb_us.eq(21_050),
+                vr::samples.eq(4),
+            ))
+            .execute(&mut *conn)
+            .unwrap();
+        diesel::insert_into(vs::table)
+            .values((vs::name.eq("eu-1"), vs::reported_at.eq(1_700_000_000i64)))
+            .execute(&mut *conn)
+            .unwrap();
+        let p = b.get(&at).await;
+        assert_eq!(p.status, 200);
+        let card = &p.body[p.body.find(r#"id="vantages""#).expect("the vantages card")..];
+        for want in [
+            "eu-1",
+            "IPv6",
+            "1 of 2",
+            "21.0 ms",
+            "42.0 ms",
+            "(4)",
+            "timeout",
+            "global",
+            "eu-1: timeout; 1 of 1 vantages down",
+        ] {
+            assert!(card.contains(want), "{want}: {card}");
+        }
     });
 }

@@ -4,9 +4,11 @@
 //! when it last checked them.
 
 mod validate;
+mod vantages;
 mod view;
 mod writes;
 
+pub use vantages::{vantages_of, Vantages};
 pub use view::{get, list, sentry_log_of};
 pub use writes::{add, add_region, delete, remove_region, update};
 
