@@ -17,7 +17,7 @@ use crate::health::{row_step, Policy, RowState};
 use crate::probe::Class;
 use crate::SentryError;
 use bouncer_core::config::SentryConfig;
-use bouncer_core::db::{insert_many, DbConnection};
+use bouncer_core::db::{replace_many, DbConnection};
 use bouncer_core::networks::Family;
 use bouncer_core::schema::{
     bouncer_vantage_health as vh, bouncer_vantages as vs, mirror_location_mirror_map as map,
@@ -192,7 +192,7 @@ pub fn record(
                 (k, (state, reason))
             })
             .collect();
-        let mut inserts = Vec::new();
+        let mut writes = Vec::new();
         for f in chunk.iter().flat_map(|l| &by_location[l]) {
             let key = (f.location_id, f.mirror_id, f.family);
             if !pairs.contains(&(f.location_id, f.mirror_id)) || !matches!(f.family, 0 | 4 | 6) {
@@ -210,14 +210,11 @@ pub fn record(
             if prev.is_some_and(|(s, r)| *s == next && *r == reason) {
                 continue;
             }
-            let row = NewVantageRow::new(key, vantage, next, reason);
-            match prev {
-                Some(_) => row.update(conn)?,
-                None => inserts.push(row),
-            }
+            writes.push(NewVantageRow::new(key, vantage, next, reason));
             done.changed.insert(key);
         }
-        insert_many::<NewVantageRow, _>(conn, vh::table, &inserts)?;
+        // New rows and changed ones alike, a few hundred per statement.
+        replace_many::<NewVantageRow, _>(conn, vh::table, &writes)?;
     }
     timing::record(conn, vantage, findings)?;
     stamp(conn, vantage, now)?;

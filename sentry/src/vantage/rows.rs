@@ -4,7 +4,7 @@ use super::Key;
 use crate::health::RowState;
 use crate::SentryError;
 use bouncer_core::db::{DbConnection, ManyRow};
-use bouncer_core::schema::{bouncer_region_health as rh, bouncer_vantage_health as vh};
+use bouncer_core::schema::bouncer_region_health as rh;
 use diesel::prelude::*;
 use diesel::query_builder::AstPass;
 use diesel::sqlite::Sqlite;
@@ -38,21 +38,6 @@ impl NewVantageRow {
             ok_streak: s.ok_streak,
             reason,
         }
-    }
-
-    /// Writes this view over the stored one.
-    pub fn update(&self, conn: &mut DbConnection) -> Result<(), SentryError> {
-        let row = vh::table.find((self.location_id, self.mirror_id, self.family, &self.vantage));
-        diesel::update(row)
-            .set((
-                vh::active.eq(self.active),
-                vh::healthy.eq(self.healthy),
-                vh::fail_streak.eq(self.fail_streak),
-                vh::ok_streak.eq(self.ok_streak),
-                vh::reason.eq(&self.reason),
-            ))
-            .execute(conn)?;
-        Ok(())
     }
 }
 
@@ -99,20 +84,6 @@ pub struct NewRegionRow {
 }
 
 impl NewRegionRow {
-    /// Writes this verdict over the stored one.
-    pub fn update(&self, conn: &mut DbConnection) -> Result<(), SentryError> {
-        let row = rh::table.find((
-            self.location_id,
-            self.mirror_id,
-            self.family,
-            self.region_id,
-        ));
-        diesel::update(row)
-            .set((rh::healthy.eq(self.healthy), rh::reason.eq(&self.reason)))
-            .execute(conn)?;
-        Ok(())
-    }
-
     /// Removes the stored verdict (no live vantage speaks of it any more).
     pub fn delete(key: Key, region_id: i32, conn: &mut DbConnection) -> Result<(), SentryError> {
         let (location_id, mirror_id, family) = key;

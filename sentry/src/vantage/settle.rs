@@ -8,7 +8,7 @@ use super::rows::NewRegionRow;
 use super::{Key, Vantages};
 use crate::SentryError;
 use bouncer_core::changes::Change;
-use bouncer_core::db::{insert_many, DbConnection};
+use bouncer_core::db::{replace_many, DbConnection};
 use bouncer_core::schema::{
     bouncer_region_health as rh, bouncer_vantage_health as vh, geoip_regions, mirror_mirrors,
 };
@@ -81,7 +81,7 @@ pub fn settle(
         if let Some(keys) = keys {
             scope.retain(|k| keys.contains(k));
         }
-        let mut inserts = Vec::new();
+        let mut writes = Vec::new();
         for key in scope {
             let want = verdicts(
                 views.get(&key).map_or(&[][..], |v| v),
@@ -104,11 +104,10 @@ pub fn settle(
                     healthy: *healthy,
                     reason: reason.clone(),
                 };
-                match have.get(region) {
-                    Some(h) if *h == (*healthy, reason.clone()) => continue,
-                    Some(_) => row.update(conn)?,
-                    None => inserts.push(row),
+                if have.get(region) == Some(&(*healthy, reason.clone())) {
+                    continue;
                 }
+                writes.push(row);
                 done.rows += 1;
                 if have.get(region).is_none_or(|(h, _)| h != healthy) {
                     let t = turned.entry((key.1, key.2, *region, *healthy)).or_default();
@@ -121,7 +120,8 @@ pub fn settle(
                 done.rows += 1;
             }
         }
-        insert_many::<NewRegionRow, _>(conn, rh::table, &inserts)?;
+        // New verdicts and changed ones alike, a few hundred per statement.
+        replace_many::<NewRegionRow, _>(conn, rh::table, &writes)?;
     }
     done.changes.dedup();
     audit_turns(conn, &turned, at)?;

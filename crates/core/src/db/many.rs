@@ -46,7 +46,39 @@ where
     for chunk in rows.chunks(len) {
         written += match conn {
             DbConnection::Mysql(c) => diesel::insert_into(table).values(chunk).execute(c)?,
-            DbConnection::Sqlite(c) => SqliteInsert { rows: chunk, len }.execute(c)?,
+            DbConnection::Sqlite(c) => SqliteInsert {
+                rows: chunk,
+                len,
+                verb: "INSERT INTO ",
+            }
+            .execute(c)?,
+        };
+    }
+    Ok(written)
+}
+
+/// [`insert_many`] as `REPLACE INTO`: a row whose key exists is written over (deleted and
+/// inserted again: only for tables no other table references). One statement per chunk
+/// instead of one `UPDATE` per changed row.
+pub fn replace_many<'r, R, T>(conn: &mut DbConnection, table: T, rows: &'r [R]) -> Result<usize>
+where
+    R: ManyRow,
+    T: Table + Copy,
+    &'r [R]: Insertable<T>,
+    diesel::query_builder::ReplaceStatement<T, <&'r [R] as Insertable<T>>::Values>:
+        ExecuteDsl<diesel::MysqlConnection>,
+{
+    let len = chunk_len::<R>();
+    let mut written = 0;
+    for chunk in rows.chunks(len) {
+        written += match conn {
+            DbConnection::Mysql(c) => diesel::replace_into(table).values(chunk).execute(c)?,
+            DbConnection::Sqlite(c) => SqliteInsert {
+                rows: chunk,
+                len,
+                verb: "REPLACE INTO ",
+            }
+            .execute(c)?,
         };
     }
     Ok(written)
@@ -59,6 +91,8 @@ struct SqliteInsert<'a, R> {
     rows: &'a [R],
     /// Rows in a full chunk.
     len: usize,
+    /// `INSERT INTO ` or `REPLACE INTO `.
+    verb: &'static str,
 }
 
 impl<R> QueryId for SqliteInsert<'_, R> {
@@ -72,7 +106,7 @@ impl<R: ManyRow> QueryFragment<Sqlite> for SqliteInsert<'_, R> {
             // A last, shorter chunk: not worth a cached statement per length.
             out.unsafe_to_cache_prepared();
         }
-        out.push_sql("INSERT INTO ");
+        out.push_sql(self.verb);
         out.push_sql(R::INTO);
         out.push_sql(" VALUES ");
         for (i, row) in self.rows.iter().enumerate() {

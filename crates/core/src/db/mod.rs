@@ -12,7 +12,7 @@ mod tx;
 
 pub use connection::{Backend, DbConnection, DbUrl};
 #[cfg(all(feature = "mysql", feature = "sqlite"))]
-pub use many::{insert_many, ManyRow};
+pub use many::{insert_many, replace_many, ManyRow};
 pub use migrate::{pending_migrations, revert_all_migrations, run_migrations};
 pub use tx::{commits_on_this_thread, write_transaction};
 
