@@ -109,7 +109,10 @@ pub fn settle(
                 }
                 writes.push(row);
                 done.rows += 1;
-                if have.get(region).is_none_or(|(h, _)| h != healthy) {
+                // A turn: a stored verdict that changes, or a first one that is down (a
+                // first "up" is what no verdict meant already).
+                let turned_now = have.get(region).map_or(!healthy, |(h, _)| h != healthy);
+                if turned_now {
                     let t = turned.entry((key.1, key.2, *region, *healthy)).or_default();
                     t.0 += 1;
                     t.1.clone_from(reason);
