@@ -99,8 +99,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          INSERT INTO mirror_os (id, name, priority) VALUES (1, 'win', 0);\
          INSERT INTO mirror_locations (id, product_id, os_id, path) VALUES (1, 1, 1, '/pub/:lang/setup.exe');",
     );
-    for r in 0..regions {
-        let (id, cc) = (r + 1, COUNTRIES[r]);
+    for (r, cc) in COUNTRIES.iter().enumerate().take(regions) {
+        let id = r + 1;
         write!(sql, "INSERT INTO geoip_regions (id, name, priority, throttle, prevent_global_fallback) VALUES ({id}, 'net{id}', 0, 100, 0);")?;
         write!(
             sql,
@@ -147,7 +147,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "networks": (0..regions).map(|r| serde_json::json!({
             "id": r + 1,
             "prefix": format!("10.{}", r + 1),
-            "rtt_ms": (0..mirrors).map(|m| (format!("m{}.example", m + 1), rtt[r][m])).collect::<serde_json::Map<_, _>>(),
+            "rtt_ms": (0..mirrors).map(|m| (format!("m{}.example", m + 1), serde_json::json!(rtt[r][m]))).collect::<serde_json::Map<_, _>>(),
         })).collect::<Vec<_>>(),
     });
     std::fs::write(out.join("world.json"), serde_json::to_string(&world)?)?;
