@@ -24,19 +24,19 @@ bench_workdir proximity
 bench_fail_logs=("$work/*.log")
 "$bin/examples/proximity_world" "$work" "$REGIONS" "$MIRRORS" "$SEED" >&2
 
-start() { # port mode
+declare -A pids
+start() { # port mode (not in a subshell: the process is tracked for the exit trap)
   env BOUNCER_DATABASE__URL="sqlite://$work/world.db" BOUNCER_BOUNCE__LISTEN="127.0.0.1:$1" \
     BOUNCER_GEOIP__DATABASE="$work/geo.mmdb" BOUNCER_BOUNCE__ALLOW_IP_OVERRIDE=true \
     BOUNCER_BOUNCE__PROXIMITY="$2" RUST_LOG=warn \
     taskset -c 0 "$bin/bounce" >>"$work/bounce-$2.log" 2>&1 & bench_track $!
+  pids[$2]=$!
   bench_wait_http "http://127.0.0.1:$1/__lbheartbeat__" $!
-  echo $!
 }
-pid_off=$(start $OFF off); pid_prefer=$(start $PREFER prefer); pid_blend=$(start $BLEND blend)
+start $OFF off; start $PREFER prefer; start $BLEND blend
 for mode in off:$OFF prefer:$PREFER blend:$BLEND; do
   python3 "$bench_dir/proximity_replay.py" shares "$work" "http://127.0.0.1:${mode#*:}" "${mode%:*}"
 done
-declare -A pids=([off]=$pid_off [prefer]=$pid_prefer)
 declare -A ports=([off]=$OFF [prefer]=$PREFER)
 for mode in off prefer; do # warm both
   BENCH_URLS="$work/urls" taskset -c 1 wrk -t1 -c8 -d2s -s "$bench_dir/rotate.lua" "http://127.0.0.1:${ports[$mode]}" >/dev/null
