@@ -13,6 +13,10 @@ use diesel::sqlite::Sqlite;
 /// limit of 999 parameters per statement would be passed).
 pub const INSERT_CHUNK: usize = 128;
 
+/// Rows per `REPLACE` statement on MariaDB ([`replace_many`]): a few thousand values, far
+/// below its 65,535 placeholders.
+const MYSQL_REPLACE_CHUNK: usize = 1_000;
+
 /// SQLite's oldest limit of parameters per statement.
 const SQLITE_MAX_PARAMS: usize = 999;
 
@@ -70,7 +74,12 @@ where
 {
     let len = chunk_len::<R>();
     let mut written = 0;
-    for chunk in rows.chunks(len) {
+    // MariaDB takes far more values per statement than SQLite: fewer round trips.
+    let per_statement = match conn {
+        DbConnection::Mysql(_) => MYSQL_REPLACE_CHUNK,
+        DbConnection::Sqlite(_) => len,
+    };
+    for chunk in rows.chunks(per_statement) {
         written += match conn {
             DbConnection::Mysql(c) => diesel::replace_into(table).values(chunk).execute(c)?,
             DbConnection::Sqlite(c) => SqliteInsert {
