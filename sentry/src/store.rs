@@ -8,7 +8,7 @@ use crate::learning;
 use crate::plan::{self, NewFamilyRow, NewMapRow};
 use crate::{RunOptions, SentryError};
 use bouncer_core::changes::Change;
-use bouncer_core::db::{insert_many, DbConnection, ManyRow};
+use bouncer_core::db::{insert_many, DbConnection};
 use bouncer_core::models::{MirrorHealth, SentryLog};
 use bouncer_core::networks::Family;
 use bouncer_core::schema::{
@@ -16,8 +16,6 @@ use bouncer_core::schema::{
 };
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::query_builder::AstPass;
-use diesel::sqlite::Sqlite;
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -623,57 +621,15 @@ fn insert_rows(
     Ok(())
 }
 
-impl ManyRow for NewMapRow {
-    const INTO: &'static str = "mirror_location_mirror_map \
-        (location_id, mirror_id, active, healthy, fail_streak, ok_streak, reason)";
-    const COLUMNS: usize = 7;
+bouncer_core::many_row!(NewMapRow => "mirror_location_mirror_map", [
+    location_id: Integer, mirror_id: Integer, active: Bool, healthy: Bool,
+    fail_streak: Integer, ok_streak: Integer, reason: Text,
+]);
 
-    fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        use diesel::sql_types::{Bool, Integer, Text};
-        out.push_sql("(");
-        out.push_bind_param::<Integer, _>(&self.location_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&self.mirror_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Bool, _>(&self.active)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Bool, _>(&self.healthy)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&self.fail_streak)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&self.ok_streak)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.reason)?;
-        out.push_sql(")");
-        Ok(())
-    }
-}
-
-impl ManyRow for NewFamilyRow {
-    const INTO: &'static str = "bouncer_family_health \
-        (location_id, mirror_id, family, healthy, fail_streak, ok_streak, reason)";
-    const COLUMNS: usize = 7;
-
-    fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        use diesel::sql_types::{Bool, Integer, SmallInt, Text};
-        out.push_sql("(");
-        out.push_bind_param::<Integer, _>(&self.location_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&self.mirror_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<SmallInt, _>(&self.family)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Bool, _>(&self.healthy)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&self.fail_streak)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&self.ok_streak)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.reason)?;
-        out.push_sql(")");
-        Ok(())
-    }
-}
+bouncer_core::many_row!(NewFamilyRow => "bouncer_family_health", [
+    location_id: Integer, mirror_id: Integer, family: SmallInt, healthy: Bool,
+    fail_streak: Integer, ok_streak: Integer, reason: Text,
+]);
 
 /// An audit row by sentry, stamped with the batch's time.
 pub(crate) fn audit(

@@ -3,11 +3,9 @@
 use super::Key;
 use crate::health::RowState;
 use crate::SentryError;
-use bouncer_core::db::{DbConnection, ManyRow};
+use bouncer_core::db::DbConnection;
 use bouncer_core::schema::bouncer_region_health as rh;
 use diesel::prelude::*;
-use diesel::query_builder::AstPass;
-use diesel::sqlite::Sqlite;
 
 /// One vantage's view of a (location, mirror, family).
 #[derive(Debug, Clone, PartialEq, Eq, Insertable)]
@@ -41,35 +39,10 @@ impl NewVantageRow {
     }
 }
 
-impl ManyRow for NewVantageRow {
-    const INTO: &'static str = "bouncer_vantage_health (location_id, mirror_id, family, \
-        vantage, active, healthy, fail_streak, ok_streak, reason)";
-    const COLUMNS: usize = 9;
-
-    fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        use diesel::sql_types::{Bool, Integer, SmallInt, Text};
-        out.push_sql("(");
-        out.push_bind_param::<Integer, _>(&self.location_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&self.mirror_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<SmallInt, _>(&self.family)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.vantage)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Bool, _>(&self.active)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Bool, _>(&self.healthy)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&self.fail_streak)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&self.ok_streak)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.reason)?;
-        out.push_sql(")");
-        Ok(())
-    }
-}
+bouncer_core::many_row!(NewVantageRow => "bouncer_vantage_health", [
+    location_id: Integer, mirror_id: Integer, family: SmallInt, vantage: Text, active: Bool,
+    healthy: Bool, fail_streak: Integer, ok_streak: Integer, reason: Text,
+]);
 
 /// One verdict of the rule: a region's (`region_id` > 0) or the global one (0).
 #[derive(Debug, Clone, PartialEq, Eq, Insertable)]
@@ -93,26 +66,7 @@ impl NewRegionRow {
     }
 }
 
-impl ManyRow for NewRegionRow {
-    const INTO: &'static str = "bouncer_region_health (location_id, mirror_id, family, \
-        region_id, healthy, reason)";
-    const COLUMNS: usize = 6;
-
-    fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        use diesel::sql_types::{Bool, Integer, SmallInt, Text};
-        out.push_sql("(");
-        out.push_bind_param::<Integer, _>(&self.location_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&self.mirror_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<SmallInt, _>(&self.family)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&self.region_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Bool, _>(&self.healthy)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.reason)?;
-        out.push_sql(")");
-        Ok(())
-    }
-}
+bouncer_core::many_row!(NewRegionRow => "bouncer_region_health", [
+    location_id: Integer, mirror_id: Integer, family: SmallInt, region_id: Integer,
+    healthy: Bool, reason: Text,
+]);

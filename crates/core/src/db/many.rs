@@ -5,9 +5,12 @@
 use super::DbConnection;
 use crate::Result;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, InsertStatement, QueryFragment, QueryId};
+pub use diesel::query_builder::AstPass;
+use diesel::query_builder::{InsertStatement, QueryFragment, QueryId};
 use diesel::query_dsl::methods::ExecuteDsl;
-use diesel::sqlite::Sqlite;
+pub use diesel::sql_types;
+pub use diesel::sqlite::Sqlite;
+pub use diesel::QueryResult;
 
 /// Rows per statement at most (fewer when a row has so many values that SQLite's oldest
 /// limit of 999 parameters per statement would be passed).
@@ -28,6 +31,38 @@ pub trait ManyRow {
     const COLUMNS: usize;
     /// Pushes `(?, …)` with the row's values, in the order of [`ManyRow::INTO`].
     fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()>;
+}
+
+/// Implements [`ManyRow`] for a struct of plain fields, written in the order listed with
+/// their SQL types (`diesel::sql_types` names), so a row type states its columns once:
+///
+/// ```ignore
+/// bouncer_core::many_row!(NewRow => "bouncer_rows", [id: Integer, name: Text]);
+/// ```
+#[macro_export]
+macro_rules! many_row {
+    ($row:ty => $table:literal, [$first:ident: $first_ty:ident $(, $field:ident: $ty:ident)* $(,)?]) => {
+        impl $crate::db::ManyRow for $row {
+            const INTO: &'static str =
+                concat!($table, " (", stringify!($first) $(, ", ", stringify!($field))*, ")");
+            const COLUMNS: usize = 1 $(+ { let _ = stringify!($field); 1 })*;
+
+            fn walk<'b>(
+                &'b self,
+                out: &mut $crate::db::many::AstPass<'_, 'b, $crate::db::many::Sqlite>,
+            ) -> $crate::db::many::QueryResult<()> {
+                use $crate::db::many::sql_types;
+                out.push_sql("(");
+                out.push_bind_param::<sql_types::$first_ty, _>(&self.$first)?;
+                $(
+                    out.push_sql(", ");
+                    out.push_bind_param::<sql_types::$ty, _>(&self.$field)?;
+                )*
+                out.push_sql(")");
+                Ok(())
+            }
+        }
+    };
 }
 
 /// Rows per statement for rows of `R`.
