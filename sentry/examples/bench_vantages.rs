@@ -10,7 +10,8 @@
 //! Rounds: `first` (every view row inserted, every verdict written), `steady` (nothing
 //! changes: reads only), `churn` (the agent sees 10 % of the pairs down: those views and
 //! verdicts change). Each round: the controller's findings, the agent's, then every pair
-//! settled (`settle_all`, what each controller run ends with).
+//! settled (`settle_all`, what each controller run ends with). Last, the agent's lease
+//! runs out and one settling removes its region's verdicts.
 
 use bouncer_core::config::{AgentGrant, Config};
 use bouncer_core::db::DbConnection;
@@ -122,6 +123,24 @@ fn main() -> anyhow::Result<()> {
                 peak_mib(),
             );
         }
+        // The agent is lost: past its lease, the next settling removes its region's
+        // verdicts (and puts the global ones back on the controller's view alone).
+        diesel::sql_query("UPDATE bouncer_vantages SET reported_at = 0 WHERE name = 'agent-1'")
+            .execute(&mut db.conn())?;
+        let (pool, vantages) = (sentry.pool().clone(), sentry.vantages());
+        let t = Instant::now();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let vantages = vantages.ok_or_else(|| anyhow::anyhow!("no vantages"))?;
+            let mut conn = bouncer_core::db::conn(&pool)?;
+            sentry::vantage::settle_all(&mut conn, &vantages, chrono::Utc::now().naive_utc())?;
+            Ok(())
+        })
+        .await??;
+        println!(
+            "lease   | the agent's verdicts removed in {:.1} s | peak {:.0} MiB",
+            t.elapsed().as_secs_f64(),
+            peak_mib()
+        );
         println!("verdict rows: {}", count(&mut db.conn(), "bouncer_region_health")?);
         Ok::<_, anyhow::Error>(())
     })

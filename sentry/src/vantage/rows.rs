@@ -56,12 +56,34 @@ pub struct NewRegionRow {
     pub reason: String,
 }
 
-impl NewRegionRow {
-    /// Removes the stored verdict (no live vantage speaks of it any more).
-    pub fn delete(key: Key, region_id: i32, conn: &mut DbConnection) -> Result<(), SentryError> {
+/// Verdicts no live vantage speaks of any more, by (location, family, region): a lost
+/// agent's region goes at every mirror of a location in one statement, not one per row.
+#[derive(Debug, Default)]
+pub struct Gone(std::collections::BTreeMap<(i32, i16, i32), Vec<i32>>);
+
+impl Gone {
+    pub fn add(&mut self, key: Key, region_id: i32) {
         let (location_id, mirror_id, family) = key;
-        diesel::delete(rh::table.find((location_id, mirror_id, family, region_id)))
-            .execute(conn)?;
+        self.0
+            .entry((location_id, family, region_id))
+            .or_default()
+            .push(mirror_id);
+    }
+
+    /// Deletes them all.
+    pub fn delete(self, conn: &mut DbConnection) -> Result<(), SentryError> {
+        for ((location_id, family, region_id), mirrors) in self.0 {
+            for chunk in mirrors.chunks(500) {
+                diesel::delete(
+                    rh::table
+                        .filter(rh::location_id.eq(location_id))
+                        .filter(rh::family.eq(family))
+                        .filter(rh::region_id.eq(region_id))
+                        .filter(rh::mirror_id.eq_any(chunk)),
+                )
+                .execute(conn)?;
+            }
+        }
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 //! location so bounce refreshes, and an audit row per mirror, family and region that
 //! turned.
 
-use super::rows::NewRegionRow;
+use super::rows::{Gone, NewRegionRow};
 use super::{Key, Vantages};
 use crate::SentryError;
 use bouncer_core::changes::Change;
@@ -82,6 +82,7 @@ pub fn settle(
             scope.retain(|k| keys.contains(k));
         }
         let mut writes = Vec::new();
+        let mut gone = Gone::default();
         for key in scope {
             let want = verdicts(
                 views.get(&key).map_or(&[][..], |v| v),
@@ -119,12 +120,13 @@ pub fn settle(
                 }
             }
             for region in have.keys().filter(|r| !want.contains_key(r)) {
-                NewRegionRow::delete(key, *region, conn)?;
+                gone.add(key, *region);
                 done.rows += 1;
             }
         }
         // New verdicts and changed ones alike, a few hundred per statement.
         replace_many::<NewRegionRow, _>(conn, rh::table, &writes)?;
+        gone.delete(conn)?;
     }
     done.changes.dedup();
     audit_turns(conn, &turned, at)?;

@@ -80,14 +80,30 @@ fn submission_reaches_both_bounces_through_the_replica() {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        // The replica has the schema (replicated from the primary) before bounce starts.
+        // The replica has the whole schema (every migration replicated from the primary)
+        // before bounce starts: a replica still creating tables answers bounce's reads
+        // with errors no deployment sees.
+        let applied = |url: &str| -> Option<i64> {
+            use diesel::prelude::*;
+            let mut c = bouncer_core::db::DbUrl::parse(url).ok()?.establish().ok()?;
+            #[derive(QueryableByName)]
+            struct N {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let q = "SELECT COUNT(*) AS n FROM __diesel_schema_migrations";
+            diesel::sql_query(q)
+                .get_result::<N>(&mut c)
+                .ok()
+                .map(|r| r.n)
+        };
+        let want = applied(&db.url).expect("the primary's migrations");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while bouncer_core::db::DbUrl::parse(&replica)
-            .unwrap()
-            .establish()
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "replica never got {db_name}");
+        while applied(&replica) != Some(want) {
+            assert!(
+                Instant::now() < deadline,
+                "replica never got {db_name}'s schema"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let bounces: Vec<String> = (0..2)

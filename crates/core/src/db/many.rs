@@ -36,7 +36,7 @@ pub trait ManyRow {
 /// Implements [`ManyRow`] for a struct of plain fields, written in the order listed with
 /// their SQL types (`diesel::sql_types` names), so a row type states its columns once:
 ///
-/// ```ignore
+/// ```text
 /// bouncer_core::many_row!(NewRow => "bouncer_rows", [id: Integer, name: Text]);
 /// ```
 #[macro_export]
