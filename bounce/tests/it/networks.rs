@@ -451,6 +451,21 @@ async fn asn_numbers_of_any_width(db: TestDb) {
     );
 }
 
+/// A config whose GeoIP database places `nets` (CIDR, country, continent), with `ip=`
+/// allowed; the directory holding the database lives as long as the guard returned.
+fn geo_config(
+    db: &TestDb,
+    nets: &[(&str, &str, Option<&str>)],
+) -> (bouncer_core::config::Config, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let geo = dir.path().join("geo.mmdb");
+    write_geo_mmdb(&geo, nets);
+    let mut cfg = config(db);
+    cfg.geoip.database = Some(geo);
+    cfg.bounce.allow_ip_override = true;
+    (cfg, dir)
+}
+
 /// A verdict of several vantages (issue 32) as sentry's controller settles it.
 fn verdict(c: &mut DbConnection, loc: i32, mirror: i32, region: i32, healthy: bool) {
     diesel::insert_into(bouncer_region_health::table)
@@ -486,19 +501,14 @@ async fn vantage_verdicts_by_region(db: TestDb) {
         verdict(c, loc, id["b"], europe, false);
         asia
     };
-    let dir = tempfile::tempdir().unwrap();
-    let geo = dir.path().join("geo.mmdb");
-    write_geo_mmdb(
-        &geo,
+    let (cfg, _geo) = geo_config(
+        &db,
         &[
             ("203.0.113.0/24", "DE", Some("EU")),
             ("198.51.100.0/24", "JP", Some("AS")),
             ("192.0.2.0/24", "AQ", Some("AN")),
         ],
     );
-    let mut cfg = config(&db);
-    cfg.geoip.database = Some(geo.clone());
-    cfg.bounce.allow_ip_override = true;
     let base = spawn(cfg.clone());
     let germany = |i: usize| format!("203.0.113.{}", i % 250 + 1);
     let japan = |i: usize| format!("198.51.100.{}", i % 250 + 1);
@@ -576,10 +586,8 @@ async fn proximity_from_measurements(db: TestDb) {
         measured(c, europe, id["far"], 80_000, 5);
         measured(c, europe, id["new"], 5_000, 1);
     }
-    let dir = tempfile::tempdir().unwrap();
-    let geo = dir.path().join("geo.mmdb");
-    write_geo_mmdb(
-        &geo,
+    let (base_cfg, _geo) = geo_config(
+        &db,
         &[
             ("203.0.113.0/24", "DE", Some("EU")),
             ("198.51.100.0/24", "JP", Some("AS")),
@@ -590,8 +598,7 @@ async fn proximity_from_measurements(db: TestDb) {
     let n = 6_000;
     let mut shares = HashMap::new();
     for mode in ["off", "prefer", "blend"] {
-        let mut cfg = config(&db);
-        cfg.geoip.database = Some(geo.clone());
+        let mut cfg = base_cfg.clone();
         cfg.bounce.proximity = serde_json::from_value(serde_json::json!(mode)).unwrap();
         let base = spawn(cfg);
         let eu = spread(&base, n, germany).await;
@@ -617,10 +624,8 @@ async fn proximity_from_measurements(db: TestDb) {
     );
     // blend: weights 100, 13, 100 (of 213).
     // The list says why: each measured mirror's time, the best, its weight.
-    let mut cfg = config(&db);
-    cfg.geoip.database = Some(geo.clone());
+    let mut cfg = base_cfg;
     cfg.bounce.proximity = bouncer_core::selection::Proximity::Blend;
-    cfg.bounce.allow_ip_override = true;
     let base = spawn(cfg);
     let list = json_of(&format!(
         "{base}/?product=firefox-latest&os=win&lang=de&format=json&ip=203.0.113.9"
